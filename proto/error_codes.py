@@ -1,0 +1,20 @@
+"""JSON-RPC and MCP error codes (mcp-protocol.md section 2.4), each defined once."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["ErrorCode"]
+
+
+class ErrorCode(enum.IntEnum):
+    """Codes we emit. -32002 and -32042 are deliberately absent: retired in 2026-07-28."""
+
+    PARSE_ERROR = -32700
+    INVALID_REQUEST = -32600
+    METHOD_NOT_FOUND = -32601
+    INVALID_PARAMS = -32602
+    INTERNAL_ERROR = -32603
+    HEADER_MISMATCH = -32020
+    MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
+    UNSUPPORTED_PROTOCOL_VERSION = -32022

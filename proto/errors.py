@@ -1,0 +1,133 @@
+"""The one error tree of mcpfleet, rooted at :class:`FleetError`.
+
+``RemoteProtocolError`` means the peer misbehaved and becomes a JSON-RPC error reply;
+``LocalProtocolError`` means we did and becomes -32603/500. Each class names its JSON-RPC
+``code`` and the ``http_status`` the 2026-07-28 status table prescribes (mcp-protocol.md 5.4);
+one renderer per transport turns them into bytes.
+"""
+
+from __future__ import annotations
+
+from proto.error_codes import ErrorCode
+
+__all__ = [
+    "BackendUnavailableError",
+    "BodyTooLargeError",
+    "FleetError",
+    "HeaderMismatchError",
+    "InvalidParamsError",
+    "InvalidRequestError",
+    "LocalProtocolError",
+    "MethodNotFoundError",
+    "MissingClientCapabilityError",
+    "ParseError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "UnsupportedVersionError",
+    "http_status_for_code",
+]
+
+
+class FleetError(Exception):
+    """Root of every error mcpfleet raises on purpose."""
+
+
+class ProtocolError(FleetError):
+    """An error that has a JSON-RPC rendering.
+
+    Subclasses set ``code`` and ``http_status`` as class defaults; an error relayed from
+    elsewhere (a worker's reply) passes its own ``code``, and its status follows the table.
+
+    Args:
+        message: human-readable text sent to the client.
+        data: optional JSON-serialisable ``error.data``.
+        code: overrides the class's JSON-RPC code.
+    """
+
+    code: int = ErrorCode.INTERNAL_ERROR
+    http_status: int = 500
+
+    def __init__(self, message: str, data: object = None, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+        if code is not None:
+            self.code = code
+            self.http_status = http_status_for_code(code)
+
+
+_STATUS_BY_CODE = {
+    ErrorCode.PARSE_ERROR: 400,
+    ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.METHOD_NOT_FOUND: 404,
+    ErrorCode.INVALID_PARAMS: 400,
+    ErrorCode.HEADER_MISMATCH: 400,
+    ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
+    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: 400,
+}
+
+
+def http_status_for_code(code: int) -> int:
+    """The 2026-07-28 HTTP status of a JSON-RPC error code (mcp-protocol.md 5.4): client
+    errors 400, unknown method 404, anything else (internal errors) 500."""
+    return _STATUS_BY_CODE.get(code, 500)  # type: ignore[call-overload]  # IntEnum keys match ints
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something we must refuse."""
+
+    code = ErrorCode.INVALID_REQUEST
+    http_status = 400
+
+
+class LocalProtocolError(ProtocolError):
+    """We broke an invariant: rendered as -32603 and logged with a traceback."""
+
+    code = ErrorCode.INTERNAL_ERROR
+    http_status = 500
+
+
+class ParseError(RemoteProtocolError):
+    code = ErrorCode.PARSE_ERROR
+    http_status = 400
+
+
+class InvalidRequestError(RemoteProtocolError):
+    code = ErrorCode.INVALID_REQUEST
+    http_status = 400
+
+
+class BodyTooLargeError(RemoteProtocolError):
+    """A message over the configured size limit (HTTP 413)."""
+
+    code = ErrorCode.INVALID_REQUEST
+    http_status = 413
+
+
+class MethodNotFoundError(RemoteProtocolError):
+    code = ErrorCode.METHOD_NOT_FOUND
+    http_status = 404
+
+
+class InvalidParamsError(RemoteProtocolError):
+    code = ErrorCode.INVALID_PARAMS
+    http_status = 400
+
+
+class HeaderMismatchError(RemoteProtocolError):
+    code = ErrorCode.HEADER_MISMATCH
+    http_status = 400
+
+
+class MissingClientCapabilityError(RemoteProtocolError):
+    code = ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY
+    http_status = 400
+
+
+class UnsupportedVersionError(RemoteProtocolError):
+    code = ErrorCode.UNSUPPORTED_PROTOCOL_VERSION
+    http_status = 400
+
+
+class BackendUnavailableError(FleetError):
+    """Redis (or another backing service) could not be reached or answered wrongly."""

@@ -1,0 +1,43 @@
+"""HTTP header names of both eras and the 2026-07-28 value encoding (mcp-protocol.md 5.2-5.3).
+
+Names are lower-case bytes, the form ASGI servers hand us; compare values case-sensitively.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Final
+
+__all__ = [
+    "MCP_METHOD",
+    "MCP_NAME",
+    "MCP_PARAM_PREFIX",
+    "MCP_PROTOCOL_VERSION",
+    "MCP_SESSION_ID",
+    "decode_header_value",
+]
+
+MCP_PROTOCOL_VERSION: Final = b"mcp-protocol-version"
+MCP_SESSION_ID: Final = b"mcp-session-id"
+MCP_METHOD: Final = b"mcp-method"
+MCP_NAME: Final = b"mcp-name"
+MCP_PARAM_PREFIX: Final = b"mcp-param-"
+
+_SENTINEL_OPEN: Final = "=?base64?"
+_SENTINEL_CLOSE: Final = "?="
+
+
+def decode_header_value(raw: str) -> str | None:
+    """Decode an ``Mcp-Name``/``Mcp-Param-*`` value; ``None`` when the sentinel is malformed.
+
+    Surrounding whitespace is tolerated (conformance); ``=?base64?…?=`` wraps UTF-8 bytes.
+    """
+    value = raw.strip(" \t")
+    if not (value.startswith(_SENTINEL_OPEN) and value.endswith(_SENTINEL_CLOSE)):
+        return value
+    payload = value[len(_SENTINEL_OPEN) : -len(_SENTINEL_CLOSE)]
+    try:
+        return base64.b64decode(payload, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None

@@ -1,0 +1,195 @@
+"""JSON-RPC 2.0 framing: decode one incoming message, encode replies (mcp-protocol.md 2.1).
+
+Decoding is two-step (STYLE: envelope first, ``Raw`` params): the envelope is decoded once,
+``params`` stays raw until the method's own decoder reads it, so tool arguments can be
+forwarded to a worker without being re-encoded.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from proto.error_codes import ErrorCode
+from proto.errors import InvalidParamsError, InvalidRequestError, ParseError, ProtocolError
+
+__all__ = [
+    "ClientResponse",
+    "IncomingMessage",
+    "Notification",
+    "Request",
+    "RequestError",
+    "RequestId",
+    "decode_message",
+    "decode_params",
+    "encode_error",
+    "encode_notification",
+    "encode_result",
+]
+
+RequestId = int | str
+"""A request id; kept verbatim (``"1"`` and ``1`` differ) and echoed with its JSON type."""
+
+JSONRPC_VERSION: Final = "2.0"
+
+T = TypeVar("T")
+
+
+class Request(msgspec.Struct, frozen=True):
+    """A request: has an id and a method; ``params`` is the raw JSON (empty when absent)."""
+
+    id: RequestId
+    method: str
+    params: msgspec.Raw
+
+
+class Notification(msgspec.Struct, frozen=True):
+    """A message without an id: never answered, unknown ones ignored."""
+
+    method: str
+    params: msgspec.Raw
+
+
+class ClientResponse(msgspec.Struct, frozen=True):
+    """A response the client posted (to a server-initiated request)."""
+
+    id: RequestId | None
+
+
+IncomingMessage = Request | Notification | ClientResponse
+
+
+class _Envelope(msgspec.Struct):
+    jsonrpc: str | UnsetType = UNSET
+    id: RequestId | None | UnsetType = UNSET
+    method: str | UnsetType = UNSET
+    params: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    result: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    error: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+_envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
+_any_decoder: Final = msgspec.json.Decoder()
+
+
+def _salvage_id(body: bytes) -> RequestId | None:
+    """Best-effort id of a structurally invalid message, so its error can echo it."""
+    try:
+        obj = _any_decoder.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    rid = obj.get("id")
+    if isinstance(rid, bool) or not isinstance(rid, int | str):
+        return None
+    return rid
+
+
+def decode_message(body: bytes) -> IncomingMessage:
+    """Decode exactly one JSON-RPC message.
+
+    Raises:
+        ParseError: not JSON (-32700, id null).
+        InvalidRequestError: JSON but not one valid JSON-RPC message, including batches
+            (-32600); ``request_id`` carries the id when it could be read.
+    """
+    try:
+        env = _envelope_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        if body.lstrip()[:1] == b"[":
+            raise RequestError(
+                InvalidRequestError("JSON-RPC batches are not supported; send one message"),
+                None,
+            ) from None
+        raise RequestError(
+            InvalidRequestError(f"Invalid JSON-RPC message: {exc}"), _salvage_id(body)
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise RequestError(ParseError(f"Parse error: {exc}"), None) from None
+    rid = env.id if isinstance(env.id, int | str) else None
+    if env.jsonrpc != JSONRPC_VERSION:
+        raise RequestError(InvalidRequestError('"jsonrpc" must be "2.0"'), rid)
+    if isinstance(env.method, str):
+        if env.id is UNSET:
+            return Notification(env.method, env.params)
+        if env.id is None:
+            raise RequestError(InvalidRequestError("request id must not be null"), None)
+        return Request(env.id, env.method, env.params)
+    if env.id is not UNSET and (env.result or env.error):
+        return ClientResponse(rid)
+    raise RequestError(InvalidRequestError('Invalid JSON-RPC message: no "method"'), rid)
+
+
+class RequestError(Exception):
+    """A :class:`ProtocolError` raised while decoding, with the request id it applies to."""
+
+    def __init__(self, error: ProtocolError, request_id: RequestId | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.request_id = request_id
+
+
+_EMPTY_OBJECT: Final = b"{}"
+
+
+def decode_params(params: msgspec.Raw, decoder: msgspec.json.Decoder[T]) -> T:
+    """Decode a method's params with its (module-level) decoder.
+
+    Raises:
+        InvalidParamsError: params are not an object of the expected shape (-32602).
+    """
+    try:
+        return decoder.decode(params or _EMPTY_OBJECT)
+    except msgspec.ValidationError as exc:
+        raise InvalidParamsError(f"Invalid params: {exc}") from None
+    except msgspec.DecodeError as exc:  # pragma: no cover - the envelope already parsed it
+        raise InvalidParamsError(f"Invalid params: {exc}") from None
+
+
+class _Result(msgspec.Struct):
+    jsonrpc: str
+    id: RequestId
+    result: msgspec.Raw
+
+
+class _ErrorBody(msgspec.Struct, omit_defaults=True):
+    code: int
+    message: str
+    data: object = None
+
+
+class _Error(msgspec.Struct):
+    jsonrpc: str
+    # No default: a null id carries meaning and must be written out.
+    id: RequestId | None
+    error: _ErrorBody
+
+
+class _Notification(msgspec.Struct):
+    jsonrpc: str
+    method: str
+    params: msgspec.Raw
+
+
+_encoder: Final = msgspec.json.Encoder()
+
+
+def encode_result(request_id: RequestId, result: bytes | msgspec.Raw) -> bytes:
+    """A success response embedding ``result`` (already-encoded JSON object) verbatim."""
+    raw = result if isinstance(result, msgspec.Raw) else msgspec.Raw(result)
+    return _encoder.encode(_Result(JSONRPC_VERSION, request_id, raw))
+
+
+def encode_error(
+    request_id: RequestId | None, code: ErrorCode | int, message: str, data: object = None
+) -> bytes:
+    """An error response; ``data`` is any JSON-serialisable value (omitted when ``None``)."""
+    return _encoder.encode(_Error(JSONRPC_VERSION, request_id, _ErrorBody(int(code), message, data)))
+
+
+def encode_notification(method: str, params: bytes) -> bytes:
+    """A notification with already-encoded ``params``."""
+    return _encoder.encode(_Notification(JSONRPC_VERSION, method, msgspec.Raw(params)))

@@ -1,0 +1,47 @@
+"""Every Redis key and channel name mcpfleet uses; nothing else may spell ``mcpf:``.
+
+Names are shaped ``mcpf:<fleet>:<kind>[:{<id>}]`` so a per-entity id is a Cluster hash tag.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["CALL_GROUP", "Keyspace"]
+
+CALL_GROUP: Final = "workers"
+"""Consumer group on the call stream; each worker process is one consumer in it."""
+
+
+class Keyspace:
+    """Key and channel names of one fleet (one namespace on a shared Redis).
+
+    Args:
+        fleet: namespace; tests use a unique one each so they never collide.
+    """
+
+    __slots__ = ("_prefix", "fleet")
+
+    def __init__(self, fleet: str) -> None:
+        if not fleet or any(c in fleet for c in ":{} \t\r\n"):
+            raise ValueError(f"fleet name {fleet!r} must be non-empty, without ':{{}}' or spaces")
+        self.fleet = fleet
+        self._prefix = f"mcpf:{fleet}:"
+
+    def call_stream(self) -> str:
+        """Stream of foreground calls (the call lane).
+
+        Writer: fronts (XADD). Readers: workers via consumer group :data:`CALL_GROUP`; a
+        worker acknowledges and deletes an entry once its reply is published, so the stream
+        holds only waiting and in-flight calls. The supervisor settles a dead worker's
+        pending entries. No TTL.
+        """
+        return self._prefix + "calls"
+
+    def reply_channel(self, front_id: str) -> str:
+        """Pub/sub channel of one front process: replies and progress for its calls."""
+        return f"{self._prefix}replies:{{{front_id}}}"
+
+    def worker_heartbeat(self, worker_id: str) -> str:
+        """String key: a live worker's status; written by the worker, TTL a few seconds."""
+        return f"{self._prefix}worker:{{{worker_id}}}"

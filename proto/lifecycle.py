@@ -1,0 +1,128 @@
+"""Lifecycle messages: ``initialize`` (handshake era), ``server/discover`` (2026-07-28), and
+the 2026-07-28 per-request ``_meta`` envelope (mcp-protocol.md sections 6-7)."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from proto.errors import InvalidParamsError
+from proto.mcp_struct import JsonObject, McpStruct
+
+__all__ = [
+    "DiscoverResult",
+    "Implementation",
+    "InitializeParams",
+    "InitializeResult",
+    "LogLevel",
+    "ModernMeta",
+    "ModernParams",
+    "ResultMeta",
+    "ServerCapabilities",
+    "ToolsCapability",
+    "require_envelope",
+]
+
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+"""RFC 5424 levels, ascending severity (mcp-protocol.md 9.4)."""
+
+LOG_LEVELS: Final[tuple[str, ...]] = get_args(LogLevel)
+
+
+class Implementation(McpStruct, frozen=True):
+    """``clientInfo``/``serverInfo``: ``name`` and ``version`` are required."""
+
+    name: str
+    version: str
+    title: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    website_url: str | UnsetType = UNSET
+
+
+class InitializeParams(McpStruct, frozen=True):
+    protocol_version: str
+    capabilities: JsonObject = msgspec.field(default_factory=dict)
+    client_info: Implementation | UnsetType = UNSET
+
+
+class ToolsCapability(McpStruct, frozen=True):
+    list_changed: bool = False
+
+
+class ServerCapabilities(McpStruct, frozen=True):
+    tools: ToolsCapability | UnsetType = UNSET
+    extensions: JsonObject | UnsetType = UNSET
+
+
+class InitializeResult(McpStruct, frozen=True):
+    protocol_version: str
+    capabilities: ServerCapabilities
+    server_info: Implementation
+    instructions: str | UnsetType = UNSET
+
+
+class ResultMeta(McpStruct, frozen=True):
+    """``_meta`` stamped on every 2026-07-28 result (mcp-protocol.md 7.3)."""
+
+    server_info: Implementation = msgspec.field(name="io.modelcontextprotocol/serverInfo")
+
+
+class DiscoverResult(McpStruct, frozen=True):
+    """``server/discover`` result; ``ttlMs``/``cacheScope`` are required (checklist 23)."""
+
+    supported_versions: list[str]
+    capabilities: ServerCapabilities
+    ttl_ms: int
+    cache_scope: Literal["public", "private"]
+    meta: ResultMeta = msgspec.field(name="_meta")
+    instructions: str | UnsetType = UNSET
+    result_type: Literal["complete"] = "complete"
+
+
+class ModernMeta(msgspec.Struct, frozen=True):
+    """The 2026-07-28 request envelope in ``params._meta`` (mcp-protocol.md 7.1)."""
+
+    protocol_version: str | UnsetType = msgspec.field(
+        default=UNSET, name="io.modelcontextprotocol/protocolVersion"
+    )
+    client_capabilities: JsonObject | UnsetType = msgspec.field(
+        default=UNSET, name="io.modelcontextprotocol/clientCapabilities"
+    )
+    client_info: Implementation | UnsetType = msgspec.field(
+        default=UNSET, name="io.modelcontextprotocol/clientInfo"
+    )
+    log_level: LogLevel | UnsetType = msgspec.field(
+        default=UNSET, name="io.modelcontextprotocol/logLevel"
+    )
+    progress_token: int | str | UnsetType = msgspec.field(default=UNSET, name="progressToken")
+
+
+class ModernParams(msgspec.Struct, frozen=True):
+    """What the 2026-07-28 validation ladder reads before dispatch: the envelope and the
+    value ``Mcp-Name`` must mirror (``name`` of tools/call); other fields are skipped."""
+
+    meta: ModernMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
+    name: str | UnsetType = UNSET
+
+
+def require_envelope(params: ModernParams) -> tuple[str, ModernMeta]:
+    """Check a 2026-07-28 request carries the required envelope keys (checklist 24).
+
+    Returns:
+        The declared protocol version and the envelope.
+
+    Raises:
+        InvalidParamsError: ``_meta`` or one of its required keys is missing (-32602, 400).
+    """
+    meta = params.meta
+    if isinstance(meta, UnsetType):
+        raise InvalidParamsError("params._meta is required at protocol version 2026-07-28")
+    if isinstance(meta.protocol_version, UnsetType):
+        raise InvalidParamsError('params._meta is missing "io.modelcontextprotocol/protocolVersion"')
+    if isinstance(meta.client_capabilities, UnsetType):
+        raise InvalidParamsError(
+            'params._meta is missing "io.modelcontextprotocol/clientCapabilities"'
+        )
+    return meta.protocol_version, meta

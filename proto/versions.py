@@ -1,0 +1,82 @@
+"""Protocol revisions mcpfleet serves, and how a revision is chosen.
+
+Two eras (mcp-protocol.md section 1): the handshake era negotiates a version once in
+``initialize``; the modern era (2026-07-28) names it on every request. Every version string
+the code compares against is defined here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+__all__ = [
+    "ALL_VERSIONS",
+    "DEFAULT_HEADERLESS_VERSION",
+    "HANDSHAKE_VERSIONS",
+    "LATEST_HANDSHAKE_VERSION",
+    "MODERN_VERSIONS",
+    "Era",
+    "era_of",
+    "negotiate_handshake_version",
+    "supports_structured_content",
+    "validation_failure_is_tool_error",
+]
+
+V2025_03_26: Final = "2025-03-26"
+V2025_06_18: Final = "2025-06-18"
+V2025_11_25: Final = "2025-11-25"
+V2026_07_28: Final = "2026-07-28"
+
+HANDSHAKE_VERSIONS: Final[tuple[str, ...]] = (V2025_03_26, V2025_06_18, V2025_11_25)
+"""Handshake-era revisions we serve, oldest first."""
+
+MODERN_VERSIONS: Final[tuple[str, ...]] = (V2026_07_28,)
+"""Modern-era (stateless) revisions we serve, oldest first."""
+
+ALL_VERSIONS: Final[tuple[str, ...]] = HANDSHAKE_VERSIONS + MODERN_VERSIONS
+"""Every revision served; what ``-32022`` and ``server/discover`` list (checklist 25)."""
+
+LATEST_HANDSHAKE_VERSION: Final = V2025_11_25
+
+DEFAULT_HEADERLESS_VERSION: Final = V2025_03_26
+"""Assumed when an HTTP request has no MCP-Protocol-Version header (2025-06-18, transports)."""
+
+# Revisions known to the handshake era but not served by us: routed to the handshake path so
+# that ``initialize`` can counter-offer a version we do serve.
+_LEGACY_KNOWN: Final = frozenset({"2024-11-05", *HANDSHAKE_VERSIONS})
+
+
+class Era(enum.Enum):
+    """Which protocol family a request belongs to."""
+
+    HANDSHAKE = "handshake"
+    MODERN = "modern"
+
+
+def era_of(header_version: str | None) -> Era:
+    """Route an HTTP request by its ``MCP-Protocol-Version`` header (checklist 41).
+
+    Absent or any handshake-era value → handshake; anything else (including unknown
+    strings, which the modern path then rejects with -32022) → modern.
+    """
+    if header_version is None or header_version in _LEGACY_KNOWN:
+        return Era.HANDSHAKE
+    return Era.MODERN
+
+
+def negotiate_handshake_version(requested: str) -> str:
+    """Answer an ``initialize``: echo a served version, else offer our latest (lifecycle 6.2)."""
+    if requested in HANDSHAKE_VERSIONS:
+        return requested
+    return LATEST_HANDSHAKE_VERSION
+
+
+def supports_structured_content(version: str) -> bool:
+    """``structuredContent``/``outputSchema`` exist from 2025-06-18 on."""
+    return version != V2025_03_26
+
+
+def validation_failure_is_tool_error(version: str) -> bool:
+    """SEP-1303 (2025-11-25 and later): schema-invalid arguments are a tool execution error."""
+    return version in (V2025_11_25, V2026_07_28)

@@ -1,0 +1,98 @@
+"""The internal wire format between fronts and workers (the call lane, DESIGN.md section 5).
+
+Array-like tagged Structs keep messages small and fast to code; schema evolution rules apply
+(new fields only appended, with defaults; types never change) so fronts and workers of
+adjacent versions survive a rolling deploy. Changing this format needs an ADR.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+__all__ = [
+    "CallMessage",
+    "ErrorObject",
+    "ErrorReply",
+    "ProgressMessage",
+    "ResultReply",
+    "WorkerMessage",
+    "decode_call",
+    "decode_worker_message",
+    "encode_wire",
+]
+
+
+class WireStruct(msgspec.Struct, frozen=True, array_like=True, tag=True):
+    """Base of front↔worker messages: a JSON array whose first element is the tag."""
+
+
+class CallMessage(WireStruct, frozen=True, tag="call"):
+    """A foreground ``tools/call``, appended to the call stream by a front.
+
+    ``arguments`` are the client's JSON, already validated by the front. ``deadline_ms`` is
+    wall-clock epoch milliseconds: a worker drops a call whose caller has stopped waiting.
+    """
+
+    call_id: int
+    front_id: str
+    tool: str
+    arguments: msgspec.Raw
+    protocol_version: str
+    deadline_ms: int
+    request_id: str
+    progress_token: int | str | None = None
+
+
+class ErrorObject(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A JSON-RPC ``error`` member."""
+
+    code: int
+    message: str
+    data: object = None
+
+
+class ResultReply(WireStruct, frozen=True, tag="result"):
+    """The final answer to a call: the encoded JSON-RPC ``result`` object, era-specific."""
+
+    call_id: int
+    result: msgspec.Raw
+
+
+class ErrorReply(WireStruct, frozen=True, tag="error"):
+    """The final answer to a call when it is a JSON-RPC error (e.g. the worker was lost)."""
+
+    call_id: int
+    error: ErrorObject
+
+
+class ProgressMessage(WireStruct, frozen=True, tag="progress"):
+    """A progress report for a call that carried a progress token."""
+
+    call_id: int
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
+WorkerMessage = ResultReply | ErrorReply | ProgressMessage
+
+_encoder: Final = msgspec.json.Encoder()
+_call_decoder: Final = msgspec.json.Decoder(CallMessage)
+_worker_decoder: Final = msgspec.json.Decoder(WorkerMessage)
+
+
+def encode_wire(message: CallMessage | WorkerMessage) -> bytes:
+    """Encode any wire message."""
+    return _encoder.encode(message)
+
+
+def decode_call(data: bytes) -> CallMessage:
+    """Decode a call (raises ``msgspec.ValidationError``/``DecodeError`` on garbage)."""
+    return _call_decoder.decode(data)
+
+
+def decode_worker_message(data: bytes) -> WorkerMessage:
+    """Decode a reply or progress message published by a worker."""
+    return _worker_decoder.decode(data)

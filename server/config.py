@@ -1,0 +1,44 @@
+"""``FrontConfig``: the front processes' slice of the fleet configuration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["FrontConfig"]
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Settings of every front process (``[front]`` in mcpfleet.toml)."""
+
+    http: str = "127.0.0.1:8000"
+    """Where the HTTP front listens, ``HOST:PORT`` (port 0 picks a free one)."""
+
+    path: str = "/mcp"
+    """The MCP endpoint's path."""
+
+    max_body_bytes: PositiveInt = 4 * 1024 * 1024
+    """Largest accepted request body; larger ones get 413 before they are read."""
+
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
+
+    reply_grace_s: PositiveFloat = 5.0
+    """How much longer than a tool's timeout the front waits for a worker's answer."""
+
+    redis_command_timeout_s: PositiveFloat = 5.0
+    """Deadline of each Redis command the front sends."""
+
+    list_ttl_ms: NonNegativeInt = 60_000
+    """``ttlMs`` cache hint on 2026-07-28 ``server/discover`` and ``tools/list`` results."""
+
+    keep_alive_timeout_s: PositiveFloat = 30.0
+    """Idle keep-alive connections are closed after this long."""
+
+    graceful_timeout_s: PositiveFloat = 10.0
+    """On shutdown, how long in-flight requests may take before they are cut."""

@@ -1,0 +1,200 @@
+"""Transport-neutral request handling for both protocol eras.
+
+A transport decodes one message, picks the era and calls :meth:`Dispatcher.handshake` or
+:meth:`Dispatcher.modern`; either returns the encoded ``result`` object or raises a
+``ProtocolError`` that the transport renders with the request id.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from proto import (
+    ALL_VERSIONS,
+    INITIALIZE,
+    MODERN_VERSIONS,
+    PING,
+    SERVER_DISCOVER,
+    TOOLS_CALL,
+    TOOLS_LIST,
+    CallToolParams2025,
+    CallToolParams2026,
+    DiscoverResult,
+    HeaderMismatchError,
+    InitializeParams,
+    InitializeResult,
+    InvalidParamsError,
+    ListToolsParams,
+    MethodNotFoundError,
+    ModernParams,
+    ProtocolError,
+    Request,
+    ResultMeta,
+    ResultReply,
+    ServerCapabilities,
+    TextContent,
+    ToolsCapability,
+    build_call_result,
+    decode_params,
+    negotiate_handshake_version,
+    validation_failure_is_tool_error,
+)
+from server.call_queue import CallQueue
+from server.tool_catalog import ToolCatalog
+
+__all__ = ["Dispatcher"]
+
+_encoder: Final = msgspec.json.Encoder()
+_initialize_params: Final = msgspec.json.Decoder(InitializeParams)
+_modern_params: Final = msgspec.json.Decoder(ModernParams)
+_call_params_2025: Final = msgspec.json.Decoder(CallToolParams2025)
+_call_params_2026: Final = msgspec.json.Decoder(CallToolParams2026)
+_list_params: Final = msgspec.json.Decoder(ListToolsParams)
+_EMPTY_RESULT: Final = b"{}"
+
+
+class Dispatcher:
+    """Answers requests from the tool catalog and the call queue.
+
+    Args:
+        catalog: the tools served.
+        calls: where ``tools/call`` goes.
+        list_ttl_ms: the cache hint on 2026-07-28 discover results.
+    """
+
+    def __init__(self, catalog: ToolCatalog, calls: CallQueue, *, list_ttl_ms: int) -> None:
+        self._catalog = catalog
+        self._calls = calls
+        self._meta = ResultMeta(server_info=catalog.server_info)
+        capabilities = ServerCapabilities(tools=ToolsCapability(list_changed=False))
+        self._capabilities = capabilities
+        self._discover = _encoder.encode(
+            DiscoverResult(
+                supported_versions=list(ALL_VERSIONS),
+                capabilities=capabilities,
+                ttl_ms=list_ttl_ms,
+                cache_scope="public",
+                meta=self._meta,
+                instructions=catalog.instructions or msgspec.UNSET,
+            )
+        )
+        self._initialize: dict[str, bytes] = {}
+
+    async def handshake(
+        self, request: Request, version: str, *, request_id: str
+    ) -> bytes | msgspec.Raw:
+        """Serve a handshake-era request; ``version`` is the negotiated (header) version.
+
+        Raises:
+            ProtocolError: the request is refused; render it with ``request.id``.
+        """
+        if request.method == TOOLS_CALL:
+            params = decode_params(request.params, _call_params_2025)
+            if not isinstance(params.meta, msgspec.UnsetType):
+                _reject_envelope_version(params.meta.envelope_version)
+            return await self._call_tool(
+                params.name, params.arguments, version, request_id=request_id
+            )
+        if request.method == TOOLS_LIST:
+            self._reject_cursor(decode_params(request.params, _list_params))
+            return self._catalog.list_result(version)
+        if request.method == INITIALIZE:
+            init = decode_params(request.params, _initialize_params)
+            return self._initialize_result(negotiate_handshake_version(init.protocol_version))
+        if request.method == PING:
+            return _EMPTY_RESULT
+        self._reject_modern_envelope(request)
+        raise MethodNotFoundError(f"Method not found: {request.method}")
+
+    async def modern(
+        self, request: Request, version: str, params: ModernParams, *, request_id: str
+    ) -> bytes | msgspec.Raw:
+        """Serve a 2026-07-28 request whose envelope and headers were already checked.
+
+        Raises:
+            ProtocolError: the request is refused; render it with ``request.id``.
+        """
+        if request.method == TOOLS_CALL:
+            call = decode_params(request.params, _call_params_2026)
+            return await self._call_tool(call.name, call.arguments, version, request_id=request_id)
+        if request.method == TOOLS_LIST:
+            self._reject_cursor(decode_params(request.params, _list_params))
+            return self._catalog.list_result(version)
+        if request.method == SERVER_DISCOVER:
+            return self._discover
+        raise MethodNotFoundError(
+            f"Method not found at protocol version {version}: {request.method}"
+        )
+
+    async def _call_tool(
+        self, name: str, arguments: msgspec.Raw, version: str, *, request_id: str
+    ) -> bytes | msgspec.Raw:
+        tool = self._catalog.get(name)
+        if tool is None:
+            raise InvalidParamsError(f"Unknown tool: {name}")
+        raw_args = bytes(arguments) if arguments else b"{}"
+        problem = tool.argument_problem(raw_args)
+        if problem is not None:
+            if validation_failure_is_tool_error(version):
+                return self._tool_error(problem, version)
+            raise InvalidParamsError(problem)
+        reply = await self._calls.call(
+            tool=name,
+            arguments=raw_args,
+            protocol_version=version,
+            request_id=request_id,
+            timeout_s=tool.timeout_s,
+        )
+        if isinstance(reply, ResultReply):
+            return reply.result
+        raise ProtocolError(reply.error.message, reply.error.data, code=reply.error.code)
+
+    def _tool_error(self, message: str, version: str) -> bytes:
+        result = build_call_result(
+            [TextContent(text=message)],
+            is_error=True,
+            structured=None,
+            version=version,
+            meta=self._meta,
+        )
+        return _encoder.encode(result)
+
+    def _initialize_result(self, version: str) -> bytes:
+        cached = self._initialize.get(version)
+        if cached is None:
+            cached = self._initialize[version] = _encoder.encode(
+                InitializeResult(
+                    protocol_version=version,
+                    capabilities=self._capabilities,
+                    server_info=self._catalog.server_info,
+                    instructions=self._catalog.instructions or msgspec.UNSET,
+                )
+            )
+        return cached
+
+    @staticmethod
+    def _reject_cursor(params: ListToolsParams) -> None:
+        # One page holds every tool, so no cursor we could have issued exists.
+        if not isinstance(params.cursor, msgspec.UnsetType):
+            raise InvalidParamsError(f"Invalid cursor: {params.cursor!r}")
+
+    @staticmethod
+    def _reject_modern_envelope(request: Request) -> None:
+        """A 2026-07-28 body without the version header is a self-contradicting request
+        (mcp-protocol.md 5.9): tell the client instead of serving it as 2025-03-26."""
+        try:
+            params = _modern_params.decode(request.params or b"{}")
+        except msgspec.MsgspecError:
+            return
+        if not isinstance(params.meta, msgspec.UnsetType):
+            _reject_envelope_version(params.meta.protocol_version)
+
+
+def _reject_envelope_version(declared: str | msgspec.UnsetType) -> None:
+    if isinstance(declared, str) and declared in MODERN_VERSIONS:
+        raise HeaderMismatchError(
+            f"The request carries a {declared} _meta envelope but no matching "
+            "MCP-Protocol-Version header"
+        )

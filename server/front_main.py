@@ -1,0 +1,111 @@
+"""``serve``: run one front process: Redis client, reply subscription, HTTP server.
+
+Services start before readiness: ``on_ready`` fires only once the reply channel is
+subscribed and the listening socket is bound. SIGTERM/SIGINT start a graceful shutdown
+(hypercorn stops accepting, in-flight requests get ``graceful_timeout_s``).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from functools import partial
+
+import hypercorn.trio
+import structlog
+import trio
+from hypercorn.config import Config as HypercornConfig
+
+from proto import Keyspace
+from server.call_queue import CallQueue
+from server.config import FrontConfig
+from server.dispatch import Dispatcher
+from server.http_app import HttpApp
+from server.redis_client import open_redis, parse_redis_url
+from server.redis_subscriber import RedisSubscriber
+from server.reply_router import ReplyRouter
+from server.tool_catalog import ToolCatalog
+
+__all__ = ["build_hypercorn_config", "serve"]
+
+log = structlog.get_logger()
+
+
+def build_hypercorn_config(config: FrontConfig) -> HypercornConfig:
+    """hypercorn's settings from ours, in one place."""
+    hc = HypercornConfig()
+    hc.bind = [config.http]
+    hc.keep_alive_timeout = config.keep_alive_timeout_s
+    hc.graceful_timeout = config.graceful_timeout_s
+    hc.accesslog = None
+    hc.errorlog = None
+    hc.backlog = 1024
+    # Large bodies are refused by the app with 413; hypercorn's own limit stays above ours.
+    hc.h11_max_incomplete_size = 64 * 1024
+    return hc
+
+
+async def serve(
+    config: FrontConfig,
+    *,
+    catalog: ToolCatalog,
+    redis_url: str,
+    fleet: str,
+    front_id: str,
+    on_ready: Callable[[list[str]], None] = lambda binds: None,
+) -> None:
+    """Serve HTTP until SIGTERM/SIGINT, then shut down gracefully and return.
+
+    Args:
+        config: the front's settings.
+        catalog: the tools served.
+        redis_url: the fleet's Redis.
+        fleet: the fleet's key namespace.
+        front_id: unique id of this front process (names its reply channel).
+        on_ready: called with the bound addresses once the front can serve.
+    """
+    keys = Keyspace(fleet)
+    address = parse_redis_url(redis_url)
+    shutdown = trio.Event()
+    async with (
+        open_redis(address, command_timeout_s=config.redis_command_timeout_s) as redis,
+        trio.open_nursery() as nursery,
+    ):
+        router = ReplyRouter()
+        subscriber = RedisSubscriber(
+            address,
+            keys.reply_channel(front_id),
+            on_message=router.on_message,
+            on_gap=router.on_gap,
+        )
+        await nursery.start(subscriber.run)
+        calls = CallQueue(
+            redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
+        )
+        dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
+        app = HttpApp(
+            dispatcher, config, front_id=front_id, is_ready=lambda: not shutdown.is_set()
+        )
+        nursery.start_soon(_watch_signals, shutdown)
+        async with trio.open_nursery() as http_nursery:
+            binds = await http_nursery.start(
+                partial(
+                    hypercorn.trio.serve,
+                    app,  # type: ignore[arg-type]  # our ASGI callable is typed loosely
+                    build_hypercorn_config(config),
+                    shutdown_trigger=shutdown.wait,
+                )
+            )
+            log.info("front.ready", binds=binds, tools=len(catalog))
+            on_ready(binds)
+        # hypercorn returned: in-flight requests finished or graceful_timeout_s passed.
+        log.info("front.stopped")
+        nursery.cancel_scope.cancel()
+
+
+async def _watch_signals(shutdown: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            shutdown.set()
+            return
+

@@ -1,0 +1,370 @@
+"""The Streamable HTTP transport as a raw ASGI app (no framework: every microsecond of the
+request path is budgeted, DESIGN.md section 6).
+
+``POST /mcp`` serves both eras, routed by the ``MCP-Protocol-Version`` header (checklist 41);
+``GET /health`` (alive) and ``GET /ready`` (able to serve) are the probes. Transport checks
+run in the order of mcp-protocol.md 5.4: origin, method, Accept, Content-Type, size, then
+JSON-RPC decoding and the era's own ladder. Every 4xx carries a JSON-RPC error body, so a
+dual-era client can tell a modern server's refusal from a legacy server (section 5.9).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import msgspec
+import structlog
+
+from proto import (
+    ALL_VERSIONS,
+    DEFAULT_HEADERLESS_VERSION,
+    HANDSHAKE_VERSIONS,
+    MCP_METHOD,
+    MCP_NAME,
+    MCP_PROTOCOL_VERSION,
+    MODERN_VERSIONS,
+    TOOLS_CALL,
+    BackendUnavailableError,
+    BodyTooLargeError,
+    ClientResponse,
+    Era,
+    ErrorCode,
+    HeaderMismatchError,
+    InvalidParamsError,
+    InvalidRequestError,
+    ModernParams,
+    Notification,
+    ProtocolError,
+    RemoteProtocolError,
+    Request,
+    RequestError,
+    RequestId,
+    UnsupportedVersionError,
+    decode_header_value,
+    decode_message,
+    encode_error,
+    encode_result,
+    era_of,
+    require_envelope,
+)
+from server.config import FrontConfig
+from server.dispatch import Dispatcher
+
+__all__ = ["HttpApp"]
+
+log = structlog.get_logger()
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON_HEADERS: Final = [(b"content-type", b"application/json")]
+_ALLOW_POST: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
+_modern_params: Final = msgspec.json.Decoder(ModernParams)
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+class _HttpError(Exception):
+    """A refusal at the HTTP layer: status plus a JSON-RPC error body."""
+
+    def __init__(self, status: int, error: ProtocolError, request_id: RequestId | None = None):
+        super().__init__(error.message)
+        self.status = status
+        self.error = error
+        self.request_id = request_id
+
+
+class HttpApp:
+    """ASGI application of one front process.
+
+    Args:
+        dispatcher: serves decoded requests.
+        config: the front's settings.
+        front_id: prefix of the request ids this front mints for log correlation.
+        is_ready: readiness probe (Redis reachable and not draining).
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        config: FrontConfig,
+        *,
+        front_id: str,
+        is_ready: Callable[[], bool],
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._config = config
+        self._path = config.path
+        self._max_body = config.max_body_bytes
+        self._allowed_origins = frozenset(o.rstrip("/") for o in config.allowed_origins)
+        self._is_ready = is_ready
+        self._front_id = front_id
+        self._request_numbers = itertools.count(1)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await _lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if path == self._path:
+            await self._mcp(scope, receive, send)
+        elif path == "/health":
+            await _respond(send, 200, b'{"status":"ok"}')
+        elif path == "/ready":
+            ready = self._is_ready()
+            await _respond(send, 200 if ready else 503, b'{"ready":%s}' % (b"true" if ready else b"false"))
+        else:
+            await _respond(send, 404, b'{"error":"not found"}')
+
+    async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _Headers(scope["headers"])
+        try:
+            self._check_origin(headers.origin)
+            if scope["method"] != "POST":
+                await _respond(
+                    send,
+                    405,
+                    encode_error(None, ErrorCode.INVALID_REQUEST, "Method not allowed; use POST"),
+                    _ALLOW_POST,
+                )
+                return
+            _check_accept(headers.accept)
+            _check_content_type(headers.content_type)
+            body = await self._read_body(receive, headers.content_length)
+            if era_of(headers.single_version()) is Era.MODERN:
+                status, payload = await self._modern(headers, body)
+            else:
+                status, payload = await self._handshake(headers, body)
+        except _HttpError as exc:
+            status = exc.status
+            payload = encode_error(exc.request_id, exc.error.code, exc.error.message, exc.error.data)
+        if payload is None:
+            await _respond(send, status, b"", [])
+        else:
+            await _respond(send, status, payload)
+
+    async def _handshake(self, headers: _Headers, body: bytes) -> tuple[int, bytes | None]:
+        header_version = headers.single_version()
+        message = _decode(body)
+        if not isinstance(message, Request):
+            return 202, None
+        if header_version is not None and header_version not in HANDSHAKE_VERSIONS:
+            raise _HttpError(400, _unsupported(header_version), message.id)
+        version = header_version or DEFAULT_HEADERLESS_VERSION
+        try:
+            result = await self._dispatcher.handshake(
+                message, version, request_id=self._next_request_id()
+            )
+        except RemoteProtocolError as exc:
+            # In the handshake era a refused request is still a completed exchange.
+            status = 400 if exc.code == ErrorCode.HEADER_MISMATCH else 200
+            return status, encode_error(message.id, exc.code, exc.message, exc.data)
+        except ProtocolError as exc:
+            return _server_failure(exc, message.id)
+        except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
+            return _internal_error(exc, message.id)
+        return 200, encode_result(message.id, result)
+
+    async def _modern(self, headers: _Headers, body: bytes) -> tuple[int, bytes | None]:
+        message = _decode(body)
+        header_version = headers.single_version()
+        if isinstance(message, Notification):
+            # The 2026 core defines no client notification over HTTP; acknowledge and drop,
+            # and never act on a POSTed notifications/cancelled (mcp-protocol.md 5.1).
+            if header_version not in MODERN_VERSIONS:
+                raise _HttpError(400, _unsupported(header_version or ""))
+            return 202, None
+        if isinstance(message, ClientResponse):
+            raise _HttpError(
+                400, InvalidRequestError("Responses cannot be posted at 2026-07-28"), message.id
+            )
+        try:
+            params = _modern_params.decode(message.params or b"{}")
+            version, _meta = require_envelope(params)
+            _check_routing_headers(headers, message, version, params)
+            if version not in MODERN_VERSIONS:
+                raise _unsupported(version)
+            result = await self._dispatcher.modern(
+                message, version, params, request_id=self._next_request_id()
+            )
+        except msgspec.ValidationError as exc:
+            error = InvalidParamsError(f"Invalid params: {exc}")
+            return error.http_status, encode_error(message.id, error.code, error.message)
+        except RemoteProtocolError as exc:
+            return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
+        except ProtocolError as exc:
+            return _server_failure(exc, message.id)
+        except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
+            return _internal_error(exc, message.id)
+        return 200, encode_result(message.id, result)
+
+    def _check_origin(self, origin: str | None) -> None:
+        """DNS-rebinding defence (checklist 53): a present Origin must be loopback or listed."""
+        if origin is None:
+            return
+        host = urlsplit(origin).hostname
+        if host in _LOOPBACK_HOSTS or origin.rstrip("/") in self._allowed_origins:
+            return
+        raise _HttpError(403, InvalidRequestError(f"Origin not allowed: {origin}"))
+
+    async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
+        if declared is not None and declared > self._max_body:
+            raise _HttpError(413, _too_large(self._max_body))
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _HttpError(400, InvalidRequestError("client disconnected"))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise _HttpError(413, _too_large(self._max_body))
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _next_request_id(self) -> str:
+        return f"{self._front_id}-{next(self._request_numbers)}"
+
+
+class _Headers:
+    """The request headers the transport reads, gathered in one pass."""
+
+    __slots__ = (
+        "accept",
+        "content_length",
+        "content_type",
+        "method",
+        "name",
+        "origin",
+        "versions",
+    )
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.accept = ""
+        self.content_type = ""
+        self.content_length: int | None = None
+        self.origin: str | None = None
+        self.versions: list[str] = []
+        self.method: list[str] = []
+        self.name: list[str] = []
+        for key, value in raw:
+            if key == MCP_PROTOCOL_VERSION:
+                self.versions.append(value.decode("latin-1").strip())
+            elif key == MCP_METHOD:
+                self.method.append(value.decode("latin-1").strip())
+            elif key == MCP_NAME:
+                self.name.append(value.decode("latin-1"))
+            elif key == b"accept":
+                self.accept = f"{self.accept},{value.decode('latin-1')}"
+            elif key == b"content-type":
+                self.content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                self.content_length = int(value) if value.isdigit() else None
+            elif key == b"origin":
+                self.origin = value.decode("latin-1")
+
+    def single_version(self) -> str | None:
+        """The version header's value; a duplicated header reads as ``""``, which routes to
+        the modern ladder, where it is refused as a header mismatch (checklist 34)."""
+        if not self.versions:
+            return None
+        return self.versions[0] if len(self.versions) == 1 else ""
+
+
+def _check_routing_headers(
+    headers: _Headers, request: Request, version: str, params: ModernParams
+) -> None:
+    """Header/body agreement, checked before version support (mcp-protocol.md 5.4 step 5)."""
+    if len(headers.versions) != 1 or headers.versions[0] != version:
+        raise HeaderMismatchError(
+            f"MCP-Protocol-Version header must be present once and equal {version!r}"
+        )
+    if len(headers.method) != 1 or headers.method[0] != request.method:
+        raise HeaderMismatchError(
+            f"Mcp-Method header must be present once and equal {request.method!r}"
+        )
+    if request.method != TOOLS_CALL:
+        return
+    if len(headers.name) != 1 or decode_header_value(headers.name[0]) != params.name:
+        raise HeaderMismatchError("Mcp-Name header must be present once and equal params.name")
+
+
+def _decode(body: bytes) -> Request | Notification | ClientResponse:
+    try:
+        return decode_message(body)
+    except RequestError as exc:
+        raise _HttpError(400, exc.error, exc.request_id) from None
+
+
+def _check_accept(accept: str) -> None:
+    """Both JSON and SSE must be acceptable (checklist 17); wildcards count."""
+    ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    json_ok = not ranges.isdisjoint({"application/json", "application/*", "*/*"})
+    sse_ok = not ranges.isdisjoint({"text/event-stream", "text/*", "*/*"})
+    if not (json_ok and sse_ok):
+        raise _HttpError(
+            406,
+            InvalidRequestError(
+                "Not Acceptable: Accept must list application/json and text/event-stream"
+            ),
+        )
+
+
+def _check_content_type(content_type: str) -> None:
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        raise _HttpError(
+            415, InvalidRequestError("Unsupported Media Type: Content-Type must be application/json")
+        )
+
+
+def _too_large(limit: int) -> BodyTooLargeError:
+    return BodyTooLargeError(f"Request body exceeds the limit of {limit} bytes")
+
+
+def _unsupported(requested: str) -> UnsupportedVersionError:
+    return UnsupportedVersionError(
+        f"Unsupported protocol version: {requested!r}",
+        {"supported": list(ALL_VERSIONS), "requested": requested},
+    )
+
+
+def _server_failure(exc: ProtocolError, request_id: RequestId) -> tuple[int, bytes]:
+    """Our side failed (no worker answered, a worker was lost): logged once, here."""
+    log.warning("request.failed", error=exc.message, code=exc.code)
+    return exc.http_status, encode_error(request_id, exc.code, exc.message, exc.data)
+
+
+def _internal_error(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
+    if isinstance(exc, BackendUnavailableError):
+        log.warning("request.backend_unavailable", error=str(exc))
+        body = encode_error(request_id, ErrorCode.INTERNAL_ERROR, "Service unavailable: " + str(exc))
+        return 503, body
+    log.error("request.crashed", error_type=type(exc).__name__, exc_info=exc)
+    return 500, encode_error(request_id, ErrorCode.INTERNAL_ERROR, "Internal error")
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

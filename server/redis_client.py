@@ -1,0 +1,349 @@
+"""A small Redis client for the trio front: trio sockets and the hiredis parser (ADR-0001).
+
+Why not redis-py: a thread hop per command costs ~0.1 ms CPU, more than the rest of a call
+lane's Redis work (DESIGN.md section 6). This client pays no hop: every command from every
+task goes onto one connection, written in submission order and coalesced into as few
+``send`` calls as possible (automatic pipelining); replies are matched first-in first-out.
+
+Rules: RESP2 only; every wait has a deadline and failures surface as
+``BackendUnavailableError``; a broken connection fails its pending commands at once and the
+next command reconnects. Pub/sub lives in :mod:`server.redis_subscriber`.
+"""
+
+from __future__ import annotations
+
+import collections
+import ssl
+import urllib.parse
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Final
+
+import hiredis
+import msgspec
+import structlog
+import trio
+
+from proto import BackendUnavailableError, FleetError
+
+__all__ = [
+    "RedisAddress",
+    "RedisClient",
+    "RedisCommandError",
+    "RedisReply",
+    "connect_stream",
+    "encode_command",
+    "open_redis",
+    "parse_redis_url",
+]
+
+log = structlog.get_logger()
+
+RedisArg = bytes | str | int | float
+RedisReply = bytes | int | list["RedisReply"] | None
+"""A RESP2 reply as hiredis decodes it (error replies are raised instead)."""
+
+_READ_BYTES: Final = 65536
+
+
+class RedisCommandError(FleetError):
+    """Redis answered a command with an error reply (a bug on our side, or a wrong type)."""
+
+
+class RedisAddress(msgspec.Struct, frozen=True, kw_only=True):
+    """Where and how to connect: TCP (optionally TLS) or a unix socket."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    unix_path: str | None = None
+    username: str | None = None
+    password: str | None = None
+    db: int = 0
+    tls: bool = False
+
+
+def parse_redis_url(url: str) -> RedisAddress:
+    """Parse ``redis://``, ``rediss://`` (TLS) and ``unix://`` URLs as redis-py does.
+
+    Raises:
+        ValueError: an unsupported scheme or a malformed database number.
+    """
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    username = urllib.parse.unquote(parts.username) if parts.username else None
+    password = urllib.parse.unquote(parts.password) if parts.password else None
+    if parts.scheme == "unix":
+        db = int(query.get("db", ["0"])[0])
+        return RedisAddress(unix_path=parts.path, username=username, password=password, db=db)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"unsupported Redis URL scheme {parts.scheme!r} (redis, rediss, unix)")
+    path_db = parts.path.lstrip("/")
+    db = int(path_db or query.get("db", ["0"])[0])
+    return RedisAddress(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 6379,
+        username=username or None,
+        password=password,
+        db=db,
+        tls=parts.scheme == "rediss",
+    )
+
+
+def encode_command(args: Sequence[RedisArg]) -> bytes:
+    """Encode one command as a RESP2 array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, str):
+            data = arg.encode()
+        else:
+            data = repr(arg).encode()
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+async def connect_stream(address: RedisAddress, timeout_s: float) -> trio.abc.Stream:
+    """Open a byte stream to Redis and run AUTH/SELECT on it.
+
+    Raises:
+        BackendUnavailableError: unreachable, refused, too slow, or authentication failed.
+    """
+    try:
+        with trio.fail_after(timeout_s):
+            stream: trio.abc.Stream
+            if address.unix_path is not None:
+                stream = await trio.open_unix_socket(address.unix_path)
+            elif address.tls:
+                stream = await trio.open_ssl_over_tcp_stream(
+                    address.host, address.port, ssl_context=ssl.create_default_context()
+                )
+            else:
+                stream = await trio.open_tcp_stream(address.host, address.port)
+            setup: list[list[RedisArg]] = []
+            if address.password is not None:
+                auth: list[RedisArg] = ["AUTH"]
+                if address.username is not None:
+                    auth.append(address.username)
+                setup.append([*auth, address.password])
+            if address.db:
+                setup.append(["SELECT", address.db])
+            if setup:
+                await _run_setup(stream, setup)
+            return stream
+    except trio.TooSlowError:
+        raise BackendUnavailableError(f"Redis did not accept a connection in {timeout_s} s") from None
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot connect to Redis: {exc}") from None
+
+
+async def _run_setup(stream: trio.abc.Stream, commands: list[list[RedisArg]]) -> None:
+    await stream.send_all(b"".join(encode_command(c) for c in commands))
+    reader = hiredis.Reader()
+    replies = 0
+    while replies < len(commands):
+        data = await stream.receive_some(_READ_BYTES)
+        if not data:
+            raise BackendUnavailableError("Redis closed the connection during setup")
+        reader.feed(data)
+        while (reply := reader.gets()) is not False:
+            if isinstance(reply, hiredis.ReplyError):
+                await stream.aclose()
+                raise BackendUnavailableError(f"Redis refused the connection setup: {reply}")
+            replies += 1
+
+
+class _Waiter:
+    __slots__ = ("error", "event", "reply")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.reply: RedisReply = None
+        self.error: Exception | None = None
+
+
+class _Connection:
+    """One open connection: FIFO waiters, a write buffer, and a reader task."""
+
+    def __init__(self, stream: trio.abc.Stream, write_timeout_s: float) -> None:
+        self._stream = stream
+        self._write_timeout_s = write_timeout_s
+        self._waiters: collections.deque[_Waiter] = collections.deque()
+        self._outbox: list[bytes] = []
+        self._flushing = False
+        self._reader_scope = trio.CancelScope()
+        self.broken: Exception | None = None
+
+    def submit(self, payload: bytes, count: int) -> list[_Waiter]:
+        if self.broken is not None:
+            raise BackendUnavailableError(f"Redis connection lost: {self.broken}")
+        waiters = [_Waiter() for _ in range(count)]
+        self._waiters.extend(waiters)
+        self._outbox.append(payload)
+        return waiters
+
+    async def flush(self) -> None:
+        """Write everything queued; a no-op when another task is already writing."""
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._outbox and self.broken is None:
+                data = b"".join(self._outbox)
+                self._outbox.clear()
+                # A write cut in half would desynchronise the reply FIFO for every task on
+                # this connection, so the send is shielded, and bounded instead.
+                with trio.CancelScope(shield=True), trio.move_on_after(self._write_timeout_s):
+                    try:
+                        await self._stream.send_all(data)
+                        continue
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                        self.fail(exc)
+                        return
+                self.fail(TimeoutError(f"write blocked for {self._write_timeout_s} s"))
+        finally:
+            self._flushing = False
+
+    async def read_replies(self) -> None:
+        """Reader task: match replies to waiters until the connection breaks."""
+        reader = hiredis.Reader()
+        try:
+            with self._reader_scope:
+                while True:
+                    data = await self._stream.receive_some(_READ_BYTES)
+                    if not data:
+                        self.fail(EOFError("Redis closed the connection"))
+                        return
+                    reader.feed(data)
+                    while (reply := reader.gets()) is not False:
+                        self._deliver(reply)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self.fail(exc)
+        except hiredis.ProtocolError as exc:
+            self.fail(exc)
+        finally:
+            await trio.aclose_forcefully(self._stream)
+
+    def _deliver(self, reply: object) -> None:
+        if not self._waiters:
+            self.fail(hiredis.ProtocolError("reply without a pending command"))
+            return
+        waiter = self._waiters.popleft()
+        if isinstance(reply, hiredis.ReplyError):
+            waiter.error = RedisCommandError(str(reply))
+        else:
+            waiter.reply = reply  # type: ignore[assignment]  # hiredis replies are untyped
+        waiter.event.set()
+
+    def fail(self, exc: Exception) -> None:
+        if self.broken is not None:
+            return
+        self.broken = exc
+        self._reader_scope.cancel()
+        error = BackendUnavailableError(f"Redis connection lost: {exc}")
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.error = error
+            waiter.event.set()
+
+    def close(self) -> None:
+        """Fail pending commands; the reader task closes the stream as it exits."""
+        self.fail(EOFError("connection closed"))
+
+
+class RedisClient:
+    """Commands over one shared, pipelined connection that reconnects when it breaks.
+
+    Build it with :func:`open_redis`, which owns the reader task's nursery.
+    """
+
+    def __init__(
+        self,
+        address: RedisAddress,
+        nursery: trio.Nursery,
+        *,
+        connect_timeout_s: float,
+        command_timeout_s: float,
+    ) -> None:
+        self._address = address
+        self._nursery = nursery
+        self._connect_timeout_s = connect_timeout_s
+        self._command_timeout_s = command_timeout_s
+        self._conn: _Connection | None = None
+        self._connect_lock = trio.Lock()
+
+    async def execute(self, *args: RedisArg) -> RedisReply:
+        """Run one command and return its reply.
+
+        Raises:
+            BackendUnavailableError: no connection, or no reply within the command timeout.
+            RedisCommandError: Redis answered with an error reply.
+
+        Cancellation: the command may still run on the server; its reply is discarded.
+        """
+        (reply,) = await self.execute_many((args,))
+        return reply
+
+    async def execute_many(self, commands: Sequence[Sequence[RedisArg]]) -> list[RedisReply]:
+        """Send several commands in one write and return their replies in order.
+
+        Not a transaction: use MULTI/EXEC or a script for atomicity. Error replies raise
+        :class:`RedisCommandError` after all replies have arrived.
+        """
+        conn = await self._connection()
+        payload = b"".join(encode_command(c) for c in commands)
+        waiters = conn.submit(payload, len(commands))
+        await conn.flush()
+        replies: list[RedisReply] = []
+        with trio.move_on_after(self._command_timeout_s) as scope:
+            for waiter in waiters:
+                await waiter.event.wait()
+                if waiter.error is not None:
+                    raise waiter.error
+                replies.append(waiter.reply)
+        if scope.cancelled_caught:
+            raise BackendUnavailableError(
+                f"Redis did not answer within {self._command_timeout_s} s"
+            )
+        return replies
+
+    async def _connection(self) -> _Connection:
+        conn = self._conn
+        if conn is not None and conn.broken is None:
+            return conn
+        async with self._connect_lock:
+            conn = self._conn
+            if conn is not None and conn.broken is None:
+                return conn
+            stream = await connect_stream(self._address, self._connect_timeout_s)
+            conn = _Connection(stream, write_timeout_s=self._command_timeout_s)
+            self._nursery.start_soon(conn.read_replies)
+            self._conn = conn
+            return conn
+
+    def close(self) -> None:
+        """Close the connection; pending commands fail with ``BackendUnavailableError``."""
+        if self._conn is not None:
+            self._conn.close()
+
+
+@asynccontextmanager
+async def open_redis(
+    address: RedisAddress, *, connect_timeout_s: float = 5.0, command_timeout_s: float = 5.0
+) -> AsyncIterator[RedisClient]:
+    """Open a :class:`RedisClient`; the connection is made on first use.
+
+    Resources: owns a nursery for the reader task; closing the context closes the
+    connection and fails commands still waiting.
+    """
+    async with trio.open_nursery() as nursery:
+        client = RedisClient(
+            address,
+            nursery,
+            connect_timeout_s=connect_timeout_s,
+            command_timeout_s=command_timeout_s,
+        )
+        try:
+            yield client
+        finally:
+            client.close()

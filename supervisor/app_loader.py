@@ -1,0 +1,77 @@
+"""Load the tool app (``module:attribute``) and describe it for the front.
+
+The front never imports :mod:`workers`; this module turns a ``Toolset`` into the
+``server.ToolCatalog`` the front validates and lists with.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import msgspec
+
+from proto import FleetError, Implementation, Tool
+from server import CatalogTool, ToolCatalog
+from workers import Toolset
+from workers.runtime import ToolDefinition, WorkerConfig
+
+__all__ = ["AppLoadError", "build_catalog", "load_toolset"]
+
+_encoder = msgspec.json.Encoder()
+
+
+class AppLoadError(FleetError):
+    """The configured app cannot be imported or is not a ``Toolset``."""
+
+
+def load_toolset(spec: str | None) -> Toolset:
+    """Import ``module:attribute`` (the current directory is importable, as for ``python -m``).
+
+    Raises:
+        AppLoadError: no app configured, bad spec, import failure, or not a ``Toolset``.
+    """
+    if not spec:
+        raise AppLoadError("no app configured: pass --app module:attribute (or set app in mcpfleet.toml)")
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise AppLoadError(f"app {spec!r} must look like module:attribute (e.g. examples.demo:app)")
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001  # any import-time failure of user code
+        raise AppLoadError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+    toolset = getattr(module, attribute, None)
+    if not isinstance(toolset, Toolset):
+        raise AppLoadError(f"{spec!r} is {type(toolset).__name__}, not a workers.Toolset")
+    return toolset
+
+
+def build_catalog(toolset: Toolset, worker_config: WorkerConfig, *, list_ttl_ms: int) -> ToolCatalog:
+    """Describe ``toolset`` for the front: listings, argument types and timeouts."""
+    return ToolCatalog(
+        server_info=Implementation(
+            name=toolset.name,
+            version=toolset.version,
+            title=toolset.title or msgspec.UNSET,
+        ),
+        instructions=toolset.instructions,
+        tools=[
+            _catalog_tool(tool, worker_config.default_timeout_s) for tool in toolset.tools.values()
+        ],
+        list_ttl_ms=list_ttl_ms,
+    )
+
+
+def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool:
+    listing = Tool(
+        name=tool.name,
+        title=tool.title or msgspec.UNSET,
+        description=tool.description or msgspec.UNSET,
+        input_schema=msgspec.Raw(_encoder.encode(tool.args.schema)),
+        annotations=tool.annotations or msgspec.UNSET,
+    )
+    return CatalogTool(listing, tool.args.struct, tool.effective_timeout_s(default_timeout_s))

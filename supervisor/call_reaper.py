@@ -1,0 +1,78 @@
+"""Settle a dead worker's in-flight calls at once (DESIGN.md section 5, "Worker death").
+
+The call stream's consumer group remembers which worker took which call. When a worker
+exits, the supervisor claims every entry still pending for it, answers each caller with a
+clear "worker lost" error, then acknowledges and deletes the entry and removes the consumer.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+import structlog
+
+from proto import (
+    CALL_GROUP,
+    ErrorCode,
+    ErrorObject,
+    ErrorReply,
+    Keyspace,
+    decode_call,
+    encode_wire,
+)
+from server import RedisClient
+
+__all__ = ["reap_worker_calls"]
+
+log = structlog.get_logger()
+
+_REAPER_CONSUMER: Final = "supervisor-reaper"
+_BATCH: Final = 500
+
+
+async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) -> int:
+    """Answer and remove every call still pending for ``worker_id``; returns how many.
+
+    Raises:
+        BackendUnavailableError: Redis is unreachable (the entries stay pending).
+    """
+    stream = keys.call_stream()
+    settled = 0
+    while True:
+        pending = await redis.execute("XPENDING", stream, CALL_GROUP, "-", "+", _BATCH, worker_id)
+        if not isinstance(pending, list) or not pending:
+            break
+        ids = [entry[0] for entry in pending if isinstance(entry, list)]
+        claimed = await redis.execute("XCLAIM", stream, CALL_GROUP, _REAPER_CONSUMER, 0, *ids)
+        commands: list[list[bytes | str | int]] = []
+        for entry in claimed if isinstance(claimed, list) else []:
+            if not isinstance(entry, list) or not isinstance(entry[1], list):
+                continue  # deleted meanwhile: XCLAIM reports it without fields
+            reply = _worker_lost(entry[1])
+            if reply is not None:
+                commands.append(["PUBLISH", keys.reply_channel(reply[0]), reply[1]])
+        commands.append(["XACK", stream, CALL_GROUP, *ids])
+        commands.append(["XDEL", stream, *ids])
+        await redis.execute_many(commands)
+        settled += len(ids)
+    await redis.execute("XGROUP", "DELCONSUMER", stream, CALL_GROUP, worker_id)
+    if settled:
+        log.warning("worker.calls_settled", worker_id=worker_id, calls=settled)
+    return settled
+
+
+def _worker_lost(fields: list[object]) -> tuple[str, bytes] | None:
+    payload = fields[1] if len(fields) >= 2 and fields[0] == b"m" else None
+    if not isinstance(payload, bytes):
+        return None
+    try:
+        call = decode_call(payload)
+    except msgspec.MsgspecError:
+        return None
+    error = ErrorObject(
+        ErrorCode.INTERNAL_ERROR,
+        f"The worker running {call.tool!r} exited before answering; the call may have partly run",
+        {"reason": "worker_lost"},
+    )
+    return call.front_id, encode_wire(ErrorReply(call.call_id, error))

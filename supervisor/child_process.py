@@ -1,0 +1,95 @@
+"""Spawning one child process and learning when it is ready.
+
+Children run in their own session (a terminal's Ctrl-C reaches only the supervisor, which
+stops them in order) and get SIGTERM if the supervisor dies (Linux ``PR_SET_PDEATHSIG``), so
+no child outlives its parent. Their stdout is sent to stderr: stdout may carry a protocol.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import msgspec
+import trio
+
+__all__ = ["Child", "child_command", "spawn_child"]
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def child_command(role: str, *args: str) -> list[str]:
+    """``mcpfleet <role> …`` via the installed console script, so ``ps`` shows the role."""
+    script = Path(sys.executable).parent / "mcpfleet"
+    if script.is_file():
+        return [sys.executable, str(script), role, *args]
+    return [sys.executable, "-m", "supervisor", role, *args]
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Child:
+    """A running child and the read end of its ready pipe."""
+
+    def __init__(self, process: trio.Process, ready_fd: int) -> None:
+        self.process = process
+        self._ready_fd = ready_fd
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def wait_ready(self, timeout_s: float) -> dict[str, object] | None:
+        """The child's ready report, or ``None`` if it exited or stayed silent too long."""
+        stream = trio.lowlevel.FdStream(self._ready_fd)
+        data = b""
+        with trio.move_on_after(timeout_s):
+            async with stream:
+                while not data.endswith(b"\n"):
+                    chunk = await stream.receive_some(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        if not data.endswith(b"\n"):
+            return None
+        try:
+            report = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            return None
+        return report if isinstance(report, dict) else None
+
+    def signal(self, signum: int) -> None:
+        if self.process.returncode is None:
+            try:
+                self.process.send_signal(signum)
+            except ProcessLookupError:
+                pass  # exited between the check and the signal: nothing to stop
+
+
+async def spawn_child(argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
+    """Start ``argv`` with a ready pipe; ``{ready_fd}`` in an argument becomes its number."""
+    read_fd, write_fd = os.pipe()
+    os.set_inheritable(write_fd, True)
+    args = [a.replace("{ready_fd}", str(write_fd)) for a in argv]
+    try:
+        process = await trio.lowlevel.open_process(
+            args,
+            stdin=None,
+            stdout=sys.stderr.fileno(),
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            env=env,
+        )
+    finally:
+        os.close(write_fd)
+    return Child(process, read_fd)

@@ -1,0 +1,105 @@
+"""The ``mcpfleet`` command.
+
+    mcpfleet up --app examples.demo:app      # the whole fleet: Redis, front, workers
+    mcpfleet front|worker --config-json …    # children, started by ``up``
+
+Only this module is imported by the console script; it imports the front and worker
+stacks lazily, for the role being run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import trio
+
+from proto import FleetError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcpfleet", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the fleet: Redis (embedded if none given), front, workers")
+    up.add_argument("--app", help="tool app as module:attribute, e.g. examples.demo:app")
+    up.add_argument("--redis", dest="redis_url", help="Redis URL; omitted: an embedded Redis")
+    up.add_argument("--workers", type=int, help="number of worker processes (default 2)")
+    up.add_argument("--http", help="HOST:PORT of the HTTP front (default 127.0.0.1:8000)")
+    up.add_argument("--data-dir", help="state directory (default ./.mcpfleet)")
+    up.add_argument("--fleet", help="Redis key namespace (default 'default')")
+    up.add_argument("--config", help="config file (default ./mcpfleet.toml if present)")
+    up.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    for role in ("front", "worker"):
+        child = sub.add_parser(role, help=f"run one {role} process (started by `mcpfleet up`)")
+        child.add_argument("--config-json", required=True, help="resolved configuration file")
+        child.add_argument("--id", required=True, help="unique id of this process")
+        child.add_argument("--ready-fd", type=int, help="pipe to report readiness on")
+
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mcpfleet`` command; returns the exit code (2 for usage/config errors)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except FleetError as exc:
+        sys.stderr.write(f"mcpfleet: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "version":
+        sys.stderr.write(f"mcpfleet {_version()}\n")
+        return 0
+    if args.command == "front":
+        from supervisor.entrypoints import run_front_process  # noqa: PLC0415
+
+        return run_front_process(args.config_json, args.id, args.ready_fd)
+    if args.command == "worker":
+        from supervisor.entrypoints import run_worker_process  # noqa: PLC0415
+
+        return run_worker_process(args.config_json, args.id, args.ready_fd)
+    return _up(args)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from supervisor.app_loader import load_toolset  # noqa: PLC0415
+    from supervisor.config import load_config  # noqa: PLC0415
+    from supervisor.fleet import run_fleet  # noqa: PLC0415
+    from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+
+    flags: dict[str, Any] = {
+        "app": args.app,
+        "redis_url": args.redis_url,
+        "workers": args.workers,
+        "data_dir": args.data_dir,
+        "fleet": args.fleet,
+        "log_level": args.log_level,
+        "front": {"http": args.http},
+    }
+    config = load_config(flags=flags, config_path=args.config)
+    configure_logging(config.log_level, role="supervisor")
+    load_toolset(config.app)  # fail here, once, with a clear message, not in every child
+    return trio.run(run_fleet, config)
+
+
+def _version() -> str:
+    try:
+        return version("mcpfleet")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

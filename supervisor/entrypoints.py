@@ -1,0 +1,76 @@
+"""Entry points of the child processes (``mcpfleet front`` / ``mcpfleet worker``).
+
+Each configures logging once, reads its ``FleetConfig`` from the JSON file the supervisor
+wrote, runs, and reports readiness on an inherited pipe (``--ready-fd``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+import trio
+
+from supervisor.app_loader import build_catalog, load_toolset
+from supervisor.config import FleetConfig
+from supervisor.logging_setup import configure_logging
+
+__all__ = ["read_child_config", "run_front_process", "run_worker_process"]
+
+
+def read_child_config(path: str) -> FleetConfig:
+    """The resolved configuration the supervisor handed this child."""
+    return msgspec.json.decode(Path(path).read_bytes(), type=FleetConfig)
+
+
+
+def _report_ready(ready_fd: int | None, payload: dict[str, object]) -> None:
+    if ready_fd is None:
+        return
+    with os.fdopen(ready_fd, "wb") as pipe:
+        pipe.write(msgspec.json.encode(payload) + b"\n")
+
+
+def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> int:
+    """Run one HTTP front until SIGTERM/SIGINT."""
+    import server  # noqa: PLC0415  # imported lazily: only fronts need the HTTP stack
+
+    config = read_child_config(config_path)
+    configure_logging(config.log_level, role="front")
+    toolset = load_toolset(config.app)
+    catalog = build_catalog(toolset, config.worker, list_ttl_ms=config.front.list_ttl_ms)
+    assert config.redis_url is not None  # resolved by the supervisor before spawning
+
+    def on_ready(binds: list[str]) -> None:
+        _report_ready(ready_fd, {"role": "front", "id": front_id, "binds": binds})
+
+    trio.run(
+        lambda: server.serve(
+            config.front,
+            catalog=catalog,
+            redis_url=config.redis_url or "",
+            fleet=config.fleet,
+            front_id=front_id,
+            on_ready=on_ready,
+        )
+    )
+    return 0
+
+
+def run_worker_process(config_path: str, worker_id: str, ready_fd: int | None) -> int:
+    """Run one worker until SIGTERM/SIGINT."""
+    from workers.runtime import run_worker  # noqa: PLC0415  # only workers need the runtime
+
+    config = read_child_config(config_path)
+    configure_logging(config.log_level, role="worker")
+    toolset = load_toolset(config.app)
+    run_worker(
+        toolset,
+        redis_url=config.redis_url or "",
+        fleet=config.fleet,
+        worker_id=worker_id,
+        config=config.worker,
+        on_ready=lambda: _report_ready(ready_fd, {"role": "worker", "id": worker_id}),
+    )
+    return 0

@@ -1,0 +1,150 @@
+"""``mcpfleet up``: Redis (embedded or given), the front(s) and the worker pool, in order;
+then wait for SIGTERM/SIGINT and stop in reverse: fronts first (they stop accepting and
+finish in-flight requests), then workers (they finish their calls), then Redis. A second
+signal stops everything at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
+from pathlib import Path
+
+import msgspec
+import structlog
+import trio
+
+from proto import CALL_GROUP, BackendUnavailableError, Keyspace
+from server import RedisClient, open_redis, parse_redis_url
+from supervisor.call_reaper import reap_worker_calls
+from supervisor.child_process import child_command
+from supervisor.child_slot import ChildSlot
+from supervisor.config import FleetConfig
+from supervisor.redis_process import run_embedded_redis
+from supervisor.restart_policy import RestartPolicy
+
+__all__ = ["run_fleet"]
+
+log = structlog.get_logger()
+
+
+async def run_fleet(config: FleetConfig) -> int:
+    """Run the whole fleet until a signal; returns the process exit code.
+
+    Raises:
+        EmbeddedRedisError: no Redis configured and none can be started.
+        ChildStartError: a front or worker failed its first start.
+    """
+    data_dir = Path(config.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Signals are received from the start, so one arriving during start-up still stops
+    # everything in order instead of killing the supervisor mid-way.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with _redis_url(config, data_dir) as redis_url:
+            resolved = msgspec.structs.replace(config, redis_url=redis_url)
+            config_path = _write_child_config(resolved, data_dir)
+            keys = Keyspace(config.fleet)
+            async with open_redis(parse_redis_url(redis_url)) as redis:
+                await _ensure_call_group(redis, keys)
+                await _supervise(resolved, config_path, redis, keys, signals)
+    return 0
+
+
+@asynccontextmanager
+async def _redis_url(config: FleetConfig, data_dir: Path) -> AsyncIterator[str]:
+    if config.redis_url is not None:
+        with nullcontext():
+            yield config.redis_url
+        return
+    async with run_embedded_redis(data_dir) as url:
+        yield url
+
+
+def _write_child_config(config: FleetConfig, data_dir: Path) -> str:
+    """Children read their configuration from a private file (it may hold the Redis password)."""
+    run_dir = data_dir / "run"
+    run_dir.mkdir(exist_ok=True)
+    path = run_dir / "fleet.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(msgspec.json.encode(config))
+    return str(path)
+
+
+async def _ensure_call_group(redis: RedisClient, keys: Keyspace) -> None:
+    try:
+        await redis.execute("XGROUP", "CREATE", keys.call_stream(), CALL_GROUP, "0", "MKSTREAM")
+    except Exception as exc:  # noqa: BLE001  # BUSYGROUP: it exists already
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def _supervise(
+    config: FleetConfig,
+    config_path: str,
+    redis: RedisClient,
+    keys: Keyspace,
+    signals: AsyncIterator[int],
+) -> None:
+    sup = config.supervisor
+
+    def slot(role: str, index: int) -> ChildSlot:
+        async def on_exit(child_id: str) -> None:
+            if role == "worker":
+                await _settle_worker(redis, keys, child_id)
+
+        return ChildSlot(
+            role,
+            index,
+            make_argv=lambda child_id: child_command(
+                role, "--config-json", config_path, "--id", child_id, "--ready-fd", "{ready_fd}"
+            ),
+            on_exit=on_exit,
+            policy=RestartPolicy(max_backoff_s=sup.restart_backoff_max_s),
+            ready_timeout_s=sup.ready_timeout_s,
+        )
+
+    fronts = [slot("front", 0)]
+    workers = [slot("worker", i) for i in range(config.workers)]
+    async with trio.open_nursery() as nursery:
+        for worker in workers:
+            await nursery.start(worker.run)
+        reports = [await nursery.start(front.run) for front in fronts]
+        binds = [b for report in reports for b in report.get("binds", []) if isinstance(b, str)]
+        urls = [f"{b}{config.front.path}" for b in binds]
+        log.info("fleet.ready", urls=urls, workers=len(workers), fleet=config.fleet)
+        await _wait_for_signal(signals)
+        log.info("fleet.stopping")
+        nursery.start_soon(_kill_on_second_signal, signals, [*fronts, *workers])
+        with trio.CancelScope(shield=True):
+            await _stop_all(fronts, sup.stop_timeout_s)
+            await _stop_all(workers, sup.stop_timeout_s)
+        nursery.cancel_scope.cancel()
+    log.info("fleet.stopped")
+
+
+async def _settle_worker(redis: RedisClient, keys: Keyspace, worker_id: str) -> None:
+    try:
+        await reap_worker_calls(redis, keys, worker_id)
+    except BackendUnavailableError as exc:
+        log.error("worker.settle_failed", worker_id=worker_id, error=str(exc))
+
+
+async def _stop_all(slots: list[ChildSlot], timeout_s: float) -> None:
+    async with trio.open_nursery() as nursery:
+        for s in slots:
+            nursery.start_soon(s.stop, timeout_s)
+
+
+async def _wait_for_signal(signals: AsyncIterator[int]) -> None:
+    async for signum in signals:
+        log.info("fleet.signal", signal=signal.Signals(signum).name)
+        return
+
+
+async def _kill_on_second_signal(signals: AsyncIterator[int], slots: list[ChildSlot]) -> None:
+    await _wait_for_signal(signals)
+    log.warning("fleet.stopping_now")
+    for s in slots:
+        s.kill()

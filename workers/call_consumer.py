@@ -1,0 +1,171 @@
+"""The worker side of the call lane: read calls from the stream as this worker's consumer,
+run each as its own asyncio task, and hand the outcome to the :class:`ReplyPublisher`.
+
+At most ``max_concurrent_calls`` calls run at once; the consumer reads only as many entries
+as it has free slots, so waiting calls stay in the stream where any idle worker can take
+them. A call whose caller's deadline has passed is acknowledged and dropped unrun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from proto import (
+    CALL_GROUP,
+    CallMessage,
+    ErrorCode,
+    ErrorObject,
+    ErrorReply,
+    Keyspace,
+    ProgressMessage,
+    ResultReply,
+    decode_call,
+    encode_wire,
+)
+from workers.config import WorkerConfig
+from workers.context import ProgressSink
+from workers.handler_runner import HandlerRunner
+from workers.reply_publisher import Outgoing, ReplyPublisher
+from workers.toolset import Toolset
+
+__all__ = ["CallConsumer"]
+
+log = structlog.get_logger()
+
+_PAYLOAD_FIELD = b"m"
+
+
+class CallConsumer:
+    """Consumes the call stream for one worker process."""
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        keys: Keyspace,
+        worker_id: str,
+        toolset: Toolset,
+        runner: HandlerRunner,
+        publisher: ReplyPublisher,
+        config: WorkerConfig,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._stream = keys.call_stream()
+        self._worker_id = worker_id
+        self._toolset = toolset
+        self._runner = runner
+        self._publisher = publisher
+        self._config = config
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.calls_served = 0
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (from the stream's start) unless it exists."""
+        try:
+            await self._redis.xgroup_create(self._stream, CALL_GROUP, id="0", mkstream=True)
+        except aioredis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Read and dispatch calls until ``stop`` is set; then wait for in-flight calls
+        (up to the drain timeout) and for their replies to be published."""
+        backoff_s = 0.05
+        while not stop.is_set():
+            free = self._config.max_concurrent_calls - len(self._inflight)
+            if free <= 0:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                response = await self._redis.xreadgroup(
+                    CALL_GROUP,
+                    self._worker_id,
+                    {self._stream: ">"},
+                    count=free,
+                    block=self._config.read_block_ms,
+                )
+                backoff_s = 0.05
+            except RedisError as exc:
+                log.warning("worker.read_failed", error=str(exc), retry_in_s=backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 2.0)
+                continue
+            for _stream, entries in response or ():
+                for entry_id, fields in entries:
+                    self._spawn(entry_id, fields.get(_PAYLOAD_FIELD, b""))
+        await self._drain()
+
+    async def _drain(self) -> None:
+        if self._inflight:
+            log.info("worker.draining", inflight=len(self._inflight))
+            _done, pending = await asyncio.wait(
+                self._inflight, timeout=self._config.drain_timeout_s
+            )
+            for task in pending:
+                task.cancel()
+        await self._publisher.wait_idle()
+
+    def _spawn(self, entry_id: bytes, payload: bytes) -> None:
+        task = asyncio.create_task(self._handle(entry_id, payload))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _handle(self, entry_id: bytes, payload: bytes) -> None:
+        try:
+            call = decode_call(payload)
+        except msgspec.MsgspecError as exc:
+            log.error("call.undecodable", entry_id=entry_id.decode(), error=str(exc))
+            await self._drop(entry_id)
+            return
+        remaining_s = call.deadline_ms / 1000 - time.time()
+        with structlog.contextvars.bound_contextvars(
+            request_id=call.request_id, call_id=call.call_id, tool=call.tool
+        ):
+            if remaining_s <= 0:
+                log.info("call.expired_unrun")
+                await self._drop(entry_id)
+                return
+            await self._run_call(entry_id, call, remaining_s)
+
+    async def _run_call(self, entry_id: bytes, call: CallMessage, remaining_s: float) -> None:
+        tool = self._toolset.tools.get(call.tool)
+        if tool is None:
+            error = ErrorObject(ErrorCode.INVALID_PARAMS, f"Unknown tool: {call.tool}")
+            self._publisher._put(
+                Outgoing(call.front_id, encode_wire(ErrorReply(call.call_id, error)), entry_id)
+            )
+            return
+        timeout_s = min(tool.effective_timeout_s(self._config.default_timeout_s), remaining_s)
+        sink = self._progress_sink(call) if call.progress_token is not None else None
+        body = await self._runner.run(tool, call, timeout_s=timeout_s, progress_sink=sink)
+        self.calls_served += 1
+        self._publisher.reply(call.front_id, ResultReply(call.call_id, msgspec.Raw(body)), entry_id)
+
+    def _progress_sink(self, call: CallMessage) -> ProgressSink:
+        loop = asyncio.get_running_loop()
+        publisher = self._publisher
+
+        def sink(done: float, total: float | None, message: str | None) -> None:
+            msg = ProgressMessage(call.call_id, done, total, message)
+            loop.call_soon_threadsafe(publisher.progress, call.front_id, msg)
+
+        return sink
+
+    async def _drop(self, entry_id: bytes) -> None:
+        try:
+            await self._redis.pipeline(transaction=False).xack(
+                self._stream, CALL_GROUP, entry_id
+            ).xdel(self._stream, entry_id).execute()
+        except RedisError as exc:
+            log.warning("call.drop_failed", error=str(exc))

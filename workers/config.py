@@ -1,0 +1,31 @@
+"""``WorkerConfig``: the worker processes' slice of the fleet configuration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["WorkerConfig"]
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Settings of every worker process (``[workers]`` in mcpfleet.toml)."""
+
+    max_concurrent_calls: PositiveInt = 100
+    """Calls one worker process runs at once (async handlers as tasks, sync in threads)."""
+
+    sync_threads: PositiveInt = 16
+    """Threads for sync handlers per worker process; further sync calls queue for one."""
+
+    default_timeout_s: PositiveFloat = 60.0
+    """Per-call limit for tools that set none; on expiry the caller gets a tool error."""
+
+    drain_timeout_s: PositiveFloat = 30.0
+    """On SIGTERM, how long in-flight calls may take to finish before the worker exits."""
+
+    read_block_ms: PositiveInt = 1000
+    """Longest blocking read on the call stream; bounds how fast a stop is noticed."""

@@ -1,0 +1,89 @@
+"""Run one handler with its deadline: async handlers as tasks on the worker's loop, sync
+handlers in the bounded thread pool. Returns the rendered result bytes, never raises for
+anything the handler does (a failing handler is a tool error, and the worker keeps serving).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import msgspec
+import structlog
+
+from proto import CallMessage
+from workers.context import CancelledByClientError, ProgressSink, ToolContext
+from workers.errors import ToolError
+from workers.result_render import ResultRenderer
+from workers.toolset import ToolDefinition
+
+__all__ = ["HandlerRunner"]
+
+log = structlog.get_logger()
+
+
+class HandlerRunner:
+    """Executes handlers; one per worker process."""
+
+    def __init__(self, renderer: ResultRenderer, executor: ThreadPoolExecutor) -> None:
+        self._renderer = renderer
+        self._executor = executor
+
+    async def run(
+        self,
+        tool: ToolDefinition,
+        call: CallMessage,
+        *,
+        timeout_s: float,
+        progress_sink: ProgressSink | None,
+    ) -> bytes:
+        """Decode the arguments, run the handler within ``timeout_s`` and render the outcome.
+
+        Cancellation: cancels an async handler; a sync handler's thread cannot be stopped,
+        so its context's ``cancelled`` flag is set and its late result is discarded.
+        """
+        version = call.protocol_version
+        try:
+            args = msgspec.json.decode(call.arguments or b"{}", type=tool.args.struct, strict=False)
+        except msgspec.MsgspecError as exc:
+            # The front validated these already; only a version skew gets here.
+            return self._renderer.tool_error(f"Invalid arguments for tool {tool.name!r}: {exc}", version)
+        kwargs = {name: getattr(args, name) for name in tool.args.struct.__struct_fields__}
+        cancel_flag = threading.Event()
+        if tool.args.context_param is not None:
+            kwargs[tool.args.context_param] = ToolContext._for_runtime(
+                request_id=call.request_id,
+                tool=tool.name,
+                progress_sink=progress_sink,
+                cancel_flag=cancel_flag,
+            )
+        try:
+            async with asyncio.timeout(timeout_s):
+                value = await self._invoke(tool, kwargs)
+            return self._renderer.success(value, version)
+        except TimeoutError:
+            cancel_flag.set()
+            log.warning("call.timed_out", timeout_s=timeout_s)
+            return self._renderer.tool_error(
+                f"Tool {tool.name!r} timed out after {timeout_s:g} s", version
+            )
+        except asyncio.CancelledError:
+            cancel_flag.set()
+            raise
+        except ToolError as exc:
+            return self._renderer.tool_error(str(exc), version)
+        except CancelledByClientError:
+            return self._renderer.tool_error(f"Tool {tool.name!r} was cancelled", version)
+        except Exception as exc:  # noqa: BLE001  # supervision boundary: a handler's failure
+            log.warning("call.handler_failed", error_type=type(exc).__name__, exc_info=True)
+            return self._renderer.tool_error(
+                f"Tool {tool.name!r} failed: {type(exc).__name__}: {exc}", version
+            )
+
+    async def _invoke(self, tool: ToolDefinition, kwargs: dict[str, object]) -> object:
+        if tool.is_async:
+            return await tool.fn(**kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(tool.fn, **kwargs))

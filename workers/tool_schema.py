@@ -1,0 +1,132 @@
+"""Input schemas from type hints: a function's parameters become a msgspec Struct (used to
+validate arguments) and an inlined JSON Schema object (published as ``inputSchema``).
+
+The root of ``msgspec.json.schema`` is a ``$ref``; MCP wants ``"type": "object"`` at the top,
+so the root definition is inlined and ``$defs`` kept only for nested types.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, get_type_hints
+
+import msgspec
+
+from workers.errors import ToolDefinitionError
+
+__all__ = ["ArgsSpec", "build_args_spec", "parse_docstring"]
+
+
+class ArgsSpec:
+    """What registration derives from a handler's signature.
+
+    Attributes:
+        struct: the arguments Struct (keyword-only, unknown fields forbidden).
+        schema: the inlined JSON Schema object for ``inputSchema``.
+        context_param: the name of the parameter that receives the ``ToolContext``, if any.
+    """
+
+    __slots__ = ("context_param", "schema", "struct")
+
+    def __init__(
+        self, struct: type[msgspec.Struct], schema: dict[str, Any], context_param: str | None
+    ) -> None:
+        self.struct = struct
+        self.schema = schema
+        self.context_param = context_param
+
+
+_SECTION = re.compile(r"^(\w[\w ]*):\s*$")
+_ARGS_SECTIONS = frozenset({"Args", "Arguments", "Parameters"})
+_ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+def parse_docstring(doc: str | None) -> tuple[str | None, dict[str, str]]:
+    """Split a Google-style docstring into its description (the text before the first
+    section such as ``Args:``) and the per-parameter descriptions of its ``Args:`` section."""
+    if not doc:
+        return None, {}
+    summary: list[str] = []
+    params: dict[str, str] = {}
+    section: str | None = None
+    current: str | None = None
+    for line in inspect.cleandoc(doc).splitlines():
+        header = _SECTION.match(line)
+        if header:
+            section, current = header.group(1), None
+            continue
+        if section is None:
+            summary.append(line)
+            continue
+        if section not in _ARGS_SECTIONS:
+            continue
+        entry = _ARG_LINE.match(line.strip())
+        indent = len(line) - len(line.lstrip())
+        if entry and (current is None or indent <= 4):
+            current = entry.group(1).lstrip("*")
+            params[current] = entry.group(2).strip()
+        elif current and line.strip():
+            params[current] = f"{params[current]} {line.strip()}".strip()
+    text = "\n".join(summary).strip()
+    return (text or None), params
+
+
+def build_args_spec(
+    tool_name: str,
+    fn: Callable[..., Any],
+    context_type: type,
+    param_docs: dict[str, str],
+) -> ArgsSpec:
+    """Derive the arguments Struct and ``inputSchema`` of ``fn``.
+
+    Raises:
+        ToolDefinitionError: positional-only or ``*args``/``**kwargs`` parameters, a
+            parameter without a type hint, or a type msgspec cannot handle.
+    """
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # noqa: BLE001  # any failure to resolve hints is a definition error
+        raise ToolDefinitionError(f"tool {tool_name!r}: cannot resolve type hints: {exc}") from exc
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    context_param: str | None = None
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: parameter {param.name!r} must be a named parameter "
+                "(no *args, **kwargs or positional-only parameters)"
+            )
+        hint = hints.get(param.name)
+        if hint is None:
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: parameter {param.name!r} needs a type hint"
+            )
+        if hint is context_type:
+            context_param = param.name
+            continue
+        if param.name in param_docs:
+            hint = Annotated[hint, msgspec.Meta(description=param_docs[param.name])]
+        if param.default is param.empty:
+            fields.append((param.name, hint))
+        else:
+            fields.append((param.name, hint, param.default))
+    struct_name = re.sub(r"\W", "_", tool_name) + "_arguments"
+    try:
+        struct = msgspec.defstruct(struct_name, fields, kw_only=True, forbid_unknown_fields=True)
+        schema = _inline_root(msgspec.json.schema(struct))
+    except (TypeError, ValueError) as exc:
+        raise ToolDefinitionError(f"tool {tool_name!r}: unsupported parameter type: {exc}") from exc
+    return ArgsSpec(struct, schema, context_param)
+
+
+def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
+    defs: dict[str, Any] = dict(schema.get("$defs", {}))
+    ref = schema.get("$ref", "")
+    root_name = ref.rsplit("/", 1)[-1]
+    root: dict[str, Any] = dict(defs.pop(root_name, schema))
+    root.pop("title", None)
+    root.setdefault("properties", {})
+    if defs:
+        root["$defs"] = defs
+    return root

@@ -1,0 +1,95 @@
+"""The worker process: connect to Redis, join the call stream's consumer group, serve calls
+until SIGTERM/SIGINT, drain, exit.
+
+The worker runs an asyncio event loop (ADR-0002): async handlers run as tasks on it, so tool
+authors can use any asyncio library; sync handlers run in a bounded thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import redis.asyncio as aioredis
+import structlog
+
+from proto import Implementation, Keyspace
+from workers.call_consumer import CallConsumer
+from workers.config import WorkerConfig
+from workers.handler_runner import HandlerRunner
+from workers.reply_publisher import ReplyPublisher
+from workers.result_render import ResultRenderer
+from workers.toolset import Toolset
+
+__all__ = ["run_worker"]
+
+log = structlog.get_logger()
+
+
+def run_worker(
+    toolset: Toolset,
+    *,
+    redis_url: str,
+    fleet: str,
+    worker_id: str,
+    config: WorkerConfig,
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve calls in this process until SIGTERM or SIGINT, then drain and return.
+
+    Args:
+        toolset: the tools to serve.
+        redis_url: the fleet's Redis.
+        fleet: the fleet's key namespace.
+        worker_id: this process's consumer name; unique per process incarnation, so the
+            supervisor can settle exactly this worker's calls if it dies.
+        config: worker settings.
+        on_ready: called once the worker is reading the call stream.
+    """
+    asyncio.run(_serve(toolset, redis_url, fleet, worker_id, config, on_ready))
+
+
+async def _serve(
+    toolset: Toolset,
+    redis_url: str,
+    fleet: str,
+    worker_id: str,
+    config: WorkerConfig,
+    on_ready: Callable[[], None],
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    keys = Keyspace(fleet)
+    # RESP2: hiredis leaks on RESP3 push replies; no socket timeout on the connection that
+    # blocks in XREADGROUP (redis-py 8 defaults to 5 s, engineering notes 6.2).
+    redis = aioredis.Redis.from_url(
+        redis_url, protocol=2, socket_timeout=None, socket_connect_timeout=5.0
+    )
+    server_info = Implementation(name=toolset.name, version=toolset.version)
+    executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")
+    publisher = ReplyPublisher(redis, keys)
+    consumer = CallConsumer(
+        redis=redis,
+        keys=keys,
+        worker_id=worker_id,
+        toolset=toolset,
+        runner=HandlerRunner(ResultRenderer(server_info), executor),
+        publisher=publisher,
+        config=config,
+    )
+    publishing = asyncio.create_task(publisher.run())
+    try:
+        with structlog.contextvars.bound_contextvars(worker_id=worker_id):
+            await consumer.ensure_group()
+            log.info("worker.ready", tools=len(toolset.tools))
+            on_ready()
+            await consumer.run(stop)
+            log.info("worker.stopped", calls_served=consumer.calls_served)
+    finally:
+        publishing.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+        await redis.aclose()
