@@ -70,15 +70,18 @@ class ResultMeta(McpStruct, frozen=True):
 
 
 class DiscoverResult(McpStruct, frozen=True):
-    """``server/discover`` result; ``ttlMs``/``cacheScope`` are required (checklist 23)."""
+    """``server/discover`` result; ``ttlMs``/``cacheScope`` are required (checklist 23).
 
+    ``result_type`` has no default on purpose: ``omit_defaults`` would drop it.
+    """
+
+    result_type: Literal["complete"]
     supported_versions: list[str]
     capabilities: ServerCapabilities
     ttl_ms: int
     cache_scope: Literal["public", "private"]
     meta: ResultMeta = msgspec.field(name="_meta")
     instructions: str | UnsetType = UNSET
-    result_type: Literal["complete"] = "complete"
 
 
 class ModernMeta(msgspec.Struct, frozen=True):

