@@ -56,7 +56,7 @@ class ProtocolError(FleetError):
             self.http_status = http_status_for_code(code)
 
 
-_STATUS_BY_CODE = {
+_STATUS_BY_CODE: dict[int, int] = {
     ErrorCode.PARSE_ERROR: 400,
     ErrorCode.INVALID_REQUEST: 400,
     ErrorCode.METHOD_NOT_FOUND: 404,
@@ -70,7 +70,7 @@ _STATUS_BY_CODE = {
 def http_status_for_code(code: int) -> int:
     """The 2026-07-28 HTTP status of a JSON-RPC error code (mcp-protocol.md 5.4): client
     errors 400, unknown method 404, anything else (internal errors) 500."""
-    return _STATUS_BY_CODE.get(code, 500)  # type: ignore[call-overload]  # IntEnum keys match ints
+    return _STATUS_BY_CODE.get(code, 500)
 
 
 class RemoteProtocolError(ProtocolError):

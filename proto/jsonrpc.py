@@ -63,7 +63,7 @@ IncomingMessage = Request | Notification | ClientResponse
 
 class _Envelope(msgspec.Struct):
     jsonrpc: str | UnsetType = UNSET
-    id: RequestId | None | UnsetType = UNSET
+    id: RequestId | UnsetType | None = UNSET
     method: str | UnsetType = UNSET
     params: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     result: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
@@ -187,7 +187,9 @@ def encode_error(
     request_id: RequestId | None, code: ErrorCode | int, message: str, data: object = None
 ) -> bytes:
     """An error response; ``data`` is any JSON-serialisable value (omitted when ``None``)."""
-    return _encoder.encode(_Error(JSONRPC_VERSION, request_id, _ErrorBody(int(code), message, data)))
+    return _encoder.encode(
+        _Error(JSONRPC_VERSION, request_id, _ErrorBody(int(code), message, data))
+    )
 
 
 def encode_notification(method: str, params: bytes) -> bytes:

@@ -123,7 +123,9 @@ def require_envelope(params: ModernParams) -> tuple[str, ModernMeta]:
     if isinstance(meta, UnsetType):
         raise InvalidParamsError("params._meta is required at protocol version 2026-07-28")
     if isinstance(meta.protocol_version, UnsetType):
-        raise InvalidParamsError('params._meta is missing "io.modelcontextprotocol/protocolVersion"')
+        raise InvalidParamsError(
+            'params._meta is missing "io.modelcontextprotocol/protocolVersion"'
+        )
     if isinstance(meta.client_capabilities, UnsetType):
         raise InvalidParamsError(
             'params._meta is missing "io.modelcontextprotocol/clientCapabilities"'

@@ -80,7 +80,9 @@ WorkerMessage = ResultReply | ErrorReply | ProgressMessage
 
 _encoder: Final = msgspec.json.Encoder()
 _call_decoder: Final = msgspec.json.Decoder(CallMessage)
-_worker_decoder: Final = msgspec.json.Decoder(WorkerMessage)
+_worker_decoder: Final[msgspec.json.Decoder[ResultReply | ErrorReply | ProgressMessage]] = (
+    msgspec.json.Decoder(WorkerMessage)
+)
 
 
 def encode_wire(message: CallMessage | WorkerMessage) -> bytes:

@@ -87,7 +87,9 @@ class CallQueue:
             request_id=request_id,
         )
         with self._router.expect(call_id) as pending:
-            await self._redis.execute("XADD", self._stream, "*", _PAYLOAD_FIELD, encode_wire(message))
+            await self._redis.execute(
+                "XADD", self._stream, "*", _PAYLOAD_FIELD, encode_wire(message)
+            )
             with trio.move_on_after(timeout_s + self._reply_grace_s):
                 await pending.done.wait()
             if pending.reply is None:
@@ -96,4 +98,3 @@ class CallQueue:
                     {"reason": "no_worker_answer"},
                 )
             return pending.reply
-

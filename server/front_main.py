@@ -83,9 +83,7 @@ async def serve(
             redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
         )
         dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
-        app = HttpApp(
-            dispatcher, config, front_id=front_id, is_ready=lambda: not shutdown.is_set()
-        )
+        app = HttpApp(dispatcher, config, front_id=front_id, is_ready=lambda: not shutdown.is_set())
         nursery.start_soon(_watch_signals, shutdown)
         async with trio.open_nursery() as http_nursery:
             binds = await http_nursery.start(
@@ -108,4 +106,3 @@ async def _watch_signals(shutdown: trio.Event) -> None:
         async for _ in signals:
             shutdown.set()
             return
-

@@ -120,7 +120,9 @@ class HttpApp:
             await _respond(send, 200, b'{"status":"ok"}')
         elif path == "/ready":
             ready = self._is_ready()
-            await _respond(send, 200 if ready else 503, b'{"ready":%s}' % (b"true" if ready else b"false"))
+            await _respond(
+                send, 200 if ready else 503, b'{"ready":%s}' % (b"true" if ready else b"false")
+            )
         else:
             await _respond(send, 404, b'{"error":"not found"}')
 
@@ -145,7 +147,9 @@ class HttpApp:
                 status, payload = await self._handshake(headers, body)
         except _HttpError as exc:
             status = exc.status
-            payload = encode_error(exc.request_id, exc.error.code, exc.error.message, exc.error.data)
+            payload = encode_error(
+                exc.request_id, exc.error.code, exc.error.message, exc.error.data
+            )
         if payload is None:
             await _respond(send, status, b"", [])
         else:
@@ -323,7 +327,8 @@ def _check_accept(accept: str) -> None:
 def _check_content_type(content_type: str) -> None:
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         raise _HttpError(
-            415, InvalidRequestError("Unsupported Media Type: Content-Type must be application/json")
+            415,
+            InvalidRequestError("Unsupported Media Type: Content-Type must be application/json"),
         )
 
 
@@ -347,7 +352,9 @@ def _server_failure(exc: ProtocolError, request_id: RequestId) -> tuple[int, byt
 def _internal_error(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
     if isinstance(exc, BackendUnavailableError):
         log.warning("request.backend_unavailable", error=str(exc))
-        body = encode_error(request_id, ErrorCode.INTERNAL_ERROR, "Service unavailable: " + str(exc))
+        body = encode_error(
+            request_id, ErrorCode.INTERNAL_ERROR, "Service unavailable: " + str(exc)
+        )
         return 503, body
     log.error("request.crashed", error_type=type(exc).__name__, exc_info=exc)
     return 500, encode_error(request_id, ErrorCode.INTERNAL_ERROR, "Internal error")

@@ -132,7 +132,9 @@ async def connect_stream(address: RedisAddress, timeout_s: float) -> trio.abc.St
                 await _run_setup(stream, setup)
             return stream
     except trio.TooSlowError:
-        raise BackendUnavailableError(f"Redis did not accept a connection in {timeout_s} s") from None
+        raise BackendUnavailableError(
+            f"Redis did not accept a connection in {timeout_s} s"
+        ) from None
     except OSError as exc:
         raise BackendUnavailableError(f"cannot connect to Redis: {exc}") from None
 
@@ -145,7 +147,7 @@ async def _run_setup(stream: trio.abc.Stream, commands: list[list[RedisArg]]) ->
         data = await stream.receive_some(_READ_BYTES)
         if not data:
             raise BackendUnavailableError("Redis closed the connection during setup")
-        reader.feed(data)
+        reader.feed(data)  # type: ignore[arg-type]  # hiredis reads any buffer
         while (reply := reader.gets()) is not False:
             if isinstance(reply, hiredis.ReplyError):
                 await stream.aclose()
@@ -214,7 +216,7 @@ class _Connection:
                     if not data:
                         self.fail(EOFError("Redis closed the connection"))
                         return
-                    reader.feed(data)
+                    reader.feed(data)  # type: ignore[arg-type]  # hiredis reads any buffer
                     while (reply := reader.gets()) is not False:
                         self._deliver(reply)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:

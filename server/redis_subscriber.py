@@ -105,7 +105,7 @@ class RedisSubscriber:
             silent_intervals = 0
             if not data:
                 raise EOFError("Redis closed the subscription")
-            reader.feed(data)
+            reader.feed(data)  # type: ignore[arg-type]  # hiredis reads any buffer
             while (msg := reader.gets()) is not False:
                 kind = msg[0]
                 if kind == b"message":

@@ -33,7 +33,9 @@ def load_toolset(spec: str | None) -> Toolset:
         AppLoadError: no app configured, bad spec, import failure, or not a ``Toolset``.
     """
     if not spec:
-        raise AppLoadError("no app configured: pass --app module:attribute (or set app in mcpfleet.toml)")
+        raise AppLoadError(
+            "no app configured: pass --app module:attribute (or set app in mcpfleet.toml)"
+        )
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise AppLoadError(f"app {spec!r} must look like module:attribute (e.g. examples.demo:app)")
@@ -42,7 +44,7 @@ def load_toolset(spec: str | None) -> Toolset:
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001  # any import-time failure of user code
+    except Exception as exc:  # any import-time failure of user code
         raise AppLoadError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
     toolset = getattr(module, attribute, None)
     if not isinstance(toolset, Toolset):
@@ -50,7 +52,9 @@ def load_toolset(spec: str | None) -> Toolset:
     return toolset
 
 
-def build_catalog(toolset: Toolset, worker_config: WorkerConfig, *, list_ttl_ms: int) -> ToolCatalog:
+def build_catalog(
+    toolset: Toolset, worker_config: WorkerConfig, *, list_ttl_ms: int
+) -> ToolCatalog:
     """Describe ``toolset`` for the front: listings, argument types and timeouts."""
     return ToolCatalog(
         server_info=Implementation(

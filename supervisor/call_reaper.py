@@ -21,7 +21,7 @@ from proto import (
     decode_call,
     encode_wire,
 )
-from server import RedisClient
+from server import RedisClient, RedisReply
 
 __all__ = ["reap_worker_calls"]
 
@@ -41,15 +41,15 @@ async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) 
     settled = 0
     while True:
         pending = await redis.execute("XPENDING", stream, CALL_GROUP, "-", "+", _BATCH, worker_id)
-        if not isinstance(pending, list) or not pending:
+        ids = [e[0] for e in _lists(pending) if isinstance(e[0], bytes)]
+        if not ids:
             break
-        ids = [entry[0] for entry in pending if isinstance(entry, list)]
         claimed = await redis.execute("XCLAIM", stream, CALL_GROUP, _REAPER_CONSUMER, 0, *ids)
         commands: list[list[bytes | str | int]] = []
-        for entry in claimed if isinstance(claimed, list) else []:
-            if not isinstance(entry, list) or not isinstance(entry[1], list):
-                continue  # deleted meanwhile: XCLAIM reports it without fields
-            reply = _worker_lost(entry[1])
+        for entry in _lists(claimed):
+            # An entry deleted meanwhile comes back without its fields.
+            fields = entry[1] if len(entry) == 2 and isinstance(entry[1], list) else []
+            reply = _worker_lost(fields)
             if reply is not None:
                 commands.append(["PUBLISH", keys.reply_channel(reply[0]), reply[1]])
         commands.append(["XACK", stream, CALL_GROUP, *ids])
@@ -62,7 +62,11 @@ async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) 
     return settled
 
 
-def _worker_lost(fields: list[object]) -> tuple[str, bytes] | None:
+def _lists(reply: RedisReply) -> list[list[RedisReply]]:
+    return [e for e in reply if isinstance(e, list)] if isinstance(reply, list) else []
+
+
+def _worker_lost(fields: list[RedisReply]) -> tuple[str, bytes] | None:
     payload = fields[1] if len(fields) >= 2 and fields[0] == b"m" else None
     if not isinstance(payload, bytes):
         return None

@@ -7,6 +7,7 @@ no child outlives its parent. Their stdout is sent to stderr: stdout may carry a
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -69,10 +70,9 @@ class Child:
 
     def signal(self, signum: int) -> None:
         if self.process.returncode is None:
-            try:
+            # It may exit between the check and the signal: then there is nothing to stop.
+            with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signum)
-            except ProcessLookupError:
-                pass  # exited between the check and the signal: nothing to stop
 
 
 async def spawn_child(argv: Sequence[str], env: dict[str, str] | None = None) -> Child:

@@ -66,11 +66,11 @@ class ChildSlot:
             ChildStartError: the first child never became ready.
         """
         started = False
-        while not self.stopping:
+        while not self._is_stopping():
             child_id = f"{self.role}-{self.index}-{secrets.token_hex(3)}"
             child = await spawn_child(self._make_argv(child_id))
             self.child, self.child_id = child, child_id
-            if self.stopping:  # stop() ran while we were spawning
+            if self._is_stopping():  # stop() ran while we were spawning
                 child.signal(signal.SIGTERM)
             report = await child.wait_ready(self._ready_timeout_s)
             if report is None:
@@ -82,7 +82,7 @@ class ChildSlot:
             code = await child.process.wait()
             self.child = None
             await self._on_exit(child_id)
-            if self.stopping:
+            if self._is_stopping():
                 return
             if not started:
                 raise ChildStartError(
@@ -90,10 +90,17 @@ class ChildSlot:
                 )
             await self._backoff(child_id, code, trio.current_time() - born)
 
+    def _is_stopping(self) -> bool:
+        # A method, not the attribute: stop() flips it while run() is suspended, which a
+        # type checker narrowing the attribute inside the loop cannot see.
+        return self.stopping
+
     async def _backoff(self, child_id: str, code: int, ran_for_s: float) -> None:
         delay = self._policy.delay_after_exit(ran_for_s)
         self.restarts += 1
-        event = f"{self.role}.crash_looping" if self._policy.is_crash_looping else f"{self.role}.exited"
+        event = (
+            f"{self.role}.crash_looping" if self._policy.is_crash_looping else f"{self.role}.exited"
+        )
         log.warning(event, child_id=child_id, exit_code=code, restart_in_s=round(delay, 3))
         with self._backoff_scope:
             await trio.sleep(delay)

@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcpfleet", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start the fleet: Redis (embedded if none given), front, workers")
+    up = sub.add_parser(
+        "up", help="start the fleet: Redis (embedded if none given), front, workers"
+    )
     up.add_argument("--app", help="tool app as module:attribute, e.g. examples.demo:app")
     up.add_argument("--redis", dest="redis_url", help="Redis URL; omitted: an embedded Redis")
     up.add_argument("--workers", type=int, help="number of worker processes (default 2)")

@@ -24,7 +24,6 @@ def read_child_config(path: str) -> FleetConfig:
     return msgspec.json.decode(Path(path).read_bytes(), type=FleetConfig)
 
 
-
 def _report_ready(ready_fd: int | None, payload: dict[str, object]) -> None:
     if ready_fd is None:
         return

@@ -23,7 +23,9 @@ _START_ATTEMPTS = 3
 
 
 @asynccontextmanager
-async def run_embedded_redis(data_dir: Path, *, start_timeout_s: float = 15.0) -> AsyncIterator[str]:
+async def run_embedded_redis(
+    data_dir: Path, *, start_timeout_s: float = 15.0
+) -> AsyncIterator[str]:
     """Start a private redis-server under ``data_dir`` and yield its URL.
 
     Resources: the server is SIGTERMed on exit (it finishes writing its append-only file)
@@ -41,7 +43,13 @@ async def run_embedded_redis(data_dir: Path, *, start_timeout_s: float = 15.0) -
         await child.process.wait()
     else:
         raise EmbeddedRedisError(f"redis-server ({plan.binary}) failed to start; see its log above")
-    log.info("redis.started", binary=str(plan.binary), port=plan.port, pid=child.pid, dir=str(plan.data_dir))
+    log.info(
+        "redis.started",
+        binary=str(plan.binary),
+        port=plan.port,
+        pid=child.pid,
+        dir=str(plan.data_dir),
+    )
     try:
         yield plan.url
     finally:

@@ -28,7 +28,7 @@ class RestartPolicy:
         """Record an exit after ``ran_for_s`` seconds and return how long to wait."""
         if ran_for_s >= self._stable_after:
             self.consecutive_failures = 0
-        delay = min(self._base * (2**self.consecutive_failures), self._max)
+        delay = min(self._base * 2.0**self.consecutive_failures, self._max)
         self.consecutive_failures += 1
         return delay
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import cast
 
 import msgspec
 import redis.asyncio as aioredis
@@ -26,12 +27,11 @@ from proto import (
     ProgressMessage,
     ResultReply,
     decode_call,
-    encode_wire,
 )
 from workers.config import WorkerConfig
 from workers.context import ProgressSink
 from workers.handler_runner import HandlerRunner
-from workers.reply_publisher import Outgoing, ReplyPublisher
+from workers.reply_publisher import ReplyPublisher
 from workers.toolset import Toolset
 
 __all__ = ["CallConsumer"]
@@ -39,6 +39,9 @@ __all__ = ["CallConsumer"]
 log = structlog.get_logger()
 
 _PAYLOAD_FIELD = b"m"
+
+# What redis-py returns for XREADGROUP with RESP2 and bytes responses.
+_ReadGroupReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 
 class CallConsumer:
@@ -101,7 +104,7 @@ class CallConsumer:
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 2.0)
                 continue
-            for _stream, entries in response or ():
+            for _stream, entries in cast(_ReadGroupReply, response or []):
                 for entry_id, fields in entries:
                     self._spawn(entry_id, fields.get(_PAYLOAD_FIELD, b""))
         await self._drain()
@@ -141,10 +144,10 @@ class CallConsumer:
     async def _run_call(self, entry_id: bytes, call: CallMessage, remaining_s: float) -> None:
         tool = self._toolset.tools.get(call.tool)
         if tool is None:
+            # The front checked the name; only a version skew between fronts and workers
+            # gets here.
             error = ErrorObject(ErrorCode.INVALID_PARAMS, f"Unknown tool: {call.tool}")
-            self._publisher._put(
-                Outgoing(call.front_id, encode_wire(ErrorReply(call.call_id, error)), entry_id)
-            )
+            self._publisher.reply(call.front_id, ErrorReply(call.call_id, error), entry_id)
             return
         timeout_s = min(tool.effective_timeout_s(self._config.default_timeout_s), remaining_s)
         sink = self._progress_sink(call) if call.progress_token is not None else None
@@ -163,9 +166,10 @@ class CallConsumer:
         return sink
 
     async def _drop(self, entry_id: bytes) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.xack(self._stream, CALL_GROUP, entry_id)
+        pipe.xdel(self._stream, entry_id)
         try:
-            await self._redis.pipeline(transaction=False).xack(
-                self._stream, CALL_GROUP, entry_id
-            ).xdel(self._stream, entry_id).execute()
+            await pipe.execute()
         except RedisError as exc:
             log.warning("call.drop_failed", error=str(exc))

@@ -49,7 +49,9 @@ class HandlerRunner:
             args = msgspec.json.decode(call.arguments or b"{}", type=tool.args.struct, strict=False)
         except msgspec.MsgspecError as exc:
             # The front validated these already; only a version skew gets here.
-            return self._renderer.tool_error(f"Invalid arguments for tool {tool.name!r}: {exc}", version)
+            return self._renderer.tool_error(
+                f"Invalid arguments for tool {tool.name!r}: {exc}", version
+            )
         kwargs = {name: getattr(args, name) for name in tool.args.struct.__struct_fields__}
         cancel_flag = threading.Event()
         if tool.args.context_param is not None:
@@ -76,7 +78,7 @@ class HandlerRunner:
             return self._renderer.tool_error(str(exc), version)
         except CancelledByClientError:
             return self._renderer.tool_error(f"Tool {tool.name!r} was cancelled", version)
-        except Exception as exc:  # noqa: BLE001  # supervision boundary: a handler's failure
+        except Exception as exc:  # supervision boundary: a handler's failure
             log.warning("call.handler_failed", error_type=type(exc).__name__, exc_info=True)
             return self._renderer.tool_error(
                 f"Tool {tool.name!r} failed: {type(exc).__name__}: {exc}", version

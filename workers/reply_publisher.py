@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from proto import CALL_GROUP, Keyspace, ProgressMessage, ResultReply, encode_wire
+from proto import CALL_GROUP, ErrorReply, Keyspace, ProgressMessage, ResultReply, encode_wire
 
 __all__ = ["Outgoing", "ReplyPublisher"]
 
@@ -43,7 +43,7 @@ class ReplyPublisher:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def reply(self, front_id: str, reply: ResultReply, entry_id: bytes) -> None:
+    def reply(self, front_id: str, reply: ResultReply | ErrorReply, entry_id: bytes) -> None:
         self._put(Outgoing(front_id, encode_wire(reply), entry_id))
 
     def progress(self, front_id: str, message: ProgressMessage) -> None:

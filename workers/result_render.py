@@ -64,7 +64,7 @@ class ResultRenderer:
 
 def _content_of(value: object, structured_ok: bool) -> tuple[list[ContentBlock], bytes | None]:
     if isinstance(value, str):
-        return [TextContent(text=value)], None
+        return [TextContent(text=value)], None  # a one-element list of the union type
     if value is None:
         return [], None
     if isinstance(value, _CONTENT_TYPES):
@@ -72,7 +72,7 @@ def _content_of(value: object, structured_ok: bool) -> tuple[list[ContentBlock],
     if isinstance(value, list) and value and all(isinstance(v, _CONTENT_TYPES) for v in value):
         return list(value), None
     encoded = _encoder.encode(value)
-    text = [TextContent(text=encoded.decode())]
+    text: list[ContentBlock] = [TextContent(text=encoded.decode())]
     if structured_ok and encoded[:1] == b"{":
         return text, encoded
     return text, None

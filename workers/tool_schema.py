@@ -87,7 +87,7 @@ def build_args_spec(
     """
     try:
         hints = get_type_hints(fn, include_extras=True)
-    except Exception as exc:  # noqa: BLE001  # any failure to resolve hints is a definition error
+    except Exception as exc:  # any failure to resolve hints is a definition error
         raise ToolDefinitionError(f"tool {tool_name!r}: cannot resolve type hints: {exc}") from exc
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     context_param: str | None = None

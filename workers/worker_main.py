@@ -48,11 +48,21 @@ def run_worker(
         config: worker settings.
         on_ready: called once the worker is reading the call stream.
     """
-    asyncio.run(_serve(toolset, redis_url, fleet, worker_id, config, on_ready))
+    asyncio.run(
+        _serve(
+            toolset,
+            redis_url=redis_url,
+            fleet=fleet,
+            worker_id=worker_id,
+            config=config,
+            on_ready=on_ready,
+        )
+    )
 
 
 async def _serve(
     toolset: Toolset,
+    *,
     redis_url: str,
     fleet: str,
     worker_id: str,

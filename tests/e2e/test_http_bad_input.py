@@ -48,7 +48,9 @@ def post(
     return client.post(url, content=content, headers=all_headers)
 
 
-def call(name: str, arguments: object, *, rid: object = 1, meta: object = None) -> dict[str, object]:
+def call(
+    name: str, arguments: object, *, rid: object = 1, meta: object = None
+) -> dict[str, object]:
     params: dict[str, object] = {"name": name, "arguments": arguments}
     if meta is not None:
         params["_meta"] = meta
@@ -62,7 +64,9 @@ def modern_headers(method: str, name: str | None = None) -> dict[str, str]:
     return headers
 
 
-def assert_error(response: httpx.Response, status: int, code: int, rid: object) -> dict[str, object]:
+def assert_error(
+    response: httpx.Response, status: int, code: int, rid: object
+) -> dict[str, object]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
@@ -74,7 +78,9 @@ def assert_error(response: httpx.Response, status: int, code: int, rid: object) 
 
 @pytest.mark.parametrize("version", [None, MODERN])
 def test_malformed_json_is_a_parse_error(http: httpx.Client, version: str | None) -> None:
-    assert_error(post(http, body=b'{"jsonrpc": "2.0", "id": 1,', version=version), 400, -32700, None)
+    assert_error(
+        post(http, body=b'{"jsonrpc": "2.0", "id": 1,', version=version), 400, -32700, None
+    )
 
 
 @pytest.mark.parametrize(
@@ -88,7 +94,9 @@ def test_malformed_json_is_a_parse_error(http: httpx.Client, version: str | None
         ("just a string", None),
     ],
 )
-def test_not_a_jsonrpc_request_is_invalid_request(http: httpx.Client, body: object, rid: object) -> None:
+def test_not_a_jsonrpc_request_is_invalid_request(
+    http: httpx.Client, body: object, rid: object
+) -> None:
     assert_error(post(http, body=body, version="2025-06-18"), 400, -32600, rid)
 
 
@@ -104,26 +112,38 @@ def test_unknown_method_modern_era_is_404(http: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("method", ["initialize", "ping"])
-def test_handshake_only_methods_are_unknown_in_the_modern_era(http: httpx.Client, method: str) -> None:
+def test_handshake_only_methods_are_unknown_in_the_modern_era(
+    http: httpx.Client, method: str
+) -> None:
     body = {"jsonrpc": "2.0", "id": 3, "method": method, "params": {"_meta": ENVELOPE}}
     assert_error(post(http, body=body, headers=modern_headers(method)), 404, -32601, 3)
 
 
 def test_unknown_tool(http: httpx.Client) -> None:
     assert_error(post(http, body=call("nope", {}), version="2025-06-18"), 200, -32602, 1)
-    response = post(http, body=call("nope", {}, meta=ENVELOPE), headers=modern_headers("tools/call", "nope"))
+    response = post(
+        http, body=call("nope", {}, meta=ENVELOPE), headers=modern_headers("tools/call", "nope")
+    )
     assert_error(response, 400, -32602, 1)
 
 
 def test_schema_invalid_arguments_before_2025_11_25_are_invalid_params(http: httpx.Client) -> None:
-    error = assert_error(post(http, body=call("add", {"a": "x", "b": 1}), version="2025-06-18"), 200, -32602, 1)
+    error = assert_error(
+        post(http, body=call("add", {"a": "x", "b": 1}), version="2025-06-18"), 200, -32602, 1
+    )
     assert "$.a" in error["message"]
 
 
 @pytest.mark.parametrize("version", ["2025-11-25", MODERN])
-def test_schema_invalid_arguments_from_2025_11_25_are_tool_errors(http: httpx.Client, version: str) -> None:
+def test_schema_invalid_arguments_from_2025_11_25_are_tool_errors(
+    http: httpx.Client, version: str
+) -> None:
     if version == MODERN:
-        response = post(http, body=call("add", {"a": 1}, meta=ENVELOPE), headers=modern_headers("tools/call", "add"))
+        response = post(
+            http,
+            body=call("add", {"a": 1}, meta=ENVELOPE),
+            headers=modern_headers("tools/call", "add"),
+        )
     else:
         response = post(http, body=call("add", {"a": 1}), version=version)
     assert response.status_code == 200
@@ -148,9 +168,19 @@ def test_wrong_content_type_is_415(http: httpx.Client) -> None:
 
 
 def test_foreign_origin_is_403_and_loopback_origin_is_served(http: httpx.Client) -> None:
-    evil = post(http, body=call("echo", {"text": "a"}), version="2025-06-18", headers={"origin": "https://evil.example"})
+    evil = post(
+        http,
+        body=call("echo", {"text": "a"}),
+        version="2025-06-18",
+        headers={"origin": "https://evil.example"},
+    )
     assert_error(evil, 403, -32600, None)
-    local = post(http, body=call("echo", {"text": "a"}), version="2025-06-18", headers={"origin": "http://localhost:3000"})
+    local = post(
+        http,
+        body=call("echo", {"text": "a"}),
+        version="2025-06-18",
+        headers={"origin": "http://localhost:3000"},
+    )
     assert local.status_code == 200
 
 
@@ -166,15 +196,27 @@ def test_notifications_and_posted_responses_are_acknowledged_202(http: httpx.Cli
     assert post(http, body=note, version="2025-06-18").status_code == 202
     answer = {"jsonrpc": "2.0", "id": 9, "result": {}}
     assert post(http, body=answer, version="2025-06-18").status_code == 202
-    assert post(http, body=note, headers=modern_headers("notifications/initialized")).status_code == 202
+    assert (
+        post(http, body=note, headers=modern_headers("notifications/initialized")).status_code
+        == 202
+    )
 
 
 def test_modern_request_without_envelope_is_400_invalid_params(http: httpx.Client) -> None:
     body = {"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": {}}
-    error = assert_error(post(http, body=body, headers=modern_headers("tools/list")), 400, -32602, 4)
+    error = assert_error(
+        post(http, body=body, headers=modern_headers("tools/list")), 400, -32602, 4
+    )
     assert "_meta" in error["message"]
-    partial = {"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}}
-    error = assert_error(post(http, body=partial, headers=modern_headers("tools/list")), 400, -32602, 5)
+    partial = {
+        "jsonrpc": "2.0",
+        "id": 5,
+        "method": "tools/list",
+        "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}},
+    }
+    error = assert_error(
+        post(http, body=partial, headers=modern_headers("tools/list")), 400, -32602, 5
+    )
     assert "clientCapabilities" in error["message"]
 
 
@@ -227,8 +269,7 @@ def test_discover_and_health(http: httpx.Client, shared_fleet: RunningFleet) -> 
 def test_legacy_ping_and_initialize_counter_offer(http: httpx.Client) -> None:
     ping = post(http, body={"jsonrpc": "2.0", "id": 1, "method": "ping"}, version="2025-06-18")
     assert ping.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
-    init = {
-        "jsonrpc": "2.0", "id": 2, "method": "initialize",
-        "params": {"protocolVersion": "2024-01-01", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-    }  # fmt: skip
+    client_info = {"name": "t", "version": "1"}
+    params = {"protocolVersion": "2024-01-01", "capabilities": {}, "clientInfo": client_info}
+    init = {"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": params}
     assert post(http, body=init).json()["result"]["protocolVersion"] == "2025-11-25"

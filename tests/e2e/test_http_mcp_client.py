@@ -34,7 +34,9 @@ async def test_lists_the_demo_tools(shared_fleet: RunningFleet, mode: str) -> No
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_calls_sync_and_async_tools_through_workers(shared_fleet: RunningFleet, mode: str) -> None:
+async def test_calls_sync_and_async_tools_through_workers(
+    shared_fleet: RunningFleet, mode: str
+) -> None:
     async with Client(shared_fleet.url, mode=mode, read_timeout_seconds=30) as client:
         echo = await client.call_tool("echo", {"text": "héllo\nworld"})
         add = await client.call_tool("add", {"a": 2, "b": 3.5})

@@ -22,7 +22,9 @@ def text_of(result: object) -> str:
     return blocks[0].text
 
 
-async def test_an_idle_worker_killed_is_replaced_and_the_next_call_succeeds(fleet: RunningFleet) -> None:
+async def test_an_idle_worker_killed_is_replaced_and_the_next_call_succeeds(
+    fleet: RunningFleet,
+) -> None:
     before = fleet.worker_pids()
     assert len(before) == 2
     os.kill(before[0], signal.SIGKILL)

@@ -19,7 +19,9 @@ async def test_commands_round_trip(redis_server: RedisServer, fleet_name: str) -
         assert await client.execute("GET", key) == b"v\r\n1"
         assert await client.execute("INCRBY", key + "n", 5) == 5
         assert await client.execute("GET", key + "missing") is None
-        assert await client.execute_many([("RPUSH", key + "l", 1, 2), ("LRANGE", key + "l", 0, -1)]) == [
+        assert await client.execute_many(
+            [("RPUSH", key + "l", 1, 2), ("LRANGE", key + "l", 0, -1)]
+        ) == [
             2,
             [b"1", b"2"],
         ]
@@ -79,9 +81,7 @@ async def test_subscriber_delivers_and_reports_gaps(
     got: list[bytes] = []
     gaps: list[int] = []
     address = parse_redis_url(redis_server.url)
-    sub = RedisSubscriber(
-        address, fleet_name, on_message=got.append, on_gap=lambda: gaps.append(1)
-    )
+    sub = RedisSubscriber(address, fleet_name, on_message=got.append, on_gap=lambda: gaps.append(1))
     await nursery.start(sub.run)
     async with open_redis(address) as client:
         assert await client.execute("PUBLISH", fleet_name, b"one") == 1

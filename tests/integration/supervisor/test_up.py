@@ -21,7 +21,9 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
 
 
-async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "state"
     process = subprocess.Popen(
         [*MCPFLEET, "up", "--app", "examples.demo:app", "--http", "127.0.0.1:0",
@@ -36,7 +38,9 @@ async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(tmp
         (started,) = fleet.find("redis.started")
         redis_pid = started["pid"]
         assert isinstance(redis_pid, int)
-        roles = subprocess.run(["ps", "-ewwo", "args"], capture_output=True, text=True, check=True).stdout
+        roles = subprocess.run(
+            ["ps", "-ewwo", "args"], capture_output=True, text=True, check=True
+        ).stdout
         assert roles.count(f"mcpfleet worker --config-json {data_dir}") == 2
         assert roles.count(f"mcpfleet front --config-json {data_dir}") == 1
         async with Client(fleet.url, mode="auto", read_timeout_seconds=30) as client:
