@@ -6,7 +6,6 @@ Names are lower-case bytes, the form ASGI servers hand us; compare values case-s
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Final
 
 __all__ = [
@@ -26,6 +25,7 @@ MCP_PARAM_PREFIX: Final = b"mcp-param-"
 
 _SENTINEL_OPEN: Final = "=?base64?"
 _SENTINEL_CLOSE: Final = "?="
+_SENTINEL_MIN_LEN: Final = len(_SENTINEL_OPEN) + len(_SENTINEL_CLOSE)
 
 
 def decode_header_value(raw: str) -> str | None:
@@ -35,9 +35,11 @@ def decode_header_value(raw: str) -> str | None:
     """
     value = raw.strip(" \t")
     if not (value.startswith(_SENTINEL_OPEN) and value.endswith(_SENTINEL_CLOSE)):
-        return value
+        return value  # without the whole wrapper a value is literal
+    if len(value) < _SENTINEL_MIN_LEN:
+        return None  # "=?base64?=": the markers overlap, so it is malformed
     payload = value[len(_SENTINEL_OPEN) : -len(_SENTINEL_CLOSE)]
     try:
         return base64.b64decode(payload, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError and non-ASCII input alike
         return None

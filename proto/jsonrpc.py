@@ -74,11 +74,25 @@ _envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
 _any_decoder: Final = msgspec.json.Decoder()
 
 
+_TOO_DEEP: Final = "Invalid JSON-RPC message: nested too deeply"
+
+
+def _is_json(body: bytes) -> bool:
+    """Whether ``body`` is well-formed JSON at all (only asked on the error path)."""
+    try:
+        _any_decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return False
+    except RecursionError:
+        return True  # well-formed as far as we can tell; refused for its depth elsewhere
+    return True
+
+
 def _salvage_id(body: bytes) -> RequestId | None:
     """Best-effort id of a structurally invalid message, so its error can echo it."""
     try:
         obj = _any_decoder.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None
@@ -99,6 +113,8 @@ def decode_message(body: bytes) -> IncomingMessage:
     try:
         env = _envelope_decoder.decode(body)
     except msgspec.ValidationError as exc:
+        if not _is_json(body):
+            raise RequestError(ParseError("Parse error: invalid JSON"), None) from None
         if body.lstrip()[:1] == b"[":
             raise RequestError(
                 InvalidRequestError("JSON-RPC batches are not supported; send one message"),
@@ -109,6 +125,10 @@ def decode_message(body: bytes) -> IncomingMessage:
         ) from None
     except msgspec.DecodeError as exc:
         raise RequestError(ParseError(f"Parse error: {exc}"), None) from None
+    except UnicodeDecodeError:
+        raise RequestError(ParseError("Parse error: invalid UTF-8"), None) from None
+    except RecursionError:
+        raise RequestError(InvalidRequestError(_TOO_DEEP), None) from None
     rid = env.id if isinstance(env.id, int | str) else None
     if env.jsonrpc != JSONRPC_VERSION:
         raise RequestError(InvalidRequestError('"jsonrpc" must be "2.0"'), rid)
@@ -147,6 +167,11 @@ def decode_params(params: msgspec.Raw, decoder: msgspec.json.Decoder[T]) -> T:
         raise InvalidParamsError(f"Invalid params: {exc}") from None
     except msgspec.DecodeError as exc:  # pragma: no cover - the envelope already parsed it
         raise InvalidParamsError(f"Invalid params: {exc}") from None
+    except UnicodeDecodeError:
+        # Params stay raw through the envelope decode, so their strings are checked here.
+        raise InvalidParamsError("Invalid params: invalid UTF-8") from None
+    except RecursionError:
+        raise InvalidParamsError("Invalid params: nested too deeply") from None
 
 
 class _Result(msgspec.Struct):

@@ -91,10 +91,24 @@ def encode_wire(message: CallMessage | WorkerMessage) -> bytes:
 
 
 def decode_call(data: bytes) -> CallMessage:
-    """Decode a call (raises ``msgspec.ValidationError``/``DecodeError`` on garbage)."""
-    return _call_decoder.decode(data)
+    """Decode a call.
+
+    Raises:
+        msgspec.MsgspecError: garbage, including invalid UTF-8.
+    """
+    try:
+        return _call_decoder.decode(data)
+    except UnicodeDecodeError:
+        raise msgspec.DecodeError("invalid UTF-8 in a call message") from None
 
 
 def decode_worker_message(data: bytes) -> WorkerMessage:
-    """Decode a reply or progress message published by a worker."""
-    return _worker_decoder.decode(data)
+    """Decode a reply or progress message published by a worker.
+
+    Raises:
+        msgspec.MsgspecError: garbage, including invalid UTF-8.
+    """
+    try:
+        return _worker_decoder.decode(data)
+    except UnicodeDecodeError:
+        raise msgspec.DecodeError("invalid UTF-8 in a worker message") from None

@@ -40,5 +40,8 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     keep_alive_timeout_s: PositiveFloat = 30.0
     """Idle keep-alive connections are closed after this long."""
 
+    keep_alive_max_requests: PositiveInt = 1000
+    """Requests served on one connection before it is closed (spreads clients over fronts)."""
+
     graceful_timeout_s: PositiveFloat = 10.0
     """On shutdown, how long in-flight requests may take before they are cut."""

@@ -36,6 +36,7 @@ def build_hypercorn_config(config: FrontConfig) -> HypercornConfig:
     hc = HypercornConfig()
     hc.bind = [config.http]
     hc.keep_alive_timeout = config.keep_alive_timeout_s
+    hc.keep_alive_max_requests = config.keep_alive_max_requests
     hc.graceful_timeout = config.graceful_timeout_s
     hc.accesslog = None
     hc.errorlog = None

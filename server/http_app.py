@@ -363,7 +363,9 @@ def _internal_error(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
 async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS
 ) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    # An explicit length spares the client chunked decoding and lets it reuse the connection.
+    all_headers = [*headers, (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -54,6 +54,11 @@ class CatalogTool:
             return f"Invalid arguments for tool {self.name!r}: {exc}"
         except msgspec.DecodeError as exc:  # pragma: no cover - the envelope already parsed
             return f"Invalid arguments for tool {self.name!r}: {exc}"
+        except UnicodeDecodeError:
+            # Arguments stay raw through the envelope decode; their strings are checked here.
+            return f"Invalid arguments for tool {self.name!r}: invalid UTF-8"
+        except RecursionError:
+            return f"Invalid arguments for tool {self.name!r}: nested too deeply"
         return None
 
 

@@ -1,8 +1,13 @@
-"""Spawning one child process and learning when it is ready.
+"""Spawning one child process, learning when it is ready, and awaiting its exit.
 
 Children run in their own session (a terminal's Ctrl-C reaches only the supervisor, which
 stops them in order) and get SIGTERM if the supervisor dies (Linux ``PR_SET_PDEATHSIG``), so
 no child outlives its parent. Their stdout is sent to stderr: stdout may carry a protocol.
+
+Why not ``trio.lowlevel.open_process``: it forks from a cached worker thread, and the kernel
+sends ``PR_SET_PDEATHSIG`` when the forking *thread* exits — which trio's idle threads do
+after a few seconds, killing healthy children. So children are forked from the trio thread
+itself (a few milliseconds, rarely) and their exit is awaited through a pidfd.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,13 +47,39 @@ def _die_with_parent() -> None:
 class Child:
     """A running child and the read end of its ready pipe."""
 
-    def __init__(self, process: trio.Process, ready_fd: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], ready_fd: int) -> None:
         self.process = process
         self._ready_fd = ready_fd
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    async def wait(self) -> int:
+        """Wait for the child to exit and reap it; returns its exit code.
+
+        Cancellation: stops waiting; the child keeps running.
+        """
+        if self.process.returncode is not None:
+            return self.process.returncode
+        if hasattr(os, "pidfd_open"):
+            try:
+                pidfd = os.pidfd_open(self.process.pid)
+            except ProcessLookupError:
+                return self.process.wait()
+            try:
+                await trio.lowlevel.wait_readable(pidfd)
+            finally:
+                os.close(pidfd)
+            return self.process.wait()
+        # No pidfd on this platform: poll, which is all there is.
+        while self.process.poll() is None:  # noqa: ASYNC110
+            await trio.sleep(0.05)
+        return self.process.wait()
 
     async def wait_ready(self, timeout_s: float) -> dict[str, object] | None:
         """The child's ready report, or ``None`` if it exited or stayed silent too long."""
@@ -69,7 +101,7 @@ class Child:
         return report if isinstance(report, dict) else None
 
     def signal(self, signum: int) -> None:
-        if self.process.returncode is None:
+        if self.process.poll() is None:
             # It may exit between the check and the signal: then there is nothing to stop.
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signum)
@@ -81,15 +113,17 @@ async def spawn_child(argv: Sequence[str], env: dict[str, str] | None = None) ->
     os.set_inheritable(write_fd, True)
     args = [a.replace("{ready_fd}", str(write_fd)) for a in argv]
     try:
-        process = await trio.lowlevel.open_process(
+        # Forked from the trio thread on purpose (module docstring).
+        process = subprocess.Popen(  # noqa: ASYNC220
             args,
-            stdin=None,
+            stdin=subprocess.DEVNULL,
             stdout=sys.stderr.fileno(),
             pass_fds=(write_fd,),
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509  # only async-signal-safe prctl
             env=env,
         )
     finally:
         os.close(write_fd)
+    await trio.lowlevel.checkpoint()
     return Child(process, read_fd)

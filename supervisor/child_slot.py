@@ -79,7 +79,7 @@ class ChildSlot:
                 started = True
                 task_status.started(report)
             born = trio.current_time()
-            code = await child.process.wait()
+            code = await child.wait()
             self.child = None
             await self._on_exit(child_id)
             if self._is_stopping():
@@ -115,11 +115,11 @@ class ChildSlot:
             return
         child.signal(signal.SIGTERM)
         with trio.move_on_after(timeout_s):
-            await child.process.wait()
+            await child.wait()
             return
         log.warning(f"{self.role}.killed", child_id=self.child_id, after_s=timeout_s)
         child.signal(signal.SIGKILL)
-        await child.process.wait()
+        await child.wait()
 
     def kill(self) -> None:
         """Second-signal path: stop at once."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -43,7 +44,11 @@ async def run_fleet(config: FleetConfig) -> int:
     # everything in order instead of killing the supervisor mid-way.
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with _redis_url(config, data_dir) as redis_url:
-            resolved = msgspec.structs.replace(config, redis_url=redis_url)
+            resolved = msgspec.structs.replace(
+                config,
+                redis_url=redis_url,
+                front=msgspec.structs.replace(config.front, http=_concrete_bind(config.front.http)),
+            )
             config_path = _write_child_config(resolved, data_dir)
             keys = Keyspace(config.fleet)
             async with open_redis(parse_redis_url(redis_url)) as redis:
@@ -60,6 +65,17 @@ async def _redis_url(config: FleetConfig, data_dir: Path) -> AsyncIterator[str]:
         return
     async with run_embedded_redis(data_dir) as url:
         yield url
+
+
+def _concrete_bind(bind: str) -> str:
+    """Resolve port 0 once, here, so a restarted front comes back on the same port."""
+    host, _, port = bind.rpartition(":")
+    if port != "0":
+        return bind
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host.strip("[]"), 0))
+        return f"{host}:{sock.getsockname()[1]}"
 
 
 def _write_child_config(config: FleetConfig, data_dir: Path) -> str:

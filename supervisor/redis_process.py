@@ -12,7 +12,7 @@ import trio
 
 from proto import BackendUnavailableError
 from server import open_redis, parse_redis_url
-from supervisor.child_process import spawn_child
+from supervisor.child_process import Child, spawn_child
 from supervisor.embedded_redis import EmbeddedRedisError, plan_embedded_redis
 
 __all__ = ["run_embedded_redis"]
@@ -37,10 +37,10 @@ async def run_embedded_redis(
     for _attempt in range(_START_ATTEMPTS):
         plan = plan_embedded_redis(data_dir)
         child = await spawn_child(plan.argv)
-        if await _answers_ping(plan.url, child.process, start_timeout_s):
+        if await _answers_ping(plan.url, child, start_timeout_s):
             break
         child.signal(signal.SIGKILL)
-        await child.process.wait()
+        await child.wait()
     else:
         raise EmbeddedRedisError(f"redis-server ({plan.binary}) failed to start; see its log above")
     log.info(
@@ -56,17 +56,17 @@ async def run_embedded_redis(
         with trio.CancelScope(shield=True):
             child.signal(signal.SIGTERM)
             with trio.move_on_after(10):
-                await child.process.wait()
-            if child.process.returncode is None:
+                await child.wait()
+            if child.returncode is None:
                 child.signal(signal.SIGKILL)
-                await child.process.wait()
-            log.info("redis.stopped", exit_code=child.process.returncode)
+                await child.wait()
+            log.info("redis.stopped", exit_code=child.returncode)
 
 
-async def _answers_ping(url: str, process: trio.Process, timeout_s: float) -> bool:
+async def _answers_ping(url: str, child: Child, timeout_s: float) -> bool:
     with trio.move_on_after(timeout_s):
         async with open_redis(parse_redis_url(url), connect_timeout_s=1.0) as redis:
-            while process.returncode is None:
+            while child.returncode is None:
                 try:
                     if await redis.execute("PING") == b"PONG":
                         return True

@@ -28,7 +28,8 @@ class RestartPolicy:
         """Record an exit after ``ran_for_s`` seconds and return how long to wait."""
         if ran_for_s >= self._stable_after:
             self.consecutive_failures = 0
-        delay = min(self._base * 2.0**self.consecutive_failures, self._max)
+        # The exponent is capped so an endless crash loop stays at the ceiling, not overflows.
+        delay = min(self._base * 2.0 ** min(self.consecutive_failures, 32), self._max)
         self.consecutive_failures += 1
         return delay
 

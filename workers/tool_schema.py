@@ -38,7 +38,10 @@ class ArgsSpec:
         self.context_param = context_param
 
 
-_SECTION = re.compile(r"^(\w[\w ]*):\s*$")
+_SECTION = re.compile(
+    r"^(Args|Arguments|Parameters|Params|Returns|Return|Yields|Raises|Examples?|Notes?|"
+    r"Attributes|See Also|Warnings?|Todo|References|Cancellation|Resources):\s*$"
+)
 _ARGS_SECTIONS = frozenset({"Args", "Arguments", "Parameters"})
 _ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 

@@ -15,6 +15,7 @@ tool name against the spec's rules, failing with an error that names the tool.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypeVar, final, overload
@@ -156,14 +157,16 @@ class Toolset:
         )
 
         def register(func: F) -> F:
-            tool_name = name or func.__name__
+            tool_name = func.__name__ if name is None else name
             problem = tool_name_problem(tool_name)
             if problem is not None:
                 raise ToolDefinitionError(problem)
             if tool_name in self._tools:
                 raise ToolDefinitionError(f"tool {tool_name!r} is registered twice")
-            if timeout_s is not None and timeout_s <= 0:
-                raise ToolDefinitionError(f"tool {tool_name!r}: timeout_s must be positive")
+            if timeout_s is not None and not (0 < timeout_s < math.inf):
+                raise ToolDefinitionError(
+                    f"tool {tool_name!r}: timeout_s must be positive and finite"
+                )
             summary, param_docs = parse_docstring(func.__doc__)
             self._tools[tool_name] = ToolDefinition(
                 name=tool_name,

@@ -85,6 +85,13 @@ def test_a_bad_app_spec_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     assert "cannot import 'examples.nope'" in result.stderr
 
 
+def test_ctrl_c_stops_the_fleet_with_exit_code_0(fleet: RunningFleet) -> None:
+    fleet.process.send_signal(signal.SIGINT)
+    assert fleet.stop(timeout_s=40) == 0
+    assert fleet.worker_pids() == []
+    assert fleet.find("fleet.stopped")
+
+
 def test_second_sigterm_during_drain_stops_at_once(fleet: RunningFleet) -> None:
     fleet.process.send_signal(signal.SIGTERM)
     fleet.process.send_signal(signal.SIGTERM)

@@ -1,0 +1,142 @@
+"""The error tree: JSON-RPC codes and the HTTP status each error renders with."""
+
+from __future__ import annotations
+
+import pytest
+
+from proto import (
+    BackendUnavailableError,
+    BodyTooLargeError,
+    ErrorCode,
+    FleetError,
+    HeaderMismatchError,
+    InvalidParamsError,
+    InvalidRequestError,
+    LocalProtocolError,
+    MethodNotFoundError,
+    MissingClientCapabilityError,
+    ParseError,
+    ProtocolError,
+    RemoteProtocolError,
+    UnsupportedVersionError,
+    http_status_for_code,
+)
+
+
+@pytest.mark.parametrize(
+    ("cls", "code", "status"),
+    [
+        (ProtocolError, -32603, 500),
+        (RemoteProtocolError, -32600, 400),
+        (LocalProtocolError, -32603, 500),
+        (ParseError, -32700, 400),
+        (InvalidRequestError, -32600, 400),
+        (BodyTooLargeError, -32600, 413),
+        (MethodNotFoundError, -32601, 404),
+        (InvalidParamsError, -32602, 400),
+        (HeaderMismatchError, -32020, 400),
+        (MissingClientCapabilityError, -32021, 400),
+        (UnsupportedVersionError, -32022, 400),
+    ],
+)
+def test_class_code_and_status(cls: type[ProtocolError], code: int, status: int) -> None:
+    err = cls("something went wrong", {"detail": 1})
+    assert err.code == code
+    assert err.http_status == status
+    assert err.message == "something went wrong"
+    assert str(err) == "something went wrong"
+    assert err.data == {"detail": 1}
+    assert isinstance(err, FleetError)
+    assert isinstance(err, ProtocolError)
+
+
+def test_data_defaults_to_none() -> None:
+    assert InvalidParamsError("x").data is None
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        ParseError,
+        InvalidRequestError,
+        BodyTooLargeError,
+        MethodNotFoundError,
+        InvalidParamsError,
+        HeaderMismatchError,
+        MissingClientCapabilityError,
+        UnsupportedVersionError,
+    ],
+)
+def test_client_errors_are_remote(cls: type[ProtocolError]) -> None:
+    assert issubclass(cls, RemoteProtocolError)
+    assert not issubclass(cls, LocalProtocolError)
+
+
+def test_backend_unavailable_is_not_a_protocol_error() -> None:
+    err = BackendUnavailableError("redis down")
+    assert isinstance(err, FleetError)
+    assert not isinstance(err, ProtocolError)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (-32601, 404),
+        (-32700, 400),
+        (-32600, 400),
+        (-32602, 400),
+        (-32020, 400),
+        (-32021, 400),
+        (-32022, 400),
+        (-32603, 500),
+        (ErrorCode.METHOD_NOT_FOUND, 404),
+        (ErrorCode.INVALID_PARAMS, 400),
+        (ErrorCode.INTERNAL_ERROR, 500),
+        (-32000, 500),
+        (-32002, 500),
+        (-32042, 500),
+        (0, 500),
+        (1, 500),
+        (404, 500),
+    ],
+)
+def test_http_status_for_code(code: int, status: int) -> None:
+    assert http_status_for_code(code) == status
+
+
+def test_retired_codes_are_not_emitted() -> None:
+    assert {int(c) for c in ErrorCode} == {
+        -32700,
+        -32600,
+        -32601,
+        -32602,
+        -32603,
+        -32020,
+        -32021,
+        -32022,
+    }
+
+
+@pytest.mark.parametrize(
+    ("cls", "code", "status"),
+    [
+        (ProtocolError, -32601, 404),
+        (ProtocolError, -32602, 400),
+        (ProtocolError, -32000, 500),
+        (InvalidParamsError, -32603, 500),
+        (LocalProtocolError, -32700, 400),
+    ],
+)
+def test_code_override_sets_code_and_status_from_the_table(
+    cls: type[ProtocolError], code: int, status: int
+) -> None:
+    err = cls("relayed", code=code)
+    assert err.code == code
+    assert err.http_status == status
+
+
+def test_code_override_does_not_leak_into_the_class() -> None:
+    ProtocolError("relayed", code=-32601)
+    assert ProtocolError.code == -32603
+    assert ProtocolError.http_status == 500
+    assert ProtocolError("plain").code == -32603

@@ -1,0 +1,136 @@
+"""The front↔worker wire format: round trips, raw arguments, version skew, garbage."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from proto import (
+    CallMessage,
+    ErrorObject,
+    ErrorReply,
+    ProgressMessage,
+    ResultReply,
+    decode_call,
+    decode_worker_message,
+    encode_wire,
+)
+
+
+def _call(arguments: bytes = b'{"a":1}', progress_token: int | str | None = None) -> CallMessage:
+    return CallMessage(
+        call_id=42,
+        front_id="front-1",
+        tool="echo",
+        arguments=msgspec.Raw(arguments),
+        protocol_version="2025-06-18",
+        deadline_ms=1_800_000_000_000,
+        request_id="req-abc",
+        progress_token=progress_token,
+    )
+
+
+@pytest.mark.parametrize("token", [None, 7, "tok"])
+def test_call_round_trip(token: int | str | None) -> None:
+    call = _call(progress_token=token)
+    decoded = decode_call(encode_wire(call))
+    assert decoded == call
+    assert decoded.progress_token == token
+    assert type(decoded.progress_token) is type(token)
+
+
+def test_call_is_an_array_tagged_call() -> None:
+    assert encode_wire(_call()).startswith(b'["call",42,"front-1","echo",{"a":1},')
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        b"{}",
+        b'{ "b" : 2.50 , "a" : [1,  2] }',
+        b'{"s":"\\u00e9\\n","n":null,"t":true}',
+        '{"s":"é世界"}'.encode(),
+        b'{\n  "deep": {"x": [{"y": 1e3}]}\n}',
+    ],
+)
+def test_raw_arguments_survive_byte_for_byte(arguments: bytes) -> None:
+    encoded = encode_wire(_call(arguments))
+    assert arguments in encoded
+    assert bytes(decode_call(encoded).arguments) == arguments
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ResultReply(call_id=1, result=msgspec.Raw(b'{"content":[],"isError":false}')),
+        ErrorReply(call_id=2, error=ErrorObject(code=-32603, message="worker lost")),
+        ErrorReply(call_id=3, error=ErrorObject(code=-32602, message="bad", data={"k": [1]})),
+        ProgressMessage(call_id=4, progress=0.5),
+        ProgressMessage(call_id=5, progress=3.0, total=10.0, message="three of ten"),
+    ],
+)
+def test_worker_message_round_trip(message: object) -> None:
+    decoded = decode_worker_message(encode_wire(message))  # type: ignore[arg-type]
+    assert type(decoded) is type(message)
+    assert decoded == message
+
+
+def test_result_reply_keeps_result_bytes() -> None:
+    result = b'{"content":[{"type":"text","text":"x"}], "isError": false}'
+    decoded = decode_worker_message(encode_wire(ResultReply(call_id=1, result=msgspec.Raw(result))))
+    assert isinstance(decoded, ResultReply)
+    assert bytes(decoded.result) == result
+
+
+def test_error_object_omits_null_data() -> None:
+    encoded = encode_wire(ErrorReply(call_id=2, error=ErrorObject(code=-32603, message="m")))
+    assert encoded == b'["error",2,{"code":-32603,"message":"m"}]'
+
+
+def test_a_newer_peer_may_append_fields() -> None:
+    call = decode_call(b'["call",1,"f","t",{},"2025-06-18",5,"r",null,"a-future-field"]')
+    assert call.tool == "t"
+    progress = decode_worker_message(b'["progress",1,0.5,null,null,"a-future-field"]')
+    assert progress == ProgressMessage(call_id=1, progress=0.5)
+
+
+def test_an_older_peer_may_omit_defaulted_fields() -> None:
+    call = decode_call(b'["call",1,"f","t",{},"2025-06-18",5,"r"]')
+    assert call.progress_token is None
+    assert decode_worker_message(b'["progress",9,1]') == ProgressMessage(call_id=9, progress=1.0)
+
+
+def test_tags_keep_the_lanes_apart() -> None:
+    with pytest.raises(msgspec.ValidationError):
+        decode_worker_message(encode_wire(_call()))
+    with pytest.raises(msgspec.ValidationError):
+        decode_call(encode_wire(ResultReply(call_id=1, result=msgspec.Raw(b"{}"))))
+
+
+_GARBAGE = [
+    pytest.param(b"", id="empty"),
+    pytest.param(b"not json", id="words"),
+    pytest.param(b"{}", id="object"),
+    pytest.param(b"[]", id="empty-array"),
+    pytest.param(b'["call"]', id="tag-only"),
+    pytest.param(b'["nope",1]', id="unknown-tag"),
+    pytest.param(b'["result","x",{}]', id="call-id-string"),
+    pytest.param(b'["progress",1,"half"]', id="progress-string"),
+    pytest.param(b'["error",1,{"message":"m"}]', id="error-without-code"),
+    pytest.param(b'["call",1,"f","t",{},"v",5', id="truncated"),
+    pytest.param(b"\xff\xfe", id="binary"),
+    pytest.param(b'["call",1,"f\xc3\x28","t",{},"v",5,"r"]', id="invalid-utf8-call"),
+    pytest.param(b'["progress",1,0.5,null,"\xff"]', id="invalid-utf8-progress"),
+]
+
+
+@pytest.mark.parametrize("data", _GARBAGE)
+def test_garbage_call_raises_msgspec_error(data: bytes) -> None:
+    with pytest.raises(msgspec.MsgspecError):
+        decode_call(data)
+
+
+@pytest.mark.parametrize("data", _GARBAGE)
+def test_garbage_worker_message_raises_msgspec_error(data: bytes) -> None:
+    with pytest.raises(msgspec.MsgspecError):
+        decode_worker_message(data)

@@ -1,0 +1,248 @@
+"""``load_config``: defaults, the file/env/flag layers and their precedence, and errors that
+name the source and the key. Every call passes ``environ`` and ``cwd`` explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supervisor.config import ConfigError, FleetConfig, load_config
+
+
+def _load(
+    tmp_path: Path,
+    *,
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    config_path: str | None = None,
+) -> FleetConfig:
+    return load_config(
+        flags=flags or {}, environ=environ or {}, config_path=config_path, cwd=tmp_path
+    )
+
+
+def _write(tmp_path: Path, text: str, name: str = "mcpfleet.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error(tmp_path: Path, **kwargs: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, **kwargs)
+    return str(info.value)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = _load(tmp_path)
+    assert config == FleetConfig()
+    assert config.app is None
+    assert config.redis_url is None
+    assert config.fleet == "default"
+    assert config.workers == 2
+    assert config.log_level == "info"
+    assert config.front.http == "127.0.0.1:8000"
+    assert config.front.max_body_bytes == 4 * 1024 * 1024
+    assert config.front.allowed_origins == ()
+    assert config.worker.default_timeout_s == 60.0
+    assert config.supervisor.restart_backoff_max_s == 10.0
+
+
+def test_file_layer(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        """
+app = "examples.demo:app"
+fleet = "blue"
+workers = 3
+
+[front]
+max_body_bytes = 1024
+allowed_origins = ["https://app.example.com"]
+
+[supervisor]
+stop_timeout_s = 2.5
+""",
+    )
+    config = _load(tmp_path)
+    assert config.app == "examples.demo:app"
+    assert config.fleet == "blue"
+    assert config.workers == 3
+    assert config.front.max_body_bytes == 1024
+    assert config.front.allowed_origins == ("https://app.example.com",)
+    assert config.front.path == "/mcp"  # untouched keys keep their defaults
+    assert config.supervisor.stop_timeout_s == 2.5
+
+
+def test_explicit_config_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, "workers = 7\n", name="other.toml")
+    _write(tmp_path, "workers = 3\n")
+    assert _load(tmp_path, config_path=str(path)).workers == 7
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    path = _write(tmp_path, "workers = 5\n", name="from-env.toml")
+    assert _load(tmp_path, environ={"MCPFLEET_CONFIG": str(path)}).workers == 5
+
+
+def test_env_layer(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        environ={
+            "MCPFLEET_WORKERS": "4",
+            "MCPFLEET_FLEET": "green",
+            "MCPFLEET_FRONT__MAX_BODY_BYTES": "2048",
+            "MCPFLEET_FRONT__ALLOWED_ORIGINS": '["https://a.example", "https://b.example"]',
+            "MCPFLEET_WORKER__DEFAULT_TIMEOUT_S": "1.5",
+            "UNRELATED": "ignored",
+            "PATH": "/usr/bin",
+        },
+    )
+    assert config.workers == 4
+    assert config.fleet == "green"
+    assert config.front.max_body_bytes == 2048
+    assert config.front.allowed_origins == ("https://a.example", "https://b.example")
+    assert config.worker.default_timeout_s == 1.5
+
+
+def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
+    _write(tmp_path, 'workers = 3\nfleet = "file"\nlog_level = "debug"\n')
+    environ = {"MCPFLEET_WORKERS": "4", "MCPFLEET_FLEET": "env"}
+    config = _load(tmp_path, environ=environ, flags={"workers": 5})
+    assert config.workers == 5
+    assert config.fleet == "env"
+    assert config.log_level == "debug"
+    assert _load(tmp_path, environ=environ).workers == 4
+
+
+def test_sections_merge_key_by_key_across_layers(tmp_path: Path) -> None:
+    _write(tmp_path, '[front]\nhttp = "0.0.0.0:9000"\npath = "/file"\n')
+    config = _load(
+        tmp_path,
+        environ={"MCPFLEET_FRONT__PATH": "/env", "MCPFLEET_FRONT__MAX_BODY_BYTES": "10"},
+        flags={"front": {"max_body_bytes": 20}},
+    )
+    assert config.front.http == "0.0.0.0:9000"
+    assert config.front.path == "/env"
+    assert config.front.max_body_bytes == 20
+
+
+def test_none_flags_are_ignored(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        environ={"MCPFLEET_WORKERS": "4", "MCPFLEET_FRONT__HTTP": "127.0.0.1:1"},
+        flags={"workers": None, "app": None, "front": {"http": None}},
+    )
+    assert config.workers == 4
+    assert config.front.http == "127.0.0.1:1"
+    assert config.app is None
+
+
+def test_missing_default_file_is_fine(tmp_path: Path) -> None:
+    assert _load(tmp_path / "does-not-exist") == FleetConfig()
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def test_unknown_top_level_key_in_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "workers = 2\nbogus_key = 1\n")
+    message = _error(tmp_path)
+    assert str(path) in message
+    assert "bogus_key" in message
+
+
+def test_unknown_section_key_in_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[front]\nno_such_setting = 1\n")
+    message = _error(tmp_path)
+    assert str(path) in message
+    assert "no_such_setting" in message
+    assert "front" in message
+
+
+def test_invalid_value_type_in_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'workers = "many"\n')
+    message = _error(tmp_path)
+    assert str(path) in message
+    assert "workers" in message
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "workers = [\n")
+    message = _error(tmp_path)
+    assert str(path) in message
+    assert "TOML" in message
+
+
+def test_missing_explicit_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    message = _error(tmp_path, config_path=str(missing))
+    assert str(missing) in message
+
+
+def test_missing_config_file_named_by_environment(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.toml"
+    message = _error(tmp_path, environ={"MCPFLEET_CONFIG": str(missing)})
+    assert str(missing) in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        pytest.param({"MCPFLEET_BOGUS__X": "1"}, ["MCPFLEET_BOGUS__X", "bogus"], id="no-section"),
+        pytest.param({"MCPFLEET_BOGUS": "1"}, ["MCPFLEET_BOGUS", "bogus"], id="unknown-key"),
+        pytest.param(
+            {"MCPFLEET_FRONT__NOPE": "1"}, ["MCPFLEET_FRONT__NOPE", "nope"], id="unknown-in-section"
+        ),
+        pytest.param({"MCPFLEET_WORKERS": "abc"}, ["MCPFLEET_WORKERS", "workers"], id="not-int"),
+        pytest.param({"MCPFLEET_WORKERS": "0"}, ["MCPFLEET_WORKERS", "workers"], id="too-few"),
+        pytest.param(
+            {"MCPFLEET_FRONT__MAX_BODY_BYTES": "-1"},
+            ["MCPFLEET_FRONT__MAX_BODY_BYTES", "max_body_bytes"],
+            id="negative-bytes",
+        ),
+        pytest.param(
+            {"MCPFLEET_FRONT__ALLOWED_ORIGINS": '["unterminated"'},
+            ["MCPFLEET_FRONT__ALLOWED_ORIGINS"],
+            id="bad-json",
+        ),
+        pytest.param(
+            {"MCPFLEET_LOG_LEVEL": "loud"}, ["MCPFLEET_LOG_LEVEL", "log_level"], id="bad-literal"
+        ),
+        pytest.param(
+            {"MCPFLEET_FLEET": "has space"}, ["MCPFLEET_FLEET", "fleet"], id="bad-fleet-name"
+        ),
+    ],
+)
+def test_env_errors_name_the_variable_and_key(
+    tmp_path: Path, environ: dict[str, str], names: list[str]
+) -> None:
+    message = _error(tmp_path, environ=environ)
+    for name in names:
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    ("flags", "key"),
+    [
+        ({"workers": 0}, "workers"),
+        ({"workers": 513}, "workers"),
+        ({"front": {"max_body_bytes": 0}}, "max_body_bytes"),
+        ({"supervisor": {"stop_timeout_s": -1.0}}, "stop_timeout_s"),
+        ({"not_a_flag": 1}, "not_a_flag"),
+    ],
+)
+def test_flag_errors_name_the_command_line_and_key(
+    tmp_path: Path, flags: dict[str, Any], key: str
+) -> None:
+    message = _error(tmp_path, flags=flags)
+    assert "command line" in message
+    assert key in message
+
+
+def test_a_bad_layer_is_reported_even_when_a_higher_layer_overrides_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, "workers = 0\n")
+    message = _error(tmp_path, flags={"workers": 3})
+    assert str(path) in message

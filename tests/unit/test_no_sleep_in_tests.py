@@ -1,0 +1,27 @@
+"""Tests never pause on a timer: only the deadline-bounded waits in ``tests/fixtures/waiting.py``
+may. Waiting on a condition is what makes a test both fast and reliable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+ALLOWED = TESTS / "fixtures" / "waiting.py"
+NEEDLE = "sle" + "ep("  # built so this file does not match itself
+
+
+def test_no_test_file_sleeps() -> None:
+    files = sorted(TESTS.rglob("*.py"))
+    assert Path(__file__).resolve() in files
+    offenders = []
+    for path in files:
+        if path == ALLOWED:
+            continue
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if NEEDLE in line:
+                offenders.append(f"{path.relative_to(TESTS.parent)}:{lineno}: {line.strip()}")
+    assert offenders == []
+
+
+def test_the_allowed_file_exists() -> None:
+    assert ALLOWED.is_file()

@@ -1,0 +1,111 @@
+"""``ToolContext``: runtime-only construction, progress rules, cancellation."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from proto import FleetError
+from workers import CancelledByClientError, ToolContext
+
+Report = tuple[float, float | None, str | None]
+
+
+def _context(
+    sink: list[Report] | None = None, cancel: threading.Event | None = None
+) -> ToolContext:
+    return ToolContext._for_runtime(
+        request_id="req-1",
+        tool="echo",
+        progress_sink=None if sink is None else lambda d, t, m: sink.append((d, t, m)),
+        cancel_flag=cancel or threading.Event(),
+    )
+
+
+def test_cannot_be_built_directly() -> None:
+    with pytest.raises(TypeError):
+        ToolContext(request_id="r", tool="t", progress_sink=None, cancel_flag=threading.Event())
+    with pytest.raises(TypeError):
+        ToolContext(
+            request_id="r",
+            tool="t",
+            progress_sink=None,
+            cancel_flag=threading.Event(),
+            _token=object(),
+        )
+
+
+def test_runtime_context_attributes() -> None:
+    ctx = _context()
+    assert ctx.request_id == "req-1"
+    assert ctx.tool == "echo"
+
+
+def test_first_report_is_sent_with_its_values() -> None:
+    sent: list[Report] = []
+    _context(sent).progress(1, 10, "one of ten")
+    assert sent == [(1, 10, "one of ten")]
+
+
+@pytest.mark.parametrize("second", [5.0, 4.9, 0.0, -1.0])
+def test_progress_that_does_not_increase_is_dropped(second: float) -> None:
+    sent: list[Report] = []
+    ctx = _context(sent)
+    ctx.progress(5, 100)
+    ctx.progress(second, 100)
+    assert sent == [(5, 100, None)]
+
+
+def test_final_report_passes_even_right_after_another() -> None:
+    sent: list[Report] = []
+    ctx = _context(sent)
+    ctx.progress(1, 10)
+    ctx.progress(10, 10, "done")
+    assert sent == [(1, 10, None), (10, 10, "done")]
+
+
+def test_report_beyond_total_counts_as_final() -> None:
+    sent: list[Report] = []
+    ctx = _context(sent)
+    ctx.progress(1, 10)
+    ctx.progress(12, 10)
+    assert sent[-1] == (12, 10, None)
+
+
+def test_a_final_report_that_does_not_increase_is_still_dropped() -> None:
+    sent: list[Report] = []
+    ctx = _context(sent)
+    ctx.progress(10, 10)
+    ctx.progress(10, 10)
+    ctx.progress(9, 9)
+    assert sent == [(10, 10, None)]
+
+
+def test_sent_reports_are_strictly_increasing() -> None:
+    sent: list[Report] = []
+    ctx = _context(sent)
+    for done in [1, 3, 2, 3, 7, 7, 8, 5, 20]:
+        ctx.progress(done, 20)
+    values = [done for done, _, _ in sent]
+    assert values == sorted(set(values))
+    assert values[0] == 1
+    assert values[-1] == 20
+
+
+def test_no_sink_is_a_no_op() -> None:
+    ctx = _context(None)
+    assert ctx.progress(1, 2, "x") is None
+    assert ctx.progress(2, 2) is None
+
+
+def test_cancellation_follows_the_flag() -> None:
+    flag = threading.Event()
+    ctx = _context(cancel=flag)
+    assert ctx.cancelled is False
+    assert ctx.check_cancelled() is None
+    flag.set()
+    assert ctx.cancelled is True
+    with pytest.raises(CancelledByClientError) as info:
+        ctx.check_cancelled()
+    assert isinstance(info.value, FleetError)

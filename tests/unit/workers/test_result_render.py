@@ -1,0 +1,142 @@
+"""A handler's return value (or failure) as the era's ``CallToolResult`` bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import msgspec
+import pytest
+
+from proto import AudioContent, ImageContent, Implementation, TextContent
+from workers.result_render import ResultRenderer
+
+_RENDERER = ResultRenderer(Implementation(name="x", version="1"))
+_SERVER_META = {"io.modelcontextprotocol/serverInfo": {"name": "x", "version": "1"}}
+HANDSHAKE = ["2025-03-26", "2025-06-18", "2025-11-25"]
+ALL = [*HANDSHAKE, "2026-07-28"]
+
+
+def _render(value: object, version: str) -> dict[str, Any]:
+    return json.loads(_RENDERER.success(value, version))
+
+
+class Weather(msgspec.Struct):
+    city: str
+    temp_c: float
+
+
+@dataclasses.dataclass
+class Pair:
+    left: int
+    right: int
+
+
+@pytest.mark.parametrize("version", HANDSHAKE)
+def test_string_is_one_text_block(version: str) -> None:
+    assert _render("hello", version) == {
+        "content": [{"type": "text", "text": "hello"}],
+        "isError": False,
+    }
+
+
+@pytest.mark.parametrize("version", HANDSHAKE)
+def test_none_is_empty_content(version: str) -> None:
+    assert _render(None, version) == {"content": [], "isError": False}
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
+@pytest.mark.parametrize(
+    ("value", "structured"),
+    [
+        ({"a": 1, "b": [True, None]}, {"a": 1, "b": [True, None]}),
+        ({}, {}),
+        (Weather(city="Oslo", temp_c=-3.5), {"city": "Oslo", "temp_c": -3.5}),
+        (Pair(1, 2), {"left": 1, "right": 2}),
+    ],
+)
+def test_object_values_become_structured_content_plus_json_text(
+    version: str, value: object, structured: dict[str, Any]
+) -> None:
+    result = _render(value, version)
+    assert result["structuredContent"] == structured
+    assert len(result["content"]) == 1
+    assert result["content"][0]["type"] == "text"
+    assert json.loads(result["content"][0]["text"]) == structured
+    assert result["isError"] is False
+
+
+def test_object_values_are_text_only_for_2025_03_26() -> None:
+    result = _render({"a": 1}, "2025-03-26")
+    assert result == {"content": [{"type": "text", "text": '{"a":1}'}], "isError": False}
+
+
+@pytest.mark.parametrize("version", ALL)
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ([1, 2, 3], "[1,2,3]"),
+        ([], "[]"),
+        (3, "3"),
+        (2.5, "2.5"),
+        (True, "true"),
+        ([{"a": 1}], '[{"a":1}]'),
+    ],
+)
+def test_other_json_values_are_text_only(version: str, value: object, text: str) -> None:
+    result = _render(value, version)
+    assert result["content"] == [{"type": "text", "text": text}]
+    assert "structuredContent" not in result
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_content_blocks_pass_through(version: str) -> None:
+    blocks = [
+        TextContent(text="t"),
+        ImageContent(data="aW1n", mime_type="image/png"),
+        AudioContent(data="YXU=", mime_type="audio/wav"),
+    ]
+    result = _render(blocks, version)
+    assert result["content"] == [
+        {"type": "text", "text": "t"},
+        {"type": "image", "data": "aW1n", "mimeType": "image/png"},
+        {"type": "audio", "data": "YXU=", "mimeType": "audio/wav"},
+    ]
+    assert "structuredContent" not in result
+    single = _render(ImageContent(data="aW1n", mime_type="image/png"), version)
+    assert single["content"] == [{"type": "image", "data": "aW1n", "mimeType": "image/png"}]
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_tool_error(version: str) -> None:
+    result = json.loads(_RENDERER.tool_error("it broke", version))
+    assert result["isError"] is True
+    assert result["content"] == [{"type": "text", "text": "it broke"}]
+    assert "structuredContent" not in result
+
+
+@pytest.mark.parametrize("version", HANDSHAKE)
+def test_handshake_results_have_no_modern_fields(version: str) -> None:
+    for result in (_render("x", version), json.loads(_RENDERER.tool_error("e", version))):
+        assert "resultType" not in result
+        assert "_meta" not in result
+
+
+def test_modern_results_carry_result_type_and_server_info() -> None:
+    assert _render({"a": 1}, "2026-07-28") == {
+        "content": [{"type": "text", "text": '{"a":1}'}],
+        "isError": False,
+        "structuredContent": {"a": 1},
+        "resultType": "complete",
+        "_meta": _SERVER_META,
+    }
+    error = json.loads(_RENDERER.tool_error("e", "2026-07-28"))
+    assert error["resultType"] == "complete"
+    assert error["_meta"] == _SERVER_META
+
+
+@pytest.mark.parametrize("value", [object(), {"a": object()}, [1, object()], complex(1, 2)])
+def test_non_json_value_raises_type_error(value: object) -> None:
+    with pytest.raises(TypeError):
+        _RENDERER.success(value, "2025-06-18")
