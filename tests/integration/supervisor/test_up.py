@@ -97,3 +97,13 @@ def test_second_sigterm_during_drain_stops_at_once(fleet: RunningFleet) -> None:
     fleet.process.send_signal(signal.SIGTERM)
     assert fleet.stop(timeout_s=20) == 0
     wait_until(lambda: fleet.worker_pids() == [], deadline_s=10, what="workers gone")
+
+
+async def test_children_outlive_the_supervisors_idle_threads(fleet: RunningFleet) -> None:
+    # Regression: children forked from a trio worker thread got PR_SET_PDEATHSIG's SIGTERM
+    # when that thread idled out (~10 s). A 12 s call spans that moment.
+    async with Client(fleet.url, mode="legacy", read_timeout_seconds=60) as client:
+        result = await client.call_tool("wait", {"ms": 12_000})
+    assert [b.text for b in result.content if isinstance(b, TextContent)] == ["waited 12000 ms"]
+    assert fleet.find("worker.exited") == []
+    assert fleet.find("front.exited") == []
