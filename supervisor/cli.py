@@ -54,10 +54,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except FleetError as exc:
-        sys.stderr.write(f"mcpfleet: error: {exc}\n")
-        return 2
+        return _fail(exc)
+    except BaseExceptionGroup as group:
+        # trio nurseries wrap what their tasks raise; one of ours is still one clear line.
+        found = _first_fleet_error(group)
+        if found is None:
+            raise
+        return _fail(found)
     except KeyboardInterrupt:
         return 130
+
+
+def _fail(exc: FleetError) -> int:
+    sys.stderr.write(f"mcpfleet: error: {exc}\n")
+    return 2
+
+
+def _first_fleet_error(group: BaseExceptionGroup[BaseException]) -> FleetError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, FleetError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_fleet_error(exc)
+            if found is not None:
+                return found
+    return None
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -78,6 +78,17 @@ def test_no_redis_available_is_one_clear_error(tmp_path: Path) -> None:
     assert result.stderr.count("error") == 1
 
 
+def test_an_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*MCPFLEET, "up", "--app", "examples.demo:app", "--redis", "redis://127.0.0.1:1/0",
+         "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "mcpfleet: error: cannot connect to Redis" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_bad_app_spec_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [*MCPFLEET, "up", "--app", "examples.nope:app", "--data-dir", str(tmp_path)],
