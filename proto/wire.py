@@ -7,7 +7,7 @@ adjacent versions survive a rolling deploy. Changing this format needs an ADR.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 
@@ -90,16 +90,25 @@ def encode_wire(message: CallMessage | WorkerMessage) -> bytes:
     return _encoder.encode(message)
 
 
+T = TypeVar("T")
+
+
+def _decode(decoder: msgspec.json.Decoder[T], data: bytes) -> T:
+    # msgspec reports bad UTF-8 inside strings as UnicodeDecodeError; callers expect one
+    # exception family for garbage.
+    try:
+        return decoder.decode(data)
+    except UnicodeDecodeError:
+        raise msgspec.DecodeError("invalid UTF-8 in a wire message") from None
+
+
 def decode_call(data: bytes) -> CallMessage:
     """Decode a call.
 
     Raises:
         msgspec.MsgspecError: garbage, including invalid UTF-8.
     """
-    try:
-        return _call_decoder.decode(data)
-    except UnicodeDecodeError:
-        raise msgspec.DecodeError("invalid UTF-8 in a call message") from None
+    return _decode(_call_decoder, data)
 
 
 def decode_worker_message(data: bytes) -> WorkerMessage:
@@ -108,7 +117,4 @@ def decode_worker_message(data: bytes) -> WorkerMessage:
     Raises:
         msgspec.MsgspecError: garbage, including invalid UTF-8.
     """
-    try:
-        return _worker_decoder.decode(data)
-    except UnicodeDecodeError:
-        raise msgspec.DecodeError("invalid UTF-8 in a worker message") from None
+    return _decode(_worker_decoder, data)
