@@ -44,7 +44,7 @@ from proto.jsonrpc import (
     encode_notification,
     encode_result,
 )
-from proto.keyspace import CALL_GROUP, Keyspace
+from proto.keyspace import CALL_GROUP, CALL_PAYLOAD_FIELD, Keyspace
 from proto.lifecycle import (
     LOG_LEVELS,
     DiscoverResult,
@@ -113,6 +113,7 @@ from proto.wire import (
 __all__ = [
     "ALL_VERSIONS",
     "CALL_GROUP",
+    "CALL_PAYLOAD_FIELD",
     "DEFAULT_HEADERLESS_VERSION",
     "HANDSHAKE_VERSIONS",
     "INITIALIZE",

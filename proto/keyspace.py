@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CALL_GROUP", "Keyspace"]
+__all__ = ["CALL_GROUP", "CALL_PAYLOAD_FIELD", "Keyspace"]
 
 CALL_GROUP: Final = "workers"
 """Consumer group on the call stream; each worker process is one consumer in it."""
+
+CALL_PAYLOAD_FIELD: Final = b"m"
+"""The one field of a call stream entry: the encoded ``CallMessage``."""
 
 
 class Keyspace:

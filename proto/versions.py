@@ -42,8 +42,9 @@ LATEST_HANDSHAKE_VERSION: Final = V2025_11_25
 DEFAULT_HEADERLESS_VERSION: Final = V2025_03_26
 """Assumed when an HTTP request has no MCP-Protocol-Version header (2025-06-18, transports)."""
 
-# Revisions known to the handshake era but not served by us: routed to the handshake path so
-# that ``initialize`` can counter-offer a version we do serve.
+# Every handshake-era revision, served or not: their requests take the handshake path, where
+# an unserved one in a header is refused (we never negotiate it) and ``initialize`` (sent
+# without the header) gets a counter-offer.
 _LEGACY_KNOWN: Final = frozenset({"2024-11-05", *HANDSHAKE_VERSIONS})
 
 

@@ -6,13 +6,20 @@ the Redis call lane. It never imports :mod:`workers`.
 
 from server.config import FrontConfig
 from server.front_main import serve
-from server.redis_client import RedisClient, RedisReply, open_redis, parse_redis_url
+from server.redis_client import (
+    RedisClient,
+    RedisCommandError,
+    RedisReply,
+    open_redis,
+    parse_redis_url,
+)
 from server.tool_catalog import CatalogTool, ToolCatalog
 
 __all__ = [
     "CatalogTool",
     "FrontConfig",
     "RedisClient",
+    "RedisCommandError",
     "RedisReply",
     "ToolCatalog",
     "open_redis",

@@ -7,12 +7,13 @@ pub/sub channel, routed by call id. No rq job, no thread hop (DESIGN.md section 
 from __future__ import annotations
 
 import time
-from typing import Final
 
 import msgspec
 import trio
 
 from proto import (
+    CALL_PAYLOAD_FIELD,
+    BackendUnavailableError,
     CallMessage,
     ErrorReply,
     Keyspace,
@@ -20,12 +21,10 @@ from proto import (
     ResultReply,
     encode_wire,
 )
-from server.redis_client import RedisClient
+from server.redis_client import RedisClient, RedisCommandError
 from server.reply_router import ReplyRouter
 
 __all__ = ["CallQueue", "NoWorkerAnswerError"]
-
-_PAYLOAD_FIELD: Final = b"m"
 
 
 class NoWorkerAnswerError(LocalProtocolError):
@@ -87,9 +86,7 @@ class CallQueue:
             request_id=request_id,
         )
         with self._router.expect(call_id) as pending:
-            await self._redis.execute(
-                "XADD", self._stream, "*", _PAYLOAD_FIELD, encode_wire(message)
-            )
+            await self._append(message)
             with trio.move_on_after(timeout_s + self._reply_grace_s):
                 await pending.done.wait()
             if pending.reply is None:
@@ -98,3 +95,16 @@ class CallQueue:
                     {"reason": "no_worker_answer"},
                 )
             return pending.reply
+
+    async def _append(self, message: CallMessage) -> None:
+        # NOMKSTREAM: if Redis lost the stream (restarted empty), appending would recreate it
+        # without the consumer group and the call would wait for nobody; refuse instead,
+        # while the workers re-create the lane.
+        try:
+            entry = await self._redis.execute(
+                "XADD", self._stream, "NOMKSTREAM", "*", CALL_PAYLOAD_FIELD, encode_wire(message)
+            )
+        except RedisCommandError as exc:  # LOADING, OOM, MISCONF, READONLY…
+            raise BackendUnavailableError(f"Redis refused the call: {exc}") from None
+        if entry is None:
+            raise BackendUnavailableError("the call lane is not ready (no worker has joined yet)")

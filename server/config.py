@@ -28,6 +28,10 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
 
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names accepted besides loopback ones. When the front binds to loopback, or
+    when this list is set, any other Host is refused with 421 (DNS-rebinding defence)."""
+
     reply_grace_s: PositiveFloat = 5.0
     """How much longer than a tool's timeout the front waits for a worker's answer."""
 

@@ -98,6 +98,7 @@ class Dispatcher:
             return await self._call_tool(
                 params.name, params.arguments, version, request_id=request_id
             )
+        self._reject_modern_envelope(request)
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
             return self._catalog.list_result(version)
@@ -106,7 +107,6 @@ class Dispatcher:
             return self._initialize_result(negotiate_handshake_version(init.protocol_version))
         if request.method == PING:
             return _EMPTY_RESULT
-        self._reject_modern_envelope(request)
         raise MethodNotFoundError(f"Method not found: {request.method}")
 
     async def modern(

@@ -33,7 +33,6 @@ from proto import (
     Era,
     ErrorCode,
     HeaderMismatchError,
-    InvalidParamsError,
     InvalidRequestError,
     ModernParams,
     Notification,
@@ -45,6 +44,7 @@ from proto import (
     UnsupportedVersionError,
     decode_header_value,
     decode_message,
+    decode_params,
     encode_error,
     encode_result,
     era_of,
@@ -101,6 +101,9 @@ class HttpApp:
         self._path = config.path
         self._max_body = config.max_body_bytes
         self._allowed_origins = frozenset(o.rstrip("/") for o in config.allowed_origins)
+        self._allowed_hosts = frozenset(h.lower() for h in config.allowed_hosts)
+        # Host is checked when bound to loopback (a local server), or when hosts are listed.
+        self._check_hosts = bool(self._allowed_hosts) or _host_name(config.http) in _LOOPBACK_HOSTS
         self._is_ready = is_ready
         self._front_id = front_id
         self._request_numbers = itertools.count(1)
@@ -129,6 +132,7 @@ class HttpApp:
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _Headers(scope["headers"])
         try:
+            self._check_host(headers.host)
             self._check_origin(headers.origin)
             if scope["method"] != "POST":
                 await _respond(
@@ -167,12 +171,13 @@ class HttpApp:
             result = await self._dispatcher.handshake(
                 message, version, request_id=self._next_request_id()
             )
-        except RemoteProtocolError as exc:
-            # In the handshake era a refused request is still a completed exchange.
+        except ProtocolError as exc:
+            # In the handshake era a refused request is still a completed exchange (200);
+            # only a contradicting header is a transport error, and our own failures 5xx.
+            if exc.code == ErrorCode.INTERNAL_ERROR:
+                return _server_failure(exc, message.id)
             status = 400 if exc.code == ErrorCode.HEADER_MISMATCH else 200
             return status, encode_error(message.id, exc.code, exc.message, exc.data)
-        except ProtocolError as exc:
-            return _server_failure(exc, message.id)
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
@@ -191,7 +196,7 @@ class HttpApp:
                 400, InvalidRequestError("Responses cannot be posted at 2026-07-28"), message.id
             )
         try:
-            params = _modern_params.decode(message.params or b"{}")
+            params = decode_params(message.params, _modern_params)
             version, _meta = require_envelope(params)
             _check_routing_headers(headers, message, version, params)
             if version not in MODERN_VERSIONS:
@@ -199,9 +204,6 @@ class HttpApp:
             result = await self._dispatcher.modern(
                 message, version, params, request_id=self._next_request_id()
             )
-        except msgspec.ValidationError as exc:
-            error = InvalidParamsError(f"Invalid params: {exc}")
-            return error.http_status, encode_error(message.id, error.code, error.message)
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
         except ProtocolError as exc:
@@ -214,10 +216,24 @@ class HttpApp:
         """DNS-rebinding defence (checklist 53): a present Origin must be loopback or listed."""
         if origin is None:
             return
-        host = urlsplit(origin).hostname
+        try:
+            host = urlsplit(origin).hostname
+        except ValueError:  # e.g. "http://[::1": not an origin we could allow
+            host = None
         if host in _LOOPBACK_HOSTS or origin.rstrip("/") in self._allowed_origins:
             return
-        raise _HttpError(403, InvalidRequestError(f"Origin not allowed: {origin}"))
+        raise _HttpError(403, InvalidRequestError(f"Origin not allowed: {origin[:200]}"))
+
+    def _check_host(self, host: str | None) -> None:
+        """DNS-rebinding defence for a loopback bind (checklist 53): the Host header must
+        name this machine (or a listed host), so a web page on a rebinding domain cannot
+        reach the server through the browser."""
+        if not self._check_hosts:
+            return
+        name = _host_name(host or "")
+        if name in _LOOPBACK_HOSTS or name in self._allowed_hosts:
+            return
+        raise _HttpError(421, InvalidRequestError(f"Host not allowed: {(host or '')[:200]}"))
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
         if declared is not None and declared > self._max_body:
@@ -247,6 +263,7 @@ class _Headers:
         "accept",
         "content_length",
         "content_type",
+        "host",
         "method",
         "name",
         "origin",
@@ -258,6 +275,7 @@ class _Headers:
         self.content_type = ""
         self.content_length: int | None = None
         self.origin: str | None = None
+        self.host: str | None = None
         self.versions: list[str] = []
         self.method: list[str] = []
         self.name: list[str] = []
@@ -276,6 +294,8 @@ class _Headers:
                 self.content_length = int(value) if value.isdigit() else None
             elif key == b"origin":
                 self.origin = value.decode("latin-1")
+            elif key == b"host":
+                self.host = value.decode("latin-1")
 
     def single_version(self) -> str | None:
         """The version header's value; a duplicated header reads as ``""``, which routes to
@@ -283,6 +303,14 @@ class _Headers:
         if not self.versions:
             return None
         return self.versions[0] if len(self.versions) == 1 else ""
+
+
+def _host_name(authority: str) -> str:
+    """The host part of ``host[:port]`` / ``[v6]:port``, lower-cased."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority[: authority.find("]") + 1] if "]" in authority else authority
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
 def _check_routing_headers(

@@ -44,6 +44,7 @@ RedisReply = bytes | int | list["RedisReply"] | None
 """A RESP2 reply as hiredis decodes it (error replies are raised instead)."""
 
 _READ_BYTES: Final = 65536
+_CONNECT_RETRY_S: Final = 0.5
 
 
 class RedisCommandError(FleetError):
@@ -129,7 +130,11 @@ async def connect_stream(address: RedisAddress, timeout_s: float) -> trio.abc.St
             if address.db:
                 setup.append(["SELECT", address.db])
             if setup:
-                await _run_setup(stream, setup)
+                try:
+                    await _run_setup(stream, setup)
+                except BaseException:
+                    await trio.aclose_forcefully(stream)
+                    raise
             return stream
     except trio.TooSlowError:
         raise BackendUnavailableError(
@@ -150,7 +155,6 @@ async def _run_setup(stream: trio.abc.Stream, commands: list[list[RedisArg]]) ->
         reader.feed(data)  # type: ignore[arg-type]  # hiredis reads any buffer
         while (reply := reader.gets()) is not False:
             if isinstance(reply, hiredis.ReplyError):
-                await stream.aclose()
                 raise BackendUnavailableError(f"Redis refused the connection setup: {reply}")
             replies += 1
 
@@ -273,6 +277,8 @@ class RedisClient:
         self._command_timeout_s = command_timeout_s
         self._conn: _Connection | None = None
         self._connect_lock = trio.Lock()
+        self._last_connect_error: BackendUnavailableError | None = None
+        self._last_connect_failed_at = -1e9
 
     async def execute(self, *args: RedisArg) -> RedisReply:
         """Run one command and return its reply.
@@ -304,6 +310,9 @@ class RedisClient:
                     raise waiter.error
                 replies.append(waiter.reply)
         if scope.cancelled_caught:
+            # A silent connection may be half-open: retire it so the next command reconnects
+            # instead of queueing behind replies that will never come.
+            conn.fail(TimeoutError(f"no reply within {self._command_timeout_s} s"))
             raise BackendUnavailableError(
                 f"Redis did not answer within {self._command_timeout_s} s"
             )
@@ -317,7 +326,17 @@ class RedisClient:
             conn = self._conn
             if conn is not None and conn.broken is None:
                 return conn
-            stream = await connect_stream(self._address, self._connect_timeout_s)
+            # Callers queued behind a failed attempt share its verdict for a moment instead
+            # of each paying a full connect timeout in turn.
+            recent = trio.current_time() - self._last_connect_failed_at < _CONNECT_RETRY_S
+            if recent and self._last_connect_error is not None:
+                raise self._last_connect_error
+            try:
+                stream = await connect_stream(self._address, self._connect_timeout_s)
+            except BackendUnavailableError as exc:
+                self._last_connect_error = exc
+                self._last_connect_failed_at = trio.current_time()
+                raise
             conn = _Connection(stream, write_timeout_s=self._command_timeout_s)
             self._nursery.start_soon(conn.read_replies)
             self._conn = conn

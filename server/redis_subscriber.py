@@ -81,7 +81,7 @@ class RedisSubscriber:
                             self._on_gap()
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                     log.warning("redis.subscription_lost", error=str(exc))
-                except (EOFError, TimeoutError, hiredis.ProtocolError) as exc:
+                except (EOFError, TimeoutError, ConnectionError, hiredis.ProtocolError) as exc:
                     log.warning("redis.subscription_lost", error=str(exc))
                 finally:
                     await trio.aclose_forcefully(stream)
@@ -107,6 +107,9 @@ class RedisSubscriber:
                 raise EOFError("Redis closed the subscription")
             reader.feed(data)  # type: ignore[arg-type]  # hiredis reads any buffer
             while (msg := reader.gets()) is not False:
+                if isinstance(msg, hiredis.ReplyError):
+                    # -LOADING while Redis replays its AOF, -NOPERM from an ACL…: start over.
+                    raise ConnectionError(f"Redis refused the subscription: {msg}")
                 kind = msg[0]
                 if kind == b"message":
                     self._on_message(msg[2])

@@ -14,6 +14,7 @@ import structlog
 
 from proto import (
     CALL_GROUP,
+    CALL_PAYLOAD_FIELD,
     ErrorCode,
     ErrorObject,
     ErrorReply,
@@ -67,7 +68,7 @@ def _lists(reply: RedisReply) -> list[list[RedisReply]]:
 
 
 def _worker_lost(fields: list[RedisReply]) -> tuple[str, bytes] | None:
-    payload = fields[1] if len(fields) >= 2 and fields[0] == b"m" else None
+    payload = fields[1] if len(fields) >= 2 and fields[0] == CALL_PAYLOAD_FIELD else None
     if not isinstance(payload, bytes):
         return None
     try:

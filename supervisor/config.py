@@ -40,8 +40,9 @@ class ConfigError(FleetError):
 class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How the supervisor manages its children (``[supervisor]``)."""
 
-    stop_timeout_s: PositiveFloat = 15.0
-    """On shutdown, how long children may take to exit after SIGTERM before SIGKILL."""
+    stop_timeout_s: PositiveFloat = 5.0
+    """On shutdown, how long a child may take beyond its own drain budget
+    (``front.graceful_timeout_s`` / ``worker.drain_timeout_s``) before SIGKILL."""
 
     ready_timeout_s: PositiveFloat = 30.0
     """How long a child may take to report ready before it is killed and restarted."""

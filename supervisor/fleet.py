@@ -17,7 +17,7 @@ import structlog
 import trio
 
 from proto import CALL_GROUP, BackendUnavailableError, Keyspace
-from server import RedisClient, open_redis, parse_redis_url
+from server import RedisClient, RedisCommandError, open_redis, parse_redis_url
 from supervisor.call_reaper import reap_worker_calls
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildSlot
@@ -92,8 +92,8 @@ def _write_child_config(config: FleetConfig, data_dir: Path) -> str:
 async def _ensure_call_group(redis: RedisClient, keys: Keyspace) -> None:
     try:
         await redis.execute("XGROUP", "CREATE", keys.call_stream(), CALL_GROUP, "0", "MKSTREAM")
-    except Exception as exc:  # BUSYGROUP: it exists already
-        if "BUSYGROUP" not in str(exc):
+    except RedisCommandError as exc:
+        if "BUSYGROUP" not in str(exc):  # the group exists already: fine
             raise
 
 
@@ -133,18 +133,24 @@ async def _supervise(
         log.info("fleet.ready", urls=urls, workers=len(workers), fleet=config.fleet)
         await _wait_for_signal(signals)
         log.info("fleet.stopping")
-        nursery.start_soon(_kill_on_second_signal, signals, [*fronts, *workers])
-        with trio.CancelScope(shield=True):
-            await _stop_all(fronts, sup.stop_timeout_s)
-            await _stop_all(workers, sup.stop_timeout_s)
-        nursery.cancel_scope.cancel()
+        killer: trio.CancelScope = await nursery.start(
+            _kill_on_second_signal, signals, [*fronts, *workers]
+        )
+        # Each child gets its own drain budget plus a margin before SIGKILL: fronts finish
+        # in-flight requests first, then workers finish the calls those requests wait on.
+        await _stop_all(fronts, config.front.graceful_timeout_s + sup.stop_timeout_s)
+        await _stop_all(workers, config.worker.drain_timeout_s + sup.stop_timeout_s)
+        killer.cancel()
+        # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
 
 
 async def _settle_worker(redis: RedisClient, keys: Keyspace, worker_id: str) -> None:
     try:
         await reap_worker_calls(redis, keys, worker_id)
-    except BackendUnavailableError as exc:
+    except (BackendUnavailableError, RedisCommandError) as exc:
+        # The entries stay pending under the dead worker's name; the next settle (or a
+        # restart) finds them. Never let one worker's exit take the supervisor down.
         log.error("worker.settle_failed", worker_id=worker_id, error=str(exc))
 
 
@@ -160,8 +166,15 @@ async def _wait_for_signal(signals: AsyncIterator[int]) -> None:
         return
 
 
-async def _kill_on_second_signal(signals: AsyncIterator[int], slots: list[ChildSlot]) -> None:
-    await _wait_for_signal(signals)
-    log.warning("fleet.stopping_now")
-    for s in slots:
-        s.kill()
+async def _kill_on_second_signal(
+    signals: AsyncIterator[int],
+    slots: list[ChildSlot],
+    *,
+    task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    with trio.CancelScope() as scope:
+        task_status.started(scope)
+        await _wait_for_signal(signals)
+        log.warning("fleet.stopping_now")
+        for s in slots:
+            s.kill()

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from proto import (
     CALL_GROUP,
+    CALL_PAYLOAD_FIELD,
     CallMessage,
     ErrorCode,
     ErrorObject,
@@ -37,8 +38,6 @@ from workers.toolset import Toolset
 __all__ = ["CallConsumer"]
 
 log = structlog.get_logger()
-
-_PAYLOAD_FIELD = b"m"
 
 # What redis-py returns for XREADGROUP with RESP2 and bytes responses.
 _ReadGroupReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
@@ -99,6 +98,13 @@ class CallConsumer:
                     block=self._config.read_block_ms,
                 )
                 backoff_s = 0.05
+            except aioredis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis came back without our data: re-create the lane and carry on.
+                log.warning("worker.call_group_recreated")
+                await self.ensure_group()
+                continue
             except RedisError as exc:
                 log.warning("worker.read_failed", error=str(exc), retry_in_s=backoff_s)
                 await asyncio.sleep(backoff_s)
@@ -106,7 +112,7 @@ class CallConsumer:
                 continue
             for _stream, entries in cast(_ReadGroupReply, response or []):
                 for entry_id, fields in entries:
-                    self._spawn(entry_id, fields.get(_PAYLOAD_FIELD, b""))
+                    self._spawn(entry_id, fields.get(CALL_PAYLOAD_FIELD, b""))
         await self._drain()
 
     async def _drain(self) -> None:

@@ -74,10 +74,15 @@ async def _serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     keys = Keyspace(fleet)
-    # RESP2: hiredis leaks on RESP3 push replies; no socket timeout on the connection that
-    # blocks in XREADGROUP (redis-py 8 defaults to 5 s, engineering notes 6.2).
+    # RESP2: hiredis leaks on RESP3 push replies. The socket timeout sits well above the
+    # longest XREADGROUP block (redis-py 8's 5 s default would cut it, engineering notes 6.2)
+    # but still bounds a half-open connection.
     redis = aioredis.Redis.from_url(
-        redis_url, protocol=2, socket_timeout=None, socket_connect_timeout=5.0
+        redis_url,
+        protocol=2,
+        socket_timeout=config.read_block_ms / 1000 + 10.0,
+        socket_connect_timeout=5.0,
+        health_check_interval=30,
     )
     server_info = Implementation(name=toolset.name, version=toolset.version)
     executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")

@@ -273,3 +273,49 @@ def test_legacy_ping_and_initialize_counter_offer(http: httpx.Client) -> None:
     params = {"protocolVersion": "2024-01-01", "capabilities": {}, "clientInfo": client_info}
     init = {"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": params}
     assert post(http, body=init).json()["result"]["protocolVersion"] == "2025-11-25"
+
+
+def test_malformed_origin_is_403(http: httpx.Client) -> None:
+    response = post(
+        http,
+        body=call("echo", {"text": "a"}),
+        version="2025-06-18",
+        headers={"origin": "http://[::1"},
+    )
+    assert_error(response, 403, -32600, None)
+
+
+def test_foreign_host_on_a_loopback_bind_is_421(http: httpx.Client) -> None:
+    response = post(
+        http,
+        body=call("echo", {"text": "a"}),
+        version="2025-06-18",
+        headers={"host": "evil.example"},
+    )
+    assert_error(response, 421, -32600, None)
+    local = post(
+        http,
+        body=call("echo", {"text": "a"}),
+        version="2025-06-18",
+        headers={"host": "localhost:9"},
+    )
+    assert local.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["tools/list", "initialize", "ping"])
+def test_headerless_request_with_a_modern_envelope_is_a_header_mismatch(
+    http: httpx.Client, method: str
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 8, "method": method, "params": {"_meta": ENVELOPE}}
+    assert_error(post(http, body=body), 400, -32020, 8)
+
+
+def test_invalid_utf8_in_modern_params_is_invalid_params(http: httpx.Client) -> None:
+    body = (
+        b'{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"ec\\xc3\\x28ho",'
+        b'"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        b'"io.modelcontextprotocol/clientCapabilities":{}}}}'
+    ).replace(b"\\xc3\\x28", b"\xc3\x28")
+    assert_error(
+        post(http, body=body, headers=modern_headers("tools/call", "echo")), 400, -32602, 9
+    )

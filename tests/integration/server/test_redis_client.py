@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import trio
 
@@ -90,3 +92,30 @@ async def test_subscriber_delivers_and_reports_gaps(
         await wait_until_async(lambda: gaps == [1], deadline_s=5, what="resubscription")
         assert await client.execute("PUBLISH", fleet_name, b"two") == 1
         await wait_until_async(lambda: got == [b"one", b"two"], deadline_s=5, what="second message")
+
+
+async def test_a_silent_server_fails_commands_at_their_deadline_not_in_a_queue(
+    nursery: trio.Nursery,
+) -> None:
+    # A peer that accepts and reads but never answers (a half-open connection, a hung proxy).
+    async def swallow(stream: trio.SocketStream) -> None:
+        while await stream.receive_some(65536):
+            pass
+
+    listeners = await nursery.start(partial(trio.serve_tcp, swallow, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    failures: list[float] = []
+    address = parse_redis_url(f"redis://127.0.0.1:{port}/0")
+    async with open_redis(address, command_timeout_s=0.3) as client:
+        start = trio.current_time()
+
+        async def one() -> None:
+            with pytest.raises(BackendUnavailableError):
+                await client.execute("PING")
+            failures.append(trio.current_time() - start)
+
+        async with trio.open_nursery() as callers:
+            for _ in range(20):
+                callers.start_soon(one)
+    assert len(failures) == 20
+    assert max(failures) < 2.0

@@ -8,11 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import redis
+import trio
 from mcp import Client
 from mcp_types import TextContent
 
+from proto import CALL_GROUP, Keyspace
 from tests.fixtures.fleet import MCPFLEET, RunningFleet
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import wait_until, wait_until_async
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -120,3 +124,43 @@ async def test_children_outlive_the_supervisors_idle_threads(fleet: RunningFleet
     assert [b.text for b in result.content if isinstance(b, TextContent)] == ["waited 12000 ms"]
     assert fleet.find("worker.exited") == []
     assert fleet.find("front.exited") == []
+
+
+async def test_sigterm_lets_an_in_flight_call_finish(fleet: RunningFleet) -> None:
+    stream = Keyspace(fleet.fleet).call_stream()
+    sync_redis = redis.Redis.from_url(fleet.redis_url)
+    outcome: list[httpx.Response] = []
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "wait", "arguments": {"ms": 3000}, "_meta": meta},
+    }
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": "wait",
+    }
+
+    async def call() -> None:
+        async with httpx.AsyncClient(timeout=60) as client:
+            outcome.append(await client.post(fleet.url, json=body, headers=headers))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call)
+        await wait_until_async(
+            lambda: sync_redis.xpending(stream, CALL_GROUP)["pending"] == 1,
+            deadline_s=20,
+            what="the call to be running",
+        )
+        fleet.process.send_signal(signal.SIGTERM)
+    (response,) = outcome
+    assert response.status_code == 200
+    assert response.json()["result"]["content"][0]["text"] == "waited 3000 ms"
+    assert fleet.stop(timeout_s=60) == 0
+    assert sync_redis.xlen(stream) == 0
