@@ -59,6 +59,7 @@ from proto.lifecycle import (
     ToolsCapability,
     require_envelope,
 )
+from proto.lua_scripts import KEPT_REPLY_TTL_S, PUBLISH_OR_KEEP, LuaScript
 from proto.mcp_struct import JsonObject, McpStruct
 from proto.methods import (
     INITIALIZE,
@@ -117,6 +118,7 @@ __all__ = [
     "DEFAULT_HEADERLESS_VERSION",
     "HANDSHAKE_VERSIONS",
     "INITIALIZE",
+    "KEPT_REPLY_TTL_S",
     "LATEST_HANDSHAKE_VERSION",
     "LOG_LEVELS",
     "MCP_METHOD",
@@ -129,6 +131,7 @@ __all__ = [
     "NOTIFICATION_INITIALIZED",
     "NOTIFICATION_PROGRESS",
     "PING",
+    "PUBLISH_OR_KEEP",
     "SERVER_DISCOVER",
     "TOOLS_CALL",
     "TOOLS_LIST",
@@ -162,6 +165,7 @@ __all__ = [
     "ListToolsResult",
     "LocalProtocolError",
     "LogLevel",
+    "LuaScript",
     "McpStruct",
     "MethodNotFoundError",
     "MissingClientCapabilityError",

@@ -45,6 +45,12 @@ class Keyspace:
         """Pub/sub channel of one front process: replies and progress for its calls."""
         return f"{self._prefix}replies:{{{front_id}}}"
 
+    def kept_replies(self, front_id: str) -> str:
+        """Hash of replies published while no one listened on the front's channel: field =
+        call id, value = encoded reply. Written by ``PUBLISH_OR_KEEP`` (workers, supervisor),
+        read and emptied by that front after it resubscribes; TTL ``KEPT_REPLY_TTL_S``."""
+        return f"{self._prefix}kept:{{{front_id}}}"
+
     def worker_heartbeat(self, worker_id: str) -> str:
         """String key: a live worker's status; written by the worker, TTL a few seconds."""
         return f"{self._prefix}worker:{{{worker_id}}}"

@@ -23,7 +23,7 @@ from server.dispatch import Dispatcher
 from server.http_app import HttpApp
 from server.redis_client import open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
-from server.reply_router import ReplyRouter
+from server.reply_router import KeptReplyFetcher, ReplyRouter
 from server.tool_catalog import ToolCatalog
 
 __all__ = ["build_hypercorn_config", "serve"]
@@ -80,6 +80,7 @@ async def serve(
             on_gap=router.on_gap,
         )
         await nursery.start(subscriber.run)
+        await nursery.start(KeptReplyFetcher(redis, router, keys.kept_replies(front_id)).run)
         calls = CallQueue(
             redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
         )

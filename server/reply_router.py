@@ -11,9 +11,16 @@ import msgspec
 import structlog
 import trio
 
-from proto import ErrorReply, ProgressMessage, ResultReply, decode_worker_message
+from proto import (
+    BackendUnavailableError,
+    ErrorReply,
+    ProgressMessage,
+    ResultReply,
+    decode_worker_message,
+)
+from server.redis_client import RedisClient
 
-__all__ = ["PendingCall", "ReplyRouter"]
+__all__ = ["KeptReplyFetcher", "PendingCall", "ReplyRouter"]
 
 log = structlog.get_logger()
 
@@ -35,6 +42,7 @@ class ReplyRouter:
         self._pending: dict[int, PendingCall] = {}
         self._ids = itertools.count(1)
         self.gaps = 0
+        self.gap_seen = trio.Event()
 
     def next_call_id(self) -> int:
         return next(self._ids)
@@ -63,11 +71,60 @@ class ReplyRouter:
         pending.done.set()
 
     def on_gap(self) -> None:
-        # Replies published while the subscription was down are lost; the affected calls
-        # end at their deadline with a clear error rather than hang.
+        """The subscription was re-established: replies published meanwhile were kept in
+        Redis (``PUBLISH_OR_KEEP``); ask for them to be fetched."""
         self.gaps += 1
         log.warning("reply.gap", waiting=len(self._pending))
+        self.gap_seen.set()
+
+    def waiting_call_ids(self) -> list[int]:
+        return list(self._pending)
 
     @property
     def waiting(self) -> int:
         return len(self._pending)
+
+
+class KeptReplyFetcher:
+    """Service: after each subscription gap, fetch the replies workers kept for this front
+    while no one listened, and deliver those the router still waits for.
+
+    Args:
+        redis: the front's Redis client.
+        router: the front's reply router.
+        kept_key: this front's kept-replies hash (``Keyspace.kept_replies``).
+    """
+
+    def __init__(self, redis: RedisClient, router: ReplyRouter, kept_key: str) -> None:
+        self._redis = redis
+        self._router = router
+        self._kept_key = kept_key
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Fetch after every gap until cancelled."""
+        task_status.started()
+        while True:
+            await self._router.gap_seen.wait()
+            self._router.gap_seen = trio.Event()
+            try:
+                await self.fetch()
+            except BackendUnavailableError as exc:
+                log.warning("reply.fetch_failed", error=str(exc))
+
+    async def fetch(self) -> int:
+        """Deliver kept replies of waiting calls; returns how many were delivered."""
+        ids = self._router.waiting_call_ids()
+        if not ids:
+            return 0
+        found = await self._redis.execute("HMGET", self._kept_key, *ids)
+        delivered = [
+            (call_id, payload)
+            for call_id, payload in zip(ids, found if isinstance(found, list) else [], strict=False)
+            if isinstance(payload, bytes)
+        ]
+        for _call_id, payload in delivered:
+            self._router.on_message(payload)
+        if delivered:
+            await self._redis.execute("HDEL", self._kept_key, *(c for c, _ in delivered))
+            log.info("reply.recovered", calls=len(delivered))
+        return len(delivered)

@@ -15,6 +15,8 @@ import structlog
 from proto import (
     CALL_GROUP,
     CALL_PAYLOAD_FIELD,
+    KEPT_REPLY_TTL_S,
+    PUBLISH_OR_KEEP,
     ErrorCode,
     ErrorObject,
     ErrorReply,
@@ -40,6 +42,7 @@ async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) 
     """
     stream = keys.call_stream()
     settled = 0
+    await redis.execute("SCRIPT", "LOAD", PUBLISH_OR_KEEP.source)  # rare path: load each time
     while True:
         pending = await redis.execute("XPENDING", stream, CALL_GROUP, "-", "+", _BATCH, worker_id)
         ids = [e[0] for e in _lists(pending) if isinstance(e[0], bytes)]
@@ -50,9 +53,21 @@ async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) 
         for entry in _lists(claimed):
             # An entry deleted meanwhile comes back without its fields.
             fields = entry[1] if len(entry) == 2 and isinstance(entry[1], list) else []
-            reply = _worker_lost(fields)
-            if reply is not None:
-                commands.append(["PUBLISH", keys.reply_channel(reply[0]), reply[1]])
+            lost = _worker_lost(fields)
+            if lost is not None:
+                front_id, call_id, payload = lost
+                commands.append(
+                    [
+                        "EVALSHA",
+                        PUBLISH_OR_KEEP.sha,
+                        1,
+                        keys.kept_replies(front_id),
+                        keys.reply_channel(front_id),
+                        payload,
+                        call_id,
+                        KEPT_REPLY_TTL_S,
+                    ]
+                )
         commands.append(["XACK", stream, CALL_GROUP, *ids])
         commands.append(["XDEL", stream, *ids])
         await redis.execute_many(commands)
@@ -67,7 +82,7 @@ def _lists(reply: RedisReply) -> list[list[RedisReply]]:
     return [e for e in reply if isinstance(e, list)] if isinstance(reply, list) else []
 
 
-def _worker_lost(fields: list[RedisReply]) -> tuple[str, bytes] | None:
+def _worker_lost(fields: list[RedisReply]) -> tuple[str, int, bytes] | None:
     payload = fields[1] if len(fields) >= 2 and fields[0] == CALL_PAYLOAD_FIELD else None
     if not isinstance(payload, bytes):
         return None
@@ -80,4 +95,4 @@ def _worker_lost(fields: list[RedisReply]) -> tuple[str, bytes] | None:
         f"The worker running {call.tool!r} exited before answering; the call may have partly run",
         {"reason": "worker_lost"},
     )
-    return call.front_id, encode_wire(ErrorReply(call.call_id, error))
+    return call.front_id, call.call_id, encode_wire(ErrorReply(call.call_id, error))

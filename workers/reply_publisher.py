@@ -1,6 +1,9 @@
 """One task per worker that publishes progress and replies in order, batching many into one
 pipeline, and acknowledges each call only after its reply is published (so a call is never
 lost: until acknowledged, it stays in the worker's pending list for the supervisor to settle).
+
+Final replies go through ``PUBLISH_OR_KEEP``: if the front's subscription is down at that
+moment, the reply is kept in Redis for the front to fetch when it resubscribes.
 """
 
 from __future__ import annotations
@@ -10,9 +13,18 @@ from typing import Final
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
-from proto import CALL_GROUP, ErrorReply, Keyspace, ProgressMessage, ResultReply, encode_wire
+from proto import (
+    CALL_GROUP,
+    KEPT_REPLY_TTL_S,
+    PUBLISH_OR_KEEP,
+    ErrorReply,
+    Keyspace,
+    ProgressMessage,
+    ResultReply,
+    encode_wire,
+)
 
 __all__ = ["Outgoing", "ReplyPublisher"]
 
@@ -24,12 +36,13 @@ _MAX_BATCH: Final = 256
 class Outgoing:
     """A message for a front; ``entry_id`` is set on final replies to acknowledge the call."""
 
-    __slots__ = ("entry_id", "front_id", "payload")
+    __slots__ = ("call_id", "entry_id", "front_id", "payload")
 
-    def __init__(self, front_id: str, payload: bytes, entry_id: bytes | None) -> None:
+    def __init__(self, front_id: str, payload: bytes, entry_id: bytes | None, call_id: int) -> None:
         self.front_id = front_id
         self.payload = payload
         self.entry_id = entry_id
+        self.call_id = call_id
 
 
 class ReplyPublisher:
@@ -44,10 +57,10 @@ class ReplyPublisher:
         self._idle.set()
 
     def reply(self, front_id: str, reply: ResultReply | ErrorReply, entry_id: bytes) -> None:
-        self._put(Outgoing(front_id, encode_wire(reply), entry_id))
+        self._put(Outgoing(front_id, encode_wire(reply), entry_id, reply.call_id))
 
     def progress(self, front_id: str, message: ProgressMessage) -> None:
-        self._put(Outgoing(front_id, encode_wire(message), None))
+        self._put(Outgoing(front_id, encode_wire(message), None, message.call_id))
 
     def _put(self, item: Outgoing) -> None:
         self._idle.clear()
@@ -67,18 +80,37 @@ class ReplyPublisher:
             if self._queue.empty():
                 self._idle.set()
 
+    async def load_scripts(self) -> None:
+        """Load the Lua script once; EVALSHA then names it (reloaded if Redis forgets it)."""
+        await self._redis.script_load(PUBLISH_OR_KEEP.source)
+
     async def _publish(self, batch: list[Outgoing]) -> None:
         backoff_s = 0.05
         while True:
             pipe = self._redis.pipeline(transaction=False)
             for item in batch:
-                pipe.publish(self._keys.reply_channel(item.front_id), item.payload)
-                if item.entry_id is not None:
-                    pipe.xack(self._stream, CALL_GROUP, item.entry_id)
-                    pipe.xdel(self._stream, item.entry_id)
+                channel = self._keys.reply_channel(item.front_id)
+                if item.entry_id is None:
+                    pipe.publish(channel, item.payload)  # progress: losing one is harmless
+                    continue
+                pipe.evalsha(
+                    PUBLISH_OR_KEEP.sha,
+                    1,
+                    self._keys.kept_replies(item.front_id),
+                    channel,
+                    item.payload,
+                    item.call_id,
+                    KEPT_REPLY_TTL_S,
+                )
+                pipe.xack(self._stream, CALL_GROUP, item.entry_id)
+                pipe.xdel(self._stream, item.entry_id)
             try:
                 await pipe.execute()
                 return
+            except NoScriptError:
+                # Redis restarted or flushed its scripts; every EVALSHA of the batch failed
+                # alike and the acknowledgements are idempotent, so reload and resend.
+                await self.load_scripts()
             except RedisError as exc:
                 log.warning("reply.publish_failed", error=str(exc), retry_in_s=backoff_s)
                 await asyncio.sleep(backoff_s)

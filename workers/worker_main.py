@@ -100,6 +100,7 @@ async def _serve(
     try:
         with structlog.contextvars.bound_contextvars(worker_id=worker_id):
             await consumer.ensure_group()
+            await publisher.load_scripts()
             log.info("worker.ready", tools=len(toolset.tools))
             on_ready()
             await consumer.run(stop)

@@ -1,0 +1,33 @@
+"""The Lua scripts mcpfleet runs in Redis, as source text shipped in ``proto/lua/``.
+
+Scripts take keys in KEYS and values in ARGV (never interpolated); callers load them once
+and call them by SHA. Reading the package's own files at import is the same kind of act as
+importing a module: no environment, clock or network is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from typing import Final
+
+__all__ = ["KEPT_REPLY_TTL_S", "PUBLISH_OR_KEEP", "LuaScript"]
+
+
+class LuaScript:
+    """A script's source and its SHA1 (what EVALSHA names)."""
+
+    __slots__ = ("name", "sha", "source")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = (resources.files("proto") / "lua" / f"{name}.lua").read_text("utf-8")
+        self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+
+
+PUBLISH_OR_KEEP: Final = LuaScript("publish_or_keep")
+"""KEYS: kept-replies hash. ARGV: channel, reply, call id, TTL seconds. Returns 1 if a
+subscriber got it, 0 if it was kept."""
+
+KEPT_REPLY_TTL_S: Final = 300
+"""How long a reply nobody received waits for its front to fetch it."""
