@@ -85,7 +85,13 @@ async def serve(
             redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
         )
         dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
-        app = HttpApp(dispatcher, config, front_id=front_id, is_ready=lambda: not shutdown.is_set())
+        app = HttpApp(
+            dispatcher,
+            config,
+            front_id=front_id,
+            # Ready: not draining, and replies can reach us (the subscription is up).
+            is_ready=lambda: subscriber.connected and not shutdown.is_set(),
+        )
         nursery.start_soon(_watch_signals, shutdown)
         async with trio.open_nursery() as http_nursery:
             binds = await http_nursery.start(

@@ -55,6 +55,7 @@ class RedisSubscriber:
         self._connect_timeout_s = connect_timeout_s
         self._health_interval_s = health_interval_s
         self.reconnects = 0
+        self.connected = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Subscribe and deliver messages until cancelled; ready once first subscribed.
@@ -72,6 +73,7 @@ class RedisSubscriber:
                 try:
                     async for _ in self._subscribed(stream):
                         backoff_s = 0.05
+                        self.connected = True
                         if not started:
                             started = True
                             task_status.started()
@@ -84,6 +86,7 @@ class RedisSubscriber:
                 except (EOFError, TimeoutError, ConnectionError, hiredis.ProtocolError) as exc:
                     log.warning("redis.subscription_lost", error=str(exc))
                 finally:
+                    self.connected = False
                     await trio.aclose_forcefully(stream)
             await trio.sleep(backoff_s)
             backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)

@@ -16,7 +16,7 @@ from mcp_types import TextContent
 
 from proto import CALL_GROUP, Keyspace
 from tests.fixtures.fleet import MCPFLEET, RunningFleet
-from tests.fixtures.waiting import wait_until, wait_until_async
+from tests.fixtures.waiting import wait_until, wait_until_async, wait_until_true_async
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -164,3 +164,34 @@ async def test_sigterm_lets_an_in_flight_call_finish(fleet: RunningFleet) -> Non
     assert response.json()["result"]["content"][0]["text"] == "waited 3000 ms"
     assert fleet.stop(timeout_s=60) == 0
     assert sync_redis.xlen(stream) == 0
+
+
+async def test_a_killed_embedded_redis_is_restarted_and_calls_resume(tmp_path: Path) -> None:
+    data_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [*MCPFLEET, "up", "--app", "examples.demo:app", "--http", "127.0.0.1:0",
+         "--data-dir", str(data_dir), "--workers", "1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT, env=_clean_env(),
+    )  # fmt: skip
+    fleet = RunningFleet(process, "default", "")
+    fleet.data_dir = str(data_dir)
+    try:
+        fleet.wait_for("fleet.ready")
+        redis_pid = fleet.find("redis.started")[0]["pid"]
+        assert isinstance(redis_pid, int)
+        os.kill(redis_pid, signal.SIGKILL)
+        fleet.wait_for("redis.restarted")
+        base = fleet.url.rsplit("/", 1)[0]
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def ready() -> bool:
+                return (await http.get(base + "/ready")).status_code == 200
+
+            # The front notices, resubscribes and reports ready again.
+            await wait_until_true_async(ready, deadline_s=30, what="the front to be ready")
+        async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
+            result = await client.call_tool("echo", {"text": "after restart"})
+        assert [b.text for b in result.content if isinstance(b, TextContent)] == ["after restart"]
+    finally:
+        assert fleet.stop() == 0
