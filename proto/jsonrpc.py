@@ -13,7 +13,13 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from proto.error_codes import ErrorCode
-from proto.errors import InvalidParamsError, InvalidRequestError, ParseError, ProtocolError
+from proto.errors import (
+    FleetError,
+    InvalidParamsError,
+    InvalidRequestError,
+    ParseError,
+    ProtocolError,
+)
 
 __all__ = [
     "ClientResponse",
@@ -143,7 +149,7 @@ def decode_message(body: bytes) -> IncomingMessage:
     raise RequestError(InvalidRequestError('Invalid JSON-RPC message: no "method"'), rid)
 
 
-class RequestError(Exception):
+class RequestError(FleetError):
     """A :class:`ProtocolError` raised while decoding, with the request id it applies to."""
 
     def __init__(self, error: ProtocolError, request_id: RequestId | None) -> None:

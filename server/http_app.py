@@ -32,6 +32,7 @@ from proto import (
     ClientResponse,
     Era,
     ErrorCode,
+    FleetError,
     HeaderMismatchError,
     InvalidRequestError,
     ModernParams,
@@ -68,7 +69,7 @@ _modern_params: Final = msgspec.json.Decoder(ModernParams)
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
-class _HttpError(Exception):
+class _HttpError(FleetError):
     """A refusal at the HTTP layer: status plus a JSON-RPC error body."""
 
     def __init__(self, status: int, error: ProtocolError, request_id: RequestId | None = None):

@@ -25,9 +25,20 @@ from typing import Final
 import msgspec
 import trio
 
-__all__ = ["Child", "child_command", "spawn_child"]
+__all__ = ["Child", "ReadyReport", "child_command", "spawn_child"]
 
 _PR_SET_PDEATHSIG: Final = 1
+
+
+class ReadyReport(msgspec.Struct, frozen=True):
+    """What a child writes on its ready pipe, one JSON line, once it can work."""
+
+    role: str
+    id: str
+    binds: list[str] = msgspec.field(default_factory=list)
+
+
+_ready_decoder = msgspec.json.Decoder(ReadyReport)
 
 
 def child_command(role: str, *args: str) -> list[str]:
@@ -81,7 +92,7 @@ class Child:
             await trio.sleep(0.05)
         return self.process.wait()
 
-    async def wait_ready(self, timeout_s: float) -> dict[str, object] | None:
+    async def wait_ready(self, timeout_s: float) -> ReadyReport | None:
         """The child's ready report, or ``None`` if it exited or stayed silent too long."""
         stream = trio.lowlevel.FdStream(self._ready_fd)
         data = b""
@@ -95,10 +106,9 @@ class Child:
         if not data.endswith(b"\n"):
             return None
         try:
-            report = msgspec.json.decode(data)
-        except msgspec.DecodeError:
+            return _ready_decoder.decode(data)
+        except msgspec.MsgspecError:
             return None
-        return report if isinstance(report, dict) else None
 
     def signal(self, signum: int) -> None:
         if self.process.poll() is None:

@@ -11,7 +11,7 @@ import structlog
 import trio
 
 from proto import FleetError
-from supervisor.child_process import Child, spawn_child
+from supervisor.child_process import Child, ReadyReport, spawn_child
 from supervisor.restart_policy import RestartPolicy
 
 __all__ = ["ChildSlot", "ChildStartError"]
@@ -58,7 +58,7 @@ class ChildSlot:
         self.restarts = 0
 
     async def run(
-        self, *, task_status: trio.TaskStatus[dict[str, object]] = trio.TASK_STATUS_IGNORED
+        self, *, task_status: trio.TaskStatus[ReadyReport] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Run children until :meth:`stop`; ready once the first child reported ready.
 

@@ -13,6 +13,7 @@ import msgspec
 import trio
 
 from supervisor.app_loader import build_catalog, load_toolset
+from supervisor.child_process import ReadyReport
 from supervisor.config import FleetConfig
 from supervisor.logging_setup import configure_logging
 
@@ -24,11 +25,11 @@ def read_child_config(path: str) -> FleetConfig:
     return msgspec.json.decode(Path(path).read_bytes(), type=FleetConfig)
 
 
-def _report_ready(ready_fd: int | None, payload: dict[str, object]) -> None:
+def _report_ready(ready_fd: int | None, report: ReadyReport) -> None:
     if ready_fd is None:
         return
     with os.fdopen(ready_fd, "wb") as pipe:
-        pipe.write(msgspec.json.encode(payload) + b"\n")
+        pipe.write(msgspec.json.encode(report) + b"\n")
 
 
 def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> int:
@@ -42,7 +43,7 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
     assert config.redis_url is not None  # resolved by the supervisor before spawning
 
     def on_ready(binds: list[str]) -> None:
-        _report_ready(ready_fd, {"role": "front", "id": front_id, "binds": binds})
+        _report_ready(ready_fd, ReadyReport(role="front", id=front_id, binds=binds))
 
     trio.run(
         lambda: server.serve(
@@ -70,6 +71,6 @@ def run_worker_process(config_path: str, worker_id: str, ready_fd: int | None) -
         fleet=config.fleet,
         worker_id=worker_id,
         config=config.worker,
-        on_ready=lambda: _report_ready(ready_fd, {"role": "worker", "id": worker_id}),
+        on_ready=lambda: _report_ready(ready_fd, ReadyReport(role="worker", id=worker_id)),
     )
     return 0

@@ -128,7 +128,7 @@ async def _supervise(
         for worker in workers:
             await nursery.start(worker.run)
         reports = [await nursery.start(front.run) for front in fronts]
-        binds = [b for report in reports for b in report.get("binds", []) if isinstance(b, str)]
+        binds = [bind for report in reports for bind in report.binds]
         urls = [f"{b}{config.front.path}" for b in binds]
         log.info("fleet.ready", urls=urls, workers=len(workers), fleet=config.fleet)
         await _wait_for_signal(signals)

@@ -9,6 +9,7 @@ them. A call whose caller's deadline has passed is acknowledged and dropped unru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import cast
 
@@ -155,11 +156,18 @@ class CallConsumer:
             error = ErrorObject(ErrorCode.INVALID_PARAMS, f"Unknown tool: {call.tool}")
             self._publisher.reply(call.front_id, ErrorReply(call.call_id, error), entry_id)
             return
-        timeout_s = min(tool.effective_timeout_s(self._config.default_timeout_s), remaining_s)
+        limit_s = tool.effective_timeout_s(self._config.default_timeout_s)
         sink = self._progress_sink(call) if call.progress_token is not None else None
-        body = await self._runner.run(tool, call, timeout_s=timeout_s, progress_sink=sink)
+        body, overrun = await self._runner.run(
+            tool, call, timeout_s=min(limit_s, remaining_s), limit_s=limit_s, progress_sink=sink
+        )
         self.calls_served += 1
         self._publisher.reply(call.front_id, ResultReply(call.call_id, msgspec.Raw(body)), entry_id)
+        if overrun is not None:
+            # The caller has its answer; this slot stays taken until the thread lets go.
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(overrun)
+            log.info("call.overrun_finished")
 
     def _progress_sink(self, call: CallMessage) -> ProgressSink:
         loop = asyncio.get_running_loop()

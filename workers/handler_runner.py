@@ -6,9 +6,9 @@ anything the handler does (a failing handler is a tool error, and the worker kee
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 import structlog
@@ -27,7 +27,9 @@ log = structlog.get_logger()
 class HandlerRunner:
     """Executes handlers; one per worker process."""
 
-    def __init__(self, renderer: ResultRenderer, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, renderer: ResultRenderer, executor: concurrent.futures.ThreadPoolExecutor
+    ) -> None:
         self._renderer = renderer
         self._executor = executor
 
@@ -37,9 +39,19 @@ class HandlerRunner:
         call: CallMessage,
         *,
         timeout_s: float,
+        limit_s: float,
         progress_sink: ProgressSink | None,
-    ) -> bytes:
+    ) -> tuple[bytes, concurrent.futures.Future[object] | None]:
         """Decode the arguments, run the handler within ``timeout_s`` and render the outcome.
+
+        ``limit_s`` is the tool's own timeout, named in the error; ``timeout_s`` may be
+        shorter when the call waited in the queue (the caller's deadline is what counts).
+
+        Returns:
+            The rendered result, and — when a sync handler overran its timeout — the future
+            of its still-running thread: the caller is answered at once, but the call's
+            concurrency slot stays taken until that thread ends, so a worker never queues
+            more sync calls than it has threads.
 
         Cancellation: cancels an async handler; a sync handler's thread cannot be stopped,
         so its context's ``cancelled`` flag is set and its late result is discarded.
@@ -51,7 +63,7 @@ class HandlerRunner:
             # The front validated these already; only a version skew gets here.
             return self._renderer.tool_error(
                 f"Invalid arguments for tool {tool.name!r}: {exc}", version
-            )
+            ), None
         kwargs = {name: getattr(args, name) for name in tool.args.struct.__struct_fields__}
         cancel_flag = threading.Event()
         if tool.args.context_param is not None:
@@ -61,31 +73,39 @@ class HandlerRunner:
                 progress_sink=progress_sink,
                 cancel_flag=cancel_flag,
             )
+        threads: list[concurrent.futures.Future[object]] = []
         try:
             async with asyncio.timeout(timeout_s):
-                value = await self._invoke(tool, kwargs)
-            return self._renderer.success(value, version)
+                value = await self._invoke(tool, kwargs, threads)
+            return self._renderer.success(value, version), None
         except TimeoutError:
             cancel_flag.set()
             log.warning("call.timed_out", timeout_s=timeout_s)
+            overrun = next((f for f in threads if not f.done()), None)
             return self._renderer.tool_error(
-                f"Tool {tool.name!r} timed out after {timeout_s:g} s", version
-            )
+                f"Tool {tool.name!r} timed out after {limit_s:g} s", version
+            ), overrun
         except asyncio.CancelledError:
             cancel_flag.set()
             raise
         except ToolError as exc:
-            return self._renderer.tool_error(str(exc), version)
+            return self._renderer.tool_error(str(exc), version), None
         except CancelledByClientError:
-            return self._renderer.tool_error(f"Tool {tool.name!r} was cancelled", version)
+            return self._renderer.tool_error(f"Tool {tool.name!r} was cancelled", version), None
         except Exception as exc:  # supervision boundary: a handler's failure
             log.warning("call.handler_failed", error_type=type(exc).__name__, exc_info=True)
             return self._renderer.tool_error(
                 f"Tool {tool.name!r} failed: {type(exc).__name__}: {exc}", version
-            )
+            ), None
 
-    async def _invoke(self, tool: ToolDefinition, kwargs: dict[str, object]) -> object:
+    async def _invoke(
+        self,
+        tool: ToolDefinition,
+        kwargs: dict[str, object],
+        threads: list[concurrent.futures.Future[object]],
+    ) -> object:
         if tool.is_async:
             return await tool.fn(**kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(tool.fn, **kwargs))
+        future = self._executor.submit(functools.partial(tool.fn, **kwargs))
+        threads.append(future)
+        return await asyncio.wrap_future(future)
