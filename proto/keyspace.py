@@ -52,5 +52,7 @@ class Keyspace:
         return f"{self._prefix}kept:{{{front_id}}}"
 
     def worker_heartbeat(self, worker_id: str) -> str:
-        """String key: a live worker's status; written by the worker, TTL a few seconds."""
+        """String key: a live worker's ``WorkerHeartbeat``, rewritten by the worker every
+        ``heartbeat_interval_s`` with a TTL of five intervals and deleted on a clean exit;
+        read by supervisors to find consumers whose worker is gone."""
         return f"{self._prefix}worker:{{{worker_id}}}"

@@ -17,6 +17,7 @@ __all__ = [
     "ErrorReply",
     "ProgressMessage",
     "ResultReply",
+    "WorkerHeartbeat",
     "WorkerMessage",
     "decode_call",
     "decode_worker_message",
@@ -77,6 +78,16 @@ class ProgressMessage(WireStruct, frozen=True, tag="progress"):
 
 
 WorkerMessage = ResultReply | ErrorReply | ProgressMessage
+
+
+class WorkerHeartbeat(msgspec.Struct, frozen=True):
+    """A live worker's status, stored under ``Keyspace.worker_heartbeat`` with a TTL: its
+    absence means the worker is gone and its pending calls may be settled."""
+
+    pid: int
+    inflight: int
+    calls_served: int
+
 
 _encoder: Final = msgspec.json.Encoder()
 _call_decoder: Final = msgspec.json.Decoder(CallMessage)

@@ -26,7 +26,7 @@ from proto import (
 )
 from server import RedisClient, RedisReply
 
-__all__ = ["reap_worker_calls"]
+__all__ = ["reap_worker_calls", "settle_orphaned_consumers"]
 
 log = structlog.get_logger()
 
@@ -96,3 +96,30 @@ def _worker_lost(fields: list[RedisReply]) -> tuple[str, int, bytes] | None:
         {"reason": "worker_lost"},
     )
     return call.front_id, call.call_id, encode_wire(ErrorReply(call.call_id, error))
+
+
+async def settle_orphaned_consumers(redis: RedisClient, keys: Keyspace) -> int:
+    """Settle the calls of every consumer whose worker has no live heartbeat.
+
+    Covers workers that died with their supervisor (SIGKILL, a lost host): their ids are
+    never reused, so only this sweep finds what they held. Safe with several supervisors on
+    one fleet: a live worker's heartbeat protects its calls.
+
+    Returns:
+        How many calls were answered and removed.
+    """
+    reply = await redis.execute("XINFO", "CONSUMERS", keys.call_stream(), CALL_GROUP)
+    names = [_field(entry, b"name") for entry in _lists(reply)]
+    settled = 0
+    for name in filter(None, names):
+        if await redis.execute("EXISTS", keys.worker_heartbeat(name)) == 0:
+            settled += await reap_worker_calls(redis, keys, name)
+    return settled
+
+
+def _field(flat: list[RedisReply], name: bytes) -> str | None:
+    """A value from a RESP2 flat key/value list (XINFO's reply shape)."""
+    for key, value in zip(flat[::2], flat[1::2], strict=False):
+        if key == name and isinstance(value, bytes):
+            return value.decode()
+    return None

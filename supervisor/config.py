@@ -50,6 +50,9 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     restart_backoff_max_s: PositiveFloat = 10.0
     """Ceiling of the exponential backoff between restarts of a crashing child."""
 
+    orphan_sweep_interval_s: PositiveFloat = 15.0
+    """How often to settle calls held by workers with no live heartbeat (also at start)."""
+
 
 class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything a fleet needs; each component is handed only its own section."""

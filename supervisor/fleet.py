@@ -18,7 +18,7 @@ import trio
 
 from proto import CALL_GROUP, BackendUnavailableError, Keyspace
 from server import RedisClient, RedisCommandError, open_redis, parse_redis_url
-from supervisor.call_reaper import reap_worker_calls
+from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildSlot
 from supervisor.config import FleetConfig
@@ -124,7 +124,12 @@ async def _supervise(
 
     fronts = [slot("front", 0)]
     workers = [slot("worker", i) for i in range(config.workers)]
+    # Calls left by workers of an earlier run (a supervisor killed with them) come first.
+    await _sweep_orphans(redis, keys)
     async with trio.open_nursery() as nursery:
+        sweeper: trio.CancelScope = await nursery.start(
+            _sweep_orphans_every, redis, keys, sup.orphan_sweep_interval_s
+        )
         for worker in workers:
             await nursery.start(worker.run)
         reports = [await nursery.start(front.run) for front in fronts]
@@ -141,6 +146,7 @@ async def _supervise(
         await _stop_all(fronts, config.front.graceful_timeout_s + sup.stop_timeout_s)
         await _stop_all(workers, config.worker.drain_timeout_s + sup.stop_timeout_s)
         killer.cancel()
+        sweeper.cancel()
         # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
 
@@ -152,6 +158,27 @@ async def _settle_worker(redis: RedisClient, keys: Keyspace, worker_id: str) -> 
         # The entries stay pending under the dead worker's name; the next settle (or a
         # restart) finds them. Never let one worker's exit take the supervisor down.
         log.error("worker.settle_failed", worker_id=worker_id, error=str(exc))
+
+
+async def _sweep_orphans(redis: RedisClient, keys: Keyspace) -> None:
+    try:
+        await settle_orphaned_consumers(redis, keys)
+    except (BackendUnavailableError, RedisCommandError) as exc:
+        log.warning("fleet.orphan_sweep_failed", error=str(exc))
+
+
+async def _sweep_orphans_every(
+    redis: RedisClient,
+    keys: Keyspace,
+    interval_s: float,
+    *,
+    task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    with trio.CancelScope() as scope:
+        task_status.started(scope)
+        while True:
+            await trio.sleep(interval_s)
+            await _sweep_orphans(redis, keys)
 
 
 async def _stop_all(slots: list[ChildSlot], timeout_s: float) -> None:

@@ -27,5 +27,8 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     drain_timeout_s: PositiveFloat = 30.0
     """On SIGTERM, how long in-flight calls may take to finish before the worker exits."""
 
+    heartbeat_interval_s: PositiveFloat = 3.0
+    """How often a worker refreshes its heartbeat key (TTL: five intervals)."""
+
     read_block_ms: PositiveInt = 1000
     """Longest blocking read on the call stream; bounds how fast a stop is noticed."""

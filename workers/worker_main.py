@@ -19,6 +19,7 @@ from proto import Implementation, Keyspace
 from workers.call_consumer import CallConsumer
 from workers.config import WorkerConfig
 from workers.handler_runner import HandlerRunner
+from workers.heartbeat import Heartbeat
 from workers.reply_publisher import ReplyPublisher
 from workers.result_render import ResultRenderer
 from workers.toolset import Toolset
@@ -96,16 +97,31 @@ async def _serve(
         publisher=publisher,
         config=config,
     )
+    heartbeat = Heartbeat(
+        redis,
+        keys.worker_heartbeat(worker_id),
+        interval_s=config.heartbeat_interval_s,
+        status=lambda: (consumer.inflight, consumer.calls_served),
+    )
     publishing = asyncio.create_task(publisher.run())
+    beating: asyncio.Task[None] | None = None
     try:
         with structlog.contextvars.bound_contextvars(worker_id=worker_id):
+            # The heartbeat exists before this worker joins the group as a consumer, so a
+            # supervisor never mistakes a starting worker for a dead one.
+            await heartbeat.beat()
+            beating = asyncio.create_task(heartbeat.run())
             await consumer.ensure_group()
             await publisher.load_scripts()
             log.info("worker.ready", tools=len(toolset.tools))
             on_ready()
             await consumer.run(stop)
             log.info("worker.stopped", calls_served=consumer.calls_served)
+            beating.cancel()
+            await heartbeat.clear()
     finally:
+        if beating is not None:
+            beating.cancel()
         publishing.cancel()
         executor.shutdown(wait=False, cancel_futures=True)
         await redis.aclose()

@@ -3,8 +3,10 @@ they held, so every accepted call is answered."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import redis
@@ -13,7 +15,8 @@ from mcp import Client, MCPError
 from mcp_types import TextContent
 
 from proto import CALL_GROUP, Keyspace
-from tests.fixtures.fleet import RunningFleet
+from tests.fixtures.fleet import RunningFleet, start_fleet
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until, wait_until_async
 
 
@@ -77,3 +80,43 @@ async def test_a_call_in_flight_on_a_killed_worker_gets_a_clear_error_at_once(
 def _cmdline(pid: int) -> str:
     with open(f"/proc/{pid}/cmdline", "rb") as fh:
         return fh.read().replace(b"\0", b" ").decode()
+
+
+async def test_calls_held_by_workers_of_a_killed_supervisor_are_answered_on_restart(
+    redis_server: RedisServer, tmp_path: Path, fleet_name: str
+) -> None:
+    stream = Keyspace(fleet_name).call_stream()
+    sync_redis = redis.Redis.from_url(redis_server.url)
+    first = start_fleet(redis_server, fleet_name, tmp_path / "first", workers=1)
+    outcome: list[object] = []
+
+    async def long_call() -> None:
+        async with Client(first.url, mode="2026-07-28", read_timeout_seconds=60) as client:
+            with contextlib.suppress(BaseException):
+                outcome.append(await client.call_tool("wait", {"ms": 60_000}))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(long_call)
+        await wait_until_async(
+            lambda: sync_redis.xpending(stream, CALL_GROUP)["pending"] == 1,
+            deadline_s=20,
+            what="the call to be taken",
+        )
+        # The whole fleet dies at once: no supervisor is left to settle the call.
+        for pid in [*first.worker_pids(), first.process.pid]:
+            os.kill(pid, signal.SIGKILL)
+        nursery.cancel_scope.cancel()
+    first.process.wait()
+    assert sync_redis.xpending(stream, CALL_GROUP)["pending"] == 1
+    second = start_fleet(redis_server, fleet_name, tmp_path / "second", workers=1)
+    try:
+        # Once the dead worker's heartbeat expires, the new supervisor settles its call.
+        await wait_until_async(
+            lambda: sync_redis.xpending(stream, CALL_GROUP)["pending"] == 0,
+            deadline_s=60,
+            what="the orphaned call to be settled",
+        )
+        second.wait_for("worker.calls_settled")
+        assert sync_redis.xlen(stream) == 0
+    finally:
+        assert second.stop() == 0

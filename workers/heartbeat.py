@@ -1,0 +1,73 @@
+"""The worker's heartbeat: a key with a TTL that says "this consumer is alive".
+
+A supervisor settles the pending calls of any consumer whose heartbeat is gone, which
+covers workers whose own supervisor died with them (a restart mints new worker ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import Final
+
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from proto import WorkerHeartbeat
+
+__all__ = ["Heartbeat"]
+
+log = structlog.get_logger()
+
+_TTL_INTERVALS: Final = 5
+_encoder: Final = msgspec.json.Encoder()
+
+
+class Heartbeat:
+    """Writes this worker's heartbeat until stopped.
+
+    Args:
+        redis: the worker's Redis client.
+        key: ``Keyspace.worker_heartbeat(worker_id)``.
+        interval_s: time between writes; the key lives five intervals.
+        status: returns ``(inflight, calls_served)`` at each beat.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        key: str,
+        *,
+        interval_s: float,
+        status: Callable[[], tuple[int, int]],
+    ) -> None:
+        self._redis = redis
+        self._key = key
+        self._interval_s = interval_s
+        self._ttl_ms = int(interval_s * _TTL_INTERVALS * 1000)
+        self._status = status
+
+    async def beat(self) -> None:
+        """Write the heartbeat once (raises on Redis errors: the first beat must land)."""
+        inflight, served = self._status()
+        record = WorkerHeartbeat(pid=os.getpid(), inflight=inflight, calls_served=served)
+        await self._redis.set(self._key, _encoder.encode(record), px=self._ttl_ms)
+
+    async def run(self) -> None:
+        """Beat every interval until cancelled; Redis errors are logged and retried."""
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.beat()
+            except RedisError as exc:
+                log.warning("worker.heartbeat_failed", error=str(exc))
+
+    async def clear(self) -> None:
+        """Delete the heartbeat on a clean exit (nothing is left pending by then)."""
+        try:
+            await self._redis.delete(self._key)
+        except RedisError as exc:
+            log.warning("worker.heartbeat_clear_failed", error=str(exc))
