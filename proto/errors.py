@@ -88,11 +88,15 @@ class LocalProtocolError(ProtocolError):
 
 
 class ParseError(RemoteProtocolError):
+    """Not JSON (-32700)."""
+
     code = ErrorCode.PARSE_ERROR
     http_status = 400
 
 
 class InvalidRequestError(RemoteProtocolError):
+    """JSON, but not one valid JSON-RPC message (-32600)."""
+
     code = ErrorCode.INVALID_REQUEST
     http_status = 400
 
@@ -105,26 +109,36 @@ class BodyTooLargeError(RemoteProtocolError):
 
 
 class MethodNotFoundError(RemoteProtocolError):
+    """Unknown method, or not defined at the request's version (-32601; 404 at 2026-07-28)."""
+
     code = ErrorCode.METHOD_NOT_FOUND
     http_status = 404
 
 
 class InvalidParamsError(RemoteProtocolError):
+    """Malformed params, unknown tool, bad cursor, missing 2026 envelope (-32602)."""
+
     code = ErrorCode.INVALID_PARAMS
     http_status = 400
 
 
 class HeaderMismatchError(RemoteProtocolError):
+    """A 2026-07-28 routing header missing, duplicated or not matching the body (-32020)."""
+
     code = ErrorCode.HEADER_MISMATCH
     http_status = 400
 
 
 class MissingClientCapabilityError(RemoteProtocolError):
+    """The request needs a client capability it did not declare (-32021)."""
+
     code = ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY
     http_status = 400
 
 
 class UnsupportedVersionError(RemoteProtocolError):
+    """A protocol version we do not serve (-32022; ``data`` lists the supported ones)."""
+
     code = ErrorCode.UNSUPPORTED_PROTOCOL_VERSION
     http_status = 400
 

@@ -42,21 +42,29 @@ class Implementation(McpStruct, frozen=True):
 
 
 class InitializeParams(McpStruct, frozen=True):
+    """``initialize`` params (handshake era): the client's version, capabilities, identity."""
+
     protocol_version: str
     capabilities: JsonObject = msgspec.field(default_factory=dict)
     client_info: Implementation | UnsetType = UNSET
 
 
 class ToolsCapability(McpStruct, frozen=True):
+    """The server's ``tools`` capability."""
+
     list_changed: bool = False
 
 
 class ServerCapabilities(McpStruct, frozen=True):
+    """Capabilities the server advertises (only what it implements, checklist 13)."""
+
     tools: ToolsCapability | UnsetType = UNSET
     extensions: JsonObject | UnsetType = UNSET
 
 
 class InitializeResult(McpStruct, frozen=True):
+    """``initialize`` result: the negotiated version, capabilities and server identity."""
+
     protocol_version: str
     capabilities: ServerCapabilities
     server_info: Implementation

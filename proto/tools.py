@@ -56,6 +56,8 @@ class Tool(McpStruct, frozen=True):
 
 
 class ListToolsParams(McpStruct, frozen=True):
+    """``tools/list`` params: an optional pagination cursor."""
+
     cursor: str | UnsetType = UNSET
 
 
@@ -81,6 +83,8 @@ class LegacyMeta(msgspec.Struct, frozen=True):
 
 
 class CallToolParams2025(McpStruct, frozen=True):
+    """``tools/call`` params in the handshake era (``task`` is 2025-11-25 task augmentation)."""
+
     name: str
     arguments: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     meta: LegacyMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
@@ -88,21 +92,29 @@ class CallToolParams2025(McpStruct, frozen=True):
 
 
 class CallToolParams2026(McpStruct, frozen=True):
+    """``tools/call`` params at 2026-07-28, with the required ``_meta`` envelope."""
+
     name: str
     arguments: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     meta: ModernMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
 
 
 class TextContent(McpStruct, frozen=True, tag_field="type", tag="text"):
+    """A text content block; return one (or a list) from a tool to control the content."""
+
     text: str
 
 
 class ImageContent(McpStruct, frozen=True, tag_field="type", tag="image"):
+    """An image content block: base64 ``data`` and its ``mime_type`` (``image/png``)."""
+
     data: str
     mime_type: str
 
 
 class AudioContent(McpStruct, frozen=True, tag_field="type", tag="audio"):
+    """An audio content block: base64 ``data`` and its ``mime_type`` (``audio/wav``)."""
+
     data: str
     mime_type: str
 
