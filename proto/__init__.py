@@ -19,6 +19,7 @@ from proto.errors import (
     MissingClientCapabilityError,
     ParseError,
     ProtocolError,
+    RedisCommandError,
     RemoteProtocolError,
     UnsupportedVersionError,
     http_status_for_code,
@@ -71,6 +72,7 @@ from proto.methods import (
     TOOLS_CALL,
     TOOLS_LIST,
 )
+from proto.resp import RedisAddress, RedisArg, encode_command, parse_redis_url, setup_commands
 from proto.tools import (
     AudioContent,
     CallToolParams2025,
@@ -176,6 +178,9 @@ __all__ = [
     "ParseError",
     "ProgressMessage",
     "ProtocolError",
+    "RedisAddress",
+    "RedisArg",
+    "RedisCommandError",
     "RemoteProtocolError",
     "Request",
     "RequestError",
@@ -196,6 +201,7 @@ __all__ = [
     "decode_message",
     "decode_params",
     "decode_worker_message",
+    "encode_command",
     "encode_error",
     "encode_notification",
     "encode_result",
@@ -203,7 +209,9 @@ __all__ = [
     "era_of",
     "http_status_for_code",
     "negotiate_handshake_version",
+    "parse_redis_url",
     "require_envelope",
+    "setup_commands",
     "supports_structured_content",
     "tool_name_problem",
     "validation_failure_is_tool_error",

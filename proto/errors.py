@@ -22,6 +22,7 @@ __all__ = [
     "MissingClientCapabilityError",
     "ParseError",
     "ProtocolError",
+    "RedisCommandError",
     "RemoteProtocolError",
     "UnsupportedVersionError",
     "http_status_for_code",
@@ -145,3 +146,8 @@ class UnsupportedVersionError(RemoteProtocolError):
 
 class BackendUnavailableError(FleetError):
     """Redis (or another backing service) could not be reached or answered wrongly."""
+
+
+class RedisCommandError(FleetError):
+    """Redis answered a command with an error reply (``NOGROUP``, ``NOSCRIPT``, ``LOADING``…);
+    the message is Redis's own."""

@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import collections
 import ssl
-import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Final
 
 import hiredis
-import msgspec
 import structlog
 import trio
 
-from proto import BackendUnavailableError, FleetError
+from proto import (
+    BackendUnavailableError,
+    RedisAddress,
+    RedisArg,
+    RedisCommandError,
+    encode_command,
+    parse_redis_url,
+    setup_commands,
+)
 
 __all__ = [
     "RedisAddress",
@@ -39,69 +45,11 @@ __all__ = [
 
 log = structlog.get_logger()
 
-RedisArg = bytes | str | int | float
 RedisReply = bytes | int | list["RedisReply"] | None
 """A RESP2 reply as hiredis decodes it (error replies are raised instead)."""
 
 _READ_BYTES: Final = 65536
 _CONNECT_RETRY_S: Final = 0.5
-
-
-class RedisCommandError(FleetError):
-    """Redis answered a command with an error reply (a bug on our side, or a wrong type)."""
-
-
-class RedisAddress(msgspec.Struct, frozen=True, kw_only=True):
-    """Where and how to connect: TCP (optionally TLS) or a unix socket."""
-
-    host: str = "127.0.0.1"
-    port: int = 6379
-    unix_path: str | None = None
-    username: str | None = None
-    password: str | None = None
-    db: int = 0
-    tls: bool = False
-
-
-def parse_redis_url(url: str) -> RedisAddress:
-    """Parse ``redis://``, ``rediss://`` (TLS) and ``unix://`` URLs as redis-py does.
-
-    Raises:
-        ValueError: an unsupported scheme or a malformed database number.
-    """
-    parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qs(parts.query)
-    username = urllib.parse.unquote(parts.username) if parts.username else None
-    password = urllib.parse.unquote(parts.password) if parts.password else None
-    if parts.scheme == "unix":
-        db = int(query.get("db", ["0"])[0])
-        return RedisAddress(unix_path=parts.path, username=username, password=password, db=db)
-    if parts.scheme not in ("redis", "rediss"):
-        raise ValueError(f"unsupported Redis URL scheme {parts.scheme!r} (redis, rediss, unix)")
-    path_db = parts.path.lstrip("/")
-    db = int(path_db or query.get("db", ["0"])[0])
-    return RedisAddress(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 6379,
-        username=username or None,
-        password=password,
-        db=db,
-        tls=parts.scheme == "rediss",
-    )
-
-
-def encode_command(args: Sequence[RedisArg]) -> bytes:
-    """Encode one command as a RESP2 array of bulk strings."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, str):
-            data = arg.encode()
-        else:
-            data = repr(arg).encode()
-        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(out)
 
 
 async def connect_stream(address: RedisAddress, timeout_s: float) -> trio.abc.Stream:
@@ -121,14 +69,7 @@ async def connect_stream(address: RedisAddress, timeout_s: float) -> trio.abc.St
                 )
             else:
                 stream = await trio.open_tcp_stream(address.host, address.port)
-            setup: list[list[RedisArg]] = []
-            if address.password is not None:
-                auth: list[RedisArg] = ["AUTH"]
-                if address.username is not None:
-                    auth.append(address.username)
-                setup.append([*auth, address.password])
-            if address.db:
-                setup.append(["SELECT", address.db])
+            setup = setup_commands(address)
             if setup:
                 try:
                     await _run_setup(stream, setup)

@@ -11,37 +11,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import cast
 
 import msgspec
-import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
 
 from proto import (
     CALL_GROUP,
     CALL_PAYLOAD_FIELD,
+    BackendUnavailableError,
     CallMessage,
     ErrorCode,
     ErrorObject,
     ErrorReply,
     Keyspace,
     ProgressMessage,
+    RedisCommandError,
     ResultReply,
     decode_call,
 )
 from workers.config import WorkerConfig
 from workers.context import ProgressSink
 from workers.handler_runner import HandlerRunner
+from workers.redis_connection import AsyncRedis, RedisReply
 from workers.reply_publisher import ReplyPublisher
 from workers.toolset import Toolset
 
 __all__ = ["CallConsumer"]
 
 log = structlog.get_logger()
-
-# What redis-py returns for XREADGROUP with RESP2 and bytes responses.
-_ReadGroupReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 
 class CallConsumer:
@@ -50,7 +47,8 @@ class CallConsumer:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: AsyncRedis,
+        reads: AsyncRedis,
         keys: Keyspace,
         worker_id: str,
         toolset: Toolset,
@@ -59,6 +57,7 @@ class CallConsumer:
         config: WorkerConfig,
     ) -> None:
         self._redis = redis
+        self._reads = reads
         self._keys = keys
         self._stream = keys.call_stream()
         self._worker_id = worker_id
@@ -76,9 +75,9 @@ class CallConsumer:
     async def ensure_group(self) -> None:
         """Create the consumer group (from the stream's start) unless it exists."""
         try:
-            await self._redis.xgroup_create(self._stream, CALL_GROUP, id="0", mkstream=True)
-        except aioredis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
+            await self._redis.execute("XGROUP", "CREATE", self._stream, CALL_GROUP, "0", "MKSTREAM")
+        except RedisCommandError as exc:
+            if "BUSYGROUP" not in str(exc):  # it exists already: fine
                 raise
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -91,29 +90,27 @@ class CallConsumer:
                 await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
-                response = await self._redis.xreadgroup(
-                    CALL_GROUP,
-                    self._worker_id,
-                    {self._stream: ">"},
-                    count=free,
-                    block=self._config.read_block_ms,
-                )
+                # Its own connection: a blocked read would hold up anything pipelined behind it.
+                response = await self._reads.execute(
+                    "XREADGROUP", "GROUP", CALL_GROUP, self._worker_id,
+                    "COUNT", free, "BLOCK", self._config.read_block_ms,
+                    "STREAMS", self._stream, ">",
+                )  # fmt: skip
                 backoff_s = 0.05
-            except aioredis.ResponseError as exc:
+            except RedisCommandError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
                 # Redis came back without our data: re-create the lane and carry on.
                 log.warning("worker.call_group_recreated")
                 await self.ensure_group()
                 continue
-            except RedisError as exc:
+            except BackendUnavailableError as exc:
                 log.warning("worker.read_failed", error=str(exc), retry_in_s=backoff_s)
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 2.0)
                 continue
-            for _stream, entries in cast(_ReadGroupReply, response or []):
-                for entry_id, fields in entries:
-                    self._spawn(entry_id, fields.get(CALL_PAYLOAD_FIELD, b""))
+            for entry_id, payload in _entries(response):
+                self._spawn(entry_id, payload)
         await self._drain()
 
     async def _drain(self) -> None:
@@ -180,10 +177,28 @@ class CallConsumer:
         return sink
 
     async def _drop(self, entry_id: bytes) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.xack(self._stream, CALL_GROUP, entry_id)
-        pipe.xdel(self._stream, entry_id)
         try:
-            await pipe.execute()
-        except RedisError as exc:
+            await self._redis.execute_many(
+                [("XACK", self._stream, CALL_GROUP, entry_id), ("XDEL", self._stream, entry_id)]
+            )
+        except (BackendUnavailableError, RedisCommandError) as exc:
             log.warning("call.drop_failed", error=str(exc))
+
+
+def _entries(reply: RedisReply) -> list[tuple[bytes, bytes]]:
+    """``(entry id, payload)`` pairs from an XREADGROUP reply (RESP2: streams, each a list
+    of ``[id, [field, value, …]]``); None when the block timed out."""
+    entries: list[tuple[bytes, bytes]] = []
+    for stream in reply if isinstance(reply, list) else []:
+        if not (isinstance(stream, list) and len(stream) == 2 and isinstance(stream[1], list)):
+            continue
+        for entry in stream[1]:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], bytes)):
+                continue
+            fields = entry[1] if isinstance(entry[1], list) else []
+            payload = b""
+            for key, value in zip(fields[::2], fields[1::2], strict=False):
+                if key == CALL_PAYLOAD_FIELD and isinstance(value, bytes):
+                    payload = value
+            entries.append((entry[0], payload))
+    return entries

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from typing import Final
 
 import msgspec
-import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
 
-from proto import WorkerHeartbeat
+from proto import BackendUnavailableError, RedisCommandError, WorkerHeartbeat
+from workers.redis_connection import AsyncRedis
 
 __all__ = ["Heartbeat"]
 
@@ -38,7 +37,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: AsyncRedis,
         key: str,
         *,
         interval_s: float,
@@ -54,7 +53,7 @@ class Heartbeat:
         """Write the heartbeat once (raises on Redis errors: the first beat must land)."""
         inflight, served = self._status()
         record = WorkerHeartbeat(pid=os.getpid(), inflight=inflight, calls_served=served)
-        await self._redis.set(self._key, _encoder.encode(record), px=self._ttl_ms)
+        await self._redis.execute("SET", self._key, _encoder.encode(record), "PX", self._ttl_ms)
 
     async def run(self) -> None:
         """Beat every interval until cancelled; Redis errors are logged and retried."""
@@ -62,12 +61,12 @@ class Heartbeat:
             await asyncio.sleep(self._interval_s)
             try:
                 await self.beat()
-            except RedisError as exc:
+            except (BackendUnavailableError, RedisCommandError) as exc:
                 log.warning("worker.heartbeat_failed", error=str(exc))
 
     async def clear(self) -> None:
         """Delete the heartbeat on a clean exit (nothing is left pending by then)."""
         try:
-            await self._redis.delete(self._key)
-        except RedisError as exc:
+            await self._redis.execute("DEL", self._key)
+        except (BackendUnavailableError, RedisCommandError) as exc:
             log.warning("worker.heartbeat_clear_failed", error=str(exc))

@@ -11,20 +11,22 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import NoScriptError, RedisError
 
 from proto import (
     CALL_GROUP,
     KEPT_REPLY_TTL_S,
     PUBLISH_OR_KEEP,
+    BackendUnavailableError,
     ErrorReply,
     Keyspace,
     ProgressMessage,
+    RedisArg,
+    RedisCommandError,
     ResultReply,
     encode_wire,
 )
+from workers.redis_connection import AsyncRedis
 
 __all__ = ["Outgoing", "ReplyPublisher"]
 
@@ -48,7 +50,7 @@ class Outgoing:
 class ReplyPublisher:
     """Publishes :class:`Outgoing` messages in submission order."""
 
-    def __init__(self, redis: aioredis.Redis, keys: Keyspace) -> None:
+    def __init__(self, redis: AsyncRedis, keys: Keyspace) -> None:
         self._redis = redis
         self._keys = keys
         self._stream = keys.call_stream()
@@ -82,18 +84,37 @@ class ReplyPublisher:
 
     async def load_scripts(self) -> None:
         """Load the Lua script once; EVALSHA then names it (reloaded if Redis forgets it)."""
-        await self._redis.script_load(PUBLISH_OR_KEEP.source)
+        await self._redis.execute("SCRIPT", "LOAD", PUBLISH_OR_KEEP.source)
 
     async def _publish(self, batch: list[Outgoing]) -> None:
+        commands = self._commands(batch)
         backoff_s = 0.05
         while True:
-            pipe = self._redis.pipeline(transaction=False)
-            for item in batch:
-                channel = self._keys.reply_channel(item.front_id)
-                if item.entry_id is None:
-                    pipe.publish(channel, item.payload)  # progress: losing one is harmless
-                    continue
-                pipe.evalsha(
+            try:
+                await self._redis.execute_many(commands)
+                return
+            except RedisCommandError as exc:
+                if "NOSCRIPT" not in str(exc):
+                    log.error("reply.publish_refused", error=str(exc))
+                    return
+                # Redis restarted or flushed its scripts; every EVALSHA of the batch failed
+                # alike and the acknowledgements are idempotent, so reload and resend.
+                await self.load_scripts()
+            except BackendUnavailableError as exc:
+                log.warning("reply.publish_failed", error=str(exc), retry_in_s=backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 2.0)
+
+    def _commands(self, batch: list[Outgoing]) -> list[tuple[RedisArg, ...]]:
+        commands: list[tuple[RedisArg, ...]] = []
+        for item in batch:
+            channel = self._keys.reply_channel(item.front_id)
+            if item.entry_id is None:
+                commands.append(("PUBLISH", channel, item.payload))  # progress: may be lost
+                continue
+            commands.append(
+                (
+                    "EVALSHA",
                     PUBLISH_OR_KEEP.sha,
                     1,
                     self._keys.kept_replies(item.front_id),
@@ -102,16 +123,7 @@ class ReplyPublisher:
                     item.call_id,
                     KEPT_REPLY_TTL_S,
                 )
-                pipe.xack(self._stream, CALL_GROUP, item.entry_id)
-                pipe.xdel(self._stream, item.entry_id)
-            try:
-                await pipe.execute()
-                return
-            except NoScriptError:
-                # Redis restarted or flushed its scripts; every EVALSHA of the batch failed
-                # alike and the acknowledgements are idempotent, so reload and resend.
-                await self.load_scripts()
-            except RedisError as exc:
-                log.warning("reply.publish_failed", error=str(exc), retry_in_s=backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, 2.0)
+            )
+            commands.append(("XACK", self._stream, CALL_GROUP, item.entry_id))
+            commands.append(("XDEL", self._stream, item.entry_id))
+        return commands

@@ -12,14 +12,14 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import redis.asyncio as aioredis
 import structlog
 
-from proto import Implementation, Keyspace
+from proto import Implementation, Keyspace, parse_redis_url
 from workers.call_consumer import CallConsumer
 from workers.config import WorkerConfig
 from workers.handler_runner import HandlerRunner
 from workers.heartbeat import Heartbeat
+from workers.redis_connection import AsyncRedis
 from workers.reply_publisher import ReplyPublisher
 from workers.result_render import ResultRenderer
 from workers.toolset import Toolset
@@ -75,21 +75,16 @@ async def _serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     keys = Keyspace(fleet)
-    # RESP2: hiredis leaks on RESP3 push replies. The socket timeout sits well above the
-    # longest XREADGROUP block (redis-py 8's 5 s default would cut it, engineering notes 6.2)
-    # but still bounds a half-open connection.
-    redis = aioredis.Redis.from_url(
-        redis_url,
-        protocol=2,
-        socket_timeout=config.read_block_ms / 1000 + 10.0,
-        socket_connect_timeout=5.0,
-        health_check_interval=30,
-    )
+    address = parse_redis_url(redis_url)
+    redis = AsyncRedis(address, command_timeout_s=10.0)
+    # Blocking reads get their own connection, with a deadline above the longest block.
+    reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
     server_info = Implementation(name=toolset.name, version=toolset.version)
     executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")
     publisher = ReplyPublisher(redis, keys)
     consumer = CallConsumer(
         redis=redis,
+        reads=reads,
         keys=keys,
         worker_id=worker_id,
         toolset=toolset,
@@ -125,3 +120,4 @@ async def _serve(
         publishing.cancel()
         executor.shutdown(wait=False, cancel_futures=True)
         await redis.aclose()
+        await reads.aclose()
