@@ -72,14 +72,20 @@ class ChildSlot:
             self.child, self.child_id = child, child_id
             if self._is_stopping():  # stop() ran while we were spawning
                 child.signal(signal.SIGTERM)
-            report = await child.wait_ready(self._ready_timeout_s)
-            if report is None:
-                child.signal(signal.SIGKILL)
-            elif not started:
-                started = True
-                task_status.started(report)
-            born = trio.current_time()
-            code = await child.wait()
+            try:
+                report = await child.wait_ready(self._ready_timeout_s)
+                if report is None:
+                    child.signal(signal.SIGKILL)
+                elif not started:
+                    started = True
+                    task_status.started(report)
+                born = trio.current_time()
+                code = await child.wait()
+            except trio.Cancelled:
+                # The fleet is failing around us: never leave a child behind.
+                with trio.CancelScope(shield=True):
+                    await self._terminate(child, self._ready_timeout_s)
+                raise
             self.child = None
             await self._on_exit(child_id)
             if self._is_stopping():
@@ -113,11 +119,14 @@ class ChildSlot:
         child = self.child
         if child is None:
             return
+        await self._terminate(child, timeout_s)
+
+    async def _terminate(self, child: Child, timeout_s: float) -> None:
         child.signal(signal.SIGTERM)
         with trio.move_on_after(timeout_s):
             await child.wait()
             return
-        log.warning(f"{self.role}.killed", child_id=self.child_id, after_s=timeout_s)
+        log.warning("child.killed", role=self.role, child_id=self.child_id, after_s=timeout_s)
         child.signal(signal.SIGKILL)
         await child.wait()
 

@@ -21,7 +21,7 @@ from server import RedisClient, RedisCommandError, open_redis, parse_redis_url
 from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildSlot
-from supervisor.config import FleetConfig
+from supervisor.config import ConfigError, FleetConfig
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
 
@@ -42,13 +42,10 @@ async def run_fleet(config: FleetConfig) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     # Signals are received from the start, so one arriving during start-up still stops
     # everything in order instead of killing the supervisor mid-way.
+    front = msgspec.structs.replace(config.front, http=_concrete_bind(config.front.http))
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with _redis_url(config, data_dir) as redis_url:
-            resolved = msgspec.structs.replace(
-                config,
-                redis_url=redis_url,
-                front=msgspec.structs.replace(config.front, http=_concrete_bind(config.front.http)),
-            )
+            resolved = msgspec.structs.replace(config, redis_url=redis_url, front=front)
             config_path = _write_child_config(resolved, data_dir)
             keys = Keyspace(config.fleet)
             async with open_redis(parse_redis_url(redis_url)) as redis:
@@ -68,13 +65,24 @@ async def _redis_url(config: FleetConfig, data_dir: Path) -> AsyncIterator[str]:
 
 
 def _concrete_bind(bind: str) -> str:
-    """Resolve port 0 once, here, so a restarted front comes back on the same port."""
-    host, _, port = bind.rpartition(":")
-    if port != "0":
-        return bind
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    """Check the front can listen where configured, before anything starts, and resolve
+    port 0 once so a restarted front comes back on the same port.
+
+    Raises:
+        ConfigError: the address is malformed or cannot be bound (in use, not local…).
+    """
+    host, _, port_text = bind.rpartition(":")
+    name = host.strip("[]")
+    if not host or not port_text.isdigit():
+        raise ConfigError(f"front.http must be HOST:PORT, got {bind!r}")
+    family = socket.AF_INET6 if ":" in name else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host.strip("[]"), 0))
+        # Same option hypercorn uses, so a port in TIME_WAIT is not reported as busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((name, int(port_text)))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {bind}: {exc.strerror or exc}") from None
         return f"{host}:{sock.getsockname()[1]}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,20 @@ async def test_a_killed_embedded_redis_is_restarted_and_calls_resume(tmp_path: P
         assert [b.text for b in result.content if isinstance(b, TextContent)] == ["after restart"]
     finally:
         assert fleet.stop() == 0
+
+
+def test_a_port_in_use_is_one_clear_error_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [*MCPFLEET, "up", "--app", "examples.demo:app", "--http", f"127.0.0.1:{port}",
+             "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert f"mcpfleet: error: cannot listen on 127.0.0.1:{port}: Address already in use" in (
+        result.stderr
+    )
+    assert "redis.started" not in result.stderr
