@@ -45,6 +45,12 @@ class Keyspace:
         """Pub/sub channel of one front process: replies and progress for its calls."""
         return f"{self._prefix}replies:{{{front_id}}}"
 
+    def session(self, session_id: str) -> str:
+        """String key: a handshake-era session's ``SessionRecord``. Written by the front
+        that answered ``initialize``; read (sliding the TTL, ``front.session_idle_ttl_s``)
+        by any front serving the session; deleted by DELETE."""
+        return f"{self._prefix}session:{{{session_id}}}"
+
     def kept_replies(self, front_id: str) -> str:
         """Hash of replies published while no one listened on the front's channel: field =
         call id, value = encoded reply. Written by ``PUBLISH_OR_KEEP`` (workers, supervisor),

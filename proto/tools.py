@@ -73,13 +73,9 @@ class ListToolsResult(McpStruct, frozen=True):
 
 
 class LegacyMeta(msgspec.Struct, frozen=True):
-    """Handshake-era request ``_meta``: the progress token, and a stray 2026-07-28 envelope
-    version (read only to reject a modern body sent without its header)."""
+    """Handshake-era request ``_meta``: only the progress token matters to us."""
 
     progress_token: int | str | UnsetType = msgspec.field(default=UNSET, name="progressToken")
-    envelope_version: str | UnsetType = msgspec.field(
-        default=UNSET, name="io.modelcontextprotocol/protocolVersion"
-    )
 
 
 class CallToolParams2025(McpStruct, frozen=True):

@@ -17,6 +17,7 @@ __all__ = [
     "ErrorReply",
     "ProgressMessage",
     "ResultReply",
+    "SessionRecord",
     "WorkerHeartbeat",
     "WorkerMessage",
     "decode_call",
@@ -78,6 +79,15 @@ class ProgressMessage(WireStruct, frozen=True, tag="progress"):
 
 
 WorkerMessage = ResultReply | ErrorReply | ProgressMessage
+
+
+class SessionRecord(msgspec.Struct, frozen=True):
+    """A handshake-era session, stored under ``Keyspace.session`` with an idle TTL so any
+    front serves it (issue 3)."""
+
+    protocol_version: str
+    created_ms: int
+    client_name: str = ""
 
 
 class WorkerHeartbeat(msgspec.Struct, frozen=True):

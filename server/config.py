@@ -32,6 +32,9 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """``Host`` names accepted besides loopback ones. When the front binds to loopback, or
     when this list is set, any other Host is refused with 421 (DNS-rebinding defence)."""
 
+    session_idle_ttl_s: PositiveInt = 1800
+    """A handshake-era session unused this long expires (404 afterwards)."""
+
     reply_grace_s: PositiveFloat = 5.0
     """How much longer than a tool's timeout the front waits for a worker's answer."""
 

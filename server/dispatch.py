@@ -29,6 +29,7 @@ from proto import (
     ListToolsParams,
     MethodNotFoundError,
     ModernParams,
+    Notification,
     ProtocolError,
     Request,
     ResultMeta,
@@ -93,21 +94,30 @@ class Dispatcher:
         """
         if request.method == TOOLS_CALL:
             params = decode_params(request.params, _call_params_2025)
-            if not isinstance(params.meta, msgspec.UnsetType):
-                _reject_envelope_version(params.meta.envelope_version)
             return await self._call_tool(
                 params.name, params.arguments, version, request_id=request_id
             )
-        self._reject_modern_envelope(request)
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
             return self._catalog.list_result(version)
         if request.method == INITIALIZE:
-            init = decode_params(request.params, _initialize_params)
-            return self._initialize_result(negotiate_handshake_version(init.protocol_version))
+            return (await self.initialize(request))[0]
         if request.method == PING:
             return _EMPTY_RESULT
         raise MethodNotFoundError(f"Method not found: {request.method}")
+
+    async def initialize(self, request: Request) -> tuple[bytes, str, str]:
+        """Answer ``initialize``: the result, the negotiated version and the client's name
+        (for the session the transport opens).
+
+        Raises:
+            ProtocolError: malformed params (-32602).
+        """
+        init = decode_params(request.params, _initialize_params)
+        version = negotiate_handshake_version(init.protocol_version)
+        client = init.client_info
+        name = "" if isinstance(client, msgspec.UnsetType) else client.name
+        return self._initialize_result(version), version, name
 
     async def modern(
         self, request: Request, version: str, params: ModernParams, *, request_id: str
@@ -182,11 +192,16 @@ class Dispatcher:
             raise InvalidParamsError(f"Invalid cursor: {params.cursor!r}")
 
     @staticmethod
-    def _reject_modern_envelope(request: Request) -> None:
-        """A 2026-07-28 body without the version header is a self-contradicting request
-        (mcp-protocol.md 5.9): tell the client instead of serving it as 2025-03-26."""
+    def reject_modern_envelope(message: Request | Notification) -> None:
+        """A 2026-07-28 body routed to the handshake era (no version header) contradicts
+        itself (mcp-protocol.md 5.9): transports call this first, so the client is told
+        (-32020) instead of being served as 2025-03-26 or asked for a session.
+
+        Raises:
+            HeaderMismatchError: the params carry a 2026-07-28 envelope.
+        """
         try:
-            params = _modern_params.decode(request.params or b"{}")
+            params = _modern_params.decode(message.params or b"{}")
         except msgspec.MsgspecError:
             return
         if not isinstance(params.meta, msgspec.UnsetType):

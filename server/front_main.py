@@ -24,6 +24,7 @@ from server.http_app import HttpApp
 from server.redis_client import open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
+from server.session_store import SessionStore
 from server.tool_catalog import ToolCatalog
 
 __all__ = ["build_hypercorn_config", "serve"]
@@ -88,6 +89,7 @@ async def serve(
         app = HttpApp(
             dispatcher,
             config,
+            sessions=SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s),
             front_id=front_id,
             # Ready: not draining, and replies can reach us (the subscription is up).
             is_ready=lambda: subscriber.connected and not shutdown.is_set(),

@@ -20,11 +20,12 @@ import structlog
 
 from proto import (
     ALL_VERSIONS,
-    DEFAULT_HEADERLESS_VERSION,
     HANDSHAKE_VERSIONS,
+    INITIALIZE,
     MCP_METHOD,
     MCP_NAME,
     MCP_PROTOCOL_VERSION,
+    MCP_SESSION_ID,
     MODERN_VERSIONS,
     TOOLS_CALL,
     BackendUnavailableError,
@@ -42,6 +43,7 @@ from proto import (
     Request,
     RequestError,
     RequestId,
+    SessionRecord,
     UnsupportedVersionError,
     decode_header_value,
     decode_message,
@@ -53,6 +55,7 @@ from proto import (
 )
 from server.config import FrontConfig
 from server.dispatch import Dispatcher
+from server.session_store import SessionStore
 
 __all__ = ["HttpApp"]
 
@@ -64,7 +67,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
-_ALLOW_POST: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
+_ALLOW: Final = [*_JSON_HEADERS, (b"allow", b"POST, DELETE")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -94,10 +97,12 @@ class HttpApp:
         dispatcher: Dispatcher,
         config: FrontConfig,
         *,
+        sessions: SessionStore,
         front_id: str,
         is_ready: Callable[[], bool],
     ) -> None:
         self._dispatcher = dispatcher
+        self._sessions = sessions
         self._config = config
         self._path = config.path
         self._max_body = config.max_body_bytes
@@ -132,15 +137,19 @@ class HttpApp:
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _Headers(scope["headers"])
+        extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._check_host(headers.host)
             self._check_origin(headers.origin)
+            if scope["method"] == "DELETE" and era_of(headers.single_version()) is Era.HANDSHAKE:
+                await self._end_session(headers, send)
+                return
             if scope["method"] != "POST":
                 await _respond(
                     send,
                     405,
                     encode_error(None, ErrorCode.INVALID_REQUEST, "Method not allowed; use POST"),
-                    _ALLOW_POST,
+                    _ALLOW,
                 )
                 return
             _check_accept(headers.accept)
@@ -149,28 +158,47 @@ class HttpApp:
             if era_of(headers.single_version()) is Era.MODERN:
                 status, payload = await self._modern(headers, body)
             else:
-                status, payload = await self._handshake(headers, body)
+                status, payload = await self._handshake(headers, body, extra)
         except _HttpError as exc:
             status = exc.status
             payload = encode_error(
                 exc.request_id, exc.error.code, exc.error.message, exc.error.data
             )
         if payload is None:
-            await _respond(send, status, b"", [])
+            await _respond(send, status, b"", extra)
         else:
-            await _respond(send, status, payload)
+            await _respond(send, status, payload, [*_JSON_HEADERS, *extra])
 
-    async def _handshake(self, headers: _Headers, body: bytes) -> tuple[int, bytes | None]:
+    async def _handshake(
+        self, headers: _Headers, body: bytes, extra: list[tuple[bytes, bytes]]
+    ) -> tuple[int, bytes | None]:
         header_version = headers.single_version()
         message = _decode(body)
+        rid = message.id if isinstance(message, Request) else None
+        if not isinstance(message, ClientResponse):
+            try:
+                self._dispatcher.reject_modern_envelope(message)
+            except HeaderMismatchError as exc:
+                raise _HttpError(400, exc, rid) from None
+        if isinstance(message, Request) and message.method == INITIALIZE:
+            return await self._initialize(message, extra)
+        session = await self._session(headers, rid)
+        if header_version is not None and header_version != session.protocol_version:
+            raise _HttpError(
+                400,
+                _unsupported(header_version)
+                if header_version not in HANDSHAKE_VERSIONS
+                else InvalidRequestError(
+                    f"MCP-Protocol-Version {header_version!r} differs from the session's "
+                    f"negotiated {session.protocol_version!r}"
+                ),
+                rid,
+            )
         if not isinstance(message, Request):
             return 202, None
-        if header_version is not None and header_version not in HANDSHAKE_VERSIONS:
-            raise _HttpError(400, _unsupported(header_version), message.id)
-        version = header_version or DEFAULT_HEADERLESS_VERSION
         try:
             result = await self._dispatcher.handshake(
-                message, version, request_id=self._next_request_id()
+                message, session.protocol_version, request_id=self._next_request_id()
             )
         except ProtocolError as exc:
             # In the handshake era a refused request is still a completed exchange (200);
@@ -182,6 +210,51 @@ class HttpApp:
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
+
+    async def _initialize(
+        self, message: Request, extra: list[tuple[bytes, bytes]]
+    ) -> tuple[int, bytes | None]:
+        """Answer ``initialize`` and open a session every front can serve."""
+        try:
+            result, version, client_name = await self._dispatcher.initialize(message)
+            session_id = await self._sessions.create(version, client_name)
+        except RemoteProtocolError as exc:
+            return 200, encode_error(message.id, exc.code, exc.message, exc.data)
+        except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
+            return _internal_error(exc, message.id)
+        extra.append((MCP_SESSION_ID, session_id.encode()))
+        return 200, encode_result(message.id, result)
+
+    async def _session(self, headers: _Headers, rid: RequestId | None) -> SessionRecord:
+        """The session this request belongs to (mcp-protocol.md 4.5, checklist 18)."""
+        if headers.session_id is None:
+            raise _HttpError(
+                400, InvalidRequestError("Bad Request: missing Mcp-Session-Id header"), rid
+            )
+        try:
+            record = await self._sessions.touch(headers.session_id)
+        except BackendUnavailableError as exc:
+            raise _HttpError(503, _unavailable(exc), rid) from None
+        if record is None:
+            raise _HttpError(404, InvalidRequestError("Session not found"), rid)
+        return record
+
+    async def _end_session(self, headers: _Headers, send: Send) -> None:
+        if headers.session_id is None:
+            error = InvalidRequestError("Bad Request: missing Mcp-Session-Id header")
+            await _respond(send, 400, encode_error(None, error.code, error.message))
+            return
+        try:
+            ended = await self._sessions.delete(headers.session_id)
+        except BackendUnavailableError as exc:
+            await _respond(send, 503, encode_error(None, ErrorCode.INTERNAL_ERROR, str(exc)))
+            return
+        if not ended:
+            await _respond(
+                send, 404, encode_error(None, ErrorCode.INVALID_REQUEST, "Session not found")
+            )
+            return
+        await _respond(send, 200, b"")
 
     async def _modern(self, headers: _Headers, body: bytes) -> tuple[int, bytes | None]:
         message = _decode(body)
@@ -268,6 +341,7 @@ class _Headers:
         "method",
         "name",
         "origin",
+        "session_id",
         "versions",
     )
 
@@ -277,6 +351,7 @@ class _Headers:
         self.content_length: int | None = None
         self.origin: str | None = None
         self.host: str | None = None
+        self.session_id: str | None = None
         self.versions: list[str] = []
         self.method: list[str] = []
         self.name: list[str] = []
@@ -297,6 +372,8 @@ class _Headers:
                 self.origin = value.decode("latin-1")
             elif key == b"host":
                 self.host = value.decode("latin-1")
+            elif key == MCP_SESSION_ID:
+                self.session_id = value.decode("latin-1").strip()
 
     def single_version(self) -> str | None:
         """The version header's value; a duplicated header reads as ``""``, which routes to
@@ -378,13 +455,15 @@ def _server_failure(exc: ProtocolError, request_id: RequestId) -> tuple[int, byt
     return exc.http_status, encode_error(request_id, exc.code, exc.message, exc.data)
 
 
+def _unavailable(exc: BackendUnavailableError) -> ProtocolError:
+    return ProtocolError("Service unavailable: " + str(exc))
+
+
 def _internal_error(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
     if isinstance(exc, BackendUnavailableError):
         log.warning("request.backend_unavailable", error=str(exc))
-        body = encode_error(
-            request_id, ErrorCode.INTERNAL_ERROR, "Service unavailable: " + str(exc)
-        )
-        return 503, body
+        error = _unavailable(exc)
+        return 503, encode_error(request_id, error.code, error.message)
     log.error("request.crashed", error_type=type(exc).__name__, exc_info=exc)
     return 500, encode_error(request_id, ErrorCode.INTERNAL_ERROR, "Internal error")
 

@@ -12,6 +12,7 @@ import pytest
 from tests.fixtures.fleet import RunningFleet
 
 ACCEPT = "application/json, text/event-stream"
+HANDSHAKE_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
 MODERN = "2026-07-28"
 ENVELOPE = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
@@ -26,10 +27,23 @@ def http(shared_fleet: RunningFleet) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=origin, timeout=30) as client:
         yield client
     # Whatever the test sent, the front still serves a valid call afterwards.
-    with httpx.Client(timeout=30) as client:
-        ok = post(client, shared_fleet.url, call("echo", {"text": "alive"}), version="2025-06-18")
+    with httpx.Client(base_url=origin, timeout=30) as client:
+        ok = post(client, body=call("echo", {"text": "alive"}), version="2025-06-18")
     assert ok.status_code == 200
     assert ok.json()["result"]["content"][0]["text"] == "alive"
+
+
+def open_session(client: httpx.Client, version: str) -> str:
+    """``initialize`` at ``version``; returns the session id the front issued."""
+    params = {
+        "protocolVersion": version,
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params}
+    response = client.post("/mcp", json=init, headers={"accept": ACCEPT})
+    assert response.status_code == 200, response.text
+    return response.headers["mcp-session-id"]
 
 
 def post(
@@ -39,10 +53,15 @@ def post(
     *,
     version: str | None = None,
     headers: dict[str, str] | None = None,
+    session: bool = True,
 ) -> httpx.Response:
+    """POST one body; a handshake-era ``version`` gets a fresh session unless
+    ``session=False`` (or the headers name one)."""
     all_headers = {"content-type": "application/json", "accept": ACCEPT}
     if version is not None:
         all_headers["mcp-protocol-version"] = version
+    if session and version in HANDSHAKE_VERSIONS:
+        all_headers["mcp-session-id"] = open_session(client, version)
     all_headers.update(headers or {})
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return client.post(url, content=content, headers=all_headers)
@@ -185,11 +204,11 @@ def test_dns_rebinding_defences(http: httpx.Client, headers: dict[str, str], sta
         assert_error(response, status, -32600, None)
 
 
-@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH"])
 def test_other_http_methods_are_405(http: httpx.Client, method: str) -> None:
     response = http.request(method, "/mcp", headers={"accept": ACCEPT})
     assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
+    assert response.headers["allow"] == "POST, DELETE"
 
 
 def test_notifications_and_posted_responses_are_acknowledged_202(http: httpx.Client) -> None:
@@ -293,3 +312,47 @@ def test_invalid_utf8_in_modern_params_is_invalid_params(http: httpx.Client) -> 
     assert_error(
         post(http, body=body, headers=modern_headers("tools/call", "echo")), 400, -32602, 9
     )
+
+
+def test_initialize_opens_a_session_that_requests_must_carry(http: httpx.Client) -> None:
+    session_id = open_session(http, "2025-11-25")
+    assert len(session_id) == 32 and all(c in "0123456789abcdef" for c in session_id)
+    ok = post(http, body=call("echo", {"text": "a"}), version="2025-11-25", session=False,
+              headers={"mcp-session-id": session_id})  # fmt: skip
+    assert ok.json()["result"]["content"][0]["text"] == "a"
+    missing = post(http, body=call("echo", {"text": "a"}), version="2025-11-25", session=False)
+    assert_error(missing, 400, -32600, 1)
+    unknown = post(http, body=call("echo", {"text": "a"}), version="2025-11-25", session=False,
+                   headers={"mcp-session-id": "0" * 32})  # fmt: skip
+    assert_error(unknown, 404, -32600, 1)
+    garbage = post(http, body=call("echo", {"text": "a"}), version="2025-11-25", session=False,
+                   headers={"mcp-session-id": "not-ours"})  # fmt: skip
+    assert_error(garbage, 404, -32600, 1)
+
+
+def test_delete_ends_the_session(http: httpx.Client) -> None:
+    session_id = open_session(http, "2025-06-18")
+    headers = {"accept": ACCEPT, "mcp-session-id": session_id, "mcp-protocol-version": "2025-06-18"}
+    assert http.delete("/mcp", headers=headers).status_code == 200
+    after = post(http, body=call("echo", {"text": "a"}), version="2025-06-18", session=False,
+                 headers={"mcp-session-id": session_id})  # fmt: skip
+    assert_error(after, 404, -32600, 1)
+    assert_error(http.delete("/mcp", headers=headers), 404, -32600, None)
+    assert_error(http.delete("/mcp", headers={"accept": ACCEPT}), 400, -32600, None)
+
+
+def test_a_version_header_contradicting_the_session_is_400(http: httpx.Client) -> None:
+    session_id = open_session(http, "2025-06-18")
+    response = post(http, body=call("echo", {"text": "a"}), version="2025-11-25", session=False,
+                    headers={"mcp-session-id": session_id})  # fmt: skip
+    error = assert_error(response, 400, -32600, 1)
+    assert "2025-06-18" in error["message"]
+
+
+def test_the_session_remembers_the_negotiated_version(http: httpx.Client) -> None:
+    # Header absent: the session's version (2025-06-18) applies, not 2025-03-26, so a
+    # schema-invalid call is -32602 and structured content is allowed.
+    session_id = open_session(http, "2025-06-18")
+    response = post(http, body=call("cpu_burn", {"ms": 1}), session=False,
+                    headers={"mcp-session-id": session_id})  # fmt: skip
+    assert "structuredContent" in response.json()["result"]
