@@ -26,6 +26,7 @@ __all__ = [
     "LegacyMeta",
     "ListToolsParams",
     "ListToolsResult",
+    "ProgressParams",
     "TextContent",
     "Tool",
     "ToolAnnotations",
@@ -93,6 +94,15 @@ class CallToolParams2026(McpStruct, frozen=True):
     name: str
     arguments: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     meta: ModernMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
+
+
+class ProgressParams(McpStruct, frozen=True):
+    """``notifications/progress`` params (mcp-protocol.md 9.1)."""
+
+    progress_token: int | str
+    progress: float
+    total: float | UnsetType = UNSET
+    message: str | UnsetType = UNSET
 
 
 class TextContent(McpStruct, frozen=True, tag_field="type", tag="text"):

@@ -22,7 +22,7 @@ from proto import (
     encode_wire,
 )
 from server.redis_client import RedisClient, RedisCommandError
-from server.reply_router import ReplyRouter
+from server.reply_router import ProgressSink, ReplyRouter
 
 __all__ = ["CallQueue", "NoWorkerAnswerError"]
 
@@ -65,6 +65,8 @@ class CallQueue:
         protocol_version: str,
         request_id: str,
         timeout_s: float,
+        progress_token: int | str | None = None,
+        on_progress: ProgressSink | None = None,
     ) -> ResultReply | ErrorReply:
         """Enqueue a validated call and wait for the worker's reply.
 
@@ -84,8 +86,9 @@ class CallQueue:
             protocol_version=protocol_version,
             deadline_ms=int((time.time() + timeout_s) * 1000),
             request_id=request_id,
+            progress_token=progress_token,
         )
-        with self._router.expect(call_id) as pending:
+        with self._router.expect(call_id, on_progress) as pending:
             await self._append(message)
             with trio.move_on_after(timeout_s + self._reply_grace_s):
                 await pending.done.wait()

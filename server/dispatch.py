@@ -7,14 +7,17 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from proto import (
     ALL_VERSIONS,
     INITIALIZE,
     MODERN_VERSIONS,
+    NOTIFICATION_PROGRESS,
     PING,
     SERVER_DISCOVER,
     TOOLS_CALL,
@@ -30,6 +33,8 @@ from proto import (
     MethodNotFoundError,
     ModernParams,
     Notification,
+    ProgressMessage,
+    ProgressParams,
     ProtocolError,
     Request,
     ResultMeta,
@@ -39,13 +44,15 @@ from proto import (
     ToolsCapability,
     build_call_result,
     decode_params,
+    encode_notification,
     negotiate_handshake_version,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
+from server.reply_router import ProgressSink
 from server.tool_catalog import ToolCatalog
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "NotificationSink"]
 
 _encoder: Final = msgspec.json.Encoder()
 _initialize_params: Final = msgspec.json.Decoder(InitializeParams)
@@ -85,17 +92,30 @@ class Dispatcher:
         self._initialize: dict[str, bytes] = {}
 
     async def handshake(
-        self, request: Request, version: str, *, request_id: str
+        self,
+        request: Request,
+        version: str,
+        *,
+        request_id: str,
+        notify: NotificationSink | None = None,
     ) -> bytes | msgspec.Raw:
-        """Serve a handshake-era request; ``version`` is the negotiated (header) version.
+        """Serve a handshake-era request; ``version`` is the session's negotiated version.
+
+        ``notify`` receives encoded notifications related to this request (progress, when
+        the request asked for it) while it runs; a transport that cannot stream passes None.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
         """
         if request.method == TOOLS_CALL:
             params = decode_params(request.params, _call_params_2025)
+            token = UNSET if isinstance(params.meta, UnsetType) else params.meta.progress_token
             return await self._call_tool(
-                params.name, params.arguments, version, request_id=request_id
+                params.name,
+                params.arguments,
+                version,
+                request_id=request_id,
+                progress=_progress_reporter(token, notify),
             )
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
@@ -120,16 +140,31 @@ class Dispatcher:
         return self._initialize_result(version), version, name
 
     async def modern(
-        self, request: Request, version: str, params: ModernParams, *, request_id: str
+        self,
+        request: Request,
+        version: str,
+        params: ModernParams,
+        *,
+        request_id: str,
+        notify: NotificationSink | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
+
+        ``notify`` as for :meth:`handshake`.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
         """
         if request.method == TOOLS_CALL:
             call = decode_params(request.params, _call_params_2026)
-            return await self._call_tool(call.name, call.arguments, version, request_id=request_id)
+            token = UNSET if isinstance(call.meta, UnsetType) else call.meta.progress_token
+            return await self._call_tool(
+                call.name,
+                call.arguments,
+                version,
+                request_id=request_id,
+                progress=_progress_reporter(token, notify),
+            )
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
             return self._catalog.list_result(version)
@@ -140,7 +175,13 @@ class Dispatcher:
         )
 
     async def _call_tool(
-        self, name: str, arguments: msgspec.Raw, version: str, *, request_id: str
+        self,
+        name: str,
+        arguments: msgspec.Raw,
+        version: str,
+        *,
+        request_id: str,
+        progress: tuple[int | str, ProgressSink] | None,
     ) -> bytes | msgspec.Raw:
         tool = self._catalog.get(name)
         if tool is None:
@@ -157,6 +198,8 @@ class Dispatcher:
             protocol_version=version,
             request_id=request_id,
             timeout_s=tool.timeout_s,
+            progress_token=progress[0] if progress else None,
+            on_progress=progress[1] if progress else None,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -214,3 +257,27 @@ def _reject_envelope_version(declared: str | msgspec.UnsetType) -> None:
             f"The request carries a {declared} _meta envelope but no matching "
             "MCP-Protocol-Version header"
         )
+
+
+NotificationSink = Callable[[bytes], None]
+"""Receives an encoded JSON-RPC notification for the request being served (must not block)."""
+
+
+def _progress_reporter(
+    token: int | str | UnsetType, notify: NotificationSink | None
+) -> tuple[int | str, ProgressSink] | None:
+    """Progress is reported only when the request carries a token and the transport can
+    stream notifications (mcp-protocol.md 9.1, checklist 31)."""
+    if notify is None or isinstance(token, UnsetType):
+        return None
+
+    def on_progress(message: ProgressMessage) -> None:
+        params = ProgressParams(
+            progress_token=token,
+            progress=message.progress,
+            total=UNSET if message.total is None else message.total,
+            message=UNSET if message.message is None else message.message,
+        )
+        notify(encode_notification(NOTIFICATION_PROGRESS, _encoder.encode(params)))
+
+    return token, on_progress

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 import structlog
+import trio
 
 from proto import (
     ALL_VERSIONS,
@@ -54,7 +55,7 @@ from proto import (
     require_envelope,
 )
 from server.config import FrontConfig
-from server.dispatch import Dispatcher
+from server.dispatch import Dispatcher, NotificationSink
 from server.session_store import SessionStore
 
 __all__ = ["HttpApp"]
@@ -155,22 +156,47 @@ class HttpApp:
             _check_accept(headers.accept)
             _check_content_type(headers.content_type)
             body = await self._read_body(receive, headers.content_length)
-            if era_of(headers.single_version()) is Era.MODERN:
-                status, payload = await self._modern(headers, body)
+            if _PROGRESS_TOKEN not in body:
+                # Nothing can stream without a progress token: skip the nursery (~25 µs).
+                status, payload = await self._serve(headers, body, extra, None)
             else:
-                status, payload = await self._handshake(headers, body, extra)
+                async with trio.open_nursery() as nursery:
+                    events = _EventStream(send, nursery)
+                    status, payload = await self._serve(headers, body, extra, events.notify)
+                    events.close()
+                if events.started:
+                    # Committed to SSE: the final message is the stream's last event.
+                    await events.finish(payload or b"")
+                    return
         except _HttpError as exc:
-            status = exc.status
-            payload = encode_error(
-                exc.request_id, exc.error.code, exc.error.message, exc.error.data
-            )
+            status, payload = exc.status, _render(exc)
         if payload is None:
             await _respond(send, status, b"", extra)
         else:
             await _respond(send, status, payload, [*_JSON_HEADERS, *extra])
 
+    async def _serve(
+        self,
+        headers: _Headers,
+        body: bytes,
+        extra: list[tuple[bytes, bytes]],
+        notify: NotificationSink | None,
+    ) -> tuple[int, bytes | None]:
+        # Refusals are rendered here: raised through a nursery they would arrive wrapped
+        # in an exception group.
+        try:
+            if era_of(headers.single_version()) is Era.MODERN:
+                return await self._modern(headers, body, notify)
+            return await self._handshake(headers, body, extra, notify)
+        except _HttpError as exc:
+            return exc.status, _render(exc)
+
     async def _handshake(
-        self, headers: _Headers, body: bytes, extra: list[tuple[bytes, bytes]]
+        self,
+        headers: _Headers,
+        body: bytes,
+        extra: list[tuple[bytes, bytes]],
+        notify: NotificationSink | None,
     ) -> tuple[int, bytes | None]:
         header_version = headers.single_version()
         message = _decode(body)
@@ -198,7 +224,10 @@ class HttpApp:
             return 202, None
         try:
             result = await self._dispatcher.handshake(
-                message, session.protocol_version, request_id=self._next_request_id()
+                message,
+                session.protocol_version,
+                request_id=self._next_request_id(),
+                notify=notify,
             )
         except ProtocolError as exc:
             # In the handshake era a refused request is still a completed exchange (200);
@@ -256,7 +285,9 @@ class HttpApp:
             return
         await _respond(send, 200, b"")
 
-    async def _modern(self, headers: _Headers, body: bytes) -> tuple[int, bytes | None]:
+    async def _modern(
+        self, headers: _Headers, body: bytes, notify: NotificationSink | None
+    ) -> tuple[int, bytes | None]:
         message = _decode(body)
         header_version = headers.single_version()
         if isinstance(message, Notification):
@@ -276,7 +307,7 @@ class HttpApp:
             if version not in MODERN_VERSIONS:
                 raise _unsupported(version)
             result = await self._dispatcher.modern(
-                message, version, params, request_id=self._next_request_id()
+                message, version, params, request_id=self._next_request_id(), notify=notify
             )
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
@@ -328,6 +359,61 @@ class HttpApp:
 
     def _next_request_id(self) -> str:
         return f"{self._front_id}-{next(self._request_numbers)}"
+
+
+_SSE_HEADERS: Final = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+_EVENT_QUEUE: Final = 64
+_PROGRESS_TOKEN: Final = b'"progressToken"'
+"""No request without these bytes can carry a progress token, so none can stream."""
+
+
+class _EventStream:
+    """The deferred SSE commitment (mcp-protocol.md 5.5): a request answers as plain JSON
+    unless a notification for it (progress) arrives first; then the response becomes
+    ``text/event-stream``, the notifications are events, and the final message is the
+    last one. All validation happens before, so errors keep their HTTP status."""
+
+    def __init__(self, send: Send, nursery: trio.Nursery) -> None:
+        self._send = send
+        self._nursery = nursery
+        self._in, self._out = trio.open_memory_channel[bytes](_EVENT_QUEUE)
+        self._pumping = False
+        self.started = False
+
+    def notify(self, message: bytes) -> None:
+        """Queue a notification; if the client reads slower than progress comes, the
+        excess is dropped (progress is advisory, the result is not)."""
+        if not self._pumping:
+            self._pumping = True
+            self._nursery.start_soon(self._pump)
+        try:
+            self._in.send_nowait(message)
+        except trio.WouldBlock:
+            log.debug("sse.notification_dropped")
+
+    def close(self) -> None:
+        self._in.close()
+
+    async def _pump(self) -> None:
+        async with self._out:
+            async for message in self._out:
+                if not self.started:
+                    self.started = True
+                    await self._send(
+                        {"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS}
+                    )
+                await self._event(message, more=True)
+
+    async def finish(self, message: bytes) -> None:
+        await self._event(message, more=False)
+
+    async def _event(self, message: bytes, *, more: bool) -> None:
+        frame = b"event: message\r\ndata: " + message + b"\r\n\r\n"
+        await self._send({"type": "http.response.body", "body": frame, "more_body": more})
 
 
 class _Headers:
@@ -453,6 +539,10 @@ def _server_failure(exc: ProtocolError, request_id: RequestId) -> tuple[int, byt
     """Our side failed (no worker answered, a worker was lost): logged once, here."""
     log.warning("request.failed", error=exc.message, code=exc.code)
     return exc.http_status, encode_error(request_id, exc.code, exc.message, exc.data)
+
+
+def _render(exc: _HttpError) -> bytes:
+    return encode_error(exc.request_id, exc.error.code, exc.error.message, exc.error.data)
 
 
 def _unavailable(exc: BackendUnavailableError) -> ProtocolError:

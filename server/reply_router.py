@@ -4,7 +4,7 @@ it, found by call id. One subscription serves every call of the process (DESIGN.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import msgspec
@@ -20,19 +20,24 @@ from proto import (
 )
 from server.redis_client import RedisClient
 
-__all__ = ["KeptReplyFetcher", "PendingCall", "ReplyRouter"]
+__all__ = ["KeptReplyFetcher", "PendingCall", "ProgressSink", "ReplyRouter"]
 
 log = structlog.get_logger()
+
+
+ProgressSink = Callable[[ProgressMessage], None]
+"""Receives a call's progress reports, synchronously, in order (must not block)."""
 
 
 class PendingCall:
     """A call waiting for its reply; ``done`` is set once ``reply`` holds it."""
 
-    __slots__ = ("done", "reply")
+    __slots__ = ("done", "on_progress", "reply")
 
-    def __init__(self) -> None:
+    def __init__(self, on_progress: ProgressSink | None) -> None:
         self.done = trio.Event()
         self.reply: ResultReply | ErrorReply | None = None
+        self.on_progress = on_progress
 
 
 class ReplyRouter:
@@ -48,10 +53,13 @@ class ReplyRouter:
         return next(self._ids)
 
     @contextmanager
-    def expect(self, call_id: int) -> Iterator[PendingCall]:
+    def expect(
+        self, call_id: int, on_progress: ProgressSink | None = None
+    ) -> Iterator[PendingCall]:
         """Register a waiter for ``call_id`` for the duration of the block (register before
-        enqueueing, so a fast reply cannot arrive first)."""
-        pending = PendingCall()
+        enqueueing, so a fast reply cannot arrive first); progress goes to ``on_progress``
+        until the reply arrives."""
+        pending = PendingCall(on_progress)
         self._pending[call_id] = pending
         try:
             yield pending
@@ -65,7 +73,11 @@ class ReplyRouter:
             log.error("reply.undecodable", error=str(exc), size=len(data))
             return
         pending = self._pending.get(message.call_id)
-        if pending is None or isinstance(message, ProgressMessage):
+        if pending is None or pending.reply is not None:
+            return  # late: the caller stopped waiting, or the reply is already in
+        if isinstance(message, ProgressMessage):
+            if pending.on_progress is not None:
+                pending.on_progress(message)
             return
         pending.reply = message
         pending.done.set()

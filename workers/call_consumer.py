@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 
 import msgspec
@@ -170,9 +171,15 @@ class CallConsumer:
         loop = asyncio.get_running_loop()
         publisher = self._publisher
 
+        loop_thread = threading.get_ident()
+
         def sink(done: float, total: float | None, message: str | None) -> None:
             msg = ProgressMessage(call.call_id, done, total, message)
-            loop.call_soon_threadsafe(publisher.progress, call.front_id, msg)
+            if threading.get_ident() == loop_thread:
+                # Queued now, so it is published before the reply that follows it.
+                publisher.progress(call.front_id, msg)
+            else:
+                loop.call_soon_threadsafe(publisher.progress, call.front_id, msg)
 
         return sink
 

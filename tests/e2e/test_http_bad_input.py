@@ -356,3 +356,22 @@ def test_the_session_remembers_the_negotiated_version(http: httpx.Client) -> Non
     response = post(http, body=call("cpu_burn", {"ms": 1}), session=False,
                     headers={"mcp-session-id": session_id})  # fmt: skip
     assert "structuredContent" in response.json()["result"]
+
+
+def test_progress_turns_the_answer_into_an_sse_stream(http: httpx.Client) -> None:
+    meta = {**ENVELOPE, "progressToken": "p-1"}
+    body = call("sleep_progress", {"seconds": 0.2, "steps": 2}, rid="s", meta=meta)
+    response = post(http, body=body, headers=modern_headers("tools/call", "sleep_progress"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.headers["x-accel-buffering"] == "no"
+    events = [
+        json.loads(line[len("data: ") :])
+        for line in response.text.split("\r\n")
+        if line.startswith("data: ")
+    ]
+    assert [e.get("method") for e in events] == ["notifications/progress"] * 2 + [None]
+    assert [e["params"]["progress"] for e in events[:2]] == [1, 2]
+    assert all(e["params"]["progressToken"] == "p-1" for e in events[:2])
+    assert events[-1]["id"] == "s"
+    assert events[-1]["result"]["content"][0]["text"] == "slept 0.2 s in 2 steps"

@@ -84,3 +84,27 @@ async def test_schema_invalid_arguments_are_a_tool_error_the_model_can_read(
     assert missing.is_error and "missing required field `b`" in text_of(missing)
     assert wrong.is_error and "$.text" in text_of(wrong)
     assert extra.is_error and "unknown field `other`" in text_of(extra)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_progress_reaches_the_caller_over_sse(shared_fleet: RunningFleet, mode: str) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with Client(shared_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        result = await client.call_tool(
+            "sleep_progress", {"seconds": 0.6, "steps": 3}, progress_callback=on_progress
+        )
+    assert text_of(result) == "slept 0.6 s in 3 steps"
+    assert seen == [(1, 3, "step 1 of 3"), (2, 3, "step 2 of 3"), (3, 3, "step 3 of 3")]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_no_progress_token_means_a_plain_json_answer(
+    shared_fleet: RunningFleet, mode: str
+) -> None:
+    async with Client(shared_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        result = await client.call_tool("sleep_progress", {"seconds": 0.1, "steps": 2})
+    assert text_of(result) == "slept 0.1 s in 2 steps"
