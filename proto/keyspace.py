@@ -57,6 +57,12 @@ class Keyspace:
         read and emptied by that front after it resubscribes; TTL ``KEPT_REPLY_TTL_S``."""
         return f"{self._prefix}kept:{{{front_id}}}"
 
+    def live_workers(self) -> str:
+        """Sorted set: worker id → expiry of its latest heartbeat (epoch ms). Written by
+        workers with each beat (which also drop expired members); fronts count members
+        not yet expired for readiness. No TTL (members expire by score)."""
+        return self._prefix + "workers"
+
     def worker_heartbeat(self, worker_id: str) -> str:
         """String key: a live worker's ``WorkerHeartbeat``, rewritten by the worker every
         ``heartbeat_interval_s`` with a TTL of five intervals and deleted on a clean exit;

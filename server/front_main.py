@@ -21,6 +21,7 @@ from server.call_queue import CallQueue
 from server.config import FrontConfig
 from server.dispatch import Dispatcher
 from server.http_app import HttpApp
+from server.readiness import Readiness
 from server.redis_client import open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
@@ -91,8 +92,12 @@ async def serve(
             config,
             sessions=SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s),
             front_id=front_id,
-            # Ready: not draining, and replies can reach us (the subscription is up).
-            is_ready=lambda: subscriber.connected and not shutdown.is_set(),
+            readiness=Readiness(
+                redis,
+                keys,
+                subscribed=lambda: subscriber.connected,
+                draining=shutdown.is_set,
+            ),
         )
         nursery.start_soon(_watch_signals, shutdown)
         async with trio.open_nursery() as http_nursery:

@@ -56,6 +56,7 @@ from proto import (
 )
 from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
+from server.readiness import Readiness
 from server.session_store import SessionStore
 
 __all__ = ["HttpApp"]
@@ -90,7 +91,7 @@ class HttpApp:
         dispatcher: serves decoded requests.
         config: the front's settings.
         front_id: prefix of the request ids this front mints for log correlation.
-        is_ready: readiness probe (Redis reachable and not draining).
+        readiness: the readiness probe (``/health/ready``).
     """
 
     def __init__(
@@ -100,7 +101,7 @@ class HttpApp:
         *,
         sessions: SessionStore,
         front_id: str,
-        is_ready: Callable[[], bool],
+        readiness: Readiness,
     ) -> None:
         self._dispatcher = dispatcher
         self._sessions = sessions
@@ -111,7 +112,7 @@ class HttpApp:
         self._allowed_hosts = frozenset(h.lower() for h in config.allowed_hosts)
         # Host is checked when bound to loopback (a local server), or when hosts are listed.
         self._check_hosts = bool(self._allowed_hosts) or _host_name(config.http) in _LOOPBACK_HOSTS
-        self._is_ready = is_ready
+        self._readiness = readiness
         self._front_id = front_id
         self._request_numbers = itertools.count(1)
 
@@ -128,11 +129,9 @@ class HttpApp:
             await self._mcp(scope, receive, send)
         elif path == "/health":
             await _respond(send, 200, b'{"status":"ok"}')
-        elif path == "/ready":
-            ready = self._is_ready()
-            await _respond(
-                send, 200 if ready else 503, b'{"ready":%s}' % (b"true" if ready else b"false")
-            )
+        elif path in ("/health/ready", "/ready"):
+            report = await self._readiness.check()
+            await _respond(send, 200 if report.ready else 503, msgspec.json.encode(report))
         else:
             await _respond(send, 404, b'{"error":"not found"}')
 

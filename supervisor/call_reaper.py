@@ -72,7 +72,14 @@ async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) 
         commands.append(["XDEL", stream, *ids])
         await redis.execute_many(commands)
         settled += len(ids)
-    await redis.execute("XGROUP", "DELCONSUMER", stream, CALL_GROUP, worker_id)
+    await redis.execute_many(
+        [
+            ("XGROUP", "DELCONSUMER", stream, CALL_GROUP, worker_id),
+            # It is gone: readiness must not count it until its heartbeat would expire.
+            ("ZREM", keys.live_workers(), worker_id),
+            ("DEL", keys.worker_heartbeat(worker_id)),
+        ]
+    )
     if settled:
         log.warning("worker.calls_settled", worker_id=worker_id, calls=settled)
     return settled

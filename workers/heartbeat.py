@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from typing import Final
 
 import msgspec
 import structlog
 
-from proto import BackendUnavailableError, RedisCommandError, WorkerHeartbeat
+from proto import BackendUnavailableError, Keyspace, RedisCommandError, WorkerHeartbeat
 from workers.redis_connection import AsyncRedis
 
 __all__ = ["Heartbeat"]
@@ -30,7 +31,8 @@ class Heartbeat:
 
     Args:
         redis: the worker's Redis client.
-        key: ``Keyspace.worker_heartbeat(worker_id)``.
+        keys: the fleet's key schema.
+        worker_id: this worker's id.
         interval_s: time between writes; the key lives five intervals.
         status: returns ``(inflight, calls_served)`` at each beat.
     """
@@ -38,13 +40,16 @@ class Heartbeat:
     def __init__(
         self,
         redis: AsyncRedis,
-        key: str,
+        keys: Keyspace,
+        worker_id: str,
         *,
         interval_s: float,
         status: Callable[[], tuple[int, int]],
     ) -> None:
         self._redis = redis
-        self._key = key
+        self._key = keys.worker_heartbeat(worker_id)
+        self._live_key = keys.live_workers()
+        self._worker_id = worker_id
         self._interval_s = interval_s
         self._ttl_ms = int(interval_s * _TTL_INTERVALS * 1000)
         self._status = status
@@ -53,7 +58,14 @@ class Heartbeat:
         """Write the heartbeat once (raises on Redis errors: the first beat must land)."""
         inflight, served = self._status()
         record = WorkerHeartbeat(pid=os.getpid(), inflight=inflight, calls_served=served)
-        await self._redis.execute("SET", self._key, _encoder.encode(record), "PX", self._ttl_ms)
+        now_ms = int(time.time() * 1000)
+        await self._redis.execute_many(
+            [
+                ("SET", self._key, _encoder.encode(record), "PX", self._ttl_ms),
+                ("ZADD", self._live_key, now_ms + self._ttl_ms, self._worker_id),
+                ("ZREMRANGEBYSCORE", self._live_key, "-inf", now_ms),
+            ]
+        )
 
     async def run(self) -> None:
         """Beat every interval until cancelled; Redis errors are logged and retried."""
@@ -67,6 +79,8 @@ class Heartbeat:
     async def clear(self) -> None:
         """Delete the heartbeat on a clean exit (nothing is left pending by then)."""
         try:
-            await self._redis.execute("DEL", self._key)
+            await self._redis.execute_many(
+                [("DEL", self._key), ("ZREM", self._live_key, self._worker_id)]
+            )
         except (BackendUnavailableError, RedisCommandError) as exc:
             log.warning("worker.heartbeat_clear_failed", error=str(exc))

@@ -94,7 +94,8 @@ async def _serve(
     )
     heartbeat = Heartbeat(
         redis,
-        keys.worker_heartbeat(worker_id),
+        keys,
+        worker_id,
         interval_s=config.heartbeat_interval_s,
         status=lambda: (consumer.inflight, consumer.calls_served),
     )

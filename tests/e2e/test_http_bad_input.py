@@ -282,7 +282,13 @@ def test_discover_and_health(http: httpx.Client, shared_fleet: RunningFleet) -> 
     assert isinstance(result["ttlMs"], int) and result["cacheScope"] in ("public", "private")
     assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "mcpfleet-demo"
     assert http.get("/health").json() == {"status": "ok"}
-    assert http.get("/ready").status_code == 200
+    for path in ("/ready", "/health/ready"):
+        ready = http.get(path)
+        assert ready.status_code == 200
+        assert ready.json() == {
+            "ready": True,
+            "checks": {"draining": "no", "subscription": "ok", "redis": "ok", "workers": "2 alive"},
+        }
     assert http.get("/nowhere").status_code == 404
 
 
