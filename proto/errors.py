@@ -151,3 +151,12 @@ class BackendUnavailableError(FleetError):
 class RedisCommandError(FleetError):
     """Redis answered a command with an error reply (``NOGROUP``, ``NOSCRIPT``, ``LOADING``…);
     the message is Redis's own."""
+
+    @property
+    def is_transient(self) -> bool:
+        """Redis is up but not serving yet (replaying its AOF, failing over, busy with a
+        script): retry later, as for an unreachable Redis."""
+        return str(self).split(" ", 1)[0] in _TRANSIENT_REPLIES
+
+
+_TRANSIENT_REPLIES = frozenset({"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY"})

@@ -40,6 +40,7 @@ from proto import (
     ModernParams,
     Notification,
     ProtocolError,
+    RedisCommandError,
     RemoteProtocolError,
     Request,
     RequestError,
@@ -261,7 +262,7 @@ class HttpApp:
             )
         try:
             record = await self._sessions.touch(headers.session_id)
-        except BackendUnavailableError as exc:
+        except (BackendUnavailableError, RedisCommandError) as exc:
             raise _HttpError(503, _unavailable(exc), rid) from None
         if record is None:
             raise _HttpError(404, InvalidRequestError("Session not found"), rid)
@@ -274,7 +275,7 @@ class HttpApp:
             return
         try:
             ended = await self._sessions.delete(headers.session_id)
-        except BackendUnavailableError as exc:
+        except (BackendUnavailableError, RedisCommandError) as exc:
             await _respond(send, 503, encode_error(None, ErrorCode.INTERNAL_ERROR, str(exc)))
             return
         if not ended:
@@ -544,12 +545,12 @@ def _render(exc: _HttpError) -> bytes:
     return encode_error(exc.request_id, exc.error.code, exc.error.message, exc.error.data)
 
 
-def _unavailable(exc: BackendUnavailableError) -> ProtocolError:
+def _unavailable(exc: BackendUnavailableError | RedisCommandError) -> ProtocolError:
     return ProtocolError("Service unavailable: " + str(exc))
 
 
 def _internal_error(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
-    if isinstance(exc, BackendUnavailableError):
+    if isinstance(exc, BackendUnavailableError | RedisCommandError):
         log.warning("request.backend_unavailable", error=str(exc))
         error = _unavailable(exc)
         return 503, encode_error(request_id, error.code, error.message)

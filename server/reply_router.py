@@ -15,6 +15,7 @@ from proto import (
     BackendUnavailableError,
     ErrorReply,
     ProgressMessage,
+    RedisCommandError,
     ResultReply,
     decode_worker_message,
 )
@@ -120,7 +121,7 @@ class KeptReplyFetcher:
             self._router.gap_seen = trio.Event()
             try:
                 await self.fetch()
-            except BackendUnavailableError as exc:
+            except (BackendUnavailableError, RedisCommandError) as exc:
                 log.warning("reply.fetch_failed", error=str(exc))
 
     async def fetch(self) -> int:

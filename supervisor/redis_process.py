@@ -10,7 +10,7 @@ from pathlib import Path
 import structlog
 import trio
 
-from proto import BackendUnavailableError
+from proto import BackendUnavailableError, RedisCommandError
 from server import open_redis, parse_redis_url
 from supervisor.child_process import Child, spawn_child
 from supervisor.embedded_redis import EmbeddedRedisError, EmbeddedRedisPlan, plan_embedded_redis
@@ -107,5 +107,9 @@ async def _answers_ping(url: str, child: Child, timeout_s: float) -> bool:
                         return True
                 except BackendUnavailableError:
                     pass  # not listening yet
+                except RedisCommandError as exc:
+                    # -LOADING while it replays its append-only file: up, not ready yet.
+                    if not exc.is_transient:
+                        raise
                 await trio.sleep(0.02)
     return False

@@ -99,6 +99,11 @@ class CallConsumer:
                 )  # fmt: skip
                 backoff_s = 0.05
             except RedisCommandError as exc:
+                if exc.is_transient:
+                    log.warning("worker.read_failed", error=str(exc), retry_in_s=backoff_s)
+                    await asyncio.sleep(backoff_s)
+                    backoff_s = min(backoff_s * 2, 2.0)
+                    continue
                 if "NOGROUP" not in str(exc):
                     raise
                 # Redis came back without our data: re-create the lane and carry on.

@@ -94,12 +94,18 @@ class ReplyPublisher:
                 await self._redis.execute_many(commands)
                 return
             except RedisCommandError as exc:
-                if "NOSCRIPT" not in str(exc):
+                if "NOSCRIPT" in str(exc):
+                    # Redis restarted or flushed its scripts; every EVALSHA of the batch
+                    # failed alike and the acknowledgements are idempotent: reload, resend.
+                    await self.load_scripts()
+                    continue
+                if not exc.is_transient:
+                    # Not retryable (a bug): the calls stay pending for the supervisor.
                     log.error("reply.publish_refused", error=str(exc))
                     return
-                # Redis restarted or flushed its scripts; every EVALSHA of the batch failed
-                # alike and the acknowledgements are idempotent, so reload and resend.
-                await self.load_scripts()
+                log.warning("reply.publish_failed", error=str(exc), retry_in_s=backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 2.0)
             except BackendUnavailableError as exc:
                 log.warning("reply.publish_failed", error=str(exc), retry_in_s=backoff_s)
                 await asyncio.sleep(backoff_s)

@@ -140,3 +140,22 @@ def test_code_override_does_not_leak_into_the_class() -> None:
     assert ProtocolError.code == -32603
     assert ProtocolError.http_status == 500
     assert ProtocolError("plain").code == -32603
+
+
+@pytest.mark.parametrize(
+    ("reply", "transient"),
+    [
+        ("LOADING Redis is loading the dataset in memory", True),
+        ("BUSY Redis is busy running a script", True),
+        ("READONLY You can't write against a read only replica.", True),
+        ("MASTERDOWN Link with MASTER is down", True),
+        ("TRYAGAIN Multiple keys request during rehashing", True),
+        ("NOGROUP No such key 'x' or consumer group 'y'", False),
+        ("WRONGTYPE Operation against a key holding the wrong kind of value", False),
+        ("NOSCRIPT No matching script", False),
+    ],
+)
+def test_redis_error_replies_know_whether_to_retry(reply: str, transient: bool) -> None:
+    from proto import RedisCommandError
+
+    assert RedisCommandError(reply).is_transient is transient
