@@ -44,6 +44,9 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     list_ttl_ms: NonNegativeInt = 60_000
     """``ttlMs`` cache hint on 2026-07-28 ``server/discover`` and ``tools/list`` results."""
 
+    sse_keepalive_s: PositiveFloat = 15.0
+    """An SSE response idle this long gets a ``: ping`` comment (proxies cut idle streams)."""
+
     keep_alive_timeout_s: PositiveFloat = 30.0
     """Idle keep-alive connections are closed after this long."""
 

@@ -11,6 +11,7 @@ dual-era client can tell a modern server's refusal from a legacy server (section
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -161,7 +162,7 @@ class HttpApp:
                 status, payload = await self._serve(headers, body, extra, None)
             else:
                 async with trio.open_nursery() as nursery:
-                    events = _EventStream(send, nursery)
+                    events = _EventStream(send, nursery, self._config.sse_keepalive_s)
                     status, payload = await self._serve(headers, body, extra, events.notify)
                     events.close()
                 if events.started:
@@ -375,11 +376,13 @@ class _EventStream:
     """The deferred SSE commitment (mcp-protocol.md 5.5): a request answers as plain JSON
     unless a notification for it (progress) arrives first; then the response becomes
     ``text/event-stream``, the notifications are events, and the final message is the
-    last one. All validation happens before, so errors keep their HTTP status."""
+    last one. All validation happens before, so errors keep their HTTP status. A stream
+    idle for ``keepalive_s`` gets a ``: ping`` comment, so proxies keep it open."""
 
-    def __init__(self, send: Send, nursery: trio.Nursery) -> None:
+    def __init__(self, send: Send, nursery: trio.Nursery, keepalive_s: float) -> None:
         self._send = send
         self._nursery = nursery
+        self._keepalive_s = keepalive_s
         self._in, self._out = trio.open_memory_channel[bytes](_EVENT_QUEUE)
         self._pumping = False
         self.started = False
@@ -400,7 +403,18 @@ class _EventStream:
 
     async def _pump(self) -> None:
         async with self._out:
-            async for message in self._out:
+            while True:
+                message = None
+                with trio.move_on_after(self._keepalive_s if self.started else math.inf):
+                    try:
+                        message = await self._out.receive()
+                    except trio.EndOfChannel:
+                        return
+                if message is None:  # idle: comments are ignored by clients (SSE spec)
+                    await self._send(
+                        {"type": "http.response.body", "body": b": ping\r\n\r\n", "more_body": True}
+                    )
+                    continue
                 if not self.started:
                     self.started = True
                     await self._send(

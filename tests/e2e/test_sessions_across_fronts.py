@@ -40,3 +40,32 @@ def test_a_session_opened_on_one_front_continues_on_another(
     finally:
         assert one.stop() == 0
         assert two.stop() == 0
+
+
+def test_an_idle_sse_stream_gets_keepalive_comments(
+    redis_server: RedisServer, tmp_path: Path, fleet_name: str
+) -> None:
+    fleet = start_fleet(
+        redis_server, fleet_name, tmp_path, workers=1,
+        env={"MCPFLEET_FRONT__SSE_KEEPALIVE_S": "0.1"},
+    )  # fmt: skip
+    try:
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "progressToken": 7,
+        }
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "sleep_progress", "arguments": {"seconds": 1.0, "steps": 2},
+                           "_meta": meta}}  # fmt: skip
+        headers = {"accept": ACCEPT, "mcp-protocol-version": "2026-07-28",
+                   "mcp-method": "tools/call", "mcp-name": "sleep_progress"}  # fmt: skip
+        with httpx.Client(timeout=30) as http:
+            response = http.post(fleet.url, json=body, headers=headers)
+        assert response.headers["content-type"] == "text/event-stream"
+        frames = response.text.split("\r\n\r\n")
+        # Half a second passes between the two progress events: several pings fill it.
+        assert frames.count(": ping") >= 2
+        assert '"slept 1 s in 2 steps"' in frames[-2]
+    finally:
+        assert fleet.stop() == 0
