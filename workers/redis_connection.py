@@ -66,6 +66,9 @@ class _Protocol(asyncio.Protocol):
             slot = self._slots.popleft()
             if not slot.done():
                 slot.set_exception(error)
+                # A waiter still gets the error; a slot whose caller already left (timed
+                # out, cancelled at shutdown) must not log "exception never retrieved".
+                slot.exception()
         if self.transport is not None:
             self.transport.abort()
 
@@ -114,7 +117,7 @@ class AsyncRedis:
         protocol = await self._connection()
         slots = protocol.send(b"".join(encode_command(c) for c in commands), len(commands))
         try:
-            replies = await asyncio.wait_for(asyncio.gather(*slots), self._command_timeout_s)
+            replies = await asyncio.wait_for(_collect(slots), self._command_timeout_s)
         except TimeoutError:
             # A silent connection may be half-open: retire it.
             protocol.fail(TimeoutError(f"no reply within {self._command_timeout_s} s"))
@@ -158,7 +161,7 @@ class AsyncRedis:
         setup = setup_commands(address)
         if setup:
             slots = protocol.send(b"".join(encode_command(c) for c in setup), len(setup))
-            for reply in await asyncio.gather(*slots):
+            for reply in await _collect(slots):
                 if isinstance(reply, hiredis.ReplyError):
                     protocol.fail(ConnectionError(str(reply)))
                     raise BackendUnavailableError(f"Redis refused the connection setup: {reply}")
@@ -168,3 +171,9 @@ class AsyncRedis:
         """Close the connection; pending commands fail."""
         if self._protocol is not None:
             self._protocol.fail(EOFError("closed"))
+
+
+async def _collect(slots: list[_Slot]) -> list[object]:
+    # Awaited one by one rather than gathered: a cancelled caller then cancels the slot it
+    # was waiting on, and no orphaned gathering future is left to complain later.
+    return [await slot for slot in slots]
