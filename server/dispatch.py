@@ -109,14 +109,7 @@ class Dispatcher:
         """
         if request.method == TOOLS_CALL:
             params = decode_params(request.params, _call_params_2025)
-            token = UNSET if isinstance(params.meta, UnsetType) else params.meta.progress_token
-            return await self._call_tool(
-                params.name,
-                params.arguments,
-                version,
-                request_id=request_id,
-                progress=_progress_reporter(token, notify),
-            )
+            return await self._tools_call(params, version, request_id=request_id, notify=notify)
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
             return self._catalog.list_result(version)
@@ -157,14 +150,7 @@ class Dispatcher:
         """
         if request.method == TOOLS_CALL:
             call = decode_params(request.params, _call_params_2026)
-            token = UNSET if isinstance(call.meta, UnsetType) else call.meta.progress_token
-            return await self._call_tool(
-                call.name,
-                call.arguments,
-                version,
-                request_id=request_id,
-                progress=_progress_reporter(token, notify),
-            )
+            return await self._tools_call(call, version, request_id=request_id, notify=notify)
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
             return self._catalog.list_result(version)
@@ -172,6 +158,25 @@ class Dispatcher:
             return self._discover
         raise MethodNotFoundError(
             f"Method not found at protocol version {version}: {request.method}"
+        )
+
+    async def _tools_call(
+        self,
+        params: CallToolParams2025 | CallToolParams2026,
+        version: str,
+        *,
+        request_id: str,
+        notify: NotificationSink | None,
+    ) -> bytes | msgspec.Raw:
+        """``tools/call`` in either era: the Structs differ, the handling does not."""
+        meta = params.meta
+        token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
+        return await self._call_tool(
+            params.name,
+            params.arguments,
+            version,
+            request_id=request_id,
+            progress=_progress_reporter(token, notify),
         )
 
     async def _call_tool(
