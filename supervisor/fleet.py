@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from pathlib import Path
 
 import msgspec
@@ -29,6 +29,8 @@ __all__ = ["run_fleet"]
 
 log = structlog.get_logger()
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 async def run_fleet(config: FleetConfig) -> int:
     """Run the whole fleet until a signal; returns the process exit code.
@@ -43,7 +45,7 @@ async def run_fleet(config: FleetConfig) -> int:
     # Signals are received from the start, so one arriving during start-up still stops
     # everything in order instead of killing the supervisor mid-way.
     front = msgspec.structs.replace(config.front, http=_concrete_bind(config.front.http))
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    with _late_stop_signals_ignored(), trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async with _redis_url(config, data_dir) as redis_url:
             resolved = msgspec.structs.replace(config, redis_url=redis_url, front=front)
             config_path = _write_child_config(resolved, data_dir)
@@ -52,6 +54,32 @@ async def run_fleet(config: FleetConfig) -> int:
                 await _ensure_call_group(redis, keys)
                 await _supervise(resolved, config_path, redis, keys, signals)
     return 0
+
+
+@contextmanager
+def _late_stop_signals_ignored() -> Iterator[None]:
+    """Make a stop signal that lands after the fleet has stopped harmless.
+
+    trio restores the handler it found when its signal receiver closes, and interpreter
+    shutdown resets Python-level handlers to the default; either way a SIGTERM arriving
+    between the end of the shutdown and the process exit would turn a clean exit into
+    status -15 (impatient process managers repeat SIGTERM). A no-op handler covers the
+    receiver's close; SIG_IGN, set once every child is gone (it would be inherited across
+    exec), covers interpreter shutdown.
+    """
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _late_stop_signal)
+    try:
+        yield
+    finally:
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _late_stop_signal(_signum: int, _frame: object) -> None:
+    # Nothing to do: the fleet has stopped. No logging here: a handler that writes to
+    # stderr can interrupt another write to it (a reentrant call on a buffered stream).
+    return
 
 
 @asynccontextmanager

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -189,3 +191,16 @@ def test_a_port_in_use_is_one_clear_error_before_anything_starts(tmp_path: Path)
         result.stderr
     )
     assert "redis.started" not in result.stderr
+
+
+def test_stop_signals_until_exit_never_turn_a_clean_stop_into_a_crash(
+    fleet: RunningFleet,
+) -> None:
+    # Impatient process managers repeat SIGTERM; one landing after the shutdown finished
+    # (signal handlers restored) must not kill the supervisor with status -15.
+    deadline = time.monotonic() + 20
+    while fleet.process.poll() is None and time.monotonic() < deadline:
+        fleet.process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            fleet.process.wait(timeout=0.002)
+    assert fleet.stop(timeout_s=5) == 0
