@@ -6,6 +6,7 @@ environment reads or logging (enforced by ``tests/unit/test_layering.py``). Othe
 import the names below from ``proto`` itself.
 """
 
+from proto.cancellation import CancelledParams
 from proto.error_codes import ErrorCode
 from proto.errors import (
     BackendUnavailableError,
@@ -21,6 +22,7 @@ from proto.errors import (
     ProtocolError,
     RedisCommandError,
     RemoteProtocolError,
+    ServiceUnavailableError,
     UnsupportedVersionError,
     http_status_for_code,
 )
@@ -48,6 +50,7 @@ from proto.jsonrpc import (
 from proto.keyspace import CALL_GROUP, CALL_PAYLOAD_FIELD, Keyspace
 from proto.lifecycle import (
     LOG_LEVELS,
+    MODERN_VERSION_KEY,
     DiscoverResult,
     Implementation,
     InitializeParams,
@@ -59,6 +62,8 @@ from proto.lifecycle import (
     ServerCapabilities,
     ToolsCapability,
     require_envelope,
+    require_served_version,
+    unsupported_version_error,
 )
 from proto.lua_scripts import KEPT_REPLY_TTL_S, PUBLISH_OR_KEEP, LuaScript
 from proto.mcp_struct import JsonObject, McpStruct
@@ -73,6 +78,22 @@ from proto.methods import (
     TOOLS_LIST,
 )
 from proto.resp import RedisAddress, RedisArg, encode_command, parse_redis_url, setup_commands
+from proto.stdio_framing import (
+    END_OF_INPUT,
+    NEED_DATA,
+    FramingEvent,
+    Line,
+    LineFramer,
+    LineTooLong,
+)
+from proto.stdio_session import (
+    Admission,
+    RequestKind,
+    SessionState,
+    StdioSession,
+    classify_request,
+    refusal,
+)
 from proto.tools import (
     AudioContent,
     CallToolParams2025,
@@ -121,6 +142,7 @@ __all__ = [
     "CALL_GROUP",
     "CALL_PAYLOAD_FIELD",
     "DEFAULT_HEADERLESS_VERSION",
+    "END_OF_INPUT",
     "HANDSHAKE_VERSIONS",
     "INITIALIZE",
     "KEPT_REPLY_TTL_S",
@@ -132,6 +154,8 @@ __all__ = [
     "MCP_PROTOCOL_VERSION",
     "MCP_SESSION_ID",
     "MODERN_VERSIONS",
+    "MODERN_VERSION_KEY",
+    "NEED_DATA",
     "NOTIFICATION_CANCELLED",
     "NOTIFICATION_INITIALIZED",
     "NOTIFICATION_PROGRESS",
@@ -140,6 +164,7 @@ __all__ = [
     "SERVER_DISCOVER",
     "TOOLS_CALL",
     "TOOLS_LIST",
+    "Admission",
     "AudioContent",
     "BackendUnavailableError",
     "BodyTooLargeError",
@@ -147,6 +172,7 @@ __all__ = [
     "CallToolParams2025",
     "CallToolParams2026",
     "CallToolResult",
+    "CancelledParams",
     "ClientResponse",
     "ContentBlock",
     "DiscoverResult",
@@ -155,6 +181,7 @@ __all__ = [
     "ErrorObject",
     "ErrorReply",
     "FleetError",
+    "FramingEvent",
     "HeaderMismatchError",
     "ImageContent",
     "Implementation",
@@ -166,6 +193,9 @@ __all__ = [
     "JsonObject",
     "Keyspace",
     "LegacyMeta",
+    "Line",
+    "LineFramer",
+    "LineTooLong",
     "ListToolsParams",
     "ListToolsResult",
     "LocalProtocolError",
@@ -188,10 +218,14 @@ __all__ = [
     "Request",
     "RequestError",
     "RequestId",
+    "RequestKind",
     "ResultMeta",
     "ResultReply",
     "ServerCapabilities",
+    "ServiceUnavailableError",
     "SessionRecord",
+    "SessionState",
+    "StdioSession",
     "TextContent",
     "Tool",
     "ToolAnnotations",
@@ -200,6 +234,7 @@ __all__ = [
     "WorkerHeartbeat",
     "WorkerMessage",
     "build_call_result",
+    "classify_request",
     "decode_call",
     "decode_header_value",
     "decode_message",
@@ -214,9 +249,12 @@ __all__ = [
     "http_status_for_code",
     "negotiate_handshake_version",
     "parse_redis_url",
+    "refusal",
     "require_envelope",
+    "require_served_version",
     "setup_commands",
     "supports_structured_content",
     "tool_name_problem",
+    "unsupported_version_error",
     "validation_failure_is_tool_error",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "ProtocolError",
     "RedisCommandError",
     "RemoteProtocolError",
+    "ServiceUnavailableError",
     "UnsupportedVersionError",
     "http_status_for_code",
 ]
@@ -142,6 +143,14 @@ class UnsupportedVersionError(RemoteProtocolError):
 
     code = ErrorCode.UNSUPPORTED_PROTOCOL_VERSION
     http_status = 400
+
+
+class ServiceUnavailableError(ProtocolError):
+    """We cannot serve right now (Redis unreachable): -32603, HTTP 503; retrying later may
+    succeed."""
+
+    code = ErrorCode.INTERNAL_ERROR
+    http_status = 503
 
 
 class BackendUnavailableError(FleetError):

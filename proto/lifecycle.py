@@ -8,10 +8,12 @@ from typing import Final, Literal, get_args
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from proto.errors import InvalidParamsError
+from proto.errors import InvalidParamsError, UnsupportedVersionError
 from proto.mcp_struct import JsonObject, McpStruct
+from proto.versions import ALL_VERSIONS, MODERN_VERSIONS
 
 __all__ = [
+    "MODERN_VERSION_KEY",
     "DiscoverResult",
     "Implementation",
     "InitializeParams",
@@ -23,12 +25,18 @@ __all__ = [
     "ServerCapabilities",
     "ToolsCapability",
     "require_envelope",
+    "require_served_version",
+    "unsupported_version_error",
 ]
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 """RFC 5424 levels, ascending severity (mcp-protocol.md 9.4)."""
 
 LOG_LEVELS: Final[tuple[str, ...]] = get_args(LogLevel)
+
+MODERN_VERSION_KEY: Final = "io.modelcontextprotocol/protocolVersion"
+"""The envelope key naming a 2026-07-28 request's version; its presence marks the modern era
+on stdio (mcp-protocol.md 3)."""
 
 
 class Implementation(McpStruct, frozen=True):
@@ -95,9 +103,7 @@ class DiscoverResult(McpStruct, frozen=True):
 class ModernMeta(msgspec.Struct, frozen=True):
     """The 2026-07-28 request envelope in ``params._meta`` (mcp-protocol.md 7.1)."""
 
-    protocol_version: str | UnsetType = msgspec.field(
-        default=UNSET, name="io.modelcontextprotocol/protocolVersion"
-    )
+    protocol_version: str | UnsetType = msgspec.field(default=UNSET, name=MODERN_VERSION_KEY)
     client_capabilities: JsonObject | UnsetType = msgspec.field(
         default=UNSET, name="io.modelcontextprotocol/clientCapabilities"
     )
@@ -139,3 +145,33 @@ def require_envelope(params: ModernParams) -> tuple[str, ModernMeta]:
             'params._meta is missing "io.modelcontextprotocol/clientCapabilities"'
         )
     return meta.protocol_version, meta
+
+
+def require_served_version(version: str) -> None:
+    """The last rung of the 2026-07-28 ladder, in every transport: the envelope's version
+    must be a modern one we serve (checklist 25).
+
+    Raises:
+        UnsupportedVersionError: it is not (-32022, ``data`` lists every served version).
+    """
+    if version not in MODERN_VERSIONS:
+        raise unsupported_version_error(version)
+
+
+def unsupported_version_error(
+    requested: str,
+    *,
+    supported: tuple[str, ...] = ALL_VERSIONS,
+    reason: str | None = None,
+) -> UnsupportedVersionError:
+    """-32022 for ``requested``, with ``data: {supported, requested}`` (mcp-protocol.md 2.4).
+
+    Args:
+        requested: the version the client asked for.
+        supported: the versions offered instead (default: every version served).
+        reason: replaces the default message.
+    """
+    return UnsupportedVersionError(
+        reason or f"Unsupported protocol version: {requested!r}",
+        {"supported": list(supported), "requested": requested},
+    )

@@ -211,3 +211,27 @@ def test_initialize_params_decode_camel_case() -> None:
 def test_initialize_params_invalid(body: bytes) -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(body, type=InitializeParams)
+
+
+def test_require_served_version_lists_every_served_version() -> None:
+    from proto import ALL_VERSIONS, UnsupportedVersionError, require_served_version
+
+    require_served_version("2026-07-28")
+    for version in ("2025-11-25", "2099-01-01", ""):
+        with pytest.raises(UnsupportedVersionError) as info:
+            require_served_version(version)
+        assert info.value.code == -32022
+        assert info.value.http_status == 400
+        assert info.value.data == {"supported": list(ALL_VERSIONS), "requested": version}
+        assert info.value.message == f"Unsupported protocol version: {version!r}"
+
+
+def test_cancelled_params_need_a_request_id_of_either_type() -> None:
+    from proto import CancelledParams
+
+    decoder = msgspec.json.Decoder(CancelledParams)
+    assert decoder.decode(b'{"requestId": 3}').request_id == 3
+    assert decoder.decode(b'{"requestId": "3", "reason": "user"}').request_id == "3"
+    for bad in (b"{}", b'{"requestId": true}', b'{"requestId": null}', b'{"requestId": 1.5}'):
+        with pytest.raises(msgspec.ValidationError):
+            decoder.decode(bad)
