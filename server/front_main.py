@@ -7,7 +7,6 @@ subscribed and the listening socket is bound. SIGTERM/SIGINT start a graceful sh
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from functools import partial
 
@@ -16,15 +15,10 @@ import structlog
 import trio
 from hypercorn.config import Config as HypercornConfig
 
-from proto import Keyspace
-from server.call_queue import CallQueue
 from server.config import FrontConfig
-from server.dispatch import Dispatcher
+from server.front_services import open_front_services, watch_stop_signals
 from server.http_app import HttpApp
 from server.readiness import Readiness
-from server.redis_client import open_redis, parse_redis_url
-from server.redis_subscriber import RedisSubscriber
-from server.reply_router import KeptReplyFetcher, ReplyRouter
 from server.session_store import SessionStore
 from server.tool_catalog import ToolCatalog
 
@@ -67,39 +61,28 @@ async def serve(
         front_id: unique id of this front process (names its reply channel).
         on_ready: called with the bound addresses once the front can serve.
     """
-    keys = Keyspace(fleet)
-    address = parse_redis_url(redis_url)
     shutdown = trio.Event()
     async with (
-        open_redis(address, command_timeout_s=config.redis_command_timeout_s) as redis,
+        open_front_services(
+            config, catalog=catalog, redis_url=redis_url, fleet=fleet, front_id=front_id
+        ) as services,
         trio.open_nursery() as nursery,
     ):
-        router = ReplyRouter()
-        subscriber = RedisSubscriber(
-            address,
-            keys.reply_channel(front_id),
-            on_message=router.on_message,
-            on_gap=router.on_gap,
-        )
-        await nursery.start(subscriber.run)
-        await nursery.start(KeptReplyFetcher(redis, router, keys.kept_replies(front_id)).run)
-        calls = CallQueue(
-            redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
-        )
-        dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
         app = HttpApp(
-            dispatcher,
+            services.dispatcher,
             config,
-            sessions=SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s),
+            sessions=SessionStore(
+                services.redis, services.keys, idle_ttl_s=config.session_idle_ttl_s
+            ),
             front_id=front_id,
             readiness=Readiness(
-                redis,
-                keys,
-                subscribed=lambda: subscriber.connected,
+                services.redis,
+                services.keys,
+                subscribed=lambda: services.subscriber.connected,
                 draining=shutdown.is_set,
             ),
         )
-        nursery.start_soon(_watch_signals, shutdown)
+        nursery.start_soon(watch_stop_signals, shutdown)
         async with trio.open_nursery() as http_nursery:
             binds = await http_nursery.start(
                 partial(
@@ -114,10 +97,3 @@ async def serve(
         # hypercorn returned: in-flight requests finished or graceful_timeout_s passed.
         log.info("front.stopped")
         nursery.cancel_scope.cancel()
-
-
-async def _watch_signals(shutdown: trio.Event) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
-            shutdown.set()
-            return

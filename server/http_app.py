@@ -21,7 +21,6 @@ import structlog
 import trio
 
 from proto import (
-    ALL_VERSIONS,
     HANDSHAKE_VERSIONS,
     INITIALIZE,
     MCP_METHOD,
@@ -47,7 +46,6 @@ from proto import (
     RequestError,
     RequestId,
     SessionRecord,
-    UnsupportedVersionError,
     decode_header_value,
     decode_message,
     decode_params,
@@ -56,9 +54,12 @@ from proto import (
     era_of,
     require_envelope,
 )
+from proto import unsupported_version_error as _unsupported
 from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
 from server.readiness import Readiness
+from server.request_failure import failure_error
+from server.request_failure import unavailable_error as _unavailable
 from server.session_store import SessionStore
 
 __all__ = ["HttpApp"]
@@ -542,34 +543,18 @@ def _too_large(limit: int) -> BodyTooLargeError:
     return BodyTooLargeError(f"Request body exceeds the limit of {limit} bytes")
 
 
-def _unsupported(requested: str) -> UnsupportedVersionError:
-    return UnsupportedVersionError(
-        f"Unsupported protocol version: {requested!r}",
-        {"supported": list(ALL_VERSIONS), "requested": requested},
-    )
+def _server_failure(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
+    """Our side failed (no worker answered, a worker was lost, Redis is down, a bug):
+    logged once and rendered the same way as on every transport."""
+    error = failure_error(exc)
+    return error.http_status, encode_error(request_id, error.code, error.message, error.data)
 
 
-def _server_failure(exc: ProtocolError, request_id: RequestId) -> tuple[int, bytes]:
-    """Our side failed (no worker answered, a worker was lost): logged once, here."""
-    log.warning("request.failed", error=exc.message, code=exc.code)
-    return exc.http_status, encode_error(request_id, exc.code, exc.message, exc.data)
+_internal_error = _server_failure
 
 
 def _render(exc: _HttpError) -> bytes:
     return encode_error(exc.request_id, exc.error.code, exc.error.message, exc.error.data)
-
-
-def _unavailable(exc: BackendUnavailableError | RedisCommandError) -> ProtocolError:
-    return ProtocolError("Service unavailable: " + str(exc))
-
-
-def _internal_error(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
-    if isinstance(exc, BackendUnavailableError | RedisCommandError):
-        log.warning("request.backend_unavailable", error=str(exc))
-        error = _unavailable(exc)
-        return 503, encode_error(request_id, error.code, error.message)
-    log.error("request.crashed", error_type=type(exc).__name__, exc_info=exc)
-    return 500, encode_error(request_id, ErrorCode.INTERNAL_ERROR, "Internal error")
 
 
 async def _respond(

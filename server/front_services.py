@@ -1,0 +1,104 @@
+"""What every front process runs, whatever its transport: its Redis client, the reply
+subscription, the fetcher of replies kept during subscription gaps, the call queue and the
+dispatcher. Services start before readiness: the block runs once the subscription is up."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from proto import Keyspace
+from server.call_queue import CallQueue
+from server.config import FrontConfig
+from server.dispatch import Dispatcher
+from server.redis_client import RedisClient, open_redis, parse_redis_url
+from server.redis_subscriber import RedisSubscriber
+from server.reply_router import KeptReplyFetcher, ReplyRouter
+from server.tool_catalog import ToolCatalog
+
+__all__ = ["FrontServices", "open_front_services", "watch_stop_signals"]
+
+
+class FrontServices:
+    """The running services a transport serves with.
+
+    Attributes:
+        redis: the front's Redis client.
+        keys: the fleet's key schema.
+        subscriber: the reply subscription (``connected`` feeds readiness).
+        dispatcher: serves decoded requests.
+    """
+
+    def __init__(
+        self,
+        *,
+        redis: RedisClient,
+        keys: Keyspace,
+        subscriber: RedisSubscriber,
+        dispatcher: Dispatcher,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.subscriber = subscriber
+        self.dispatcher = dispatcher
+
+
+@asynccontextmanager
+async def open_front_services(
+    config: FrontConfig,
+    *,
+    catalog: ToolCatalog,
+    redis_url: str,
+    fleet: str,
+    front_id: str,
+) -> AsyncIterator[FrontServices]:
+    """Start the services, run the block, stop them.
+
+    Args:
+        config: the front's settings.
+        catalog: the tools served.
+        redis_url: the fleet's Redis.
+        fleet: the fleet's key namespace.
+        front_id: unique id of this front process (names its reply channel).
+
+    Raises:
+        BackendUnavailableError: Redis cannot be reached at start.
+
+    Resources: the Redis connections and the subscription are closed when the block ends.
+    """
+    keys = Keyspace(fleet)
+    address = parse_redis_url(redis_url)
+    async with (
+        open_redis(address, command_timeout_s=config.redis_command_timeout_s) as redis,
+        trio.open_nursery() as nursery,
+    ):
+        router = ReplyRouter()
+        subscriber = RedisSubscriber(
+            address,
+            keys.reply_channel(front_id),
+            on_message=router.on_message,
+            on_gap=router.on_gap,
+        )
+        await nursery.start(subscriber.run)
+        await nursery.start(KeptReplyFetcher(redis, router, keys.kept_replies(front_id)).run)
+        calls = CallQueue(
+            redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
+        )
+        dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
+        try:
+            yield FrontServices(
+                redis=redis, keys=keys, subscriber=subscriber, dispatcher=dispatcher
+            )
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+async def watch_stop_signals(shutdown: trio.Event) -> None:
+    """Set ``shutdown`` on the first SIGTERM or SIGINT (a graceful stop begins)."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            shutdown.set()
+            return
