@@ -45,9 +45,10 @@ from proto.jsonrpc import (
     encode_notification,
     encode_result,
 )
-from proto.keyspace import CALL_GROUP, CALL_PAYLOAD_FIELD, Keyspace
+from proto.keyspace import CALL_GROUP, CALL_PAYLOAD_FIELD, CANCEL_STREAM_MAXLEN, Keyspace
 from proto.lifecycle import (
     LOG_LEVELS,
+    CancelledParams,
     DiscoverResult,
     Implementation,
     InitializeParams,
@@ -72,7 +73,14 @@ from proto.methods import (
     TOOLS_CALL,
     TOOLS_LIST,
 )
-from proto.resp import RedisAddress, RedisArg, encode_command, parse_redis_url, setup_commands
+from proto.resp import (
+    RedisAddress,
+    RedisArg,
+    encode_command,
+    parse_redis_url,
+    setup_commands,
+    stream_entries,
+)
 from proto.tools import (
     AudioContent,
     CallToolParams2025,
@@ -104,6 +112,10 @@ from proto.versions import (
 )
 from proto.wire import (
     CallMessage,
+    CancelCall,
+    CancelledReply,
+    CancelMessage,
+    CancelRequest,
     ErrorObject,
     ErrorReply,
     ProgressMessage,
@@ -112,14 +124,17 @@ from proto.wire import (
     WorkerHeartbeat,
     WorkerMessage,
     decode_call,
+    decode_cancel,
     decode_worker_message,
     encode_wire,
+    request_cancel_key,
 )
 
 __all__ = [
     "ALL_VERSIONS",
     "CALL_GROUP",
     "CALL_PAYLOAD_FIELD",
+    "CANCEL_STREAM_MAXLEN",
     "DEFAULT_HEADERLESS_VERSION",
     "HANDSHAKE_VERSIONS",
     "INITIALIZE",
@@ -147,6 +162,11 @@ __all__ = [
     "CallToolParams2025",
     "CallToolParams2026",
     "CallToolResult",
+    "CancelCall",
+    "CancelMessage",
+    "CancelRequest",
+    "CancelledParams",
+    "CancelledReply",
     "ClientResponse",
     "ContentBlock",
     "DiscoverResult",
@@ -201,6 +221,7 @@ __all__ = [
     "WorkerMessage",
     "build_call_result",
     "decode_call",
+    "decode_cancel",
     "decode_header_value",
     "decode_message",
     "decode_params",
@@ -214,8 +235,10 @@ __all__ = [
     "http_status_for_code",
     "negotiate_handshake_version",
     "parse_redis_url",
+    "request_cancel_key",
     "require_envelope",
     "setup_commands",
+    "stream_entries",
     "supports_structured_content",
     "tool_name_problem",
     "validation_failure_is_tool_error",

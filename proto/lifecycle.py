@@ -12,6 +12,7 @@ from proto.errors import InvalidParamsError
 from proto.mcp_struct import JsonObject, McpStruct
 
 __all__ = [
+    "CancelledParams",
     "DiscoverResult",
     "Implementation",
     "InitializeParams",
@@ -29,6 +30,13 @@ LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "a
 """RFC 5424 levels, ascending severity (mcp-protocol.md 9.4)."""
 
 LOG_LEVELS: Final[tuple[str, ...]] = get_args(LogLevel)
+
+
+class CancelledParams(McpStruct, frozen=True):
+    """``notifications/cancelled`` params (mcp-protocol.md 9.2); the id keeps its JSON type."""
+
+    request_id: int | str
+    reason: str | UnsetType = UNSET
 
 
 class Implementation(McpStruct, frozen=True):
