@@ -6,7 +6,6 @@ environment reads or logging (enforced by ``tests/unit/test_layering.py``). Othe
 import the names below from ``proto`` itself.
 """
 
-from proto.cancellation import CancelledParams
 from proto.error_codes import ErrorCode
 from proto.errors import (
     BackendUnavailableError,
@@ -47,10 +46,11 @@ from proto.jsonrpc import (
     encode_notification,
     encode_result,
 )
-from proto.keyspace import CALL_GROUP, CALL_PAYLOAD_FIELD, Keyspace
+from proto.keyspace import CALL_GROUP, CALL_PAYLOAD_FIELD, CANCEL_STREAM_MAXLEN, Keyspace
 from proto.lifecycle import (
     LOG_LEVELS,
     MODERN_VERSION_KEY,
+    CancelledParams,
     DiscoverResult,
     Implementation,
     InitializeParams,
@@ -77,7 +77,14 @@ from proto.methods import (
     TOOLS_CALL,
     TOOLS_LIST,
 )
-from proto.resp import RedisAddress, RedisArg, encode_command, parse_redis_url, setup_commands
+from proto.resp import (
+    RedisAddress,
+    RedisArg,
+    encode_command,
+    parse_redis_url,
+    setup_commands,
+    stream_entries,
+)
 from proto.stdio_framing import (
     END_OF_INPUT,
     NEED_DATA,
@@ -125,6 +132,10 @@ from proto.versions import (
 )
 from proto.wire import (
     CallMessage,
+    CancelCall,
+    CancelledReply,
+    CancelMessage,
+    CancelRequest,
     ErrorObject,
     ErrorReply,
     ProgressMessage,
@@ -133,14 +144,17 @@ from proto.wire import (
     WorkerHeartbeat,
     WorkerMessage,
     decode_call,
+    decode_cancel,
     decode_worker_message,
     encode_wire,
+    request_cancel_key,
 )
 
 __all__ = [
     "ALL_VERSIONS",
     "CALL_GROUP",
     "CALL_PAYLOAD_FIELD",
+    "CANCEL_STREAM_MAXLEN",
     "DEFAULT_HEADERLESS_VERSION",
     "END_OF_INPUT",
     "HANDSHAKE_VERSIONS",
@@ -172,7 +186,11 @@ __all__ = [
     "CallToolParams2025",
     "CallToolParams2026",
     "CallToolResult",
+    "CancelCall",
+    "CancelMessage",
+    "CancelRequest",
     "CancelledParams",
+    "CancelledReply",
     "ClientResponse",
     "ContentBlock",
     "DiscoverResult",
@@ -236,6 +254,7 @@ __all__ = [
     "build_call_result",
     "classify_request",
     "decode_call",
+    "decode_cancel",
     "decode_header_value",
     "decode_message",
     "decode_params",
@@ -250,9 +269,11 @@ __all__ = [
     "negotiate_handshake_version",
     "parse_redis_url",
     "refusal",
+    "request_cancel_key",
     "require_envelope",
     "require_served_version",
     "setup_commands",
+    "stream_entries",
     "supports_structured_content",
     "tool_name_problem",
     "unsupported_version_error",

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CALL_GROUP", "CALL_PAYLOAD_FIELD", "Keyspace"]
+__all__ = ["CALL_GROUP", "CALL_PAYLOAD_FIELD", "CANCEL_STREAM_MAXLEN", "Keyspace"]
 
 CALL_GROUP: Final = "workers"
 """Consumer group on the call stream; each worker process is one consumer in it."""
 
 CALL_PAYLOAD_FIELD: Final = b"m"
 """The one field of a call stream entry: the encoded ``CallMessage``."""
+
+
+CANCEL_STREAM_MAXLEN: Final = 10_000
+"""Approximate length the cancel stream is trimmed to (``XADD MAXLEN ~``): cancels are
+rare, and a worker only needs those newer than the longest call deadline."""
 
 
 class Keyspace:
@@ -40,6 +45,14 @@ class Keyspace:
         pending entries. No TTL.
         """
         return self._prefix + "calls"
+
+    def cancel_stream(self) -> str:
+        """Stream of cancellations (``CancelCall`` / ``CancelRequest`` in field
+        :data:`CALL_PAYLOAD_FIELD`). Writers: fronts (XADD, trimmed to
+        :data:`CANCEL_STREAM_MAXLEN`). Readers: every worker, with plain XREAD (a broadcast,
+        no group), resuming from its last id after a reconnect so no cancel is missed.
+        """
+        return self._prefix + "cancels"
 
     def reply_channel(self, front_id: str) -> str:
         """Pub/sub channel of one front process: replies and progress for its calls."""

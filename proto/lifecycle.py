@@ -14,6 +14,7 @@ from proto.versions import ALL_VERSIONS, MODERN_VERSIONS
 
 __all__ = [
     "MODERN_VERSION_KEY",
+    "CancelledParams",
     "DiscoverResult",
     "Implementation",
     "InitializeParams",
@@ -37,6 +38,13 @@ LOG_LEVELS: Final[tuple[str, ...]] = get_args(LogLevel)
 MODERN_VERSION_KEY: Final = "io.modelcontextprotocol/protocolVersion"
 """The envelope key naming a 2026-07-28 request's version; its presence marks the modern era
 on stdio (mcp-protocol.md 3)."""
+
+
+class CancelledParams(McpStruct, frozen=True):
+    """``notifications/cancelled`` params (mcp-protocol.md 9.2); the id keeps its JSON type."""
+
+    request_id: int | str
+    reason: str | UnsetType = UNSET
 
 
 class Implementation(McpStruct, frozen=True):

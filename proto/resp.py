@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 import msgspec
 
-__all__ = ["RedisAddress", "RedisArg", "encode_command", "parse_redis_url", "setup_commands"]
+__all__ = [
+    "RedisAddress",
+    "RedisArg",
+    "encode_command",
+    "parse_redis_url",
+    "setup_commands",
+    "stream_entries",
+]
 
 RedisArg = bytes | str | int | float
 """An argument of a Redis command; numbers are sent in their decimal form."""
@@ -81,3 +88,23 @@ def setup_commands(address: RedisAddress) -> list[list[RedisArg]]:
     if address.db:
         setup.append(["SELECT", address.db])
     return setup
+
+
+def stream_entries(reply: object, field: bytes) -> list[tuple[bytes, bytes]]:
+    """``(entry id, value of field)`` pairs from an XREAD/XREADGROUP reply (RESP2: streams,
+    each a list of ``[id, [field, value, …]]``; None when the block timed out). Malformed
+    parts are skipped; an entry without the field has an empty value."""
+    entries: list[tuple[bytes, bytes]] = []
+    for stream in reply if isinstance(reply, list) else []:
+        if not (isinstance(stream, list) and len(stream) == 2 and isinstance(stream[1], list)):
+            continue
+        for entry in stream[1]:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], bytes)):
+                continue
+            fields = entry[1] if isinstance(entry[1], list) else []
+            payload = b""
+            for key, value in zip(fields[::2], fields[1::2], strict=False):
+                if key == field and isinstance(value, bytes):
+                    payload = value
+            entries.append((entry[0], payload))
+    return entries

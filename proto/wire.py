@@ -13,6 +13,10 @@ import msgspec
 
 __all__ = [
     "CallMessage",
+    "CancelCall",
+    "CancelMessage",
+    "CancelRequest",
+    "CancelledReply",
     "ErrorObject",
     "ErrorReply",
     "ProgressMessage",
@@ -21,8 +25,10 @@ __all__ = [
     "WorkerHeartbeat",
     "WorkerMessage",
     "decode_call",
+    "decode_cancel",
     "decode_worker_message",
     "encode_wire",
+    "request_cancel_key",
 ]
 
 
@@ -45,6 +51,9 @@ class CallMessage(WireStruct, frozen=True, tag="call"):
     deadline_ms: int
     request_id: str
     progress_token: int | str | None = None
+    cancel_key: str | None = None
+    """Set when the client may cancel the call by its JSON-RPC id from any front (a
+    handshake-era session over HTTP): see :func:`request_cancel_key`."""
 
 
 class ErrorObject(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -78,7 +87,42 @@ class ProgressMessage(WireStruct, frozen=True, tag="progress"):
     message: str | None = None
 
 
-WorkerMessage = ResultReply | ErrorReply | ProgressMessage
+class CancelledReply(WireStruct, frozen=True, tag="cancelled"):
+    """The call was cancelled by its client: the front stops waiting and sends nothing
+    further for the request (mcp-protocol.md 9.2)."""
+
+    call_id: int
+
+
+WorkerMessage = ResultReply | ErrorReply | ProgressMessage | CancelledReply
+
+
+class CancelCall(WireStruct, frozen=True, tag="cancel_call"):
+    """Cancel one call, named by the front that submitted it (its caller went away).
+
+    ``expires_ms`` (epoch ms): until then a worker remembers the cancel, in case the call is
+    still queued and is taken later."""
+
+    front_id: str
+    call_id: int
+    expires_ms: int
+
+
+class CancelRequest(WireStruct, frozen=True, tag="cancel_request"):
+    """Cancel the call carrying ``cancel_key`` (a client's ``notifications/cancelled``,
+    which may reach a different front than the one waiting for the call)."""
+
+    cancel_key: str
+    expires_ms: int
+
+
+CancelMessage = CancelCall | CancelRequest
+
+
+def request_cancel_key(session_id: str, request_id: int | str) -> str:
+    """The key naming a session's request for cancellation: the session id and the
+    JSON-RPC id as JSON, so ``1`` and ``"1"`` stay distinct (ids are compared verbatim)."""
+    return f"{session_id} {_encoder.encode(request_id).decode()}"
 
 
 class SessionRecord(msgspec.Struct, frozen=True):
@@ -101,12 +145,11 @@ class WorkerHeartbeat(msgspec.Struct, frozen=True):
 
 _encoder: Final = msgspec.json.Encoder()
 _call_decoder: Final = msgspec.json.Decoder(CallMessage)
-_worker_decoder: Final[msgspec.json.Decoder[ResultReply | ErrorReply | ProgressMessage]] = (
-    msgspec.json.Decoder(WorkerMessage)
-)
+_worker_decoder: Final[msgspec.json.Decoder[WorkerMessage]] = msgspec.json.Decoder(WorkerMessage)
+_cancel_decoder: Final[msgspec.json.Decoder[CancelMessage]] = msgspec.json.Decoder(CancelMessage)
 
 
-def encode_wire(message: CallMessage | WorkerMessage) -> bytes:
+def encode_wire(message: CallMessage | WorkerMessage | CancelMessage) -> bytes:
     """Encode any wire message."""
     return _encoder.encode(message)
 
@@ -139,3 +182,12 @@ def decode_worker_message(data: bytes) -> WorkerMessage:
         msgspec.MsgspecError: garbage, including invalid UTF-8.
     """
     return _decode(_worker_decoder, data)
+
+
+def decode_cancel(data: bytes) -> CancelMessage:
+    """Decode an entry of the cancel stream.
+
+    Raises:
+        msgspec.MsgspecError: garbage, including invalid UTF-8.
+    """
+    return _decode(_cancel_decoder, data)

@@ -9,13 +9,20 @@ from __future__ import annotations
 import time
 
 import msgspec
+import structlog
 import trio
 
 from proto import (
     CALL_PAYLOAD_FIELD,
+    CANCEL_STREAM_MAXLEN,
     BackendUnavailableError,
     CallMessage,
+    CancelCall,
+    CancelledReply,
+    CancelMessage,
+    CancelRequest,
     ErrorReply,
+    FleetError,
     Keyspace,
     LocalProtocolError,
     ResultReply,
@@ -24,11 +31,18 @@ from proto import (
 from server.redis_client import RedisClient, RedisCommandError
 from server.reply_router import ProgressSink, ReplyRouter
 
-__all__ = ["CallQueue", "NoWorkerAnswerError"]
+__all__ = ["CallCancelledError", "CallQueue", "NoWorkerAnswerError"]
+
+log = structlog.get_logger()
 
 
 class NoWorkerAnswerError(LocalProtocolError):
     """No worker answered a call before its deadline (none running, or one hung)."""
+
+
+class CallCancelledError(FleetError):
+    """The client cancelled the call (``notifications/cancelled``, possibly through another
+    front): the transport sends no response for the request."""
 
 
 class CallQueue:
@@ -40,6 +54,7 @@ class CallQueue:
         keys: the fleet's key schema.
         front_id: this front's id, naming its reply channel.
         reply_grace_s: extra wait beyond the tool timeout before giving up on a worker.
+        cancel_timeout_s: how long a cancelled caller waits to tell the workers.
     """
 
     def __init__(
@@ -50,12 +65,15 @@ class CallQueue:
         *,
         front_id: str,
         reply_grace_s: float,
+        cancel_timeout_s: float = 2.0,
     ) -> None:
         self._redis = redis
         self._router = router
         self._stream = keys.call_stream()
+        self._cancels = keys.cancel_stream()
         self._front_id = front_id
         self._reply_grace_s = reply_grace_s
+        self._cancel_timeout_s = cancel_timeout_s
 
     async def call(
         self,
@@ -67,15 +85,20 @@ class CallQueue:
         timeout_s: float,
         progress_token: int | str | None = None,
         on_progress: ProgressSink | None = None,
+        cancel_key: str | None = None,
     ) -> ResultReply | ErrorReply:
         """Enqueue a validated call and wait for the worker's reply.
+
+        ``cancel_key`` lets the client cancel the call by request id through any front
+        (:meth:`cancel_request`).
 
         Raises:
             BackendUnavailableError: Redis refused or did not answer the XADD.
             NoWorkerAnswerError: no reply within the tool timeout plus the grace period.
+            CallCancelledError: the client cancelled the call by its request id.
 
-        Cancellation: stops waiting; a worker that already took the call still runs it and
-        its reply is dropped.
+        Cancellation (of the awaiting task: the client went away): the workers are told to
+        stop the call, wherever it is (queued or running), and its reply never comes.
         """
         call_id = self._router.next_call_id()
         message = CallMessage(
@@ -87,17 +110,57 @@ class CallQueue:
             deadline_ms=int((time.time() + timeout_s) * 1000),
             request_id=request_id,
             progress_token=progress_token,
+            cancel_key=cancel_key,
         )
         with self._router.expect(call_id, on_progress) as pending:
-            await self._append(message)
-            with trio.move_on_after(timeout_s + self._reply_grace_s):
-                await pending.done.wait()
-            if pending.reply is None:
+            try:
+                await self._append(message)
+                with trio.move_on_after(timeout_s + self._reply_grace_s):
+                    await pending.done.wait()
+            except trio.Cancelled:
+                if pending.reply is None:
+                    await self._publish_cancel(
+                        CancelCall(self._front_id, call_id, message.deadline_ms)
+                    )
+                raise
+            reply = pending.reply
+            if reply is None:
                 raise NoWorkerAnswerError(
                     f"No worker answered the call to {tool!r} within {timeout_s:g} s",
                     {"reason": "no_worker_answer"},
                 )
-            return pending.reply
+            if isinstance(reply, CancelledReply):
+                raise CallCancelledError(f"the call to {tool!r} was cancelled by the client")
+            return reply
+
+    async def cancel_request(self, cancel_key: str, *, within_s: float) -> None:
+        """Ask the workers to stop the call carrying ``cancel_key``, if it is queued or
+        running, or is taken in the next ``within_s`` seconds (the longest a call can wait).
+
+        Raises:
+            BackendUnavailableError: Redis refused or did not answer.
+        """
+        expires_ms = int((time.time() + within_s) * 1000)
+        await self._append_cancel(CancelRequest(cancel_key, expires_ms))
+
+    async def _publish_cancel(self, cancel: CancelCall) -> None:
+        # Shielded and bounded: the caller is being cancelled, and the worker holding the
+        # call must still hear of it. Best effort: if Redis is unreachable the call runs on
+        # and its reply is dropped.
+        with trio.CancelScope(shield=True), trio.move_on_after(self._cancel_timeout_s):
+            try:
+                await self._append_cancel(cancel)
+            except (BackendUnavailableError, RedisCommandError) as exc:
+                log.warning("call.cancel_not_sent", call_id=cancel.call_id, error=str(exc))
+
+    async def _append_cancel(self, cancel: CancelMessage) -> None:
+        try:
+            await self._redis.execute(
+                "XADD", self._cancels, "MAXLEN", "~", CANCEL_STREAM_MAXLEN, "*",
+                CALL_PAYLOAD_FIELD, encode_wire(cancel),
+            )  # fmt: skip
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused the cancellation: {exc}") from None
 
     async def _append(self, message: CallMessage) -> None:
         # NOMKSTREAM: if Redis lost the stream (restarted empty), appending would recreate it

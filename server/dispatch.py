@@ -11,12 +11,14 @@ from collections.abc import Callable
 from typing import Final
 
 import msgspec
+import structlog
 from msgspec import UNSET, UnsetType
 
 from proto import (
     ALL_VERSIONS,
     INITIALIZE,
     MODERN_VERSIONS,
+    NOTIFICATION_CANCELLED,
     NOTIFICATION_PROGRESS,
     PING,
     SERVER_DISCOVER,
@@ -24,6 +26,7 @@ from proto import (
     TOOLS_LIST,
     CallToolParams2025,
     CallToolParams2026,
+    CancelledParams,
     DiscoverResult,
     HeaderMismatchError,
     InitializeParams,
@@ -46,6 +49,7 @@ from proto import (
     decode_params,
     encode_notification,
     negotiate_handshake_version,
+    request_cancel_key,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
@@ -54,12 +58,15 @@ from server.tool_catalog import ToolCatalog
 
 __all__ = ["Dispatcher", "NotificationSink"]
 
+log = structlog.get_logger()
+
 _encoder: Final = msgspec.json.Encoder()
 _initialize_params: Final = msgspec.json.Decoder(InitializeParams)
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
 _call_params_2025: Final = msgspec.json.Decoder(CallToolParams2025)
 _call_params_2026: Final = msgspec.json.Decoder(CallToolParams2026)
 _list_params: Final = msgspec.json.Decoder(ListToolsParams)
+_cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _EMPTY_RESULT: Final = b"{}"
 
 
@@ -98,18 +105,25 @@ class Dispatcher:
         *,
         request_id: str,
         notify: NotificationSink | None = None,
+        session_id: str | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
         ``notify`` receives encoded notifications related to this request (progress, when
         the request asked for it) while it runs; a transport that cannot stream passes None.
+        With ``session_id``, the session may cancel the request from any front
+        (:meth:`handshake_notification`).
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
+            CallCancelledError: the client cancelled it; send nothing for it.
         """
         if request.method == TOOLS_CALL:
             params = decode_params(request.params, _call_params_2025)
-            return await self._tools_call(params, version, request_id=request_id, notify=notify)
+            cancel_key = None if session_id is None else request_cancel_key(session_id, request.id)
+            return await self._tools_call(
+                params, version, request_id=request_id, notify=notify, cancel_key=cancel_key
+            )
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
             return self._catalog.list_result(version)
@@ -118,6 +132,28 @@ class Dispatcher:
         if request.method == PING:
             return _EMPTY_RESULT
         raise MethodNotFoundError(f"Method not found: {request.method}")
+
+    async def handshake_notification(self, message: Notification, *, session_id: str) -> None:
+        """Act on a client notification of a handshake-era HTTP session. Notifications are
+        never answered, so malformed ones are only logged (mcp-protocol.md 2.1).
+
+        ``notifications/cancelled`` stops the session's request wherever it runs: the front
+        waiting for it may be another one (mcp-protocol.md 9.2).
+
+        Raises:
+            BackendUnavailableError: Redis did not take the cancellation.
+        """
+        if message.method != NOTIFICATION_CANCELLED:
+            return
+        try:
+            params = decode_params(message.params, _cancelled_params)
+        except ProtocolError as exc:
+            log.info("notification.ignored", method=message.method, error=exc.message)
+            return
+        await self._calls.cancel_request(
+            request_cancel_key(session_id, params.request_id),
+            within_s=self._catalog.longest_timeout_s,
+        )
 
     async def initialize(self, request: Request) -> tuple[bytes, str, str]:
         """Answer ``initialize``: the result, the negotiated version and the client's name
@@ -167,6 +203,7 @@ class Dispatcher:
         *,
         request_id: str,
         notify: NotificationSink | None,
+        cancel_key: str | None = None,
     ) -> bytes | msgspec.Raw:
         """``tools/call`` in either era: the Structs differ, the handling does not."""
         meta = params.meta
@@ -177,6 +214,7 @@ class Dispatcher:
             version,
             request_id=request_id,
             progress=_progress_reporter(token, notify),
+            cancel_key=cancel_key,
         )
 
     async def _call_tool(
@@ -187,6 +225,7 @@ class Dispatcher:
         *,
         request_id: str,
         progress: tuple[int | str, ProgressSink] | None,
+        cancel_key: str | None,
     ) -> bytes | msgspec.Raw:
         tool = self._catalog.get(name)
         if tool is None:
@@ -205,6 +244,7 @@ class Dispatcher:
             timeout_s=tool.timeout_s,
             progress_token=progress[0] if progress else None,
             on_progress=progress[1] if progress else None,
+            cancel_key=cancel_key,
         )
         if isinstance(reply, ResultReply):
             return reply.result

@@ -55,6 +55,7 @@ from proto import (
     require_envelope,
 )
 from proto import unsupported_version_error as _unsupported
+from server.call_queue import CallCancelledError
 from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
 from server.readiness import Readiness
@@ -158,17 +159,32 @@ class HttpApp:
             _check_accept(headers.accept)
             _check_content_type(headers.content_type)
             body = await self._read_body(receive, headers.content_length)
-            if _PROGRESS_TOKEN not in body:
-                # Nothing can stream without a progress token: skip the nursery (~25 µs).
+            streams = _PROGRESS_TOKEN in body
+            # At 2026-07-28 closing the stream cancels the request (checklist 38): only a
+            # tools/call lasts long enough to be worth watching.
+            watch = _TOOLS_CALL in body and era_of(headers.single_version()) is Era.MODERN
+            if not (streams or watch):
+                # Nothing can stream or be cancelled: skip the nursery (~25 µs).
                 status, payload = await self._serve(headers, body, extra, None)
             else:
                 async with trio.open_nursery() as nursery:
                     events = _EventStream(send, nursery, self._config.sse_keepalive_s)
-                    status, payload = await self._serve(headers, body, extra, events.notify)
+                    served = trio.CancelScope()
+                    watcher = trio.CancelScope()
+                    if watch:
+                        nursery.start_soon(_cancel_on_disconnect, receive, served, watcher)
+                    with served:
+                        status, payload = await self._serve(
+                            headers, body, extra, events.notify if streams else None
+                        )
+                    watcher.cancel()
                     events.close()
+                if served.cancelled_caught:
+                    log.info("request.cancelled_by_disconnect")
+                    return  # the client is gone; nothing more is sent (mcp-protocol.md 5.6)
                 if events.started:
                     # Committed to SSE: the final message is the stream's last event.
-                    await events.finish(payload or b"")
+                    await events.finish(payload)
                     return
         except _HttpError as exc:
             status, payload = exc.status, _render(exc)
@@ -222,6 +238,8 @@ class HttpApp:
                 ),
                 rid,
             )
+        if isinstance(message, Notification):
+            return await self._handshake_notification(message, headers.session_id or "")
         if not isinstance(message, Request):
             return 202, None
         try:
@@ -230,7 +248,13 @@ class HttpApp:
                 session.protocol_version,
                 request_id=self._next_request_id(),
                 notify=notify,
+                session_id=headers.session_id,
             )
+        except CallCancelledError:
+            # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
+            # exchange still has to end, as an event stream without events.
+            extra.append(_SSE_HEADERS[0])
+            return 200, None
         except ProtocolError as exc:
             # In the handshake era a refused request is still a completed exchange (200);
             # only a contradicting header is a transport error, and our own failures 5xx.
@@ -241,6 +265,16 @@ class HttpApp:
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
+
+    async def _handshake_notification(
+        self, message: Notification, session_id: str
+    ) -> tuple[int, bytes | None]:
+        try:
+            await self._dispatcher.handshake_notification(message, session_id=session_id)
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            error = _unavailable(exc)
+            return 503, encode_error(None, error.code, error.message)
+        return 202, None
 
     async def _initialize(
         self, message: Request, extra: list[tuple[bytes, bytes]]
@@ -371,6 +405,18 @@ _SSE_HEADERS: Final = [
 _EVENT_QUEUE: Final = 64
 _PROGRESS_TOKEN: Final = b'"progressToken"'
 """No request without these bytes can carry a progress token, so none can stream."""
+_TOOLS_CALL: Final = b'"tools/call"'
+"""No request without these bytes is a ``tools/call`` (the only one a worker runs)."""
+
+
+async def _cancel_on_disconnect(
+    receive: Receive, served: trio.CancelScope, watcher: trio.CancelScope
+) -> None:
+    """Cancel ``served`` when the client disconnects, until ``watcher`` is cancelled."""
+    with watcher:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        served.cancel()
 
 
 class _EventStream:
@@ -423,7 +469,11 @@ class _EventStream:
                     )
                 await self._event(message, more=True)
 
-    async def finish(self, message: bytes) -> None:
+    async def finish(self, message: bytes | None) -> None:
+        """End the stream, with ``message`` as its last event (None: no more events)."""
+        if message is None:
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         await self._event(message, more=False)
 
     async def _event(self, message: bytes, *, more: bool) -> None:

@@ -13,6 +13,7 @@ import trio
 
 from proto import (
     BackendUnavailableError,
+    CancelledReply,
     ErrorReply,
     ProgressMessage,
     RedisCommandError,
@@ -37,7 +38,7 @@ class PendingCall:
 
     def __init__(self, on_progress: ProgressSink | None) -> None:
         self.done = trio.Event()
-        self.reply: ResultReply | ErrorReply | None = None
+        self.reply: ResultReply | ErrorReply | CancelledReply | None = None
         self.on_progress = on_progress
 
 

@@ -85,6 +85,11 @@ class ToolCatalog:
     def __len__(self) -> int:
         return len(self._tools)
 
+    @property
+    def longest_timeout_s(self) -> float:
+        """The longest any call may run (0 without tools)."""
+        return max((tool.timeout_s for tool in self._tools.values()), default=0.0)
+
     def list_result(self, version: str) -> bytes:
         """The encoded ``tools/list`` result for ``version``, built on first use."""
         cached = self._listings.get(version)

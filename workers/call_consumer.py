@@ -1,5 +1,8 @@
 """The worker side of the call lane: read calls from the stream as this worker's consumer,
 run each as its own asyncio task, and hand the outcome to the :class:`ReplyPublisher`.
+Cancellations (heard by the :class:`~workers.cancel_listener.CancelListener`) stop the call
+if it runs here, or are remembered in case it is taken later; either way the front gets a
+``CancelledReply`` instead of a result.
 
 At most ``max_concurrent_calls`` calls run at once; the consumer reads only as many entries
 as it has free slots, so waiting calls stay in the stream where any idle worker can take
@@ -9,9 +12,11 @@ them. A call whose caller's deadline has passed is acknowledged and dropped unru
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 import time
+from typing import Final
 
 import msgspec
 import structlog
@@ -21,6 +26,9 @@ from proto import (
     CALL_PAYLOAD_FIELD,
     BackendUnavailableError,
     CallMessage,
+    CancelCall,
+    CancelledReply,
+    CancelMessage,
     ErrorCode,
     ErrorObject,
     ErrorReply,
@@ -29,17 +37,33 @@ from proto import (
     RedisCommandError,
     ResultReply,
     decode_call,
+    stream_entries,
 )
 from workers.config import WorkerConfig
 from workers.context import ProgressSink
 from workers.handler_runner import HandlerRunner
-from workers.redis_connection import AsyncRedis, RedisReply
+from workers.redis_connection import AsyncRedis
 from workers.reply_publisher import ReplyPublisher
 from workers.toolset import Toolset
 
 __all__ = ["CallConsumer"]
 
 log = structlog.get_logger()
+
+_REMEMBERED_CANCELS: Final = 10_000
+"""Bound on cancels remembered for calls not (yet) seen here: cancels are rare, and each is
+forgotten once its call's deadline passes."""
+
+_CancelKey = tuple[str, str | int]
+"""A call as a cancel names it: ``(front id, call id)``, or ``("", cancel key)``."""
+
+
+class _Running:
+    __slots__ = ("flag", "task")
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self.task = task
+        self.flag = threading.Event()
 
 
 class CallConsumer:
@@ -67,7 +91,10 @@ class CallConsumer:
         self._publisher = publisher
         self._config = config
         self._inflight: set[asyncio.Task[None]] = set()
+        self._running: dict[_CancelKey, _Running] = {}
+        self._cancelled: collections.OrderedDict[_CancelKey, int] = collections.OrderedDict()
         self.calls_served = 0
+        self.calls_cancelled = 0
 
     @property
     def inflight(self) -> int:
@@ -115,7 +142,7 @@ class CallConsumer:
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 2.0)
                 continue
-            for entry_id, payload in _entries(response):
+            for entry_id, payload in stream_entries(response, CALL_PAYLOAD_FIELD):
                 self._spawn(entry_id, payload)
         await self._drain()
 
@@ -128,6 +155,29 @@ class CallConsumer:
             for task in pending:
                 task.cancel()
         await self._publisher.wait_idle()
+
+    def on_cancel(self, cancel: CancelMessage) -> None:
+        """Stop the cancelled call if it runs here; otherwise remember the cancel until the
+        call's deadline, in case it is still queued and this worker takes it."""
+        key: _CancelKey = (
+            (cancel.front_id, cancel.call_id) if isinstance(cancel, CancelCall)
+            else ("", cancel.cancel_key)
+        )  # fmt: skip
+        running = self._running.get(key)
+        if running is not None:
+            running.flag.set()  # first: the runner tells this cancel from a shutdown by it
+            running.task.cancel()
+            return
+        self._remember(key, cancel.expires_ms)
+
+    def _remember(self, key: _CancelKey, expires_ms: int) -> None:
+        now_ms = time.time() * 1000
+        while self._cancelled and (
+            len(self._cancelled) >= _REMEMBERED_CANCELS
+            or next(iter(self._cancelled.values())) < now_ms
+        ):
+            self._cancelled.popitem(last=False)
+        self._cancelled[key] = expires_ms
 
     def _spawn(self, entry_id: bytes, payload: bytes) -> None:
         task = asyncio.create_task(self._handle(entry_id, payload))
@@ -149,9 +199,23 @@ class CallConsumer:
                 log.info("call.expired_unrun")
                 await self._drop(entry_id)
                 return
-            await self._run_call(entry_id, call, remaining_s)
+            keys = _cancel_keys(call)
+            if any(self._cancelled.pop(key, None) is not None for key in keys):
+                log.info("call.cancelled_unrun")
+                self._answer_cancelled(call, entry_id)
+                return
+            running = _Running(asyncio.current_task())  # type: ignore[arg-type]  # in a task
+            for key in keys:
+                self._running[key] = running
+            try:
+                await self._run_call(entry_id, call, remaining_s, running.flag)
+            finally:
+                for key in keys:
+                    self._running.pop(key, None)
 
-    async def _run_call(self, entry_id: bytes, call: CallMessage, remaining_s: float) -> None:
+    async def _run_call(
+        self, entry_id: bytes, call: CallMessage, remaining_s: float, cancel_flag: threading.Event
+    ) -> None:
         tool = self._toolset.tools.get(call.tool)
         if tool is None:
             # The front checked the name; only a version skew between fronts and workers
@@ -162,15 +226,30 @@ class CallConsumer:
         limit_s = tool.effective_timeout_s(self._config.default_timeout_s)
         sink = self._progress_sink(call) if call.progress_token is not None else None
         body, overrun = await self._runner.run(
-            tool, call, timeout_s=min(limit_s, remaining_s), limit_s=limit_s, progress_sink=sink
+            tool,
+            call,
+            timeout_s=min(limit_s, remaining_s),
+            limit_s=limit_s,
+            progress_sink=sink,
+            cancel_flag=cancel_flag,
         )
-        self.calls_served += 1
-        self._publisher.reply(call.front_id, ResultReply(call.call_id, msgspec.Raw(body)), entry_id)
+        if body is None:
+            self._answer_cancelled(call, entry_id)
+        else:
+            self.calls_served += 1
+            reply = ResultReply(call.call_id, msgspec.Raw(body))
+            self._publisher.reply(call.front_id, reply, entry_id)
         if overrun is not None:
             # The caller has its answer; this slot stays taken until the thread lets go.
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(overrun)
             log.info("call.overrun_finished")
+
+    def _answer_cancelled(self, call: CallMessage, entry_id: bytes) -> None:
+        # The front waiting for the call (if still waiting) stops, sending nothing more to
+        # its client; the entry is acknowledged like any answered call.
+        self.calls_cancelled += 1
+        self._publisher.reply(call.front_id, CancelledReply(call.call_id), entry_id)
 
     def _progress_sink(self, call: CallMessage) -> ProgressSink:
         loop = asyncio.get_running_loop()
@@ -197,20 +276,8 @@ class CallConsumer:
             log.warning("call.drop_failed", error=str(exc))
 
 
-def _entries(reply: RedisReply) -> list[tuple[bytes, bytes]]:
-    """``(entry id, payload)`` pairs from an XREADGROUP reply (RESP2: streams, each a list
-    of ``[id, [field, value, …]]``); None when the block timed out."""
-    entries: list[tuple[bytes, bytes]] = []
-    for stream in reply if isinstance(reply, list) else []:
-        if not (isinstance(stream, list) and len(stream) == 2 and isinstance(stream[1], list)):
-            continue
-        for entry in stream[1]:
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], bytes)):
-                continue
-            fields = entry[1] if isinstance(entry[1], list) else []
-            payload = b""
-            for key, value in zip(fields[::2], fields[1::2], strict=False):
-                if key == CALL_PAYLOAD_FIELD and isinstance(value, bytes):
-                    payload = value
-            entries.append((entry[0], payload))
-    return entries
+def _cancel_keys(call: CallMessage) -> list[_CancelKey]:
+    keys: list[_CancelKey] = [(call.front_id, call.call_id)]
+    if call.cancel_key is not None:
+        keys.append(("", call.cancel_key))
+    return keys

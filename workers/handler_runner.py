@@ -41,20 +41,23 @@ class HandlerRunner:
         timeout_s: float,
         limit_s: float,
         progress_sink: ProgressSink | None,
-    ) -> tuple[bytes, concurrent.futures.Future[object] | None]:
+        cancel_flag: threading.Event,
+    ) -> tuple[bytes | None, concurrent.futures.Future[object] | None]:
         """Decode the arguments, run the handler within ``timeout_s`` and render the outcome.
 
         ``limit_s`` is the tool's own timeout, named in the error; ``timeout_s`` may be
         shorter when the call waited in the queue (the caller's deadline is what counts).
 
         Returns:
-            The rendered result, and — when a sync handler overran its timeout — the future
-            of its still-running thread: the caller is answered at once, but the call's
-            concurrency slot stays taken until that thread ends, so a worker never queues
-            more sync calls than it has threads.
+            The rendered result — None when the client cancelled the call — and, when a sync
+            handler is still running (it overran its timeout, or was cancelled), the future
+            of its thread: the call's concurrency slot stays taken until that thread ends,
+            so a worker never queues more sync calls than it has threads.
 
-        Cancellation: cancels an async handler; a sync handler's thread cannot be stopped,
-        so its context's ``cancelled`` flag is set and its late result is discarded.
+        Cancellation: the client's cancel is ``cancel_flag`` set, then the task cancelled;
+        it cancels an async handler, while a sync handler's thread cannot be stopped: it
+        sees its context's ``cancelled`` flag, and its late result is discarded. Any other
+        cancellation (shutdown) propagates.
         """
         version = call.protocol_version
         try:
@@ -65,7 +68,6 @@ class HandlerRunner:
                 f"Invalid arguments for tool {tool.name!r}: {exc}", version
             ), None
         kwargs = {name: getattr(args, name) for name in tool.args.struct.__struct_fields__}
-        cancel_flag = threading.Event()
         if tool.args.context_param is not None:
             kwargs[tool.args.context_param] = ToolContext._for_runtime(
                 request_id=call.request_id,
@@ -77,6 +79,8 @@ class HandlerRunner:
         try:
             async with asyncio.timeout(timeout_s):
                 value = await self._invoke(tool, kwargs, threads)
+            if cancel_flag.is_set():  # a handler that swallowed its cancellation
+                return None, None
             return self._renderer.success(value, version), None
         except TimeoutError:
             cancel_flag.set()
@@ -86,11 +90,20 @@ class HandlerRunner:
                 f"Tool {tool.name!r} timed out after {limit_s:g} s", version
             ), overrun
         except asyncio.CancelledError:
-            cancel_flag.set()
-            raise
+            if not cancel_flag.is_set():
+                cancel_flag.set()
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # the client's cancel ends here, as an answer-less outcome
+            log.info("call.cancelled")
+            return None, next((f for f in threads if not f.done()), None)
         except ToolError as exc:
             return self._renderer.tool_error(str(exc), version), None
         except CancelledByClientError:
+            if cancel_flag.is_set():
+                log.info("call.cancelled")
+                return None, None
             return self._renderer.tool_error(f"Tool {tool.name!r} was cancelled", version), None
         except Exception as exc:  # supervision boundary: a handler's failure
             log.warning("call.handler_failed", error_type=type(exc).__name__, exc_info=True)

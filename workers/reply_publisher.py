@@ -18,6 +18,7 @@ from proto import (
     KEPT_REPLY_TTL_S,
     PUBLISH_OR_KEEP,
     BackendUnavailableError,
+    CancelledReply,
     ErrorReply,
     Keyspace,
     ProgressMessage,
@@ -58,7 +59,9 @@ class ReplyPublisher:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def reply(self, front_id: str, reply: ResultReply | ErrorReply, entry_id: bytes) -> None:
+    def reply(
+        self, front_id: str, reply: ResultReply | ErrorReply | CancelledReply, entry_id: bytes
+    ) -> None:
         self._put(Outgoing(front_id, encode_wire(reply), entry_id, reply.call_id))
 
     def progress(self, front_id: str, message: ProgressMessage) -> None:

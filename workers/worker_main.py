@@ -16,6 +16,7 @@ import structlog
 
 from proto import Implementation, Keyspace, parse_redis_url
 from workers.call_consumer import CallConsumer
+from workers.cancel_listener import CancelListener
 from workers.config import WorkerConfig
 from workers.handler_runner import HandlerRunner
 from workers.heartbeat import Heartbeat
@@ -77,8 +78,9 @@ async def _serve(
     keys = Keyspace(fleet)
     address = parse_redis_url(redis_url)
     redis = AsyncRedis(address, command_timeout_s=10.0)
-    # Blocking reads get their own connection, with a deadline above the longest block.
+    # Blocking reads get their own connections, with a deadline above the longest block.
     reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
+    cancel_reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
     server_info = Implementation(name=toolset.name, version=toolset.version)
     executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")
     publisher = ReplyPublisher(redis, keys)
@@ -99,7 +101,18 @@ async def _serve(
         interval_s=config.heartbeat_interval_s,
         status=lambda: (consumer.inflight, consumer.calls_served),
     )
+    cancels = CancelListener(
+        cancel_reads,
+        keys,
+        consumer.on_cancel,
+        block_ms=config.read_block_ms,
+        lookback_s=max(
+            (t.effective_timeout_s(config.default_timeout_s) for t in toolset.tools.values()),
+            default=config.default_timeout_s,
+        ),
+    )
     publishing = asyncio.create_task(publisher.run())
+    listening: asyncio.Task[None] | None = None
     beating: asyncio.Task[None] | None = None
     try:
         with structlog.contextvars.bound_contextvars(worker_id=worker_id):
@@ -109,16 +122,23 @@ async def _serve(
             beating = asyncio.create_task(heartbeat.run())
             await consumer.ensure_group()
             await publisher.load_scripts()
+            listening = asyncio.create_task(cancels.run(stop))
             log.info("worker.ready", tools=len(toolset.tools))
             on_ready()
             await consumer.run(stop)
-            log.info("worker.stopped", calls_served=consumer.calls_served)
+            log.info(
+                "worker.stopped",
+                calls_served=consumer.calls_served,
+                calls_cancelled=consumer.calls_cancelled,
+            )
             beating.cancel()
             await heartbeat.clear()
     finally:
-        if beating is not None:
-            beating.cancel()
+        for task in (beating, listening):
+            if task is not None:
+                task.cancel()
         publishing.cancel()
         executor.shutdown(wait=False, cancel_futures=True)
         await redis.aclose()
         await reads.aclose()
+        await cancel_reads.aclose()

@@ -7,13 +7,18 @@ import pytest
 
 from proto import (
     CallMessage,
+    CancelCall,
+    CancelledReply,
+    CancelRequest,
     ErrorObject,
     ErrorReply,
     ProgressMessage,
     ResultReply,
     decode_call,
+    decode_cancel,
     decode_worker_message,
     encode_wire,
+    request_cancel_key,
 )
 
 
@@ -134,3 +139,52 @@ def test_garbage_call_raises_msgspec_error(data: bytes) -> None:
 def test_garbage_worker_message_raises_msgspec_error(data: bytes) -> None:
     with pytest.raises(msgspec.MsgspecError):
         decode_worker_message(data)
+
+
+def test_a_call_keeps_its_cancel_key() -> None:
+    call = msgspec.structs.replace(_call(), cancel_key='sess "x"')
+    assert decode_call(encode_wire(call)).cancel_key == 'sess "x"'
+
+
+def test_a_call_from_an_older_front_has_no_cancel_key() -> None:
+    # Pre-cancellation fronts send 8 elements; the 9th defaults (rolling deploy).
+    old = b'["call",1,"f","echo",{},"2025-06-18",1800000000000,"r",null]'
+    assert decode_call(old).cancel_key is None
+
+
+def test_an_older_worker_ignores_the_cancel_key() -> None:
+    class OldCall(msgspec.Struct, array_like=True, tag="call"):
+        call_id: int
+        front_id: str
+        tool: str
+        arguments: msgspec.Raw
+        protocol_version: str
+        deadline_ms: int
+        request_id: str
+        progress_token: int | str | None = None
+
+    call = msgspec.structs.replace(_call(), cancel_key="k")
+    assert msgspec.json.decode(encode_wire(call), type=OldCall).request_id == "req-abc"
+
+
+def test_cancelled_reply_is_a_worker_message() -> None:
+    assert decode_worker_message(encode_wire(CancelledReply(9))) == CancelledReply(9)
+
+
+@pytest.mark.parametrize(
+    "cancel", [CancelCall("front-1", 42, 1_800_000_000_000), CancelRequest("s 7", 1)]
+)
+def test_cancel_round_trip(cancel: CancelCall | CancelRequest) -> None:
+    assert decode_cancel(encode_wire(cancel)) == cancel
+
+
+@pytest.mark.parametrize("garbage", [b"", b"[]", b'["cancel_call",1]', b'["call"]', b"\xff"])
+def test_garbage_cancel_raises_one_error_family(garbage: bytes) -> None:
+    with pytest.raises(msgspec.MsgspecError):
+        decode_cancel(garbage)
+
+
+def test_request_cancel_keys_keep_the_ids_json_type() -> None:
+    assert request_cancel_key("s", 1) != request_cancel_key("s", "1")
+    assert request_cancel_key("s", 1) != request_cancel_key("t", 1)
+    assert request_cancel_key("s", "a b") == 's "a b"'
