@@ -1,4 +1,4 @@
-"""The front: Streamable HTTP (and later stdio) on trio + hypercorn.
+"""The front: Streamable HTTP on trio + hypercorn, or stdio.
 
 It validates and dispatches requests, serves listings from memory, and puts tool calls on
 the Redis call lane. It never imports :mod:`workers`.
@@ -13,6 +13,7 @@ from server.redis_client import (
     open_redis,
     parse_redis_url,
 )
+from server.stdio_main import serve_stdio
 from server.tool_catalog import CatalogTool, ToolCatalog
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "open_redis",
     "parse_redis_url",
     "serve",
+    "serve_stdio",
 ]

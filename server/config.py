@@ -23,7 +23,8 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """The MCP endpoint's path."""
 
     max_body_bytes: PositiveInt = 4 * 1024 * 1024
-    """Largest accepted request body; larger ones get 413 before they are read."""
+    """Largest accepted request: an HTTP body (larger ones get 413 before they are read) or
+    a stdio line (larger ones get -32600 and are skipped up to their newline)."""
 
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
@@ -55,3 +56,12 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     graceful_timeout_s: PositiveFloat = 10.0
     """On shutdown, how long in-flight requests may take before they are cut."""
+
+    stdio_eof_grace_s: PositiveFloat = 1.0
+    """stdio: after the end of input (or a stop signal), how long requests in flight may
+    take to be answered before they are cancelled. Short, because a desktop client that
+    closes our stdin escalates to SIGTERM 2 s later; raise it to pipe a batch of requests
+    in (``cat requests.jsonl | mcpfleet stdio …``)."""
+
+    stdio_max_in_flight: PositiveInt = 256
+    """stdio: requests served at once on the connection; reading pauses at the bound."""
