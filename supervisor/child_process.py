@@ -2,7 +2,9 @@
 
 Children run in their own session (a terminal's Ctrl-C reaches only the supervisor, which
 stops them in order) and get SIGTERM if the supervisor dies (Linux ``PR_SET_PDEATHSIG``), so
-no child outlives its parent. Their stdout is sent to stderr: stdout may carry a protocol.
+no child outlives its parent. Their stdin is ``/dev/null`` and their stdout is sent to
+stderr, since stdin and stdout may carry the stdio protocol; only the stdio front is handed
+the protocol's descriptors, explicitly.
 
 Why not ``trio.lowlevel.open_process``: it forks from a cached worker thread, and the kernel
 sends ``PR_SET_PDEATHSIG`` when the forking *thread* exits — which trio's idle threads do
@@ -117,8 +119,21 @@ class Child:
                 self.process.send_signal(signum)
 
 
-async def spawn_child(argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
-    """Start ``argv`` with a ready pipe; ``{ready_fd}`` in an argument becomes its number."""
+async def spawn_child(
+    argv: Sequence[str],
+    env: dict[str, str] | None = None,
+    *,
+    stdin_fd: int | None = None,
+    stdout_fd: int | None = None,
+) -> Child:
+    """Start ``argv`` with a ready pipe; ``{ready_fd}`` in an argument becomes its number.
+
+    Args:
+        argv: the command line.
+        env: the environment (default: this process's).
+        stdin_fd: the child's stdin (default ``/dev/null``).
+        stdout_fd: the child's stdout (default: this process's stderr).
+    """
     read_fd, write_fd = os.pipe()
     os.set_inheritable(write_fd, True)
     args = [a.replace("{ready_fd}", str(write_fd)) for a in argv]
@@ -126,8 +141,8 @@ async def spawn_child(argv: Sequence[str], env: dict[str, str] | None = None) ->
         # Forked from the trio thread on purpose (module docstring).
         process = subprocess.Popen(  # noqa: ASYNC220
             args,
-            stdin=subprocess.DEVNULL,
-            stdout=sys.stderr.fileno(),
+            stdin=subprocess.DEVNULL if stdin_fd is None else stdin_fd,
+            stdout=sys.stderr.fileno() if stdout_fd is None else stdout_fd,
             pass_fds=(write_fd,),
             start_new_session=True,
             preexec_fn=_die_with_parent,  # noqa: PLW1509  # only async-signal-safe prctl

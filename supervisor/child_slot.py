@@ -1,5 +1,7 @@
 """One supervised position in the fleet (``front-0``, ``worker-1``): keeps a child running
-there, restarting it with backoff when it exits, until told to stop."""
+there, restarting it with backoff when it exits, until told to stop. A slot without restarts
+(the stdio front: a restarted one could not resume the client's connection) runs its child
+once and reports how it ended."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import trio
 from proto import FleetError
 from supervisor.child_process import Child, ReadyReport, spawn_child
 from supervisor.restart_policy import RestartPolicy
+from supervisor.stdio_streams import ProtocolStreams
 
 __all__ = ["ChildSlot", "ChildStartError"]
 
@@ -33,6 +36,12 @@ class ChildSlot:
         on_exit: settles what the exited child left behind (called with its id).
         policy: restart backoff.
         ready_timeout_s: how long a child may take to report ready.
+        restart: restart the child when it exits; if not, ``exited`` is set instead.
+        stdio: the protocol's descriptors, handed to the child as its stdin and stdout.
+
+    Attributes:
+        exited: set once the child exited for good (stopped, or not restarted).
+        exit_code: its exit code then (negative: killed by that signal).
     """
 
     def __init__(
@@ -44,6 +53,8 @@ class ChildSlot:
         on_exit: Callable[[str], Awaitable[None]],
         policy: RestartPolicy,
         ready_timeout_s: float,
+        restart: bool = True,
+        stdio: ProtocolStreams | None = None,
     ) -> None:
         self.role = role
         self.index = index
@@ -56,6 +67,10 @@ class ChildSlot:
         self.child_id: str | None = None
         self.stopping = False
         self.restarts = 0
+        self._restart = restart
+        self._stdio = stdio
+        self.exited = trio.Event()
+        self.exit_code: int | None = None
 
     async def run(
         self, *, task_status: trio.TaskStatus[ReadyReport] = trio.TASK_STATUS_IGNORED
@@ -68,7 +83,12 @@ class ChildSlot:
         started = False
         while not self._is_stopping():
             child_id = f"{self.role}-{self.index}-{secrets.token_hex(3)}"
-            child = await spawn_child(self._make_argv(child_id))
+            stdio = self._stdio
+            child = await spawn_child(
+                self._make_argv(child_id),
+                stdin_fd=None if stdio is None else stdio.stdin_fd,
+                stdout_fd=None if stdio is None else stdio.stdout_fd,
+            )
             self.child, self.child_id = child, child_id
             if self._is_stopping():  # stop() ran while we were spawning
                 child.signal(signal.SIGTERM)
@@ -88,7 +108,9 @@ class ChildSlot:
                 raise
             self.child = None
             await self._on_exit(child_id)
-            if self._is_stopping():
+            if self._is_stopping() or (started and not self._restart):
+                self.exit_code = code
+                self.exited.set()
                 return
             if not started:
                 raise ChildStartError(

@@ -1,6 +1,8 @@
 """The ``mcpfleet`` command.
 
     mcpfleet up --app examples.demo:app      # the whole fleet: Redis, front, workers
+    mcpfleet up --stdio --app …              # the same, serving one client on stdin/stdout
+    mcpfleet stdio --app … --redis URL       # a stdio front for a fleet already running
     mcpfleet front|worker --config-json …    # children, started by ``up``
 
 Only this module is imported by the console script; it imports the front and worker
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -32,17 +35,36 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--app", help="tool app as module:attribute, e.g. examples.demo:app")
     up.add_argument("--redis", dest="redis_url", help="Redis URL; omitted: an embedded Redis")
     up.add_argument("--workers", type=int, help="number of worker processes (default 2)")
-    up.add_argument("--http", help="HOST:PORT of the HTTP front (default 127.0.0.1:8000)")
+    transport = up.add_mutually_exclusive_group()
+    transport.add_argument("--http", help="HOST:PORT of the HTTP front (default 127.0.0.1:8000)")
+    transport.add_argument(
+        "--stdio",
+        action="store_true",
+        help="serve one MCP client on stdin/stdout instead of HTTP; the fleet stops when "
+        "stdin closes (what an MCP desktop client or the Inspector launches)",
+    )
     up.add_argument("--data-dir", help="state directory (default ./.mcpfleet)")
     up.add_argument("--fleet", help="Redis key namespace (default 'default')")
     up.add_argument("--config", help="config file (default ./mcpfleet.toml if present)")
     up.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    stdio = sub.add_parser(
+        "stdio",
+        help="serve one MCP client on stdin/stdout with the workers of a running fleet",
+    )
+    stdio.add_argument("--app", help="tool app as module:attribute, e.g. examples.demo:app")
+    stdio.add_argument("--redis", dest="redis_url", help="the fleet's Redis URL (required)")
+    stdio.add_argument("--fleet", help="the fleet's Redis key namespace (default 'default')")
+    stdio.add_argument("--config", help="config file (default ./mcpfleet.toml if present)")
+    stdio.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
     for role in ("front", "worker"):
         child = sub.add_parser(role, help=f"run one {role} process (started by `mcpfleet up`)")
         child.add_argument("--config-json", required=True, help="resolved configuration file")
         child.add_argument("--id", required=True, help="unique id of this process")
         child.add_argument("--ready-fd", type=int, help="pipe to report readiness on")
+        if role == "front":
+            child.add_argument("--stdio", action="store_true", help="serve on stdin/stdout")
 
     sub.add_parser("version", help="print the version")
     return parser
@@ -86,9 +108,13 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"mcpfleet {_version()}\n")
         return 0
     if args.command == "front":
-        from supervisor.entrypoints import run_front_process  # noqa: PLC0415
+        from supervisor import entrypoints  # noqa: PLC0415
 
-        return run_front_process(args.config_json, args.id, args.ready_fd)
+        if args.stdio:
+            return entrypoints.run_stdio_front_process(args.config_json, args.id, args.ready_fd)
+        return entrypoints.run_front_process(args.config_json, args.id, args.ready_fd)
+    if args.command == "stdio":
+        return _stdio(args)
     if args.command == "worker":
         from supervisor.entrypoints import run_worker_process  # noqa: PLC0415
 
@@ -101,7 +127,10 @@ def _up(args: argparse.Namespace) -> int:
     from supervisor.config import load_config  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+    from supervisor.stdio_streams import claim_protocol_streams  # noqa: PLC0415
 
+    # First, before the app is imported here: stdout must carry nothing but the protocol.
+    streams = claim_protocol_streams() if args.stdio else None
     flags: dict[str, Any] = {
         "app": args.app,
         "redis_url": args.redis_url,
@@ -114,7 +143,30 @@ def _up(args: argparse.Namespace) -> int:
     config = load_config(flags=flags, config_path=args.config)
     configure_logging(config.log_level, role="supervisor")
     load_toolset(config.app)  # fail here, once, with a clear message, not in every child
-    return trio.run(run_fleet, config)
+    return trio.run(partial(run_fleet, config, stdio=streams))
+
+
+def _stdio(args: argparse.Namespace) -> int:
+    from supervisor.config import ConfigError, load_config  # noqa: PLC0415
+    from supervisor.entrypoints import new_stdio_front_id, run_stdio_front  # noqa: PLC0415
+    from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+    from supervisor.stdio_streams import claim_protocol_streams  # noqa: PLC0415
+
+    streams = claim_protocol_streams()
+    flags: dict[str, Any] = {
+        "app": args.app,
+        "redis_url": args.redis_url,
+        "fleet": args.fleet,
+        "log_level": args.log_level,
+    }
+    config = load_config(flags=flags, config_path=args.config)
+    if config.redis_url is None:
+        raise ConfigError(
+            "mcpfleet stdio serves with the workers of a running fleet: give its Redis with "
+            "--redis URL (or MCPFLEET_REDIS_URL); `mcpfleet up --stdio` runs a whole fleet"
+        )
+    configure_logging(config.log_level, role="front")
+    return run_stdio_front(config, streams, front_id=new_stdio_front_id())
 
 
 def _version() -> str:

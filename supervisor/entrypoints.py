@@ -1,12 +1,16 @@
-"""Entry points of the child processes (``mcpfleet front`` / ``mcpfleet worker``).
+"""Entry points of the front and worker processes (``mcpfleet front [--stdio]`` /
+``mcpfleet worker``, started by ``mcpfleet up``; ``mcpfleet stdio``, started by a client).
 
 Each configures logging once, reads its ``FleetConfig`` from the JSON file the supervisor
-wrote, runs, and reports readiness on an inherited pipe (``--ready-fd``).
+wrote (or gets it resolved by the CLI), runs, and reports readiness on an inherited pipe
+(``--ready-fd``). A stdio front claims stdin and stdout before anything else runs
+(``supervisor/stdio_streams.py``), so the tool app cannot write into the protocol.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import msgspec
@@ -16,8 +20,16 @@ from supervisor.app_loader import build_catalog, load_toolset
 from supervisor.child_process import ReadyReport
 from supervisor.config import FleetConfig
 from supervisor.logging_setup import configure_logging
+from supervisor.stdio_streams import ProtocolStreams, claim_protocol_streams
 
-__all__ = ["read_child_config", "run_front_process", "run_worker_process"]
+__all__ = [
+    "new_stdio_front_id",
+    "read_child_config",
+    "run_front_process",
+    "run_stdio_front",
+    "run_stdio_front_process",
+    "run_worker_process",
+]
 
 
 def read_child_config(path: str) -> FleetConfig:
@@ -52,6 +64,47 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
             redis_url=config.redis_url or "",
             fleet=config.fleet,
             front_id=front_id,
+            on_ready=on_ready,
+        )
+    )
+    return 0
+
+
+def run_stdio_front_process(config_path: str, front_id: str, ready_fd: int | None) -> int:
+    """Run the stdio front of ``mcpfleet up --stdio`` until its input ends or SIGTERM."""
+    streams = claim_protocol_streams()
+    config = read_child_config(config_path)
+    configure_logging(config.log_level, role="front")
+    return run_stdio_front(config, streams, front_id=front_id, ready_fd=ready_fd)
+
+
+def new_stdio_front_id() -> str:
+    """A unique id for a stdio front started outside a fleet (``mcpfleet stdio``)."""
+    return f"stdio-{secrets.token_hex(4)}"
+
+
+def run_stdio_front(
+    config: FleetConfig, streams: ProtocolStreams, *, front_id: str, ready_fd: int | None = None
+) -> int:
+    """Serve one stdio connection with ``config`` (logging configured, ``redis_url`` set)."""
+    import server  # noqa: PLC0415  # imported lazily: only fronts need the front stack
+
+    toolset = load_toolset(config.app)
+    catalog = build_catalog(toolset, config.worker, list_ttl_ms=config.front.list_ttl_ms)
+    assert config.redis_url is not None  # resolved by the supervisor or required by the CLI
+
+    def on_ready() -> None:
+        _report_ready(ready_fd, ReadyReport(role="front", id=front_id, binds=["stdio"]))
+
+    trio.run(
+        lambda: server.serve_stdio(
+            config.front,
+            catalog=catalog,
+            redis_url=config.redis_url or "",
+            fleet=config.fleet,
+            front_id=front_id,
+            stdin_fd=streams.stdin_fd,
+            stdout_fd=streams.stdout_fd,
             on_ready=on_ready,
         )
     )

@@ -1,6 +1,13 @@
 """``mcpfleet up``: Redis (embedded or given), the front(s) and the worker pool, in order;
 then wait for SIGTERM/SIGINT and stop in reverse: fronts first (they stop accepting and
 finish in-flight requests), then workers (they finish their calls), then Redis. A second
+signal stops everything at once.
+
+``mcpfleet up --stdio``: the front is one stdio front handed the supervisor's stdin and
+stdout, and the fleet lives as long as that connection. When the front exits (the client
+closed its stdin), the fleet stops in the same order, without restarting it: a new process
+could not resume the client's connection. The exit code says how it ended: 0 for a clean
+end of input (or a stop signal), 1 if the front crashed. Once the stop has begun, any
 signal stops everything at once."""
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from supervisor.child_slot import ChildSlot
 from supervisor.config import ConfigError, FleetConfig
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
+from supervisor.stdio_streams import ProtocolStreams
 
 __all__ = ["run_fleet"]
 
@@ -32,8 +40,13 @@ log = structlog.get_logger()
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-async def run_fleet(config: FleetConfig) -> int:
-    """Run the whole fleet until a signal; returns the process exit code.
+async def run_fleet(config: FleetConfig, *, stdio: ProtocolStreams | None = None) -> int:
+    """Run the whole fleet until a signal, or, with ``stdio``, until its connection ends;
+    returns the process exit code.
+
+    Args:
+        config: the resolved configuration.
+        stdio: serve on these descriptors instead of HTTP (``mcpfleet up --stdio``).
 
     Raises:
         EmbeddedRedisError: no Redis configured and none can be started.
@@ -44,7 +57,9 @@ async def run_fleet(config: FleetConfig) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     # Signals are received from the start, so one arriving during start-up still stops
     # everything in order instead of killing the supervisor mid-way.
-    front = msgspec.structs.replace(config.front, http=_concrete_bind(config.front.http))
+    front = config.front
+    if stdio is None:
+        front = msgspec.structs.replace(front, http=_concrete_bind(front.http))
     with _late_stop_signals_ignored(), trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async with _redis_url(config, data_dir) as redis_url:
             resolved = msgspec.structs.replace(config, redis_url=redis_url, front=front)
@@ -52,8 +67,7 @@ async def run_fleet(config: FleetConfig) -> int:
             keys = Keyspace(config.fleet)
             async with open_redis(parse_redis_url(redis_url)) as redis:
                 await _ensure_call_group(redis, keys)
-                await _supervise(resolved, config_path, redis, keys, signals)
-    return 0
+                return await _supervise(resolved, config_path, redis, keys, signals, stdio=stdio)
 
 
 @contextmanager
@@ -139,7 +153,9 @@ async def _supervise(
     redis: RedisClient,
     keys: Keyspace,
     signals: AsyncIterator[int],
-) -> None:
+    *,
+    stdio: ProtocolStreams | None,
+) -> int:
     sup = config.supervisor
 
     def slot(role: str, index: int) -> ChildSlot:
@@ -147,15 +163,26 @@ async def _supervise(
             if role == "worker":
                 await _settle_worker(redis, keys, child_id)
 
+        is_stdio_front = role == "front" and stdio is not None
+        mode = ["--stdio"] if is_stdio_front else []
         return ChildSlot(
             role,
             index,
             make_argv=lambda child_id: child_command(
-                role, "--config-json", config_path, "--id", child_id, "--ready-fd", "{ready_fd}"
+                role,
+                *mode,
+                "--config-json",
+                config_path,
+                "--id",
+                child_id,
+                "--ready-fd",
+                "{ready_fd}",
             ),
             on_exit=on_exit,
             policy=RestartPolicy(max_backoff_s=sup.restart_backoff_max_s),
             ready_timeout_s=sup.ready_timeout_s,
+            restart=not is_stdio_front,
+            stdio=stdio if is_stdio_front else None,
         )
 
     fronts = [slot("front", 0)]
@@ -169,22 +196,54 @@ async def _supervise(
         for worker in workers:
             await nursery.start(worker.run)
         reports = [await nursery.start(front.run) for front in fronts]
-        binds = [bind for report in reports for bind in report.binds]
-        urls = [f"{b}{config.front.path}" for b in binds]
-        log.info("fleet.ready", urls=urls, workers=len(workers), fleet=config.fleet)
-        await _wait_for_signal(signals)
+        if stdio is None:
+            binds = [bind for report in reports for bind in report.binds]
+            urls = [f"{b}{config.front.path}" for b in binds]
+            log.info("fleet.ready", urls=urls, workers=len(workers), fleet=config.fleet)
+            await _wait_for_signal(signals)
+            front_budget_s = config.front.graceful_timeout_s
+        else:
+            # The front holds its own copies; the connection must end when it exits.
+            stdio.close()
+            log.info("fleet.ready", transport="stdio", workers=len(workers), fleet=config.fleet)
+            await _wait_for_signal_or_exit(signals, fronts[0])
+            # Its end-of-input grace, then flushing its output, within the same budget.
+            front_budget_s = 2 * config.front.stdio_eof_grace_s
         log.info("fleet.stopping")
         killer: trio.CancelScope = await nursery.start(
             _kill_on_second_signal, signals, [*fronts, *workers]
         )
         # Each child gets its own drain budget plus a margin before SIGKILL: fronts finish
         # in-flight requests first, then workers finish the calls those requests wait on.
-        await _stop_all(fronts, config.front.graceful_timeout_s + sup.stop_timeout_s)
+        await _stop_all(fronts, front_budget_s + sup.stop_timeout_s)
         await _stop_all(workers, config.worker.drain_timeout_s + sup.stop_timeout_s)
         killer.cancel()
         sweeper.cancel()
         # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
+    return _exit_code(fronts[0]) if stdio is not None else 0
+
+
+async def _wait_for_signal_or_exit(signals: AsyncIterator[int], front: ChildSlot) -> None:
+    """Wait for a stop signal, or for the stdio front to exit (its connection ended)."""
+    async with trio.open_nursery() as nursery:
+
+        async def on_signal() -> None:
+            await _wait_for_signal(signals)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(on_signal)
+        await front.exited.wait()
+        nursery.cancel_scope.cancel()
+        if front.exit_code == 0:
+            log.info("fleet.connection_closed")
+        else:
+            log.error("front.crashed", child_id=front.child_id, exit_code=front.exit_code)
+
+
+def _exit_code(stdio_front: ChildSlot) -> int:
+    """0 when the stdio front ended cleanly (end of input, or stopped by us), else 1."""
+    return 0 if stdio_front.exit_code in (0, None) else 1
 
 
 async def _settle_worker(redis: RedisClient, keys: Keyspace, worker_id: str) -> None:
