@@ -17,6 +17,7 @@ __all__ = [
     "LATEST_HANDSHAKE_VERSION",
     "MODERN_VERSIONS",
     "Era",
+    "accepts_batches",
     "era_of",
     "negotiate_handshake_version",
     "supports_structured_content",
@@ -81,3 +82,9 @@ def supports_structured_content(version: str) -> bool:
 def validation_failure_is_tool_error(version: str) -> bool:
     """SEP-1303 (2025-11-25 and later): schema-invalid arguments are a tool execution error."""
     return version in (V2025_11_25, V2026_07_28)
+
+
+def accepts_batches(version: str) -> bool:
+    """JSON-RPC batches exist only in 2025-03-26, where receivers MUST accept them; 2025-06-18
+    removed them (mcp-protocol.md 2.2)."""
+    return version == V2025_03_26

@@ -17,15 +17,24 @@ not).
 Cancellation: ``notifications/cancelled {"requestId": X}`` (both eras) cancels X's scope; from
 that moment nothing more is written for X, neither progress nor a response (9.2).
 
+Batches (JSON arrays) are served only on a connection negotiated at exactly 2025-03-26, the
+one revision that has them (mcp-protocol.md 2.2): the requests run concurrently and their
+responses go out as one array; elsewhere an array is refused with -32600.
+
 End of input (or ``stop``): reading stops; requests in flight get ``eof_grace_s`` to finish
 and be answered, so ``printf '…' | mcpfleet stdio`` works; then the rest are cancelled,
 output already queued is flushed (within the same budget again) and :meth:`serve` returns.
 A client that closes its end of our output ends the connection the same way.
+
+About 400 lines, in one module on purpose: reading, serving and writing share the
+connection's state (the scopes in flight, the outbox, the session), and every pure part
+already lives in proto.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import msgspec
@@ -52,6 +61,7 @@ from proto import (
     RequestError,
     RequestId,
     StdioSession,
+    accepts_batches,
     decode_message,
     decode_params,
     encode_error,
@@ -75,7 +85,26 @@ _WRITE_BATCH: Final = 64
 """Messages joined into one write when several are queued (fewer syscalls under load)."""
 
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
+_batch_decoder: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
+
+
+_Deliver = Callable[[bytes], Awaitable[None]]
+"""Where a message's answer goes: the outbox, or the batch the message came in."""
+
+
+class _Batch:
+    """The responses of one batch, gathered until its last request is done."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        self.replies: list[bytes] = []
+        self.complete = trio.Event()  # every message of the batch has been handled
+
+    async def add(self, reply: bytes) -> None:
+        # A checkpoint, like the outbox's send: a request cancelled by now is left out.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self.replies.append(reply)
 
 
 class StdioConnection:
@@ -172,65 +201,108 @@ class StdioConnection:
                 log.info("stdio.end_of_input")
                 return
             elif isinstance(event, LineTooLong):
-                error = BodyTooLargeError(
+                too_large = BodyTooLargeError(
                     f"Message exceeds the limit of {event.limit} bytes; skipped to its newline"
                 )
-                await self._outbox.send(encode_error(None, error.code, error.message))
+                await self._outbox.send(_error_reply(None, too_large))
             else:
                 await self._on_line(event.data, requests)
 
     async def _on_line(self, line: bytes, requests: trio.Nursery) -> None:
+        version = self._session.version
+        if version is not None and accepts_batches(version) and line.lstrip()[:1] == b"[":
+            await self._on_batch(line, requests)
+            return
+        await self._on_message(line, requests, self._outbox.send)
+
+    async def _on_message(self, data: bytes, nursery: trio.Nursery, deliver: _Deliver) -> None:
+        """Handle one message; its answer, if any, goes to ``deliver`` (the outbox, or the
+        batch it came in)."""
         try:
-            message = decode_message(line)
+            message = decode_message(data)
         except RequestError as exc:
-            error = exc.error
-            await self._outbox.send(
-                encode_error(exc.request_id, error.code, error.message, error.data)
-            )
+            await deliver(_error_reply(exc.request_id, exc.error))
             return
         if isinstance(message, Request):
-            await self._on_request(message, requests)
+            await self._on_request(message, nursery, deliver)
         elif isinstance(message, Notification):
             self._on_notification(message)
         elif isinstance(message, ClientResponse):
             # We never send requests, so no response can be awaited: nothing to do.
             log.debug("stdio.response_ignored")
 
-    async def _on_request(self, request: Request, requests: trio.Nursery) -> None:
+    async def _on_request(self, request: Request, nursery: trio.Nursery, deliver: _Deliver) -> None:
         if request.id in self._in_flight:
             # Serving it would make the two answers, and any cancellation, ambiguous.
-            error = InvalidRequestError(f"Request id {request.id!r} is already in flight")
-            await self._outbox.send(encode_error(request.id, error.code, error.message))
+            duplicate = InvalidRequestError(f"Request id {request.id!r} is already in flight")
+            await deliver(_error_reply(request.id, duplicate))
             return
         admission = self._session.admit(request)
         if admission is Admission.SERVE_INITIALIZE:
-            await self._initialize(request)
+            await self._initialize(request, deliver)
             return
         if admission not in (Admission.SERVE_HANDSHAKE, Admission.SERVE_MODERN):
-            await self._refuse(request, refusal(admission, request))
+            await deliver(_error_reply(request.id, refusal(admission, request)))
             return
         await self._slots.acquire()
         scope = trio.CancelScope()
         self._in_flight[request.id] = scope
-        self._running += 1
-        if self._all_done.is_set():
-            self._all_done = trio.Event()
-        requests.start_soon(
-            self._serve_request, request, scope, admission is Admission.SERVE_MODERN
+        self._started()
+        nursery.start_soon(
+            self._serve_request, request, scope, admission is Admission.SERVE_MODERN, deliver
         )
 
-    async def _initialize(self, request: Request) -> None:
+    async def _initialize(self, request: Request, deliver: _Deliver) -> None:
         try:
             result, version, client_name = await self._dispatcher.initialize(request)
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
-            await self._refuse(request, failure_error(exc))
+            await deliver(_error_reply(request.id, failure_error(exc)))
             return
         self._session.initialized(version)
         log.info("stdio.initialized", protocol_version=version, client=client_name)
-        await self._outbox.send(encode_result(request.id, result))
+        await deliver(encode_result(request.id, result))
 
-    async def _refuse(self, request: Request, error: ProtocolError) -> None:
-        await self._outbox.send(encode_error(request.id, error.code, error.message, error.data))
+    async def _on_batch(self, line: bytes, requests: trio.Nursery) -> None:
+        """A 2025-03-26 batch (mcp-protocol.md 2.2): its requests run concurrently and their
+        responses go out together, as one array, once the last is done; notifications in it
+        are handled and not answered; a cancelled request is left out of the array."""
+        try:
+            items = _batch_decoder.decode(line)
+        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+            await self._on_message(line, requests, self._outbox.send)  # its own error
+            return
+        if not items:
+            empty = InvalidRequestError("Invalid JSON-RPC batch: it is empty")
+            await self._outbox.send(_error_reply(None, empty))
+            return
+        batch: _Batch = await requests.start(self._run_batch)
+        try:
+            for item in items:
+                await self._on_message(bytes(item), batch.nursery, batch.add)
+        finally:
+            batch.complete.set()
+
+    async def _run_batch(self, *, task_status: trio.TaskStatus[_Batch]) -> None:
+        self._started()  # counted in flight until its array is written
+        try:
+            async with trio.open_nursery() as nursery:
+                batch = _Batch(nursery)
+                task_status.started(batch)
+                await batch.complete.wait()
+            if batch.replies:
+                await self._outbox.send(b"[" + b",".join(batch.replies) + b"]")
+        finally:
+            self._finished()
+
+    def _started(self) -> None:
+        self._running += 1
+        if self._all_done.is_set():
+            self._all_done = trio.Event()
+
+    def _finished(self) -> None:
+        self._running -= 1
+        if self._running == 0:
+            self._all_done.set()
 
     def _on_notification(self, message: Notification) -> None:
         # notifications/initialized needs no action (initialize already opened the session)
@@ -250,20 +322,20 @@ class StdioConnection:
 
     # --- serving one request ---------------------------------------------------------------
 
-    async def _serve_request(self, request: Request, scope: trio.CancelScope, modern: bool) -> None:
+    async def _serve_request(
+        self, request: Request, scope: trio.CancelScope, modern: bool, deliver: _Deliver
+    ) -> None:
         try:
             with scope:
                 reply = await self._answer(request, modern, self._notifier(scope))
                 # Inside the scope: once cancelled, the response is never written (9.2).
                 if reply is not None:
-                    await self._outbox.send(reply)
+                    await deliver(reply)
         finally:
             if self._in_flight.get(request.id) is scope:
                 del self._in_flight[request.id]
             self._slots.release()
-            self._running -= 1
-            if self._running == 0:
-                self._all_done.set()
+            self._finished()
 
     async def _answer(
         self, request: Request, modern: bool, notify: NotificationSink
@@ -282,8 +354,7 @@ class StdioConnection:
         except CallCancelledError:
             return None  # cancelled by its request id through the fleet: nothing is sent
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
-            error = failure_error(exc)
-            return encode_error(request.id, error.code, error.message, error.data)
+            return _error_reply(request.id, failure_error(exc))
         return encode_result(request.id, result)
 
     async def _modern(
@@ -335,3 +406,7 @@ class StdioConnection:
                         return
         finally:
             self._writer_done.set()
+
+
+def _error_reply(request_id: RequestId | None, error: ProtocolError) -> bytes:
+    return encode_error(request_id, error.code, error.message, error.data)

@@ -198,6 +198,42 @@ def test_progress_is_interleaved_before_its_response(front: StdioProcess, modern
     assert lines.index(front.response("p")) > last_progress
 
 
+def test_a_2025_03_26_batch_is_answered_with_one_array(front: StdioProcess) -> None:
+    front.send(initialize(0, version="2025-03-26"))
+    assert front.result(0)["protocolVersion"] == "2025-03-26"
+    front.send(
+        [notification("notifications/initialized")],  # only notifications: no answer
+        [],  # empty: one error
+        [
+            call("slow", "wait", {"ms": 300}),
+            request("p", "ping"),
+            call("e", "echo", {"text": "in a batch"}),
+            notification("notifications/unknown"),
+            {"jsonrpc": "2.0", "id": "bad"},
+            initialize("init"),  # initialize must not be in a batch
+        ],
+    )
+    replies = {r["id"]: r for r in front.batch_responses()}
+    assert set(replies) == {"slow", "p", "e", "bad", "init"}
+    assert replies["slow"]["result"]["content"][0]["text"] == "waited 300 ms"
+    assert replies["p"]["result"] == {}
+    assert replies["e"]["result"]["content"][0]["text"] == "in a batch"
+    assert replies["bad"]["error"]["code"] == -32600
+    assert replies["init"]["error"]["code"] == -32600
+    (empty,) = [m for m in front.snapshot() if "error" in m]
+    assert (empty["id"], empty["error"]["code"]) == (None, -32600)
+    assert len(front.batches) == 1
+
+
+def test_batches_after_2025_03_26_are_invalid(front: StdioProcess) -> None:
+    legacy(front)
+    front.send([request(1, "ping"), request(2, "ping")], request(3, "ping"))
+    assert front.result(3) == {}
+    (error,) = [m for m in front.snapshot() if "error" in m]
+    assert (error["id"], error["error"]["code"]) == (None, -32600)
+    assert front.batches == []
+
+
 def test_a_request_id_already_in_flight_is_refused(front: StdioProcess) -> None:
     legacy(front)
     front.send(call(5, "wait", {"ms": 500}), call(5, "echo", {"text": "twin"}))
