@@ -17,8 +17,10 @@ __all__ = [
     "LATEST_HANDSHAKE_VERSION",
     "MODERN_VERSIONS",
     "Era",
+    "allows_batches",
     "era_of",
     "negotiate_handshake_version",
+    "sends_priming_events",
     "supports_structured_content",
     "validation_failure_is_tool_error",
 ]
@@ -81,3 +83,14 @@ def supports_structured_content(version: str) -> bool:
 def validation_failure_is_tool_error(version: str) -> bool:
     """SEP-1303 (2025-11-25 and later): schema-invalid arguments are a tool execution error."""
     return version in (V2025_11_25, V2026_07_28)
+
+
+def sends_priming_events(version: str) -> bool:
+    """2025-11-25 SSE streams open with a priming event (an id, empty data); older clients
+    cannot parse empty data (mcp-protocol.md 4.2)."""
+    return version == V2025_11_25
+
+
+def allows_batches(version: str) -> bool:
+    """JSON-RPC batches exist only in 2025-03-26 (mcp-protocol.md 2.2)."""
+    return version == V2025_03_26

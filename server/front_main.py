@@ -20,6 +20,8 @@ from proto import Keyspace
 from server.call_queue import CallQueue
 from server.config import FrontConfig
 from server.dispatch import Dispatcher
+from server.event_store import EventStore
+from server.get_stream import GetStreams
 from server.http_app import HttpApp
 from server.readiness import Readiness
 from server.redis_client import open_redis, parse_redis_url
@@ -87,10 +89,22 @@ async def serve(
             redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
         )
         dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
+        events = EventStore(
+            redis, keys, max_events=config.event_store_max_events, ttl_s=config.event_store_ttl_s
+        )
         app = HttpApp(
             dispatcher,
             config,
             sessions=SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s),
+            events=events,
+            get_streams=GetStreams(
+                redis=redis,
+                keys=keys,
+                store=events,
+                subscriber=subscriber,
+                config=config,
+                draining=shutdown,
+            ),
             front_id=front_id,
             readiness=Readiness(
                 redis,
