@@ -1,11 +1,13 @@
 # The two commands: `make run` and `make test`. Each creates .venv when it is missing and
 # installs what it needs (re-installing only when pyproject.toml changes).
+# `make conformance` also needs npm: it installs a pinned Node 22 and the official MCP
+# conformance suite into .conformance/ (ops/conformance/), then tests the demo fleet.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mcpfleet-installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench conformance clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mcpfleet needs Python 3.11+")'
@@ -28,5 +30,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.front_redis_client
 
+# `make conformance CONFORMANCE_URL=http://host:port/mcp` tests a running server instead.
+conformance: $(STAMP)
+	$(BIN)/python -m ops.conformance $(if $(CONFORMANCE_URL),--url '$(CONFORMANCE_URL)')
+
 clean:
-	rm -rf $(VENV) .mcpfleet .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mcpfleet .conformance .pytest_cache .mypy_cache .ruff_cache

@@ -64,6 +64,26 @@ class Keyspace:
         by any front serving the session; deleted by DELETE."""
         return f"{self._prefix}session:{{{session_id}}}"
 
+    def session_events(self, session_id: str, stream: str) -> str:
+        """Stream of one SSE stream's events in a handshake-era session (resumability):
+        field ``d`` = the JSON-RPC message, ``f`` = ``1`` on the response ending a POST
+        stream. Written by the front serving that stream (any front or worker for the
+        standalone stream, ``g``); read by a front resuming it after ``Last-Event-ID``.
+        Trimmed to ``front.event_store_max_events``, TTL ``front.event_store_ttl_s`` from
+        the last write."""
+        return f"{self._prefix}events:{{{session_id}}}:{stream}"
+
+    def session_event_channel(self, session_id: str) -> str:
+        """Pub/sub channel announcing each event stored for the session (a ``StoredEvent``),
+        so the front holding a resumed or standalone stream delivers it live."""
+        return f"{self._prefix}events:{{{session_id}}}"
+
+    def get_stream_lock(self, session_id: str) -> str:
+        """String key: the token of the front request holding the session's standalone GET
+        stream (one per session). Set with NX and a short TTL, refreshed while the stream
+        lives, deleted (only by its holder) when it ends."""
+        return f"{self._prefix}get-stream:{{{session_id}}}"
+
     def kept_replies(self, front_id: str) -> str:
         """Hash of replies published while no one listened on the front's channel: field =
         call id, value = encoded reply. Written by ``PUBLISH_OR_KEEP`` (workers, supervisor),

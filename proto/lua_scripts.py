@@ -11,7 +11,7 @@ import hashlib
 from importlib import resources
 from typing import Final
 
-__all__ = ["KEPT_REPLY_TTL_S", "PUBLISH_OR_KEEP", "LuaScript"]
+__all__ = ["APPEND_EVENT", "HOLD_IF_OWNER", "KEPT_REPLY_TTL_S", "PUBLISH_OR_KEEP", "LuaScript"]
 
 
 class LuaScript:
@@ -31,3 +31,11 @@ subscriber got it, 0 if it was kept."""
 
 KEPT_REPLY_TTL_S: Final = 300
 """How long a reply nobody received waits for its front to fetch it."""
+
+HOLD_IF_OWNER: Final = LuaScript("hold_if_owner")
+"""KEYS: a lock. ARGV: token, ``refresh`` or ``release``, TTL ms. Returns 1 if the token
+held the lock (and it was refreshed or released), else 0."""
+
+APPEND_EVENT: Final = LuaScript("append_event")
+"""KEYS: a session stream's entries. ARGV: event channel, stream name, message (empty for
+the priming marker), ``1`` if final, max entries, TTL ms. Returns the entry id."""

@@ -17,9 +17,10 @@ __all__ = [
     "LATEST_HANDSHAKE_VERSION",
     "MODERN_VERSIONS",
     "Era",
-    "accepts_batches",
+    "allows_batches",
     "era_of",
     "negotiate_handshake_version",
+    "sends_priming_events",
     "supports_structured_content",
     "validation_failure_is_tool_error",
 ]
@@ -84,7 +85,12 @@ def validation_failure_is_tool_error(version: str) -> bool:
     return version in (V2025_11_25, V2026_07_28)
 
 
-def accepts_batches(version: str) -> bool:
-    """JSON-RPC batches exist only in 2025-03-26, where receivers MUST accept them; 2025-06-18
-    removed them (mcp-protocol.md 2.2)."""
+def sends_priming_events(version: str) -> bool:
+    """2025-11-25 SSE streams open with a priming event (an id, empty data); older clients
+    cannot parse empty data (mcp-protocol.md 4.2)."""
+    return version == V2025_11_25
+
+
+def allows_batches(version: str) -> bool:
+    """JSON-RPC batches exist only in 2025-03-26 (mcp-protocol.md 2.2)."""
     return version == V2025_03_26

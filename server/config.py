@@ -11,6 +11,7 @@ __all__ = ["FrontConfig"]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,6 +48,19 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     sse_keepalive_s: PositiveFloat = 15.0
     """An SSE response idle this long gets a ``: ping`` comment (proxies cut idle streams)."""
+
+    event_store_max_events: PositiveInt = 1000
+    """Events kept per SSE stream for resumption with ``Last-Event-ID`` (approximately)."""
+
+    event_store_ttl_s: PositiveFloat = 300.0
+    """How long a stream's events stay resumable after its last event."""
+
+    sse_retry_ms: NonNegativeInt = 1000
+    """``retry`` sent in priming events (2025-11-25): how long a client waits to reconnect."""
+
+    session_ping_interval_s: NonNegativeFloat = 0.0
+    """Server-to-client ``ping`` requests on a session's GET stream this often (0: none; the
+    stream still gets keep-alive comments)."""
 
     keep_alive_timeout_s: PositiveFloat = 30.0
     """Idle keep-alive connections are closed after this long."""

@@ -16,7 +16,9 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from server.config import FrontConfig
+from server.event_store import EventStore
 from server.front_services import open_front_services, watch_stop_signals
+from server.get_stream import GetStreams
 from server.http_app import HttpApp
 from server.readiness import Readiness
 from server.session_store import SessionStore
@@ -68,17 +70,28 @@ async def serve(
         ) as services,
         trio.open_nursery() as nursery,
     ):
+        redis, keys, subscriber = services.redis, services.keys, services.subscriber
+        events = EventStore(
+            redis, keys, max_events=config.event_store_max_events, ttl_s=config.event_store_ttl_s
+        )
         app = HttpApp(
             services.dispatcher,
             config,
-            sessions=SessionStore(
-                services.redis, services.keys, idle_ttl_s=config.session_idle_ttl_s
+            sessions=SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s),
+            events=events,
+            get_streams=GetStreams(
+                redis=redis,
+                keys=keys,
+                store=events,
+                subscriber=subscriber,
+                config=config,
+                draining=shutdown,
             ),
             front_id=front_id,
             readiness=Readiness(
-                services.redis,
-                services.keys,
-                subscribed=lambda: services.subscriber.connected,
+                redis,
+                keys,
+                subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
             ),
         )

@@ -11,9 +11,7 @@ dual-era client can tell a modern server's refusal from a legacy server (section
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 import msgspec
@@ -52,28 +50,42 @@ from proto import (
     encode_error,
     encode_result,
     era_of,
+    parse_event_id,
     require_envelope,
+    sends_priming_events,
 )
 from proto import unsupported_version_error as _unsupported
 from server.call_queue import CallCancelledError
 from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
+from server.event_store import EventStore
+from server.get_stream import GetStreamRefused, GetStreams
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
 from server.session_store import SessionStore
+from server.sse_response import (
+    SSE_HEADERS,
+    EventStream,
+    Receive,
+    ResumableStream,
+    Scope,
+    Send,
+    cancel_on_disconnect,
+)
 
 __all__ = ["HttpApp"]
 
 log = structlog.get_logger()
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+_PROGRESS_TOKEN: Final = b'"progressToken"'
+"""No request without these bytes can carry a progress token, so none can stream."""
+_TOOLS_CALL: Final = b'"tools/call"'
+"""No request without these bytes is a ``tools/call`` (the only one a worker runs)."""
 
 _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
-_ALLOW: Final = [*_JSON_HEADERS, (b"allow", b"POST, DELETE")]
+_ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
+_ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -104,11 +116,15 @@ class HttpApp:
         config: FrontConfig,
         *,
         sessions: SessionStore,
+        events: EventStore,
+        get_streams: GetStreams,
         front_id: str,
         readiness: Readiness,
     ) -> None:
         self._dispatcher = dispatcher
         self._sessions = sessions
+        self._events = events
+        self._get_streams = get_streams
         self._config = config
         self._path = config.path
         self._max_body = config.max_body_bytes
@@ -145,15 +161,19 @@ class HttpApp:
         try:
             self._check_host(headers.host)
             self._check_origin(headers.origin)
-            if scope["method"] == "DELETE" and era_of(headers.single_version()) is Era.HANDSHAKE:
+            handshake = era_of(headers.single_version()) is Era.HANDSHAKE
+            if scope["method"] == "DELETE" and handshake:
                 await self._end_session(headers, send)
                 return
+            if scope["method"] == "GET" and handshake:
+                await self._get(headers, receive, send)
+                return
             if scope["method"] != "POST":
+                # 2026-07-28 is POST only (checklist 33).
+                allowed = _ALLOW_HANDSHAKE if handshake else _ALLOW_MODERN
+                message = "Method not allowed; use " + allowed[-1][1].decode()
                 await _respond(
-                    send,
-                    405,
-                    encode_error(None, ErrorCode.INVALID_REQUEST, "Method not allowed; use POST"),
-                    _ALLOW,
+                    send, 405, encode_error(None, ErrorCode.INVALID_REQUEST, message), allowed
                 )
                 return
             _check_accept(headers.accept)
@@ -168,14 +188,14 @@ class HttpApp:
                 status, payload = await self._serve(headers, body, extra, None)
             else:
                 async with trio.open_nursery() as nursery:
-                    events = _EventStream(send, nursery, self._config.sse_keepalive_s)
+                    events = EventStream(send, nursery, self._config.sse_keepalive_s)
                     served = trio.CancelScope()
                     watcher = trio.CancelScope()
                     if watch:
-                        nursery.start_soon(_cancel_on_disconnect, receive, served, watcher)
+                        nursery.start_soon(cancel_on_disconnect, receive, served, watcher)
                     with served:
                         status, payload = await self._serve(
-                            headers, body, extra, events.notify if streams else None
+                            headers, body, extra, events if streams else None
                         )
                     watcher.cancel()
                     events.close()
@@ -198,14 +218,14 @@ class HttpApp:
         headers: _Headers,
         body: bytes,
         extra: list[tuple[bytes, bytes]],
-        notify: NotificationSink | None,
+        events: EventStream | None,
     ) -> tuple[int, bytes | None]:
         # Refusals are rendered here: raised through a nursery they would arrive wrapped
         # in an exception group.
         try:
             if era_of(headers.single_version()) is Era.MODERN:
-                return await self._modern(headers, body, notify)
-            return await self._handshake(headers, body, extra, notify)
+                return await self._modern(headers, body, events.notify if events else None)
+            return await self._handshake(headers, body, extra, events)
         except _HttpError as exc:
             return exc.status, _render(exc)
 
@@ -214,9 +234,8 @@ class HttpApp:
         headers: _Headers,
         body: bytes,
         extra: list[tuple[bytes, bytes]],
-        notify: NotificationSink | None,
+        events: EventStream | None,
     ) -> tuple[int, bytes | None]:
-        header_version = headers.single_version()
         message = _decode(body)
         rid = message.id if isinstance(message, Request) else None
         if not isinstance(message, ClientResponse):
@@ -227,33 +246,29 @@ class HttpApp:
         if isinstance(message, Request) and message.method == INITIALIZE:
             return await self._initialize(message, extra)
         session = await self._session(headers, rid)
-        if header_version is not None and header_version != session.protocol_version:
-            raise _HttpError(
-                400,
-                _unsupported(header_version)
-                if header_version not in HANDSHAKE_VERSIONS
-                else InvalidRequestError(
-                    f"MCP-Protocol-Version {header_version!r} differs from the session's "
-                    f"negotiated {session.protocol_version!r}"
-                ),
-                rid,
-            )
         if isinstance(message, Notification):
             return await self._handshake_notification(message, headers.session_id or "")
         if not isinstance(message, Request):
             return 202, None
+        if events is not None:
+            events.resumable = ResumableStream(
+                self._events,
+                headers.session_id or "",
+                prime=sends_priming_events(session.protocol_version),
+                retry_ms=self._config.sse_retry_ms,
+            )
         try:
             result = await self._dispatcher.handshake(
                 message,
                 session.protocol_version,
                 request_id=self._next_request_id(),
-                notify=notify,
+                notify=events.notify if events else None,
                 session_id=headers.session_id,
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
             # exchange still has to end, as an event stream without events.
-            extra.append(_SSE_HEADERS[0])
+            extra.append(SSE_HEADERS[0])
             return 200, None
         except ProtocolError as exc:
             # In the handshake era a refused request is still a completed exchange (200);
@@ -290,8 +305,36 @@ class HttpApp:
         extra.append((MCP_SESSION_ID, session_id.encode()))
         return 200, encode_result(message.id, result)
 
+    async def _get(self, headers: _Headers, receive: Receive, send: Send) -> None:
+        """GET: the session's standalone stream, or a stream resumed after
+        ``Last-Event-ID`` (mcp-protocol.md 4.3, 4.4)."""
+        try:
+            if not _accepts_sse(headers.accept):
+                raise _HttpError(
+                    406, InvalidRequestError("Not Acceptable: Accept must list text/event-stream")
+                )
+            resume_from = None
+            if headers.last_event_id is not None:
+                resume_from = parse_event_id(headers.last_event_id)
+                if resume_from is None:
+                    raise _HttpError(400, InvalidRequestError("Malformed Last-Event-ID"))
+            session = await self._session(headers, None)
+            await self._get_streams.serve(
+                headers.session_id or "",
+                resume_from=resume_from,
+                prime=sends_priming_events(session.protocol_version),
+                receive=receive,
+                send=send,
+            )
+        except _HttpError as exc:
+            await _respond(send, exc.status, _render(exc))
+        except GetStreamRefused as refused:
+            error = refused.error
+            await _respond(send, refused.status, encode_error(None, error.code, error.message))
+
     async def _session(self, headers: _Headers, rid: RequestId | None) -> SessionRecord:
-        """The session this request belongs to (mcp-protocol.md 4.5, checklist 18)."""
+        """The session this request belongs to (mcp-protocol.md 4.5, checklist 18), whose
+        negotiated version the version header, if any, must name."""
         if headers.session_id is None:
             raise _HttpError(
                 400, InvalidRequestError("Bad Request: missing Mcp-Session-Id header"), rid
@@ -302,6 +345,18 @@ class HttpApp:
             raise _HttpError(503, _unavailable(exc), rid) from None
         if record is None:
             raise _HttpError(404, InvalidRequestError("Session not found"), rid)
+        header_version = headers.single_version()
+        if header_version is not None and header_version != record.protocol_version:
+            raise _HttpError(
+                400,
+                _unsupported(header_version)
+                if header_version not in HANDSHAKE_VERSIONS
+                else InvalidRequestError(
+                    f"MCP-Protocol-Version {header_version!r} differs from the session's "
+                    f"negotiated {record.protocol_version!r}"
+                ),
+                rid,
+            )
         return record
 
     async def _end_session(self, headers: _Headers, send: Send) -> None:
@@ -397,90 +452,6 @@ class HttpApp:
         return f"{self._front_id}-{next(self._request_numbers)}"
 
 
-_SSE_HEADERS: Final = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache, no-transform"),
-    (b"x-accel-buffering", b"no"),
-]
-_EVENT_QUEUE: Final = 64
-_PROGRESS_TOKEN: Final = b'"progressToken"'
-"""No request without these bytes can carry a progress token, so none can stream."""
-_TOOLS_CALL: Final = b'"tools/call"'
-"""No request without these bytes is a ``tools/call`` (the only one a worker runs)."""
-
-
-async def _cancel_on_disconnect(
-    receive: Receive, served: trio.CancelScope, watcher: trio.CancelScope
-) -> None:
-    """Cancel ``served`` when the client disconnects, until ``watcher`` is cancelled."""
-    with watcher:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        served.cancel()
-
-
-class _EventStream:
-    """The deferred SSE commitment (mcp-protocol.md 5.5): a request answers as plain JSON
-    unless a notification for it (progress) arrives first; then the response becomes
-    ``text/event-stream``, the notifications are events, and the final message is the
-    last one. All validation happens before, so errors keep their HTTP status. A stream
-    idle for ``keepalive_s`` gets a ``: ping`` comment, so proxies keep it open."""
-
-    def __init__(self, send: Send, nursery: trio.Nursery, keepalive_s: float) -> None:
-        self._send = send
-        self._nursery = nursery
-        self._keepalive_s = keepalive_s
-        self._in, self._out = trio.open_memory_channel[bytes](_EVENT_QUEUE)
-        self._pumping = False
-        self.started = False
-
-    def notify(self, message: bytes) -> None:
-        """Queue a notification; if the client reads slower than progress comes, the
-        excess is dropped (progress is advisory, the result is not)."""
-        if not self._pumping:
-            self._pumping = True
-            self._nursery.start_soon(self._pump)
-        try:
-            self._in.send_nowait(message)
-        except trio.WouldBlock:
-            log.debug("sse.notification_dropped")
-
-    def close(self) -> None:
-        self._in.close()
-
-    async def _pump(self) -> None:
-        async with self._out:
-            while True:
-                message = None
-                with trio.move_on_after(self._keepalive_s if self.started else math.inf):
-                    try:
-                        message = await self._out.receive()
-                    except trio.EndOfChannel:
-                        return
-                if message is None:  # idle: comments are ignored by clients (SSE spec)
-                    await self._send(
-                        {"type": "http.response.body", "body": b": ping\r\n\r\n", "more_body": True}
-                    )
-                    continue
-                if not self.started:
-                    self.started = True
-                    await self._send(
-                        {"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS}
-                    )
-                await self._event(message, more=True)
-
-    async def finish(self, message: bytes | None) -> None:
-        """End the stream, with ``message`` as its last event (None: no more events)."""
-        if message is None:
-            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        await self._event(message, more=False)
-
-    async def _event(self, message: bytes, *, more: bool) -> None:
-        frame = b"event: message\r\ndata: " + message + b"\r\n\r\n"
-        await self._send({"type": "http.response.body", "body": frame, "more_body": more})
-
-
 class _Headers:
     """The request headers the transport reads, gathered in one pass."""
 
@@ -489,6 +460,7 @@ class _Headers:
         "content_length",
         "content_type",
         "host",
+        "last_event_id",
         "method",
         "name",
         "origin",
@@ -503,6 +475,7 @@ class _Headers:
         self.origin: str | None = None
         self.host: str | None = None
         self.session_id: str | None = None
+        self.last_event_id: str | None = None
         self.versions: list[str] = []
         self.method: list[str] = []
         self.name: list[str] = []
@@ -525,6 +498,8 @@ class _Headers:
                 self.host = value.decode("latin-1")
             elif key == MCP_SESSION_ID:
                 self.session_id = value.decode("latin-1").strip()
+            elif key == b"last-event-id":
+                self.last_event_id = value.decode("latin-1")
 
     def single_version(self) -> str | None:
         """The version header's value; a duplicated header reads as ``""``, which routes to
@@ -571,14 +546,18 @@ def _check_accept(accept: str) -> None:
     """Both JSON and SSE must be acceptable (checklist 17); wildcards count."""
     ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
     json_ok = not ranges.isdisjoint({"application/json", "application/*", "*/*"})
-    sse_ok = not ranges.isdisjoint({"text/event-stream", "text/*", "*/*"})
-    if not (json_ok and sse_ok):
+    if not (json_ok and _accepts_sse(accept)):
         raise _HttpError(
             406,
             InvalidRequestError(
                 "Not Acceptable: Accept must list application/json and text/event-stream"
             ),
         )
+
+
+def _accepts_sse(accept: str) -> bool:
+    ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    return not ranges.isdisjoint({"text/event-stream", "text/*", "*/*"})
 
 
 def _check_content_type(content_type: str) -> None:

@@ -24,6 +24,7 @@ import trio
 
 from proto import (
     BackendUnavailableError,
+    LuaScript,
     RedisAddress,
     RedisArg,
     RedisCommandError,
@@ -232,6 +233,22 @@ class RedisClient:
         """
         (reply,) = await self.execute_many((args,))
         return reply
+
+    async def run_script(
+        self, script: LuaScript, keys: Sequence[RedisArg], args: Sequence[RedisArg]
+    ) -> RedisReply:
+        """Run a script by its SHA, sending its source once when Redis does not know it
+        (first use, or after a restart or SCRIPT FLUSH).
+
+        Raises:
+            as :meth:`execute`.
+        """
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except RedisCommandError as exc:
+            if "NOSCRIPT" not in str(exc):
+                raise
+        return await self.execute("EVAL", script.source, len(keys), *keys, *args)
 
     async def execute_many(self, commands: Sequence[Sequence[RedisArg]]) -> list[RedisReply]:
         """Send several commands in one write and return their replies in order.

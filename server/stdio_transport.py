@@ -61,7 +61,7 @@ from proto import (
     RequestError,
     RequestId,
     StdioSession,
-    accepts_batches,
+    allows_batches,
     decode_message,
     decode_params,
     encode_error,
@@ -210,7 +210,7 @@ class StdioConnection:
 
     async def _on_line(self, line: bytes, requests: trio.Nursery) -> None:
         version = self._session.version
-        if version is not None and accepts_batches(version) and line.lstrip()[:1] == b"[":
+        if version is not None and allows_batches(version) and line.lstrip()[:1] == b"[":
             await self._on_batch(line, requests)
             return
         await self._on_message(line, requests, self._outbox.send)

@@ -204,11 +204,20 @@ def test_dns_rebinding_defences(http: httpx.Client, headers: dict[str, str], sta
         assert_error(response, status, -32600, None)
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH"])
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_other_http_methods_are_405(http: httpx.Client, method: str) -> None:
     response = http.request(method, "/mcp", headers={"accept": ACCEPT})
     assert response.status_code == 405
-    assert response.headers["allow"] == "POST, DELETE"
+    assert response.headers["allow"] == "GET, POST, DELETE"
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+def test_2026_is_post_only(http: httpx.Client, method: str) -> None:
+    headers = {"accept": ACCEPT, "mcp-protocol-version": "2026-07-28"}
+    response = http.request(method, "/mcp", headers=headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["code"] == -32600
 
 
 def test_notifications_and_posted_responses_are_acknowledged_202(http: httpx.Client) -> None:

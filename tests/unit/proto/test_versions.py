@@ -70,9 +70,3 @@ def test_supports_structured_content(version: str, expected: bool) -> None:
 )
 def test_validation_failure_is_tool_error(version: str, expected: bool) -> None:
     assert validation_failure_is_tool_error(version) is expected
-
-
-def test_only_2025_03_26_has_batches() -> None:
-    from proto import ALL_VERSIONS, accepts_batches
-
-    assert [v for v in ALL_VERSIONS if accepts_batches(v)] == ["2025-03-26"]

@@ -1,0 +1,166 @@
+"""SSE on the HTTP transport: the deferred commitment of a POST response
+(:class:`EventStream`), and what both it and the GET stream share (ASGI types, headers,
+the disconnect watch).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+import structlog
+import trio
+
+from proto import (
+    KEEPALIVE_COMMENT,
+    BackendUnavailableError,
+    EventId,
+    RedisCommandError,
+    encode_event,
+    encode_priming_event,
+)
+from server.event_store import EventStore
+
+__all__ = [
+    "SSE_HEADERS",
+    "EventStream",
+    "Message",
+    "Receive",
+    "ResumableStream",
+    "Scope",
+    "Send",
+    "cancel_on_disconnect",
+]
+
+log = structlog.get_logger()
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+SSE_HEADERS: Final = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+_EVENT_QUEUE: Final = 64
+
+
+async def cancel_on_disconnect(
+    receive: Receive, served: trio.CancelScope, watcher: trio.CancelScope
+) -> None:
+    """Cancel ``served`` when the client disconnects, until ``watcher`` is cancelled."""
+    with watcher:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        served.cancel()
+
+
+class ResumableStream:
+    """Where a handshake-era POST stream keeps its events, so the client can resume it with
+    ``Last-Event-ID`` on any front (mcp-protocol.md 4.4).
+
+    Args:
+        store: the event store.
+        session_id: the session the stream belongs to.
+        prime: open with a priming event (2025-11-25).
+        retry_ms: the ``retry`` of the priming event.
+    """
+
+    def __init__(self, store: EventStore, session_id: str, *, prime: bool, retry_ms: int):
+        self.store = store
+        self.session_id = session_id
+        self.name = secrets.token_hex(8)  # unique within the session, unguessable
+        self.prime = prime
+        self.retry_ms = retry_ms
+
+    async def store_event(self, message: bytes, *, final: bool = False) -> EventId | None:
+        """Store a message; its event id, or None when Redis did not take it (the event is
+        still sent, only not resumable)."""
+        try:
+            entry = await self.store.append(self.session_id, self.name, message, final=final)
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            log.warning("sse.event_not_stored", error=str(exc))
+            return None
+        return EventId(self.name, entry)
+
+
+class EventStream:
+    """The deferred SSE commitment (mcp-protocol.md 5.5): a request answers as plain JSON
+    unless a notification for it (progress) arrives first; then the response becomes
+    ``text/event-stream``, the notifications are events, and the final message is the
+    last one. All validation happens before, so errors keep their HTTP status. A stream
+    idle for ``keepalive_s`` gets a ``: ping`` comment, so proxies keep it open.
+
+    With :attr:`resumable` set (handshake-era sessions), every event is stored and carries
+    an id, after a priming event for 2025-11-25 clients.
+    """
+
+    def __init__(self, send: Send, nursery: trio.Nursery, keepalive_s: float) -> None:
+        self._send = send
+        self._nursery = nursery
+        self._keepalive_s = keepalive_s
+        self._in, self._out = trio.open_memory_channel[bytes](_EVENT_QUEUE)
+        self._pumping = False
+        self.started = False
+        self.resumable: ResumableStream | None = None
+
+    def notify(self, message: bytes) -> None:
+        """Queue a notification; if the client reads slower than progress comes, the
+        excess is dropped (progress is advisory, the result is not)."""
+        if not self._pumping:
+            self._pumping = True
+            self._nursery.start_soon(self._pump)
+        try:
+            self._in.send_nowait(message)
+        except trio.WouldBlock:
+            log.debug("sse.notification_dropped")
+
+    def close(self) -> None:
+        self._in.close()
+
+    async def _pump(self) -> None:
+        async with self._out:
+            while True:
+                message = None
+                with trio.move_on_after(self._keepalive_s if self.started else math.inf):
+                    try:
+                        message = await self._out.receive()
+                    except trio.EndOfChannel:
+                        return
+                if message is None:  # idle: comments are ignored by clients (SSE spec)
+                    await self._body(KEEPALIVE_COMMENT, more=True)
+                    continue
+                if not self.started:
+                    await self._start()
+                await self._event(message, more=True)
+
+    async def _start(self) -> None:
+        self.started = True
+        await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        resumable = self.resumable
+        if resumable is None:
+            return
+        # The marker creates the stream in the store: resumable before its first event.
+        primer = await resumable.store_event(b"")
+        if primer is not None and resumable.prime:
+            await self._body(encode_priming_event(primer, resumable.retry_ms), more=True)
+
+    async def finish(self, message: bytes | None) -> None:
+        """End the stream, with ``message`` as its last event (None: no more events)."""
+        if message is None:
+            await self._body(b"", more=False)
+            return
+        await self._event(message, more=False)
+
+    async def _event(self, message: bytes, *, more: bool) -> None:
+        event_id = None
+        if self.resumable is not None:
+            event_id = await self.resumable.store_event(message, final=not more)
+        await self._body(encode_event(message, event_id), more=more)
+
+    async def _body(self, body: bytes, *, more: bool) -> None:
+        await self._send({"type": "http.response.body", "body": body, "more_body": more})
