@@ -23,7 +23,8 @@ responses go out as one array; elsewhere an array is refused with -32600.
 
 End of input (or ``stop``): reading stops; requests in flight get ``eof_grace_s`` to finish
 and be answered, so ``printf '…' | mcpfleet stdio`` works; then the rest are cancelled,
-output already queued is flushed (within the same budget again) and :meth:`serve` returns.
+output already queued is flushed (within the same budget again) and :meth:`serve` returns
+(ADR-0005 weighs the budget against clients' patience).
 A client that closes its end of our output ends the connection the same way.
 
 About 400 lines, in one module on purpose: reading, serving and writing share the

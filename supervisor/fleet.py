@@ -8,7 +8,7 @@ stdout, and the fleet lives as long as that connection. When the front exits (th
 closed its stdin), the fleet stops in the same order, without restarting it: a new process
 could not resume the client's connection. The exit code says how it ended: 0 for a clean
 end of input (or a stop signal), 1 if the front crashed. Once the stop has begun, any
-signal stops everything at once."""
+signal stops everything at once (ADR-0005)."""
 
 from __future__ import annotations
 
