@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Annotated
 
-from workers import ToolContext, ToolError, Toolset
+from workers import Header, ToolContext, ToolError, Toolset
 
 app = Toolset(
     "mcpfleet-demo",
     "0.1.0",
     title="mcpfleet demo",
-    instructions="Demo tools: echo, arithmetic, progress, CPU work, waits and a failing tool.",
+    instructions=(
+        "Demo tools: echo, a header-routed echo, arithmetic, progress, CPU work, waits "
+        "and a failing tool."
+    ),
 )
 
 
@@ -99,3 +103,15 @@ def fail(message: str) -> str:
         message: the error message to raise.
     """
     raise RuntimeError(message)
+
+
+@app.tool(read_only=True, idempotent=True, open_world=False)
+def regional_echo(region: Annotated[str, Header("Region")], text: str = "") -> str:
+    """Echo the text with the region it was routed for. ``region`` is mirrored into the
+    ``Mcp-Param-Region`` header, so a gateway can route on it without reading the body.
+
+    Args:
+        region: where the call should be served, e.g. ``eu-west``.
+        text: the text to return.
+    """
+    return f"[{region}] {text}"

@@ -83,6 +83,13 @@ from proto.methods import (
     TOOLS_CALL,
     TOOLS_LIST,
 )
+from proto.param_headers import (
+    HEADER_ANNOTATION,
+    ParamHeader,
+    param_header_mismatch,
+    param_header_problem,
+    param_headers_of,
+)
 from proto.resp import (
     RedisAddress,
     RedisArg,
@@ -180,6 +187,7 @@ __all__ = [
     "END_OF_INPUT",
     "GET_STREAM",
     "HANDSHAKE_VERSIONS",
+    "HEADER_ANNOTATION",
     "HOLD_IF_OWNER",
     "INITIALIZE",
     "KEEPALIVE_COMMENT",
@@ -251,6 +259,7 @@ __all__ = [
     "ModernMeta",
     "ModernParams",
     "Notification",
+    "ParamHeader",
     "ParseError",
     "ProgressMessage",
     "ProgressParams",
@@ -299,6 +308,9 @@ __all__ = [
     "era_of",
     "http_status_for_code",
     "negotiate_handshake_version",
+    "param_header_mismatch",
+    "param_header_problem",
+    "param_headers_of",
     "parse_event_id",
     "parse_redis_url",
     "refusal",

@@ -40,6 +40,9 @@ def decode_header_value(raw: str) -> str | None:
         return None  # "=?base64?=": the markers overlap, so it is malformed
     payload = value[len(_SENTINEL_OPEN) : -len(_SENTINEL_CLOSE)]
     try:
-        return base64.b64decode(payload, validate=True).decode("utf-8")
+        raw_bytes = base64.b64decode(payload, validate=True)
+        if base64.b64encode(raw_bytes).decode("ascii") != payload:
+            return None  # non-canonical (stray bits in the padding): no encoder sends it
+        return raw_bytes.decode("utf-8")
     except ValueError:  # binascii.Error, UnicodeDecodeError and non-ASCII input alike
         return None

@@ -27,6 +27,10 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Largest accepted request: an HTTP body (larger ones get 413 before they are read) or
     a stdio line (larger ones get -32600 and are skipped up to their newline)."""
 
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 32 * 1024
+    """Largest HTTP request head (request line plus all header fields); a larger one gets
+    431 and the connection is closed, before the app sees the request."""
+
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
 

@@ -7,7 +7,7 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import msgspec
@@ -49,6 +49,7 @@ from proto import (
     decode_params,
     encode_notification,
     negotiate_handshake_version,
+    param_header_mismatch,
     request_cancel_key,
     validation_failure_is_tool_error,
 )
@@ -176,16 +177,21 @@ class Dispatcher:
         *,
         request_id: str,
         notify: NotificationSink | None = None,
+        param_headers: Mapping[str, list[str]] | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
-        ``notify`` as for :meth:`handshake`.
+        ``notify`` as for :meth:`handshake`. ``param_headers``: the request's
+        ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport without headers
+        passes None); a ``tools/call`` must mirror the tool's annotated arguments in them.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
         """
         if request.method == TOOLS_CALL:
             call = decode_params(request.params, _call_params_2026)
+            if param_headers is not None:
+                self._check_param_headers(call, param_headers)
             return await self._tools_call(call, version, request_id=request_id, notify=notify)
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
@@ -249,6 +255,20 @@ class Dispatcher:
         if isinstance(reply, ResultReply):
             return reply.result
         raise ProtocolError(reply.error.message, reply.error.data, code=reply.error.code)
+
+    def _check_param_headers(self, call: CallToolParams2026, sent: Mapping[str, list[str]]) -> None:
+        """``Mcp-Param-*`` against the arguments they mirror (mcp-protocol.md 5.3, 5.4 step
+        7); only tools with ``x-mcp-header`` annotations pay for decoding the arguments."""
+        tool = self._catalog.get(call.name)
+        if tool is None or not tool.param_headers:
+            return
+        try:
+            arguments = msgspec.json.decode(call.arguments) if call.arguments else {}
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            arguments = {}  # the argument check that follows names the real problem
+        problem = param_header_mismatch(tool.param_headers, sent, arguments)
+        if problem is not None:
+            raise HeaderMismatchError(problem)
 
     def _tool_error(self, message: str, version: str) -> bytes:
         result = build_call_result(

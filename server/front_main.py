@@ -39,8 +39,10 @@ def build_hypercorn_config(config: FrontConfig) -> HypercornConfig:
     hc.accesslog = None
     hc.errorlog = None
     hc.backlog = 1024
-    # Large bodies are refused by the app with 413; hypercorn's own limit stays above ours.
-    hc.h11_max_incomplete_size = 64 * 1024
+    # The request head (bodies stream past it; the app bounds them with 413): h11 answers
+    # 431 beyond it, h2 refuses larger header lists.
+    hc.h11_max_incomplete_size = config.max_header_bytes
+    hc.h2_max_header_list_size = config.max_header_bytes
     return hc
 
 

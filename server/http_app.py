@@ -23,6 +23,7 @@ from proto import (
     INITIALIZE,
     MCP_METHOD,
     MCP_NAME,
+    MCP_PARAM_PREFIX,
     MCP_PROTOCOL_VERSION,
     MCP_SESSION_ID,
     MODERN_VERSIONS,
@@ -128,6 +129,7 @@ class HttpApp:
         self._config = config
         self._path = config.path
         self._max_body = config.max_body_bytes
+        self._max_header_bytes = config.max_header_bytes
         self._allowed_origins = frozenset(o.rstrip("/") for o in config.allowed_origins)
         self._allowed_hosts = frozenset(h.lower() for h in config.allowed_hosts)
         # Host is checked when bound to loopback (a local server), or when hosts are listed.
@@ -159,6 +161,9 @@ class HttpApp:
         headers = _Headers(scope["headers"])
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
+            if headers.size > self._max_header_bytes:
+                # hypercorn enforces the bound only on a head that arrives in pieces.
+                raise _HttpError(431, _head_too_large(self._max_header_bytes))
             self._check_host(headers.host)
             self._check_origin(headers.origin)
             handshake = era_of(headers.single_version()) is Era.HANDSHAKE
@@ -398,7 +403,12 @@ class HttpApp:
             if version not in MODERN_VERSIONS:
                 raise _unsupported(version)
             result = await self._dispatcher.modern(
-                message, version, params, request_id=self._next_request_id(), notify=notify
+                message,
+                version,
+                params,
+                request_id=self._next_request_id(),
+                notify=notify,
+                param_headers=headers.params,
             )
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
@@ -464,7 +474,9 @@ class _Headers:
         "method",
         "name",
         "origin",
+        "params",
         "session_id",
+        "size",
         "versions",
     )
 
@@ -479,7 +491,10 @@ class _Headers:
         self.versions: list[str] = []
         self.method: list[str] = []
         self.name: list[str] = []
+        self.params: dict[str, list[str]] = {}  # Mcp-Param-* values by lower-cased token
+        self.size = 0  # bytes of all header fields, as on the wire ("name: value\r\n")
         for key, value in raw:
+            self.size += len(key) + len(value) + 4
             if key == MCP_PROTOCOL_VERSION:
                 self.versions.append(value.decode("latin-1").strip())
             elif key == MCP_METHOD:
@@ -500,6 +515,9 @@ class _Headers:
                 self.session_id = value.decode("latin-1").strip()
             elif key == b"last-event-id":
                 self.last_event_id = value.decode("latin-1")
+            elif key.startswith(MCP_PARAM_PREFIX):
+                token = key[len(MCP_PARAM_PREFIX) :].decode("latin-1")
+                self.params.setdefault(token, []).append(value.decode("latin-1"))
 
     def single_version(self) -> str | None:
         """The version header's value; a duplicated header reads as ``""``, which routes to
@@ -566,6 +584,10 @@ def _check_content_type(content_type: str) -> None:
             415,
             InvalidRequestError("Unsupported Media Type: Content-Type must be application/json"),
         )
+
+
+def _head_too_large(limit: int) -> InvalidRequestError:
+    return InvalidRequestError(f"Request Header Fields Too Large: the limit is {limit} bytes")
 
 
 def _too_large(limit: int) -> BodyTooLargeError:

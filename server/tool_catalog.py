@@ -16,6 +16,7 @@ from proto import (
     MODERN_VERSIONS,
     Implementation,
     ListToolsResult,
+    ParamHeader,
     ResultMeta,
     Tool,
     supports_structured_content,
@@ -28,20 +29,28 @@ _EMPTY_ARGS: Final = b"{}"
 
 
 class CatalogTool:
-    """One tool: its listing entry, argument decoder and timeout.
+    """One tool: its listing entry, argument decoder, timeout and mirrored parameters.
 
     Args:
         listing: the ``Tool`` entry as published (most recent revision's fields).
         args_type: the Struct its arguments must decode into.
         timeout_s: how long a worker may run it.
+        param_headers: its ``x-mcp-header`` annotations (``Mcp-Param-*`` on HTTP).
     """
 
-    __slots__ = ("_decoder", "listing", "name", "timeout_s")
+    __slots__ = ("_decoder", "listing", "name", "param_headers", "timeout_s")
 
-    def __init__(self, listing: Tool, args_type: type[msgspec.Struct], timeout_s: float) -> None:
+    def __init__(
+        self,
+        listing: Tool,
+        args_type: type[msgspec.Struct],
+        timeout_s: float,
+        param_headers: tuple[ParamHeader, ...] = (),
+    ) -> None:
         self.name = listing.name
         self.listing = listing
         self.timeout_s = timeout_s
+        self.param_headers = param_headers
         self._decoder: msgspec.json.Decoder[msgspec.Struct] = msgspec.json.Decoder(
             args_type, strict=False
         )

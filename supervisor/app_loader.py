@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from proto import FleetError, Implementation, Tool
+from proto import FleetError, Implementation, Tool, param_headers_of
 from server import CatalogTool, ToolCatalog
 from workers import Toolset
 from workers.runtime import ToolDefinition, WorkerConfig
@@ -78,4 +78,9 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         input_schema=msgspec.Raw(_encoder.encode(tool.args.schema)),
         annotations=tool.annotations or msgspec.UNSET,
     )
-    return CatalogTool(listing, tool.args.struct, tool.effective_timeout_s(default_timeout_s))
+    return CatalogTool(
+        listing,
+        tool.args.struct,
+        tool.effective_timeout_s(default_timeout_s),
+        param_headers_of(tool.args.schema),
+    )

@@ -7,11 +7,13 @@ lives in :mod:`workers.runtime`.
 from proto import AudioContent, ImageContent, TextContent
 from workers.context import CancelledByClientError, ToolContext
 from workers.errors import ToolDefinitionError, ToolError
+from workers.tool_schema import Header
 from workers.toolset import Toolset
 
 __all__ = [
     "AudioContent",
     "CancelledByClientError",
+    "Header",
     "ImageContent",
     "TextContent",
     "ToolContext",

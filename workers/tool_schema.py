@@ -14,9 +14,25 @@ from typing import Annotated, Any, get_type_hints
 
 import msgspec
 
+from proto import HEADER_ANNOTATION, param_header_problem
 from workers.errors import ToolDefinitionError
 
-__all__ = ["ArgsSpec", "build_args_spec", "parse_docstring"]
+__all__ = ["ArgsSpec", "Header", "build_args_spec", "parse_docstring"]
+
+
+def Header(token: str) -> msgspec.Meta:  # capitalised: reads as a marker, like msgspec.Meta
+    """Mirror a parameter into the ``Mcp-Param-<token>`` HTTP header (2026-07-28).
+
+        @app.tool
+        def forecast(region: Annotated[str, Header("Region")], days: int) -> str: ...
+
+    Clients then send the argument's value in that header too, so a load balancer or
+    gateway can route on it without reading the body; the front checks the two agree
+    (``-32020`` otherwise). Only for top-level ``str``, ``int`` or ``bool`` parameters (not
+    Optional ones); ``token`` is an HTTP token, unique (ignoring case) within the tool.
+    Headers are visible to every intermediary: never mark a secret.
+    """
+    return msgspec.Meta(extra_json_schema={HEADER_ANNOTATION: token})
 
 
 class ArgsSpec:
@@ -120,6 +136,9 @@ def build_args_spec(
         schema = _inline_root(msgspec.json.schema(struct))
     except (TypeError, ValueError) as exc:
         raise ToolDefinitionError(f"tool {tool_name!r}: unsupported parameter type: {exc}") from exc
+    problem = param_header_problem(schema)
+    if problem is not None:
+        raise ToolDefinitionError(f"tool {tool_name!r}: {problem}")
     return ArgsSpec(struct, schema, context_param)
 
 

@@ -2,7 +2,7 @@
 
 Every entry names the issue that will make it pass: **4** = the server surface (resources,
 prompts, logging, completions, and the tool surface: content blocks beyond text/image/audio,
-hand-written schemas, ``x-mcp-header``, tools that need client capabilities or ask the client
+hand-written schemas, tools that need client capabilities or ask the client
 for input), **5** = durable tasks, **7** = auth. The pinned suite has no server-side auth
 scenario in either requirement set (its auth scenarios test clients and authorization
 servers), so no entry cites 7 yet.
@@ -154,20 +154,6 @@ _MODERN_ERA: Final = (
         "caching:sep-2549-resources-templates-list-caching-hints",
         4,
         "resources/templates/list is not implemented",
-    ),
-    *(
-        _F(
-            f"http-custom-header-server-validation:{check}",
-            4,
-            "no tool publishes x-mcp-header annotations (the tool API cannot declare them)",
-        )
-        for check in (
-            "sep-2243-server-no-xmcp-tool",
-            "sep-2243-server-decode-base64",
-            "sep-2243-server-validate-param-match",
-            "sep-2243-server-reject-invalid-param-chars",
-            "sep-2243-server-reject-param-mismatch",
-        )
     ),
     _F(
         "sep-2164-resource-not-found",

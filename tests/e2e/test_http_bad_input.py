@@ -4,6 +4,7 @@ prescribes, and the front keeps serving (a valid call succeeds afterwards)."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -174,6 +175,36 @@ def test_schema_invalid_arguments_from_2025_11_25_are_tool_errors(
 def test_body_over_the_size_limit_is_413(http: httpx.Client) -> None:
     huge = json.dumps(call("echo", {"text": "x" * (4 * 1024 * 1024 + 1)})).encode()
     assert_error(post(http, body=huge, version="2025-06-18"), 413, -32600, None)
+
+
+@pytest.mark.parametrize("shape", ["one large field", "many fields"])
+def test_request_head_over_the_size_limit_is_431(http: httpx.Client, shape: str) -> None:
+    # front.max_header_bytes defaults to 32 KiB; a body of any size does not count.
+    if shape == "one large field":
+        headers = {"x-padding": "p" * 40_000}
+    else:
+        headers = {f"x-padding-{i}": "p" * 100 for i in range(400)}
+    response = post(http, body=call("echo", {"text": "a"}), headers=headers, session=False)
+    assert response.status_code == 431
+
+
+def test_a_request_head_arriving_in_pieces_is_cut_at_the_limit(
+    shared_fleet: RunningFleet,
+) -> None:
+    # The head never ends: without a bound the front would buffer it forever.
+    host, port = shared_fleet.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        # Just past 32 KiB, then wait: all of it is read, so the close is clean (no RST).
+        conn.sendall(b"".join(b"x-padding-%d: %s\r\n" % (i, b"p" * 1000) for i in range(34)))
+        answer = conn.recv(1024)
+    assert answer.startswith(b"HTTP/1.1 431"), answer
+
+
+def test_request_head_within_the_limit_is_served(http: httpx.Client) -> None:
+    headers = {"x-padding": "p" * 20_000}  # e.g. a large bearer token
+    response = post(http, body=call("echo", {"text": "a"}), version="2025-06-18", headers=headers)
+    assert response.status_code == 200, response.text
 
 
 def test_wrong_accept_is_406(http: httpx.Client) -> None:

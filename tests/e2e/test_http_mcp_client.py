@@ -9,7 +9,9 @@ from mcp_types import TextContent
 
 from tests.fixtures.fleet import RunningFleet
 
-DEMO_TOOLS = ["echo", "add", "sleep_progress", "cpu_burn", "wait", "blocking_wait", "fail"]
+DEMO_TOOLS = [
+    "echo", "add", "sleep_progress", "cpu_burn", "wait", "blocking_wait", "fail", "regional_echo",
+]  # fmt: skip
 MODES = ["legacy", "2026-07-28", "auto"]
 NEGOTIATED = {"legacy": "2025-11-25", "2026-07-28": "2026-07-28", "auto": "2026-07-28"}
 

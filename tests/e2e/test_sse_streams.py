@@ -42,6 +42,13 @@ def events(lines: Iterator[str]) -> Iterator[dict[str, str]]:
             event[name] = value.removeprefix(" ")
 
 
+def progress_call(rid: int, *, seconds: float, steps: int) -> dict[str, object]:
+    """A ``sleep_progress`` call that asks for progress (so it is answered over SSE)."""
+    arguments = {"seconds": seconds, "steps": steps}
+    params = {"name": "sleep_progress", "arguments": arguments, "_meta": {"progressToken": "p"}}
+    return {"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": params}
+
+
 def store_event(fleet: RunningFleet, session_id: str, message: dict[str, object]) -> str:
     """Store a message on the session's standalone stream, as any fleet process would."""
     keys = Keyspace(fleet.fleet)
@@ -114,9 +121,7 @@ def test_a_dropped_post_stream_resumes_on_another_front_without_loss(
     one, two = pair
     with httpx.Client(timeout=30) as http:
         session = open_session(http, one.url)
-        call = {"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-                "params": {"name": "sleep_progress", "arguments": {"seconds": 1.5, "steps": 3},
-                           "_meta": {"progressToken": "p"}}}  # fmt: skip
+        call = progress_call(5, seconds=1.5, steps=3)
         seen: list[dict[str, str]] = []
         with http.stream("POST", one.url, json=call, headers=session) as response:
             assert response.headers["content-type"] == "text/event-stream"
@@ -172,9 +177,7 @@ def test_older_sessions_get_ids_but_no_priming_event(
     one, _ = pair
     with httpx.Client(timeout=30) as http:
         session = open_session(http, one.url, version="2025-06-18")
-        call = {"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-                "params": {"name": "sleep_progress", "arguments": {"seconds": 0.2, "steps": 2},
-                           "_meta": {"progressToken": "p"}}}  # fmt: skip
+        call = progress_call(5, seconds=0.2, steps=2)
         with http.stream("POST", one.url, json=call, headers=session) as response:
             received = list(events(response.iter_lines()))
     assert all(e["data"] for e in received)

@@ -19,11 +19,11 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import TextContent
 
+from tests.e2e.test_http_mcp_client import DEMO_TOOLS
 from tests.fixtures.fleet import ROOT, RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until_async
 
-DEMO_TOOLS = ["echo", "add", "sleep_progress", "cpu_burn", "wait", "blocking_wait", "fail"]
 NEGOTIATED = {"legacy": "2025-11-25", "2026-07-28": "2026-07-28", "auto": "2026-07-28"}
 TOOLS = "tests.fixtures.tools:app"
 

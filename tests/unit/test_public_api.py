@@ -30,6 +30,7 @@ def test_the_tool_author_api_is_exactly_this() -> None:
     assert sorted(workers.__all__) == [
         "AudioContent",
         "CancelledByClientError",
+        "Header",
         "ImageContent",
         "TextContent",
         "ToolContext",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
 
-from workers import ToolContext, ToolDefinitionError, Toolset
+from workers import Header, ToolContext, ToolDefinitionError, Toolset
 from workers.tool_schema import parse_docstring
 
 # --- parse_docstring --------------------------------------------------------------------
@@ -265,3 +265,67 @@ def test_unsupported_signatures_raise_naming_the_tool(fn: Any, param: str | None
     if param is not None:
         assert repr(param) in message
     assert "renamed-tool" not in app.tools
+
+
+# --- Header: arguments mirrored into Mcp-Param-* headers ------------------------------------
+
+
+def test_header_marks_the_property_and_keeps_its_description() -> None:
+    app = Toolset("t")
+
+    @app.tool
+    def routed(region: Annotated[str, Header("Region")], days: int = 1) -> str:
+        """Route.
+
+        Args:
+            region: where to go.
+        """
+        return region
+
+    schema = app.tools["routed"].args.schema
+    assert schema["properties"]["region"] == {
+        "x-mcp-header": "Region",
+        "description": "where to go.",
+        "type": "string",
+    }
+    assert "x-mcp-header" not in schema["properties"]["days"]
+
+
+class _Nested(msgspec.Struct):
+    region: Annotated[str, Header("Region")]
+
+
+def _optional(region: Annotated[str | None, Header("Region")] = None) -> str:
+    return ""
+
+
+def _number(ratio: Annotated[float, Header("Ratio")]) -> str:
+    return ""
+
+
+def _twice(a: Annotated[str, Header("Zone")], b: Annotated[int, Header("zone")]) -> str:
+    return ""
+
+
+def _bad_token(a: Annotated[str, Header("Two Words")]) -> str:
+    return ""
+
+
+def _nested(where: _Nested) -> str:
+    return ""
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (_optional, "not Optional"),
+        (_number, "not Optional"),
+        (_twice, "already used"),
+        (_bad_token, "not an HTTP token"),
+        (_nested, "reachable through 'properties'"),
+    ],
+)
+def test_invalid_header_marks_are_refused_naming_the_tool(fn: Any, reason: str) -> None:
+    with pytest.raises(ToolDefinitionError, match=reason) as info:
+        Toolset("t").tool(name="bad_tool")(fn)
+    assert "'bad_tool'" in str(info.value)
