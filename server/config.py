@@ -27,6 +27,11 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Largest accepted request: an HTTP body (larger ones get 413 before they are read) or
     a stdio line (larger ones get -32600 and are skipped up to their newline)."""
 
+    max_batch_requests: PositiveInt = 64
+    """Most messages in one JSON-RPC batch (2025-03-26 only, HTTP and stdio); a larger
+    batch is refused whole with -32600 (HTTP 400). Each request of a batch runs at once,
+    so this also bounds the calls one POST or line can start."""
+
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
 
