@@ -34,17 +34,21 @@ from proto.headers import (
     decode_header_value,
 )
 from proto.jsonrpc import (
+    BatchReplies,
     ClientResponse,
     IncomingMessage,
     Notification,
     Request,
     RequestError,
     RequestId,
+    batch_refused_error,
+    decode_batch,
     decode_message,
     decode_params,
     encode_error,
     encode_notification,
     encode_result,
+    is_batch,
 )
 from proto.keyspace import CALL_GROUP, CALL_PAYLOAD_FIELD, CANCEL_STREAM_MAXLEN, Keyspace
 from proto.lifecycle import (
@@ -214,6 +218,7 @@ __all__ = [
     "Admission",
     "AudioContent",
     "BackendUnavailableError",
+    "BatchReplies",
     "BodyTooLargeError",
     "CallMessage",
     "CallToolParams2025",
@@ -288,8 +293,10 @@ __all__ = [
     "WorkerHeartbeat",
     "WorkerMessage",
     "allows_batches",
+    "batch_refused_error",
     "build_call_result",
     "classify_request",
+    "decode_batch",
     "decode_call",
     "decode_cancel",
     "decode_header_value",
@@ -307,6 +314,7 @@ __all__ = [
     "entry_order",
     "era_of",
     "http_status_for_code",
+    "is_batch",
     "negotiate_handshake_version",
     "param_header_mismatch",
     "param_header_problem",

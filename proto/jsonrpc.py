@@ -1,8 +1,13 @@
-"""JSON-RPC 2.0 framing: decode one incoming message, encode replies (mcp-protocol.md 2.1).
+"""JSON-RPC 2.0 framing: decode one incoming message or a batch, encode replies
+(mcp-protocol.md 2.1, 2.2).
 
 Decoding is two-step (STYLE: envelope first, ``Raw`` params): the envelope is decoded once,
 ``params`` stays raw until the method's own decoder reads it, so tool arguments can be
 forwarded to a worker without being re-encoded.
+
+Batches (JSON arrays) exist only in 2025-03-26 (``proto.versions.allows_batches``): a
+transport asks :func:`is_batch` of every body, which costs one byte comparison, and only
+then :func:`decode_batch`; everywhere else :func:`decode_message` refuses an array.
 """
 
 from __future__ import annotations
@@ -20,19 +25,24 @@ from proto.errors import (
     ParseError,
     ProtocolError,
 )
+from proto.methods import INITIALIZE
 
 __all__ = [
+    "BatchReplies",
     "ClientResponse",
     "IncomingMessage",
     "Notification",
     "Request",
     "RequestError",
     "RequestId",
+    "batch_refused_error",
+    "decode_batch",
     "decode_message",
     "decode_params",
     "encode_error",
     "encode_notification",
     "encode_result",
+    "is_batch",
 ]
 
 RequestId = int | str
@@ -121,11 +131,8 @@ def decode_message(body: bytes) -> IncomingMessage:
     except msgspec.ValidationError as exc:
         if not _is_json(body):
             raise RequestError(ParseError("Parse error: invalid JSON"), None) from None
-        if body.lstrip()[:1] == b"[":
-            raise RequestError(
-                InvalidRequestError("JSON-RPC batches are not supported; send one message"),
-                None,
-            ) from None
+        if is_batch(body):
+            raise RequestError(batch_refused_error(), None) from None
         raise RequestError(
             InvalidRequestError(f"Invalid JSON-RPC message: {exc}"), _salvage_id(body)
         ) from None
@@ -156,6 +163,92 @@ class RequestError(FleetError):
         super().__init__(error.message)
         self.error = error
         self.request_id = request_id
+
+
+# --- batches (2025-03-26 only) ------------------------------------------------------------
+
+_batch_decoder: Final = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def is_batch(body: bytes) -> bool:
+    """Whether ``body`` is a JSON array, by its first byte after whitespace: cheap enough
+    to ask of every message before decoding it (``lstrip`` returns ``body`` itself when
+    nothing precedes the JSON)."""
+    return body.lstrip()[:1] == b"["
+
+
+def batch_refused_error() -> InvalidRequestError:
+    """The answer to a batch where batches do not exist: every revision but 2025-03-26
+    (mcp-protocol.md 2.2, checklist 1); -32600, sent with id null."""
+    return InvalidRequestError(
+        "JSON-RPC batches are only accepted on 2025-03-26 sessions; send one message"
+    )
+
+
+def decode_batch(body: bytes, *, max_items: int) -> list[IncomingMessage | RequestError]:
+    """Decode a 2025-03-26 batch (mcp-protocol.md 2.2) into its members, in order: each
+    decoded as by :func:`decode_message`, or the :class:`RequestError` its own reply
+    carries. ``initialize`` MUST NOT be in a batch, and a batch cannot nest: both are
+    refused per member (-32600).
+
+    Raises:
+        RequestError: the batch as a whole is refused, id null: not JSON (-32700); not an
+            array, empty, or more than ``max_items`` members (-32600).
+    """
+    try:
+        items = _batch_decoder.decode(body)
+    except msgspec.ValidationError:
+        if not _is_json(body):
+            raise RequestError(ParseError("Parse error: invalid JSON"), None) from None
+        not_array = InvalidRequestError("Invalid JSON-RPC batch: not an array")
+        raise RequestError(not_array, None) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise RequestError(ParseError(f"Parse error: {exc}"), None) from None
+    except RecursionError:
+        raise RequestError(InvalidRequestError(_TOO_DEEP), None) from None
+    if not items:
+        raise RequestError(InvalidRequestError("Invalid JSON-RPC batch: it is empty"), None)
+    if len(items) > max_items:
+        raise RequestError(
+            InvalidRequestError(
+                f"JSON-RPC batch of {len(items)} messages exceeds the limit of {max_items}"
+            ),
+            None,
+        )
+    return [_decode_member(bytes(item)) for item in items]
+
+
+def _decode_member(data: bytes) -> IncomingMessage | RequestError:
+    if is_batch(data):
+        return RequestError(InvalidRequestError("A JSON-RPC batch cannot contain a batch"), None)
+    try:
+        message = decode_message(data)
+    except RequestError as exc:
+        return exc
+    if isinstance(message, Request) and message.method == INITIALIZE:
+        # 2025-03-26, basic/lifecycle: the initialization request MUST NOT be in a batch.
+        refused = InvalidRequestError("initialize must not be part of a JSON-RPC batch")
+        return RequestError(refused, message.id)
+    return message
+
+
+class BatchReplies:
+    """The replies to one batch, added as its requests finish (in any order) and encoded
+    as one array in the order of the batch's members."""
+
+    def __init__(self) -> None:
+        self._by_member: dict[int, bytes] = {}
+
+    def add(self, member: int, reply: bytes) -> None:
+        """Keep the reply (one encoded response) to the batch's ``member``-th message."""
+        self._by_member[member] = reply
+
+    def __len__(self) -> int:
+        return len(self._by_member)
+
+    def encode(self) -> bytes:
+        """The JSON array of every reply kept, in member order."""
+        return b"[" + b",".join(self._by_member[i] for i in sorted(self._by_member)) + b"]"
 
 
 _EMPTY_OBJECT: Final = b"{}"

@@ -31,6 +31,11 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Largest HTTP request head (request line plus all header fields); a larger one gets
     431 and the connection is closed, before the app sees the request."""
 
+    max_batch_requests: PositiveInt = 64
+    """Most messages in one JSON-RPC batch (2025-03-26 only, HTTP and stdio); a larger
+    batch is refused whole with -32600 (HTTP 400). Each request of a batch runs at once,
+    so this also bounds the calls one POST or line can start."""
+
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
 

@@ -6,6 +6,10 @@ request path is budgeted, DESIGN.md section 6).
 run in the order of mcp-protocol.md 5.4: origin, method, Accept, Content-Type, size, then
 JSON-RPC decoding and the era's own ladder. Every 4xx carries a JSON-RPC error body, so a
 dual-era client can tell a modern server's refusal from a legacy server (section 5.9).
+
+A body that is a JSON array (one byte compared, before any decoding) is a JSON-RPC batch:
+served on 2025-03-26 sessions (``server/http_batch.py``), refused with 400 -32600 and id
+null everywhere else (mcp-protocol.md 2.2).
 """
 
 from __future__ import annotations
@@ -45,12 +49,16 @@ from proto import (
     RequestError,
     RequestId,
     SessionRecord,
+    allows_batches,
+    batch_refused_error,
+    decode_batch,
     decode_header_value,
     decode_message,
     decode_params,
     encode_error,
     encode_result,
     era_of,
+    is_batch,
     parse_event_id,
     require_envelope,
     sends_priming_events,
@@ -61,6 +69,7 @@ from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
 from server.event_store import EventStore
 from server.get_stream import GetStreamRefused, GetStreams
+from server.http_batch import HttpBatches
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
@@ -137,6 +146,9 @@ class HttpApp:
         self._readiness = readiness
         self._front_id = front_id
         self._request_numbers = itertools.count(1)
+        self._batches = HttpBatches(
+            dispatcher, events=events, config=config, new_request_id=self._next_request_id
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -184,6 +196,9 @@ class HttpApp:
             _check_accept(headers.accept)
             _check_content_type(headers.content_type)
             body = await self._read_body(receive, headers.content_length)
+            if is_batch(body):
+                await self._batch(headers, body, send)
+                return
             streams = _PROGRESS_TOKEN in body
             # At 2026-07-28 closing the stream cancels the request (checklist 38): only a
             # tools/call lasts long enough to be worth watching.
@@ -285,6 +300,34 @@ class HttpApp:
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
+
+    async def _batch(self, headers: _Headers, body: bytes, send: Send) -> None:
+        """A JSON-RPC batch: served on a 2025-03-26 session, the one revision that has them;
+        anywhere else (no session, another version, 2026-07-28) 400 -32600 with id null,
+        which conformance requires from 2025-06-18 on (mcp-protocol.md 2.2, question 18).
+
+        Raises:
+            _HttpError: the batch is refused as a whole, before anything was sent.
+        """
+        header_version = headers.single_version()
+        if header_version is not None and not allows_batches(header_version):
+            raise _HttpError(400, batch_refused_error())
+        session = await self._session(headers, None)
+        if not allows_batches(session.protocol_version):
+            raise _HttpError(400, batch_refused_error())
+        try:
+            members = decode_batch(body, max_items=self._config.max_batch_requests)
+        except RequestError as exc:
+            raise _HttpError(400, exc.error, exc.request_id) from None
+        answer = await self._batches.serve(
+            members,
+            session_id=headers.session_id or "",
+            version=session.protocol_version,
+            prime=sends_priming_events(session.protocol_version),
+            send=send,
+        )
+        if answer is not None:
+            await _respond(send, *answer)
 
     async def _handshake_notification(
         self, message: Notification, session_id: str

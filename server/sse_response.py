@@ -5,6 +5,7 @@ the disconnect watch).
 
 from __future__ import annotations
 
+import enum
 import math
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -88,12 +89,25 @@ class ResumableStream:
         return EventId(self.name, entry)
 
 
+class _Kind(enum.Enum):
+    """What a queued message is to the stream."""
+
+    NOTIFICATION = "notification"
+    RESPONSE = "response"
+    LAST_RESPONSE = "last-response"
+
+
 class EventStream:
     """The deferred SSE commitment (mcp-protocol.md 5.5): a request answers as plain JSON
     unless a notification for it (progress) arrives first; then the response becomes
     ``text/event-stream``, the notifications are events, and the final message is the
     last one. All validation happens before, so errors keep their HTTP status. A stream
     idle for ``keepalive_s`` gets a ``: ping`` comment, so proxies keep it open.
+
+    A 2025-03-26 batch (mcp-protocol.md 2.2) queues its responses with :meth:`respond` as
+    its requests finish: they are held until a notification commits the stream (then sent
+    first, in the order they came) and are events afterwards; the last one ends the stream
+    (:attr:`ended`). A batch whose stream never started is answered as a JSON array.
 
     With :attr:`resumable` set (handshake-era sessions), every event is stored and carries
     an id, after a priming event for 2025-11-25 clients.
@@ -103,40 +117,69 @@ class EventStream:
         self._send = send
         self._nursery = nursery
         self._keepalive_s = keepalive_s
-        self._in, self._out = trio.open_memory_channel[bytes](_EVENT_QUEUE)
+        self._in, self._out = trio.open_memory_channel[tuple[bytes, _Kind]](_EVENT_QUEUE)
         self._pumping = False
+        self._held: list[bytes] = []
         self.started = False
+        self.ended = False
         self.resumable: ResumableStream | None = None
 
     def notify(self, message: bytes) -> None:
         """Queue a notification; if the client reads slower than progress comes, the
         excess is dropped (progress is advisory, the result is not)."""
-        if not self._pumping:
-            self._pumping = True
-            self._nursery.start_soon(self._pump)
+        self._pump_soon()
         try:
-            self._in.send_nowait(message)
+            self._in.send_nowait((message, _Kind.NOTIFICATION))
         except trio.WouldBlock:
             log.debug("sse.notification_dropped")
+
+    async def respond(self, message: bytes, *, last: bool) -> None:
+        """Queue one response of a batch, never dropped: waits while the queue is full.
+        ``last``: no other message of the batch follows it, so it ends the stream.
+
+        Cancellation: a response not queued yet is not sent.
+        """
+        self._pump_soon()
+        await self._in.send((message, _Kind.LAST_RESPONSE if last else _Kind.RESPONSE))
 
     def close(self) -> None:
         self._in.close()
 
+    def _pump_soon(self) -> None:
+        if not self._pumping:
+            self._pumping = True
+            self._nursery.start_soon(self._pump)
+
     async def _pump(self) -> None:
         async with self._out:
             while True:
-                message = None
-                with trio.move_on_after(self._keepalive_s if self.started else math.inf):
+                item = None
+                idle_s = self._keepalive_s if self.started and not self.ended else math.inf
+                with trio.move_on_after(idle_s):
                     try:
-                        message = await self._out.receive()
+                        item = await self._out.receive()
                     except trio.EndOfChannel:
                         return
-                if message is None:  # idle: comments are ignored by clients (SSE spec)
+                if item is None:  # idle: comments are ignored by clients (SSE spec)
                     await self._body(KEEPALIVE_COMMENT, more=True)
                     continue
-                if not self.started:
-                    await self._start()
-                await self._event(message, more=True)
+                await self._pass_on(*item)
+
+    async def _pass_on(self, message: bytes, kind: _Kind) -> None:
+        if self.ended:
+            return  # a safety net: by construction nothing follows a batch's last response
+        if kind is _Kind.NOTIFICATION:
+            if not self.started:
+                await self._start()
+                for held in self._held:
+                    await self._event(held, more=True)
+                self._held.clear()
+            await self._event(message, more=True)
+        elif not self.started:
+            self._held.append(message)
+        else:
+            self.ended = kind is _Kind.LAST_RESPONSE
+            await self._event(message, more=not self.ended)
 
     async def _start(self) -> None:
         self.started = True

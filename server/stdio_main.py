@@ -73,6 +73,7 @@ async def serve_stdio(
             front_id=front_id,
             max_line_bytes=config.max_body_bytes,
             max_in_flight=config.stdio_max_in_flight,
+            max_batch_requests=config.max_batch_requests,
             eof_grace_s=config.stdio_eof_grace_s,
         )
         log.info("front.ready", transport="stdio", tools=len(catalog))

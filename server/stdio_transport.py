@@ -18,8 +18,9 @@ Cancellation: ``notifications/cancelled {"requestId": X}`` (both eras) cancels X
 that moment nothing more is written for X, neither progress nor a response (9.2).
 
 Batches (JSON arrays) are served only on a connection negotiated at exactly 2025-03-26, the
-one revision that has them (mcp-protocol.md 2.2): the requests run concurrently and their
-responses go out as one array; elsewhere an array is refused with -32600.
+one revision that has them (mcp-protocol.md 2.2): at most ``max_batch_requests`` members
+(``proto.decode_batch``, shared with HTTP), whose requests run concurrently and whose
+responses go out as one array, in member order; elsewhere an array is refused with -32600.
 
 End of input (or ``stop``): reading stops; requests in flight get ``eof_grace_s`` to finish
 and be answered, so ``printf '…' | mcpfleet stdio`` works; then the rest are cancelled,
@@ -27,7 +28,7 @@ output already queued is flushed (within the same budget again) and :meth:`serve
 (ADR-0005 weighs the budget against clients' patience).
 A client that closes its end of our output ends the connection the same way.
 
-About 400 lines, in one module on purpose: reading, serving and writing share the
+About 430 lines, in one module on purpose: reading, serving and writing share the
 connection's state (the scopes in flight, the outbox, the session), and every pure part
 already lives in proto.
 """
@@ -48,9 +49,11 @@ from proto import (
     NEED_DATA,
     NOTIFICATION_CANCELLED,
     Admission,
+    BatchReplies,
     BodyTooLargeError,
     CancelledParams,
     ClientResponse,
+    IncomingMessage,
     InvalidParamsError,
     InvalidRequestError,
     LineFramer,
@@ -63,10 +66,12 @@ from proto import (
     RequestId,
     StdioSession,
     allows_batches,
+    decode_batch,
     decode_message,
     decode_params,
     encode_error,
     encode_result,
+    is_batch,
     refusal,
     require_envelope,
     require_served_version,
@@ -86,7 +91,6 @@ _WRITE_BATCH: Final = 64
 """Messages joined into one write when several are queued (fewer syscalls under load)."""
 
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
-_batch_decoder: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 
 
@@ -99,13 +103,18 @@ class _Batch:
 
     def __init__(self, nursery: trio.Nursery) -> None:
         self.nursery = nursery
-        self.replies: list[bytes] = []
+        self.replies = BatchReplies()
         self.complete = trio.Event()  # every message of the batch has been handled
 
-    async def add(self, reply: bytes) -> None:
-        # A checkpoint, like the outbox's send: a request cancelled by now is left out.
-        await trio.lowlevel.checkpoint_if_cancelled()
-        self.replies.append(reply)
+    def deliver_to(self, member: int) -> _Deliver:
+        """Where the answer to the batch's ``member``-th message goes."""
+
+        async def add(reply: bytes) -> None:
+            # A checkpoint, like the outbox's send: a request cancelled by now is left out.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self.replies.add(member, reply)
+
+        return add
 
 
 class StdioConnection:
@@ -116,6 +125,7 @@ class StdioConnection:
         front_id: prefix of the request ids minted for log correlation.
         max_line_bytes: longest accepted message line.
         max_in_flight: requests served at once; reading pauses at the bound.
+        max_batch_requests: most messages in one batch (2025-03-26).
         eof_grace_s: after the end of input, how long requests in flight may take.
     """
 
@@ -126,11 +136,13 @@ class StdioConnection:
         front_id: str,
         max_line_bytes: int,
         max_in_flight: int,
+        max_batch_requests: int,
         eof_grace_s: float,
     ) -> None:
         self._dispatcher = dispatcher
         self._front_id = front_id
         self._max_line_bytes = max_line_bytes
+        self._max_batch_requests = max_batch_requests
         self._eof_grace_s = eof_grace_s
         self._session = StdioSession()
         self._slots = trio.Semaphore(max_in_flight)
@@ -211,7 +223,7 @@ class StdioConnection:
 
     async def _on_line(self, line: bytes, requests: trio.Nursery) -> None:
         version = self._session.version
-        if version is not None and allows_batches(version) and line.lstrip()[:1] == b"[":
+        if version is not None and allows_batches(version) and is_batch(line):
             await self._on_batch(line, requests)
             return
         await self._on_message(line, requests, self._outbox.send)
@@ -224,6 +236,11 @@ class StdioConnection:
         except RequestError as exc:
             await deliver(_error_reply(exc.request_id, exc.error))
             return
+        await self._on_decoded(message, nursery, deliver)
+
+    async def _on_decoded(
+        self, message: IncomingMessage, nursery: trio.Nursery, deliver: _Deliver
+    ) -> None:
         if isinstance(message, Request):
             await self._on_request(message, nursery, deliver)
         elif isinstance(message, Notification):
@@ -265,21 +282,22 @@ class StdioConnection:
 
     async def _on_batch(self, line: bytes, requests: trio.Nursery) -> None:
         """A 2025-03-26 batch (mcp-protocol.md 2.2): its requests run concurrently and their
-        responses go out together, as one array, once the last is done; notifications in it
-        are handled and not answered; a cancelled request is left out of the array."""
+        responses go out together, as one array in member order, once the last is done;
+        notifications in it are handled and not answered; a cancelled request is left out
+        of the array."""
         try:
-            items = _batch_decoder.decode(line)
-        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
-            await self._on_message(line, requests, self._outbox.send)  # its own error
-            return
-        if not items:
-            empty = InvalidRequestError("Invalid JSON-RPC batch: it is empty")
-            await self._outbox.send(_error_reply(None, empty))
+            members = decode_batch(line, max_items=self._max_batch_requests)
+        except RequestError as exc:  # refused as a whole: one error, id null
+            await self._outbox.send(_error_reply(exc.request_id, exc.error))
             return
         batch: _Batch = await requests.start(self._run_batch)
         try:
-            for item in items:
-                await self._on_message(bytes(item), batch.nursery, batch.add)
+            for index, member in enumerate(members):
+                deliver = batch.deliver_to(index)
+                if isinstance(member, RequestError):
+                    await deliver(_error_reply(member.request_id, member.error))
+                else:
+                    await self._on_decoded(member, batch.nursery, deliver)
         finally:
             batch.complete.set()
 
@@ -291,7 +309,7 @@ class StdioConnection:
                 task_status.started(batch)
                 await batch.complete.wait()
             if batch.replies:
-                await self._outbox.send(b"[" + b",".join(batch.replies) + b"]")
+                await self._outbox.send(batch.replies.encode())
         finally:
             self._finished()
 

@@ -213,16 +213,29 @@ def test_a_2025_03_26_batch_is_answered_with_one_array(front: StdioProcess) -> N
             initialize("init"),  # initialize must not be in a batch
         ],
     )
-    replies = {r["id"]: r for r in front.batch_responses()}
-    assert set(replies) == {"slow", "p", "e", "bad", "init"}
+    answered = front.batch_responses()
+    assert [r["id"] for r in answered] == ["slow", "p", "e", "bad", "init"]  # member order
+    replies = {r["id"]: r for r in answered}
     assert replies["slow"]["result"]["content"][0]["text"] == "waited 300 ms"
     assert replies["p"]["result"] == {}
     assert replies["e"]["result"]["content"][0]["text"] == "in a batch"
     assert replies["bad"]["error"]["code"] == -32600
     assert replies["init"]["error"]["code"] == -32600
+    assert "initialize" in replies["init"]["error"]["message"]
     (empty,) = [m for m in front.snapshot() if "error" in m]
     assert (empty["id"], empty["error"]["code"]) == (None, -32600)
     assert len(front.batches) == 1
+
+
+def test_a_batch_over_the_member_limit_is_refused_whole(front: StdioProcess) -> None:
+    front.send(initialize(0, version="2025-03-26"))
+    assert front.result(0)["protocolVersion"] == "2025-03-26"
+    front.send([request(i, "ping") for i in range(1, 66)], request("after", "ping"))
+    assert front.result("after") == {}
+    (refused,) = [m for m in front.snapshot() if "error" in m]
+    assert (refused["id"], refused["error"]["code"]) == (None, -32600)
+    assert "limit of 64" in refused["error"]["message"]
+    assert front.batches == []
 
 
 def test_batches_after_2025_03_26_are_invalid(front: StdioProcess) -> None:

@@ -1,4 +1,5 @@
-"""JSON-RPC framing: decoding one incoming message, params, and the exact reply bytes."""
+"""JSON-RPC framing: decoding one incoming message or a batch, params, and the exact reply
+bytes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import msgspec
 import pytest
 
 from proto import (
+    BatchReplies,
     CallToolParams2025,
     ClientResponse,
     ErrorCode,
@@ -20,11 +22,14 @@ from proto import (
     ParseError,
     Request,
     RequestError,
+    batch_refused_error,
+    decode_batch,
     decode_message,
     decode_params,
     encode_error,
     encode_notification,
     encode_result,
+    is_batch,
 )
 
 
@@ -314,6 +319,131 @@ def test_hostile_input_yields_a_message_or_a_request_error(body: bytes) -> None:
         assert exc.error.code in (ErrorCode.PARSE_ERROR, ErrorCode.INVALID_REQUEST)
     else:
         assert isinstance(msg, Request | Notification | ClientResponse)
+
+
+# --- batches (2025-03-26) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"[]", True),
+        (b' \r\n\t[{"jsonrpc":"2.0"}]', True),
+        (b"[1,", True),  # an array as far as its first byte says; decoding refuses it
+        (b'{"jsonrpc":"2.0","id":1,"method":"ping"}', False),
+        (b'  {"a":[1]}', False),
+        (b'"["', False),
+        (b"", False),
+        (b"   ", False),
+    ],
+)
+def test_is_batch_looks_at_the_first_byte_after_whitespace(body: bytes, expected: bool) -> None:
+    assert is_batch(body) is expected
+
+
+def test_is_batch_does_not_copy_a_body_without_leading_whitespace() -> None:
+    # The check runs on every HTTP body: lstrip must hand back the body itself.
+    body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}' * 1000
+    assert body.lstrip() is body
+
+
+def test_decode_batch_decodes_every_member_in_order() -> None:
+    body = (
+        b'[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}},'
+        b' {"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}},'
+        b' {"jsonrpc":"2.0","id":"s-1","result":{}},'
+        b' {"jsonrpc":"2.0","id":"two","method":"ping"}]'
+    )
+    first, second, third, fourth = decode_batch(body, max_items=4)
+    assert isinstance(first, Request) and (first.id, first.method) == (1, "tools/call")
+    assert bytes(first.params) == b'{"name":"echo"}'
+    assert isinstance(second, Notification) and second.method == "notifications/cancelled"
+    assert third == ClientResponse("s-1")
+    assert isinstance(fourth, Request) and fourth.id == "two"
+
+
+@pytest.mark.parametrize(
+    ("member", "code", "rid"),
+    [
+        (b'{"foo":1}', ErrorCode.INVALID_REQUEST, None),
+        (b"5", ErrorCode.INVALID_REQUEST, None),
+        (b'"ping"', ErrorCode.INVALID_REQUEST, None),
+        (b'{"jsonrpc":"1.0","id":7,"method":"ping"}', ErrorCode.INVALID_REQUEST, 7),
+        (b'{"jsonrpc":"2.0","id":null,"method":"ping"}', ErrorCode.INVALID_REQUEST, None),
+        (b'{"jsonrpc":"2.0","id":8}', ErrorCode.INVALID_REQUEST, 8),
+        (b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]', ErrorCode.INVALID_REQUEST, None),
+        (b'{"jsonrpc":"2.0","id":"i","method":"initialize","params":{}}', -32600, "i"),
+        (b'{"jsonrpc":"2.0","id":"\xff","method":"ping"}', ErrorCode.PARSE_ERROR, None),
+    ],
+)
+def test_each_invalid_member_gets_its_own_error(member: bytes, code: int, rid: object) -> None:
+    ok = b'{"jsonrpc":"2.0","id":"ok","method":"ping"}'
+    before, refused, after = decode_batch(b"[" + ok + b"," + member + b"," + ok + b"]", max_items=3)
+    assert isinstance(before, Request) and isinstance(after, Request)
+    assert isinstance(refused, RequestError)
+    assert (refused.error.code, refused.request_id) == (code, rid)
+
+
+def test_initialize_in_a_batch_is_refused_by_name() -> None:
+    body = b'[{"jsonrpc":"2.0","id":3,"method":"initialize","params":{}}]'
+    (refused,) = decode_batch(body, max_items=1)
+    assert isinstance(refused, RequestError)
+    assert "initialize" in refused.error.message
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        (b"[]", ErrorCode.INVALID_REQUEST, "empty"),
+        (b" [ \n ] ", ErrorCode.INVALID_REQUEST, "empty"),
+        (b"[1,2,3,4]", ErrorCode.INVALID_REQUEST, "limit of 3"),
+        (b"[1,", ErrorCode.PARSE_ERROR, "Parse error"),
+        (b'[{"jsonrpc": "2.0", "method"]', ErrorCode.PARSE_ERROR, "Parse error"),
+        (b"[1] trailing", ErrorCode.PARSE_ERROR, "Parse error"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"ping"}', ErrorCode.INVALID_REQUEST, "not an array"),
+        (b"[" * 10_000 + b"]" * 10_000, ErrorCode.INVALID_REQUEST, "deep"),
+    ],
+)
+def test_a_batch_refused_whole_raises_with_a_null_id(body: bytes, code: int, words: str) -> None:
+    with pytest.raises(RequestError) as info:
+        decode_batch(body, max_items=3)
+    assert info.value.error.code == code
+    assert info.value.request_id is None
+    assert words in info.value.error.message
+
+
+def test_the_member_bound_is_inclusive() -> None:
+    body = b"[" + b",".join([b'{"jsonrpc":"2.0","id":1,"method":"ping"}'] * 3) + b"]"
+    assert len(decode_batch(body, max_items=3)) == 3
+
+
+def test_a_batch_where_batches_do_not_exist_names_the_revision() -> None:
+    error = batch_refused_error()
+    assert error.code == ErrorCode.INVALID_REQUEST
+    assert "2025-03-26" in error.message
+    assert _rejection(b"[]").error.message == error.message
+
+
+@pytest.mark.parametrize("body", _hostile_corpus())
+def test_hostile_batches_yield_members_or_a_request_error(body: bytes) -> None:
+    for batch in (body, b"[" + body + b"]", b"[" + body + b"," + body + b"]"):
+        try:
+            members = decode_batch(batch, max_items=64)
+        except RequestError as exc:
+            assert exc.error.code in (ErrorCode.PARSE_ERROR, ErrorCode.INVALID_REQUEST)
+            continue
+        for member in members:
+            assert isinstance(member, Request | Notification | ClientResponse | RequestError)
+
+
+def test_batch_replies_encode_in_member_order_whatever_order_they_came_in() -> None:
+    replies = BatchReplies()
+    assert len(replies) == 0
+    replies.add(4, encode_result("b", b"{}"))
+    replies.add(0, encode_result("a", b"{}"))
+    replies.add(2, encode_error(None, ErrorCode.INVALID_REQUEST, "bad"))
+    assert len(replies) == 3
+    assert [r["id"] for r in json.loads(replies.encode())] == ["a", None, "b"]
 
 
 # --- params ----------------------------------------------------------------------------
