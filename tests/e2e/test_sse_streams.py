@@ -10,10 +10,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
+from mcp import Client
+from mcp_types import TextContent
 
 from proto import APPEND_EVENT, Keyspace
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.switching_proxy import open_switching_proxy
 
 ACCEPT = "application/json, text/event-stream"
 
@@ -183,3 +186,31 @@ def test_older_sessions_get_ids_but_no_priming_event(
     assert all(e["data"] for e in received)
     assert all("/" in e["id"] for e in received)
     assert json.loads(received[-1]["data"])["id"] == 5
+
+
+async def test_the_official_client_resumes_a_dropped_stream_on_another_front(
+    pair: tuple[RunningFleet, RunningFleet],
+) -> None:
+    """The mcp client opens its session through front one; the connection carrying its call
+    breaks after the first progress event and every later connection reaches front two, as
+    behind a load balancer that lost a front. The client resumes with Last-Event-ID by itself
+    and receives every progress report and the result."""
+    one, two = pair
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    async with (
+        open_switching_proxy(one.url, two.url, cut_after=b"notifications/progress") as proxy,
+        Client(proxy.url, mode="legacy", read_timeout_seconds=30) as client,
+    ):
+        result = await client.call_tool(
+            "sleep_progress", {"seconds": 1.5, "steps": 3}, progress_callback=on_progress
+        )
+    assert proxy.cut.is_set()
+    assert one.url.endswith(f":{proxy.upstreams[0]}/mcp")  # the session began on front one
+    assert two.url.endswith(f":{proxy.upstreams[-1]}/mcp")  # and the rest came from two
+    assert isinstance(result.content[0], TextContent)
+    assert result.content[0].text == "slept 1.5 s in 3 steps"
+    assert progress == [1, 2, 3]

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -174,6 +175,52 @@ async def test_a_killed_embedded_redis_is_restarted_and_calls_resume(tmp_path: P
         assert [b.text for b in result.content if isinstance(b, TextContent)] == ["after restart"]
     finally:
         assert fleet.stop() == 0
+
+
+async def test_readiness_is_503_naming_the_failing_check_while_redis_hangs(
+    tmp_path: Path,
+) -> None:
+    """A Redis that stops answering (SIGSTOP: the process lives, the socket stays open)
+    turns readiness 503 with the failing check while liveness stays 200; once it answers
+    again the front is ready and serves calls (its timed-out probes left nothing behind)."""
+    fleet = start_embedded_fleet(tmp_path / "state", workers=1)
+    redis_pid = 0
+    try:
+        fleet.wait_for("fleet.ready")
+        redis_pid = int(str(fleet.find("redis.started")[0]["pid"]))
+        base = fleet.url.rsplit("/", 1)[0]
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def status() -> int:
+                return (await http.get(base + "/ready")).status_code
+
+            await wait_until_true_async(
+                lambda: _is(status, 200), deadline_s=30, what="the front to be ready"
+            )
+            os.kill(redis_pid, signal.SIGSTOP)
+            await wait_until_true_async(
+                lambda: _is(status, 503), deadline_s=30, what="readiness to turn 503"
+            )
+            report = (await http.get(base + "/health/ready")).json()
+            assert report["ready"] is False
+            assert report["checks"]["redis"] == "unreachable"
+            assert (await http.get(base + "/health")).status_code == 200
+            os.kill(redis_pid, signal.SIGCONT)
+            redis_pid = 0
+            await wait_until_true_async(
+                lambda: _is(status, 200), deadline_s=30, what="the front to be ready again"
+            )
+        async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
+            result = await client.call_tool("echo", {"text": "after the hang"})
+        assert [b.text for b in result.content if isinstance(b, TextContent)] == ["after the hang"]
+    finally:
+        if redis_pid:
+            os.kill(redis_pid, signal.SIGCONT)
+        assert fleet.stop() == 0
+
+
+async def _is(probe: Callable[[], Awaitable[int]], expected: int) -> bool:
+    return await probe() == expected
 
 
 def test_a_port_in_use_is_one_clear_error_before_anything_starts(tmp_path: Path) -> None:
