@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import redis
 
+from proto import Keyspace
 from tests.fixtures.fleet import start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.waiting import wait_until
 
 ACCEPT = "application/json, text/event-stream"
 
@@ -67,5 +70,38 @@ def test_an_idle_sse_stream_gets_keepalive_comments(
         # Half a second passes between the two progress events: several pings fill it.
         assert frames.count(": ping") >= 2
         assert '"slept 1 s in 2 steps"' in frames[-2]
+    finally:
+        assert fleet.stop() == 0
+
+
+def test_an_idle_session_expires_and_is_then_unknown(
+    redis_server: RedisServer, tmp_path: Path, fleet_name: str
+) -> None:
+    fleet = start_fleet(
+        redis_server, fleet_name, tmp_path, workers=1,
+        env={"MCPFLEET_FRONT__SESSION_IDLE_TTL_S": "1"},
+    )  # fmt: skip
+    try:
+        with httpx.Client(timeout=30) as http:
+            params = {"protocolVersion": "2025-11-25", "capabilities": {},
+                      "clientInfo": {"name": "t", "version": "1"}}  # fmt: skip
+            init = http.post(
+                fleet.url,
+                json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params},
+                headers={"accept": ACCEPT},
+            )
+            session_id = init.headers["mcp-session-id"]
+            session = {"mcp-session-id": session_id, "accept": ACCEPT}
+            ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            assert http.post(fleet.url, json=ping, headers=session).status_code == 200
+            # Watch Redis, not the front: asking the front would keep the session alive.
+            key = Keyspace(fleet_name).session(session_id)
+            store = redis.Redis.from_url(redis_server.url)
+            assert 0 < store.pttl(key) <= 1000
+            wait_until(lambda: not store.exists(key), deadline_s=10, what="the session to expire")
+            expired = http.post(fleet.url, json=ping, headers=session)
+            assert expired.status_code == 404
+            assert expired.json()["error"]["code"] == -32600
+            assert http.delete(fleet.url, headers=session).status_code == 404
     finally:
         assert fleet.stop() == 0
