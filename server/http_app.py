@@ -535,9 +535,9 @@ class _Headers:
         self.method: list[str] = []
         self.name: list[str] = []
         self.params: dict[str, list[str]] = {}  # Mcp-Param-* values by lower-cased token
-        self.size = 0  # bytes of all header fields, as on the wire ("name: value\r\n")
+        size = 4 * len(raw)  # bytes of all header fields as on the wire: "name: value\r\n"
         for key, value in raw:
-            self.size += len(key) + len(value) + 4
+            size += len(key) + len(value)
             if key == MCP_PROTOCOL_VERSION:
                 self.versions.append(value.decode("latin-1").strip())
             elif key == MCP_METHOD:
@@ -561,6 +561,7 @@ class _Headers:
             elif key.startswith(MCP_PARAM_PREFIX):
                 token = key[len(MCP_PARAM_PREFIX) :].decode("latin-1")
                 self.params.setdefault(token, []).append(value.decode("latin-1"))
+        self.size = size
 
     def single_version(self) -> str | None:
         """The version header's value; a duplicated header reads as ``""``, which routes to
