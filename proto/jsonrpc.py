@@ -298,6 +298,11 @@ class _Notification(msgspec.Struct):
     params: msgspec.Raw
 
 
+class _BareNotification(msgspec.Struct):
+    jsonrpc: str
+    method: str
+
+
 _encoder: Final = msgspec.json.Encoder()
 
 
@@ -316,6 +321,9 @@ def encode_error(
     )
 
 
-def encode_notification(method: str, params: bytes) -> bytes:
-    """A notification with already-encoded ``params``."""
+def encode_notification(method: str, params: bytes | None = None) -> bytes:
+    """A notification with already-encoded ``params`` (None: no ``params`` member, as in
+    a handshake-era ``notifications/tools/list_changed``)."""
+    if params is None:
+        return _encoder.encode(_BareNotification(JSONRPC_VERSION, method))
     return _encoder.encode(_Notification(JSONRPC_VERSION, method, msgspec.Raw(params)))

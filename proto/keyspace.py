@@ -58,6 +58,21 @@ class Keyspace:
         """Pub/sub channel of one front process: replies and progress for its calls."""
         return f"{self._prefix}replies:{{{front_id}}}"
 
+    def catalog_digest(self) -> str:
+        """String key: the digest (hex SHA-256 of the encoded tool entries) of the tool list
+        served by the front that started last. Written by every front at start-up with
+        ``ANNOUNCE_CATALOG``, which announces a tools change on :meth:`change_channel` when
+        the digest differs from the one recorded before. No TTL."""
+        return self._prefix + "catalog-digest"
+
+    def change_channel(self) -> str:
+        """Pub/sub channel of fleet-wide change announcements (``ChangeAnnouncement``: the
+        tool list changed; later kinds add prompts, resources, tasks). Published by
+        ``ANNOUNCE_CATALOG`` (a front starting with another catalog); every front watches
+        it for its whole life and passes each change to its listen streams, GET streams
+        and stdio connection."""
+        return self._prefix + "changes"
+
     def session(self, session_id: str) -> str:
         """String key: a handshake-era session's ``SessionRecord``. Written by the front
         that answered ``initialize``; read (sliding the TTL, ``front.session_idle_ttl_s``)

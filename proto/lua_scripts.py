@@ -11,7 +11,14 @@ import hashlib
 from importlib import resources
 from typing import Final
 
-__all__ = ["APPEND_EVENT", "HOLD_IF_OWNER", "KEPT_REPLY_TTL_S", "PUBLISH_OR_KEEP", "LuaScript"]
+__all__ = [
+    "ANNOUNCE_CATALOG",
+    "APPEND_EVENT",
+    "HOLD_IF_OWNER",
+    "KEPT_REPLY_TTL_S",
+    "PUBLISH_OR_KEEP",
+    "LuaScript",
+]
 
 
 class LuaScript:
@@ -39,3 +46,8 @@ held the lock (and it was refreshed or released), else 0."""
 APPEND_EVENT: Final = LuaScript("append_event")
 """KEYS: a session stream's entries. ARGV: event channel, stream name, message (empty for
 the priming marker), ``1`` if final, max entries, TTL ms. Returns the entry id."""
+
+ANNOUNCE_CATALOG: Final = LuaScript("announce_catalog")
+"""KEYS: the fleet's catalog digest. ARGV: this front's digest, the change channel, the
+announcement. Records the digest; publishes the announcement unless the digest recorded
+before was the same. Returns 1 if it announced, else 0."""

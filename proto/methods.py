@@ -9,8 +9,11 @@ __all__ = [
     "NOTIFICATION_CANCELLED",
     "NOTIFICATION_INITIALIZED",
     "NOTIFICATION_PROGRESS",
+    "NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED",
+    "NOTIFICATION_TOOLS_LIST_CHANGED",
     "PING",
     "SERVER_DISCOVER",
+    "SUBSCRIPTIONS_LISTEN",
     "TOOLS_CALL",
     "TOOLS_LIST",
 ]
@@ -18,8 +21,11 @@ __all__ = [
 INITIALIZE: Final = "initialize"
 PING: Final = "ping"
 SERVER_DISCOVER: Final = "server/discover"
+SUBSCRIPTIONS_LISTEN: Final = "subscriptions/listen"
 TOOLS_LIST: Final = "tools/list"
 TOOLS_CALL: Final = "tools/call"
 NOTIFICATION_INITIALIZED: Final = "notifications/initialized"
 NOTIFICATION_CANCELLED: Final = "notifications/cancelled"
 NOTIFICATION_PROGRESS: Final = "notifications/progress"
+NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED: Final = "notifications/subscriptions/acknowledged"
+NOTIFICATION_TOOLS_LIST_CHANGED: Final = "notifications/tools/list_changed"

@@ -71,6 +71,10 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Server-to-client ``ping`` requests on a session's GET stream this often (0: none; the
     stream still gets keep-alive comments)."""
 
+    max_listen_streams: PositiveInt = 1000
+    """``subscriptions/listen`` streams one front serves at once (HTTP and stdio); more
+    are refused before their acknowledgement (-32603, HTTP 503)."""
+
     keep_alive_timeout_s: PositiveFloat = 30.0
     """Idle keep-alive connections are closed after this long."""
 

@@ -22,17 +22,21 @@ from proto import (
     NOTIFICATION_PROGRESS,
     PING,
     SERVER_DISCOVER,
+    SUBSCRIPTIONS_LISTEN,
     TOOLS_CALL,
     TOOLS_LIST,
     CallToolParams2025,
     CallToolParams2026,
     CancelledParams,
+    ChangeKind,
     DiscoverResult,
     HeaderMismatchError,
     InitializeParams,
     InitializeResult,
     InvalidParamsError,
+    ListenParams,
     ListToolsParams,
+    LocalProtocolError,
     MethodNotFoundError,
     ModernParams,
     Notification,
@@ -43,6 +47,7 @@ from proto import (
     ResultMeta,
     ResultReply,
     ServerCapabilities,
+    Subscription,
     TextContent,
     ToolsCapability,
     build_call_result,
@@ -57,7 +62,7 @@ from server.call_queue import CallQueue
 from server.reply_router import ProgressSink
 from server.tool_catalog import ToolCatalog
 
-__all__ = ["Dispatcher", "NotificationSink"]
+__all__ = ["SERVED_CHANGES", "Dispatcher", "NotificationSink"]
 
 log = structlog.get_logger()
 
@@ -68,7 +73,13 @@ _call_params_2025: Final = msgspec.json.Decoder(CallToolParams2025)
 _call_params_2026: Final = msgspec.json.Decoder(CallToolParams2026)
 _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
+_listen_params: Final = msgspec.json.Decoder(ListenParams)
 _EMPTY_RESULT: Final = b"{}"
+
+SERVED_CHANGES: Final = frozenset({ChangeKind.TOOLS})
+"""The changes this server delivers (listen streams, GET streams, stdio): the tool list,
+whose changes the fleet announces (``server/change_feed.py``), hence ``tools.listChanged``
+in the capabilities (checklist 46)."""
 
 
 class Dispatcher:
@@ -84,7 +95,7 @@ class Dispatcher:
         self._catalog = catalog
         self._calls = calls
         self._meta = ResultMeta(server_info=catalog.server_info)
-        capabilities = ServerCapabilities(tools=ToolsCapability(list_changed=False))
+        capabilities = ServerCapabilities(tools=ToolsCapability(list_changed=True))
         self._capabilities = capabilities
         self._discover = _encoder.encode(
             DiscoverResult(
@@ -198,8 +209,26 @@ class Dispatcher:
             return self._catalog.list_result(version)
         if request.method == SERVER_DISCOVER:
             return self._discover
+        if request.method == SUBSCRIPTIONS_LISTEN:
+            # Its response is a long-lived stream: transports serve it (see subscribe).
+            raise LocalProtocolError("subscriptions/listen reached the dispatcher")
         raise MethodNotFoundError(
             f"Method not found at protocol version {version}: {request.method}"
+        )
+
+    def subscribe(self, request: Request) -> Subscription:
+        """The subscription a 2026-07-28 ``subscriptions/listen`` opens (envelope and
+        headers already checked); the transport serves its stream (mcp-protocol.md 7.6).
+
+        Raises:
+            InvalidParamsError: malformed params (-32602).
+        """
+        params = decode_params(request.params, _listen_params)
+        return Subscription(
+            request.id,
+            params.notifications,
+            served=SERVED_CHANGES,
+            server_info=self._catalog.server_info,
         )
 
     async def _tools_call(

@@ -2,7 +2,8 @@
 
 Services start before readiness: ``on_ready`` fires only once the reply channel is
 subscribed and the listening socket is bound. SIGTERM/SIGINT start a graceful shutdown
-(hypercorn stops accepting, in-flight requests get ``graceful_timeout_s``).
+(hypercorn stops accepting, in-flight requests get ``graceful_timeout_s``; GET and listen
+streams end at once, listen streams with their final response).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from server.event_store import EventStore
 from server.front_services import open_front_services, watch_stop_signals
 from server.get_stream import GetStreams
 from server.http_app import HttpApp
+from server.listen_stream import ListenStreams
 from server.readiness import Readiness
 from server.session_store import SessionStore
 from server.tool_catalog import ToolCatalog
@@ -88,6 +90,10 @@ async def serve(
                 subscriber=subscriber,
                 config=config,
                 draining=shutdown,
+                changes=services.changes,
+            ),
+            listen_streams=ListenStreams(
+                changes=services.changes, config=config, draining=shutdown
             ),
             front_id=front_id,
             readiness=Readiness(

@@ -1,6 +1,7 @@
 """What every front process runs, whatever its transport: its Redis client, the reply
-subscription, the fetcher of replies kept during subscription gaps, the call queue and the
-dispatcher. Services start before readiness: the block runs once the subscription is up."""
+subscription, the fetcher of replies kept during subscription gaps, the call queue, the
+dispatcher and the fleet's change feed. Services start before readiness: the block runs once
+the subscriptions are up and this front's catalog was announced."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import trio
 
 from proto import Keyspace
 from server.call_queue import CallQueue
+from server.change_feed import ChangeFeed
 from server.config import FrontConfig
-from server.dispatch import Dispatcher
+from server.dispatch import SERVED_CHANGES, Dispatcher
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
@@ -30,6 +32,7 @@ class FrontServices:
         keys: the fleet's key schema.
         subscriber: the reply subscription (``connected`` feeds readiness).
         dispatcher: serves decoded requests.
+        changes: the fleet's change announcements, for listen and GET streams and stdio.
     """
 
     def __init__(
@@ -39,11 +42,13 @@ class FrontServices:
         keys: Keyspace,
         subscriber: RedisSubscriber,
         dispatcher: Dispatcher,
+        changes: ChangeFeed,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.subscriber = subscriber
         self.dispatcher = dispatcher
+        self.changes = changes
 
 
 @asynccontextmanager
@@ -88,9 +93,21 @@ async def open_front_services(
             redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
         )
         dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
+        changes = ChangeFeed(
+            redis=redis,
+            keys=keys,
+            subscriber=subscriber,
+            catalog_digest=catalog.digest,
+            served=SERVED_CHANGES,
+        )
+        await nursery.start(changes.run)
         try:
             yield FrontServices(
-                redis=redis, keys=keys, subscriber=subscriber, dispatcher=dispatcher
+                redis=redis,
+                keys=keys,
+                subscriber=subscriber,
+                dispatcher=dispatcher,
+                changes=changes,
             )
         finally:
             nursery.cancel_scope.cancel()

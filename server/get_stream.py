@@ -9,6 +9,13 @@ session's event channel, watched from before the replay so nothing falls between
 One standalone stream per session (409 for a second, as the SDK does): a Redis lock held
 while it is open. A GET that resumes the standalone stream takes the lock over, since the
 client has evidently lost the previous connection.
+
+The standalone stream also carries ``notifications/tools/list_changed`` when the fleet
+announces a tools change (``server/change_feed.py``; mcp-protocol.md 8.4). Those are
+delivered live, not stored: a list change is idempotent and says nothing but "refetch", so
+none is worth replaying, and the front holding the stream is the only one that could store
+it anyway. A client that reconnects its stream while the fleet changes may miss one; it
+sees the new list at its next fetch.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from proto import (
     KEEPALIVE_COMMENT,
     START_ENTRY,
     BackendUnavailableError,
+    ChangeAnnouncement,
     EventId,
     InvalidRequestError,
     Keyspace,
@@ -37,12 +45,22 @@ from proto import (
     encode_event,
     encode_priming_event,
     entry_order,
+    handshake_change_notification,
 )
+from server.change_feed import ChangeFeed, ChangeInbox
 from server.config import FrontConfig
+from server.dispatch import SERVED_CHANGES
 from server.event_store import EventStore
 from server.redis_client import RedisClient
 from server.redis_subscriber import ChannelWatch, RedisSubscriber
-from server.sse_response import SSE_HEADERS, Receive, Send, cancel_on_disconnect
+from server.sse_response import (
+    SSE_HEADERS,
+    Message,
+    Receive,
+    Send,
+    cancel_on_disconnect,
+    cancel_when_set,
+)
 
 __all__ = ["GetStreamRefused", "GetStreams"]
 
@@ -71,6 +89,7 @@ class GetStreams:
         config: the front's settings (keep-alive, retry, ping interval).
         draining: true once the front is shutting down: open streams end (the client
             resumes on another front).
+        changes: the fleet's change feed (list changes on standalone streams).
     """
 
     def __init__(
@@ -82,8 +101,10 @@ class GetStreams:
         subscriber: RedisSubscriber,
         config: FrontConfig,
         draining: trio.Event,
+        changes: ChangeFeed,
     ) -> None:
         self._redis = redis
+        self._changes = changes
         self._keys = keys
         self._store = store
         self._subscriber = subscriber
@@ -144,6 +165,8 @@ class GetStreams:
         send: Send,
     ) -> None:
         channel = self._keys.session_event_channel(session_id)
+        standalone = stream == GET_STREAM
+        send = _serialized(send)  # list changes are written by a task of their own
         try:
             # Watched before reading the store: an event stored meanwhile is announced.
             async with self._subscriber.watch(channel) as watch:
@@ -159,12 +182,18 @@ class GetStreams:
                 if prime and resume_from is None:  # a resuming client has an id already
                     primer = EventId(stream, after)
                     await _body(send, encode_priming_event(primer, self._config.sse_retry_ms))
-                async with trio.open_nursery() as nursery:
-                    served = nursery.cancel_scope
-                    nursery.start_soon(cancel_on_disconnect, receive, served, trio.CancelScope())
-                    nursery.start_soon(_cancel_when_set, self._draining, served)
-                    await self._events(session_id, _Cursor(stream, after), watch, token, send)
-                    served.cancel()
+                wants = _carries_change if standalone else _carries_nothing
+                with self._changes.inbox(wants) as changes:
+                    async with trio.open_nursery() as nursery:
+                        served = nursery.cancel_scope
+                        nursery.start_soon(
+                            cancel_on_disconnect, receive, served, trio.CancelScope()
+                        )
+                        nursery.start_soon(cancel_when_set, self._draining, served)
+                        if standalone:
+                            nursery.start_soon(_relay_changes, changes, send)
+                        await self._events(session_id, _Cursor(stream, after), watch, token, send)
+                        served.cancel()
                 # The stream ends cleanly; a client that still wants it resumes from its
                 # last event id (on any front).
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -287,9 +316,31 @@ class _Cursor:
         self.entry = entry or START_ENTRY
 
 
-async def _cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:
-    await event.wait()
-    scope.cancel()
+def _carries_change(announcement: ChangeAnnouncement) -> bool:
+    return announcement.kind in SERVED_CHANGES
+
+
+def _carries_nothing(announcement: ChangeAnnouncement) -> bool:
+    return False
+
+
+async def _relay_changes(changes: ChangeInbox, send: Send) -> None:
+    """A session's list changes, live (module docstring), until cancelled."""
+    while True:
+        message = handshake_change_notification(await changes.receive())
+        if message is not None:
+            await _body(send, encode_event(message))
+
+
+def _serialized(send: Send) -> Send:
+    """``send`` for several tasks: ASGI messages of one response must not interleave."""
+    lock = trio.Lock()
+
+    async def locked(message: Message) -> None:
+        async with lock:
+            await send(message)
+
+    return locked
 
 
 async def _body(send: Send, body: bytes) -> None:

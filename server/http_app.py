@@ -10,6 +10,9 @@ dual-era client can tell a modern server's refusal from a legacy server (section
 A body that is a JSON array (one byte compared, before any decoding) is a JSON-RPC batch:
 served on 2025-03-26 sessions (``server/http_batch.py``), refused with 400 -32600 and id
 null everywhere else (mcp-protocol.md 2.2).
+
+A 2026-07-28 ``subscriptions/listen`` takes the same ladder and then keeps its response
+stream open (``server/listen_stream.py``), so it is routed before the request/response path.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from proto import (
     MCP_PROTOCOL_VERSION,
     MCP_SESSION_ID,
     MODERN_VERSIONS,
+    SUBSCRIPTIONS_LISTEN,
     TOOLS_CALL,
     BackendUnavailableError,
     BodyTooLargeError,
@@ -48,6 +52,7 @@ from proto import (
     Request,
     RequestError,
     RequestId,
+    ServiceUnavailableError,
     SessionRecord,
     allows_batches,
     batch_refused_error,
@@ -70,6 +75,7 @@ from server.dispatch import Dispatcher, NotificationSink
 from server.event_store import EventStore
 from server.get_stream import GetStreamRefused, GetStreams
 from server.http_batch import HttpBatches
+from server.listen_stream import ListenStreams
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
@@ -128,6 +134,7 @@ class HttpApp:
         sessions: SessionStore,
         events: EventStore,
         get_streams: GetStreams,
+        listen_streams: ListenStreams,
         front_id: str,
         readiness: Readiness,
     ) -> None:
@@ -135,6 +142,7 @@ class HttpApp:
         self._sessions = sessions
         self._events = events
         self._get_streams = get_streams
+        self._listen_streams = listen_streams
         self._config = config
         self._path = config.path
         self._max_body = config.max_body_bytes
@@ -198,6 +206,10 @@ class HttpApp:
             body = await self._read_body(receive, headers.content_length)
             if is_batch(body):
                 await self._batch(headers, body, send)
+                return
+            if not handshake and headers.method == [SUBSCRIPTIONS_LISTEN]:
+                # Routed on the header, which the ladder then checks against the body.
+                await self._listen(headers, body, receive, send)
                 return
             streams = _PROGRESS_TOKEN in body
             # At 2026-07-28 closing the stream cancels the request (checklist 38): only a
@@ -427,24 +439,11 @@ class HttpApp:
     async def _modern(
         self, headers: _Headers, body: bytes, notify: NotificationSink | None
     ) -> tuple[int, bytes | None]:
-        message = _decode(body)
-        header_version = headers.single_version()
-        if isinstance(message, Notification):
-            # The 2026 core defines no client notification over HTTP; acknowledge and drop,
-            # and never act on a POSTed notifications/cancelled (mcp-protocol.md 5.1).
-            if header_version not in MODERN_VERSIONS:
-                raise _HttpError(400, _unsupported(header_version or ""))
+        checked = _check_modern(headers, body)
+        if checked is None:
             return 202, None
-        if isinstance(message, ClientResponse):
-            raise _HttpError(
-                400, InvalidRequestError("Responses cannot be posted at 2026-07-28"), message.id
-            )
+        message, version, params = checked
         try:
-            params = decode_params(message.params, _modern_params)
-            version, _meta = require_envelope(params)
-            _check_routing_headers(headers, message, version, params)
-            if version not in MODERN_VERSIONS:
-                raise _unsupported(version)
             result = await self._dispatcher.modern(
                 message,
                 version,
@@ -460,6 +459,31 @@ class HttpApp:
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
+
+    async def _listen(self, headers: _Headers, body: bytes, receive: Receive, send: Send) -> None:
+        """``subscriptions/listen`` (2026-07-28): the ladder every modern request passes,
+        then a response stream that stays open (``server/listen_stream.py``). Every
+        refusal comes before the stream starts, as JSON with its status."""
+        try:
+            checked = _check_modern(headers, body)
+            if checked is None:
+                await _respond(send, 202, b"", [])
+                return
+            request = checked[0]
+            try:
+                subscription = self._dispatcher.subscribe(request)
+            except RemoteProtocolError as exc:
+                raise _HttpError(exc.http_status, exc, request.id) from None
+            try:
+                await self._listen_streams.serve(subscription, receive=receive, send=send)
+            except ServiceUnavailableError as exc:  # at capacity, before the stream started
+                error = failure_error(exc)
+                raise _HttpError(error.http_status, error, request.id) from None
+            except Exception as exc:  # noqa: BLE001  # supervision boundary of one stream
+                # Logged once here; hypercorn answers 500 if the stream had not started.
+                failure_error(exc)
+        except _HttpError as exc:
+            await _respond(send, exc.status, _render(exc))
 
     def _check_origin(self, origin: str | None) -> None:
         """DNS-rebinding defence (checklist 53): a present Origin must be loopback or listed."""
@@ -595,6 +619,36 @@ def _check_routing_headers(
         return
     if len(headers.name) != 1 or decode_header_value(headers.name[0]) != params.name:
         raise HeaderMismatchError("Mcp-Name header must be present once and equal params.name")
+
+
+def _check_modern(headers: _Headers, body: bytes) -> tuple[Request, str, ModernParams] | None:
+    """The 2026-07-28 ladder every modern POST passes (mcp-protocol.md 5.4 steps 2-6):
+    decode, envelope, header/body agreement, version. Returns the request, its version and
+    envelope, or None for a notification (acknowledged with 202 and dropped: the 2026 core
+    defines none over HTTP, and a POSTed notifications/cancelled is never acted on, 5.1).
+
+    Raises:
+        _HttpError: the refusal, with its status and the request id when it is known.
+    """
+    message = _decode(body)
+    if isinstance(message, Notification):
+        header_version = headers.single_version()
+        if header_version not in MODERN_VERSIONS:
+            raise _HttpError(400, _unsupported(header_version or ""))
+        return None
+    if isinstance(message, ClientResponse):
+        raise _HttpError(
+            400, InvalidRequestError("Responses cannot be posted at 2026-07-28"), message.id
+        )
+    try:
+        params = decode_params(message.params, _modern_params)
+        version, _meta = require_envelope(params)
+        _check_routing_headers(headers, message, version, params)
+        if version not in MODERN_VERSIONS:
+            raise _unsupported(version)
+    except RemoteProtocolError as exc:
+        raise _HttpError(exc.http_status, exc, message.id) from None
+    return message, version, params
 
 
 def _decode(body: bytes) -> Request | Notification | ClientResponse:

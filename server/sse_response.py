@@ -1,6 +1,6 @@
 """SSE on the HTTP transport: the deferred commitment of a POST response
-(:class:`EventStream`), and what both it and the GET stream share (ASGI types, headers,
-the disconnect watch).
+(:class:`EventStream`), and what it, the GET stream and the listen stream share (ASGI
+types, headers, the disconnect and drain watches).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "Scope",
     "Send",
     "cancel_on_disconnect",
+    "cancel_when_set",
 ]
 
 log = structlog.get_logger()
@@ -58,6 +59,12 @@ async def cancel_on_disconnect(
         while (await receive())["type"] != "http.disconnect":
             pass
         served.cancel()
+
+
+async def cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:
+    """Cancel ``scope`` once ``event`` is set (a long-lived stream ends when its front drains)."""
+    await event.wait()
+    scope.cancel()
 
 
 class ResumableStream:

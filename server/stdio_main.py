@@ -70,10 +70,12 @@ async def serve_stdio(
         nursery.start_soon(watch_stop_signals, stop)
         connection = StdioConnection(
             services.dispatcher,
+            changes=services.changes,
             front_id=front_id,
             max_line_bytes=config.max_body_bytes,
             max_in_flight=config.stdio_max_in_flight,
             max_batch_requests=config.max_batch_requests,
+            max_listens=config.max_listen_streams,
             eof_grace_s=config.stdio_eof_grace_s,
         )
         log.info("front.ready", transport="stdio", tools=len(catalog))

@@ -22,15 +22,26 @@ one revision that has them (mcp-protocol.md 2.2): at most ``max_batch_requests``
 (``proto.decode_batch``, shared with HTTP), whose requests run concurrently and whose
 responses go out as one array, in member order; elsewhere an array is refused with -32600.
 
-End of input (or ``stop``): reading stops; requests in flight get ``eof_grace_s`` to finish
-and be answered, so ``printf '…' | mcpfleet stdio`` works; then the rest are cancelled,
-output already queued is flushed (within the same budget again) and :meth:`serve` returns
-(ADR-0005 weighs the budget against clients' patience).
-A client that closes its end of our output ends the connection the same way.
+Changes (``server/change_feed.py``): on a handshake-era connection, once initialized, a
+fleet-wide tools change is written as ``notifications/tools/list_changed``. On a 2026-07-28
+connection it goes only to ``subscriptions/listen`` subscriptions that asked for it, tagged
+with their ids (mcp-protocol.md 3, 7.6). A listen request stays in flight for the life of
+its subscription without taking one of the ``max_in_flight`` slots (a client holding them
+all with listens could no longer be read, not even its cancellations); listens have their
+own bound. ``notifications/cancelled`` for a listen ends it with nothing more written.
 
-About 430 lines, in one module on purpose: reading, serving and writing share the
-connection's state (the scopes in flight, the outbox, the session), and every pure part
-already lives in proto.
+End of input (or ``stop``): reading stops; open listen subscriptions end first, each with
+its ``resultType: "complete"`` response and then ``notifications/cancelled`` naming it (the
+spec asks for both readings of its teardown, mcp-protocol.md 14 question 11), so they never
+hold up the exit; requests in flight get ``eof_grace_s`` to finish and be answered, so
+``printf '…' | mcpfleet stdio`` works; then the rest are cancelled, output already queued is
+flushed (within the same budget again) and :meth:`serve` returns (ADR-0005 weighs the budget
+against clients' patience). A client that closes its end of our output ends the connection
+the same way.
+
+About 530 lines, in one module on purpose: reading, serving and writing share the
+connection's state (the scopes in flight, the listens, the outbox, the session), and every
+pure part already lives in proto.
 """
 
 from __future__ import annotations
@@ -48,10 +59,12 @@ from proto import (
     LATEST_HANDSHAKE_VERSION,
     NEED_DATA,
     NOTIFICATION_CANCELLED,
+    SUBSCRIPTIONS_LISTEN,
     Admission,
     BatchReplies,
     BodyTooLargeError,
     CancelledParams,
+    ChangeAnnouncement,
     ClientResponse,
     IncomingMessage,
     InvalidParamsError,
@@ -64,20 +77,24 @@ from proto import (
     Request,
     RequestError,
     RequestId,
+    ServiceUnavailableError,
     StdioSession,
+    Subscription,
     allows_batches,
     decode_batch,
     decode_message,
     decode_params,
     encode_error,
     encode_result,
+    handshake_change_notification,
     is_batch,
     refusal,
     require_envelope,
     require_served_version,
 )
 from server.call_queue import CallCancelledError
-from server.dispatch import Dispatcher, NotificationSink
+from server.change_feed import ChangeFeed, ChangeInbox
+from server.dispatch import SERVED_CHANGES, Dispatcher, NotificationSink
 from server.request_failure import failure_error
 
 __all__ = ["StdioConnection"]
@@ -122,10 +139,12 @@ class StdioConnection:
 
     Args:
         dispatcher: serves decoded requests.
+        changes: the fleet's change feed.
         front_id: prefix of the request ids minted for log correlation.
         max_line_bytes: longest accepted message line.
         max_in_flight: requests served at once; reading pauses at the bound.
         max_batch_requests: most messages in one batch (2025-03-26).
+        max_listens: listen subscriptions open at once; more are refused (-32603).
         eof_grace_s: after the end of input, how long requests in flight may take.
     """
 
@@ -133,13 +152,19 @@ class StdioConnection:
         self,
         dispatcher: Dispatcher,
         *,
+        changes: ChangeFeed,
         front_id: str,
         max_line_bytes: int,
         max_in_flight: int,
         max_batch_requests: int,
+        max_listens: int,
         eof_grace_s: float,
     ) -> None:
         self._dispatcher = dispatcher
+        self._changes = changes
+        self._max_listens = max_listens
+        self._listens: dict[RequestId, trio.CancelScope] = {}  # ended by the server
+        self._listens_ending = False
         self._front_id = front_id
         self._max_line_bytes = max_line_bytes
         self._max_batch_requests = max_batch_requests
@@ -172,9 +197,12 @@ class StdioConnection:
             if stop is not None:
                 nursery.start_soon(self._stop_reading_on, stop)
             async with trio.open_nursery() as requests:
-                with self._reading:
-                    await self._read_loop(receive, requests)
-                await self._finish_in_flight()
+                with self._changes.inbox(_carries_change) as changes:
+                    requests.start_soon(self._relay_changes, changes)
+                    with self._reading:
+                        await self._read_loop(receive, requests)
+                    self._end_listens()
+                    await self._finish_in_flight()
                 cut = self._running
                 requests.cancel_scope.cancel()
             # Every request task has ended: nothing more can be queued.
@@ -188,6 +216,15 @@ class StdioConnection:
         await stop.wait()
         log.info("stdio.stopping")
         self._reading.cancel()
+
+    def _end_listens(self) -> None:
+        """Tell every open listen subscription to end with its final messages (and any
+        that has not started yet to end as soon as it is acknowledged)."""
+        self._listens_ending = True
+        if self._listens:
+            log.info("stdio.ending_listens", listens=len(self._listens))
+        for ending in self._listens.values():
+            ending.cancel()
 
     async def _finish_in_flight(self) -> None:
         """The end-of-input grace: wait for the requests in flight, within the budget."""
@@ -261,6 +298,13 @@ class StdioConnection:
             return
         if admission not in (Admission.SERVE_HANDSHAKE, Admission.SERVE_MODERN):
             await deliver(_error_reply(request.id, refusal(admission, request)))
+            return
+        if admission is Admission.SERVE_MODERN and request.method == SUBSCRIPTIONS_LISTEN:
+            # No slot: it lasts as long as its subscription (module docstring).
+            scope = trio.CancelScope()
+            self._in_flight[request.id] = scope
+            self._started()
+            nursery.start_soon(self._serve_listen, request, scope)
             return
         await self._slots.acquire()
         scope = trio.CancelScope()
@@ -379,14 +423,71 @@ class StdioConnection:
     async def _modern(
         self, request: Request, request_id: str, notify: NotificationSink
     ) -> bytes | msgspec.Raw:
-        """The 2026-07-28 ladder of the HTTP transport minus its headers: envelope
-        (-32602), then version (-32022), then the method (-32601 for unknown ones)."""
-        params = decode_params(request.params, _modern_params)
-        version, _meta = require_envelope(params)
-        require_served_version(version)
+        """The 2026-07-28 ladder, then the method (-32601 for unknown ones)."""
+        version, params = _check_modern(request)
         return await self._dispatcher.modern(
             request, version, params, request_id=request_id, notify=notify
         )
+
+    # --- listen subscriptions (2026-07-28) ---------------------------------------------------
+
+    async def _serve_listen(self, request: Request, scope: trio.CancelScope) -> None:
+        try:
+            with scope:  # cancelled by the client: nothing more is written (9.2)
+                await self._listen(request)
+        finally:
+            if self._in_flight.get(request.id) is scope:
+                del self._in_flight[request.id]
+            self._finished()
+
+    async def _listen(self, request: Request) -> None:
+        """Serve one subscription: refusals as errors before anything else; then the
+        acknowledgement, its changes, and (when the server ends it) its final messages."""
+        try:
+            _check_modern(request)
+            subscription = self._dispatcher.subscribe(request)
+            if len(self._listens) >= self._max_listens:
+                raise ServiceUnavailableError(
+                    f"Service unavailable: {self._max_listens} listen subscriptions are open"
+                )
+        except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
+            await self._outbox.send(_error_reply(request.id, failure_error(exc)))
+            return
+        ending = trio.CancelScope()
+        if self._listens_ending:
+            ending.cancel()
+        self._listens[request.id] = ending
+        how = "cancelled"  # by the client, or cut with the connection
+        try:
+            with self._changes.inbox(subscription.honours) as inbox:
+                await self._outbox.send(subscription.acknowledgement())
+                with ending:
+                    while True:
+                        await self._send_change(subscription, await inbox.receive())
+                while (announcement := inbox.receive_nowait()) is not None:
+                    await self._send_change(subscription, announcement)
+            await self._outbox.send(encode_result(request.id, subscription.completion()))
+            await self._outbox.send(subscription.cancellation())
+            how = "server_ended"
+        finally:
+            del self._listens[request.id]
+            log.info("listen.ended", ending=how, subscription_id=request.id)
+
+    async def _send_change(
+        self, subscription: Subscription, announcement: ChangeAnnouncement
+    ) -> None:
+        frame = subscription.notification(announcement)
+        if frame is not None:
+            await self._outbox.send(frame)
+
+    async def _relay_changes(self, changes: ChangeInbox) -> None:
+        """Handshake era: list changes as unsolicited notifications, once initialized
+        (``tools.listChanged`` is declared, checklist 46); until cancelled."""
+        while True:
+            announcement = await changes.receive()
+            message = handshake_change_notification(announcement)
+            if message is not None and self._session.version is not None:
+                await self._outbox.send(message)
 
     def _notifier(self, scope: trio.CancelScope) -> NotificationSink:
         def notify(message: bytes) -> None:
@@ -425,6 +526,23 @@ class StdioConnection:
                         return
         finally:
             self._writer_done.set()
+
+
+def _check_modern(request: Request) -> tuple[str, ModernParams]:
+    """The 2026-07-28 ladder of the HTTP transport minus its headers: envelope (-32602),
+    then version (-32022).
+
+    Raises:
+        RemoteProtocolError: the refusal.
+    """
+    params = decode_params(request.params, _modern_params)
+    version, _meta = require_envelope(params)
+    require_served_version(version)
+    return version, params
+
+
+def _carries_change(announcement: ChangeAnnouncement) -> bool:
+    return announcement.kind in SERVED_CHANGES
 
 
 def _error_reply(request_id: RequestId | None, error: ProtocolError) -> bytes:

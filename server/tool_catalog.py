@@ -7,6 +7,7 @@ same msgspec Struct the worker decodes them into, so what passes here also decod
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
@@ -98,6 +99,14 @@ class ToolCatalog:
     def longest_timeout_s(self) -> float:
         """The longest any call may run (0 without tools)."""
         return max((tool.timeout_s for tool in self._tools.values()), default=0.0)
+
+    @property
+    def digest(self) -> str:
+        """Hex SHA-256 of the tool entries as the latest revision lists them (in order):
+        equal for two fronts exactly when they list the same tools. The fleet announces a
+        tools change when a front with another digest starts (``server/change_feed.py``)."""
+        entries = _encoder.encode([tool.listing for tool in self._tools.values()])
+        return hashlib.sha256(entries).hexdigest()
 
     def list_result(self, version: str) -> bytes:
         """The encoded ``tools/list`` result for ``version``, built on first use."""

@@ -148,6 +148,12 @@ _MODERN_ERA: Final = (
         4,
         "logging is not implemented (fixture test_logging_tool)",
     ),
+    _F(
+        "server-stateless:sep-2575-server-sends-tools-list-changed-on-subscription",
+        4,
+        "the tool list changes only when a front of another deployment starts (ADR-0006); no "
+        "tool can change it at runtime (fixture test_trigger_tool_change)",
+    ),
     _F("caching:sep-2549-prompts-list-caching-hints", 4, "prompts/list is not implemented"),
     _F("caching:sep-2549-resources-list-caching-hints", 4, "resources/list is not implemented"),
     _F(

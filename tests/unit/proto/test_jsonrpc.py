@@ -576,6 +576,11 @@ def test_encode_notification_exact_bytes() -> None:
     )
 
 
+def test_a_notification_without_params_has_no_params_member() -> None:
+    encoded = encode_notification("notifications/tools/list_changed")
+    assert encoded == b'{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}'
+
+
 def test_encoded_replies_decode_back_as_client_responses() -> None:
     for encoded, rid in [
         (encode_result("x", b"{}"), "x"),

@@ -62,3 +62,10 @@ def test_invalid_fleet_names_raise(fleet: str) -> None:
 
 def test_call_group_name() -> None:
     assert CALL_GROUP == "workers"
+
+
+def test_fleet_wide_change_names() -> None:
+    ks = Keyspace("t1")
+    assert ks.catalog_digest() == "mcpf:t1:catalog-digest"
+    assert ks.change_channel() == "mcpf:t1:changes"
+    assert Keyspace("t2").change_channel() != ks.change_channel()

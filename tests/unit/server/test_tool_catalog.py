@@ -166,3 +166,16 @@ def test_listings_are_built_once_per_version() -> None:
     first = catalog.list_result("2025-06-18")
     assert catalog.list_result("2025-06-18") is first
     assert catalog.list_result("2026-07-28") != first
+
+
+def test_the_digest_changes_with_the_tools_only() -> None:
+    same = _catalog(ttl_ms=5)  # cache hints are not the list
+    assert _catalog().digest == same.digest
+    assert len(_catalog().digest) == 64
+    fewer = ToolCatalog(
+        server_info=Implementation(name="x", version="1"),
+        instructions=None,
+        tools=[_echo()],
+        list_ttl_ms=60_000,
+    )
+    assert fewer.digest != _catalog().digest

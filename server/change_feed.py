@@ -1,0 +1,181 @@
+"""Fleet-wide changes for one front (ADR-0006): announced at start-up, watched for the
+front's whole life, and handed to every local consumer that opened an inbox (listen
+streams, handshake-era GET streams, the stdio connection).
+
+The source today is the tool catalog. It is static per deployment, so the fleet's tool list
+changes when fronts of another deployment come up (a rolling deploy behind a load
+balancer). At start a front records the digest of its catalog at the fleet's key
+(``ANNOUNCE_CATALOG``); if the digest recorded before differs, the script publishes a tools
+change on the fleet's change channel, and every front passes it on to its clients.
+
+Start-up order: the digest is recorded *before* the channel is watched, so a front does not
+hear its own announcement. What it misses meanwhile cannot matter: it has no consumer before
+it is ready.
+
+Gaps: pub/sub is at-most-once. When the watch reports a gap (the subscription reconnected,
+or the feed fell a whole queue behind) announcements may have been lost, so the feed hands
+every kind it serves to every inbox as if it had changed. A needless list change costs a
+client one refetch of a list it caches; a missed one leaves it serving a stale list until it
+reconnects. Gaps are rare (a Redis restart, a network cut), and a spurious change is
+indistinguishable from a real redeploy for the client, which handles both alike.
+
+Inboxes coalesce: a change already pending is not queued again (list changes are level
+triggers: "refetch if you care"), and an inbox only takes what its consumer wants, so its
+memory is bounded by its filter however fast changes come and however slowly its client
+reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import msgspec
+import structlog
+import trio
+
+from proto import (
+    ANNOUNCE_CATALOG,
+    TOOLS_CHANGED,
+    ChangeAnnouncement,
+    Keyspace,
+    decode_announcement,
+    encode_announcement,
+)
+from server.redis_client import RedisClient
+from server.redis_subscriber import RedisSubscriber
+
+__all__ = ["ChangeFeed", "ChangeInbox", "Wants"]
+
+log = structlog.get_logger()
+
+Wants = Callable[[ChangeAnnouncement], bool]
+"""Whether a consumer carries a change (its filter); must not block."""
+
+
+class ChangeInbox:
+    """The changes pending for one consumer, each at most once, in arrival order."""
+
+    __slots__ = ("_arrived", "_pending", "_wants")
+
+    def __init__(self, wants: Wants) -> None:
+        self._wants = wants
+        self._pending: dict[ChangeAnnouncement, None] = {}  # an ordered set
+        self._arrived = trio.Event()
+
+    def deliver(self, announcement: ChangeAnnouncement) -> None:
+        """Queue a change the consumer wants (a pending duplicate is dropped)."""
+        if self._wants(announcement):
+            self._pending[announcement] = None
+            self._arrived.set()
+
+    async def receive(self) -> ChangeAnnouncement:
+        """The next pending change, waiting for one.
+
+        Cancellation: nothing is lost; a pending change stays pending.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._pending:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+        return self._pop()
+
+    def receive_nowait(self) -> ChangeAnnouncement | None:
+        """The next pending change, or None (to flush before a stream ends)."""
+        return self._pop() if self._pending else None
+
+    def _pop(self) -> ChangeAnnouncement:
+        announcement = next(iter(self._pending))
+        del self._pending[announcement]
+        return announcement
+
+
+class ChangeFeed:
+    """A front's view of the fleet's change channel (module docstring).
+
+    Args:
+        redis: the front's Redis client (the start-up announcement).
+        keys: the fleet's key schema.
+        subscriber: the front's pub/sub connection (the channel is watched on it).
+        catalog_digest: the digest of the tool list this front serves.
+        served: the change kinds this front's consumers can carry; a gap replays these.
+    """
+
+    def __init__(
+        self,
+        *,
+        redis: RedisClient,
+        keys: Keyspace,
+        subscriber: RedisSubscriber,
+        catalog_digest: str,
+        served: frozenset[str],
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._subscriber = subscriber
+        self._digest = catalog_digest
+        self._served = served
+        self._inboxes: set[ChangeInbox] = set()
+        self.gaps = 0
+
+    @property
+    def open_inboxes(self) -> int:
+        """Consumers currently taking changes."""
+        return len(self._inboxes)
+
+    @contextmanager
+    def inbox(self, wants: Wants) -> Iterator[ChangeInbox]:
+        """Take the changes ``wants`` accepts for the duration of the block; every change
+        announced after entering is delivered."""
+        inbox = ChangeInbox(wants)
+        self._inboxes.add(inbox)
+        try:
+            yield inbox
+        finally:
+            self._inboxes.discard(inbox)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Announce this front's catalog, then watch the channel until cancelled; ready once
+        the watch is confirmed.
+
+        Raises:
+            BackendUnavailableError: Redis did not take the announcement or the watch.
+            RedisCommandError: Redis refused the script.
+
+        Cancellation: the watch is dropped; nothing is left behind in Redis.
+        """
+        channel = self._keys.change_channel()
+        announced = await self._redis.run_script(
+            ANNOUNCE_CATALOG,
+            [self._keys.catalog_digest()],
+            [self._digest, channel, encode_announcement(TOOLS_CHANGED)],
+        )
+        log.info("catalog.recorded", digest=self._digest[:16], announced=announced == 1)
+        async with self._subscriber.watch(channel) as watch:
+            task_status.started()
+            while True:
+                payload = await watch.receive()
+                if payload is None:
+                    self._replay_served()
+                else:
+                    self._on_payload(payload)
+
+    def _on_payload(self, payload: bytes) -> None:
+        try:
+            announcement = decode_announcement(payload)
+        except msgspec.MsgspecError as exc:
+            log.error("change.undecodable", error=str(exc))
+            return
+        log.info("change.received", kind=announcement.kind, inboxes=len(self._inboxes))
+        self._fan_out(announcement)
+
+    def _replay_served(self) -> None:
+        """A gap: every served kind may have changed meanwhile (module docstring)."""
+        self.gaps += 1
+        log.info("change.gap", kinds=sorted(self._served), inboxes=len(self._inboxes))
+        for kind in sorted(self._served):
+            self._fan_out(ChangeAnnouncement(kind))
+
+    def _fan_out(self, announcement: ChangeAnnouncement) -> None:
+        for inbox in list(self._inboxes):
+            inbox.deliver(announcement)

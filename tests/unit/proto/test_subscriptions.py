@@ -1,0 +1,179 @@
+"""subscriptions/listen messages and the fleet's change announcements: what is
+acknowledged, how every frame is tagged, and the exact bytes of each."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+
+from proto import (
+    SUBSCRIPTION_ID_KEY,
+    TOOLS_CHANGED,
+    ChangeAnnouncement,
+    ChangeKind,
+    Implementation,
+    InvalidParamsError,
+    ListenParams,
+    Subscription,
+    SubscriptionFilter,
+    decode_announcement,
+    decode_params,
+    encode_announcement,
+    handshake_change_notification,
+)
+
+SERVER = Implementation(name="srv", version="1.2")
+SERVED = frozenset({ChangeKind.TOOLS})
+_listen_params = msgspec.json.Decoder(ListenParams)
+
+
+def listen(rid: int | str, notifications: dict[str, object]) -> Subscription:
+    raw = msgspec.Raw(json.dumps({"notifications": notifications, "_meta": {}}).encode())
+    params = decode_params(raw, _listen_params)
+    return Subscription(rid, params.notifications, served=SERVED, server_info=SERVER)
+
+
+# --- what is acknowledged ----------------------------------------------------------------
+
+
+def test_the_acknowledgement_names_the_subscription_and_the_honoured_kinds() -> None:
+    sub = listen(7, {"toolsListChanged": True})
+    assert json.loads(sub.acknowledgement()) == {
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {"_meta": {SUBSCRIPTION_ID_KEY: 7}, "notifications": {"toolsListChanged": True}},
+    }
+
+
+@pytest.mark.parametrize("rid", [0, 7, "7", "listen-1", ""])
+def test_the_subscription_id_keeps_the_request_ids_json_type(rid: int | str) -> None:
+    sub = listen(rid, {"toolsListChanged": True})
+    frames = [sub.acknowledgement(), sub.notification(TOOLS_CHANGED)]
+    for frame in frames:
+        assert frame is not None
+        tagged = json.loads(frame)["params"]["_meta"][SUBSCRIPTION_ID_KEY]
+        assert tagged == rid and type(tagged) is type(rid)
+    meta = json.loads(sub.completion())["_meta"]
+    assert meta[SUBSCRIPTION_ID_KEY] == rid and type(meta[SUBSCRIPTION_ID_KEY]) is type(rid)
+
+
+def test_kinds_the_server_does_not_serve_are_left_out_of_the_acknowledgement() -> None:
+    sub = listen(
+        1,
+        {
+            "toolsListChanged": True,
+            "promptsListChanged": True,
+            "resourcesListChanged": True,
+            "resourceSubscriptions": ["file:///a"],
+            "taskIds": ["t1"],  # the tasks extension, not served: ignored, not acknowledged
+        },
+    )
+    assert json.loads(sub.acknowledgement())["params"]["notifications"] == {
+        "toolsListChanged": True
+    }
+
+
+@pytest.mark.parametrize(
+    "notifications", [{}, {"toolsListChanged": False}, {"promptsListChanged": True}]
+)
+def test_a_stream_without_tools_gets_an_empty_acknowledgement_and_no_tools_frames(
+    notifications: dict[str, object],
+) -> None:
+    sub = listen(1, notifications)
+    assert json.loads(sub.acknowledgement())["params"]["notifications"] == {}
+    assert not sub.honours(TOOLS_CHANGED)
+    assert sub.notification(TOOLS_CHANGED) is None
+
+
+def test_a_server_serving_nothing_honours_nothing() -> None:
+    requested = SubscriptionFilter(tools_list_changed=True)
+    sub = Subscription(1, requested, served=frozenset(), server_info=SERVER)
+    assert sub.honoured == SubscriptionFilter()
+    assert sub.notification(TOOLS_CHANGED) is None
+
+
+def test_unknown_kinds_are_never_sent() -> None:
+    sub = listen(1, {"toolsListChanged": True, "resourceSubscriptions": ["file:///a"]})
+    assert sub.notification(ChangeAnnouncement("resource", "file:///a")) is None
+    assert sub.notification(ChangeAnnouncement("some-future-kind")) is None
+
+
+# --- params ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        b"{}",  # notifications is required
+        b'{"notifications": true}',
+        b'{"notifications": {"toolsListChanged": "yes"}}',
+        b'{"notifications": {"resourceSubscriptions": "file:///a"}}',
+    ],
+)
+def test_malformed_listen_params_are_invalid_params(params: bytes) -> None:
+    with pytest.raises(InvalidParamsError):
+        decode_params(msgspec.Raw(params), _listen_params)
+
+
+# --- frames --------------------------------------------------------------------------------
+
+
+def test_a_tools_change_is_tagged_with_the_subscription() -> None:
+    frame = listen("s", {"toolsListChanged": True}).notification(TOOLS_CHANGED)
+    assert frame == (
+        b'{"jsonrpc":"2.0","method":"notifications/tools/list_changed",'
+        b'"params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"s"}}}'
+    )
+
+
+def test_the_completion_is_a_complete_result_with_the_subscription_and_server() -> None:
+    assert json.loads(listen(3, {}).completion()) == {
+        "resultType": "complete",
+        "_meta": {
+            "io.modelcontextprotocol/serverInfo": {"name": "srv", "version": "1.2"},
+            SUBSCRIPTION_ID_KEY: 3,
+        },
+    }
+
+
+def test_the_cancellation_names_the_listen_request() -> None:
+    message = json.loads(listen("x", {}).cancellation())
+    assert message["method"] == "notifications/cancelled"
+    assert message["params"]["requestId"] == "x"
+    assert "id" not in message
+
+
+def test_the_handshake_era_notification_has_no_params() -> None:
+    assert handshake_change_notification(TOOLS_CHANGED) == (
+        b'{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}'
+    )
+    assert handshake_change_notification(ChangeAnnouncement("some-future-kind")) is None
+
+
+# --- announcements -------------------------------------------------------------------------
+
+
+def test_announcements_round_trip() -> None:
+    for announcement in (TOOLS_CHANGED, ChangeAnnouncement("resource", "file:///a")):
+        assert decode_announcement(encode_announcement(announcement)) == announcement
+    assert encode_announcement(TOOLS_CHANGED) == b'["tools",null]'
+
+
+def test_announcements_of_other_versions_decode() -> None:
+    # An older front sent fewer fields; a newer one may append more: both decode.
+    assert decode_announcement(b'["tools"]') == TOOLS_CHANGED
+    assert decode_announcement(b'["tools",null,"later",1]') == TOOLS_CHANGED
+    assert decode_announcement(b'["prompts"]').kind == "prompts"
+
+
+def test_announcements_are_hashable_and_equal_by_value() -> None:
+    # Coalescing relies on it (a pending change is sent once).
+    assert {TOOLS_CHANGED, ChangeAnnouncement("tools")} == {TOOLS_CHANGED}
+
+
+@pytest.mark.parametrize("payload", [b"", b"{}", b"[1]", b'["tools",5]', b"\xff", b"[]"])
+def test_garbage_announcements_raise(payload: bytes) -> None:
+    with pytest.raises(msgspec.MsgspecError):
+        decode_announcement(payload)
