@@ -48,6 +48,10 @@ def call_stream_length(fleet: RunningFleet) -> int:
     return int(redis.Redis.from_url(fleet.redis_url).xlen(Keyspace(fleet.fleet).call_stream()))
 
 
+def cancel_stream_length(fleet: RunningFleet) -> int:
+    return int(redis.Redis.from_url(fleet.redis_url).xlen(Keyspace(fleet.fleet).cancel_stream()))
+
+
 async def call_then_cancel(
     client: Client, fleet: RunningFleet, tool: str, arguments: dict[str, Any]
 ) -> list[object]:
@@ -100,17 +104,27 @@ async def test_a_call_cancelled_while_queued_never_runs(one_slot_fleet: RunningF
     started = len(fleet.find("test_tool.cancelled"))
     unrun = len(fleet.find("call.cancelled_unrun"))
     async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
-        with trio.CancelScope():
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(client.call_tool, "wait_for_cancel", {"seconds": 60})
-                await fleet.wait_for_calls_taken(1)  # the worker's one slot is taken
-                with trio.CancelScope() as second:
-                    nursery.start_soon(client.call_tool, "wait_for_cancel", {"seconds": 60})
-                    await wait_until_async(
-                        lambda: call_stream_length(fleet) == 2, deadline_s=10, what="2 queued"
-                    )
-                    second.cancel()
-                nursery.cancel_scope.cancel()
+        running, queued = trio.CancelScope(), trio.CancelScope()
+
+        async def call_in(scope: trio.CancelScope) -> None:
+            with scope:
+                await client.call_tool("wait_for_cancel", {"seconds": 60})
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call_in, running)
+            await fleet.wait_for_calls_taken(1)  # the worker's one slot is taken
+            nursery.start_soon(call_in, queued)
+            await wait_until_async(
+                lambda: call_stream_length(fleet) == 2, deadline_s=10, what="2 queued"
+            )
+            # The queued call's cancel goes first: the worker reads cancels in order, so it
+            # knows of this one before the next cancel frees the slot the call waits for.
+            cancels = cancel_stream_length(fleet)
+            queued.cancel()
+            await wait_until_async(
+                lambda: cancel_stream_length(fleet) == cancels + 1, deadline_s=10, what="cancel"
+            )
+            running.cancel()
         # The running call is cancelled, then the queued one is taken and dropped unrun.
         await fleet.wait_for_async("call.cancelled_unrun", count=unrun + 1, deadline_s=10)
         await fleet.wait_for_async("test_tool.cancelled", count=started + 1, deadline_s=10)
