@@ -3,9 +3,10 @@ request path is budgeted, DESIGN.md section 6).
 
 ``POST /mcp`` serves both eras, routed by the ``MCP-Protocol-Version`` header (checklist 41);
 ``GET /health`` (alive) and ``GET /ready`` (able to serve) are the probes. Transport checks
-run in the order of mcp-protocol.md 5.4: origin, method, Accept, Content-Type, size, then
-JSON-RPC decoding and the era's own ladder. Every 4xx carries a JSON-RPC error body, so a
-dual-era client can tell a modern server's refusal from a legacy server (section 5.9).
+run in the order of mcp-protocol.md 5.4: origin, method, Accept, Content-Type, size
+(``server/http_request.py``), then JSON-RPC decoding and the era's own ladder. Every 4xx
+carries a JSON-RPC error body, so a dual-era client can tell a modern server's refusal from
+a legacy server (section 5.9).
 
 A body that is a JSON array (one byte compared, before any decoding) is a JSON-RPC batch:
 served on 2025-03-26 sessions (``server/http_batch.py``), refused with 400 -32600 and id
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 from typing import Final
-from urllib.parse import urlsplit
 
 import msgspec
 import structlog
@@ -28,20 +28,14 @@ import trio
 from proto import (
     HANDSHAKE_VERSIONS,
     INITIALIZE,
-    MCP_METHOD,
-    MCP_NAME,
-    MCP_PARAM_PREFIX,
-    MCP_PROTOCOL_VERSION,
     MCP_SESSION_ID,
     MODERN_VERSIONS,
     SUBSCRIPTIONS_LISTEN,
     TOOLS_CALL,
     BackendUnavailableError,
-    BodyTooLargeError,
     ClientResponse,
     Era,
     ErrorCode,
-    FleetError,
     HeaderMismatchError,
     InvalidRequestError,
     ModernParams,
@@ -75,6 +69,7 @@ from server.dispatch import Dispatcher, NotificationSink
 from server.event_store import EventStore
 from server.get_stream import GetStreamRefused, GetStreams
 from server.http_batch import HttpBatches
+from server.http_request import HttpError, RequestHeaders, TransportChecks, accepts_sse
 from server.listen_stream import ListenStreams
 from server.readiness import Readiness
 from server.request_failure import failure_error
@@ -103,17 +98,6 @@ _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
 _ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-
-
-class _HttpError(FleetError):
-    """A refusal at the HTTP layer: status plus a JSON-RPC error body."""
-
-    def __init__(self, status: int, error: ProtocolError, request_id: RequestId | None = None):
-        super().__init__(error.message)
-        self.status = status
-        self.error = error
-        self.request_id = request_id
 
 
 class HttpApp:
@@ -145,12 +129,7 @@ class HttpApp:
         self._listen_streams = listen_streams
         self._config = config
         self._path = config.path
-        self._max_body = config.max_body_bytes
-        self._max_header_bytes = config.max_header_bytes
-        self._allowed_origins = frozenset(o.rstrip("/") for o in config.allowed_origins)
-        self._allowed_hosts = frozenset(h.lower() for h in config.allowed_hosts)
-        # Host is checked when bound to loopback (a local server), or when hosts are listed.
-        self._check_hosts = bool(self._allowed_hosts) or _host_name(config.http) in _LOOPBACK_HOSTS
+        self._checks = TransportChecks(config)
         self._readiness = readiness
         self._front_id = front_id
         self._request_numbers = itertools.count(1)
@@ -178,14 +157,10 @@ class HttpApp:
             await _respond(send, 404, b'{"error":"not found"}')
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _Headers(scope["headers"])
+        headers = RequestHeaders(scope["headers"])
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
-            if headers.size > self._max_header_bytes:
-                # hypercorn enforces the bound only on a head that arrives in pieces.
-                raise _HttpError(431, _head_too_large(self._max_header_bytes))
-            self._check_host(headers.host)
-            self._check_origin(headers.origin)
+            self._checks.check_head(headers)
             handshake = era_of(headers.single_version()) is Era.HANDSHAKE
             if scope["method"] == "DELETE" and handshake:
                 await self._end_session(headers, send)
@@ -201,9 +176,8 @@ class HttpApp:
                     send, 405, encode_error(None, ErrorCode.INVALID_REQUEST, message), allowed
                 )
                 return
-            _check_accept(headers.accept)
-            _check_content_type(headers.content_type)
-            body = await self._read_body(receive, headers.content_length)
+            self._checks.check_post(headers)
+            body = await self._checks.read_body(receive, headers.content_length)
             if is_batch(body):
                 await self._batch(headers, body, send)
                 return
@@ -238,8 +212,8 @@ class HttpApp:
                     # Committed to SSE: the final message is the stream's last event.
                     await events.finish(payload)
                     return
-        except _HttpError as exc:
-            status, payload = exc.status, _render(exc)
+        except HttpError as exc:
+            status, payload = exc.status, exc.render()
         if payload is None:
             await _respond(send, status, b"", extra)
         else:
@@ -247,7 +221,7 @@ class HttpApp:
 
     async def _serve(
         self,
-        headers: _Headers,
+        headers: RequestHeaders,
         body: bytes,
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
@@ -258,12 +232,12 @@ class HttpApp:
             if era_of(headers.single_version()) is Era.MODERN:
                 return await self._modern(headers, body, events.notify if events else None)
             return await self._handshake(headers, body, extra, events)
-        except _HttpError as exc:
-            return exc.status, _render(exc)
+        except HttpError as exc:
+            return exc.status, exc.render()
 
     async def _handshake(
         self,
-        headers: _Headers,
+        headers: RequestHeaders,
         body: bytes,
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
@@ -274,7 +248,7 @@ class HttpApp:
             try:
                 self._dispatcher.reject_modern_envelope(message)
             except HeaderMismatchError as exc:
-                raise _HttpError(400, exc, rid) from None
+                raise HttpError(400, exc, rid) from None
         if isinstance(message, Request) and message.method == INITIALIZE:
             return await self._initialize(message, extra)
         session = await self._session(headers, rid)
@@ -313,24 +287,24 @@ class HttpApp:
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
 
-    async def _batch(self, headers: _Headers, body: bytes, send: Send) -> None:
+    async def _batch(self, headers: RequestHeaders, body: bytes, send: Send) -> None:
         """A JSON-RPC batch: served on a 2025-03-26 session, the one revision that has them;
         anywhere else (no session, another version, 2026-07-28) 400 -32600 with id null,
         which conformance requires from 2025-06-18 on (mcp-protocol.md 2.2, question 18).
 
         Raises:
-            _HttpError: the batch is refused as a whole, before anything was sent.
+            HttpError: the batch is refused as a whole, before anything was sent.
         """
         header_version = headers.single_version()
         if header_version is not None and not allows_batches(header_version):
-            raise _HttpError(400, batch_refused_error())
+            raise HttpError(400, batch_refused_error())
         session = await self._session(headers, None)
         if not allows_batches(session.protocol_version):
-            raise _HttpError(400, batch_refused_error())
+            raise HttpError(400, batch_refused_error())
         try:
             members = decode_batch(body, max_items=self._config.max_batch_requests)
         except RequestError as exc:
-            raise _HttpError(400, exc.error, exc.request_id) from None
+            raise HttpError(400, exc.error, exc.request_id) from None
         answer = await self._batches.serve(
             members,
             session_id=headers.session_id or "",
@@ -365,19 +339,19 @@ class HttpApp:
         extra.append((MCP_SESSION_ID, session_id.encode()))
         return 200, encode_result(message.id, result)
 
-    async def _get(self, headers: _Headers, receive: Receive, send: Send) -> None:
+    async def _get(self, headers: RequestHeaders, receive: Receive, send: Send) -> None:
         """GET: the session's standalone stream, or a stream resumed after
         ``Last-Event-ID`` (mcp-protocol.md 4.3, 4.4)."""
         try:
-            if not _accepts_sse(headers.accept):
-                raise _HttpError(
+            if not accepts_sse(headers.accept):
+                raise HttpError(
                     406, InvalidRequestError("Not Acceptable: Accept must list text/event-stream")
                 )
             resume_from = None
             if headers.last_event_id is not None:
                 resume_from = parse_event_id(headers.last_event_id)
                 if resume_from is None:
-                    raise _HttpError(400, InvalidRequestError("Malformed Last-Event-ID"))
+                    raise HttpError(400, InvalidRequestError("Malformed Last-Event-ID"))
             session = await self._session(headers, None)
             await self._get_streams.serve(
                 headers.session_id or "",
@@ -386,28 +360,28 @@ class HttpApp:
                 receive=receive,
                 send=send,
             )
-        except _HttpError as exc:
-            await _respond(send, exc.status, _render(exc))
+        except HttpError as exc:
+            await _respond(send, exc.status, exc.render())
         except GetStreamRefused as refused:
             error = refused.error
             await _respond(send, refused.status, encode_error(None, error.code, error.message))
 
-    async def _session(self, headers: _Headers, rid: RequestId | None) -> SessionRecord:
+    async def _session(self, headers: RequestHeaders, rid: RequestId | None) -> SessionRecord:
         """The session this request belongs to (mcp-protocol.md 4.5, checklist 18), whose
         negotiated version the version header, if any, must name."""
         if headers.session_id is None:
-            raise _HttpError(
+            raise HttpError(
                 400, InvalidRequestError("Bad Request: missing Mcp-Session-Id header"), rid
             )
         try:
             record = await self._sessions.touch(headers.session_id)
         except (BackendUnavailableError, RedisCommandError) as exc:
-            raise _HttpError(503, _unavailable(exc), rid) from None
+            raise HttpError(503, _unavailable(exc), rid) from None
         if record is None:
-            raise _HttpError(404, InvalidRequestError("Session not found"), rid)
+            raise HttpError(404, InvalidRequestError("Session not found"), rid)
         header_version = headers.single_version()
         if header_version is not None and header_version != record.protocol_version:
-            raise _HttpError(
+            raise HttpError(
                 400,
                 _unsupported(header_version)
                 if header_version not in HANDSHAKE_VERSIONS
@@ -419,7 +393,7 @@ class HttpApp:
             )
         return record
 
-    async def _end_session(self, headers: _Headers, send: Send) -> None:
+    async def _end_session(self, headers: RequestHeaders, send: Send) -> None:
         if headers.session_id is None:
             error = InvalidRequestError("Bad Request: missing Mcp-Session-Id header")
             await _respond(send, 400, encode_error(None, error.code, error.message))
@@ -437,7 +411,7 @@ class HttpApp:
         await _respond(send, 200, b"")
 
     async def _modern(
-        self, headers: _Headers, body: bytes, notify: NotificationSink | None
+        self, headers: RequestHeaders, body: bytes, notify: NotificationSink | None
     ) -> tuple[int, bytes | None]:
         checked = _check_modern(headers, body)
         if checked is None:
@@ -460,7 +434,9 @@ class HttpApp:
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
 
-    async def _listen(self, headers: _Headers, body: bytes, receive: Receive, send: Send) -> None:
+    async def _listen(
+        self, headers: RequestHeaders, body: bytes, receive: Receive, send: Send
+    ) -> None:
         """``subscriptions/listen`` (2026-07-28): the ladder every modern request passes,
         then a response stream that stays open (``server/listen_stream.py``). Every
         refusal comes before the stream starts, as JSON with its status."""
@@ -473,138 +449,24 @@ class HttpApp:
             try:
                 subscription = self._dispatcher.subscribe(request)
             except RemoteProtocolError as exc:
-                raise _HttpError(exc.http_status, exc, request.id) from None
+                raise HttpError(exc.http_status, exc, request.id) from None
             try:
                 await self._listen_streams.serve(subscription, receive=receive, send=send)
             except ServiceUnavailableError as exc:  # at capacity, before the stream started
                 error = failure_error(exc)
-                raise _HttpError(error.http_status, error, request.id) from None
+                raise HttpError(error.http_status, error, request.id) from None
             except Exception as exc:  # noqa: BLE001  # supervision boundary of one stream
                 # Logged once here; hypercorn answers 500 if the stream had not started.
                 failure_error(exc)
-        except _HttpError as exc:
-            await _respond(send, exc.status, _render(exc))
-
-    def _check_origin(self, origin: str | None) -> None:
-        """DNS-rebinding defence (checklist 53): a present Origin must be loopback or listed."""
-        if origin is None:
-            return
-        try:
-            host = urlsplit(origin).hostname
-        except ValueError:  # e.g. "http://[::1": not an origin we could allow
-            host = None
-        if host in _LOOPBACK_HOSTS or origin.rstrip("/") in self._allowed_origins:
-            return
-        raise _HttpError(403, InvalidRequestError(f"Origin not allowed: {origin[:200]}"))
-
-    def _check_host(self, host: str | None) -> None:
-        """DNS-rebinding defence for a loopback bind (checklist 53): the Host header must
-        name this machine (or a listed host), so a web page on a rebinding domain cannot
-        reach the server through the browser."""
-        if not self._check_hosts:
-            return
-        name = _host_name(host or "")
-        if name in _LOOPBACK_HOSTS or name in self._allowed_hosts:
-            return
-        raise _HttpError(421, InvalidRequestError(f"Host not allowed: {(host or '')[:200]}"))
-
-    async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
-        if declared is not None and declared > self._max_body:
-            raise _HttpError(413, _too_large(self._max_body))
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise _HttpError(400, InvalidRequestError("client disconnected"))
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body:
-                raise _HttpError(413, _too_large(self._max_body))
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        except HttpError as exc:
+            await _respond(send, exc.status, exc.render())
 
     def _next_request_id(self) -> str:
         return f"{self._front_id}-{next(self._request_numbers)}"
 
 
-class _Headers:
-    """The request headers the transport reads, gathered in one pass."""
-
-    __slots__ = (
-        "accept",
-        "content_length",
-        "content_type",
-        "host",
-        "last_event_id",
-        "method",
-        "name",
-        "origin",
-        "params",
-        "session_id",
-        "size",
-        "versions",
-    )
-
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self.accept = ""
-        self.content_type = ""
-        self.content_length: int | None = None
-        self.origin: str | None = None
-        self.host: str | None = None
-        self.session_id: str | None = None
-        self.last_event_id: str | None = None
-        self.versions: list[str] = []
-        self.method: list[str] = []
-        self.name: list[str] = []
-        self.params: dict[str, list[str]] = {}  # Mcp-Param-* values by lower-cased token
-        size = 4 * len(raw)  # bytes of all header fields as on the wire: "name: value\r\n"
-        for key, value in raw:
-            size += len(key) + len(value)
-            if key == MCP_PROTOCOL_VERSION:
-                self.versions.append(value.decode("latin-1").strip())
-            elif key == MCP_METHOD:
-                self.method.append(value.decode("latin-1").strip())
-            elif key == MCP_NAME:
-                self.name.append(value.decode("latin-1"))
-            elif key == b"accept":
-                self.accept = f"{self.accept},{value.decode('latin-1')}"
-            elif key == b"content-type":
-                self.content_type = value.decode("latin-1")
-            elif key == b"content-length":
-                self.content_length = int(value) if value.isdigit() else None
-            elif key == b"origin":
-                self.origin = value.decode("latin-1")
-            elif key == b"host":
-                self.host = value.decode("latin-1")
-            elif key == MCP_SESSION_ID:
-                self.session_id = value.decode("latin-1").strip()
-            elif key == b"last-event-id":
-                self.last_event_id = value.decode("latin-1")
-            elif key.startswith(MCP_PARAM_PREFIX):
-                token = key[len(MCP_PARAM_PREFIX) :].decode("latin-1")
-                self.params.setdefault(token, []).append(value.decode("latin-1"))
-        self.size = size
-
-    def single_version(self) -> str | None:
-        """The version header's value; a duplicated header reads as ``""``, which routes to
-        the modern ladder, where it is refused as a header mismatch (checklist 34)."""
-        if not self.versions:
-            return None
-        return self.versions[0] if len(self.versions) == 1 else ""
-
-
-def _host_name(authority: str) -> str:
-    """The host part of ``host[:port]`` / ``[v6]:port``, lower-cased."""
-    authority = authority.strip().lower()
-    if authority.startswith("["):
-        return authority[: authority.find("]") + 1] if "]" in authority else authority
-    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
-
-
 def _check_routing_headers(
-    headers: _Headers, request: Request, version: str, params: ModernParams
+    headers: RequestHeaders, request: Request, version: str, params: ModernParams
 ) -> None:
     """Header/body agreement, checked before version support (mcp-protocol.md 5.4 step 5)."""
     if len(headers.versions) != 1 or headers.versions[0] != version:
@@ -621,23 +483,23 @@ def _check_routing_headers(
         raise HeaderMismatchError("Mcp-Name header must be present once and equal params.name")
 
 
-def _check_modern(headers: _Headers, body: bytes) -> tuple[Request, str, ModernParams] | None:
+def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, ModernParams] | None:
     """The 2026-07-28 ladder every modern POST passes (mcp-protocol.md 5.4 steps 2-6):
     decode, envelope, header/body agreement, version. Returns the request, its version and
     envelope, or None for a notification (acknowledged with 202 and dropped: the 2026 core
     defines none over HTTP, and a POSTed notifications/cancelled is never acted on, 5.1).
 
     Raises:
-        _HttpError: the refusal, with its status and the request id when it is known.
+        HttpError: the refusal, with its status and the request id when it is known.
     """
     message = _decode(body)
     if isinstance(message, Notification):
         header_version = headers.single_version()
         if header_version not in MODERN_VERSIONS:
-            raise _HttpError(400, _unsupported(header_version or ""))
+            raise HttpError(400, _unsupported(header_version or ""))
         return None
     if isinstance(message, ClientResponse):
-        raise _HttpError(
+        raise HttpError(
             400, InvalidRequestError("Responses cannot be posted at 2026-07-28"), message.id
         )
     try:
@@ -647,7 +509,7 @@ def _check_modern(headers: _Headers, body: bytes) -> tuple[Request, str, ModernP
         if version not in MODERN_VERSIONS:
             raise _unsupported(version)
     except RemoteProtocolError as exc:
-        raise _HttpError(exc.http_status, exc, message.id) from None
+        raise HttpError(exc.http_status, exc, message.id) from None
     return message, version, params
 
 
@@ -655,41 +517,7 @@ def _decode(body: bytes) -> Request | Notification | ClientResponse:
     try:
         return decode_message(body)
     except RequestError as exc:
-        raise _HttpError(400, exc.error, exc.request_id) from None
-
-
-def _check_accept(accept: str) -> None:
-    """Both JSON and SSE must be acceptable (checklist 17); wildcards count."""
-    ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
-    json_ok = not ranges.isdisjoint({"application/json", "application/*", "*/*"})
-    if not (json_ok and _accepts_sse(accept)):
-        raise _HttpError(
-            406,
-            InvalidRequestError(
-                "Not Acceptable: Accept must list application/json and text/event-stream"
-            ),
-        )
-
-
-def _accepts_sse(accept: str) -> bool:
-    ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
-    return not ranges.isdisjoint({"text/event-stream", "text/*", "*/*"})
-
-
-def _check_content_type(content_type: str) -> None:
-    if content_type.split(";", 1)[0].strip().lower() != "application/json":
-        raise _HttpError(
-            415,
-            InvalidRequestError("Unsupported Media Type: Content-Type must be application/json"),
-        )
-
-
-def _head_too_large(limit: int) -> InvalidRequestError:
-    return InvalidRequestError(f"Request Header Fields Too Large: the limit is {limit} bytes")
-
-
-def _too_large(limit: int) -> BodyTooLargeError:
-    return BodyTooLargeError(f"Request body exceeds the limit of {limit} bytes")
+        raise HttpError(400, exc.error, exc.request_id) from None
 
 
 def _server_failure(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
@@ -700,10 +528,6 @@ def _server_failure(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
 
 
 _internal_error = _server_failure
-
-
-def _render(exc: _HttpError) -> bytes:
-    return encode_error(exc.request_id, exc.error.code, exc.error.message, exc.error.data)
 
 
 async def _respond(
