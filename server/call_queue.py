@@ -7,6 +7,8 @@ pub/sub channel, routed by call id. No rq job, no thread hop (DESIGN.md section 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Final
 
 import msgspec
 import structlog
@@ -31,9 +33,14 @@ from proto import (
 from server.redis_client import RedisClient, RedisCommandError
 from server.reply_router import ProgressSink, ReplyRouter
 
-__all__ = ["CallCancelledError", "CallQueue", "NoWorkerAnswerError"]
+__all__ = ["LONG_WAIT_S", "CallCancelledError", "CallQueue", "NoWorkerAnswerError"]
 
 log = structlog.get_logger()
+
+LONG_WAIT_S: Final = 0.25
+"""A call still unanswered after this long is a long one (``on_long_wait``). Most calls
+answer far sooner, even under load; a client that goes away from a shorter call costs at
+most this much of a worker's time (ADR-0004)."""
 
 
 class NoWorkerAnswerError(LocalProtocolError):
@@ -86,11 +93,14 @@ class CallQueue:
         progress_token: int | str | None = None,
         on_progress: ProgressSink | None = None,
         cancel_key: str | None = None,
+        on_long_wait: Callable[[], None] | None = None,
     ) -> ResultReply | ErrorReply:
         """Enqueue a validated call and wait for the worker's reply.
 
         ``cancel_key`` lets the client cancel the call by request id through any front
-        (:meth:`cancel_request`).
+        (:meth:`cancel_request`). ``on_long_wait`` is called once if no reply came within
+        :data:`LONG_WAIT_S` (a transport starts watching for the client's disconnect only
+        then, so the many fast calls never pay for it; ADR-0004).
 
         Raises:
             BackendUnavailableError: Redis refused or did not answer the XADD.
@@ -115,7 +125,13 @@ class CallQueue:
         with self._router.expect(call_id, on_progress) as pending:
             try:
                 await self._append(message)
-                with trio.move_on_after(timeout_s + self._reply_grace_s):
+                deadline = trio.current_time() + timeout_s + self._reply_grace_s
+                if on_long_wait is not None:
+                    with trio.move_on_at(min(deadline, trio.current_time() + LONG_WAIT_S)):
+                        await pending.done.wait()
+                    if not pending.done.is_set():
+                        on_long_wait()
+                with trio.move_on_at(deadline):
                     await pending.done.wait()
             except trio.Cancelled:
                 if pending.reply is None:

@@ -189,12 +189,15 @@ class Dispatcher:
         request_id: str,
         notify: NotificationSink | None = None,
         param_headers: Mapping[str, list[str]] | None = None,
+        on_long_wait: Callable[[], None] | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
-        ``notify`` as for :meth:`handshake`. ``param_headers``: the request's
-        ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport without headers
-        passes None); a ``tools/call`` must mirror the tool's annotated arguments in them.
+        ``notify`` as for :meth:`handshake`; ``on_long_wait`` is called once if a
+        ``tools/call`` waits long for its worker (``CallQueue.call``). ``param_headers``:
+        the request's ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport
+        without headers passes None); a ``tools/call`` must mirror the tool's annotated
+        arguments in them.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -203,7 +206,9 @@ class Dispatcher:
             call = decode_params(request.params, _call_params_2026)
             if param_headers is not None:
                 self._check_param_headers(call, param_headers)
-            return await self._tools_call(call, version, request_id=request_id, notify=notify)
+            return await self._tools_call(
+                call, version, request_id=request_id, notify=notify, on_long_wait=on_long_wait
+            )
         if request.method == TOOLS_LIST:
             self._reject_cursor(decode_params(request.params, _list_params))
             return self._catalog.list_result(version)
@@ -239,40 +244,23 @@ class Dispatcher:
         request_id: str,
         notify: NotificationSink | None,
         cancel_key: str | None = None,
+        on_long_wait: Callable[[], None] | None = None,
     ) -> bytes | msgspec.Raw:
         """``tools/call`` in either era: the Structs differ, the handling does not."""
-        meta = params.meta
-        token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
-        return await self._call_tool(
-            params.name,
-            params.arguments,
-            version,
-            request_id=request_id,
-            progress=_progress_reporter(token, notify),
-            cancel_key=cancel_key,
-        )
-
-    async def _call_tool(
-        self,
-        name: str,
-        arguments: msgspec.Raw,
-        version: str,
-        *,
-        request_id: str,
-        progress: tuple[int | str, ProgressSink] | None,
-        cancel_key: str | None,
-    ) -> bytes | msgspec.Raw:
-        tool = self._catalog.get(name)
+        tool = self._catalog.get(params.name)
         if tool is None:
-            raise InvalidParamsError(f"Unknown tool: {name}")
-        raw_args = bytes(arguments) if arguments else b"{}"
+            raise InvalidParamsError(f"Unknown tool: {params.name}")
+        raw_args = bytes(params.arguments) if params.arguments else b"{}"
         problem = tool.argument_problem(raw_args)
         if problem is not None:
             if validation_failure_is_tool_error(version):
                 return self._tool_error(problem, version)
             raise InvalidParamsError(problem)
+        meta = params.meta
+        token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
+        progress = _progress_reporter(token, notify)
         reply = await self._calls.call(
-            tool=name,
+            tool=params.name,
             arguments=raw_args,
             protocol_version=version,
             request_id=request_id,
@@ -280,6 +268,7 @@ class Dispatcher:
             progress_token=progress[0] if progress else None,
             on_progress=progress[1] if progress else None,
             cancel_key=cancel_key,
+            on_long_wait=on_long_wait,
         )
         if isinstance(reply, ResultReply):
             return reply.result

@@ -102,6 +102,7 @@ async def serve(
                 subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
             ),
+            background=nursery,
         )
         nursery.start_soon(watch_stop_signals, shutdown)
         async with trio.open_nursery() as http_nursery:

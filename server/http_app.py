@@ -19,6 +19,7 @@ stream open (``server/listen_stream.py``), so it is routed before the request/re
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -78,11 +79,11 @@ from server.session_store import SessionStore
 from server.sse_response import (
     SSE_HEADERS,
     EventStream,
+    LateDisconnectWatch,
     Receive,
     ResumableStream,
     Scope,
     Send,
-    cancel_on_disconnect,
 )
 
 __all__ = ["HttpApp"]
@@ -108,6 +109,8 @@ class HttpApp:
         config: the front's settings.
         front_id: prefix of the request ids this front mints for log correlation.
         readiness: the readiness probe (``/health/ready``).
+        background: where disconnect watchers of long calls run; it must outlive every
+            request (they are stopped when their request ends).
     """
 
     def __init__(
@@ -121,8 +124,10 @@ class HttpApp:
         listen_streams: ListenStreams,
         front_id: str,
         readiness: Readiness,
+        background: trio.Nursery,
     ) -> None:
         self._dispatcher = dispatcher
+        self._background = background
         self._sessions = sessions
         self._events = events
         self._get_streams = get_streams
@@ -189,29 +194,28 @@ class HttpApp:
             # At 2026-07-28 closing the stream cancels the request (checklist 38): only a
             # tools/call lasts long enough to be worth watching.
             watch = _TOOLS_CALL in body and era_of(headers.single_version()) is Era.MODERN
-            if not (streams or watch):
-                # Nothing can stream or be cancelled: skip the nursery (~25 µs).
-                status, payload = await self._serve(headers, body, extra, None)
-            else:
+            if streams:
                 async with trio.open_nursery() as nursery:
                     events = EventStream(send, nursery, self._config.sse_keepalive_s)
-                    served = trio.CancelScope()
-                    watcher = trio.CancelScope()
-                    if watch:
-                        nursery.start_soon(cancel_on_disconnect, receive, served, watcher)
-                    with served:
-                        status, payload = await self._serve(
-                            headers, body, extra, events if streams else None
-                        )
-                    watcher.cancel()
+                    served = await self._serve_watched(
+                        headers, body, extra, receive, events, watch=watch
+                    )
                     events.close()
-                if served.cancelled_caught:
-                    log.info("request.cancelled_by_disconnect")
+                if served is None:
                     return  # the client is gone; nothing more is sent (mcp-protocol.md 5.6)
+                status, payload = served
                 if events.started:
                     # Committed to SSE: the final message is the stream's last event.
                     await events.finish(payload)
                     return
+            elif watch:
+                served = await self._serve_watched(headers, body, extra, receive, None, watch=True)
+                if served is None:
+                    return
+                status, payload = served
+            else:
+                # Nothing can stream or be cancelled: no nursery, no scope (~20 µs).
+                status, payload = await self._serve(headers, body, extra, None, None)
         except HttpError as exc:
             status, payload = exc.status, exc.render()
         if payload is None:
@@ -219,18 +223,44 @@ class HttpApp:
         else:
             await _respond(send, status, payload, [*_JSON_HEADERS, *extra])
 
+    async def _serve_watched(
+        self,
+        headers: RequestHeaders,
+        body: bytes,
+        extra: list[tuple[bytes, bytes]],
+        receive: Receive,
+        events: EventStream | None,
+        *,
+        watch: bool,
+    ) -> tuple[int, bytes | None] | None:
+        """:meth:`_serve`, cancelled if the client disconnects while a ``tools/call`` waits
+        long for its worker (checklist 38; the watcher starts only then, ADR-0004). None
+        when it was cancelled that way."""
+        served = trio.CancelScope()
+        disconnects = LateDisconnectWatch(self._background, receive, served)
+        try:
+            with served:
+                on_long_wait = disconnects.start if watch else None
+                return await self._serve(headers, body, extra, events, on_long_wait)
+        finally:
+            disconnects.stop()
+        log.info("request.cancelled_by_disconnect")
+        return None
+
     async def _serve(
         self,
         headers: RequestHeaders,
         body: bytes,
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
+        on_long_wait: Callable[[], None] | None,
     ) -> tuple[int, bytes | None]:
         # Refusals are rendered here: raised through a nursery they would arrive wrapped
         # in an exception group.
         try:
             if era_of(headers.single_version()) is Era.MODERN:
-                return await self._modern(headers, body, events.notify if events else None)
+                notify = events.notify if events else None
+                return await self._modern(headers, body, notify, on_long_wait)
             return await self._handshake(headers, body, extra, events)
         except HttpError as exc:
             return exc.status, exc.render()
@@ -411,7 +441,11 @@ class HttpApp:
         await _respond(send, 200, b"")
 
     async def _modern(
-        self, headers: RequestHeaders, body: bytes, notify: NotificationSink | None
+        self,
+        headers: RequestHeaders,
+        body: bytes,
+        notify: NotificationSink | None,
+        on_long_wait: Callable[[], None] | None,
     ) -> tuple[int, bytes | None]:
         checked = _check_modern(headers, body)
         if checked is None:
@@ -425,6 +459,7 @@ class HttpApp:
                 request_id=self._next_request_id(),
                 notify=notify,
                 param_headers=headers.params,
+                on_long_wait=on_long_wait,
             )
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
