@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import trio
+import trio.testing
 
-from server.sse_response import EventStream, Message
+from server.sse_response import EventStream, LateDisconnectWatch, Message
 
 
 class _Client:
@@ -94,3 +95,60 @@ async def test_a_batch_stream_whose_last_request_was_cancelled_is_ended_by_finis
     await stream.finish(None)
     assert client.ended
     assert len(client.data()) == 2
+
+
+# --- LateDisconnectWatch: a disconnect watcher started only for long calls ------------------
+
+
+def _receiver(*messages: Message) -> Any:
+    """An ASGI receive that hands out ``messages``, then waits forever."""
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    return receive
+
+
+async def test_a_disconnect_before_the_watch_started_is_still_seen() -> None:
+    async with trio.open_nursery() as nursery:
+        served = trio.CancelScope()
+        watch = LateDisconnectWatch(nursery, _receiver({"type": "http.disconnect"}), served)
+        with served:
+            watch.start()
+            watch.start()  # idempotent: one watcher
+            await trio.sleep_forever()
+        watch.stop()
+    assert served.cancelled_caught
+
+
+async def test_a_watch_never_started_spawns_nothing_and_stop_is_harmless() -> None:
+    async with trio.open_nursery() as nursery:
+        served = trio.CancelScope()
+        watch = LateDisconnectWatch(nursery, _receiver({"type": "http.disconnect"}), served)
+        watch.stop()
+        assert nursery.child_tasks == frozenset()
+    assert not served.cancel_called
+
+
+async def test_a_stopped_watch_ends_and_cancels_nothing() -> None:
+    async with trio.open_nursery() as nursery:
+        served = trio.CancelScope()
+        watch = LateDisconnectWatch(nursery, _receiver(), served)
+        watch.start()
+        await trio.testing.wait_all_tasks_blocked()
+        watch.stop()
+    assert not served.cancel_called
+
+
+async def test_a_failing_receive_does_not_take_the_nursery_down() -> None:
+    async def broken() -> Message:
+        raise trio.ClosedResourceError("receive after the request ended")
+
+    async with trio.open_nursery() as nursery:
+        served = trio.CancelScope()
+        LateDisconnectWatch(nursery, broken, served).start()
+    assert not served.cancel_called
