@@ -7,7 +7,7 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 import msgspec
@@ -130,20 +130,13 @@ class Dispatcher:
             ProtocolError: the request is refused; render it with ``request.id``.
             CallCancelledError: the client cancelled it; send nothing for it.
         """
-        if request.method == TOOLS_CALL:
-            params = decode_params(request.params, _call_params_2025)
-            cancel_key = None if session_id is None else request_cancel_key(session_id, request.id)
-            return await self._tools_call(
-                params, version, request_id=request_id, notify=notify, cancel_key=cancel_key
-            )
-        if request.method == TOOLS_LIST:
-            self._reject_cursor(decode_params(request.params, _list_params))
-            return self._catalog.list_result(version)
-        if request.method == INITIALIZE:
-            return (await self.initialize(request))[0]
-        if request.method == PING:
-            return _EMPTY_RESULT
-        raise MethodNotFoundError(f"Method not found: {request.method}")
+        handler = _HANDSHAKE_METHODS.get(request.method)
+        if handler is None:
+            raise MethodNotFoundError(f"Method not found: {request.method}")
+        served = ServedRequest(
+            request, version, request_id=request_id, notify=notify, session_id=session_id
+        )
+        return await handler(self, served)
 
     async def handshake_notification(self, message: Notification, *, session_id: str) -> None:
         """Act on a client notification of a handshake-era HTTP session. Notifications are
@@ -202,24 +195,20 @@ class Dispatcher:
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
         """
-        if request.method == TOOLS_CALL:
-            call = decode_params(request.params, _call_params_2026)
-            if param_headers is not None:
-                self._check_param_headers(call, param_headers)
-            return await self._tools_call(
-                call, version, request_id=request_id, notify=notify, on_long_wait=on_long_wait
+        handler = _MODERN_METHODS.get(request.method)
+        if handler is None:
+            raise MethodNotFoundError(
+                f"Method not found at protocol version {version}: {request.method}"
             )
-        if request.method == TOOLS_LIST:
-            self._reject_cursor(decode_params(request.params, _list_params))
-            return self._catalog.list_result(version)
-        if request.method == SERVER_DISCOVER:
-            return self._discover
-        if request.method == SUBSCRIPTIONS_LISTEN:
-            # Its response is a long-lived stream: transports serve it (see subscribe).
-            raise LocalProtocolError("subscriptions/listen reached the dispatcher")
-        raise MethodNotFoundError(
-            f"Method not found at protocol version {version}: {request.method}"
+        served = ServedRequest(
+            request,
+            version,
+            request_id=request_id,
+            notify=notify,
+            param_headers=param_headers,
+            on_long_wait=on_long_wait,
         )
+        return await handler(self, served)
 
     def subscribe(self, request: Request) -> Subscription:
         """The subscription a 2026-07-28 ``subscriptions/listen`` opens (envelope and
@@ -236,17 +225,53 @@ class Dispatcher:
             server_info=self._catalog.server_info,
         )
 
+    # --- methods (one per table entry; see _HANDSHAKE_METHODS and _MODERN_METHODS) ------
+
+    async def _handshake_tools_call(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        params = decode_params(served.request.params, _call_params_2025)
+        session_id = served.session_id
+        return await self._tools_call(
+            params,
+            served,
+            cancel_key=None
+            if session_id is None
+            else request_cancel_key(session_id, served.request.id),
+        )
+
+    async def _modern_tools_call(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        params = decode_params(served.request.params, _call_params_2026)
+        if served.param_headers is not None:
+            self._check_param_headers(params, served.param_headers)
+        return await self._tools_call(params, served)
+
+    async def _tools_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        self._reject_cursor(decode_params(served.request.params, _list_params))
+        return self._catalog.list_result(served.version)
+
+    async def _reinitialize(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        # Transports answer initialize themselves (it opens their session); this keeps the
+        # method answered the same way should a path reach the table with it.
+        return (await self.initialize(served.request))[0]
+
+    async def _ping(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        return _EMPTY_RESULT
+
+    async def _server_discover(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        return self._discover
+
+    async def _listen(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        # Its response is a long-lived stream: transports serve it (see subscribe).
+        raise LocalProtocolError("subscriptions/listen reached the dispatcher")
+
     async def _tools_call(
         self,
         params: CallToolParams2025 | CallToolParams2026,
-        version: str,
+        served: ServedRequest,
         *,
-        request_id: str,
-        notify: NotificationSink | None,
         cancel_key: str | None = None,
-        on_long_wait: Callable[[], None] | None = None,
     ) -> bytes | msgspec.Raw:
         """``tools/call`` in either era: the Structs differ, the handling does not."""
+        version = served.version
         tool = self._catalog.get(params.name)
         if tool is None:
             raise InvalidParamsError(f"Unknown tool: {params.name}")
@@ -258,17 +283,17 @@ class Dispatcher:
             raise InvalidParamsError(problem)
         meta = params.meta
         token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
-        progress = _progress_reporter(token, notify)
+        progress = _progress_reporter(token, served.notify)
         reply = await self._calls.call(
             tool=params.name,
             arguments=raw_args,
             protocol_version=version,
-            request_id=request_id,
+            request_id=served.request_id,
             timeout_s=tool.timeout_s,
             progress_token=progress[0] if progress else None,
             on_progress=progress[1] if progress else None,
             cancel_key=cancel_key,
-            on_long_wait=on_long_wait,
+            on_long_wait=served.on_long_wait,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -344,6 +369,69 @@ def _reject_envelope_version(declared: str | msgspec.UnsetType) -> None:
 
 NotificationSink = Callable[[bytes], None]
 """Receives an encoded JSON-RPC notification for the request being served (must not block)."""
+
+
+class ServedRequest:
+    """One request as a method handler sees it: the message, its era's version, and what
+    the transport offers for it.
+
+    Attributes:
+        request: the decoded request (params still raw).
+        version: the negotiated (handshake era) or declared (2026-07-28) version.
+        request_id: this front's id for it, carried to the worker for log correlation.
+        notify: where its related notifications go, if the transport can stream them.
+        session_id: the handshake-era HTTP session, whose requests any front may cancel.
+        param_headers: its ``Mcp-Param-*`` values by lower-cased token (HTTP, 2026-07-28).
+        on_long_wait: called once if a call waits long for its worker.
+    """
+
+    __slots__ = (
+        "notify",
+        "on_long_wait",
+        "param_headers",
+        "request",
+        "request_id",
+        "session_id",
+        "version",
+    )
+
+    def __init__(
+        self,
+        request: Request,
+        version: str,
+        *,
+        request_id: str,
+        notify: NotificationSink | None = None,
+        session_id: str | None = None,
+        param_headers: Mapping[str, list[str]] | None = None,
+        on_long_wait: Callable[[], None] | None = None,
+    ) -> None:
+        self.request = request
+        self.version = version
+        self.request_id = request_id
+        self.notify = notify
+        self.session_id = session_id
+        self.param_headers = param_headers
+        self.on_long_wait = on_long_wait
+
+
+_Method = Callable[[Dispatcher, ServedRequest], Awaitable[bytes | msgspec.Raw]]
+
+_HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
+    TOOLS_CALL: Dispatcher._handshake_tools_call,
+    TOOLS_LIST: Dispatcher._tools_list,
+    INITIALIZE: Dispatcher._reinitialize,
+    PING: Dispatcher._ping,
+}
+"""What each handshake-era version serves; anything else is -32601."""
+
+_MODERN_METHODS: Final[Mapping[str, _Method]] = {
+    TOOLS_CALL: Dispatcher._modern_tools_call,
+    TOOLS_LIST: Dispatcher._tools_list,
+    SERVER_DISCOVER: Dispatcher._server_discover,
+    SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
+}
+"""What 2026-07-28 serves; anything else (initialize, ping, ...) is -32601 (checklist 4)."""
 
 
 def _progress_reporter(
