@@ -163,6 +163,7 @@ from proto.tools import (
     build_call_result,
     tool_name_problem,
 )
+from proto.uri_template import UriTemplate, UriTemplateError
 from proto.versions import (
     ALL_VERSIONS,
     DEFAULT_HEADERLESS_VERSION,
@@ -317,6 +318,8 @@ __all__ = [
     "ToolAnnotations",
     "ToolsCapability",
     "UnsupportedVersionError",
+    "UriTemplate",
+    "UriTemplateError",
     "WorkerHeartbeat",
     "WorkerMessage",
     "allows_batches",
