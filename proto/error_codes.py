@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import enum
+from typing import Final
 
-__all__ = ["ErrorCode"]
+__all__ = ["RESOURCE_NOT_FOUND_LEGACY", "ErrorCode"]
+
+RESOURCE_NOT_FOUND_LEGACY: Final = -32002
+"""Unknown resource, for handshake-era sessions only: retired at 2026-07-28, which says
+-32602 (checklist 6). Outside :class:`ErrorCode` so no 2026 path can pick it by accident."""
 
 
 class ErrorCode(enum.IntEnum):

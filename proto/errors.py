@@ -78,7 +78,7 @@ def http_status_for_code(code: int) -> int:
 class RemoteProtocolError(ProtocolError):
     """The peer sent something we must refuse."""
 
-    code = ErrorCode.INVALID_REQUEST
+    code: int = ErrorCode.INVALID_REQUEST
     http_status = 400
 
 

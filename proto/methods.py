@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "COMPLETION_COMPLETE",
     "INITIALIZE",
+    "LOGGING_SET_LEVEL",
     "NOTIFICATION_CANCELLED",
     "NOTIFICATION_INITIALIZED",
     "NOTIFICATION_PROGRESS",
+    "NOTIFICATION_PROMPTS_LIST_CHANGED",
+    "NOTIFICATION_RESOURCES_LIST_CHANGED",
+    "NOTIFICATION_RESOURCES_UPDATED",
     "NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED",
     "NOTIFICATION_TOOLS_LIST_CHANGED",
     "PING",
+    "PROMPTS_GET",
+    "PROMPTS_LIST",
+    "RESOURCES_LIST",
+    "RESOURCES_READ",
+    "RESOURCES_SUBSCRIBE",
+    "RESOURCES_TEMPLATES_LIST",
+    "RESOURCES_UNSUBSCRIBE",
     "SERVER_DISCOVER",
     "SUBSCRIPTIONS_LISTEN",
     "TOOLS_CALL",
@@ -29,3 +41,15 @@ NOTIFICATION_CANCELLED: Final = "notifications/cancelled"
 NOTIFICATION_PROGRESS: Final = "notifications/progress"
 NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED: Final = "notifications/subscriptions/acknowledged"
 NOTIFICATION_TOOLS_LIST_CHANGED: Final = "notifications/tools/list_changed"
+RESOURCES_LIST: Final = "resources/list"
+RESOURCES_TEMPLATES_LIST: Final = "resources/templates/list"
+RESOURCES_READ: Final = "resources/read"
+RESOURCES_SUBSCRIBE: Final = "resources/subscribe"
+RESOURCES_UNSUBSCRIBE: Final = "resources/unsubscribe"
+PROMPTS_LIST: Final = "prompts/list"
+PROMPTS_GET: Final = "prompts/get"
+COMPLETION_COMPLETE: Final = "completion/complete"
+LOGGING_SET_LEVEL: Final = "logging/setLevel"
+NOTIFICATION_RESOURCES_UPDATED: Final = "notifications/resources/updated"
+NOTIFICATION_RESOURCES_LIST_CHANGED: Final = "notifications/resources/list_changed"
+NOTIFICATION_PROMPTS_LIST_CHANGED: Final = "notifications/prompts/list_changed"
