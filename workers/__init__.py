@@ -5,19 +5,27 @@ lives in :mod:`workers.runtime`.
 """
 
 from proto import AudioContent, ImageContent, TextContent
+from workers.completions import Completion
 from workers.context import CancelledByClientError, ToolContext
 from workers.errors import ToolDefinitionError, ToolError
+from workers.prompts import AssistantMessage, UserMessage
+from workers.resources import BlobResource, TextResource
 from workers.tool_schema import Header
 from workers.toolset import Toolset
 
 __all__ = [
+    "AssistantMessage",
     "AudioContent",
+    "BlobResource",
     "CancelledByClientError",
+    "Completion",
     "Header",
     "ImageContent",
     "TextContent",
+    "TextResource",
     "ToolContext",
     "ToolDefinitionError",
     "ToolError",
     "Toolset",
+    "UserMessage",
 ]

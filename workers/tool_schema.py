@@ -97,8 +97,11 @@ def build_args_spec(
     fn: Callable[..., Any],
     context_type: type,
     param_docs: dict[str, str],
+    *,
+    kind: str = "tool",
 ) -> ArgsSpec:
-    """Derive the arguments Struct and ``inputSchema`` of ``fn``.
+    """Derive the arguments Struct and ``inputSchema`` of ``fn``; errors name it as
+    ``<kind> '<tool_name>'`` (a tool, a prompt, a resource).
 
     Raises:
         ToolDefinitionError: positional-only or ``*args``/``**kwargs`` parameters, a
@@ -107,19 +110,21 @@ def build_args_spec(
     try:
         hints = get_type_hints(fn, include_extras=True)
     except Exception as exc:  # any failure to resolve hints is a definition error
-        raise ToolDefinitionError(f"tool {tool_name!r}: cannot resolve type hints: {exc}") from exc
+        raise ToolDefinitionError(
+            f"{kind} {tool_name!r}: cannot resolve type hints: {exc}"
+        ) from exc
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     context_param: str | None = None
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
             raise ToolDefinitionError(
-                f"tool {tool_name!r}: parameter {param.name!r} must be a named parameter "
+                f"{kind} {tool_name!r}: parameter {param.name!r} must be a named parameter "
                 "(no *args, **kwargs or positional-only parameters)"
             )
         hint = hints.get(param.name)
         if hint is None:
             raise ToolDefinitionError(
-                f"tool {tool_name!r}: parameter {param.name!r} needs a type hint"
+                f"{kind} {tool_name!r}: parameter {param.name!r} needs a type hint"
             )
         if hint is context_type:
             context_param = param.name
@@ -135,10 +140,12 @@ def build_args_spec(
         struct = msgspec.defstruct(struct_name, fields, kw_only=True, forbid_unknown_fields=True)
         schema = _inline_root(msgspec.json.schema(struct))
     except (TypeError, ValueError) as exc:
-        raise ToolDefinitionError(f"tool {tool_name!r}: unsupported parameter type: {exc}") from exc
+        raise ToolDefinitionError(
+            f"{kind} {tool_name!r}: unsupported parameter type: {exc}"
+        ) from exc
     problem = param_header_problem(schema)
     if problem is not None:
-        raise ToolDefinitionError(f"tool {tool_name!r}: {problem}")
+        raise ToolDefinitionError(f"{kind} {tool_name!r}: {problem}")
     return ArgsSpec(struct, schema, context_param)
 
 

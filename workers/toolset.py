@@ -23,8 +23,11 @@ from typing import Any, Final, TypeVar, final, overload
 import msgspec
 
 from proto import ToolAnnotations, tool_name_problem
+from workers.completions import CompletionDefinition
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
+from workers.prompts import PromptDefinition, define_prompt
+from workers.resources import ResourceDefinition, define_resource
 from workers.tool_schema import ArgsSpec, build_args_spec, parse_docstring
 
 __all__ = ["ToolDefinition", "Toolset"]
@@ -98,6 +101,9 @@ class Toolset:
         self.title = title
         self.instructions = instructions
         self._tools: dict[str, ToolDefinition] = {}
+        self._resources: dict[str, ResourceDefinition] = {}
+        self._prompts: dict[str, PromptDefinition] = {}
+        self._completions: dict[str, CompletionDefinition] = {}
 
     @property
     def tools(self) -> Mapping[str, ToolDefinition]:
@@ -163,10 +169,7 @@ class Toolset:
                 raise ToolDefinitionError(problem)
             if tool_name in self._tools:
                 raise ToolDefinitionError(f"tool {tool_name!r} is registered twice")
-            if timeout_s is not None and not (0 < timeout_s < math.inf):
-                raise ToolDefinitionError(
-                    f"tool {tool_name!r}: timeout_s must be positive and finite"
-                )
+            _check_timeout(f"tool {tool_name!r}", timeout_s)
             summary, param_docs = parse_docstring(func.__doc__)
             self._tools[tool_name] = ToolDefinition(
                 name=tool_name,
@@ -182,6 +185,159 @@ class Toolset:
         if fn is not None:
             return register(fn)
         return register
+
+    # --- resources, prompts, completions (ADR-0007) -----------------------------------------
+
+    @property
+    def resources(self) -> Mapping[str, ResourceDefinition]:
+        """Registered resources and templates by URI (template), in registration order."""
+        return MappingProxyType(self._resources)
+
+    @property
+    def prompts(self) -> Mapping[str, PromptDefinition]:
+        """Registered prompts by name, in registration order."""
+        return MappingProxyType(self._prompts)
+
+    @property
+    def completions(self) -> Mapping[str, CompletionDefinition]:
+        """Registered completion providers by ``completion_key``."""
+        return MappingProxyType(self._completions)
+
+    def resource(
+        self,
+        uri: str,
+        /,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Callable[[F], F]:
+        """Register a function as the reader of ``uri``: a static resource, or a template
+        whose ``{variables}`` are the function's parameters (``workers/resources.py``).
+
+        Args:
+            uri: e.g. ``"config://app"`` or ``"users://{user_id}/profile{?fields}"``.
+            name: listed name (default: the function's name).
+            title: display name.
+            description: overrides the docstring's description.
+            mime_type: of the contents (default: ``text/plain`` for text, JSON for data,
+                ``application/octet-stream`` for bytes).
+            timeout_s: per-read limit; the fleet default applies when ``None``.
+
+        Raises:
+            ToolDefinitionError: a template outside the supported subset, parameters that
+                are not its variables, or a URI registered twice.
+        """
+
+        def register(func: F) -> F:
+            if uri in self._resources:
+                raise ToolDefinitionError(f"resource {uri!r} is registered twice")
+            _check_timeout(f"resource {uri!r}", timeout_s)
+            self._resources[uri] = define_resource(
+                uri,
+                func,
+                name=name,
+                title=title,
+                description=description,
+                mime_type=mime_type,
+                timeout_s=timeout_s,
+            )
+            return func
+
+        return register
+
+    @overload
+    def prompt(self, fn: F, /) -> F: ...
+
+    @overload
+    def prompt(
+        self,
+        /,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def prompt(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        timeout_s: float | None = None,
+    ) -> F | Callable[[F], F]:
+        """Register a function as a prompt; its parameters are the prompt's arguments
+        (``workers/prompts.py``). Use bare (``@app.prompt``) or with options.
+
+        Raises:
+            ToolDefinitionError: a duplicate name or an unsupported signature.
+        """
+
+        def register(func: F) -> F:
+            definition = define_prompt(
+                func, name=name, title=title, description=description, timeout_s=timeout_s
+            )
+            if definition.name in self._prompts:
+                raise ToolDefinitionError(f"prompt {definition.name!r} is registered twice")
+            _check_timeout(f"prompt {definition.name!r}", timeout_s)
+            self._prompts[definition.name] = definition
+            return func
+
+        if fn is not None:
+            return register(fn)
+        return register
+
+    def complete(
+        self, *, argument: str, prompt: str | None = None, resource: str | None = None
+    ) -> Callable[[F], F]:
+        """Register a function that completes ``argument`` of a prompt or a resource
+        template registered before it (``workers/completions.py``).
+
+        Raises:
+            ToolDefinitionError: not exactly one of ``prompt`` / ``resource``, an unknown
+                target or argument, or a second provider for the same argument.
+        """
+        kind, target, arguments = self._completion_target(prompt, resource)
+        label = f"completion of {kind} {target!r} argument {argument!r}"
+        if argument not in arguments:
+            raise ToolDefinitionError(f"{label}: the {kind} has no such argument")
+
+        def register(func: F) -> F:
+            definition = CompletionDefinition(kind=kind, target=target, argument=argument, fn=func)
+            if definition.key in self._completions:
+                raise ToolDefinitionError(f"{label} is registered twice")
+            self._completions[definition.key] = definition
+            return func
+
+        return register
+
+    def _completion_target(
+        self, prompt: str | None, resource: str | None
+    ) -> tuple[str, str, tuple[str, ...]]:
+        if (prompt is None) == (resource is None):
+            raise ToolDefinitionError("complete() needs exactly one of prompt= or resource=")
+        if prompt is not None:
+            found = self._prompts.get(prompt)
+            if found is None:
+                raise ToolDefinitionError(f"complete(): register prompt {prompt!r} first")
+            return "prompt", prompt, tuple(a.name for a in found.arguments)
+        assert resource is not None
+        template = self._resources.get(resource)
+        if template is None or not template.is_template:
+            raise ToolDefinitionError(f"complete(): register resource template {resource!r} first")
+        variables = template.template.variables + template.template.query_names
+        return "resource", resource, variables
+
+
+def _check_timeout(label: str, timeout_s: float | None) -> None:
+    if timeout_s is not None and not (0 < timeout_s < math.inf):
+        raise ToolDefinitionError(f"{label}: timeout_s must be positive and finite")
 
 
 def _hint(value: bool | None) -> bool | msgspec.UnsetType:

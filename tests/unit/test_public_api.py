@@ -28,13 +28,18 @@ def test_the_tool_author_api_is_exactly_this() -> None:
     import workers
 
     assert sorted(workers.__all__) == [
+        "AssistantMessage",
         "AudioContent",
+        "BlobResource",
         "CancelledByClientError",
+        "Completion",
         "Header",
         "ImageContent",
         "TextContent",
+        "TextResource",
         "ToolContext",
         "ToolDefinitionError",
         "ToolError",
         "Toolset",
+        "UserMessage",
     ]
