@@ -15,6 +15,7 @@ from proto.versions import ALL_VERSIONS, MODERN_VERSIONS
 __all__ = [
     "MODERN_VERSION_KEY",
     "CancelledParams",
+    "CompletionsCapability",
     "DiscoverResult",
     "Implementation",
     "InitializeParams",
@@ -22,6 +23,8 @@ __all__ = [
     "LogLevel",
     "ModernMeta",
     "ModernParams",
+    "PromptsCapability",
+    "ResourcesCapability",
     "ResultMeta",
     "ServerCapabilities",
     "ToolsCapability",
@@ -71,10 +74,30 @@ class ToolsCapability(McpStruct, frozen=True):
     list_changed: bool = False
 
 
+class ResourcesCapability(McpStruct, frozen=True):
+    """``resources``: whether ``resources/subscribe`` works and list changes are sent."""
+
+    subscribe: bool | UnsetType = UNSET
+    list_changed: bool | UnsetType = UNSET
+
+
+class PromptsCapability(McpStruct, frozen=True):
+    """``prompts``: whether list changes are sent."""
+
+    list_changed: bool | UnsetType = UNSET
+
+
+class CompletionsCapability(McpStruct, frozen=True):
+    """``completions``: an empty object when ``completion/complete`` is served."""
+
+
 class ServerCapabilities(McpStruct, frozen=True):
     """Capabilities the server advertises (only what it implements, checklist 13)."""
 
     tools: ToolsCapability | UnsetType = UNSET
+    resources: ResourcesCapability | UnsetType = UNSET
+    prompts: PromptsCapability | UnsetType = UNSET
+    completions: CompletionsCapability | UnsetType = UNSET
     extensions: JsonObject | UnsetType = UNSET
 
 

@@ -30,7 +30,6 @@ __all__ = [
     "CompleteParams",
     "CompleteResult",
     "Completion",
-    "CompletionsCapability",
     "GetPromptParams",
     "GetPromptResult",
     "ListPromptsResult",
@@ -40,7 +39,6 @@ __all__ = [
     "PromptArgument",
     "PromptMessage",
     "PromptReference",
-    "PromptsCapability",
     "ReadResourceParams",
     "ReadResourceResult",
     "Resource",
@@ -48,33 +46,12 @@ __all__ = [
     "ResourceNotFoundError",
     "ResourceTemplate",
     "ResourceTemplateReference",
-    "ResourcesCapability",
     "SubscribeParams",
     "TextResourceContents",
     "resource_not_found",
 ]
 
 CacheScope = Literal["public", "private"]
-
-
-# --- capabilities -----------------------------------------------------------------------
-
-
-class ResourcesCapability(McpStruct, frozen=True):
-    """``resources``: whether ``resources/subscribe`` works and list changes are sent."""
-
-    subscribe: bool | UnsetType = UNSET
-    list_changed: bool | UnsetType = UNSET
-
-
-class PromptsCapability(McpStruct, frozen=True):
-    """``prompts``: whether list changes are sent."""
-
-    list_changed: bool | UnsetType = UNSET
-
-
-class CompletionsCapability(McpStruct, frozen=True):
-    """``completions``: an empty object when ``completion/complete`` is served."""
 
 
 # --- resources ----------------------------------------------------------------------------

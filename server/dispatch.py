@@ -21,6 +21,9 @@ from proto import (
     NOTIFICATION_CANCELLED,
     NOTIFICATION_PROGRESS,
     PING,
+    PROMPTS_LIST,
+    RESOURCES_LIST,
+    RESOURCES_TEMPLATES_LIST,
     SERVER_DISCOVER,
     SUBSCRIPTIONS_LISTEN,
     TOOLS_CALL,
@@ -29,6 +32,7 @@ from proto import (
     CallToolParams2026,
     CancelledParams,
     ChangeKind,
+    CompletionsCapability,
     DiscoverResult,
     HeaderMismatchError,
     InitializeParams,
@@ -42,8 +46,10 @@ from proto import (
     Notification,
     ProgressMessage,
     ProgressParams,
+    PromptsCapability,
     ProtocolError,
     Request,
+    ResourcesCapability,
     ResultMeta,
     ResultReply,
     ServerCapabilities,
@@ -95,7 +101,7 @@ class Dispatcher:
         self._catalog = catalog
         self._calls = calls
         self._meta = ResultMeta(server_info=catalog.server_info)
-        capabilities = ServerCapabilities(tools=ToolsCapability(list_changed=True))
+        capabilities = _capabilities(catalog)
         self._capabilities = capabilities
         self._discover = _encoder.encode(
             DiscoverResult(
@@ -248,6 +254,18 @@ class Dispatcher:
         self._reject_cursor(decode_params(served.request.params, _list_params))
         return self._catalog.list_result(served.version)
 
+    async def _resources_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        self._reject_cursor(decode_params(served.request.params, _list_params))
+        return self._catalog.resources.list_result(served.version, meta=self._meta)
+
+    async def _resource_templates_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        self._reject_cursor(decode_params(served.request.params, _list_params))
+        return self._catalog.resources.templates_result(served.version, meta=self._meta)
+
+    async def _prompts_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        self._reject_cursor(decode_params(served.request.params, _list_params))
+        return self._catalog.prompts.list_result(served.version, meta=self._meta)
+
     async def _reinitialize(self, served: ServedRequest) -> bytes | msgspec.Raw:
         # Transports answer initialize themselves (it opens their session); this keeps the
         # method answered the same way should a path reach the table with it.
@@ -367,6 +385,18 @@ def _reject_envelope_version(declared: str | msgspec.UnsetType) -> None:
         )
 
 
+def _capabilities(catalog: ToolCatalog) -> ServerCapabilities:
+    """Only what the app registered is advertised (checklist 13). Resource and prompt list
+    changes are not announced yet (ADR-0007: per-kind catalog digests), so not declared."""
+    resources = catalog.resources
+    return ServerCapabilities(
+        tools=ToolsCapability(list_changed=True),
+        resources=ResourcesCapability(list_changed=False) if len(resources) else UNSET,
+        prompts=PromptsCapability(list_changed=False) if len(catalog.prompts) else UNSET,
+        completions=CompletionsCapability() if catalog.completions else UNSET,
+    )
+
+
 NotificationSink = Callable[[bytes], None]
 """Receives an encoded JSON-RPC notification for the request being served (must not block)."""
 
@@ -420,6 +450,9 @@ _Method = Callable[[Dispatcher, ServedRequest], Awaitable[bytes | msgspec.Raw]]
 _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
     TOOLS_CALL: Dispatcher._handshake_tools_call,
     TOOLS_LIST: Dispatcher._tools_list,
+    RESOURCES_LIST: Dispatcher._resources_list,
+    RESOURCES_TEMPLATES_LIST: Dispatcher._resource_templates_list,
+    PROMPTS_LIST: Dispatcher._prompts_list,
     INITIALIZE: Dispatcher._reinitialize,
     PING: Dispatcher._ping,
 }
@@ -428,6 +461,9 @@ _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
 _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     TOOLS_CALL: Dispatcher._modern_tools_call,
     TOOLS_LIST: Dispatcher._tools_list,
+    RESOURCES_LIST: Dispatcher._resources_list,
+    RESOURCES_TEMPLATES_LIST: Dispatcher._resource_templates_list,
+    PROMPTS_LIST: Dispatcher._prompts_list,
     SERVER_DISCOVER: Dispatcher._server_discover,
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
 }

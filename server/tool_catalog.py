@@ -22,6 +22,8 @@ from proto import (
     Tool,
     supports_structured_content,
 )
+from server.prompt_catalog import PromptCatalog
+from server.resource_catalog import ResourceCatalog
 
 __all__ = ["CatalogTool", "ToolCatalog"]
 
@@ -82,9 +84,18 @@ class ToolCatalog:
         instructions: str | None,
         tools: Sequence[CatalogTool],
         list_ttl_ms: int,
+        resources: ResourceCatalog | None = None,
+        prompts: PromptCatalog | None = None,
+        completions: frozenset[str] = frozenset(),
     ) -> None:
         self.server_info = server_info
         self.instructions = instructions
+        self.resources = resources or ResourceCatalog()
+        """The app's resources and templates (ADR-0007)."""
+        self.prompts = prompts or PromptCatalog()
+        """The app's prompts."""
+        self.completions = completions
+        """Keys (``workers.completions.completion_key``) of the arguments with a provider."""
         self._tools = {tool.name: tool for tool in tools}
         self._list_ttl_ms = list_ttl_ms
         self._listings: dict[str, bytes] = {}
@@ -97,8 +108,9 @@ class ToolCatalog:
 
     @property
     def longest_timeout_s(self) -> float:
-        """The longest any call may run (0 without tools)."""
-        return max((tool.timeout_s for tool in self._tools.values()), default=0.0)
+        """The longest any call (tool, read, prompt) may run (0 without any)."""
+        tools = max((tool.timeout_s for tool in self._tools.values()), default=0.0)
+        return max(tools, self.resources.longest_timeout_s, self.prompts.longest_timeout_s)
 
     @property
     def digest(self) -> str:

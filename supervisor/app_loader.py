@@ -12,9 +12,13 @@ from pathlib import Path
 
 import msgspec
 
-from proto import FleetError, Implementation, Tool, param_headers_of
+from proto import FleetError, Implementation, Prompt, Tool, param_headers_of
 from server import CatalogTool, ToolCatalog
+from server.prompt_catalog import CatalogPrompt, PromptCatalog
+from server.resource_catalog import CatalogResource, ResourceCatalog
 from workers import Toolset
+from workers.prompts import PromptDefinition
+from workers.resources import ResourceDefinition
 from workers.runtime import ToolDefinition, WorkerConfig
 
 __all__ = ["AppLoadError", "build_catalog", "load_toolset"]
@@ -56,6 +60,7 @@ def build_catalog(
     toolset: Toolset, worker_config: WorkerConfig, *, list_ttl_ms: int
 ) -> ToolCatalog:
     """Describe ``toolset`` for the front: listings, argument types and timeouts."""
+    default_s = worker_config.default_timeout_s
     return ToolCatalog(
         server_info=Implementation(
             name=toolset.name,
@@ -63,11 +68,40 @@ def build_catalog(
             title=toolset.title or msgspec.UNSET,
         ),
         instructions=toolset.instructions,
-        tools=[
-            _catalog_tool(tool, worker_config.default_timeout_s) for tool in toolset.tools.values()
-        ],
+        tools=[_catalog_tool(tool, default_s) for tool in toolset.tools.values()],
         list_ttl_ms=list_ttl_ms,
+        resources=ResourceCatalog(
+            [_catalog_resource(r, default_s) for r in toolset.resources.values()],
+            list_ttl_ms=list_ttl_ms,
+        ),
+        prompts=PromptCatalog(
+            [_catalog_prompt(p, default_s) for p in toolset.prompts.values()],
+            list_ttl_ms=list_ttl_ms,
+        ),
+        completions=frozenset(toolset.completions),
     )
+
+
+def _catalog_resource(resource: ResourceDefinition, default_timeout_s: float) -> CatalogResource:
+    return CatalogResource(
+        resource.uri,
+        name=resource.name,
+        title=resource.title,
+        description=resource.description,
+        mime_type=resource.mime_type,
+        args_type=resource.args.struct,
+        timeout_s=resource.timeout_s or default_timeout_s,
+    )
+
+
+def _catalog_prompt(prompt: PromptDefinition, default_timeout_s: float) -> CatalogPrompt:
+    listing = Prompt(
+        name=prompt.name,
+        title=prompt.title or msgspec.UNSET,
+        description=prompt.description or msgspec.UNSET,
+        arguments=prompt.arguments or msgspec.UNSET,
+    )
+    return CatalogPrompt(listing, prompt.args.struct, prompt.timeout_s or default_timeout_s)
 
 
 def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool:

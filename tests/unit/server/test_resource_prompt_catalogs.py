@@ -1,0 +1,138 @@
+"""The front's resource and prompt catalogs, built from a Toolset the way the supervisor
+builds them (ADR-0007): listings per version, URI matching, argument checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from proto import Implementation, ResultMeta
+from server.tool_catalog import ToolCatalog
+from supervisor.app_loader import build_catalog
+from workers import Toolset
+from workers.runtime import WorkerConfig
+
+META = ResultMeta(server_info=Implementation(name="t", version="1"))
+
+
+def _app() -> Toolset:
+    app = Toolset("t")
+
+    @app.resource("config://app", mime_type="application/json", title="Config")
+    def config() -> str:
+        """The app's configuration."""
+        return "{}"
+
+    @app.resource("users://{user_id}/profile{?fields}")
+    def profile(user_id: int, fields: str = "") -> str:
+        return ""
+
+    @app.resource("files:///{+path}")
+    def files(path: str) -> str:
+        return ""
+
+    @app.prompt
+    def review(code: str, language: str = "python") -> str:
+        """Ask for a review.
+
+        Args:
+            code: the code to review.
+        """
+        return code
+
+    @app.complete(prompt="review", argument="language")
+    def languages(value: str, context: dict[str, str]) -> list[str]:
+        return []
+
+    return app
+
+
+def _catalog() -> ToolCatalog:
+    return build_catalog(_app(), WorkerConfig(), list_ttl_ms=5000)
+
+
+def decoded(raw: bytes) -> Any:
+    return json.loads(raw)
+
+
+def test_static_resources_and_templates_are_listed_apart() -> None:
+    resources = _catalog().resources
+    assert decoded(resources.list_result("2025-11-25", meta=META)) == {
+        "resources": [
+            {
+                "uri": "config://app",
+                "name": "config",
+                "title": "Config",
+                "description": "The app's configuration.",
+                "mimeType": "application/json",
+            }
+        ]
+    }
+    templates = decoded(resources.templates_result("2026-07-28", meta=META))
+    assert [t["uriTemplate"] for t in templates["resourceTemplates"]] == [
+        "users://{user_id}/profile{?fields}",
+        "files:///{+path}",
+    ]
+    assert (templates["resultType"], templates["ttlMs"], templates["cacheScope"]) == (
+        "complete",
+        5000,
+        "public",
+    )
+    assert templates["_meta"] == {
+        "io.modelcontextprotocol/serverInfo": {"name": "t", "version": "1"}
+    }
+
+
+def test_uris_match_static_resources_first_then_templates_in_order() -> None:
+    resources = _catalog().resources
+    static = resources.match("config://app")
+    assert static is not None and static.resource.uri == "config://app" and static.variables == {}
+    profile = resources.match("users://7/profile?fields=name")
+    assert profile is not None and profile.variables == {"user_id": "7", "fields": "name"}
+    assert profile.resource.variables_problem(profile.variables) is None
+    nested = resources.match("files:///a/b.txt")
+    assert nested is not None and nested.variables == {"path": "a/b.txt"}
+    assert resources.match("users://7/other") is None
+    assert resources.match("nope://x") is None
+
+
+def test_template_values_that_do_not_fit_the_handler_are_named() -> None:
+    match = _catalog().resources.match("users://seven/profile")
+    assert match is not None
+    problem = match.resource.variables_problem(match.variables)
+    assert problem is not None and "Expected `int`" in problem
+
+
+def test_prompts_are_listed_with_their_arguments_and_checked() -> None:
+    prompts = _catalog().prompts
+    listing = decoded(prompts.list_result("2025-06-18", meta=META))
+    assert listing == {
+        "prompts": [
+            {
+                "name": "review",
+                "description": "Ask for a review.",
+                "arguments": [
+                    {"name": "code", "description": "the code to review.", "required": True},
+                    {"name": "language", "required": False},
+                ],
+            }
+        ]
+    }
+    review = prompts.get("review")
+    assert review is not None
+    assert review.arguments_problem({"code": "x"}) is None
+    missing = review.arguments_problem({})
+    assert missing is not None and "missing required field `code`" in missing
+    unknown = review.arguments_problem({"code": "x", "tone": "nice"})
+    assert unknown is not None and "tone" in unknown
+    assert prompts.get("nope") is None
+
+
+def test_completion_keys_reach_the_front() -> None:
+    assert _catalog().completions == frozenset({"prompt:review:language"})
+
+
+def test_an_app_with_only_tools_has_empty_catalogs() -> None:
+    catalog = build_catalog(Toolset("t"), WorkerConfig(), list_ttl_ms=0)
+    assert len(catalog.resources) == 0 and len(catalog.prompts) == 0
+    assert decoded(catalog.resources.list_result("2025-11-25", meta=META)) == {"resources": []}
