@@ -28,6 +28,7 @@ __all__ = [
     "ResultMeta",
     "ServerCapabilities",
     "ToolsCapability",
+    "mirrored_name",
     "require_envelope",
     "require_served_version",
     "unsupported_version_error",
@@ -149,10 +150,25 @@ class ModernMeta(msgspec.Struct, frozen=True):
 
 class ModernParams(msgspec.Struct, frozen=True):
     """What the 2026-07-28 validation ladder reads before dispatch: the envelope and the
-    value ``Mcp-Name`` must mirror (``name`` of tools/call); other fields are skipped."""
+    values ``Mcp-Name`` may mirror (:func:`mirrored_name`); other fields are skipped."""
 
     meta: ModernMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
     name: str | UnsetType = UNSET
+    uri: str | UnsetType = UNSET
+
+
+_MCP_NAME_FIELDS: Final = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+
+
+def mirrored_name(method: str, params: ModernParams) -> str | UnsetType | None:
+    """The body value ``Mcp-Name`` must equal for ``method`` (mcp-protocol.md 5.2): the
+    ``name`` of tools/call and prompts/get, the ``uri`` of resources/read; ``UNSET`` when the
+    body lacks it; None for methods that carry no ``Mcp-Name``."""
+    field = _MCP_NAME_FIELDS.get(method)
+    if field is None:
+        return None
+    value: str | UnsetType = getattr(params, field)
+    return value
 
 
 def require_envelope(params: ModernParams) -> tuple[str, ModernMeta]:

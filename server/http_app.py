@@ -31,8 +31,8 @@ from proto import (
     INITIALIZE,
     MCP_SESSION_ID,
     MODERN_VERSIONS,
+    RESOURCES_READ,
     SUBSCRIPTIONS_LISTEN,
-    TOOLS_CALL,
     BackendUnavailableError,
     ClientResponse,
     Era,
@@ -59,6 +59,7 @@ from proto import (
     encode_result,
     era_of,
     is_batch,
+    mirrored_name,
     parse_event_id,
     require_envelope,
     sends_priming_events,
@@ -512,10 +513,12 @@ def _check_routing_headers(
         raise HeaderMismatchError(
             f"Mcp-Method header must be present once and equal {request.method!r}"
         )
-    if request.method != TOOLS_CALL:
+    expected = mirrored_name(request.method, params)
+    if expected is None:
         return
-    if len(headers.name) != 1 or decode_header_value(headers.name[0]) != params.name:
-        raise HeaderMismatchError("Mcp-Name header must be present once and equal params.name")
+    if len(headers.name) != 1 or decode_header_value(headers.name[0]) != expected:
+        field = "params.uri" if request.method == RESOURCES_READ else "params.name"
+        raise HeaderMismatchError(f"Mcp-Name header must be present once and equal {field}")
 
 
 def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, ModernParams] | None:

@@ -294,6 +294,24 @@ def test_routing_header_mismatch_is_32020(http: httpx.Client, headers: dict[str,
     assert_error(post(http, body=body, headers=headers), 400, -32020, "h")
 
 
+@pytest.mark.parametrize(
+    ("method", "params", "name"),
+    [
+        ("resources/read", {"uri": "test://a"}, "test://b"),
+        ("resources/read", {"uri": "test://a"}, None),
+        ("prompts/get", {"name": "p"}, "q"),
+    ],
+)
+def test_mcp_name_must_mirror_the_uri_or_name_of_reads_and_prompts(
+    http: httpx.Client, method: str, params: dict[str, str], name: str | None
+) -> None:
+    body = {"jsonrpc": "2.0", "id": "n", "method": method, "params": {**params, "_meta": ENVELOPE}}
+    error = assert_error(
+        post(http, body=body, headers=modern_headers(method, name)), 400, -32020, "n"
+    )
+    assert "Mcp-Name" in str(error["message"])
+
+
 def test_base64_encoded_mcp_name_matches(http: httpx.Client) -> None:
     body = call("echo", {"text": "a"}, meta=ENVELOPE)
     response = post(http, body=body, headers=modern_headers("tools/call", "=?base64?ZWNobw==?="))

@@ -235,3 +235,16 @@ def test_cancelled_params_need_a_request_id_of_either_type() -> None:
     for bad in (b"{}", b'{"requestId": true}', b'{"requestId": null}', b'{"requestId": 1.5}'):
         with pytest.raises(msgspec.ValidationError):
             decoder.decode(bad)
+
+
+def test_mcp_name_mirrors_the_name_or_uri_of_name_bearing_methods() -> None:
+    from msgspec import UNSET
+
+    from proto import ModernParams, mirrored_name
+
+    params = ModernParams(name="echo", uri="test://a")
+    assert mirrored_name("tools/call", params) == "echo"
+    assert mirrored_name("prompts/get", params) == "echo"
+    assert mirrored_name("resources/read", params) == "test://a"
+    assert mirrored_name("tools/list", params) is None
+    assert mirrored_name("resources/read", ModernParams()) is UNSET
