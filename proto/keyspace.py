@@ -58,12 +58,14 @@ class Keyspace:
         """Pub/sub channel of one front process: replies and progress for its calls."""
         return f"{self._prefix}replies:{{{front_id}}}"
 
-    def catalog_digest(self) -> str:
-        """String key: the digest (hex SHA-256 of the encoded tool entries) of the tool list
-        served by the front that started last. Written by every front at start-up with
-        ``ANNOUNCE_CATALOG``, which announces a tools change on :meth:`change_channel` when
-        the digest differs from the one recorded before. No TTL."""
-        return self._prefix + "catalog-digest"
+    def catalog_digest(self, kind: str = "tools") -> str:
+        """String key: the digest (hex SHA-256 of the encoded entries) of one list the
+        front that started last serves: ``tools``, ``resources`` or ``prompts``. Written by
+        every front at start-up with ``ANNOUNCE_CATALOG``, which announces a change of that
+        kind on :meth:`change_channel` when the digest differs from the one recorded
+        before. No TTL."""
+        suffix = "" if kind == "tools" else f":{kind}"
+        return f"{self._prefix}catalog-digest{suffix}"
 
     def change_channel(self) -> str:
         """Pub/sub channel of fleet-wide change announcements (``ChangeAnnouncement``: the

@@ -40,6 +40,8 @@ from proto.lifecycle import CancelledParams, Implementation
 from proto.mcp_struct import McpStruct
 from proto.methods import (
     NOTIFICATION_CANCELLED,
+    NOTIFICATION_PROMPTS_LIST_CHANGED,
+    NOTIFICATION_RESOURCES_LIST_CHANGED,
     NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED,
     NOTIFICATION_TOOLS_LIST_CHANGED,
 )
@@ -68,6 +70,10 @@ class ChangeKind(enum.StrEnum):
 
     TOOLS = "tools"
     """The tool list changed (a deployment with another catalog came up)."""
+    RESOURCES = "resources"
+    """The resource list (resources or templates) changed."""
+    PROMPTS = "prompts"
+    """The prompt list changed."""
 
 
 class ChangeAnnouncement(msgspec.Struct, frozen=True, array_like=True):
@@ -149,6 +155,8 @@ class _ListenResult(McpStruct, frozen=True):
 
 _LIST_CHANGED_METHODS: Final[dict[str, str]] = {
     ChangeKind.TOOLS: NOTIFICATION_TOOLS_LIST_CHANGED,
+    ChangeKind.RESOURCES: NOTIFICATION_RESOURCES_LIST_CHANGED,
+    ChangeKind.PROMPTS: NOTIFICATION_PROMPTS_LIST_CHANGED,
 }
 """The notification of each list kind, in both eras."""
 
@@ -182,8 +190,13 @@ class Subscription:
 
     def honours(self, announcement: ChangeAnnouncement) -> bool:
         """Whether the stream carries this change (never a kind not requested)."""
+        honoured = self.honoured
         if announcement.kind == ChangeKind.TOOLS:
-            return self.honoured.tools_list_changed is True
+            return honoured.tools_list_changed is True
+        if announcement.kind == ChangeKind.RESOURCES:
+            return honoured.resources_list_changed is True
+        if announcement.kind == ChangeKind.PROMPTS:
+            return honoured.prompts_list_changed is True
         return False
 
     def acknowledgement(self) -> bytes:
@@ -212,8 +225,15 @@ class Subscription:
 
 def _honoured(requested: SubscriptionFilter, served: frozenset[str]) -> SubscriptionFilter:
     """The requested kinds the server serves; unserved ones are left out (7.6)."""
-    tools = requested.tools_list_changed is True and ChangeKind.TOOLS in served
-    return SubscriptionFilter(tools_list_changed=True if tools else UNSET)
+
+    def wanted(flag: bool | UnsetType, kind: str) -> Literal[True] | UnsetType:
+        return True if flag is True and kind in served else UNSET
+
+    return SubscriptionFilter(
+        tools_list_changed=wanted(requested.tools_list_changed, ChangeKind.TOOLS),
+        prompts_list_changed=wanted(requested.prompts_list_changed, ChangeKind.PROMPTS),
+        resources_list_changed=wanted(requested.resources_list_changed, ChangeKind.RESOURCES),
+    )
 
 
 def handshake_change_notification(announcement: ChangeAnnouncement) -> bytes | None:

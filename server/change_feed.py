@@ -27,7 +27,7 @@ reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import msgspec
@@ -36,7 +36,6 @@ import trio
 
 from proto import (
     ANNOUNCE_CATALOG,
-    TOOLS_CHANGED,
     ChangeAnnouncement,
     Keyspace,
     decode_announcement,
@@ -97,7 +96,7 @@ class ChangeFeed:
         redis: the front's Redis client (the start-up announcement).
         keys: the fleet's key schema.
         subscriber: the front's pub/sub connection (the channel is watched on it).
-        catalog_digest: the digest of the tool list this front serves.
+        catalog_digests: the digest of each list this front serves, by change kind.
         served: the change kinds this front's consumers can carry; a gap replays these.
     """
 
@@ -107,16 +106,21 @@ class ChangeFeed:
         redis: RedisClient,
         keys: Keyspace,
         subscriber: RedisSubscriber,
-        catalog_digest: str,
+        catalog_digests: Mapping[str, str],
         served: frozenset[str],
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._subscriber = subscriber
-        self._digest = catalog_digest
+        self._digests = dict(catalog_digests)
         self._served = served
         self._inboxes: set[ChangeInbox] = set()
         self.gaps = 0
+
+    def is_served(self, announcement: ChangeAnnouncement) -> bool:
+        """Whether this front tells clients about changes of this kind (a ``Wants`` for
+        consumers that carry every served kind: GET streams, stdio connections)."""
+        return announcement.kind in self._served
 
     @property
     def open_inboxes(self) -> int:
@@ -145,12 +149,13 @@ class ChangeFeed:
         Cancellation: the watch is dropped; nothing is left behind in Redis.
         """
         channel = self._keys.change_channel()
-        announced = await self._redis.run_script(
-            ANNOUNCE_CATALOG,
-            [self._keys.catalog_digest()],
-            [self._digest, channel, encode_announcement(TOOLS_CHANGED)],
-        )
-        log.info("catalog.recorded", digest=self._digest[:16], announced=announced == 1)
+        for kind, digest in self._digests.items():
+            announced = await self._redis.run_script(
+                ANNOUNCE_CATALOG,
+                [self._keys.catalog_digest(kind)],
+                [digest, channel, encode_announcement(ChangeAnnouncement(kind))],
+            )
+            log.info("catalog.recorded", kind=kind, digest=digest[:16], announced=announced == 1)
         async with self._subscriber.watch(channel) as watch:
             task_status.started()
             while True:

@@ -31,7 +31,6 @@ from proto import (
     CallToolParams2025,
     CallToolParams2026,
     CancelledParams,
-    ChangeKind,
     CompletionsCapability,
     DiscoverResult,
     HeaderMismatchError,
@@ -68,7 +67,7 @@ from server.call_queue import CallQueue
 from server.reply_router import ProgressSink
 from server.tool_catalog import ToolCatalog
 
-__all__ = ["SERVED_CHANGES", "Dispatcher", "NotificationSink"]
+__all__ = ["Dispatcher", "NotificationSink"]
 
 log = structlog.get_logger()
 
@@ -81,11 +80,6 @@ _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _listen_params: Final = msgspec.json.Decoder(ListenParams)
 _EMPTY_RESULT: Final = b"{}"
-
-SERVED_CHANGES: Final = frozenset({ChangeKind.TOOLS})
-"""The changes this server delivers (listen streams, GET streams, stdio): the tool list,
-whose changes the fleet announces (``server/change_feed.py``), hence ``tools.listChanged``
-in the capabilities (checklist 46)."""
 
 
 class Dispatcher:
@@ -227,7 +221,7 @@ class Dispatcher:
         return Subscription(
             request.id,
             params.notifications,
-            served=SERVED_CHANGES,
+            served=self._catalog.served_changes,
             server_info=self._catalog.server_info,
         )
 
@@ -386,13 +380,13 @@ def _reject_envelope_version(declared: str | msgspec.UnsetType) -> None:
 
 
 def _capabilities(catalog: ToolCatalog) -> ServerCapabilities:
-    """Only what the app registered is advertised (checklist 13). Resource and prompt list
-    changes are not announced yet (ADR-0007: per-kind catalog digests), so not declared."""
+    """Only what the app registered is advertised (checklist 13); each list's changes are
+    announced fleet-wide by its own catalog digest (ADR-0006, ADR-0007)."""
     resources = catalog.resources
     return ServerCapabilities(
         tools=ToolsCapability(list_changed=True),
-        resources=ResourcesCapability(list_changed=False) if len(resources) else UNSET,
-        prompts=PromptsCapability(list_changed=False) if len(catalog.prompts) else UNSET,
+        resources=ResourcesCapability(list_changed=True) if len(resources) else UNSET,
+        prompts=PromptsCapability(list_changed=True) if len(catalog.prompts) else UNSET,
         completions=CompletionsCapability() if catalog.completions else UNSET,
     )
 

@@ -15,7 +15,7 @@ from proto import Keyspace
 from server.call_queue import CallQueue
 from server.change_feed import ChangeFeed
 from server.config import FrontConfig
-from server.dispatch import SERVED_CHANGES, Dispatcher
+from server.dispatch import Dispatcher
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
@@ -97,8 +97,8 @@ async def open_front_services(
             redis=redis,
             keys=keys,
             subscriber=subscriber,
-            catalog_digest=catalog.digest,
-            served=SERVED_CHANGES,
+            catalog_digests=catalog.digests,
+            served=catalog.served_changes,
         )
         await nursery.start(changes.run)
         try:

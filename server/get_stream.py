@@ -49,7 +49,6 @@ from proto import (
 )
 from server.change_feed import ChangeFeed, ChangeInbox
 from server.config import FrontConfig
-from server.dispatch import SERVED_CHANGES
 from server.event_store import EventStore
 from server.redis_client import RedisClient
 from server.redis_subscriber import ChannelWatch, RedisSubscriber
@@ -182,7 +181,7 @@ class GetStreams:
                 if prime and resume_from is None:  # a resuming client has an id already
                     primer = EventId(stream, after)
                     await _body(send, encode_priming_event(primer, self._config.sse_retry_ms))
-                wants = _carries_change if standalone else _carries_nothing
+                wants = self._changes.is_served if standalone else _carries_nothing
                 with self._changes.inbox(wants) as changes:
                     async with trio.open_nursery() as nursery:
                         served = nursery.cancel_scope
@@ -314,10 +313,6 @@ class _Cursor:
     def __init__(self, stream: str, entry: str) -> None:
         self.stream = stream
         self.entry = entry or START_ENTRY
-
-
-def _carries_change(announcement: ChangeAnnouncement) -> bool:
-    return announcement.kind in SERVED_CHANGES
 
 
 def _carries_nothing(announcement: ChangeAnnouncement) -> bool:

@@ -4,6 +4,7 @@ protocol version, and the check of a ``prompts/get``'s arguments before anything
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
@@ -58,6 +59,13 @@ class PromptCatalog:
         self._prompts = {p.name: p for p in prompts}
         self._list_ttl_ms = list_ttl_ms
         self._listings: dict[str, bytes] = {}
+
+    @property
+    def digest(self) -> str:
+        """Hex SHA-256 of the listing entries in order (see ``ToolCatalog.digest``)."""
+        return hashlib.sha256(
+            _encoder.encode([e.listing for e in self._prompts.values()])
+        ).hexdigest()
 
     def __len__(self) -> int:
         return len(self._prompts)

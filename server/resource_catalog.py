@@ -5,6 +5,7 @@ so an unknown URI is refused here and a worker never sees it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
@@ -99,6 +100,13 @@ class ResourceCatalog:
         self._templates = [r for r in resources if r.template.is_template]
         self._list_ttl_ms = list_ttl_ms
         self._listings: dict[tuple[str, bool], bytes] = {}
+
+    @property
+    def digest(self) -> str:
+        """Hex SHA-256 of the listing entries in order (see ``ToolCatalog.digest``)."""
+        return hashlib.sha256(
+            _encoder.encode([e.listing for e in [*self._static.values(), *self._templates]])
+        ).hexdigest()
 
     def __len__(self) -> int:
         return len(self._static) + len(self._templates)

@@ -94,7 +94,7 @@ from proto import (
 )
 from server.call_queue import CallCancelledError
 from server.change_feed import ChangeFeed, ChangeInbox
-from server.dispatch import SERVED_CHANGES, Dispatcher, NotificationSink
+from server.dispatch import Dispatcher, NotificationSink
 from server.request_failure import failure_error
 
 __all__ = ["StdioConnection"]
@@ -197,7 +197,7 @@ class StdioConnection:
             if stop is not None:
                 nursery.start_soon(self._stop_reading_on, stop)
             async with trio.open_nursery() as requests:
-                with self._changes.inbox(_carries_change) as changes:
+                with self._changes.inbox(self._changes.is_served) as changes:
                     requests.start_soon(self._relay_changes, changes)
                     with self._reading:
                         await self._read_loop(receive, requests)
@@ -539,10 +539,6 @@ def _check_modern(request: Request) -> tuple[str, ModernParams]:
     version, _meta = require_envelope(params)
     require_served_version(version)
     return version, params
-
-
-def _carries_change(announcement: ChangeAnnouncement) -> bool:
-    return announcement.kind in SERVED_CHANGES
 
 
 def _error_reply(request_id: RequestId | None, error: ProtocolError) -> bytes:

@@ -15,6 +15,7 @@ import msgspec
 
 from proto import (
     MODERN_VERSIONS,
+    ChangeKind,
     Implementation,
     ListToolsResult,
     ParamHeader,
@@ -119,6 +120,27 @@ class ToolCatalog:
         tools change when a front with another digest starts (``server/change_feed.py``)."""
         entries = _encoder.encode([tool.listing for tool in self._tools.values()])
         return hashlib.sha256(entries).hexdigest()
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """The digest of each list this front serves, by change kind (``ChangeKind``):
+        tools, resources (resources and templates together) and prompts."""
+        return {
+            ChangeKind.TOOLS: self.digest,
+            ChangeKind.RESOURCES: self.resources.digest,
+            ChangeKind.PROMPTS: self.prompts.digest,
+        }
+
+    @property
+    def served_changes(self) -> frozenset[str]:
+        """The list-change kinds worth telling clients about: tools always, resources and
+        prompts when the app registers any (a client that cached them must refetch)."""
+        kinds = {ChangeKind.TOOLS}
+        if len(self.resources):
+            kinds.add(ChangeKind.RESOURCES)
+        if len(self.prompts):
+            kinds.add(ChangeKind.PROMPTS)
+        return frozenset(kinds)
 
     def list_result(self, version: str) -> bytes:
         """The encoded ``tools/list`` result for ``version``, built on first use."""

@@ -186,7 +186,7 @@ def test_a_change_from_a_front_of_another_deployment_reaches_a_stream_on_this_on
         "method": LIST_CHANGED,
         "params": {"_meta": {SUBSCRIPTION_ID: 9}},
     }
-    [recorded] = other.find("catalog.recorded")
+    [recorded] = other.find("catalog.recorded", kind="tools")
     assert recorded["announced"] is True
 
 

@@ -47,7 +47,11 @@ async def start_feed(
     )
     await nursery.start(subscriber.run)
     feed = ChangeFeed(
-        redis=client, keys=keys, subscriber=subscriber, catalog_digest=digest, served=SERVED
+        redis=client,
+        keys=keys,
+        subscriber=subscriber,
+        catalog_digests={ChangeKind.TOOLS: digest},
+        served=SERVED,
     )
     await nursery.start(feed.run)
     return feed
@@ -106,6 +110,55 @@ async def test_changes_reach_the_inboxes_that_want_them_once_each(
             assert tools.receive_nowait() is None
             assert nothing.receive_nowait() is None
         assert feed.open_inboxes == 0
+
+
+async def test_each_list_kind_is_recorded_and_announced_on_its_own(
+    redis_server: RedisServer, fleet_name: str, nursery: trio.Nursery
+) -> None:
+    keys = Keyspace(fleet_name)
+    heard: list[bytes] = []
+    subscriber = RedisSubscriber(
+        parse_redis_url(redis_server.url),
+        keys.change_channel(),
+        on_message=heard.append,
+        on_gap=lambda: None,
+    )
+    await nursery.start(subscriber.run)
+    digests = {ChangeKind.TOOLS: "t1", ChangeKind.RESOURCES: "r1", ChangeKind.PROMPTS: "p1"}
+
+    async def start_front(changed: dict[str, str]) -> None:
+        async with (
+            open_redis(parse_redis_url(redis_server.url)) as client,
+            trio.open_nursery() as n,
+        ):
+            own = RedisSubscriber(
+                parse_redis_url(redis_server.url),
+                keys.reply_channel("front-x"),
+                on_message=lambda payload: None,
+                on_gap=lambda: None,
+            )
+            await n.start(own.run)
+            feed = ChangeFeed(
+                redis=client,
+                keys=keys,
+                subscriber=own,
+                catalog_digests={**digests, **changed},
+                served=frozenset(digests),
+            )
+            await n.start(feed.run)
+            n.cancel_scope.cancel()
+
+    await start_front({})  # a new fleet: every kind announced once
+    await wait_until_async(lambda: len(heard) == 3, deadline_s=5, what="three first announcements")
+    await start_front({})  # the same deployment again: nothing
+    await start_front({ChangeKind.PROMPTS: "p2"})  # only the prompts changed
+    await wait_until_async(lambda: len(heard) == 4, deadline_s=5, what="the prompts change")
+    kinds = [decode_announcement(p).kind for p in heard]
+    assert sorted(kinds[:3]) == ["prompts", "resources", "tools"]
+    assert kinds[3] == "prompts"
+    async with open_redis(parse_redis_url(redis_server.url)) as client:
+        assert await client.execute("GET", keys.catalog_digest("prompts")) == b"p2"
+        assert await client.execute("GET", keys.catalog_digest("resources")) == b"r1"
 
 
 @pytest.fixture

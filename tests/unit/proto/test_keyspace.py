@@ -67,5 +67,6 @@ def test_call_group_name() -> None:
 def test_fleet_wide_change_names() -> None:
     ks = Keyspace("t1")
     assert ks.catalog_digest() == "mcpf:t1:catalog-digest"
+    assert ks.catalog_digest("prompts") == "mcpf:t1:catalog-digest:prompts"
     assert ks.change_channel() == "mcpf:t1:changes"
     assert Keyspace("t2").change_channel() != ks.change_channel()

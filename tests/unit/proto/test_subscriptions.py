@@ -177,3 +177,46 @@ def test_announcements_are_hashable_and_equal_by_value() -> None:
 def test_garbage_announcements_raise(payload: bytes) -> None:
     with pytest.raises(msgspec.MsgspecError):
         decode_announcement(payload)
+
+
+# --- resources and prompts lists (ADR-0007) --------------------------------------------------
+
+ALL_LISTS = frozenset({ChangeKind.TOOLS, ChangeKind.RESOURCES, ChangeKind.PROMPTS})
+
+
+def test_resource_and_prompt_list_changes_are_honoured_when_served_and_requested() -> None:
+    requested = SubscriptionFilter(prompts_list_changed=True, resources_list_changed=True)
+    sub = Subscription("s", requested, served=ALL_LISTS, server_info=SERVER)
+    assert json.loads(sub.acknowledgement())["params"]["notifications"] == {
+        "promptsListChanged": True,
+        "resourcesListChanged": True,
+    }
+    prompts = sub.notification(ChangeAnnouncement(ChangeKind.PROMPTS))
+    resources = sub.notification(ChangeAnnouncement(ChangeKind.RESOURCES))
+    assert (
+        prompts is not None
+        and json.loads(prompts)["method"] == "notifications/prompts/list_changed"
+    )
+    assert resources is not None
+    assert json.loads(resources)["method"] == "notifications/resources/list_changed"
+    assert json.loads(resources)["params"]["_meta"][SUBSCRIPTION_ID_KEY] == "s"
+    assert sub.notification(TOOLS_CHANGED) is None  # not requested
+
+
+def test_lists_the_app_does_not_have_are_left_out_of_the_acknowledgement() -> None:
+    requested = SubscriptionFilter(prompts_list_changed=True, resources_list_changed=True)
+    sub = Subscription(1, requested, served=SERVED, server_info=SERVER)
+    assert json.loads(sub.acknowledgement())["params"]["notifications"] == {}
+    assert sub.notification(ChangeAnnouncement(ChangeKind.PROMPTS)) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"),
+    [
+        (ChangeKind.RESOURCES, "notifications/resources/list_changed"),
+        (ChangeKind.PROMPTS, "notifications/prompts/list_changed"),
+    ],
+)
+def test_handshake_sessions_get_each_lists_own_notification(kind: str, method: str) -> None:
+    frame = handshake_change_notification(ChangeAnnouncement(kind))
+    assert frame is not None and json.loads(frame) == {"jsonrpc": "2.0", "method": method}
