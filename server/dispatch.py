@@ -245,8 +245,18 @@ class Dispatcher:
         return await self._tools_call(params, served)
 
     async def _tools_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
-        self._reject_cursor(decode_params(served.request.params, _list_params))
-        return self._catalog.list_result(served.version)
+        cursor = decode_params(served.request.params, _list_params).cursor
+        if isinstance(cursor, UnsetType):
+            return self._catalog.list_result(served.version)
+        start = self._catalog.page_start(cursor)
+        if start is None:
+            # Another deployment's cursor looks the same as a forged one: either way the
+            # client starts over (docs/tool-authoring.md, "Listing").
+            raise InvalidParamsError(
+                "Invalid cursor: not from this server's current tool list; "
+                "list again without a cursor"
+            )
+        return self._catalog.list_result(served.version, start)
 
     async def _reinitialize(self, served: ServedRequest) -> bytes | msgspec.Raw:
         # Transports answer initialize themselves (it opens their session); this keeps the
@@ -335,12 +345,6 @@ class Dispatcher:
                 )
             )
         return cached
-
-    @staticmethod
-    def _reject_cursor(params: ListToolsParams) -> None:
-        # One page holds every tool, so no cursor we could have issued exists.
-        if not isinstance(params.cursor, msgspec.UnsetType):
-            raise InvalidParamsError(f"Invalid cursor: {params.cursor!r}")
 
     @staticmethod
     def reject_modern_envelope(message: Request | Notification) -> None:

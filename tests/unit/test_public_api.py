@@ -28,11 +28,17 @@ def test_the_tool_author_api_is_exactly_this() -> None:
     import workers
 
     assert sorted(workers.__all__) == [
+        "Audio",
         "AudioContent",
+        "BlobResource",
         "CancelledByClientError",
         "Header",
+        "Icon",
+        "Image",
         "ImageContent",
+        "ResourceLink",
         "TextContent",
+        "TextResource",
         "ToolContext",
         "ToolDefinitionError",
         "ToolError",
