@@ -7,6 +7,7 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
@@ -75,6 +76,8 @@ _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _listen_params: Final = msgspec.json.Decoder(ListenParams)
 _EMPTY_RESULT: Final = b"{}"
+_EMPTY_ARGUMENTS: Final = b"{}"
+_FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
 
 SERVED_CHANGES: Final = frozenset({ChangeKind.TOOLS})
 """The changes this server delivers (listen streams, GET streams, stdio): the tool list,
@@ -285,7 +288,7 @@ class Dispatcher:
         tool = self._catalog.get(params.name)
         if tool is None:
             raise InvalidParamsError(f"Unknown tool: {params.name}")
-        raw_args = bytes(params.arguments) if params.arguments else b"{}"
+        raw_args = _arguments_object(params.arguments)
         problem = tool.argument_problem(raw_args)
         if problem is not None:
             if validation_failure_is_tool_error(version):
@@ -436,6 +439,24 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
 }
 """What 2026-07-28 serves; anything else (initialize, ping, ...) is -32601 (checklist 4)."""
+
+
+def _arguments_object(raw: msgspec.Raw) -> bytes:
+    """A call's ``arguments`` as JSON object bytes: absent or ``null`` is ``{}``; anything
+    but an object breaks the ``CallToolRequest`` schema itself, a protocol error in every
+    revision (mcp-protocol.md 8.3), unlike an object the tool's schema refuses (a tool
+    error from 2025-11-25 on).
+
+    Raises:
+        InvalidParamsError: the arguments are an array, a string, a number or a boolean.
+    """
+    data = bytes(raw) if raw else _EMPTY_ARGUMENTS
+    first = _FIRST_TOKEN.match(data)
+    if first is None or first.group(1) == b"{":
+        return data
+    if data.strip() == b"null":
+        return _EMPTY_ARGUMENTS
+    raise InvalidParamsError("Invalid params: tools/call arguments must be a JSON object")
 
 
 def _progress_reporter(

@@ -304,3 +304,36 @@ def test_older_revisions_get_resource_links_they_define(
     assert [block["type"] for block in result["content"][:5]] == [
         "text", "image", "audio", "resource", "resource",
     ]  # fmt: skip
+
+
+def _call_raw(http: httpx.Client, version: str, name: str, arguments: object) -> httpx.Response:
+    params: dict[str, object] = {"name": name, "arguments": arguments}
+    headers = {}
+    if version == MODERN:
+        params["_meta"] = ENVELOPE
+        headers = modern_headers("tools/call", name)
+    body = {"jsonrpc": "2.0", "id": "c", "method": "tools/call", "params": params}
+    return post(http, body=body, version=version, headers=headers)
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", MODERN])
+@pytest.mark.parametrize("arguments", [[1], "city=Lyon", 3, True])
+def test_arguments_that_are_not_an_object_are_invalid_params(
+    http: httpx.Client, version: str, arguments: object
+) -> None:
+    """Not a CallToolRequest at all (a protocol error), unlike an object the tool's schema
+    refuses (a tool error from 2025-11-25 on)."""
+    error = assert_error(
+        _call_raw(http, version, "forecast", arguments),
+        400 if version == MODERN else 200,
+        -32602,
+        "c",
+    )
+    assert "must be a JSON object" in str(error["message"])
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+def test_null_arguments_are_no_arguments(http: httpx.Client, version: str) -> None:
+    response = _call_raw(http, version, "every_content", None)
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["isError"] is False
