@@ -204,6 +204,13 @@ def _hand_written(
     if not isinstance(decoded, dict) or decoded.get("type") != "object":
         raise ToolDefinitionError(f'tool {tool_name!r}: input_schema must have "type": "object"')
     schema: dict[str, Any] = decoded
+    external = _external_ref(schema)
+    if external is not None:
+        # Clients must not fetch them (mcp-protocol.md 8.1), so they could never resolve it.
+        raise ToolDefinitionError(
+            f"tool {tool_name!r}: input_schema refers outside itself ($ref {external!r}); "
+            "inline the definition under $defs"
+        )
     properties = schema.get("properties", {})
     named = set(properties) if isinstance(properties, dict) else set()
     if named != params:
@@ -212,3 +219,21 @@ def _hand_written(
             f"the handler's parameters {sorted(params)}"
         )
     return schema
+
+
+def _external_ref(node: object) -> str | None:
+    """The first ``$ref`` that does not point inside the document (``#...``), if any."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            return ref
+        children: list[object] = list(node.values())
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _external_ref(child)
+        if found is not None:
+            return found
+    return None

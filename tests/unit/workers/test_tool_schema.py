@@ -511,6 +511,17 @@ def test_a_hand_written_schema_is_published_verbatim() -> None:
             {"type": "object", "properties": {"phone": {"x-mcp-header": "A B"}, "email": {}}},
             "HTTP token",
         ),
+        (
+            {
+                "type": "object",
+                "properties": {
+                    "phone": {"$ref": "#/$defs/phone"},
+                    "email": {"allOf": [{"$ref": "https://example.com/email.json"}]},
+                },
+                "$defs": {"phone": {"type": "string"}},
+            },
+            "refers outside itself",
+        ),
     ],
 )
 def test_hand_written_schemas_that_do_not_fit_are_refused(
