@@ -1,7 +1,8 @@
 # The two commands: `make run` and `make test`. Each creates .venv when it is missing and
 # installs what it needs (re-installing only when pyproject.toml changes).
 # `make conformance` also needs npm: it installs a pinned Node 22 and the official MCP
-# conformance suite into .conformance/ (ops/conformance/), then tests the demo fleet.
+# conformance suite into .conformance/ (ops/conformance/), then tests a fleet serving the
+# suite's fixtures (examples/conformance.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

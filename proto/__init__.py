@@ -6,6 +6,18 @@ environment reads or logging (enforced by ``tests/unit/test_layering.py``). Othe
 import the names below from ``proto`` itself.
 """
 
+from proto.content import (
+    AudioContent,
+    BlobResourceContents,
+    ContentBlock,
+    EmbeddedResource,
+    Icon,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    TextResourceContents,
+    content_for_version,
+)
 from proto.error_codes import RESOURCE_NOT_FOUND_LEGACY, ErrorCode
 from proto.errors import (
     BackendUnavailableError,
@@ -115,7 +127,6 @@ from proto.param_headers import (
     param_headers_of,
 )
 from proto.resources import (
-    BlobResourceContents,
     CompleteArgument,
     CompleteContext,
     CompleteParams,
@@ -138,7 +149,6 @@ from proto.resources import (
     ResourceTemplate,
     ResourceTemplateReference,
     SubscribeParams,
-    TextResourceContents,
     resource_not_found,
 )
 from proto.resp import (
@@ -190,17 +200,14 @@ from proto.subscriptions import (
     handshake_change_notification,
 )
 from proto.tools import (
-    AudioContent,
+    STRUCTURED_RESULT_KEY,
     CallToolParams2025,
     CallToolParams2026,
     CallToolResult,
-    ContentBlock,
-    ImageContent,
     LegacyMeta,
     ListToolsParams,
     ListToolsResult,
     ProgressParams,
-    TextContent,
     Tool,
     ToolAnnotations,
     build_call_result,
@@ -218,6 +225,9 @@ from proto.versions import (
     era_of,
     negotiate_handshake_version,
     sends_priming_events,
+    structured_content_is_object,
+    supports_icons,
+    supports_resource_links,
     supports_structured_content,
     validation_failure_is_tool_error,
 )
@@ -289,6 +299,7 @@ __all__ = [
     "RESOURCE_NOT_FOUND_LEGACY",
     "SERVER_DISCOVER",
     "START_ENTRY",
+    "STRUCTURED_RESULT_KEY",
     "SUBSCRIPTIONS_LISTEN",
     "SUBSCRIPTION_ID_KEY",
     "TOOLS_CALL",
@@ -320,6 +331,7 @@ __all__ = [
     "CompletionsCapability",
     "ContentBlock",
     "DiscoverResult",
+    "EmbeddedResource",
     "Era",
     "ErrorCode",
     "ErrorObject",
@@ -330,6 +342,7 @@ __all__ = [
     "GetPromptParams",
     "GetPromptResult",
     "HeaderMismatchError",
+    "Icon",
     "ImageContent",
     "Implementation",
     "IncomingMessage",
@@ -380,6 +393,7 @@ __all__ = [
     "RequestKind",
     "Resource",
     "ResourceContents",
+    "ResourceLink",
     "ResourceNotFoundError",
     "ResourceTemplate",
     "ResourceTemplateReference",
@@ -409,6 +423,7 @@ __all__ = [
     "batch_refused_error",
     "build_call_result",
     "classify_request",
+    "content_for_version",
     "decode_announcement",
     "decode_batch",
     "decode_call",
@@ -446,6 +461,9 @@ __all__ = [
     "sends_priming_events",
     "setup_commands",
     "stream_entries",
+    "structured_content_is_object",
+    "supports_icons",
+    "supports_resource_links",
     "supports_structured_content",
     "tool_name_problem",
     "unsupported_version_error",

@@ -16,15 +16,14 @@ from typing import Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from proto.content import BlobResourceContents, ContentBlock, TextResourceContents
 from proto.error_codes import RESOURCE_NOT_FOUND_LEGACY
 from proto.errors import InvalidParamsError, RemoteProtocolError
 from proto.lifecycle import ModernMeta, ResultMeta
 from proto.mcp_struct import JsonObject, McpStruct
-from proto.tools import ContentBlock
 from proto.versions import MODERN_VERSIONS
 
 __all__ = [
-    "BlobResourceContents",
     "CompleteArgument",
     "CompleteContext",
     "CompleteParams",
@@ -47,7 +46,6 @@ __all__ = [
     "ResourceTemplate",
     "ResourceTemplateReference",
     "SubscribeParams",
-    "TextResourceContents",
     "resource_not_found",
 ]
 
@@ -113,22 +111,6 @@ class SubscribeParams(McpStruct, frozen=True):
     """``resources/subscribe`` and ``resources/unsubscribe`` params (handshake era)."""
 
     uri: str
-
-
-class TextResourceContents(McpStruct, frozen=True):
-    """A resource's contents as text."""
-
-    uri: str
-    text: str
-    mime_type: str | UnsetType = UNSET
-
-
-class BlobResourceContents(McpStruct, frozen=True):
-    """A resource's contents as binary: ``blob`` is base64."""
-
-    uri: str
-    blob: str
-    mime_type: str | UnsetType = UNSET
 
 
 ResourceContents = TextResourceContents | BlobResourceContents

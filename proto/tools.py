@@ -7,27 +7,25 @@ to a worker byte for byte.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from proto.content import ContentBlock, Icon, content_for_version
 from proto.lifecycle import ModernMeta, ResultMeta
 from proto.mcp_struct import JsonObject, McpStruct
 from proto.versions import MODERN_VERSIONS
 
 __all__ = [
-    "AudioContent",
+    "STRUCTURED_RESULT_KEY",
     "CallToolParams2025",
     "CallToolParams2026",
     "CallToolResult",
-    "ContentBlock",
-    "ImageContent",
     "LegacyMeta",
     "ListToolsParams",
     "ListToolsResult",
     "ProgressParams",
-    "TextContent",
     "Tool",
     "ToolAnnotations",
     "build_call_result",
@@ -46,14 +44,22 @@ class ToolAnnotations(McpStruct, frozen=True):
 
 
 class Tool(McpStruct, frozen=True):
-    """One entry of a ``tools/list`` result."""
+    """One entry of a ``tools/list`` result (``icons`` from 2025-11-25, ``title`` and
+    ``outputSchema`` from 2025-06-18)."""
 
     name: str
     input_schema: msgspec.Raw
     title: str | UnsetType = UNSET
     description: str | UnsetType = UNSET
+    icons: list[Icon] | UnsetType = UNSET
     output_schema: msgspec.Raw | UnsetType = UNSET
     annotations: ToolAnnotations | UnsetType = UNSET
+
+
+STRUCTURED_RESULT_KEY: Final = "result"
+"""Where a structured result that is not a JSON object goes for revisions that require an
+object (2025-06-18, 2025-11-25): ``structuredContent`` is ``{"result": value}`` and the
+``outputSchema`` an object with that one required property (as the official SDK does)."""
 
 
 class ListToolsParams(McpStruct, frozen=True):
@@ -105,29 +111,6 @@ class ProgressParams(McpStruct, frozen=True):
     message: str | UnsetType = UNSET
 
 
-class TextContent(McpStruct, frozen=True, tag_field="type", tag="text"):
-    """A text content block; return one (or a list) from a tool to control the content."""
-
-    text: str
-
-
-class ImageContent(McpStruct, frozen=True, tag_field="type", tag="image"):
-    """An image content block: base64 ``data`` and its ``mime_type`` (``image/png``)."""
-
-    data: str
-    mime_type: str
-
-
-class AudioContent(McpStruct, frozen=True, tag_field="type", tag="audio"):
-    """An audio content block: base64 ``data`` and its ``mime_type`` (``audio/wav``)."""
-
-    data: str
-    mime_type: str
-
-
-ContentBlock = TextContent | ImageContent | AudioContent
-
-
 class CallToolResult(McpStruct, frozen=True):
     """What a tool call returns; ``is_error`` is always written (SDK peers expect it)."""
 
@@ -160,11 +143,14 @@ def build_call_result(
     version: str,
     meta: ResultMeta,
 ) -> CallToolResult:
-    """A ``CallToolResult`` shaped for ``version``: 2026-07-28 adds ``resultType`` and the
-    ``serverInfo`` stamp (checklist 26, mcp-protocol.md 7.3); handshake revisions get neither."""
+    """A ``CallToolResult`` shaped for ``version``: only the content blocks it defines
+    (:func:`~proto.content.content_for_version`); 2026-07-28 adds ``resultType`` and the
+    ``serverInfo`` stamp (checklist 26, mcp-protocol.md 7.3), handshake revisions get
+    neither. ``structured`` is the encoded ``structuredContent``, already shaped for
+    ``version``."""
     modern = version in MODERN_VERSIONS
     return CallToolResult(
-        content=content,
+        content=content_for_version(content, version),
         is_error=is_error,
         structured_content=msgspec.Raw(structured) if structured else UNSET,
         result_type="complete" if modern else UNSET,

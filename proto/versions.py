@@ -21,6 +21,9 @@ __all__ = [
     "era_of",
     "negotiate_handshake_version",
     "sends_priming_events",
+    "structured_content_is_object",
+    "supports_icons",
+    "supports_resource_links",
     "supports_structured_content",
     "validation_failure_is_tool_error",
 ]
@@ -77,6 +80,22 @@ def negotiate_handshake_version(requested: str) -> str:
 
 def supports_structured_content(version: str) -> bool:
     """``structuredContent``/``outputSchema`` exist from 2025-06-18 on."""
+    return version != V2025_03_26
+
+
+def structured_content_is_object(version: str) -> bool:
+    """2025-06-18 and 2025-11-25 require ``structuredContent`` to be a JSON object and an
+    ``outputSchema`` rooted at ``type: object``; 2026-07-28 allows any JSON value (8.1, 8.2)."""
+    return version in (V2025_06_18, V2025_11_25)
+
+
+def supports_icons(version: str) -> bool:
+    """``icons`` on tools, resources and links exist from 2025-11-25 on."""
+    return version in (V2025_11_25, V2026_07_28)
+
+
+def supports_resource_links(version: str) -> bool:
+    """``resource_link`` content blocks exist from 2025-06-18 on."""
     return version != V2025_03_26
 
 

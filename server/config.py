@@ -55,6 +55,11 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     list_ttl_ms: NonNegativeInt = 60_000
     """``ttlMs`` cache hint on 2026-07-28 ``server/discover`` and ``tools/list`` results."""
 
+    list_page_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    """Most tools one ``tools/list`` page holds; a longer list is paged with ``nextCursor``
+    (clients that follow cursors get every tool, clients that read one page only the first
+    ones)."""
+
     sse_keepalive_s: PositiveFloat = 15.0
     """An SSE response idle this long gets a ``: ping`` comment (proxies cut idle streams)."""
 

@@ -7,6 +7,7 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
@@ -80,6 +81,8 @@ _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _listen_params: Final = msgspec.json.Decoder(ListenParams)
 _EMPTY_RESULT: Final = b"{}"
+_EMPTY_ARGUMENTS: Final = b"{}"
+_FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
 
 
 class Dispatcher:
@@ -245,8 +248,25 @@ class Dispatcher:
         return await self._tools_call(params, served)
 
     async def _tools_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
-        self._reject_cursor(decode_params(served.request.params, _list_params))
-        return self._catalog.list_result(served.version)
+        cursor = decode_params(served.request.params, _list_params).cursor
+        if isinstance(cursor, UnsetType):
+            return self._catalog.list_result(served.version)
+        start = self._catalog.page_start(cursor)
+        if start is None:
+            # Another deployment's cursor looks the same as a forged one: either way the
+            # client starts over (docs/tool-authoring.md, "Listing").
+            raise InvalidParamsError(
+                "Invalid cursor: not from this server's current tool list; "
+                "list again without a cursor"
+            )
+        return self._catalog.list_result(served.version, start)
+
+    @staticmethod
+    def _reject_cursor(params: ListToolsParams) -> None:
+        # Resources and prompts are listed on one page (not paged yet, unlike tools), so
+        # no cursor we could have issued exists.
+        if not isinstance(params.cursor, UnsetType):
+            raise InvalidParamsError(f"Invalid cursor: {params.cursor!r}")
 
     async def _resources_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         self._reject_cursor(decode_params(served.request.params, _list_params))
@@ -287,7 +307,7 @@ class Dispatcher:
         tool = self._catalog.get(params.name)
         if tool is None:
             raise InvalidParamsError(f"Unknown tool: {params.name}")
-        raw_args = bytes(params.arguments) if params.arguments else b"{}"
+        raw_args = _arguments_object(params.arguments)
         problem = tool.argument_problem(raw_args)
         if problem is not None:
             if validation_failure_is_tool_error(version):
@@ -347,12 +367,6 @@ class Dispatcher:
                 )
             )
         return cached
-
-    @staticmethod
-    def _reject_cursor(params: ListToolsParams) -> None:
-        # One page holds every tool, so no cursor we could have issued exists.
-        if not isinstance(params.cursor, msgspec.UnsetType):
-            raise InvalidParamsError(f"Invalid cursor: {params.cursor!r}")
 
     @staticmethod
     def reject_modern_envelope(message: Request | Notification) -> None:
@@ -462,6 +476,24 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
 }
 """What 2026-07-28 serves; anything else (initialize, ping, ...) is -32601 (checklist 4)."""
+
+
+def _arguments_object(raw: msgspec.Raw) -> bytes:
+    """A call's ``arguments`` as JSON object bytes: absent or ``null`` is ``{}``; anything
+    but an object breaks the ``CallToolRequest`` schema itself, a protocol error in every
+    revision (mcp-protocol.md 8.3), unlike an object the tool's schema refuses (a tool
+    error from 2025-11-25 on).
+
+    Raises:
+        InvalidParamsError: the arguments are an array, a string, a number or a boolean.
+    """
+    data = bytes(raw) if raw else _EMPTY_ARGUMENTS
+    first = _FIRST_TOKEN.match(data)
+    if first is None or first.group(1) == b"{":
+        return data
+    if data.strip() == b"null":
+        return _EMPTY_ARGUMENTS
+    raise InvalidParamsError("Invalid params: tools/call arguments must be a JSON object")
 
 
 def _progress_reporter(

@@ -1,12 +1,21 @@
-"""The tools this front serves, as the front needs them: listing bytes per protocol version
+"""The tools this front serves, as the front needs them: listing pages per protocol version
 (built once, then served from memory) and a fast argument check per tool.
 
 The front validates arguments before anything is queued (DESIGN.md section 5), with the
 same msgspec Struct the worker decodes them into, so what passes here also decodes there.
+
+Pagination (mcp-protocol.md 8.1, 9.5): a page holds at most ``page_size`` tools, in
+registration order. A cursor names the position of the next page and the catalog it belongs
+to (a prefix of the catalog's digest, the one ADR-0006 announces list changes with), encoded
+as unpadded base64url. It stays valid on every front of the deployment whatever their page
+size; a cursor from another deployment's catalog (the fleet was redeployed between two pages)
+or one we never issued is refused, and the client lists again from the start.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Sequence
 from typing import Final
@@ -21,6 +30,8 @@ from proto import (
     ParamHeader,
     ResultMeta,
     Tool,
+    structured_content_is_object,
+    supports_icons,
     supports_structured_content,
 )
 from server.prompt_catalog import PromptCatalog
@@ -30,6 +41,8 @@ __all__ = ["CatalogTool", "ToolCatalog"]
 
 _encoder: Final = msgspec.json.Encoder()
 _EMPTY_ARGS: Final = b"{}"
+_CURSOR_DIGEST_CHARS: Final = 32
+_MAX_CURSOR_CHARS: Final = 128
 
 
 class CatalogTool:
@@ -40,9 +53,18 @@ class CatalogTool:
         args_type: the Struct its arguments must decode into.
         timeout_s: how long a worker may run it.
         param_headers: its ``x-mcp-header`` annotations (``Mcp-Param-*`` on HTTP).
+        legacy_output_schema: the ``outputSchema`` of revisions that require an object
+            root (2025-06-18, 2025-11-25) when it differs from ``listing``'s.
     """
 
-    __slots__ = ("_decoder", "listing", "name", "param_headers", "timeout_s")
+    __slots__ = (
+        "_decoder",
+        "_legacy_output_schema",
+        "listing",
+        "name",
+        "param_headers",
+        "timeout_s",
+    )
 
     def __init__(
         self,
@@ -50,14 +72,32 @@ class CatalogTool:
         args_type: type[msgspec.Struct],
         timeout_s: float,
         param_headers: tuple[ParamHeader, ...] = (),
+        *,
+        legacy_output_schema: msgspec.Raw | None = None,
     ) -> None:
         self.name = listing.name
         self.listing = listing
         self.timeout_s = timeout_s
         self.param_headers = param_headers
+        self._legacy_output_schema = legacy_output_schema
         self._decoder: msgspec.json.Decoder[msgspec.Struct] = msgspec.json.Decoder(
             args_type, strict=False
         )
+
+    def listing_for(self, version: str) -> Tool:
+        """The entry with only the fields ``version`` defines (checklist 45): ``title`` and
+        ``outputSchema`` from 2025-06-18, ``icons`` from 2025-11-25, and an object-rooted
+        ``outputSchema`` before 2026-07-28."""
+        tool = self.listing
+        if not supports_structured_content(version):
+            return msgspec.structs.replace(
+                tool, title=msgspec.UNSET, output_schema=msgspec.UNSET, icons=msgspec.UNSET
+            )
+        if not supports_icons(version):
+            tool = msgspec.structs.replace(tool, icons=msgspec.UNSET)
+        if self._legacy_output_schema is not None and structured_content_is_object(version):
+            tool = msgspec.structs.replace(tool, output_schema=self._legacy_output_schema)
+        return tool
 
     def argument_problem(self, arguments: bytes) -> str | None:
         """Why ``arguments`` (raw JSON) do not fit the tool's input schema, or ``None``."""
@@ -76,7 +116,12 @@ class CatalogTool:
 
 
 class ToolCatalog:
-    """All tools of the app, in registration order (a deterministic listing order)."""
+    """All tools of the app, in registration order (a deterministic listing order).
+
+    Args:
+        list_ttl_ms: the ``ttlMs`` hint on 2026-07-28 listings.
+        page_size: the most tools one ``tools/list`` page holds.
+    """
 
     def __init__(
         self,
@@ -85,6 +130,7 @@ class ToolCatalog:
         instructions: str | None,
         tools: Sequence[CatalogTool],
         list_ttl_ms: int,
+        page_size: int,
         resources: ResourceCatalog | None = None,
         prompts: PromptCatalog | None = None,
         completions: frozenset[str] = frozenset(),
@@ -98,8 +144,12 @@ class ToolCatalog:
         self.completions = completions
         """Keys (``workers.completions.completion_key``) of the arguments with a provider."""
         self._tools = {tool.name: tool for tool in tools}
+        self._ordered = list(self._tools.values())
         self._list_ttl_ms = list_ttl_ms
-        self._listings: dict[str, bytes] = {}
+        self._page_size = page_size
+        self._listings: dict[tuple[str, int], bytes] = {}
+        entries = _encoder.encode([tool.listing for tool in self._ordered])
+        self._digest = hashlib.sha256(entries).hexdigest()
 
     def get(self, name: str) -> CatalogTool | None:
         return self._tools.get(name)
@@ -118,8 +168,7 @@ class ToolCatalog:
         """Hex SHA-256 of the tool entries as the latest revision lists them (in order):
         equal for two fronts exactly when they list the same tools. The fleet announces a
         tools change when a front with another digest starts (``server/change_feed.py``)."""
-        entries = _encoder.encode([tool.listing for tool in self._tools.values()])
-        return hashlib.sha256(entries).hexdigest()
+        return self._digest
 
     @property
     def digests(self) -> dict[str, str]:
@@ -142,31 +191,48 @@ class ToolCatalog:
             kinds.add(ChangeKind.PROMPTS)
         return frozenset(kinds)
 
-    def list_result(self, version: str) -> bytes:
-        """The encoded ``tools/list`` result for ``version``, built on first use."""
-        cached = self._listings.get(version)
+    def page_start(self, cursor: str) -> int | None:
+        """Where the page ``cursor`` names starts, or None for a cursor this deployment's
+        catalog did not issue (invalid, foreign, or past the end): -32602 for the caller."""
+        if len(cursor) > _MAX_CURSOR_CHARS:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except (ValueError, binascii.Error):
+            return None
+        tag, _, position = raw.partition(b":")
+        if tag != self._digest[:_CURSOR_DIGEST_CHARS].encode() or not position.isdigit():
+            return None
+        start = int(position)
+        return start if 0 < start < len(self._ordered) else None
+
+    def list_result(self, version: str, start: int = 0) -> bytes:
+        """The encoded ``tools/list`` page for ``version`` starting at tool ``start`` (0 or
+        a :meth:`page_start`), built on first use."""
+        key = (version, start)
+        cached = self._listings.get(key)
         if cached is None:
-            cached = self._listings[version] = self._build_listing(version)
+            cached = self._listings[key] = self._build_page(version, start)
         return cached
 
-    def _build_listing(self, version: str) -> bytes:
-        modern = version in MODERN_VERSIONS
-        tools = [_tool_for(tool.listing, version) for tool in self._tools.values()]
-        if not modern:
-            return _encoder.encode(ListToolsResult(tools=tools))
+    def _cursor(self, start: int) -> str:
+        raw = f"{self._digest[:_CURSOR_DIGEST_CHARS]}:{start}".encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    def _build_page(self, version: str, start: int) -> bytes:
+        end = start + self._page_size
+        tools = [tool.listing_for(version) for tool in self._ordered[start:end]]
+        next_cursor = self._cursor(end) if end < len(self._ordered) else msgspec.UNSET
+        if version not in MODERN_VERSIONS:
+            return _encoder.encode(ListToolsResult(tools=tools, next_cursor=next_cursor))
+        # The cache hints are the same on every page (checklist 27).
         return _encoder.encode(
             ListToolsResult(
                 tools=tools,
+                next_cursor=next_cursor,
                 result_type="complete",
                 ttl_ms=self._list_ttl_ms,
                 cache_scope="public",
                 meta=ResultMeta(server_info=self.server_info),
             )
         )
-
-
-def _tool_for(tool: Tool, version: str) -> Tool:
-    """Drop fields the revision does not define (checklist 45)."""
-    if supports_structured_content(version):
-        return tool
-    return msgspec.structs.replace(tool, title=msgspec.UNSET, output_schema=msgspec.UNSET)

@@ -57,7 +57,7 @@ def load_toolset(spec: str | None) -> Toolset:
 
 
 def build_catalog(
-    toolset: Toolset, worker_config: WorkerConfig, *, list_ttl_ms: int
+    toolset: Toolset, worker_config: WorkerConfig, *, list_ttl_ms: int, list_page_size: int
 ) -> ToolCatalog:
     """Describe ``toolset`` for the front: listings, argument types and timeouts."""
     default_s = worker_config.default_timeout_s
@@ -70,6 +70,7 @@ def build_catalog(
         instructions=toolset.instructions,
         tools=[_catalog_tool(tool, default_s) for tool in toolset.tools.values()],
         list_ttl_ms=list_ttl_ms,
+        page_size=list_page_size,
         resources=ResourceCatalog(
             [_catalog_resource(r, default_s) for r in toolset.resources.values()],
             list_ttl_ms=list_ttl_ms,
@@ -105,11 +106,14 @@ def _catalog_prompt(prompt: PromptDefinition, default_timeout_s: float) -> Catal
 
 
 def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool:
+    output = tool.output
     listing = Tool(
         name=tool.name,
         title=tool.title or msgspec.UNSET,
         description=tool.description or msgspec.UNSET,
+        icons=list(tool.icons) or msgspec.UNSET,
         input_schema=msgspec.Raw(_encoder.encode(tool.args.schema)),
+        output_schema=msgspec.UNSET if output is None else _raw(output.schema),
         annotations=tool.annotations or msgspec.UNSET,
     )
     return CatalogTool(
@@ -117,4 +121,11 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         tool.args.struct,
         tool.effective_timeout_s(default_timeout_s),
         param_headers_of(tool.args.schema),
+        legacy_output_schema=None
+        if output is None or output.is_object
+        else _raw(output.legacy_schema),
     )
+
+
+def _raw(schema: dict[str, object]) -> msgspec.Raw:
+    return msgspec.Raw(_encoder.encode(schema))

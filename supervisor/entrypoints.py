@@ -51,7 +51,12 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
     config = read_child_config(config_path)
     configure_logging(config.log_level, role="front")
     toolset = load_toolset(config.app)
-    catalog = build_catalog(toolset, config.worker, list_ttl_ms=config.front.list_ttl_ms)
+    catalog = build_catalog(
+        toolset,
+        config.worker,
+        list_ttl_ms=config.front.list_ttl_ms,
+        list_page_size=config.front.list_page_size,
+    )
     assert config.redis_url is not None  # resolved by the supervisor before spawning
 
     def on_ready(binds: list[str]) -> None:
@@ -90,7 +95,12 @@ def run_stdio_front(
     import server  # noqa: PLC0415  # imported lazily: only fronts need the front stack
 
     toolset = load_toolset(config.app)
-    catalog = build_catalog(toolset, config.worker, list_ttl_ms=config.front.list_ttl_ms)
+    catalog = build_catalog(
+        toolset,
+        config.worker,
+        list_ttl_ms=config.front.list_ttl_ms,
+        list_page_size=config.front.list_page_size,
+    )
     assert config.redis_url is not None  # resolved by the supervisor or required by the CLI
 
     def on_ready() -> None:

@@ -1,26 +1,32 @@
 """The tool-author API of mcpfleet: a ``Toolset`` of plain typed functions.
 
-Handlers run in worker processes, never in the HTTP front. Machinery for running workers
-lives in :mod:`workers.runtime`.
+Handlers run in worker processes, never in the HTTP front. Besides text and JSON values, a
+handler may return content: ``Image``/``Audio`` (bytes), ``TextResource``/``BlobResource``
+(embedded resources), ``ResourceLink``, or the raw ``TextContent``/``ImageContent``/
+``AudioContent`` blocks. Machinery for running workers lives in :mod:`workers.runtime`.
 """
 
-from proto import AudioContent, ImageContent, TextContent
+from proto import AudioContent, Icon, ImageContent, ResourceLink, TextContent
 from workers.completions import Completion
+from workers.content import Audio, BlobResource, Image, TextResource
 from workers.context import CancelledByClientError, ToolContext
 from workers.errors import ToolDefinitionError, ToolError
 from workers.prompts import AssistantMessage, UserMessage
-from workers.resources import BlobResource, TextResource
 from workers.tool_schema import Header
 from workers.toolset import Toolset
 
 __all__ = [
     "AssistantMessage",
+    "Audio",
     "AudioContent",
     "BlobResource",
     "CancelledByClientError",
     "Completion",
     "Header",
+    "Icon",
+    "Image",
     "ImageContent",
+    "ResourceLink",
     "TextContent",
     "TextResource",
     "ToolContext",

@@ -81,7 +81,7 @@ class HandlerRunner:
                 value = await self._invoke(tool, kwargs, threads)
             if cancel_flag.is_set():  # a handler that swallowed its cancellation
                 return None, None
-            return self._renderer.success(value, version), None
+            return self._renderer.success(value, version, tool.output), None
         except TimeoutError:
             cancel_flag.set()
             log.warning("call.timed_out", timeout_s=timeout_s)

@@ -30,33 +30,17 @@ from proto import (
     UriTemplate,
     UriTemplateError,
 )
+from workers.content import BlobResource, TextResource
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
 from workers.tool_schema import ArgsSpec, build_args_spec, parse_docstring
 
-__all__ = ["BlobResource", "ResourceDefinition", "TextResource", "define_resource", "render_read"]
+__all__ = ["ResourceDefinition", "define_resource", "render_read"]
 
 _encoder: Final = msgspec.json.Encoder()
 _TEXT_TYPE: Final = "text/plain"
 _JSON_TYPE: Final = "application/json"
 _BINARY_TYPE: Final = "application/octet-stream"
-
-
-class TextResource(msgspec.Struct, frozen=True, kw_only=True):
-    """Text contents, for a handler that sets its own URI or MIME type (a template handler
-    returning several related documents, say). ``uri`` defaults to the URI read."""
-
-    text: str
-    uri: str | None = None
-    mime_type: str | None = None
-
-
-class BlobResource(msgspec.Struct, frozen=True, kw_only=True):
-    """Binary contents (sent base64). ``uri`` defaults to the URI read."""
-
-    data: bytes
-    uri: str | None = None
-    mime_type: str | None = None
 
 
 @final
@@ -201,11 +185,12 @@ def _contents(
     item: object, uri: str, mime_type: str | None
 ) -> TextResourceContents | BlobResourceContents:
     """``str`` → text; ``bytes`` → blob; a dict, list or Struct → JSON text; or the
-    helpers, which may name their own URI and type."""
+    ``TextResource`` / ``BlobResource`` helpers (``workers.content``), which name their own
+    URI and type (several related documents from one read)."""
     if isinstance(item, TextResource):
-        return _text(item.uri or uri, item.text, item.mime_type or mime_type or _TEXT_TYPE)
+        return _text(item.uri, item.text, item.mime_type or mime_type or _TEXT_TYPE)
     if isinstance(item, BlobResource):
-        return _blob(item.uri or uri, item.data, item.mime_type or mime_type or _BINARY_TYPE)
+        return _blob(item.uri, item.data, item.mime_type or mime_type or _BINARY_TYPE)
     if isinstance(item, str):
         return _text(uri, item, mime_type or _TEXT_TYPE)
     if isinstance(item, bytes | bytearray | memoryview):

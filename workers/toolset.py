@@ -7,28 +7,30 @@
         \"\"\"Add two numbers.\"\"\"
         return a + b
 
-Registration derives everything the protocol needs: the input schema from the type hints,
-the description from the docstring (``Args:`` entries describe parameters), and checks the
-tool name against the spec's rules, failing with an error that names the tool.
+Registration derives everything the protocol needs: the input schema from the parameters'
+type hints, the output schema from the return annotation (``workers/output_schema.py``), the
+description from the docstring (``Args:`` entries describe parameters), and checks the tool
+name against the spec's rules, failing with an error that names the tool.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, TypeVar, final, overload
 
 import msgspec
 
-from proto import ToolAnnotations, tool_name_problem
+from proto import Icon, ToolAnnotations, tool_name_problem
 from workers.completions import CompletionDefinition
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
+from workers.output_schema import OutputSpec, build_output_spec
 from workers.prompts import PromptDefinition, define_prompt
 from workers.resources import ResourceDefinition, define_resource
-from workers.tool_schema import ArgsSpec, build_args_spec, parse_docstring
+from workers.tool_schema import ArgsSpec, build_args_spec, parse_docstring, resolve_hints
 
 __all__ = ["ToolDefinition", "Toolset"]
 
@@ -39,15 +41,21 @@ DEFAULT_TIMEOUT_S: Final = 60.0
 
 @final
 class ToolDefinition:
-    """A registered tool: its handler and everything derived from it. Read-only."""
+    """A registered tool: its handler and everything derived from it. Read-only.
+
+    ``args`` describes the parameters (``inputSchema``), ``output`` the structured result
+    (``outputSchema``), None for a tool whose results are content or text.
+    """
 
     __slots__ = (
         "annotations",
         "args",
         "description",
         "fn",
+        "icons",
         "is_async",
         "name",
+        "output",
         "timeout_s",
         "title",
     )
@@ -58,8 +66,10 @@ class ToolDefinition:
         name: str,
         fn: Callable[..., Any],
         args: ArgsSpec,
+        output: OutputSpec | None,
         title: str | None,
         description: str | None,
+        icons: tuple[Icon, ...],
         timeout_s: float | None,
         annotations: ToolAnnotations | None,
     ) -> None:
@@ -67,8 +77,10 @@ class ToolDefinition:
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args = args
+        self.output = output
         self.title = title
         self.description = description
+        self.icons = icons
         self.timeout_s = timeout_s
         self.annotations = annotations
 
@@ -126,6 +138,9 @@ class Toolset:
         destructive: bool | None = None,
         idempotent: bool | None = None,
         open_world: bool | None = None,
+        icons: Sequence[Icon] = (),
+        input_schema: Mapping[str, Any] | None = None,
+        structured_output: bool = True,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -141,6 +156,9 @@ class Toolset:
         destructive: bool | None = None,
         idempotent: bool | None = None,
         open_world: bool | None = None,
+        icons: Sequence[Icon] = (),
+        input_schema: Mapping[str, Any] | None = None,
+        structured_output: bool = True,
     ) -> F | Callable[[F], F]:
         """Register a function as a tool; use bare (``@app.tool``) or with options.
 
@@ -151,9 +169,16 @@ class Toolset:
             timeout_s: per-call limit; the fleet default (60 s) applies when ``None``.
             read_only, destructive, idempotent, open_world: behaviour hints published as
                 ``annotations``; ``idempotent`` also allows redelivery after a worker loss.
+            icons: icons a client may show for the tool (sent from 2025-11-25 on).
+            input_schema: a hand-written ``inputSchema`` published instead of the derived
+                one; its top-level properties must name exactly the handler's parameters,
+                whose types still check the arguments.
+            structured_output: False publishes no ``outputSchema`` whatever the return
+                annotation (results are then text, as for an unannotated handler).
 
         Raises:
-            ToolDefinitionError: invalid name, duplicate name, or unsupported signature.
+            ToolDefinitionError: invalid name, duplicate name, unsupported signature, bad
+                icons or a hand-written schema that does not fit the handler.
         """
         hints = ToolAnnotations(
             read_only_hint=_hint(read_only),
@@ -170,13 +195,27 @@ class Toolset:
             if tool_name in self._tools:
                 raise ToolDefinitionError(f"tool {tool_name!r} is registered twice")
             _check_timeout(f"tool {tool_name!r}", timeout_s)
+            type_hints = resolve_hints(f"tool {tool_name!r}", func)
             summary, param_docs = parse_docstring(func.__doc__)
+            args = build_args_spec(
+                tool_name,
+                func,
+                ToolContext,
+                param_docs,
+                hints=type_hints,
+                input_schema=input_schema,
+            )
+            output = None
+            if structured_output and "return" in type_hints:
+                output = build_output_spec(type_hints["return"])
             self._tools[tool_name] = ToolDefinition(
                 name=tool_name,
                 fn=func,
-                args=build_args_spec(tool_name, func, ToolContext, param_docs),
+                args=args,
+                output=output,
                 title=title,
                 description=description or summary,
+                icons=_checked_icons(tool_name, icons),
                 timeout_s=timeout_s,
                 annotations=hints if hints != ToolAnnotations() else None,
             )
@@ -342,3 +381,12 @@ def _check_timeout(label: str, timeout_s: float | None) -> None:
 
 def _hint(value: bool | None) -> bool | msgspec.UnsetType:
     return msgspec.UNSET if value is None else value
+
+
+def _checked_icons(tool_name: str, icons: Sequence[Icon]) -> tuple[Icon, ...]:
+    # Structs are not type-checked when built, only when decoded: round-trip them once here
+    # so a bad theme or a missing src fails at import, naming the tool.
+    try:
+        return tuple(msgspec.convert(msgspec.to_builtins(list(icons)), list[Icon]))
+    except (TypeError, msgspec.ValidationError) as exc:
+        raise ToolDefinitionError(f"tool {tool_name!r}: invalid icons: {exc}") from exc

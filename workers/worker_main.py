@@ -12,6 +12,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import msgspec
 import structlog
 
 from proto import Implementation, Keyspace, parse_redis_url
@@ -81,7 +82,10 @@ async def _serve(
     # Blocking reads get their own connections, with a deadline above the longest block.
     reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
     cancel_reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
-    server_info = Implementation(name=toolset.name, version=toolset.version)
+    # The same identity the front stamps on its own results (supervisor/app_loader.py).
+    server_info = Implementation(
+        name=toolset.name, version=toolset.version, title=toolset.title or msgspec.UNSET
+    )
     executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")
     publisher = ReplyPublisher(redis, keys)
     consumer = CallConsumer(

@@ -1,7 +1,8 @@
-"""``make conformance``: the official MCP conformance suite against the demo fleet.
+"""``make conformance``: the official MCP conformance suite against a fleet serving its fixtures.
 
-Installs the pinned Node 22 and suite into ``.conformance/`` when missing, starts the demo
-fleet (``examples.demo:app``, as ``make run`` does) on a free port, runs the suite's server
+Installs the pinned Node 22 and suite into ``.conformance/`` when missing, starts a fleet
+serving the suite's fixture tools (``examples.conformance:app``; ``mcpfleet up`` as ``make
+run`` does, with that app) on a free port, runs the suite's server
 scenarios for 2025-11-25 and 2026-07-28, stops the fleet, and judges the results against
 ``expected_failures.py``. With ``--url`` (or ``CONFORMANCE_URL``) it tests that server instead
 and starts nothing.
@@ -45,7 +46,7 @@ REPO_ROOT: Final = PINNED_DIR.parents[1]
 INSTALL_DIR: Final = REPO_ROOT / ".conformance"
 RESULTS_DIR: Final = INSTALL_DIR / "results"
 FLEET_LOG: Final = RESULTS_DIR / "fleet.log"
-DEMO_APP: Final = "examples.demo:app"
+FIXTURE_APP: Final = "examples.conformance:app"
 VERSIONS: Final = ("2025-11-25", "2026-07-28")
 URL_ENV: Final = "CONFORMANCE_URL"  # not MCPFLEET_*: the fleet refuses unknown keys there
 
@@ -125,10 +126,10 @@ def _run(
             print(f"conformance: testing the server at {url}")
         else:
             mark = time.monotonic()
-            fleet = FleetProcess(repo_root=REPO_ROOT, app=DEMO_APP, log_path=FLEET_LOG)
+            fleet = FleetProcess(repo_root=REPO_ROOT, app=FIXTURE_APP, log_path=FLEET_LOG)
             url = fleet.start(_READY_TIMEOUT_S)
             timings.append(("fleet start", _since(mark)))
-            print(f"conformance: fleet {DEMO_APP} ready at {url}")
+            print(f"conformance: fleet {FIXTURE_APP} ready at {url}")
         for version in args.versions:
             run = run_suite(toolchain, url=url, version=version, results_dir=RESULTS_DIR)
             timings.append((f"suite {version}", run.seconds))
@@ -148,12 +149,12 @@ def _run(
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ops.conformance",
-        description="Run the official MCP conformance suite against the demo fleet.",
+        description="Run the official MCP conformance suite against the fixture fleet.",
     )
     parser.add_argument(
         "--url",
         default=os.environ.get(URL_ENV) or None,
-        help=f"test this MCP endpoint instead of starting the demo fleet (env {URL_ENV})",
+        help=f"test this MCP endpoint instead of starting the fixture fleet (env {URL_ENV})",
     )
     parser.add_argument(
         "--version",

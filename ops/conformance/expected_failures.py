@@ -1,11 +1,11 @@
-"""What the demo fleet is known to fail in the pinned suite, per protocol version, and why.
+"""What the fixture fleet (``examples/conformance.py``) is known to fail in the pinned suite,
+per protocol version, and why.
 
 Every entry names the issue that will make it pass: **4** = the server surface (resources,
-prompts, logging, completions, and the tool surface: content blocks beyond text/image/audio,
-hand-written schemas, tools that need client capabilities or ask the client
-for input), **5** = durable tasks, **7** = auth. The pinned suite has no server-side auth
-scenario in either requirement set (its auth scenarios test clients and authorization
-servers), so no entry cites 7 yet.
+prompts, logging, completions, and the tools that need client capabilities, ask the client
+for input or change the tool list), **5** = durable tasks, **7** = auth. The pinned suite
+has no server-side auth scenario in either requirement set (its auth scenarios test clients
+and authorization servers), so no entry cites 7 yet.
 
 An entry is ``"scenario"`` (the whole scenario may fail) or ``"scenario:check-id"`` (only that
 check may fail; the suite prints check ids in its log and in ``checks.json``). Transport and
@@ -14,10 +14,9 @@ lifecycle scenarios take only per-check entries (``scenario_groups.STRICT_GROUPS
 Keep the list honest: ``make conformance`` fails when an entry passes (remove it) and when a
 scenario or check outside the list fails (fix the server, or add an entry with its issue).
 
-Several tools scenarios fail only because ``examples/demo.py`` has none of the suite's fixture
-tools (``test_simple_text``, ``test_image_content``, ...): the suite calls them by name. The
-front and workers pass those scenarios when a Toolset with the fixtures is served (checked by
-hand with one); their entries say "fixture".
+The suite calls its fixtures by name (``test_simple_text``, ``test_sampling``, ...): each
+fixture the tool API can express lives in ``examples/conformance.py``; entries below name the
+fixtures still missing and the feature they need.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ class ExpectedFailureListError(Exception):
 
 @dataclass(frozen=True)
 class ExpectedFailure:
-    """One scenario or check the demo fleet may fail, the issue that fixes it, and why."""
+    """One scenario or check the fixture fleet may fail, the issue that fixes it, and why."""
 
     entry: str
     issue: int
@@ -63,34 +62,9 @@ class ExpectedFailure:
 _F = ExpectedFailure
 
 
-def _fixture(scenario: str, tool: str) -> ExpectedFailure:
-    return _F(scenario, 4, f"fixture: examples/demo.py has no {tool} tool")
-
-
 # Failing in both requirement sets.
 _BOTH: Final = (
     _F("completion-complete", 4, "completion/complete is not implemented"),
-    _fixture("tools-call-simple-text", "test_simple_text"),
-    _fixture("tools-call-image", "test_image_content"),
-    _fixture("tools-call-audio", "test_audio_content"),
-    _fixture("tools-call-error", "test_error_handling"),
-    _fixture("tools-call-with-progress", "test_tool_with_progress"),
-    _F(
-        "tools-call-embedded-resource",
-        4,
-        "no embedded resource content block in the tool API (fixture test_embedded_resource)",
-    ),
-    _F(
-        "tools-call-mixed-content",
-        4,
-        "no embedded resource content block in the tool API (fixture test_multiple_content_types)",
-    ),
-    _F(
-        "json-schema-2020-12",
-        4,
-        "schemas come from type hints; no hand-written 2020-12 inputSchema (fixture "
-        "json_schema_2020_12_tool)",
-    ),
     _F("resources-list", 4, "resources/* are not implemented"),
     _F("resources-read-text", 4, "resources/* are not implemented"),
     _F("resources-read-binary", 4, "resources/* are not implemented"),

@@ -1,12 +1,13 @@
-"""A demo fleet for the suite to test: started like ``make run``, on a free port.
+"""A fleet for the suite to test: started like ``make run`` (with the fixture app), on a free
+port.
 
-The fleet runs ``mcpfleet up`` from the repository root (so ``examples.demo:app`` imports, and
-``mcpfleet.toml`` and ``MCPFLEET_*`` apply exactly as for ``make run``), with ``--http
-127.0.0.1:0`` (the supervisor picks a free port once, so nothing races for it and port 8000 stays
-free for a ``make run`` next door), a temporary ``--data-dir`` and its own ``--fleet`` namespace
-(harmless with the embedded Redis, and no key clash when ``MCPFLEET_REDIS_URL`` points at a
-shared one). The URL comes from the supervisor's ``fleet.ready`` log event; ready means
-``GET /health/ready`` answered 200.
+The fleet runs ``mcpfleet up`` from the repository root (so ``examples.conformance:app``
+imports, and ``mcpfleet.toml`` and ``MCPFLEET_*`` apply exactly as for ``make run``), with
+``--http 127.0.0.1:0`` (the supervisor picks a free port once, so nothing races for it and port
+8000 stays free for a ``make run`` next door), a temporary ``--data-dir`` and its own
+``--fleet`` namespace (harmless with the embedded Redis, and no key clash when
+``MCPFLEET_REDIS_URL`` points at a shared one). The URL comes from the supervisor's
+``fleet.ready`` log event; ready means ``GET /health/ready`` answered 200.
 
 The supervisor runs in its own session, so a Ctrl-C at the terminal reaches the runner (and
 the suite) but not the fleet; the runner then stops the fleet with one SIGTERM (a second

@@ -29,12 +29,16 @@ def test_the_tool_author_api_is_exactly_this() -> None:
 
     assert sorted(workers.__all__) == [
         "AssistantMessage",
+        "Audio",
         "AudioContent",
         "BlobResource",
         "CancelledByClientError",
         "Completion",
         "Header",
+        "Icon",
+        "Image",
         "ImageContent",
+        "ResourceLink",
         "TextContent",
         "TextResource",
         "ToolContext",

@@ -13,6 +13,9 @@ from proto import (
     Era,
     era_of,
     negotiate_handshake_version,
+    structured_content_is_object,
+    supports_icons,
+    supports_resource_links,
     supports_structured_content,
     validation_failure_is_tool_error,
 )
@@ -70,3 +73,20 @@ def test_supports_structured_content(version: str, expected: bool) -> None:
 )
 def test_validation_failure_is_tool_error(version: str, expected: bool) -> None:
     assert validation_failure_is_tool_error(version) is expected
+
+
+@pytest.mark.parametrize(
+    ("version", "links", "icons", "object_only"),
+    [
+        ("2025-03-26", False, False, False),
+        ("2025-06-18", True, False, True),
+        ("2025-11-25", True, True, True),
+        ("2026-07-28", True, True, False),
+    ],
+)
+def test_content_and_listing_features_per_version(
+    version: str, links: bool, icons: bool, object_only: bool
+) -> None:
+    assert supports_resource_links(version) is links
+    assert supports_icons(version) is icons
+    assert structured_content_is_object(version) is object_only

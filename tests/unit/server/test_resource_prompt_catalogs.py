@@ -48,7 +48,7 @@ def _app() -> Toolset:
 
 
 def _catalog() -> ToolCatalog:
-    return build_catalog(_app(), WorkerConfig(), list_ttl_ms=5000)
+    return build_catalog(_app(), WorkerConfig(), list_ttl_ms=5000, list_page_size=100)
 
 
 def decoded(raw: bytes) -> Any:
@@ -133,6 +133,6 @@ def test_completion_keys_reach_the_front() -> None:
 
 
 def test_an_app_with_only_tools_has_empty_catalogs() -> None:
-    catalog = build_catalog(Toolset("t"), WorkerConfig(), list_ttl_ms=0)
+    catalog = build_catalog(Toolset("t"), WorkerConfig(), list_ttl_ms=0, list_page_size=100)
     assert len(catalog.resources) == 0 and len(catalog.prompts) == 0
     assert decoded(catalog.resources.list_result("2025-11-25", meta=META)) == {"resources": []}

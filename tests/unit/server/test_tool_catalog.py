@@ -1,14 +1,15 @@
-"""The front's tool catalog: argument checks and per-version listings."""
+"""The front's tool catalog: argument checks, per-version listings and their pages."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import msgspec
 import pytest
 
-from proto import Implementation, Tool, ToolAnnotations
+from proto import Icon, Implementation, Tool, ToolAnnotations
 from server.tool_catalog import CatalogTool, ToolCatalog
 
 
@@ -46,6 +47,7 @@ def _catalog(ttl_ms: int = 60_000) -> ToolCatalog:
         instructions=None,
         tools=[_echo(), other],
         list_ttl_ms=ttl_ms,
+        page_size=100,
     )
 
 
@@ -165,6 +167,7 @@ def test_listings_are_built_once_per_version() -> None:
     catalog = _catalog()
     first = catalog.list_result("2025-06-18")
     assert catalog.list_result("2025-06-18") is first
+    assert catalog.list_result("2025-06-18", 0) is first
     assert catalog.list_result("2026-07-28") != first
 
 
@@ -177,5 +180,172 @@ def test_the_digest_changes_with_the_tools_only() -> None:
         instructions=None,
         tools=[_echo()],
         list_ttl_ms=60_000,
+        page_size=100,
     )
     assert fewer.digest != _catalog().digest
+
+
+# --- per-version entries: icons and object-rooted output schemas ---------------------------
+
+_COUNT_OUTPUT = b'{"type":"integer"}'
+_COUNT_LEGACY = (
+    b'{"type":"object","properties":{"result":{"type":"integer"}},"required":["result"]}'
+)
+
+
+def _count() -> CatalogTool:
+    listing = Tool(
+        name="count",
+        input_schema=msgspec.Raw(b'{"type":"object"}'),
+        title="Count",
+        icons=[Icon(src="https://example.com/c.png", sizes=["any"])],
+        output_schema=msgspec.Raw(_COUNT_OUTPUT),
+    )
+    return CatalogTool(listing, NoArgs, 1.0, legacy_output_schema=msgspec.Raw(_COUNT_LEGACY))
+
+
+@pytest.mark.parametrize(
+    ("version", "fields", "output"),
+    [
+        ("2025-03-26", {"name", "inputSchema"}, None),
+        ("2025-06-18", {"name", "inputSchema", "title", "outputSchema"}, _COUNT_LEGACY),
+        ("2025-11-25", {"name", "inputSchema", "title", "icons", "outputSchema"}, _COUNT_LEGACY),
+        ("2026-07-28", {"name", "inputSchema", "title", "icons", "outputSchema"}, _COUNT_OUTPUT),
+    ],
+)
+def test_entries_carry_only_their_revisions_fields(
+    version: str, fields: set[str], output: bytes | None
+) -> None:
+    entry = json.loads(msgspec.json.encode(_count().listing_for(version)))
+    assert set(entry) == fields
+    if output is not None:
+        assert entry["outputSchema"] == json.loads(output)
+    if "icons" in fields:
+        assert entry["icons"] == [{"src": "https://example.com/c.png", "sizes": ["any"]}]
+
+
+def test_an_object_output_schema_is_the_same_in_every_revision() -> None:
+    echo = _echo()
+    for version in ("2025-06-18", "2025-11-25", "2026-07-28"):
+        assert echo.listing_for(version).output_schema == msgspec.Raw(_OUTPUT)
+
+
+# --- pagination ----------------------------------------------------------------------------
+
+
+def _many(count: int, page_size: int, *, description: str = "") -> ToolCatalog:
+    tools = [
+        CatalogTool(
+            Tool(
+                name=f"t{i:02d}",
+                input_schema=msgspec.Raw(b'{"type":"object"}'),
+                description=description or msgspec.UNSET,
+            ),
+            NoArgs,
+            1.0,
+        )
+        for i in range(count)
+    ]
+    return ToolCatalog(
+        server_info=Implementation(name="x", version="1"),
+        instructions=None,
+        tools=tools,
+        list_ttl_ms=500,
+        page_size=page_size,
+    )
+
+
+def _walk(catalog: ToolCatalog, version: str) -> list[dict[str, Any]]:
+    pages = [json.loads(catalog.list_result(version))]
+    while "nextCursor" in pages[-1]:
+        start = catalog.page_start(pages[-1]["nextCursor"])
+        assert start is not None
+        pages.append(json.loads(catalog.list_result(version, start)))
+    return pages
+
+
+@pytest.mark.parametrize("version", ["2025-03-26", "2025-11-25", "2026-07-28"])
+def test_pages_cover_every_tool_once_in_order(version: str) -> None:
+    pages = _walk(_many(7, 3), version)
+    assert [[t["name"] for t in page["tools"]] for page in pages] == [
+        ["t00", "t01", "t02"],
+        ["t03", "t04", "t05"],
+        ["t06"],
+    ]
+    assert "nextCursor" not in pages[-1]
+
+
+def test_every_modern_page_carries_the_same_cache_hints() -> None:
+    pages = _walk(_many(5, 2), "2026-07-28")
+    assert len(pages) == 3
+    for page in pages:
+        assert (page["resultType"], page["ttlMs"], page["cacheScope"]) == (
+            "complete",
+            500,
+            "public",
+        )
+        assert page["_meta"] == {
+            "io.modelcontextprotocol/serverInfo": {"name": "x", "version": "1"}
+        }
+
+
+@pytest.mark.parametrize(("count", "size"), [(3, 3), (3, 100), (0, 1)])
+def test_a_list_that_fits_one_page_has_no_cursor(count: int, size: int) -> None:
+    listing = json.loads(_many(count, size).list_result("2025-11-25"))
+    assert len(listing["tools"]) == count
+    assert "nextCursor" not in listing
+
+
+def test_cursors_are_opaque_and_stable() -> None:
+    cursor = json.loads(_many(7, 3).list_result("2026-07-28"))["nextCursor"]
+    assert cursor.isascii() and "=" not in cursor and "t03" not in cursor
+    assert json.loads(_many(7, 3).list_result("2025-06-18"))["nextCursor"] == cursor
+
+
+def test_a_cursor_works_on_a_front_with_another_page_size() -> None:
+    """Fronts of one deployment may differ in configuration: a cursor names a position."""
+    cursor = json.loads(_many(7, 3).list_result("2026-07-28"))["nextCursor"]
+    other = _many(7, 2)
+    start = other.page_start(cursor)
+    assert start == 3
+    page = json.loads(other.list_result("2026-07-28", start))
+    assert [t["name"] for t in page["tools"]] == ["t03", "t04"]
+
+
+def test_a_cursor_from_another_catalog_is_refused() -> None:
+    """A redeploy between two pages: the next page would mix two tool lists."""
+    cursor = json.loads(_many(7, 3).list_result("2026-07-28"))["nextCursor"]
+    redeployed = _many(7, 3, description="changed")
+    assert redeployed.digest != _many(7, 3).digest
+    assert redeployed.page_start(cursor) is None
+
+
+def _forged(catalog: ToolCatalog, position: str) -> str:
+    raw = f"{catalog.digest[:32]}:{position}".encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("not base64!", id="garbage"),
+        pytest.param("YWJj", id="base64-without-tag"),
+        pytest.param("x" * 200, id="too-long"),
+        pytest.param("@0", id="position-0"),
+        pytest.param("@7", id="past-the-end"),
+        pytest.param("@-1", id="negative"),
+        pytest.param("@٣", id="non-ascii-digit"),
+        pytest.param("@3 ", id="trailing-space"),
+    ],
+)
+def test_cursors_this_catalog_did_not_issue_are_refused(cursor: str) -> None:
+    catalog = _many(7, 3)
+    if cursor.startswith("@"):
+        cursor = _forged(catalog, cursor[1:])
+    assert catalog.page_start(cursor) is None
+
+
+def test_pages_are_built_once() -> None:
+    catalog = _many(7, 3)
+    assert catalog.list_result("2026-07-28", 3) is catalog.list_result("2026-07-28", 3)

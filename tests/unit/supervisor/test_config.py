@@ -46,6 +46,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.front.http == "127.0.0.1:8000"
     assert config.front.max_body_bytes == 4 * 1024 * 1024
     assert config.front.max_batch_requests == 64
+    assert config.front.list_page_size == 100
     assert config.front.allowed_origins == ()
     assert config.worker.default_timeout_s == 60.0
     assert config.supervisor.restart_backoff_max_s == 10.0
@@ -232,6 +233,8 @@ def test_env_errors_name_the_variable_and_key(
         ({"workers": 513}, "workers"),
         ({"front": {"max_body_bytes": 0}}, "max_body_bytes"),
         ({"front": {"max_batch_requests": 0}}, "max_batch_requests"),
+        ({"front": {"list_page_size": 0}}, "list_page_size"),
+        ({"front": {"list_page_size": 10_001}}, "list_page_size"),
         ({"supervisor": {"stop_timeout_s": -1.0}}, "stop_timeout_s"),
         ({"not_a_flag": 1}, "not_a_flag"),
     ],

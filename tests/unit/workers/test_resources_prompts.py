@@ -163,10 +163,10 @@ def test_reads_render_text_bytes_data_and_helpers() -> None:
     ]
     assert read({"a": [1]})["contents"][0]["text"] == '{"a":[1]}'
     assert read([1, 2])["contents"][0]["mimeType"] == "application/json"
-    many = read([TextResource(text="a", uri="r://a"), BlobResource(data=b"b", mime_type="x/y")])
+    many = read([TextResource("r://a", "a"), BlobResource("r://b", b"b", "x/y")])
     assert many["contents"] == [
         {"uri": "r://a", "text": "a", "mimeType": "text/plain"},
-        {"uri": "r://x", "blob": "Yg==", "mimeType": "x/y"},
+        {"uri": "r://b", "blob": "Yg==", "mimeType": "x/y"},
     ]
     modern = read("hi", version=MODERN)
     assert (modern["resultType"], modern["ttlMs"], modern["cacheScope"]) == (

@@ -9,7 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from proto import AudioContent, ImageContent, Implementation, TextContent
+from proto import AudioContent, Icon, ImageContent, Implementation, ResourceLink, TextContent
+from workers import Audio, BlobResource, Image, TextResource, ToolError
+from workers.output_schema import OutputSpec, build_output_spec
 from workers.result_render import ResultRenderer
 
 _RENDERER = ResultRenderer(Implementation(name="x", version="1"))
@@ -140,3 +142,118 @@ def test_modern_results_carry_result_type_and_server_info() -> None:
 def test_non_json_value_raises_type_error(value: object) -> None:
     with pytest.raises(TypeError):
         _RENDERER.success(value, "2025-06-18")
+
+
+# --- structured output (a return annotation msgspec describes) -----------------------------
+
+
+def _output(hint: Any) -> OutputSpec:
+    spec = build_output_spec(hint)
+    assert spec is not None
+    return spec
+
+
+def _render_as(value: object, hint: Any, version: str) -> dict[str, Any]:
+    return json.loads(_RENDERER.success(value, version, _output(hint)))
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
+def test_an_object_result_is_structured_content_in_every_revision(version: str) -> None:
+    result = _render_as(Weather(city="Oslo", temp_c=-3.5), Weather, version)
+    assert result["structuredContent"] == {"city": "Oslo", "temp_c": -3.5}
+    assert result["content"] == [{"type": "text", "text": '{"city":"Oslo","temp_c":-3.5}'}]
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"), [(3, int), (["a", "b"], list[str]), (None, int | None), (2.5, float)]
+)
+def test_other_results_are_wrapped_where_an_object_is_required(value: object, hint: Any) -> None:
+    text = [{"type": "text", "text": json.dumps(value, separators=(",", ":"))}]
+    for version in ("2025-06-18", "2025-11-25"):
+        result = _render_as(value, hint, version)
+        assert result["structuredContent"] == {"result": value}
+        assert result["content"] == text
+    modern = _render_as(value, hint, "2026-07-28")
+    assert "structuredContent" in modern
+    assert modern["structuredContent"] == value
+    assert modern["content"] == text
+
+
+def test_structured_results_are_text_only_for_2025_03_26() -> None:
+    assert _render_as(3, int, "2025-03-26") == {
+        "content": [{"type": "text", "text": "3"}],
+        "isError": False,
+    }
+
+
+def test_a_result_is_checked_against_the_return_type() -> None:
+    # An int for a float is a JSON number either way; a dict may stand for a Struct.
+    assert _render_as(2, float, "2026-07-28")["structuredContent"] == 2
+    assert _render_as({"city": "x", "temp_c": 1}, Weather, "2025-11-25")["structuredContent"] == {
+        "city": "x",
+        "temp_c": 1,
+    }
+    for value, hint in [("3", int), ({"city": "x"}, Weather), ([1], list[str])]:
+        with pytest.raises(ToolError, match="does not match its output schema"):
+            _RENDERER.success(value, "2026-07-28", _output(hint))
+
+
+# --- content helpers and mixed lists ----------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_helpers_and_strings_in_a_list_become_blocks(version: str) -> None:
+    result = _render(
+        [
+            "caption",
+            Image(b"img", "image/png"),
+            Audio(b"au", "audio/wav"),
+            TextResource("test://t", "text", mime_type="text/plain"),
+            BlobResource("test://b", b"\x00"),
+        ],
+        version,
+    )
+    assert result["content"] == [
+        {"type": "text", "text": "caption"},
+        {"type": "image", "data": "aW1n", "mimeType": "image/png"},
+        {"type": "audio", "data": "YXU=", "mimeType": "audio/wav"},
+        {
+            "type": "resource",
+            "resource": {"uri": "test://t", "text": "text", "mimeType": "text/plain"},
+        },
+        {"type": "resource", "resource": {"uri": "test://b", "blob": "AA=="}},
+    ]
+    assert "structuredContent" not in result
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_a_single_helper_is_one_block(version: str) -> None:
+    assert _render(Image(b"img", "image/png"), version)["content"] == [
+        {"type": "image", "data": "aW1n", "mimeType": "image/png"}
+    ]
+    assert _render((TextContent(text="a"), "b"), version)["content"] == [
+        {"type": "text", "text": "a"},
+        {"type": "text", "text": "b"},
+    ]
+
+
+def test_a_list_of_strings_stays_a_json_value() -> None:
+    assert _render(["a", "b"], "2026-07-28")["content"] == [{"type": "text", "text": '["a","b"]'}]
+
+
+def test_resource_links_are_shaped_per_version() -> None:
+    link = ResourceLink(uri="test://r", name="r", icons=[Icon(src="https://x/i.png")])
+    assert _render(link, "2026-07-28")["content"] == [
+        {
+            "type": "resource_link",
+            "uri": "test://r",
+            "name": "r",
+            "icons": [{"src": "https://x/i.png"}],
+        }
+    ]
+    assert _render(link, "2025-06-18")["content"] == [
+        {"type": "resource_link", "uri": "test://r", "name": "r"}
+    ]
+    assert _render([link], "2025-03-26")["content"] == [
+        {"type": "text", "text": "Resource link: r <test://r>"}
+    ]

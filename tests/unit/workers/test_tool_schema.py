@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import decimal
+import enum
 import threading
-from typing import Annotated, Any, Literal
+import uuid
+from typing import Annotated, Any, Literal, TypedDict
 
 import msgspec
 import pytest
@@ -329,3 +334,199 @@ def test_invalid_header_marks_are_refused_naming_the_tool(fn: Any, reason: str) 
     with pytest.raises(ToolDefinitionError, match=reason) as info:
         Toolset("t").tool(name="bad_tool")(fn)
     assert "'bad_tool'" in str(info.value)
+
+
+# --- rich parameter types: the published schema and what the argument decoders accept ----
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Priority(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+@dataclasses.dataclass
+class Place:
+    city: str
+    country: str = "FR"
+
+
+class Address(TypedDict, total=False):
+    street: str
+    city: str
+
+
+def rich_types(
+    *,
+    when: datetime.datetime,
+    day: datetime.date,
+    at: datetime.time,
+    ident: uuid.UUID,
+    amount: decimal.Decimal,
+    color: Color,
+    priority: Priority,
+    place: Place,
+    address: Address,
+    sizes: list[int],
+    pair: tuple[int, str],
+    labels: set[str],
+    blob: bytes,
+    lasting: datetime.timedelta,
+    until: datetime.datetime | None = None,
+) -> str:
+    return ""
+
+
+@pytest.fixture(scope="module")
+def rich_types_tool() -> Any:
+    return _register(rich_types)
+
+
+def test_rich_types_publish_json_schema_types_and_formats(rich_types_tool: Any) -> None:
+    schema = rich_types_tool.args.schema
+    props = schema["properties"]
+    assert props["when"] == {"type": "string", "format": "date-time"}
+    assert props["day"] == {"type": "string", "format": "date"}
+    assert props["at"] == {"type": "string", "format": "time"}
+    assert props["ident"] == {"type": "string", "format": "uuid"}
+    assert props["amount"] == {"type": "string", "format": "decimal"}
+    assert props["lasting"] == {"type": "string", "format": "duration"}
+    assert props["blob"] == {"type": "string", "contentEncoding": "base64"}
+    assert props["sizes"] == {"type": "array", "items": {"type": "integer"}}
+    assert props["labels"] == {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+    assert props["pair"]["prefixItems"] == [{"type": "integer"}, {"type": "string"}]
+    assert props["until"] == {
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+        "default": None,
+    }
+    assert props["color"] == {"$ref": "#/$defs/Color"}
+    assert schema["$defs"]["Color"]["enum"] == ["green", "red"]
+    assert schema["$defs"]["Priority"]["enum"] == [1, 2]
+    assert schema["$defs"]["Place"]["required"] == ["city"]
+    assert schema["$defs"]["Address"]["required"] == []
+    assert "until" not in schema["required"]
+
+
+RICH_ARGUMENTS = {
+    "when": "2026-03-01T09:30:00+01:00",
+    "day": "2026-03-01",
+    "at": "09:30:00Z",
+    "ident": "c3f1a7e4-2f0e-4e0f-9a55-4b8d1c2e3f40",
+    "amount": "12.50",
+    "color": "red",
+    "priority": 2,
+    "place": {"city": "Lyon"},
+    "address": {"city": "Lyon"},
+    "sizes": [1, 2],
+    "pair": [1, "a"],
+    "labels": ["x", "y"],
+    "blob": "aGk=",
+    "lasting": "PT1H",
+}
+
+
+def test_rich_arguments_decode_to_python_types(rich_types_tool: Any) -> None:
+    """The front (``strict=False``) and the worker decode with the same Struct."""
+    args = msgspec.json.decode(
+        msgspec.json.encode(RICH_ARGUMENTS), type=rich_types_tool.args.struct, strict=False
+    )
+    assert args.when == datetime.datetime(
+        2026, 3, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=1))
+    )
+    assert args.day == datetime.date(2026, 3, 1)
+    assert args.at == datetime.time(9, 30, tzinfo=datetime.UTC)
+    assert args.ident == uuid.UUID("c3f1a7e4-2f0e-4e0f-9a55-4b8d1c2e3f40")
+    assert args.amount == decimal.Decimal("12.50")
+    assert args.color is Color.RED
+    assert args.priority is Priority.HIGH
+    assert args.place == Place(city="Lyon")
+    assert args.address == {"city": "Lyon"}
+    assert args.pair == (1, "a")
+    assert args.labels == {"x", "y"}
+    assert args.blob == b"hi"
+    assert args.lasting == datetime.timedelta(hours=1)
+    assert args.until is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("when", "yesterday"),
+        ("day", "2026-02-30"),
+        ("ident", "not-a-uuid"),
+        ("amount", "twelve"),
+        ("color", "blue"),
+        ("priority", 3),
+        ("place", {"country": "FR"}),
+        ("pair", [1]),
+        ("blob", "***"),
+    ],
+)
+def test_rich_arguments_that_do_not_fit(rich_types_tool: Any, field: str, value: object) -> None:
+    with pytest.raises(msgspec.ValidationError, match=field):
+        msgspec.json.decode(
+            msgspec.json.encode({**RICH_ARGUMENTS, field: value}),
+            type=rich_types_tool.args.struct,
+            strict=False,
+        )
+
+
+# --- hand-written input schemas ------------------------------------------------------------
+
+HAND_WRITTEN = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {"phone": {"type": "string"}, "email": {"type": "string"}},
+    "anyOf": [{"required": ["phone"]}, {"required": ["email"]}],
+    "additionalProperties": False,
+}
+
+
+def contact(phone: str | None = None, email: str | None = None) -> str:
+    return phone or email or ""
+
+
+def test_a_hand_written_schema_is_published_verbatim() -> None:
+    tool = _register(contact, input_schema=HAND_WRITTEN)
+    assert tool.args.schema == HAND_WRITTEN
+    assert tool.args.schema is not HAND_WRITTEN  # a copy: later edits do not leak in
+    # Arguments are still checked against the parameters' types.
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"phone": 5}', type=tool.args.struct)
+
+
+@pytest.mark.parametrize(
+    ("schema", "reason"),
+    [
+        ({"type": "array"}, '"type": "object"'),
+        ({"properties": {"phone": {}, "email": {}}}, '"type": "object"'),
+        ({"type": "object", "properties": {"phone": {}}}, "exactly"),
+        ({"type": "object", "properties": {"phone": {}, "email": {}, "fax": {}}}, "exactly"),
+        ({"type": "object", "properties": {"phone": {}, "email": object()}}, "not JSON"),
+        (
+            {"type": "object", "properties": {"phone": {"x-mcp-header": "A B"}, "email": {}}},
+            "HTTP token",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {
+                    "phone": {"$ref": "#/$defs/phone"},
+                    "email": {"allOf": [{"$ref": "https://example.com/email.json"}]},
+                },
+                "$defs": {"phone": {"type": "string"}},
+            },
+            "refers outside itself",
+        ),
+    ],
+)
+def test_hand_written_schemas_that_do_not_fit_are_refused(
+    schema: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ToolDefinitionError, match=reason) as info:
+        Toolset("t").tool(name="contact_tool", input_schema=schema)(contact)
+    assert "'contact_tool'" in str(info.value)

@@ -1,0 +1,339 @@
+"""The tool surface end to end, through real workers: paged listings, structured output that
+the official client validates against the output schema, every content type, icons, and
+rich argument types reaching handlers as Python values; raw JSON-RPC where the client cannot
+express the case (refused cursors, fields an older revision must not see)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+from mcp_types import (
+    AudioContent,
+    BlobResourceContents,
+    EmbeddedResource,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    TextResourceContents,
+)
+
+from tests.e2e.test_http_bad_input import ENVELOPE, MODERN, assert_error, modern_headers, post
+from tests.fixtures.fleet import RunningFleet, start_fleet
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.tools import app as fixture_tools
+
+PAGE_SIZE = 4
+MODES = ["legacy", "2026-07-28"]
+ALL_TOOLS = list(fixture_tools.tools)
+
+
+@pytest.fixture(scope="module")
+def surface_fleet(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningFleet]:
+    running = start_fleet(
+        redis_server, "s" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
+        workers=1, app="tests.fixtures.tools:app",
+        env={"MCPFLEET_FRONT__LIST_PAGE_SIZE": str(PAGE_SIZE)},
+    )  # fmt: skip
+    yield running
+    assert running.stop() == 0, "".join(running.lines[-40:])
+    assert running.errors() == [], running.errors()
+
+
+@pytest.fixture
+def http(surface_fleet: RunningFleet) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=surface_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+        yield client
+
+
+async def _list_every_page(client: Client) -> list[Any]:
+    """Follow ``nextCursor`` to the end; the session then knows every output schema."""
+    page = await client.list_tools()
+    tools = list(page.tools)
+    pages = 1
+    while page.next_cursor is not None:
+        page = await client.list_tools(cursor=page.next_cursor)
+        tools.extend(page.tools)
+        pages += 1
+    assert pages == -(-len(ALL_TOOLS) // PAGE_SIZE)
+    return tools
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_listing_is_paged_and_complete(surface_fleet: RunningFleet, mode: str) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        first = await client.list_tools()
+        tools = await _list_every_page(client)
+    assert len(first.tools) == PAGE_SIZE
+    assert [tool.name for tool in tools] == ALL_TOOLS
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_structured_results_conform_to_the_listed_output_schema(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    # The client validates structuredContent against the tool's outputSchema (raising
+    # otherwise), for each tool whose listing it has seen.
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        tools = {tool.name: tool for tool in await _list_every_page(client)}
+        forecast = await client.call_tool("forecast", {"city": "Lyon", "days": 2})
+        counted = await client.call_tool("count_to", {"n": 3})
+        nothing = await client.call_tool("maybe_forecast", {})
+        something = await client.call_tool("maybe_forecast", {"city": "Oslo"})
+    assert tools["forecast"].output_schema is not None
+    assert tools["forecast"].output_schema["required"] == ["city", "temps_c", "issued"]
+    assert forecast.structured_content == {
+        "city": "Lyon",
+        "temps_c": [20.5, 21.5],
+        "issued": "2026-07-28",
+    }
+    assert isinstance(forecast.content[0], TextContent)
+    assert json.loads(forecast.content[0].text) == forecast.structured_content
+    assert isinstance(counted.content[0], TextContent) and counted.content[0].text == "[1,2,3]"
+    count_schema = tools["count_to"].output_schema
+    if mode == "legacy":  # 2025-11-25: an object is required, so the list is wrapped
+        assert count_schema is not None and count_schema["required"] == ["result"]
+        assert counted.structured_content == {"result": [1, 2, 3]}
+        assert nothing.structured_content == {"result": None}
+        assert something.structured_content is not None
+        assert something.structured_content["result"]["city"] == "Oslo"
+    else:
+        assert count_schema == {"type": "array", "items": {"type": "integer"}}
+        assert counted.structured_content == [1, 2, 3]
+        assert nothing.structured_content is None
+        assert something.structured_content is not None
+        assert something.structured_content["city"] == "Oslo"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_result_that_breaks_its_schema_is_a_tool_error(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        await _list_every_page(client)
+        result = await client.call_tool("wrong_output", {})
+    assert result.is_error is True
+    assert result.structured_content is None
+    assert isinstance(result.content[0], TextContent)
+    assert "does not match its output schema" in result.content[0].text
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_every_content_type_reaches_the_client(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        result = await client.call_tool("every_content", {})
+    text, image, audio, doc, binary, link = result.content
+    assert isinstance(text, TextContent) and text.text == "text block"
+    assert isinstance(image, ImageContent)
+    assert (base64.b64decode(image.data), image.mime_type) == (b"\x89PNG", "image/png")
+    assert isinstance(audio, AudioContent)
+    assert (base64.b64decode(audio.data), audio.mime_type) == (b"RIFF", "audio/wav")
+    assert isinstance(doc, EmbeddedResource)
+    assert isinstance(doc.resource, TextResourceContents)
+    assert (doc.resource.uri, doc.resource.text) == ("test://doc", "embedded text")
+    assert isinstance(binary, EmbeddedResource)
+    assert isinstance(binary.resource, BlobResourceContents)
+    assert base64.b64decode(binary.resource.blob) == b"\x00\x01"
+    assert isinstance(link, ResourceLink)
+    assert (link.uri, link.name, link.title) == ("test://linked", "linked", "A linked resource")
+    assert link.icons is not None and link.icons[0].src == "https://example.com/doc.png"
+    assert result.structured_content is None
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_icons_and_annotations_are_listed(surface_fleet: RunningFleet, mode: str) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        tools = {tool.name: tool for tool in await _list_every_page(client)}
+    icons = tools["forecast"].icons
+    assert icons is not None and [(i.src, i.sizes) for i in icons] == [
+        ("https://example.com/sun.png", ["48x48"])
+    ]
+    assert tools["forecast"].annotations is not None
+    assert tools["forecast"].annotations.read_only_hint is True
+    assert tools["echo"].icons is None
+
+
+RICH = {
+    "when": "2026-07-28T09:30:00+02:00",
+    "day": "2026-07-28",
+    "ident": "c3f1a7e4-2f0e-4e0f-9a55-4b8d1c2e3f40",
+    "amount": "12.50",
+    "shade": "dark",
+    "mode": "slow",
+    "spot": {"lat": 45.76, "lon": 4.84},
+    "window": {"start": "2026-07-28T10:00:00Z"},
+    "tags": ["a", "b"],
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_rich_arguments_reach_the_handler_as_python_types(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        await _list_every_page(client)
+        result = await client.call_tool("rich_arguments", {**RICH, "limit": "5"})
+        wrong = await client.call_tool("rich_arguments", {**RICH, "shade": "purple"})
+    assert result.is_error is False, result.content
+    seen = result.structured_content
+    assert seen is not None
+    assert seen["when"] == (
+        "datetime=datetime.datetime(2026, 7, 28, 9, 30, tzinfo=datetime.timezone("
+        "datetime.timedelta(seconds=7200)))"
+    )
+    assert seen["day"] == "date=datetime.date(2026, 7, 28)"
+    assert seen["ident"] == "UUID=UUID('c3f1a7e4-2f0e-4e0f-9a55-4b8d1c2e3f40')"
+    assert seen["amount"] == "Decimal=Decimal('12.50')"
+    assert seen["shade"] == "Shade=<Shade.DARK: 'dark'>"
+    assert seen["mode"] == "str='slow'"
+    assert seen["spot"] == "Spot=Spot(lat=45.76, lon=4.84)"
+    assert seen["window"].startswith("Window=Window(start=datetime.datetime(2026, 7, 28, 10, 0")
+    assert seen["window"].endswith("hours=1)")
+    assert seen["tags"] == "list=['a', 'b']"
+    assert seen["limit"] == "int=5"  # a number sent as a string is accepted (models do that)
+    assert wrong.is_error is True
+    assert isinstance(wrong.content[0], TextContent) and "$.shade" in wrong.content[0].text
+
+
+# --- raw JSON-RPC -------------------------------------------------------------------------
+
+
+def _list(http: httpx.Client, version: str, cursor: str | None = None) -> httpx.Response:
+    params: dict[str, object] = {} if cursor is None else {"cursor": cursor}
+    if version == MODERN:
+        params["_meta"] = ENVELOPE
+        headers = modern_headers("tools/list")
+    else:
+        headers = {}
+    body = {"jsonrpc": "2.0", "id": "l", "method": "tools/list", "params": params}
+    return post(http, body=body, version=version, headers=headers)
+
+
+def _pages(http: httpx.Client, version: str) -> list[dict[str, Any]]:
+    pages = [_list(http, version).json()["result"]]
+    while "nextCursor" in pages[-1]:
+        pages.append(_list(http, version, pages[-1]["nextCursor"]).json()["result"])
+    return pages
+
+
+FORGED = base64.urlsafe_b64encode(b"0" * 32 + b":4").rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("version", ["2025-03-26", "2025-11-25", MODERN])
+@pytest.mark.parametrize("cursor", ["", "not-a-cursor", FORGED])
+def test_a_cursor_this_server_did_not_issue_is_invalid_params(
+    http: httpx.Client, version: str, cursor: str
+) -> None:
+    response = _list(http, version, cursor)
+    status = 400 if version == MODERN else 200
+    error = assert_error(response, status, -32602, "l")
+    assert "list again without a cursor" in str(error["message"])
+
+
+def test_every_modern_page_carries_the_cache_hints(http: httpx.Client) -> None:
+    pages = _pages(http, MODERN)
+    assert len(pages) > 1
+    hints = {(p["resultType"], p["ttlMs"], p["cacheScope"]) for p in pages}
+    assert hints == {("complete", 60_000, "public")}
+    assert [t["name"] for p in pages for t in p["tools"]] == ALL_TOOLS
+
+
+def _listed(http: httpx.Client, version: str) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for p in _pages(http, version) for t in p["tools"]}
+
+
+def test_2025_03_26_sees_no_title_icons_or_output_schema(http: httpx.Client) -> None:
+    listed = _listed(http, "2025-03-26")
+    assert list(listed) == ALL_TOOLS
+    assert set(listed["forecast"]) == {"name", "description", "inputSchema", "annotations"}
+    result = post(
+        http, body={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                    "params": {"name": "forecast", "arguments": {"city": "Oslo"}}},
+        version="2025-03-26",
+    ).json()["result"]  # fmt: skip
+    assert "structuredContent" not in result
+    assert json.loads(result["content"][0]["text"])["city"] == "Oslo"
+
+
+def test_2025_06_18_sees_wrapped_output_schemas_and_no_icons(http: httpx.Client) -> None:
+    listed = _listed(http, "2025-06-18")
+    assert "icons" not in listed["forecast"]
+    assert listed["count_to"]["outputSchema"] == {
+        "type": "object",
+        "properties": {"result": {"type": "array", "items": {"type": "integer"}}},
+        "required": ["result"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "link"),
+    [
+        (
+            "2025-03-26",
+            {"type": "text", "text": "Resource link: A linked resource <test://linked>"},
+        ),
+        (
+            "2025-06-18",
+            {
+                "type": "resource_link",
+                "uri": "test://linked",
+                "name": "linked",
+                "title": "A linked resource",
+                "mimeType": "text/plain",
+            },
+        ),
+    ],
+)
+def test_older_revisions_get_resource_links_they_define(
+    http: httpx.Client, version: str, link: dict[str, str]
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "every_content", "arguments": {}}}  # fmt: skip
+    result = post(http, body=body, version=version).json()["result"]
+    assert result["content"][-1] == link
+    assert [block["type"] for block in result["content"][:5]] == [
+        "text", "image", "audio", "resource", "resource",
+    ]  # fmt: skip
+
+
+def _call_raw(http: httpx.Client, version: str, name: str, arguments: object) -> httpx.Response:
+    params: dict[str, object] = {"name": name, "arguments": arguments}
+    headers = {}
+    if version == MODERN:
+        params["_meta"] = ENVELOPE
+        headers = modern_headers("tools/call", name)
+    body = {"jsonrpc": "2.0", "id": "c", "method": "tools/call", "params": params}
+    return post(http, body=body, version=version, headers=headers)
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", MODERN])
+@pytest.mark.parametrize("arguments", [[1], "city=Lyon", 3, True])
+def test_arguments_that_are_not_an_object_are_invalid_params(
+    http: httpx.Client, version: str, arguments: object
+) -> None:
+    """Not a CallToolRequest at all (a protocol error), unlike an object the tool's schema
+    refuses (a tool error from 2025-11-25 on)."""
+    error = assert_error(
+        _call_raw(http, version, "forecast", arguments),
+        400 if version == MODERN else 200,
+        -32602,
+        "c",
+    )
+    assert "must be a JSON object" in str(error["message"])
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+def test_null_arguments_are_no_arguments(http: httpx.Client, version: str) -> None:
+    response = _call_raw(http, version, "every_content", None)
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["isError"] is False

@@ -1,0 +1,150 @@
+"""docs/tool-authoring.md stays true: its Python snippets run, in order, as one module, and
+each JSON block under a marker comment equals what the runtime produces.
+
+Markers (HTML comments, invisible when the page is rendered):
+- ``<!-- schema: TOOL input|output VERSION -->``: the tool's listed inputSchema/outputSchema;
+- ``<!-- listing: TOOL VERSION -->``: the tool's whole listing entry;
+- ``<!-- call: TOOL ARGUMENTS VERSION -->``: the result of that call, through the front's
+  argument check and the worker's handler runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import re
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from proto import (
+    CallMessage,
+    Implementation,
+    ResultMeta,
+    TextContent,
+    build_call_result,
+    validation_failure_is_tool_error,
+)
+from server import ToolCatalog
+from supervisor.app_loader import build_catalog
+from workers import Toolset
+from workers.handler_runner import HandlerRunner
+from workers.result_render import ResultRenderer
+from workers.runtime import WorkerConfig
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "tool-authoring.md"
+_PYTHON = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+_MARKED = re.compile(r"^<!-- (\w+): (.*?) -->\n```json\n(.*?)^```", re.S | re.M)
+
+
+@pytest.fixture(scope="module")
+def guide() -> Iterator[types.ModuleType]:
+    """The page's snippets executed as one module (registered, so dataclasses and type
+    hints resolve as in a real app)."""
+    module = types.ModuleType("tool_authoring_guide")
+    sys.modules[module.__name__] = module
+    try:
+        for snippet in _PYTHON.findall(GUIDE.read_text(encoding="utf-8")):
+            exec(compile(snippet, str(GUIDE), "exec"), module.__dict__)
+        yield module
+    finally:
+        del sys.modules[module.__name__]
+
+
+@pytest.fixture(scope="module")
+def app(guide: types.ModuleType) -> Toolset:
+    toolset = guide.app
+    assert isinstance(toolset, Toolset)
+    return toolset
+
+
+@pytest.fixture(scope="module")
+def catalog(app: Toolset) -> ToolCatalog:
+    return build_catalog(app, WorkerConfig(), list_ttl_ms=60_000, list_page_size=100)
+
+
+def _markers() -> list[tuple[str, str, str]]:
+    return _MARKED.findall(GUIDE.read_text(encoding="utf-8"))
+
+
+def test_the_guide_has_snippets_and_checked_blocks(app: Toolset) -> None:
+    kinds = {kind for kind, _, _ in _markers()}
+    assert kinds == {"schema", "listing", "call"}
+    assert len(app.tools) >= 8
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "shown"), _markers(), ids=[f"{k}:{s}" for k, s, _ in _markers()]
+)
+def test_each_json_block_is_what_the_runtime_produces(
+    app: Toolset, catalog: ToolCatalog, kind: str, spec: str, shown: str
+) -> None:
+    expected = json.loads(shown)
+    if kind == "call":
+        name, rest = spec.split(" ", 1)
+        arguments, version = rest.rsplit(" ", 1)
+        assert _call(app, catalog, name, arguments.encode(), version) == expected
+        return
+    if kind == "listing":
+        name, version = spec.split(" ")
+        assert _entry(catalog, name, version) == expected
+        return
+    name, which, version = spec.split(" ")
+    assert _entry(catalog, name, version)[f"{which}Schema"] == expected
+
+
+def _entry(catalog: ToolCatalog, name: str, version: str) -> dict[str, Any]:
+    tool = catalog.get(name)
+    assert tool is not None, name
+    entry: dict[str, Any] = json.loads(msgspec.json.encode(tool.listing_for(version)))
+    return entry
+
+
+def _call(
+    app: Toolset, catalog: ToolCatalog, name: str, arguments: bytes, version: str
+) -> dict[str, Any]:
+    """A call as the fleet makes it: the front checks the arguments, a worker runs it."""
+    listed = catalog.get(name)
+    assert listed is not None, name
+    problem = listed.argument_problem(arguments)
+    if problem is not None:
+        assert validation_failure_is_tool_error(version), "a -32602 error, not a result"
+        meta = ResultMeta(server_info=catalog.server_info)
+        result = build_call_result(
+            [TextContent(text=problem)], is_error=True, structured=None, version=version, meta=meta
+        )
+        return json.loads(msgspec.json.encode(result))  # type: ignore[no-any-return]
+    call = CallMessage(
+        call_id=1,
+        front_id="guide",
+        tool=name,
+        arguments=msgspec.Raw(arguments),
+        protocol_version=version,
+        deadline_ms=int(time.time() * 1000) + 10_000,
+        request_id="guide-1",
+    )
+    server_info = Implementation(
+        name=app.name, version=app.version, title=app.title or msgspec.UNSET
+    )
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        runner = HandlerRunner(ResultRenderer(server_info), executor)
+        body, _ = asyncio.run(
+            runner.run(
+                app.tools[name],
+                call,
+                timeout_s=10,
+                limit_s=10,
+                progress_sink=None,
+                cancel_flag=threading.Event(),
+            )
+        )
+    assert body is not None
+    return json.loads(body)  # type: ignore[no-any-return]
