@@ -269,16 +269,28 @@ class Dispatcher:
             raise InvalidParamsError(f"Invalid cursor: {params.cursor!r}")
 
     async def _resources_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        self._require(len(self._catalog.resources), served)
         self._reject_cursor(decode_params(served.request.params, _list_params))
         return self._catalog.resources.list_result(served.version, meta=self._meta)
 
     async def _resource_templates_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        self._require(len(self._catalog.resources), served)
         self._reject_cursor(decode_params(served.request.params, _list_params))
         return self._catalog.resources.templates_result(served.version, meta=self._meta)
 
     async def _prompts_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        self._require(len(self._catalog.prompts), served)
         self._reject_cursor(decode_params(served.request.params, _list_params))
         return self._catalog.prompts.list_result(served.version, meta=self._meta)
+
+    @staticmethod
+    def _require(registered: int, served: ServedRequest) -> None:
+        """A method of a capability the app does not have is not served (-32601), in line
+        with the capabilities declared (checklist 13)."""
+        if not registered:
+            raise MethodNotFoundError(
+                f"Method not found: {served.request.method} (this server has none)"
+            )
 
     async def _reinitialize(self, served: ServedRequest) -> bytes | msgspec.Raw:
         # Transports answer initialize themselves (it opens their session); this keeps the

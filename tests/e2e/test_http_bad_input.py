@@ -439,3 +439,12 @@ def test_progress_turns_the_answer_into_an_sse_stream(http: httpx.Client) -> Non
     assert all(e["params"]["progressToken"] == "p-1" for e in events[:2])
     assert events[-1]["id"] == "s"
     assert events[-1]["result"]["content"][0]["text"] == "slept 0.2 s in 2 steps"
+
+
+@pytest.mark.parametrize("method", ["resources/list", "resources/templates/list", "prompts/list"])
+def test_methods_of_capabilities_the_app_lacks_are_unknown(http: httpx.Client, method: str) -> None:
+    # The demo app registers no resources or prompts, and declares neither capability.
+    legacy = {"jsonrpc": "2.0", "id": 1, "method": method}
+    assert_error(post(http, body=legacy, version="2025-11-25"), 200, -32601, 1)
+    modern = {"jsonrpc": "2.0", "id": 2, "method": method, "params": {"_meta": ENVELOPE}}
+    assert_error(post(http, body=modern, headers=modern_headers(method)), 404, -32601, 2)
