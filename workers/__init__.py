@@ -4,7 +4,7 @@ Handlers run in worker processes, never in the HTTP front. Machinery for running
 lives in :mod:`workers.runtime`.
 """
 
-from proto import AudioContent, ImageContent, TextContent
+from proto import AudioContent, ImageContent, Principal, TextContent
 from workers.context import CancelledByClientError, ToolContext
 from workers.errors import ToolDefinitionError, ToolError
 from workers.tool_schema import Header
@@ -15,6 +15,7 @@ __all__ = [
     "CancelledByClientError",
     "Header",
     "ImageContent",
+    "Principal",
     "TextContent",
     "ToolContext",
     "ToolDefinitionError",

@@ -32,6 +32,7 @@ def test_the_tool_author_api_is_exactly_this() -> None:
         "CancelledByClientError",
         "Header",
         "ImageContent",
+        "Principal",
         "TextContent",
         "ToolContext",
         "ToolDefinitionError",
