@@ -17,6 +17,7 @@ from msgspec import UNSET, UnsetType
 from proto import (
     ALL_VERSIONS,
     INITIALIZE,
+    LOGGING_SET_LEVEL,
     MODERN_VERSIONS,
     NOTIFICATION_CANCELLED,
     NOTIFICATION_PROGRESS,
@@ -37,9 +38,11 @@ from proto import (
     ListenParams,
     ListToolsParams,
     LocalProtocolError,
+    LogMessage,
     MethodNotFoundError,
     ModernParams,
     Notification,
+    Principal,
     ProgressMessage,
     ProgressParams,
     ProtocolError,
@@ -47,19 +50,23 @@ from proto import (
     ResultMeta,
     ResultReply,
     ServerCapabilities,
+    SetLevelParams,
     Subscription,
     TextContent,
     ToolsCapability,
     build_call_result,
     decode_params,
     encode_notification,
+    log_notification,
     negotiate_handshake_version,
     param_header_mismatch,
     request_cancel_key,
+    require_log_level,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
-from server.reply_router import ProgressSink
+from server.log_level_setting import LogLevelSetting
+from server.reply_router import LogSink, ProgressSink
 from server.tool_catalog import ToolCatalog
 
 __all__ = ["SERVED_CHANGES", "Dispatcher", "NotificationSink"]
@@ -74,7 +81,9 @@ _call_params_2026: Final = msgspec.json.Decoder(CallToolParams2026)
 _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _listen_params: Final = msgspec.json.Decoder(ListenParams)
+_set_level_params: Final = msgspec.json.Decoder(SetLevelParams)
 _EMPTY_RESULT: Final = b"{}"
+_ANONYMOUS: Final = Principal.anonymous()
 
 SERVED_CHANGES: Final = frozenset({ChangeKind.TOOLS})
 """The changes this server delivers (listen streams, GET streams, stdio): the tool list,
@@ -95,7 +104,9 @@ class Dispatcher:
         self._catalog = catalog
         self._calls = calls
         self._meta = ResultMeta(server_info=catalog.server_info)
-        capabilities = ServerCapabilities(tools=ToolsCapability(list_changed=True))
+        # logging: handshake era through logging/setLevel; at 2026-07-28 (deprecated there,
+        # still functional) per request through _meta (mcp-protocol.md 9.4).
+        capabilities = ServerCapabilities(tools=ToolsCapability(list_changed=True), logging={})
         self._capabilities = capabilities
         self._discover = _encoder.encode(
             DiscoverResult(
@@ -118,13 +129,17 @@ class Dispatcher:
         request_id: str,
         notify: NotificationSink | None = None,
         session_id: str | None = None,
+        log_setting: LogLevelSetting | None = None,
+        principal: Principal | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
         ``notify`` receives encoded notifications related to this request (progress, when
-        the request asked for it) while it runs; a transport that cannot stream passes None.
-        With ``session_id``, the session may cancel the request from any front
-        (:meth:`handshake_notification`).
+        the request asked for it; log entries at the level in ``log_setting``) while it
+        runs; a transport that cannot stream passes None. With ``session_id``, the session
+        may cancel the request from any front (:meth:`handshake_notification`).
+        ``log_setting`` is the session's (or connection's) ``logging/setLevel`` level.
+        ``principal`` defaults to an anonymous caller bound to ``session_id``.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -134,7 +149,14 @@ class Dispatcher:
         if handler is None:
             raise MethodNotFoundError(f"Method not found: {request.method}")
         served = ServedRequest(
-            request, version, request_id=request_id, notify=notify, session_id=session_id
+            request,
+            version,
+            request_id=request_id,
+            notify=notify,
+            session_id=session_id,
+            log_level=None if log_setting is None else log_setting.level,
+            log_setting=log_setting,
+            principal=principal or Principal.anonymous(session_id or ""),
         )
         return await handler(self, served)
 
@@ -183,10 +205,13 @@ class Dispatcher:
         notify: NotificationSink | None = None,
         param_headers: Mapping[str, list[str]] | None = None,
         on_long_wait: Callable[[], None] | None = None,
+        principal: Principal | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
-        ``notify`` as for :meth:`handshake`; ``on_long_wait`` is called once if a
+        ``notify`` as for :meth:`handshake`, log entries only at or above the envelope's
+        ``io.modelcontextprotocol/logLevel`` (none without it, checklist 31).
+        ``principal`` defaults to an anonymous caller. ``on_long_wait`` is called once if a
         ``tools/call`` waits long for its worker (``CallQueue.call``). ``param_headers``:
         the request's ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport
         without headers passes None); a ``tools/call`` must mirror the tool's annotated
@@ -207,6 +232,8 @@ class Dispatcher:
             notify=notify,
             param_headers=param_headers,
             on_long_wait=on_long_wait,
+            log_level=_requested_log_level(params),
+            principal=principal or _ANONYMOUS,
         )
         return await handler(self, served)
 
@@ -259,6 +286,15 @@ class Dispatcher:
     async def _server_discover(self, served: ServedRequest) -> bytes | msgspec.Raw:
         return self._discover
 
+    async def _set_log_level(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        params = decode_params(served.request.params, _set_level_params)
+        level = require_log_level(params.level)
+        if served.log_setting is None:
+            raise LocalProtocolError("logging/setLevel reached the dispatcher without a session")
+        await served.log_setting.set(level)
+        log.info("session.log_level_set", level=level)
+        return _EMPTY_RESULT
+
     async def _listen(self, served: ServedRequest) -> bytes | msgspec.Raw:
         # Its response is a long-lived stream: transports serve it (see subscribe).
         raise LocalProtocolError("subscriptions/listen reached the dispatcher")
@@ -284,6 +320,7 @@ class Dispatcher:
         meta = params.meta
         token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
         progress = _progress_reporter(token, served.notify)
+        on_log = _log_forwarder(served.log_level, served.notify)
         reply = await self._calls.call(
             tool=params.name,
             arguments=raw_args,
@@ -294,6 +331,9 @@ class Dispatcher:
             on_progress=progress[1] if progress else None,
             cancel_key=cancel_key,
             on_long_wait=served.on_long_wait,
+            log_level=served.log_level if on_log else None,
+            on_log=on_log,
+            principal=served.principal,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -383,12 +423,19 @@ class ServedRequest:
         session_id: the handshake-era HTTP session, whose requests any front may cancel.
         param_headers: its ``Mcp-Param-*`` values by lower-cased token (HTTP, 2026-07-28).
         on_long_wait: called once if a call waits long for its worker.
+        log_level: the least severe level of ``notifications/message`` it may bring (None:
+            none): the session's ``logging/setLevel`` level, or the 2026-07-28 envelope's.
+        log_setting: where ``logging/setLevel`` stores a level (handshake era).
+        principal: who the request is made for.
     """
 
     __slots__ = (
+        "log_level",
+        "log_setting",
         "notify",
         "on_long_wait",
         "param_headers",
+        "principal",
         "request",
         "request_id",
         "session_id",
@@ -405,6 +452,9 @@ class ServedRequest:
         session_id: str | None = None,
         param_headers: Mapping[str, list[str]] | None = None,
         on_long_wait: Callable[[], None] | None = None,
+        log_level: str | None = None,
+        log_setting: LogLevelSetting | None = None,
+        principal: Principal = _ANONYMOUS,
     ) -> None:
         self.request = request
         self.version = version
@@ -413,6 +463,9 @@ class ServedRequest:
         self.session_id = session_id
         self.param_headers = param_headers
         self.on_long_wait = on_long_wait
+        self.log_level = log_level
+        self.log_setting = log_setting
+        self.principal = principal
 
 
 _Method = Callable[[Dispatcher, ServedRequest], Awaitable[bytes | msgspec.Raw]]
@@ -422,6 +475,7 @@ _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
     TOOLS_LIST: Dispatcher._tools_list,
     INITIALIZE: Dispatcher._reinitialize,
     PING: Dispatcher._ping,
+    LOGGING_SET_LEVEL: Dispatcher._set_log_level,
 }
 """What each handshake-era version serves; anything else is -32601."""
 
@@ -432,6 +486,30 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
 }
 """What 2026-07-28 serves; anything else (initialize, ping, ...) is -32601 (checklist 4)."""
+
+
+def _requested_log_level(params: ModernParams) -> str | None:
+    """The 2026-07-28 request's opt-in to log entries (mcp-protocol.md 9.4): its envelope's
+    level; an unknown one was already refused with -32602 when the envelope was decoded."""
+    meta = params.meta
+    if isinstance(meta, UnsetType) or isinstance(meta.log_level, UnsetType):
+        return None
+    return meta.log_level
+
+
+def _log_forwarder(minimum: str | None, notify: NotificationSink | None) -> LogSink | None:
+    """Log entries go out as ``notifications/message`` only when the client asked for some
+    and the transport can stream them; the worker filtered by ``minimum`` already, and a
+    worker of another version is checked again here."""
+    if notify is None or minimum is None:
+        return None
+
+    def on_log(message: LogMessage) -> None:
+        notification = log_notification(message, minimum)
+        if notification is not None:
+            notify(notification)
+
+    return on_log
 
 
 def _progress_reporter(
