@@ -63,7 +63,7 @@ class CallMessage(WireStruct, frozen=True, tag="call"):
     checks again). A plain string, so a future level name cannot break decoding."""
     principal: Principal | None = None
     """Who the call is made for; None from a front that predates principals (a worker
-    treats it as anonymous)."""
+    treats it as anonymous). Both fields: ADR-0007."""
 
 
 class ErrorObject(msgspec.Struct, frozen=True, omit_defaults=True):

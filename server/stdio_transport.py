@@ -10,9 +10,9 @@ Concurrency: one task reads, in order. ``initialize`` is answered inline, so a r
 pipelined behind it sees the initialized session (as in the SDK); every other request runs in
 its own task with its own cancel scope, at most ``max_in_flight`` at once (reading pauses at
 the bound), and its answer is written as soon as it is ready. One writer task owns the output
-stream and drains a bounded channel: responses wait for room, progress notifications are
-dropped when it is full (the client reads too slowly; progress is advisory, responses are
-not).
+stream and drains a bounded channel: responses wait for room, notifications (progress, log
+entries) are dropped when it is full (the client reads too slowly; they are advisory,
+responses are not).
 
 Cancellation: ``notifications/cancelled {"requestId": X}`` (both eras) cancels X's scope; from
 that moment nothing more is written for X, neither progress nor a response (9.2).
