@@ -232,15 +232,8 @@ class CallConsumer:
             return
         limit_s = tool.effective_timeout_s(self._config.default_timeout_s)
         sink = self._progress_sink(call) if call.progress_token is not None else None
-        call_log = CallLog(
-            tool=call.tool,
-            request_id=call.request_id,
-            call_id=call.call_id,
-            principal=_principal_name(call),
-            minimum=call.log_level,
-            sink=self._log_sink(call) if call.log_level is not None else None,
-            per_second=self._config.log_messages_per_s,
-        )
+        # Only a handler that takes a context can log.
+        call_log = None if tool.args.context_param is None else self._call_log(call)
         body, overrun = await self._runner.run(
             tool,
             call,
@@ -250,7 +243,8 @@ class CallConsumer:
             cancel_flag=cancel_flag,
             call_log=call_log,
         )
-        call_log.finish()  # its last entries are queued before the reply
+        if call_log is not None:
+            call_log.finish()  # its last entries are queued before the reply
         if body is None:
             self._answer_cancelled(call, entry_id)
         else:
@@ -276,6 +270,17 @@ class CallConsumer:
             notify(ProgressMessage(call.call_id, done, total, message))
 
         return sink
+
+    def _call_log(self, call: CallMessage) -> CallLog:
+        return CallLog(
+            tool=call.tool,
+            request_id=call.request_id,
+            call_id=call.call_id,
+            principal=_principal_name(call),
+            minimum=call.log_level,
+            sink=self._log_sink(call) if call.log_level is not None else None,
+            per_second=self._config.log_messages_per_s,
+        )
 
     def _log_sink(self, call: CallMessage) -> LogSink:
         notify = self._notifier(call.front_id)
