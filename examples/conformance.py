@@ -18,6 +18,7 @@ import wave
 import zlib
 from typing import Annotated, Final, Literal, TypedDict
 
+from examples import conformance_logging
 from workers import Audio, Header, Image, TextResource, ToolContext, ToolError, Toolset
 
 app = Toolset(
@@ -173,3 +174,7 @@ def test_custom_headers(region: Annotated[str, Header("Region")], query: str = "
         query: what to run.
     """
     return f"[{region}] {query}"
+
+
+# The logging fixtures (test_tool_with_logging, test_logging_tool) live in their own module.
+conformance_logging.register(app)

@@ -100,6 +100,8 @@ class ServerCapabilities(McpStruct, frozen=True):
     prompts: PromptsCapability | UnsetType = UNSET
     completions: CompletionsCapability | UnsetType = UNSET
     extensions: JsonObject | UnsetType = UNSET
+    logging: JsonObject | UnsetType = UNSET
+    """``{}`` when the server sends ``notifications/message`` (mcp-protocol.md 9.4)."""
 
 
 class InitializeResult(McpStruct, frozen=True):

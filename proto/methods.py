@@ -10,6 +10,7 @@ __all__ = [
     "LOGGING_SET_LEVEL",
     "NOTIFICATION_CANCELLED",
     "NOTIFICATION_INITIALIZED",
+    "NOTIFICATION_MESSAGE",
     "NOTIFICATION_PROGRESS",
     "NOTIFICATION_PROMPTS_LIST_CHANGED",
     "NOTIFICATION_RESOURCES_LIST_CHANGED",
@@ -36,9 +37,11 @@ SERVER_DISCOVER: Final = "server/discover"
 SUBSCRIPTIONS_LISTEN: Final = "subscriptions/listen"
 TOOLS_LIST: Final = "tools/list"
 TOOLS_CALL: Final = "tools/call"
+LOGGING_SET_LEVEL: Final = "logging/setLevel"
 NOTIFICATION_INITIALIZED: Final = "notifications/initialized"
 NOTIFICATION_CANCELLED: Final = "notifications/cancelled"
 NOTIFICATION_PROGRESS: Final = "notifications/progress"
+NOTIFICATION_MESSAGE: Final = "notifications/message"
 NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED: Final = "notifications/subscriptions/acknowledged"
 NOTIFICATION_TOOLS_LIST_CHANGED: Final = "notifications/tools/list_changed"
 RESOURCES_LIST: Final = "resources/list"
@@ -49,7 +52,6 @@ RESOURCES_UNSUBSCRIBE: Final = "resources/unsubscribe"
 PROMPTS_LIST: Final = "prompts/list"
 PROMPTS_GET: Final = "prompts/get"
 COMPLETION_COMPLETE: Final = "completion/complete"
-LOGGING_SET_LEVEL: Final = "logging/setLevel"
 NOTIFICATION_RESOURCES_UPDATED: Final = "notifications/resources/updated"
 NOTIFICATION_RESOURCES_LIST_CHANGED: Final = "notifications/resources/list_changed"
 NOTIFICATION_PROMPTS_LIST_CHANGED: Final = "notifications/prompts/list_changed"

@@ -11,6 +11,8 @@ from typing import Final, TypeVar
 
 import msgspec
 
+from proto.principal import Principal
+
 __all__ = [
     "CallMessage",
     "CancelCall",
@@ -19,6 +21,7 @@ __all__ = [
     "CancelledReply",
     "ErrorObject",
     "ErrorReply",
+    "LogMessage",
     "ProgressMessage",
     "ResultReply",
     "SessionRecord",
@@ -54,6 +57,13 @@ class CallMessage(WireStruct, frozen=True, tag="call"):
     cancel_key: str | None = None
     """Set when the client may cancel the call by its JSON-RPC id from any front (a
     handshake-era session over HTTP): see :func:`request_cancel_key`."""
+    log_level: str | None = None
+    """The least severe level the client takes ``notifications/message`` at for this call,
+    or None for none: the worker publishes no :class:`LogMessage` below it (the front
+    checks again). A plain string, so a future level name cannot break decoding."""
+    principal: Principal | None = None
+    """Who the call is made for; None from a front that predates principals (a worker
+    treats it as anonymous). Both fields: ADR-0008."""
 
 
 class ErrorObject(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -87,6 +97,16 @@ class ProgressMessage(WireStruct, frozen=True, tag="progress"):
     message: str | None = None
 
 
+class LogMessage(WireStruct, frozen=True, tag="log"):
+    """A handler's log entry for a call whose client takes them (``CallMessage.log_level``),
+    sent on as ``notifications/message``; ``data`` is its encoded JSON ``data``."""
+
+    call_id: int
+    level: str
+    logger: str | None
+    data: msgspec.Raw
+
+
 class CancelledReply(WireStruct, frozen=True, tag="cancelled"):
     """The call was cancelled by its client: the front stops waiting and sends nothing
     further for the request (mcp-protocol.md 9.2)."""
@@ -94,7 +114,7 @@ class CancelledReply(WireStruct, frozen=True, tag="cancelled"):
     call_id: int
 
 
-WorkerMessage = ResultReply | ErrorReply | ProgressMessage | CancelledReply
+WorkerMessage = ResultReply | ErrorReply | ProgressMessage | CancelledReply | LogMessage
 
 
 class CancelCall(WireStruct, frozen=True, tag="cancel_call"):
@@ -132,6 +152,9 @@ class SessionRecord(msgspec.Struct, frozen=True):
     protocol_version: str
     created_ms: int
     client_name: str = ""
+    log_level: str | None = None
+    """The level the client set with ``logging/setLevel``; None until it does (then no
+    ``notifications/message`` is sent). Absent from records written before logging."""
 
 
 class WorkerHeartbeat(msgspec.Struct, frozen=True):

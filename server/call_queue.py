@@ -27,11 +27,12 @@ from proto import (
     FleetError,
     Keyspace,
     LocalProtocolError,
+    Principal,
     ResultReply,
     encode_wire,
 )
 from server.redis_client import RedisClient, RedisCommandError
-from server.reply_router import ProgressSink, ReplyRouter
+from server.reply_router import LogSink, ProgressSink, ReplyRouter
 
 __all__ = ["LONG_WAIT_S", "CallCancelledError", "CallQueue", "NoWorkerAnswerError"]
 
@@ -94,13 +95,18 @@ class CallQueue:
         on_progress: ProgressSink | None = None,
         cancel_key: str | None = None,
         on_long_wait: Callable[[], None] | None = None,
+        log_level: str | None = None,
+        on_log: LogSink | None = None,
+        principal: Principal | None = None,
     ) -> ResultReply | ErrorReply:
         """Enqueue a validated call and wait for the worker's reply.
 
         ``cancel_key`` lets the client cancel the call by request id through any front
         (:meth:`cancel_request`). ``on_long_wait`` is called once if no reply came within
         :data:`LONG_WAIT_S` (a transport starts watching for the client's disconnect only
-        then, so the many fast calls never pay for it; ADR-0004).
+        then, so the many fast calls never pay for it; ADR-0004). The worker sends log
+        entries at ``log_level`` and above (None: none) to ``on_log``. ``principal``: who
+        the call is made for, handed to the handler.
 
         Raises:
             BackendUnavailableError: Redis refused or did not answer the XADD.
@@ -121,8 +127,10 @@ class CallQueue:
             request_id=request_id,
             progress_token=progress_token,
             cancel_key=cancel_key,
+            log_level=log_level,
+            principal=principal,
         )
-        with self._router.expect(call_id, on_progress) as pending:
+        with self._router.expect(call_id, on_progress, on_log) as pending:
             try:
                 await self._append(message)
                 deadline = trio.current_time() + timeout_s + self._reply_grace_s

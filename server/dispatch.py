@@ -18,6 +18,7 @@ from msgspec import UNSET, UnsetType
 from proto import (
     ALL_VERSIONS,
     INITIALIZE,
+    LOGGING_SET_LEVEL,
     MODERN_VERSIONS,
     NOTIFICATION_CANCELLED,
     NOTIFICATION_PROGRESS,
@@ -41,9 +42,11 @@ from proto import (
     ListenParams,
     ListToolsParams,
     LocalProtocolError,
+    LogMessage,
     MethodNotFoundError,
     ModernParams,
     Notification,
+    Principal,
     ProgressMessage,
     ProgressParams,
     PromptsCapability,
@@ -53,19 +56,23 @@ from proto import (
     ResultMeta,
     ResultReply,
     ServerCapabilities,
+    SetLevelParams,
     Subscription,
     TextContent,
     ToolsCapability,
     build_call_result,
     decode_params,
     encode_notification,
+    log_notification,
     negotiate_handshake_version,
     param_header_mismatch,
     request_cancel_key,
+    require_log_level,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
-from server.reply_router import ProgressSink
+from server.log_level_setting import LogLevelSetting
+from server.reply_router import LogSink, ProgressSink
 from server.tool_catalog import ToolCatalog
 
 __all__ = ["Dispatcher", "NotificationSink"]
@@ -80,9 +87,11 @@ _call_params_2026: Final = msgspec.json.Decoder(CallToolParams2026)
 _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _listen_params: Final = msgspec.json.Decoder(ListenParams)
+_set_level_params: Final = msgspec.json.Decoder(SetLevelParams)
 _EMPTY_RESULT: Final = b"{}"
 _EMPTY_ARGUMENTS: Final = b"{}"
 _FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
+_ANONYMOUS: Final = Principal.anonymous()
 
 
 class Dispatcher:
@@ -121,13 +130,17 @@ class Dispatcher:
         request_id: str,
         notify: NotificationSink | None = None,
         session_id: str | None = None,
+        log_setting: LogLevelSetting | None = None,
+        principal: Principal | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
         ``notify`` receives encoded notifications related to this request (progress, when
-        the request asked for it) while it runs; a transport that cannot stream passes None.
-        With ``session_id``, the session may cancel the request from any front
-        (:meth:`handshake_notification`).
+        the request asked for it; log entries at the level in ``log_setting``) while it
+        runs; a transport that cannot stream passes None. With ``session_id``, the session
+        may cancel the request from any front (:meth:`handshake_notification`).
+        ``log_setting`` is the session's (or connection's) ``logging/setLevel`` level.
+        ``principal`` defaults to an anonymous caller bound to ``session_id``.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -137,7 +150,14 @@ class Dispatcher:
         if handler is None:
             raise MethodNotFoundError(f"Method not found: {request.method}")
         served = ServedRequest(
-            request, version, request_id=request_id, notify=notify, session_id=session_id
+            request,
+            version,
+            request_id=request_id,
+            notify=notify,
+            session_id=session_id,
+            log_level=None if log_setting is None else log_setting.level,
+            log_setting=log_setting,
+            principal=principal or Principal.anonymous(session_id or ""),
         )
         return await handler(self, served)
 
@@ -186,10 +206,13 @@ class Dispatcher:
         notify: NotificationSink | None = None,
         param_headers: Mapping[str, list[str]] | None = None,
         on_long_wait: Callable[[], None] | None = None,
+        principal: Principal | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
-        ``notify`` as for :meth:`handshake`; ``on_long_wait`` is called once if a
+        ``notify`` as for :meth:`handshake`, log entries only at or above the envelope's
+        ``io.modelcontextprotocol/logLevel`` (none without it, checklist 31).
+        ``principal`` defaults to an anonymous caller. ``on_long_wait`` is called once if a
         ``tools/call`` waits long for its worker (``CallQueue.call``). ``param_headers``:
         the request's ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport
         without headers passes None); a ``tools/call`` must mirror the tool's annotated
@@ -210,6 +233,8 @@ class Dispatcher:
             notify=notify,
             param_headers=param_headers,
             on_long_wait=on_long_wait,
+            log_level=_requested_log_level(params),
+            principal=principal or _ANONYMOUS,
         )
         return await handler(self, served)
 
@@ -303,6 +328,15 @@ class Dispatcher:
     async def _server_discover(self, served: ServedRequest) -> bytes | msgspec.Raw:
         return self._discover
 
+    async def _set_log_level(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        params = decode_params(served.request.params, _set_level_params)
+        level = require_log_level(params.level)
+        if served.log_setting is None:
+            raise LocalProtocolError("logging/setLevel reached the dispatcher without a session")
+        await served.log_setting.set(level)
+        log.info("session.log_level_set", level=level)
+        return _EMPTY_RESULT
+
     async def _listen(self, served: ServedRequest) -> bytes | msgspec.Raw:
         # Its response is a long-lived stream: transports serve it (see subscribe).
         raise LocalProtocolError("subscriptions/listen reached the dispatcher")
@@ -328,6 +362,7 @@ class Dispatcher:
         meta = params.meta
         token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
         progress = _progress_reporter(token, served.notify)
+        on_log = _log_forwarder(served.log_level, served.notify)
         reply = await self._calls.call(
             tool=params.name,
             arguments=raw_args,
@@ -338,6 +373,9 @@ class Dispatcher:
             on_progress=progress[1] if progress else None,
             cancel_key=cancel_key,
             on_long_wait=served.on_long_wait,
+            log_level=served.log_level if on_log else None,
+            on_log=on_log,
+            principal=served.principal,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -409,8 +447,11 @@ def _capabilities(catalog: ToolCatalog) -> ServerCapabilities:
     """Only what the app registered is advertised (checklist 13); each list's changes are
     announced fleet-wide by its own catalog digest (ADR-0006, ADR-0007)."""
     resources = catalog.resources
+    # logging: handshake era through logging/setLevel; at 2026-07-28 (deprecated there,
+    # still functional) per request through _meta (mcp-protocol.md 9.4).
     return ServerCapabilities(
         tools=ToolsCapability(list_changed=True),
+        logging={},
         resources=ResourcesCapability(list_changed=True) if len(resources) else UNSET,
         prompts=PromptsCapability(list_changed=True) if len(catalog.prompts) else UNSET,
         completions=CompletionsCapability() if catalog.completions else UNSET,
@@ -433,12 +474,19 @@ class ServedRequest:
         session_id: the handshake-era HTTP session, whose requests any front may cancel.
         param_headers: its ``Mcp-Param-*`` values by lower-cased token (HTTP, 2026-07-28).
         on_long_wait: called once if a call waits long for its worker.
+        log_level: the least severe level of ``notifications/message`` it may bring (None:
+            none): the session's ``logging/setLevel`` level, or the 2026-07-28 envelope's.
+        log_setting: where ``logging/setLevel`` stores a level (handshake era).
+        principal: who the request is made for.
     """
 
     __slots__ = (
+        "log_level",
+        "log_setting",
         "notify",
         "on_long_wait",
         "param_headers",
+        "principal",
         "request",
         "request_id",
         "session_id",
@@ -455,6 +503,9 @@ class ServedRequest:
         session_id: str | None = None,
         param_headers: Mapping[str, list[str]] | None = None,
         on_long_wait: Callable[[], None] | None = None,
+        log_level: str | None = None,
+        log_setting: LogLevelSetting | None = None,
+        principal: Principal = _ANONYMOUS,
     ) -> None:
         self.request = request
         self.version = version
@@ -463,6 +514,9 @@ class ServedRequest:
         self.session_id = session_id
         self.param_headers = param_headers
         self.on_long_wait = on_long_wait
+        self.log_level = log_level
+        self.log_setting = log_setting
+        self.principal = principal
 
 
 _Method = Callable[[Dispatcher, ServedRequest], Awaitable[bytes | msgspec.Raw]]
@@ -475,6 +529,7 @@ _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
     PROMPTS_LIST: Dispatcher._prompts_list,
     INITIALIZE: Dispatcher._reinitialize,
     PING: Dispatcher._ping,
+    LOGGING_SET_LEVEL: Dispatcher._set_log_level,
 }
 """What each handshake-era version serves; anything else is -32601."""
 
@@ -506,6 +561,30 @@ def _arguments_object(raw: msgspec.Raw) -> bytes:
     if data.strip() == b"null":
         return _EMPTY_ARGUMENTS
     raise InvalidParamsError("Invalid params: tools/call arguments must be a JSON object")
+
+
+def _requested_log_level(params: ModernParams) -> str | None:
+    """The 2026-07-28 request's opt-in to log entries (mcp-protocol.md 9.4): its envelope's
+    level; an unknown one was already refused with -32602 when the envelope was decoded."""
+    meta = params.meta
+    if isinstance(meta, UnsetType) or isinstance(meta.log_level, UnsetType):
+        return None
+    return meta.log_level
+
+
+def _log_forwarder(minimum: str | None, notify: NotificationSink | None) -> LogSink | None:
+    """Log entries go out as ``notifications/message`` only when the client asked for some
+    and the transport can stream them; the worker filtered by ``minimum`` already, and a
+    worker of another version is checked again here."""
+    if notify is None or minimum is None:
+        return None
+
+    def on_log(message: LogMessage) -> None:
+        notification = log_notification(message, minimum)
+        if notification is not None:
+            notify(notification)
+
+    return on_log
 
 
 def _progress_reporter(

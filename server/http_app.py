@@ -33,6 +33,7 @@ from proto import (
     MODERN_VERSIONS,
     RESOURCES_READ,
     SUBSCRIPTIONS_LISTEN,
+    TOOLS_CALL,
     BackendUnavailableError,
     ClientResponse,
     Era,
@@ -73,6 +74,7 @@ from server.get_stream import GetStreamRefused, GetStreams
 from server.http_batch import HttpBatches
 from server.http_request import HttpError, RequestHeaders, TransportChecks, accepts_sse
 from server.listen_stream import ListenStreams
+from server.log_level_setting import SessionLogLevel
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
@@ -95,6 +97,8 @@ _PROGRESS_TOKEN: Final = b'"progressToken"'
 """No request without these bytes can carry a progress token, so none can stream."""
 _TOOLS_CALL: Final = b'"tools/call"'
 """No request without these bytes is a ``tools/call`` (the only one a worker runs)."""
+_LOG_LEVEL: Final = b'"io.modelcontextprotocol/logLevel"'
+"""No 2026-07-28 request without these bytes takes log entries, so none can stream them."""
 
 _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
@@ -191,7 +195,9 @@ class HttpApp:
                 # Routed on the header, which the ladder then checks against the body.
                 await self._listen(headers, body, receive, send)
                 return
-            streams = _PROGRESS_TOKEN in body
+            # A handshake-era call may also stream because its session set a log level: that
+            # is known only once the session is read (_handshake_call).
+            streams = _PROGRESS_TOKEN in body or (not handshake and _LOG_LEVEL in body)
             # At 2026-07-28 closing the stream cancels the request (checklist 38): only a
             # tools/call lasts long enough to be worth watching.
             watch = _TOOLS_CALL in body and era_of(headers.single_version()) is Era.MODERN
@@ -216,7 +222,10 @@ class HttpApp:
                 status, payload = served
             else:
                 # Nothing can stream or be cancelled: no nursery, no scope (~20 µs).
-                status, payload = await self._serve(headers, body, extra, None, None)
+                served = await self._serve(headers, body, extra, None, None, send=send)
+                if served is None:
+                    return  # answered as an event stream already
+                status, payload = served
         except HttpError as exc:
             status, payload = exc.status, exc.render()
         if payload is None:
@@ -255,14 +264,18 @@ class HttpApp:
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
         on_long_wait: Callable[[], None] | None,
-    ) -> tuple[int, bytes | None]:
+        *,
+        send: Send | None = None,
+    ) -> tuple[int, bytes | None] | None:
+        """Serve a request; the status and payload to answer with, or None when the answer
+        was sent as an event stream already (only with ``send``, see :meth:`_handshake`)."""
         # Refusals are rendered here: raised through a nursery they would arrive wrapped
         # in an exception group.
         try:
             if era_of(headers.single_version()) is Era.MODERN:
                 notify = events.notify if events else None
                 return await self._modern(headers, body, notify, on_long_wait)
-            return await self._handshake(headers, body, extra, events)
+            return await self._handshake(headers, body, extra, events, send)
         except HttpError as exc:
             return exc.status, exc.render()
 
@@ -272,7 +285,11 @@ class HttpApp:
         body: bytes,
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
-    ) -> tuple[int, bytes | None]:
+        send: Send | None,
+    ) -> tuple[int, bytes | None] | None:
+        """A handshake-era POST. Without ``events`` (no progress token), a ``tools/call`` of
+        a session that set a log level gets its own event stream, answered through
+        ``send`` (then None is returned): other requests never pay for the nursery."""
         message = _decode(body)
         rid = message.id if isinstance(message, Request) else None
         if not isinstance(message, ClientResponse):
@@ -287,10 +304,51 @@ class HttpApp:
             return await self._handshake_notification(message, headers.session_id or "")
         if not isinstance(message, Request):
             return 202, None
+        if (
+            events is None
+            and send is not None
+            and session.log_level is not None
+            and message.method == TOOLS_CALL
+        ):
+            return await self._handshake_streamed(message, session, headers, extra, send)
+        return await self._handshake_request(message, session, headers, extra, events)
+
+    async def _handshake_streamed(
+        self,
+        message: Request,
+        session: SessionRecord,
+        headers: RequestHeaders,
+        extra: list[tuple[bytes, bytes]],
+        send: Send,
+    ) -> tuple[int, bytes | None] | None:
+        """:meth:`_handshake_request` with an event stream its log entries may commit to
+        (the deferred commitment, as for progress); None once it answered as a stream."""
+        async with trio.open_nursery() as nursery:
+            events = EventStream(send, nursery, self._config.sse_keepalive_s)
+            status, payload = await self._handshake_request(
+                message, session, headers, extra, events
+            )
+            events.close()
+        if not events.started:
+            return status, payload
+        await events.finish(payload)
+        return None
+
+    async def _handshake_request(
+        self,
+        message: Request,
+        session: SessionRecord,
+        headers: RequestHeaders,
+        extra: list[tuple[bytes, bytes]],
+        events: EventStream | None,
+    ) -> tuple[int, bytes | None]:
+        """A handshake-era request of ``session``, dispatched; its notifications go to
+        ``events`` (if any), stored for resumption."""
+        session_id = headers.session_id or ""
         if events is not None:
             events.resumable = ResumableStream(
                 self._events,
-                headers.session_id or "",
+                session_id,
                 prime=sends_priming_events(session.protocol_version),
                 retry_ms=self._config.sse_retry_ms,
             )
@@ -301,6 +359,7 @@ class HttpApp:
                 request_id=self._next_request_id(),
                 notify=events.notify if events else None,
                 session_id=headers.session_id,
+                log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
@@ -342,6 +401,9 @@ class HttpApp:
             version=session.protocol_version,
             prime=sends_priming_events(session.protocol_version),
             send=send,
+            log_setting=SessionLogLevel(
+                self._sessions, headers.session_id or "", session.log_level
+            ),
         )
         if answer is not None:
             await _respond(send, *answer)

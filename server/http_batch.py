@@ -45,6 +45,7 @@ from server.call_queue import CallCancelledError
 from server.config import FrontConfig
 from server.dispatch import Dispatcher
 from server.event_store import EventStore
+from server.log_level_setting import LogLevelSetting
 from server.request_failure import failure_error, unavailable_error
 from server.sse_response import SSE_HEADERS, EventStream, ResumableStream, Send
 
@@ -90,10 +91,12 @@ class HttpBatches:
         version: str,
         prime: bool,
         send: Send,
+        log_setting: LogLevelSetting | None = None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """Serve a decoded batch of a 2025-03-26 session.
 
         ``prime``: an SSE answer opens with a priming event (never, at 2025-03-26).
+        ``log_setting``: the session's ``logging/setLevel`` level.
 
         Returns:
             The status, body and headers to answer with; None when the answer was an SSE
@@ -113,6 +116,7 @@ class HttpBatches:
                 version=version,
                 events=events,
                 new_request_id=self._new_request_id,
+                log_setting=log_setting,
             )
             await batch.serve(members)
             events.close()
@@ -134,8 +138,10 @@ class _Batch:
         version: str,
         events: EventStream,
         new_request_id: Callable[[], str],
+        log_setting: LogLevelSetting | None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._log_setting = log_setting
         self._session_id = session_id
         self._version = version
         self._events = events
@@ -206,6 +212,7 @@ class _Batch:
                 request_id=self._new_request_id(),
                 notify=self._events.notify,
                 session_id=self._session_id,
+                log_setting=self._log_setting,
             )
         except CallCancelledError:
             self._unanswered -= 1  # cancelled by the client: left out (mcp-protocol.md 9.2)

@@ -15,6 +15,7 @@ from proto import (
     BackendUnavailableError,
     CancelledReply,
     ErrorReply,
+    LogMessage,
     ProgressMessage,
     RedisCommandError,
     ResultReply,
@@ -22,7 +23,7 @@ from proto import (
 )
 from server.redis_client import RedisClient
 
-__all__ = ["KeptReplyFetcher", "PendingCall", "ProgressSink", "ReplyRouter"]
+__all__ = ["KeptReplyFetcher", "LogSink", "PendingCall", "ProgressSink", "ReplyRouter"]
 
 log = structlog.get_logger()
 
@@ -30,16 +31,20 @@ log = structlog.get_logger()
 ProgressSink = Callable[[ProgressMessage], None]
 """Receives a call's progress reports, synchronously, in order (must not block)."""
 
+LogSink = Callable[[LogMessage], None]
+"""Receives a call's log entries, synchronously, in order (must not block)."""
+
 
 class PendingCall:
     """A call waiting for its reply; ``done`` is set once ``reply`` holds it."""
 
-    __slots__ = ("done", "on_progress", "reply")
+    __slots__ = ("done", "on_log", "on_progress", "reply")
 
-    def __init__(self, on_progress: ProgressSink | None) -> None:
+    def __init__(self, on_progress: ProgressSink | None, on_log: LogSink | None = None) -> None:
         self.done = trio.Event()
         self.reply: ResultReply | ErrorReply | CancelledReply | None = None
         self.on_progress = on_progress
+        self.on_log = on_log
 
 
 class ReplyRouter:
@@ -56,12 +61,15 @@ class ReplyRouter:
 
     @contextmanager
     def expect(
-        self, call_id: int, on_progress: ProgressSink | None = None
+        self,
+        call_id: int,
+        on_progress: ProgressSink | None = None,
+        on_log: LogSink | None = None,
     ) -> Iterator[PendingCall]:
         """Register a waiter for ``call_id`` for the duration of the block (register before
         enqueueing, so a fast reply cannot arrive first); progress goes to ``on_progress``
-        until the reply arrives."""
-        pending = PendingCall(on_progress)
+        and log entries to ``on_log`` until the reply arrives."""
+        pending = PendingCall(on_progress, on_log)
         self._pending[call_id] = pending
         try:
             yield pending
@@ -80,6 +88,10 @@ class ReplyRouter:
         if isinstance(message, ProgressMessage):
             if pending.on_progress is not None:
                 pending.on_progress(message)
+            return
+        if isinstance(message, LogMessage):
+            if pending.on_log is not None:
+                pending.on_log(message)
             return
         pending.reply = message
         pending.done.set()

@@ -69,6 +69,27 @@ class SessionStore:
         except msgspec.MsgspecError:
             return None
 
+    async def set_log_level(self, session_id: str, level: str) -> bool:
+        """Record the level the session set with ``logging/setLevel``, so every front
+        honours it from its next request on; ``False`` if the session is unknown or expired.
+
+        Read, replace, write back only if the key still exists (``SET … XX``): a session
+        deleted meanwhile stays deleted. The other fields never change after ``create``,
+        so two concurrent writes can only race on the level itself (the last one wins).
+
+        Raises:
+            BackendUnavailableError: Redis is unreachable.
+        """
+        record = await self.touch(session_id)
+        if record is None:
+            return False
+        updated = msgspec.structs.replace(record, log_level=level)
+        reply = await self._redis.execute(
+            "SET", self._keys.session(session_id), _encoder.encode(updated),
+            "XX", "EX", self._idle_ttl_s,
+        )  # fmt: skip
+        return reply is not None
+
     async def delete(self, session_id: str) -> bool:
         """End a session; ``False`` if it did not exist."""
         if not _SESSION_ID.match(session_id):

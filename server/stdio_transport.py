@@ -10,9 +10,9 @@ Concurrency: one task reads, in order. ``initialize`` is answered inline, so a r
 pipelined behind it sees the initialized session (as in the SDK); every other request runs in
 its own task with its own cancel scope, at most ``max_in_flight`` at once (reading pauses at
 the bound), and its answer is written as soon as it is ready. One writer task owns the output
-stream and drains a bounded channel: responses wait for room, progress notifications are
-dropped when it is full (the client reads too slowly; progress is advisory, responses are
-not).
+stream and drains a bounded channel: responses wait for room, notifications (progress, log
+entries) are dropped when it is full (the client reads too slowly; they are advisory,
+responses are not).
 
 Cancellation: ``notifications/cancelled {"requestId": X}`` (both eras) cancels X's scope; from
 that moment nothing more is written for X, neither progress nor a response (9.2).
@@ -46,7 +46,9 @@ pure part already lives in proto.
 
 from __future__ import annotations
 
+import getpass
 import itertools
+import os
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -73,6 +75,7 @@ from proto import (
     LineTooLong,
     ModernParams,
     Notification,
+    Principal,
     ProtocolError,
     Request,
     RequestError,
@@ -95,9 +98,10 @@ from proto import (
 from server.call_queue import CallCancelledError
 from server.change_feed import ChangeFeed, ChangeInbox
 from server.dispatch import Dispatcher, NotificationSink
+from server.log_level_setting import ConnectionLogLevel
 from server.request_failure import failure_error
 
-__all__ = ["StdioConnection"]
+__all__ = ["StdioConnection", "local_principal"]
 
 log = structlog.get_logger()
 
@@ -146,6 +150,8 @@ class StdioConnection:
         max_batch_requests: most messages in one batch (2025-03-26).
         max_listens: listen subscriptions open at once; more are refused (-32603).
         eof_grace_s: after the end of input, how long requests in flight may take.
+        principal: who the calls are made for; the local OS user by default
+            (:func:`local_principal`).
     """
 
     def __init__(
@@ -159,8 +165,11 @@ class StdioConnection:
         max_batch_requests: int,
         max_listens: int,
         eof_grace_s: float,
+        principal: Principal | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._principal = principal or local_principal()
+        self._log_level = ConnectionLogLevel()  # logging/setLevel (handshake era)
         self._changes = changes
         self._max_listens = max_listens
         self._listens: dict[RequestId, trio.CancelScope] = {}  # ended by the server
@@ -412,7 +421,12 @@ class StdioConnection:
                 # Before initialize only ping gets here, and its answer has no version.
                 version = self._session.version or LATEST_HANDSHAKE_VERSION
                 result = await self._dispatcher.handshake(
-                    request, version, request_id=request_id, notify=notify
+                    request,
+                    version,
+                    request_id=request_id,
+                    notify=notify,
+                    log_setting=self._log_level,
+                    principal=self._principal,
                 )
         except CallCancelledError:
             return None  # cancelled by its request id through the fleet: nothing is sent
@@ -426,7 +440,12 @@ class StdioConnection:
         """The 2026-07-28 ladder, then the method (-32601 for unknown ones)."""
         version, params = _check_modern(request)
         return await self._dispatcher.modern(
-            request, version, params, request_id=request_id, notify=notify
+            request,
+            version,
+            params,
+            request_id=request_id,
+            notify=notify,
+            principal=self._principal,
         )
 
     # --- listen subscriptions (2026-07-28) ---------------------------------------------------
@@ -539,6 +558,16 @@ def _check_modern(request: Request) -> tuple[str, ModernParams]:
     version, _meta = require_envelope(params)
     require_served_version(version)
     return version, params
+
+
+def local_principal() -> Principal:
+    """The OS user this process runs as: a stdio client launched the front as that user,
+    so its calls are that user's (``local:<name>``; ``local:uid-<n>`` when the user has no
+    name, as in some containers)."""
+    try:
+        return Principal.local(getpass.getuser())
+    except (KeyError, OSError):
+        return Principal.local(f"uid-{os.getuid()}")
 
 
 def _error_reply(request_id: RequestId | None, error: ProtocolError) -> bytes:

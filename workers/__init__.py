@@ -6,7 +6,7 @@ handler may return content: ``Image``/``Audio`` (bytes), ``TextResource``/``Blob
 ``AudioContent`` blocks. Machinery for running workers lives in :mod:`workers.runtime`.
 """
 
-from proto import AudioContent, Icon, ImageContent, ResourceLink, TextContent
+from proto import AudioContent, Icon, ImageContent, Principal, ResourceLink, TextContent
 from workers.completions import Completion
 from workers.content import Audio, BlobResource, Image, TextResource
 from workers.context import CancelledByClientError, ToolContext
@@ -26,6 +26,7 @@ __all__ = [
     "Icon",
     "Image",
     "ImageContent",
+    "Principal",
     "ResourceLink",
     "TextContent",
     "TextResource",

@@ -16,6 +16,7 @@ import collections
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -33,12 +34,15 @@ from proto import (
     ErrorObject,
     ErrorReply,
     Keyspace,
+    LogMessage,
+    Principal,
     ProgressMessage,
     RedisCommandError,
     ResultReply,
     decode_call,
     stream_entries,
 )
+from workers.call_log import CallLog, LogSink
 from workers.config import WorkerConfig
 from workers.context import ProgressSink
 from workers.handler_runner import HandlerRunner
@@ -193,7 +197,10 @@ class CallConsumer:
             return
         remaining_s = call.deadline_ms / 1000 - time.time()
         with structlog.contextvars.bound_contextvars(
-            request_id=call.request_id, call_id=call.call_id, tool=call.tool
+            request_id=call.request_id,
+            call_id=call.call_id,
+            tool=call.tool,
+            principal=_principal_name(call),
         ):
             if remaining_s <= 0:
                 log.info("call.expired_unrun")
@@ -225,6 +232,8 @@ class CallConsumer:
             return
         limit_s = tool.effective_timeout_s(self._config.default_timeout_s)
         sink = self._progress_sink(call) if call.progress_token is not None else None
+        # Only a handler that takes a context can log.
+        call_log = None if tool.args.context_param is None else self._call_log(call)
         body, overrun = await self._runner.run(
             tool,
             call,
@@ -232,7 +241,10 @@ class CallConsumer:
             limit_s=limit_s,
             progress_sink=sink,
             cancel_flag=cancel_flag,
+            call_log=call_log,
         )
+        if call_log is not None:
+            call_log.finish()  # its last entries are queued before the reply
         if body is None:
             self._answer_cancelled(call, entry_id)
         else:
@@ -252,20 +264,47 @@ class CallConsumer:
         self._publisher.reply(call.front_id, CancelledReply(call.call_id), entry_id)
 
     def _progress_sink(self, call: CallMessage) -> ProgressSink:
-        loop = asyncio.get_running_loop()
-        publisher = self._publisher
-
-        loop_thread = threading.get_ident()
+        notify = self._notifier(call.front_id)
 
         def sink(done: float, total: float | None, message: str | None) -> None:
-            msg = ProgressMessage(call.call_id, done, total, message)
-            if threading.get_ident() == loop_thread:
-                # Queued now, so it is published before the reply that follows it.
-                publisher.progress(call.front_id, msg)
-            else:
-                loop.call_soon_threadsafe(publisher.progress, call.front_id, msg)
+            notify(ProgressMessage(call.call_id, done, total, message))
 
         return sink
+
+    def _call_log(self, call: CallMessage) -> CallLog:
+        return CallLog(
+            tool=call.tool,
+            request_id=call.request_id,
+            call_id=call.call_id,
+            principal=_principal_name(call),
+            minimum=call.log_level,
+            sink=self._log_sink(call) if call.log_level is not None else None,
+            per_second=self._config.log_messages_per_s,
+        )
+
+    def _log_sink(self, call: CallMessage) -> LogSink:
+        notify = self._notifier(call.front_id)
+
+        def sink(level: str, logger: str | None, data: bytes) -> None:
+            notify(LogMessage(call.call_id, level, logger, msgspec.Raw(data)))
+
+        return sink
+
+    def _notifier(self, front_id: str) -> Callable[[ProgressMessage | LogMessage], None]:
+        """Queue a notice for ``front_id`` from any thread: a sync handler's thread hands
+        it to the event loop, which owns the publisher."""
+        loop = asyncio.get_running_loop()
+        publisher = self._publisher
+        loop_thread = threading.get_ident()
+
+        def notify(message: ProgressMessage | LogMessage) -> None:
+            if threading.get_ident() == loop_thread:
+                # Queued now, so it is published before the reply that follows it.
+                publisher.notify(front_id, message)
+            else:
+                loop.call_soon_threadsafe(publisher.notify, front_id, message)
+
+        return notify
 
     async def _drop(self, entry_id: bytes) -> None:
         try:
@@ -274,6 +313,14 @@ class CallConsumer:
             )
         except (BackendUnavailableError, RedisCommandError) as exc:
             log.warning("call.drop_failed", error=str(exc))
+
+
+_UNKNOWN_CALLER: Final = Principal.anonymous()
+
+
+def _principal_name(call: CallMessage) -> str:
+    # A front that predates principals sends none: nobody vouched for the caller.
+    return (call.principal or _UNKNOWN_CALLER).name
 
 
 def _cancel_keys(call: CallMessage) -> list[_CancelKey]:

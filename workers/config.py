@@ -32,3 +32,9 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     read_block_ms: PositiveInt = 1000
     """Longest blocking read on the call stream; bounds how fast a stop is noticed."""
+
+    log_messages_per_s: PositiveInt = 50
+    """Most ``ctx.log`` entries one call sends its client per second (a burst of as many,
+    then that rate); the rest are dropped and counted in a warning at most once a second.
+    The worker's own log gets every entry. A burst stays within what a front queues for one
+    response stream (64 notifications)."""

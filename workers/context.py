@@ -1,4 +1,5 @@
-"""``ToolContext``: what a running handler may ask of the fleet (progress, cancellation).
+"""``ToolContext``: what a running handler may ask of the fleet (progress, cancellation,
+logging to the client) and what it may know about its call (request id, principal).
 
 Built only by the worker runtime. Every method is safe to call from a sync handler running
 in a worker thread and from an async handler on the worker's event loop.
@@ -11,7 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Final, final
 
-from proto import FleetError
+from proto import FleetError, LogLevel, Principal
+from workers.call_log import CallLog
 
 __all__ = ["CancelledByClientError", "ToolContext"]
 
@@ -19,6 +21,7 @@ ProgressSink = Callable[[float, float | None, str | None], None]
 
 _PROGRESS_MIN_INTERVAL_S: Final = 0.05
 _RUNTIME_TOKEN: Final = object()
+_UNKNOWN_CALLER: Final = Principal.anonymous()
 
 
 class CancelledByClientError(FleetError):
@@ -32,9 +35,21 @@ class ToolContext:
     Attributes:
         request_id: the id correlating logs of this call from front to worker.
         tool: the name of the tool being run.
+        principal: who the call is made for (:class:`~proto.Principal`): the local OS user
+            on stdio, an anonymous caller over HTTP (bound to its session in the handshake
+            era) until authentication exists.
     """
 
-    __slots__ = ("_cancel", "_last_progress", "_last_sent_at", "_sink", "request_id", "tool")
+    __slots__ = (
+        "_cancel",
+        "_last_progress",
+        "_last_sent_at",
+        "_log",
+        "_sink",
+        "principal",
+        "request_id",
+        "tool",
+    )
 
     def __init__(
         self,
@@ -43,12 +58,16 @@ class ToolContext:
         tool: str,
         progress_sink: ProgressSink | None,
         cancel_flag: threading.Event,
+        call_log: CallLog | None = None,
+        principal: Principal | None = None,
         _token: object = None,
     ) -> None:
         if _token is not _RUNTIME_TOKEN:
             raise TypeError("ToolContext is created by the mcpfleet worker runtime")
         self.request_id = request_id
         self.tool = tool
+        self.principal = principal or _UNKNOWN_CALLER
+        self._log = call_log or CallLog(tool=tool, request_id=request_id)
         self._sink = progress_sink
         self._cancel = cancel_flag
         self._last_progress: float | None = None
@@ -62,12 +81,16 @@ class ToolContext:
         tool: str,
         progress_sink: ProgressSink | None,
         cancel_flag: threading.Event,
+        call_log: CallLog | None = None,
+        principal: Principal | None = None,
     ) -> ToolContext:
         return cls(
             request_id=request_id,
             tool=tool,
             progress_sink=progress_sink,
             cancel_flag=cancel_flag,
+            call_log=call_log,
+            principal=principal,
             _token=_RUNTIME_TOKEN,
         )
 
@@ -88,6 +111,24 @@ class ToolContext:
         self._last_progress = done
         self._last_sent_at = now
         self._sink(done, total, message)
+
+    def log(self, level: LogLevel, message: str, data: object = None) -> None:
+        """Log ``message`` (and optional JSON-able ``data``) at an MCP level: ``"debug"``,
+        ``"info"``, ``"notice"``, ``"warning"``, ``"error"``, ``"critical"``, ``"alert"``
+        or ``"emergency"``.
+
+        The entry always goes to the worker's log (``tool.log``, with the request id). It
+        reaches the client as ``notifications/message`` (``logger``: the tool's name;
+        ``data``: the message, or ``{"message": ..., "data": ...}``) only if the client
+        asked for that level: in the handshake era with ``logging/setLevel`` (nothing is
+        sent before), at 2026-07-28 with the request's ``_meta`` log level. At most
+        ``worker.log_messages_per_s`` entries per second reach the client; the rest are
+        counted and reported in one warning (docs/tool-authoring.md).
+
+        Raises:
+            ValueError: ``level`` is not one of the eight levels.
+        """
+        self._log.write(level, message, data)
 
     @property
     def cancelled(self) -> bool:

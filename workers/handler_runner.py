@@ -14,6 +14,7 @@ import msgspec
 import structlog
 
 from proto import CallMessage
+from workers.call_log import CallLog
 from workers.context import CancelledByClientError, ProgressSink, ToolContext
 from workers.errors import ToolError
 from workers.result_render import ResultRenderer
@@ -42,11 +43,13 @@ class HandlerRunner:
         limit_s: float,
         progress_sink: ProgressSink | None,
         cancel_flag: threading.Event,
+        call_log: CallLog | None = None,
     ) -> tuple[bytes | None, concurrent.futures.Future[object] | None]:
         """Decode the arguments, run the handler within ``timeout_s`` and render the outcome.
 
         ``limit_s`` is the tool's own timeout, named in the error; ``timeout_s`` may be
         shorter when the call waited in the queue (the caller's deadline is what counts).
+        ``call_log`` receives the handler's ``ctx.log`` entries.
 
         Returns:
             The rendered result — None when the client cancelled the call — and, when a sync
@@ -74,6 +77,8 @@ class HandlerRunner:
                 tool=tool.name,
                 progress_sink=progress_sink,
                 cancel_flag=cancel_flag,
+                call_log=call_log,
+                principal=call.principal,
             )
         threads: list[concurrent.futures.Future[object]] = []
         try:

@@ -1,6 +1,7 @@
-"""One task per worker that publishes progress and replies in order, batching many into one
-pipeline, and acknowledges each call only after its reply is published (so a call is never
-lost: until acknowledged, it stays in the worker's pending list for the supervisor to settle).
+"""One task per worker that publishes progress, log entries and replies in order, batching
+many into one pipeline, and acknowledges each call only after its reply is published (so a
+call is never lost: until acknowledged, it stays in the worker's pending list for the
+supervisor to settle).
 
 Final replies go through ``PUBLISH_OR_KEEP``: if the front's subscription is down at that
 moment, the reply is kept in Redis for the front to fetch when it resubscribes.
@@ -21,6 +22,7 @@ from proto import (
     CancelledReply,
     ErrorReply,
     Keyspace,
+    LogMessage,
     ProgressMessage,
     RedisArg,
     RedisCommandError,
@@ -64,7 +66,9 @@ class ReplyPublisher:
     ) -> None:
         self._put(Outgoing(front_id, encode_wire(reply), entry_id, reply.call_id))
 
-    def progress(self, front_id: str, message: ProgressMessage) -> None:
+    def notify(self, front_id: str, message: ProgressMessage | LogMessage) -> None:
+        """Queue a notice about a running call (progress, a log entry): published, not
+        kept, so one sent while the front's subscription is down is lost."""
         self._put(Outgoing(front_id, encode_wire(message), None, message.call_id))
 
     def _put(self, item: Outgoing) -> None:
@@ -119,7 +123,7 @@ class ReplyPublisher:
         for item in batch:
             channel = self._keys.reply_channel(item.front_id)
             if item.entry_id is None:
-                commands.append(("PUBLISH", channel, item.payload))  # progress: may be lost
+                commands.append(("PUBLISH", channel, item.payload))  # a notice: may be lost
                 continue
             commands.append(
                 (

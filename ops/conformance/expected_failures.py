@@ -77,8 +77,6 @@ _BOTH: Final = (
 )
 
 _HANDSHAKE_ERA: Final = (
-    _F("logging-set-level", 4, "logging/setLevel is not implemented"),
-    _F("tools-call-with-logging", 4, "logging (notifications/message) is not implemented"),
     _F(
         "tools-call-sampling",
         4,
@@ -116,11 +114,6 @@ _MODERN_ERA: Final = (
         "server-stateless:sep-2575-http-server-no-independent-requests-on-stream",
         4,
         f"{_MRTR} (fixture test_streaming_elicitation)",
-    ),
-    _F(
-        "server-stateless:sep-2575-server-no-log-without-loglevel",
-        4,
-        "logging is not implemented (fixture test_logging_tool)",
     ),
     _F(
         "server-stateless:sep-2575-server-sends-tools-list-changed-on-subscription",

@@ -116,6 +116,7 @@ async def test_capabilities_name_resources_prompts_and_completions(
         discovered = (await http.post(surface_fleet.url, json=body, headers=headers)).json()
     assert discovered["result"]["capabilities"] == {
         "tools": {"listChanged": True},
+        "logging": {},
         "resources": {"listChanged": True},
         "prompts": {"listChanged": True},
         "completions": {},

@@ -38,6 +38,7 @@ def test_the_tool_author_api_is_exactly_this() -> None:
         "Icon",
         "Image",
         "ImageContent",
+        "Principal",
         "ResourceLink",
         "TextContent",
         "TextResource",

@@ -12,8 +12,11 @@ from proto import (
     CancelRequest,
     ErrorObject,
     ErrorReply,
+    LogMessage,
+    Principal,
     ProgressMessage,
     ResultReply,
+    SessionRecord,
     decode_call,
     decode_cancel,
     decode_worker_message,
@@ -72,6 +75,8 @@ def test_raw_arguments_survive_byte_for_byte(arguments: bytes) -> None:
         ErrorReply(call_id=3, error=ErrorObject(code=-32602, message="bad", data={"k": [1]})),
         ProgressMessage(call_id=4, progress=0.5),
         ProgressMessage(call_id=5, progress=3.0, total=10.0, message="three of ten"),
+        LogMessage(call_id=6, level="info", logger="echo", data=msgspec.Raw(b'"hi"')),
+        LogMessage(call_id=7, level="error", logger=None, data=msgspec.Raw(b'{"a":[1]}')),
     ],
 )
 def test_worker_message_round_trip(message: object) -> None:
@@ -126,6 +131,8 @@ _GARBAGE = [
     pytest.param(b"\xff\xfe", id="binary"),
     pytest.param(b'["call",1,"f\xc3\x28","t",{},"v",5,"r"]', id="invalid-utf8-call"),
     pytest.param(b'["progress",1,0.5,null,"\xff"]', id="invalid-utf8-progress"),
+    pytest.param(b'["log",1,"info"]', id="log-without-data"),
+    pytest.param(b'["log",1,5,null,"x"]', id="log-level-number"),
 ]
 
 
@@ -188,3 +195,61 @@ def test_request_cancel_keys_keep_the_ids_json_type() -> None:
     assert request_cancel_key("s", 1) != request_cancel_key("s", "1")
     assert request_cancel_key("s", 1) != request_cancel_key("t", 1)
     assert request_cancel_key("s", "a b") == 's "a b"'
+
+
+def test_a_log_message_keeps_its_data_bytes() -> None:
+    data = b'{"message": "m", "data": {"k": [1, 2.5]}}'
+    message = LogMessage(call_id=3, level="notice", logger="t", data=msgspec.Raw(data))
+    encoded = encode_wire(message)
+    assert encoded.startswith(b'["log",3,"notice","t",')
+    decoded = decode_worker_message(encoded)
+    assert isinstance(decoded, LogMessage)
+    assert bytes(decoded.data) == data
+
+
+def test_a_call_keeps_its_log_level_and_principal() -> None:
+    call = msgspec.structs.replace(
+        _call(), log_level="warning", principal=Principal.anonymous("sess")
+    )
+    decoded = decode_call(encode_wire(call))
+    assert decoded.log_level == "warning"
+    assert decoded.principal == Principal.anonymous("sess")
+
+
+def test_a_call_from_a_front_before_logging_has_neither() -> None:
+    # A front of the cancellation era sends 9 elements; log level and principal default.
+    old = b'["call",1,"f","echo",{},"2025-06-18",1800000000000,"r",null,"k"]'
+    call = decode_call(old)
+    assert (call.cancel_key, call.log_level, call.principal) == ("k", None, None)
+
+
+def test_an_older_worker_ignores_the_log_level_and_principal() -> None:
+    class CancellationEraCall(msgspec.Struct, array_like=True, tag="call"):
+        call_id: int
+        front_id: str
+        tool: str
+        arguments: msgspec.Raw
+        protocol_version: str
+        deadline_ms: int
+        request_id: str
+        progress_token: int | str | None = None
+        cancel_key: str | None = None
+
+    call = msgspec.structs.replace(
+        _call(), cancel_key="k", log_level="debug", principal=Principal.local("alice")
+    )
+    decoded = msgspec.json.decode(encode_wire(call), type=CancellationEraCall)
+    assert (decoded.request_id, decoded.cancel_key) == ("req-abc", "k")
+
+
+def test_a_log_level_the_worker_does_not_know_still_decodes() -> None:
+    call = msgspec.structs.replace(_call(), log_level="trace")
+    assert decode_call(encode_wire(call)).log_level == "trace"
+
+
+def test_a_session_record_without_a_log_level_decodes() -> None:
+    decoder = msgspec.json.Decoder(SessionRecord)
+    old = decoder.decode(b'{"protocol_version":"2025-11-25","created_ms":1,"client_name":"c"}')
+    assert old.log_level is None
+    record = msgspec.structs.replace(old, log_level="info")
+    assert decoder.decode(msgspec.json.encode(record)) == record

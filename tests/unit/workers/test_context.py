@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
-from proto import FleetError
+from proto import FleetError, Principal
 from workers import CancelledByClientError, ToolContext
+from workers.call_log import CallLog
 
 Report = tuple[float, float | None, str | None]
 
@@ -109,3 +110,44 @@ def test_cancellation_follows_the_flag() -> None:
     with pytest.raises(CancelledByClientError) as info:
         ctx.check_cancelled()
     assert isinstance(info.value, FleetError)
+
+
+def test_log_goes_to_the_calls_log() -> None:
+    sent: list[tuple[str, str | None, bytes]] = []
+    call_log = CallLog(
+        tool="echo", request_id="req-1", minimum="info", sink=lambda *e: sent.append(e)
+    )
+    ctx = ToolContext._for_runtime(
+        request_id="req-1",
+        tool="echo",
+        progress_sink=None,
+        cancel_flag=threading.Event(),
+        call_log=call_log,
+    )
+    ctx.log("debug", "below the client's level")
+    ctx.log("info", "hello", {"n": 1})
+    assert sent == [("info", "echo", b'{"message":"hello","data":{"n":1}}')]
+    with pytest.raises(ValueError, match="unknown log level"):
+        ctx.log("loud", "x")  # type: ignore[arg-type]
+
+
+def test_log_without_a_client_sink_is_still_fine() -> None:
+    assert _context().log("warning", "only the worker sees this") is None
+
+
+def test_the_principal_is_the_calls() -> None:
+    ctx = ToolContext._for_runtime(
+        request_id="r",
+        tool="t",
+        progress_sink=None,
+        cancel_flag=threading.Event(),
+        principal=Principal.local("alice"),
+    )
+    assert ctx.principal == Principal.local("alice")
+    assert ctx.principal.name == "local:alice"
+
+
+def test_a_call_without_a_principal_is_anonymous() -> None:
+    # From a front that predates principals.
+    assert _context().principal == Principal.anonymous()
+    assert _context().principal.is_anonymous
