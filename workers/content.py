@@ -18,6 +18,7 @@ import base64
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Self
 
 from msgspec import UNSET
 
@@ -44,8 +45,8 @@ def _guessed_type(path: Path, kind: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Image:
-    """An image to return from a tool: raw bytes and their type (``image/png``).
+class _Media:
+    """Raw bytes and their type, read from a file if need be (``Image`` and ``Audio``).
 
     Raises (``from_path``):
         ValueError: the type cannot be guessed from the file name and none was given.
@@ -55,11 +56,20 @@ class Image:
     data: bytes
     mime_type: str
 
+    _kind: ClassVar[str]
+
     @classmethod
-    def from_path(cls, path: str | Path, mime_type: str | None = None) -> Image:
-        """Read an image file; its type is guessed from the suffix unless given."""
+    def from_path(cls, path: str | Path, mime_type: str | None = None) -> Self:
+        """Read a file; its type is guessed from the suffix unless given."""
         file = Path(path)
-        return cls(file.read_bytes(), mime_type or _guessed_type(file, "image"))
+        return cls(file.read_bytes(), mime_type or _guessed_type(file, cls._kind))
+
+
+@dataclass(frozen=True, slots=True)
+class Image(_Media):
+    """An image to return from a tool: raw bytes and their type (``image/png``)."""
+
+    _kind: ClassVar[str] = "image"
 
     def to_block(self) -> ImageContent:
         """The ``image`` content block (base64 data)."""
@@ -67,22 +77,10 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
-class Audio:
-    """Audio to return from a tool: raw bytes and their type (``audio/wav``).
+class Audio(_Media):
+    """Audio to return from a tool: raw bytes and their type (``audio/wav``)."""
 
-    Raises (``from_path``):
-        ValueError: the type cannot be guessed from the file name and none was given.
-        OSError: the file cannot be read.
-    """
-
-    data: bytes
-    mime_type: str
-
-    @classmethod
-    def from_path(cls, path: str | Path, mime_type: str | None = None) -> Audio:
-        """Read an audio file; its type is guessed from the suffix unless given."""
-        file = Path(path)
-        return cls(file.read_bytes(), mime_type or _guessed_type(file, "audio"))
+    _kind: ClassVar[str] = "audio"
 
     def to_block(self) -> AudioContent:
         """The ``audio`` content block (base64 data)."""

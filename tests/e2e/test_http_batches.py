@@ -15,6 +15,7 @@ import trio
 
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.sse import events as sse_events
 
 ACCEPT = "application/json, text/event-stream"
 MODERN = "2026-07-28"
@@ -87,19 +88,6 @@ def assert_refused(response: httpx.Response, status: int = 400) -> str:
     assert isinstance(body, dict), body
     assert (body["jsonrpc"], body["id"], body["error"]["code"]) == ("2.0", None, -32600)
     return str(body["error"]["message"])
-
-
-def sse_events(lines: Iterator[str]) -> Iterator[dict[str, str]]:
-    """SSE events (fields by name) from a line iterator; comments skipped."""
-    event: dict[str, str] = {}
-    for line in lines:
-        if line == "":
-            if event:
-                yield event
-            event = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            event[name] = value.removeprefix(" ")
 
 
 # --- served on 2025-03-26 ----------------------------------------------------------------

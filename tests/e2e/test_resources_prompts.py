@@ -16,9 +16,10 @@ from mcp import Client
 
 from proto import ANNOUNCE_CATALOG, ChangeAnnouncement, ChangeKind, Keyspace, encode_announcement
 from tests.e2e.test_http_bad_input import ACCEPT, ENVELOPE
-from tests.e2e.test_sse_streams import events, open_session
+from tests.e2e.test_sse_streams import open_session
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.sse import events
 
 MODES = ["legacy", "2026-07-28"]
 

@@ -16,6 +16,7 @@ from mcp_types import TextContent
 from proto import APPEND_EVENT, Keyspace
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.sse import events
 from tests.fixtures.switching_proxy import open_switching_proxy
 
 ACCEPT = "application/json, text/event-stream"
@@ -30,19 +31,6 @@ def open_session(http: httpx.Client, url: str, version: str = "2025-11-25") -> d
         headers={"accept": ACCEPT},
     )
     return {"mcp-session-id": init.headers["mcp-session-id"], "accept": ACCEPT}
-
-
-def events(lines: Iterator[str]) -> Iterator[dict[str, str]]:
-    """SSE events (fields by name) from a line iterator; comments skipped."""
-    event: dict[str, str] = {}
-    for line in lines:
-        if line == "":
-            if event:
-                yield event
-            event = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            event[name] = value.removeprefix(" ")
 
 
 def progress_call(rid: int, *, seconds: float, steps: int) -> dict[str, object]:

@@ -21,9 +21,9 @@ from mcp import Client
 from mcp.client.subscriptions import ToolsListChanged
 
 from proto import ANNOUNCE_CATALOG, TOOLS_CHANGED, Keyspace, encode_announcement
-from tests.e2e.test_sse_streams import events
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.sse import events
 from tests.fixtures.stdio_process import (
     ENVELOPE,
     MODERN,

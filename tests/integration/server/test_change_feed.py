@@ -3,7 +3,7 @@ delivery to the inboxes that want a change, coalescing, and what a subscription 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,16 +36,24 @@ async def announce(client: RedisClient, keys: Keyspace, digest: str) -> object:
     )
 
 
+async def subscribed(
+    nursery: trio.Nursery,
+    url: str,
+    channel: str,
+    on_message: Callable[[bytes], None] = lambda payload: None,
+) -> RedisSubscriber:
+    """A running subscriber on ``channel`` (gaps ignored)."""
+    subscriber = RedisSubscriber(
+        parse_redis_url(url), channel, on_message=on_message, on_gap=lambda: None
+    )
+    await nursery.start(subscriber.run)
+    return subscriber
+
+
 async def start_feed(
     nursery: trio.Nursery, client: RedisClient, url: str, keys: Keyspace, digest: str
 ) -> ChangeFeed:
-    subscriber = RedisSubscriber(
-        parse_redis_url(url),
-        keys.reply_channel("front-1"),
-        on_message=lambda payload: None,
-        on_gap=lambda: None,
-    )
-    await nursery.start(subscriber.run)
+    subscriber = await subscribed(nursery, url, keys.reply_channel("front-1"))
     feed = ChangeFeed(
         redis=client,
         keys=keys,
@@ -62,13 +70,7 @@ async def test_the_script_announces_a_catalog_unlike_the_one_before(
 ) -> None:
     keys = Keyspace(fleet_name)
     heard: list[bytes] = []
-    subscriber = RedisSubscriber(
-        parse_redis_url(redis_server.url),
-        keys.change_channel(),
-        on_message=heard.append,
-        on_gap=lambda: None,
-    )
-    await nursery.start(subscriber.run)
+    await subscribed(nursery, redis_server.url, keys.change_channel(), on_message=heard.append)
     async with open_redis(parse_redis_url(redis_server.url)) as client:
         # None recorded yet (a new fleet, or Redis lost its data): announced, to be safe.
         outcomes = [await announce(client, keys, digest) for digest in "aabba"]
@@ -117,13 +119,7 @@ async def test_each_list_kind_is_recorded_and_announced_on_its_own(
 ) -> None:
     keys = Keyspace(fleet_name)
     heard: list[bytes] = []
-    subscriber = RedisSubscriber(
-        parse_redis_url(redis_server.url),
-        keys.change_channel(),
-        on_message=heard.append,
-        on_gap=lambda: None,
-    )
-    await nursery.start(subscriber.run)
+    await subscribed(nursery, redis_server.url, keys.change_channel(), on_message=heard.append)
     digests = {ChangeKind.TOOLS: "t1", ChangeKind.RESOURCES: "r1", ChangeKind.PROMPTS: "p1"}
 
     async def start_front(changed: dict[str, str]) -> None:
@@ -131,13 +127,7 @@ async def test_each_list_kind_is_recorded_and_announced_on_its_own(
             open_redis(parse_redis_url(redis_server.url)) as client,
             trio.open_nursery() as n,
         ):
-            own = RedisSubscriber(
-                parse_redis_url(redis_server.url),
-                keys.reply_channel("front-x"),
-                on_message=lambda payload: None,
-                on_gap=lambda: None,
-            )
-            await n.start(own.run)
+            own = await subscribed(n, redis_server.url, keys.reply_channel("front-x"))
             feed = ChangeFeed(
                 redis=client,
                 keys=keys,
