@@ -74,6 +74,9 @@ class ChangeKind(enum.StrEnum):
     """The resource list (resources or templates) changed."""
     PROMPTS = "prompts"
     """The prompt list changed."""
+    RESOURCE = "resource"
+    """The contents of the resource whose URI is the target changed (a handler's
+    ``ctx.resource_updated``); without a target, any resource may have changed (a gap)."""
 
 
 class ChangeAnnouncement(msgspec.Struct, frozen=True, array_like=True):

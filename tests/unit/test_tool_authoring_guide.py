@@ -36,6 +36,7 @@ from proto import (
 from server import ToolCatalog
 from supervisor.app_loader import build_catalog
 from workers import Toolset
+from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
 from workers.result_render import ResultRenderer
 from workers.runtime import WorkerConfig
@@ -134,17 +135,19 @@ def _call(
     server_info = Implementation(
         name=app.name, version=app.version, title=app.title or msgspec.UNSET
     )
+    jobs = HandlerJobs(
+        app,
+        ResultRenderer(server_info),
+        meta=ResultMeta(server_info=server_info),
+        default_timeout_s=10,
+    )
+    job = jobs.prepare(call)
+    assert isinstance(job, HandlerJob), job
     with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        runner = HandlerRunner(ResultRenderer(server_info), executor)
         body, _ = asyncio.run(
-            runner.run(
-                app.tools[name],
-                call,
-                timeout_s=10,
-                limit_s=10,
-                progress_sink=None,
-                cancel_flag=threading.Event(),
+            HandlerRunner(executor).run(
+                job, call, timeout_s=10, progress_sink=None, cancel_flag=threading.Event()
             )
         )
-    assert body is not None
+    assert isinstance(body, bytes)
     return json.loads(body)  # type: ignore[no-any-return]
