@@ -104,6 +104,7 @@ from proto.lua_scripts import (
 )
 from proto.mcp_struct import JsonObject, McpStruct
 from proto.methods import (
+    CALL_LANE_METHODS,
     COMPLETION_COMPLETE,
     INITIALIZE,
     LOGGING_SET_LEVEL,
@@ -275,6 +276,7 @@ __all__ = [
     "ANNOUNCE_CATALOG",
     "APPEND_EVENT",
     "CALL_GROUP",
+    "CALL_LANE_METHODS",
     "CALL_PAYLOAD_FIELD",
     "CANCEL_STREAM_MAXLEN",
     "COMPLETION_COMPLETE",

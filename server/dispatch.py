@@ -17,42 +17,57 @@ from msgspec import UNSET, UnsetType
 
 from proto import (
     ALL_VERSIONS,
+    COMPLETION_COMPLETE,
     INITIALIZE,
     LOGGING_SET_LEVEL,
     MODERN_VERSIONS,
     NOTIFICATION_CANCELLED,
     NOTIFICATION_PROGRESS,
     PING,
+    PROMPTS_GET,
     PROMPTS_LIST,
     RESOURCES_LIST,
+    RESOURCES_READ,
     RESOURCES_TEMPLATES_LIST,
     SERVER_DISCOVER,
     SUBSCRIPTIONS_LISTEN,
     TOOLS_CALL,
     TOOLS_LIST,
+    CallKind,
     CallToolParams2025,
     CallToolParams2026,
     CancelledParams,
+    CompleteParams,
+    CompleteResult,
+    Completion,
+    CompletionArguments,
     CompletionsCapability,
     DiscoverResult,
+    GetPromptParams,
     HeaderMismatchError,
     InitializeParams,
     InitializeResult,
     InvalidParamsError,
+    LegacyMeta,
     ListenParams,
     ListToolsParams,
     LocalProtocolError,
     LogMessage,
     MethodNotFoundError,
+    ModernMeta,
     ModernParams,
     Notification,
     Principal,
     ProgressMessage,
     ProgressParams,
+    PromptReference,
     PromptsCapability,
     ProtocolError,
+    ReadResourceParams,
     Request,
+    ResourceReadArguments,
     ResourcesCapability,
+    ResourceTemplateReference,
     ResultMeta,
     ResultReply,
     ServerCapabilities,
@@ -61,13 +76,16 @@ from proto import (
     TextContent,
     ToolsCapability,
     build_call_result,
+    completion_key,
     decode_params,
+    encode_call_arguments,
     encode_notification,
     log_notification,
     negotiate_handshake_version,
     param_header_mismatch,
     request_cancel_key,
     require_log_level,
+    resource_not_found,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
@@ -88,6 +106,9 @@ _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _listen_params: Final = msgspec.json.Decoder(ListenParams)
 _set_level_params: Final = msgspec.json.Decoder(SetLevelParams)
+_read_params: Final = msgspec.json.Decoder(ReadResourceParams)
+_prompt_params: Final = msgspec.json.Decoder(GetPromptParams)
+_complete_params: Final = msgspec.json.Decoder(CompleteParams)
 _EMPTY_RESULT: Final = b"{}"
 _EMPTY_ARGUMENTS: Final = b"{}"
 _FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
@@ -121,6 +142,7 @@ class Dispatcher:
             )
         )
         self._initialize: dict[str, bytes] = {}
+        self._no_completions: dict[str, bytes] = {}
 
     async def handshake(
         self,
@@ -257,14 +279,7 @@ class Dispatcher:
 
     async def _handshake_tools_call(self, served: ServedRequest) -> bytes | msgspec.Raw:
         params = decode_params(served.request.params, _call_params_2025)
-        session_id = served.session_id
-        return await self._tools_call(
-            params,
-            served,
-            cancel_key=None
-            if session_id is None
-            else request_cancel_key(session_id, served.request.id),
-        )
+        return await self._tools_call(params, served)
 
     async def _modern_tools_call(self, served: ServedRequest) -> bytes | msgspec.Raw:
         params = decode_params(served.request.params, _call_params_2026)
@@ -308,6 +323,106 @@ class Dispatcher:
         self._reject_cursor(decode_params(served.request.params, _list_params))
         return self._catalog.prompts.list_result(served.version, meta=self._meta)
 
+    async def _resources_read(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``resources/read``: matched here, so an unknown URI never reaches a worker
+        (-32002 to handshake-era sessions, -32602 with ``data.uri`` at 2026-07-28)."""
+        self._require(len(self._catalog.resources), served)
+        params = decode_params(served.request.params, _read_params)
+        found = self._catalog.resources.match(params.uri)
+        if found is None:
+            raise resource_not_found(params.uri, served.version)
+        resource = found.resource
+        problem = resource.variables_problem(found.variables)
+        if problem is not None:
+            raise InvalidParamsError(problem, {"uri": params.uri})
+        return await self._on_worker(
+            served,
+            kind=CallKind.RESOURCE,
+            target=resource.uri,
+            arguments=encode_call_arguments(ResourceReadArguments(params.uri, found.variables)),
+            timeout_s=resource.timeout_s,
+            meta=params.meta,
+        )
+
+    async def _prompts_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``prompts/get``: an unknown prompt or arguments that do not fit it are -32602,
+        decided here."""
+        self._require(len(self._catalog.prompts), served)
+        params = decode_params(served.request.params, _prompt_params)
+        prompt = self._catalog.prompts.get(params.name)
+        if prompt is None:
+            raise InvalidParamsError(f"Unknown prompt: {params.name}")
+        arguments = {} if isinstance(params.arguments, UnsetType) else params.arguments
+        problem = prompt.arguments_problem(arguments)
+        if problem is not None:
+            raise InvalidParamsError(problem)
+        return await self._on_worker(
+            served,
+            kind=CallKind.PROMPT,
+            target=prompt.name,
+            arguments=_encoder.encode(arguments),
+            timeout_s=prompt.timeout_s,
+            meta=params.meta,
+        )
+
+    async def _complete(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``completion/complete``: the reference and its argument must exist (-32602);
+        an argument nobody completes gets an empty completion without a worker."""
+        self._require(len(self._catalog.completions), served)
+        params = decode_params(served.request.params, _complete_params)
+        argument = params.argument.name
+        key, timeout_s = self._completion_target(params.ref, argument)
+        if key not in self._catalog.completions:
+            return self._empty_completion(served.version)
+        context = params.context
+        chosen = (
+            {} if isinstance(context, UnsetType) or isinstance(context.arguments, UnsetType)
+            else context.arguments
+        )  # fmt: skip
+        return await self._on_worker(
+            served,
+            kind=CallKind.COMPLETE,
+            target=key,
+            arguments=encode_call_arguments(CompletionArguments(params.argument.value, chosen)),
+            timeout_s=timeout_s,
+            meta=params.meta,
+        )
+
+    def _completion_target(
+        self, ref: PromptReference | ResourceTemplateReference, argument: str
+    ) -> tuple[str, float]:
+        """The completion key of ``argument`` of what ``ref`` names, and its time limit.
+
+        Raises:
+            InvalidParamsError: no such prompt or template, or it has no such argument.
+        """
+        if isinstance(ref, PromptReference):
+            prompt = self._catalog.prompts.get(ref.name)
+            if prompt is None:
+                raise InvalidParamsError(f"Unknown prompt: {ref.name}")
+            if all(a.name != argument for a in prompt.arguments):
+                raise InvalidParamsError(f"Prompt {ref.name!r} has no argument {argument!r}")
+            return completion_key("prompt", ref.name, argument), prompt.timeout_s
+        template = self._catalog.resources.template(ref.uri)
+        if template is None:
+            raise InvalidParamsError(f"Unknown resource template: {ref.uri}")
+        if argument not in (*template.template.variables, *template.template.query_names):
+            raise InvalidParamsError(f"Resource template {ref.uri!r} has no variable {argument!r}")
+        return completion_key("resource", ref.uri, argument), template.timeout_s
+
+    def _empty_completion(self, version: str) -> bytes:
+        cached = self._no_completions.get(version)
+        if cached is None:
+            modern = version in MODERN_VERSIONS
+            cached = self._no_completions[version] = _encoder.encode(
+                CompleteResult(
+                    completion=Completion(values=[]),
+                    result_type="complete" if modern else UNSET,
+                    meta=self._meta if modern else UNSET,
+                )
+            )
+        return cached
+
     @staticmethod
     def _require(registered: int, served: ServedRequest) -> None:
         """A method of a capability the app does not have is not served (-32601), in line
@@ -342,11 +457,7 @@ class Dispatcher:
         raise LocalProtocolError("subscriptions/listen reached the dispatcher")
 
     async def _tools_call(
-        self,
-        params: CallToolParams2025 | CallToolParams2026,
-        served: ServedRequest,
-        *,
-        cancel_key: str | None = None,
+        self, params: CallToolParams2025 | CallToolParams2026, served: ServedRequest
     ) -> bytes | msgspec.Raw:
         """``tools/call`` in either era: the Structs differ, the handling does not."""
         version = served.version
@@ -359,23 +470,49 @@ class Dispatcher:
             if validation_failure_is_tool_error(version):
                 return self._tool_error(problem, version)
             raise InvalidParamsError(problem)
-        meta = params.meta
+        return await self._on_worker(
+            served,
+            kind=CallKind.TOOL,
+            target=params.name,
+            arguments=raw_args,
+            timeout_s=tool.timeout_s,
+            meta=params.meta,
+        )
+
+    async def _on_worker(
+        self,
+        served: ServedRequest,
+        *,
+        kind: CallKind,
+        target: str,
+        arguments: bytes,
+        timeout_s: float,
+        meta: LegacyMeta | ModernMeta | UnsetType,
+    ) -> bytes | msgspec.Raw:
+        """Run a validated call on a worker (every kind alike, ADR-0007) and relay its
+        answer: progress when the request carries a token, log entries at the level it
+        takes, cancellation by request id through any front for a handshake-era HTTP
+        session."""
         token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
         progress = _progress_reporter(token, served.notify)
         on_log = _log_forwarder(served.log_level, served.notify)
+        session_id = served.session_id
         reply = await self._calls.call(
-            tool=params.name,
-            arguments=raw_args,
-            protocol_version=version,
+            tool=target,
+            arguments=arguments,
+            protocol_version=served.version,
             request_id=served.request_id,
-            timeout_s=tool.timeout_s,
+            timeout_s=timeout_s,
             progress_token=progress[0] if progress else None,
             on_progress=progress[1] if progress else None,
-            cancel_key=cancel_key,
+            cancel_key=None
+            if session_id is None
+            else request_cancel_key(session_id, served.request.id),
             on_long_wait=served.on_long_wait,
             log_level=served.log_level if on_log else None,
             on_log=on_log,
             principal=served.principal,
+            kind=kind,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -526,7 +663,10 @@ _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
     TOOLS_LIST: Dispatcher._tools_list,
     RESOURCES_LIST: Dispatcher._resources_list,
     RESOURCES_TEMPLATES_LIST: Dispatcher._resource_templates_list,
+    RESOURCES_READ: Dispatcher._resources_read,
     PROMPTS_LIST: Dispatcher._prompts_list,
+    PROMPTS_GET: Dispatcher._prompts_get,
+    COMPLETION_COMPLETE: Dispatcher._complete,
     INITIALIZE: Dispatcher._reinitialize,
     PING: Dispatcher._ping,
     LOGGING_SET_LEVEL: Dispatcher._set_log_level,
@@ -538,7 +678,10 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     TOOLS_LIST: Dispatcher._tools_list,
     RESOURCES_LIST: Dispatcher._resources_list,
     RESOURCES_TEMPLATES_LIST: Dispatcher._resource_templates_list,
+    RESOURCES_READ: Dispatcher._resources_read,
     PROMPTS_LIST: Dispatcher._prompts_list,
+    PROMPTS_GET: Dispatcher._prompts_get,
+    COMPLETION_COMPLETE: Dispatcher._complete,
     SERVER_DISCOVER: Dispatcher._server_discover,
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
 }
