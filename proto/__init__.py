@@ -211,6 +211,7 @@ from proto.subscriptions import (
     decode_announcement,
     encode_announcement,
     handshake_change_notification,
+    resource_updated_notification,
 )
 from proto.tools import (
     STRUCTURED_RESULT_KEY,
@@ -497,6 +498,7 @@ __all__ = [
     "require_log_level",
     "require_served_version",
     "resource_not_found",
+    "resource_updated_notification",
     "sends_priming_events",
     "setup_commands",
     "stream_entries",

@@ -28,7 +28,9 @@ from proto import (
     PROMPTS_LIST,
     RESOURCES_LIST,
     RESOURCES_READ,
+    RESOURCES_SUBSCRIBE,
     RESOURCES_TEMPLATES_LIST,
+    RESOURCES_UNSUBSCRIBE,
     SERVER_DISCOVER,
     SUBSCRIPTIONS_LISTEN,
     TOOLS_CALL,
@@ -72,6 +74,7 @@ from proto import (
     ResultReply,
     ServerCapabilities,
     SetLevelParams,
+    SubscribeParams,
     Subscription,
     TextContent,
     ToolsCapability,
@@ -91,6 +94,7 @@ from proto import (
 from server.call_queue import CallQueue
 from server.log_level_setting import LogLevelSetting
 from server.reply_router import LogSink, ProgressSink
+from server.resource_subscriptions import ResourceSubscriptions
 from server.tool_catalog import ToolCatalog
 
 __all__ = ["Dispatcher", "NotificationSink"]
@@ -109,6 +113,7 @@ _set_level_params: Final = msgspec.json.Decoder(SetLevelParams)
 _read_params: Final = msgspec.json.Decoder(ReadResourceParams)
 _prompt_params: Final = msgspec.json.Decoder(GetPromptParams)
 _complete_params: Final = msgspec.json.Decoder(CompleteParams)
+_subscribe_params: Final = msgspec.json.Decoder(SubscribeParams)
 _EMPTY_RESULT: Final = b"{}"
 _EMPTY_ARGUMENTS: Final = b"{}"
 _FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
@@ -153,6 +158,7 @@ class Dispatcher:
         notify: NotificationSink | None = None,
         session_id: str | None = None,
         log_setting: LogLevelSetting | None = None,
+        subscriptions: ResourceSubscriptions | None = None,
         principal: Principal | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
@@ -161,8 +167,9 @@ class Dispatcher:
         the request asked for it; log entries at the level in ``log_setting``) while it
         runs; a transport that cannot stream passes None. With ``session_id``, the session
         may cancel the request from any front (:meth:`handshake_notification`).
-        ``log_setting`` is the session's (or connection's) ``logging/setLevel`` level.
-        ``principal`` defaults to an anonymous caller bound to ``session_id``.
+        ``log_setting`` is the session's (or connection's) ``logging/setLevel`` level, and
+        ``subscriptions`` its ``resources/subscribe`` URIs. ``principal`` defaults to an
+        anonymous caller bound to ``session_id``.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -179,6 +186,7 @@ class Dispatcher:
             session_id=session_id,
             log_level=None if log_setting is None else log_setting.level,
             log_setting=log_setting,
+            subscriptions=subscriptions,
             principal=principal or Principal.anonymous(session_id or ""),
         )
         return await handler(self, served)
@@ -364,6 +372,25 @@ class Dispatcher:
             timeout_s=prompt.timeout_s,
             meta=params.meta,
         )
+
+    async def _subscribe(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``resources/subscribe`` (handshake era): a URI no resource answers is refused as
+        a read of it would be; the updates go to the session's GET stream (or the stdio
+        connection) when a handler announces them (``ctx.resource_updated``)."""
+        self._require(len(self._catalog.resources), served)
+        uri = decode_params(served.request.params, _subscribe_params).uri
+        if self._catalog.resources.match(uri) is None:
+            raise resource_not_found(uri, served.version)
+        await _subscriptions_of(served).add(uri)
+        log.info("session.subscribed", uri=uri)
+        return _EMPTY_RESULT
+
+    async def _unsubscribe(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``resources/unsubscribe``: idempotent, like the cancellation of anything."""
+        self._require(len(self._catalog.resources), served)
+        uri = decode_params(served.request.params, _subscribe_params).uri
+        await _subscriptions_of(served).remove(uri)
+        return _EMPTY_RESULT
 
     async def _complete(self, served: ServedRequest) -> bytes | msgspec.Raw:
         """``completion/complete``: the reference and its argument must exist (-32602);
@@ -589,7 +616,11 @@ def _capabilities(catalog: ToolCatalog) -> ServerCapabilities:
     return ServerCapabilities(
         tools=ToolsCapability(list_changed=True),
         logging={},
-        resources=ResourcesCapability(list_changed=True) if len(resources) else UNSET,
+        # subscribe: resources/subscribe in the handshake era, a listen stream's
+        # resourceSubscriptions at 2026-07-28 (mcp-protocol.md 7.6).
+        resources=ResourcesCapability(subscribe=True, list_changed=True)
+        if len(resources)
+        else UNSET,
         prompts=PromptsCapability(list_changed=True) if len(catalog.prompts) else UNSET,
         completions=CompletionsCapability() if catalog.completions else UNSET,
     )
@@ -614,6 +645,7 @@ class ServedRequest:
         log_level: the least severe level of ``notifications/message`` it may bring (None:
             none): the session's ``logging/setLevel`` level, or the 2026-07-28 envelope's.
         log_setting: where ``logging/setLevel`` stores a level (handshake era).
+        subscriptions: where ``resources/subscribe`` stores URIs (handshake era).
         principal: who the request is made for.
     """
 
@@ -627,6 +659,7 @@ class ServedRequest:
         "request",
         "request_id",
         "session_id",
+        "subscriptions",
         "version",
     )
 
@@ -642,6 +675,7 @@ class ServedRequest:
         on_long_wait: Callable[[], None] | None = None,
         log_level: str | None = None,
         log_setting: LogLevelSetting | None = None,
+        subscriptions: ResourceSubscriptions | None = None,
         principal: Principal = _ANONYMOUS,
     ) -> None:
         self.request = request
@@ -653,6 +687,7 @@ class ServedRequest:
         self.on_long_wait = on_long_wait
         self.log_level = log_level
         self.log_setting = log_setting
+        self.subscriptions = subscriptions
         self.principal = principal
 
 
@@ -667,6 +702,8 @@ _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
     PROMPTS_LIST: Dispatcher._prompts_list,
     PROMPTS_GET: Dispatcher._prompts_get,
     COMPLETION_COMPLETE: Dispatcher._complete,
+    RESOURCES_SUBSCRIBE: Dispatcher._subscribe,
+    RESOURCES_UNSUBSCRIBE: Dispatcher._unsubscribe,
     INITIALIZE: Dispatcher._reinitialize,
     PING: Dispatcher._ping,
     LOGGING_SET_LEVEL: Dispatcher._set_log_level,
@@ -685,7 +722,8 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     SERVER_DISCOVER: Dispatcher._server_discover,
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
 }
-"""What 2026-07-28 serves; anything else (initialize, ping, ...) is -32601 (checklist 4)."""
+"""What 2026-07-28 serves; anything else (initialize, ping, resources/subscribe, ...) is
+-32601 (checklist 4)."""
 
 
 def _arguments_object(raw: msgspec.Raw) -> bytes:
@@ -704,6 +742,12 @@ def _arguments_object(raw: msgspec.Raw) -> bytes:
     if data.strip() == b"null":
         return _EMPTY_ARGUMENTS
     raise InvalidParamsError("Invalid params: tools/call arguments must be a JSON object")
+
+
+def _subscriptions_of(served: ServedRequest) -> ResourceSubscriptions:
+    if served.subscriptions is None:
+        raise LocalProtocolError("resources/subscribe reached the dispatcher without a session")
+    return served.subscriptions
 
 
 def _requested_log_level(params: ModernParams) -> str | None:

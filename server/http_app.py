@@ -78,6 +78,7 @@ from server.log_level_setting import SessionLogLevel
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
+from server.resource_subscriptions import SessionSubscriptions
 from server.session_store import SessionStore
 from server.sse_response import (
     SSE_HEADERS,
@@ -364,6 +365,7 @@ class HttpApp:
                 notify=events.notify if events else None,
                 session_id=headers.session_id,
                 log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
+                subscriptions=SessionSubscriptions(self._sessions, session_id),
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
@@ -408,6 +410,7 @@ class HttpApp:
             log_setting=SessionLogLevel(
                 self._sessions, headers.session_id or "", session.log_level
             ),
+            subscriptions=SessionSubscriptions(self._sessions, headers.session_id or ""),
         )
         if answer is not None:
             await _respond(send, *answer)

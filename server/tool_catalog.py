@@ -182,11 +182,13 @@ class ToolCatalog:
 
     @property
     def served_changes(self) -> frozenset[str]:
-        """The list-change kinds worth telling clients about: tools always, resources and
-        prompts when the app registers any (a client that cached them must refetch)."""
+        """The change kinds worth telling clients about: tool list changes always,
+        resource and prompt list changes when the app registers any (a client that cached
+        them must refetch), and resource updates when it has resources (subscriptions)."""
         kinds = {ChangeKind.TOOLS}
         if len(self.resources):
             kinds.add(ChangeKind.RESOURCES)
+            kinds.add(ChangeKind.RESOURCE)
         if len(self.prompts):
             kinds.add(ChangeKind.PROMPTS)
         return frozenset(kinds)

@@ -16,10 +16,12 @@ import pytest
 import redis
 import trio
 from mcp import Client
+from mcp.client.subscriptions import ResourceUpdated
 from mcp_types import (
     BlobResourceContents,
     PromptReference,
     ResourceTemplateReference,
+    ResourceUpdatedNotification,
     TextContent,
     TextResourceContents,
 )
@@ -29,7 +31,10 @@ from tests.e2e.test_http_bad_input import ACCEPT, ENVELOPE
 from tests.e2e.test_sse_streams import events, open_session
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.stdio_process import call, initialize, notification, request, stdio_front
+from tests.fixtures.waiting import wait_until, wait_until_async
 
+APP = "tests.fixtures.tools:app"
 MODES = ["legacy", "2026-07-28"]
 MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
@@ -41,7 +46,7 @@ def surface_fleet(
 ) -> Iterator[RunningFleet]:
     running = start_fleet(
         redis_server, "r" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
-        workers=1, app="tests.fixtures.tools:app",
+        workers=1, app=APP,
     )  # fmt: skip
     yield running
     assert running.stop() == 0, "".join(running.lines[-40:])
@@ -121,6 +126,7 @@ async def test_capabilities_name_resources_prompts_and_completions(
     async with Client(surface_fleet.url, mode="legacy", read_timeout_seconds=30) as client:
         capabilities = client.server_capabilities
     assert capabilities.resources is not None and capabilities.resources.list_changed is True
+    assert capabilities.resources.subscribe is True
     assert capabilities.prompts is not None and capabilities.prompts.list_changed is True
     assert capabilities.completions is not None
     # 2026-07-28: the client given that mode does not ask; server/discover says the same.
@@ -135,7 +141,7 @@ async def test_capabilities_name_resources_prompts_and_completions(
     assert discovered["result"]["capabilities"] == {
         "tools": {"listChanged": True},
         "logging": {},
-        "resources": {"listChanged": True},
+        "resources": {"subscribe": True, "listChanged": True},
         "prompts": {"listChanged": True},
         "completions": {},
     }
@@ -402,3 +408,121 @@ async def test_a_read_cancelled_by_the_client_stops_its_handler(
         (after,) = (await client.read_resource("test://readme")).contents
     assert received == []
     assert isinstance(after, TextResourceContents) and after.text == "# mcpfleet test tools"
+
+
+# --- resource subscriptions ------------------------------------------------------------------
+
+
+def subscribed_session(fleet: RunningFleet, uri: str) -> str | None:
+    """The session whose subscriptions hold ``uri`` (unique to its test)."""
+    client = redis.Redis.from_url(fleet.redis_url)
+    keys = Keyspace(fleet.fleet)
+    for key in client.scan_iter(keys.session_subscriptions("*")):
+        if client.sismember(key, uri):
+            return bytes(key).decode().split("{", 1)[1].split("}", 1)[0]
+    return None
+
+
+def get_stream_open(fleet: RunningFleet, session_id: str) -> bool:
+    lock = Keyspace(fleet.fleet).get_stream_lock(session_id)
+    return bool(redis.Redis.from_url(fleet.redis_url).exists(lock))
+
+
+@pytest.mark.filterwarnings("ignore:resources/.*subscribe is removed as of 2026-07-28")
+async def test_a_subscribed_session_hears_of_updates_on_its_get_stream(
+    surface_fleet: RunningFleet,
+) -> None:
+    mine, other = "test://items/4242", "test://items/4343"
+    updates: list[str] = []
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            updates.append(str(message.params.uri))
+
+    async with Client(
+        surface_fleet.url, mode="legacy", read_timeout_seconds=30, message_handler=on_message
+    ) as client:
+        await client.subscribe_resource(mine)  # type: ignore[deprecated]
+        session_id = subscribed_session(surface_fleet, mine)
+        assert session_id is not None
+        # Updates go only where the session listens: wait for the client's GET stream.
+        await wait_until_async(
+            lambda: get_stream_open(surface_fleet, session_id), deadline_s=10, what="GET stream"
+        )
+        await client.call_tool("touch", {"uri": other})  # not subscribed: nothing
+        await client.call_tool("touch", {"uri": mine})
+        await wait_until_async(lambda: len(updates) >= 1, deadline_s=10, what="an update")
+        await client.unsubscribe_resource(mine)  # type: ignore[deprecated]
+        await client.subscribe_resource(other)  # type: ignore[deprecated]
+        await client.call_tool("touch", {"uri": mine})  # no longer subscribed: nothing
+        await client.call_tool("touch", {"uri": other})
+        await wait_until_async(lambda: len(updates) >= 2, deadline_s=10, what="two updates")
+    assert updates == [mine, other]
+
+
+async def test_a_listen_stream_carries_updates_of_its_resources_only(
+    surface_fleet: RunningFleet,
+) -> None:
+    async with (
+        Client(surface_fleet.url, mode=MODERN, read_timeout_seconds=30) as client,
+        client.listen(resource_subscriptions=["test://readme"]) as subscription,
+    ):
+        assert subscription.honored.resource_subscriptions == ["test://readme"]
+        await client.call_tool("touch", {"uri": "test://logo.png"})  # not in its filter
+        await client.call_tool("touch", {"uri": "test://readme"})
+        with trio.fail_after(10):
+            async for event in subscription:
+                first = event
+                break
+    assert first == ResourceUpdated(uri="test://readme")
+
+
+def test_subscribing_needs_a_resource_and_the_handshake_era(surface_fleet: RunningFleet) -> None:
+    with httpx.Client(timeout=30) as http:
+        unknown = legacy_rpc(http, surface_fleet.url, "resources/subscribe", {"uri": "test://no"})
+        modern = modern_rpc(
+            http, surface_fleet.url, "resources/subscribe", {"uri": "test://readme"}
+        )
+        unsubscribe = legacy_rpc(
+            http, surface_fleet.url, "resources/unsubscribe", {"uri": "test://never-subscribed"}
+        )
+    assert error_of(unknown, 200)["code"] == -32002
+    assert error_of(modern, 404)["code"] == -32601  # 2026-07-28 has listen streams instead
+    assert unsubscribe.json() == {"jsonrpc": "2.0", "id": 7, "result": {}}
+
+
+def test_a_stdio_connection_hears_of_updates_to_what_it_subscribed(
+    surface_fleet: RunningFleet,
+) -> None:
+    front = stdio_front(surface_fleet, app=APP)
+    try:
+        front.send(initialize(0), notification("notifications/initialized"))
+        front.result(0)
+        front.send(request(1, "resources/subscribe", {"uri": "test://readme"}))
+        assert front.result(1) == {}
+        front.send(call(2, "touch", {"uri": "test://logo.png"}))
+        front.send(call(3, "touch", {"uri": "test://readme"}))
+        front.result(3)
+        front.send(request(4, "resources/unsubscribe", {"uri": "test://readme"}))
+        front.result(4)
+        front.send(call(5, "touch", {"uri": "test://readme"}))
+        front.result(5)
+        front.send(request(6, "resources/subscribe", {"uri": "test://logo.png"}))
+        front.result(6)
+        front.send(call(7, "touch", {"uri": "test://logo.png"}))
+
+        def updates() -> list[object]:
+            return [
+                m["params"]["uri"]
+                for m in front.snapshot()
+                if m.get("method") == "notifications/resources/updated"
+            ]
+
+        wait_until(lambda: len(updates()) >= 2, deadline_s=10, what="two updates")
+        front.result(7)
+        assert updates() == ["test://readme", "test://logo.png"]
+        front.close_stdin()
+        assert front.wait_exit(deadline_s=15) == 0, front.log()
+        front.assert_stdout_was_protocol_only()
+    finally:
+        front.kill()
