@@ -124,9 +124,8 @@ class SessionStore:
         added, size, _ = await self._redis.execute_many(
             [("SADD", key, uri), ("SCARD", key), ("EXPIRE", key, self._idle_ttl_s)]
         )
-        if isinstance(size, int) and size > MAX_SUBSCRIPTIONS:
-            if added == 1:
-                await self._redis.execute("SREM", key, uri)
+        if added == 1 and isinstance(size, int) and size > MAX_SUBSCRIPTIONS:
+            await self._redis.execute("SREM", key, uri)
             return False
         return True
 

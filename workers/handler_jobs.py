@@ -46,6 +46,7 @@ __all__ = ["HandlerJob", "HandlerJobs", "Outcome"]
 Outcome = bytes | ErrorObject
 """A call's answer: the encoded ``result``, or a JSON-RPC error."""
 
+_encoder: Final = msgspec.json.Encoder()
 _READ_TTL_MS: Final = 0
 """``ttlMs`` on 2026-07-28 reads: a read runs handler code whose answer may change at any
 moment, so clients revalidate (caching in the front is for later, ADR-0007)."""
@@ -232,7 +233,11 @@ class HandlerJobs:
             return _skew(f"Unknown resource: {call.tool}")
         try:
             read = decode_resource_arguments(call.arguments)
-            args = msgspec.convert(read.variables, type=resource.args.struct, strict=False)
+            # Decoded as the front checked them (server/resource_catalog.py), so what passed
+            # there decodes here.
+            args = msgspec.json.decode(
+                _encoder.encode(read.variables), type=resource.args.struct, strict=False
+            )
         except msgspec.MsgspecError as exc:
             return _skew(f"Invalid URI for resource {resource.uri!r}: {exc}")
         return _ResourceJob(
