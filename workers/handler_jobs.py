@@ -56,33 +56,28 @@ class HandlerJob:
     """One call's handler, ready to run.
 
     Attributes:
-        subject: what the call runs, for messages (``Tool 'add'``, ``Resource 'x://y'``).
         fn: the handler; ``is_async`` tells how to run it.
         kwargs: its arguments by parameter name; the runner adds the context.
         context_param: the parameter taking the ``ToolContext``, if it has one.
         limit_s: its time limit.
+        version: the call's protocol version (results are rendered for it).
     """
 
-    __slots__ = ("context_param", "fn", "is_async", "kwargs", "limit_s", "subject", "version")
+    __slots__ = ("context_param", "fn", "is_async", "kwargs", "limit_s", "version")
 
-    def __init__(
-        self,
-        *,
-        subject: str,
-        fn: Callable[..., Any],
-        is_async: bool,
-        kwargs: dict[str, object],
-        context_param: str | None,
-        limit_s: float,
-        version: str,
-    ) -> None:
-        self.subject = subject
-        self.fn = fn
-        self.is_async = is_async
-        self.kwargs = kwargs
-        self.context_param = context_param
-        self.limit_s = limit_s
-        self.version = version
+    fn: Callable[..., Any]
+    is_async: bool
+    kwargs: dict[str, object]
+    context_param: str | None
+    limit_s: float
+    version: str
+    # Each kind sets these in its own constructor, with no call to a shared one and no
+    # per-call formatting: a tool call builds one of these (DESIGN.md section 6).
+
+    @property
+    def subject(self) -> str:
+        """What the call runs, for messages (``Tool 'add'``, ``Resource 'x://y'``)."""
+        raise NotImplementedError
 
     def render(self, value: object) -> bytes:
         """The result for what the handler returned.
@@ -105,10 +100,26 @@ class HandlerJob:
 class _ToolJob(HandlerJob):
     __slots__ = ("_renderer", "_tool")
 
-    def __init__(self, tool: ToolDefinition, renderer: ResultRenderer, **common: Any) -> None:
-        super().__init__(**common)
+    def __init__(
+        self,
+        tool: ToolDefinition,
+        renderer: ResultRenderer,
+        kwargs: dict[str, object],
+        limit_s: float,
+        version: str,
+    ) -> None:
+        self.fn = tool.fn
+        self.is_async = tool.is_async
+        self.kwargs = kwargs
+        self.context_param = tool.args.context_param
+        self.limit_s = limit_s
+        self.version = version
         self._tool = tool
         self._renderer = renderer
+
+    @property
+    def subject(self) -> str:
+        return f"Tool {self._tool.name!r}"
 
     def render(self, value: object) -> bytes:
         return self._renderer.success(value, self.version, self._tool.output)
@@ -120,19 +131,37 @@ class _ToolJob(HandlerJob):
 
 
 class _ResourceJob(HandlerJob):
-    __slots__ = ("_meta", "_mime_type", "_uri")
+    __slots__ = ("_meta", "_resource", "_uri")
 
-    def __init__(self, uri: str, mime_type: str | None, meta: ResultMeta, **common: Any) -> None:
-        super().__init__(**common)
+    def __init__(
+        self,
+        resource: ResourceDefinition,
+        uri: str,
+        meta: ResultMeta,
+        kwargs: dict[str, object],
+        limit_s: float,
+        *,
+        version: str,
+    ) -> None:
+        self.fn = resource.fn
+        self.is_async = resource.is_async
+        self.kwargs = kwargs
+        self.context_param = resource.args.context_param
+        self.limit_s = limit_s
+        self.version = version
+        self._resource = resource
         self._uri = uri
-        self._mime_type = mime_type
         self._meta = meta
+
+    @property
+    def subject(self) -> str:
+        return f"Resource {self._uri!r}"
 
     def render(self, value: object) -> bytes:
         return render_read(
             value,
             uri=self._uri,
-            mime_type=self._mime_type,
+            mime_type=self._resource.mime_type,
             version=self.version,
             meta=self._meta,
             ttl_ms=_READ_TTL_MS,
@@ -143,25 +172,59 @@ class _ResourceJob(HandlerJob):
 
 
 class _PromptJob(HandlerJob):
-    __slots__ = ("_description", "_meta")
+    __slots__ = ("_meta", "_prompt")
 
-    def __init__(self, description: str | None, meta: ResultMeta, **common: Any) -> None:
-        super().__init__(**common)
-        self._description = description
+    def __init__(
+        self,
+        prompt: PromptDefinition,
+        meta: ResultMeta,
+        kwargs: dict[str, object],
+        limit_s: float,
+        version: str,
+    ) -> None:
+        self.fn = prompt.fn
+        self.is_async = prompt.is_async
+        self.kwargs = kwargs
+        self.context_param = prompt.args.context_param
+        self.limit_s = limit_s
+        self.version = version
+        self._prompt = prompt
         self._meta = meta
+
+    @property
+    def subject(self) -> str:
+        return f"Prompt {self._prompt.name!r}"
 
     def render(self, value: object) -> bytes:
         return render_prompt(
-            value, description=self._description, version=self.version, meta=self._meta
+            value, description=self._prompt.description, version=self.version, meta=self._meta
         )
 
 
 class _CompletionJob(HandlerJob):
-    __slots__ = ("_meta",)
+    __slots__ = ("_meta", "_provider")
 
-    def __init__(self, meta: ResultMeta, **common: Any) -> None:
-        super().__init__(**common)
+    def __init__(
+        self,
+        provider: CompletionDefinition,
+        meta: ResultMeta,
+        kwargs: dict[str, object],
+        limit_s: float,
+        version: str,
+    ) -> None:
+        self.fn = provider.fn
+        self.is_async = provider.is_async
+        self.kwargs = kwargs
+        self.context_param = provider.context_param
+        self.limit_s = limit_s
+        self.version = version
+        self._provider = provider
         self._meta = meta
+
+    @property
+    def subject(self) -> str:
+        provider = self._provider
+        return f"Completion of {provider.kind} {provider.target!r} argument {provider.argument!r}"
 
     def render(self, value: object) -> bytes:
         return render_completion(value, version=self.version, meta=self._meta)
@@ -185,7 +248,11 @@ class HandlerJobs:
         meta: ResultMeta,
         default_timeout_s: float,
     ) -> None:
-        self._toolset = toolset
+        # Registration is over once a worker runs: look handlers up without a proxy per call.
+        self._tools = dict(toolset.tools)
+        self._resources = dict(toolset.resources)
+        self._prompts = dict(toolset.prompts)
+        self._completions = dict(toolset.completions)
         self._renderer = renderer
         self._meta = meta
         self._default_s = default_timeout_s
@@ -204,7 +271,7 @@ class HandlerJobs:
         return _skew(f"Unknown kind of call: {call.kind!r}")
 
     def _tool(self, call: CallMessage) -> HandlerJob | Outcome:
-        tool = self._toolset.tools.get(call.tool)
+        tool = self._tools.get(call.tool)
         if tool is None:
             return _skew(f"Unknown tool: {call.tool}")
         version = call.protocol_version
@@ -215,20 +282,11 @@ class HandlerJobs:
             return self._renderer.tool_error(
                 f"Invalid arguments for tool {tool.name!r}: {exc}", version
             )
-        return _ToolJob(
-            tool,
-            self._renderer,
-            subject=f"Tool {tool.name!r}",
-            fn=tool.fn,
-            is_async=tool.is_async,
-            kwargs=_fields(args),
-            context_param=tool.args.context_param,
-            limit_s=tool.effective_timeout_s(self._default_s),
-            version=version,
-        )
+        limit_s = tool.effective_timeout_s(self._default_s)
+        return _ToolJob(tool, self._renderer, _fields(args), limit_s, version)
 
     def _resource(self, call: CallMessage) -> HandlerJob | ErrorObject:
-        resource = self._toolset.resources.get(call.tool)
+        resource = self._resources.get(call.tool)
         if resource is None:
             return _skew(f"Unknown resource: {call.tool}")
         try:
@@ -240,21 +298,13 @@ class HandlerJobs:
             )
         except msgspec.MsgspecError as exc:
             return _skew(f"Invalid URI for resource {resource.uri!r}: {exc}")
+        limit_s = self._limit_s(resource)
         return _ResourceJob(
-            read.uri,
-            resource.mime_type,
-            self._meta,
-            subject=f"Resource {read.uri!r}",
-            fn=resource.fn,
-            is_async=resource.is_async,
-            kwargs=_fields(args),
-            context_param=resource.args.context_param,
-            limit_s=self._limit_s(resource),
-            version=call.protocol_version,
+            resource, read.uri, self._meta, _fields(args), limit_s, version=call.protocol_version
         )
 
     def _prompt(self, call: CallMessage) -> HandlerJob | ErrorObject:
-        prompt = self._toolset.prompts.get(call.tool)
+        prompt = self._prompts.get(call.tool)
         if prompt is None:
             return _skew(f"Unknown prompt: {call.tool}")
         try:
@@ -263,20 +313,11 @@ class HandlerJobs:
             )
         except msgspec.MsgspecError as exc:
             return _skew(f"Invalid arguments for prompt {prompt.name!r}: {exc}")
-        return _PromptJob(
-            prompt.description,
-            self._meta,
-            subject=f"Prompt {prompt.name!r}",
-            fn=prompt.fn,
-            is_async=prompt.is_async,
-            kwargs=_fields(args),
-            context_param=prompt.args.context_param,
-            limit_s=self._limit_s(prompt),
-            version=call.protocol_version,
-        )
+        limit_s = self._limit_s(prompt)
+        return _PromptJob(prompt, self._meta, _fields(args), limit_s, call.protocol_version)
 
     def _completion(self, call: CallMessage) -> HandlerJob | ErrorObject:
-        provider = self._toolset.completions.get(call.tool)
+        provider = self._completions.get(call.tool)
         if provider is None:
             return _skew(f"Unknown completion: {call.tool}")
         try:
@@ -284,16 +325,9 @@ class HandlerJobs:
         except msgspec.MsgspecError as exc:
             return _skew(f"Invalid completion arguments: {exc}")
         value_param, context_param = provider.parameters
-        return _CompletionJob(
-            self._meta,
-            subject=_completion_subject(provider),
-            fn=provider.fn,
-            is_async=provider.is_async,
-            kwargs={value_param: complete.value, context_param: complete.context},
-            context_param=provider.context_param,
-            limit_s=self._completion_limit_s(provider),
-            version=call.protocol_version,
-        )
+        kwargs: dict[str, object] = {value_param: complete.value, context_param: complete.context}
+        limit_s = self._completion_limit_s(provider)
+        return _CompletionJob(provider, self._meta, kwargs, limit_s, call.protocol_version)
 
     def _limit_s(self, definition: ResourceDefinition | PromptDefinition) -> float:
         return definition.timeout_s if definition.timeout_s is not None else self._default_s
@@ -301,19 +335,15 @@ class HandlerJobs:
     def _completion_limit_s(self, provider: CompletionDefinition) -> float:
         """A completion has the time limit of what it completes."""
         target: ResourceDefinition | PromptDefinition | None = (
-            self._toolset.prompts.get(provider.target)
+            self._prompts.get(provider.target)
             if provider.kind == "prompt"
-            else self._toolset.resources.get(provider.target)
+            else self._resources.get(provider.target)
         )
         return self._default_s if target is None else self._limit_s(target)
 
 
 def _fields(args: msgspec.Struct) -> dict[str, object]:
     return {name: getattr(args, name) for name in args.__struct_fields__}
-
-
-def _completion_subject(provider: CompletionDefinition) -> str:
-    return f"Completion of {provider.kind} {provider.target!r} argument {provider.argument!r}"
 
 
 def _skew(message: str) -> ErrorObject:
