@@ -72,9 +72,8 @@ SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
 
 
 class ChangeKind(enum.StrEnum):
-    """What an announcement says changed. Later kinds (``prompts``, ``resources``, a
-    resource's contents with its URI as target, a task with its id as target) are new
-    members; receivers ignore kinds they do not know."""
+    """What an announcement says changed. Later kinds (a task with its id as target) are
+    new members; receivers ignore kinds they do not know."""
 
     TOOLS = "tools"
     """The tool list changed (a deployment with another catalog came up)."""
