@@ -3,6 +3,12 @@
 A transport decodes one message, picks the era and calls :meth:`Dispatcher.handshake` or
 :meth:`Dispatcher.modern`; either returns the encoded ``result`` object or raises a
 ``ProtocolError`` that the transport renders with the request id.
+
+About 780 lines, one handler per method of both eras in one class on purpose: they share
+the catalog, the call queue and the identity stamp, and their tables (``_HANDSHAKE_METHODS``,
+``_MODERN_METHODS``) are the one place that says what each era serves. What stands alone
+lives elsewhere: the catalogs (listings, argument checks, completion targets), the log
+level and subscription stores, the call queue.
 """
 
 from __future__ import annotations
@@ -62,14 +68,12 @@ from proto import (
     Principal,
     ProgressMessage,
     ProgressParams,
-    PromptReference,
     PromptsCapability,
     ProtocolError,
     ReadResourceParams,
     Request,
     ResourceReadArguments,
     ResourcesCapability,
-    ResourceTemplateReference,
     ResultMeta,
     ResultReply,
     ServerCapabilities,
@@ -79,7 +83,6 @@ from proto import (
     TextContent,
     ToolsCapability,
     build_call_result,
-    completion_key,
     decode_params,
     encode_call_arguments,
     encode_notification,
@@ -398,7 +401,7 @@ class Dispatcher:
         self._require(len(self._catalog.completions), served)
         params = decode_params(served.request.params, _complete_params)
         argument = params.argument.name
-        key, timeout_s = self._completion_target(params.ref, argument)
+        key, timeout_s = self._catalog.completion_target(params.ref, argument)
         if key not in self._catalog.completions:
             return self._empty_completion(served.version)
         context = params.context
@@ -414,28 +417,6 @@ class Dispatcher:
             timeout_s=timeout_s,
             meta=params.meta,
         )
-
-    def _completion_target(
-        self, ref: PromptReference | ResourceTemplateReference, argument: str
-    ) -> tuple[str, float]:
-        """The completion key of ``argument`` of what ``ref`` names, and its time limit.
-
-        Raises:
-            InvalidParamsError: no such prompt or template, or it has no such argument.
-        """
-        if isinstance(ref, PromptReference):
-            prompt = self._catalog.prompts.get(ref.name)
-            if prompt is None:
-                raise InvalidParamsError(f"Unknown prompt: {ref.name}")
-            if all(a.name != argument for a in prompt.arguments):
-                raise InvalidParamsError(f"Prompt {ref.name!r} has no argument {argument!r}")
-            return completion_key("prompt", ref.name, argument), prompt.timeout_s
-        template = self._catalog.resources.template(ref.uri)
-        if template is None:
-            raise InvalidParamsError(f"Unknown resource template: {ref.uri}")
-        if argument not in (*template.template.variables, *template.template.query_names):
-            raise InvalidParamsError(f"Resource template {ref.uri!r} has no variable {argument!r}")
-        return completion_key("resource", ref.uri, argument), template.timeout_s
 
     def _empty_completion(self, version: str) -> bytes:
         cached = self._no_completions.get(version)
