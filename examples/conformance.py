@@ -4,7 +4,9 @@ conformance`` (``mcpfleet up --app examples.conformance:app``).
 Each tool does exactly what its scenario in ``@modelcontextprotocol/conformance`` asks (the
 scenario's description states it): fixed texts, a 1x1 PNG, a short WAV, embedded resources,
 a tool error, progress 0/50/100, a hand-written JSON Schema 2020-12 ``inputSchema``, and a
-parameter mirrored into an ``Mcp-Param-*`` header. It is also a compact tour of the
+parameter mirrored into an ``Mcp-Param-*`` header. The logging fixtures are in
+``examples/conformance_logging.py``; the resources, prompts and completion in
+``examples/conformance_surface.py``. It is also a compact tour of the
 tool-author API; docs/tool-authoring.md explains each feature.
 """
 
@@ -18,7 +20,7 @@ import wave
 import zlib
 from typing import Annotated, Final, Literal, TypedDict
 
-from examples import conformance_logging
+from examples import conformance_logging, conformance_surface
 from workers import Audio, Header, Image, TextResource, ToolContext, ToolError, Toolset
 
 app = Toolset(
@@ -176,5 +178,7 @@ def test_custom_headers(region: Annotated[str, Header("Region")], query: str = "
     return f"[{region}] {query}"
 
 
-# The logging fixtures (test_tool_with_logging, test_logging_tool) live in their own module.
+# The logging fixtures (test_tool_with_logging, test_logging_tool) and the resources, prompts
+# and completions live in modules of their own.
 conformance_logging.register(app)
+conformance_surface.register(app, png=RED_PIXEL)

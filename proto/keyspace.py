@@ -81,6 +81,15 @@ class Keyspace:
         by any front serving the session; deleted by DELETE."""
         return f"{self._prefix}session:{{{session_id}}}"
 
+    def session_subscriptions(self, session_id: str) -> str:
+        """Set: the resource URIs a handshake-era session subscribed to with
+        ``resources/subscribe`` (ADR-0007). Written by any front serving the session
+        (SADD / SREM); read by the front holding the session's GET stream (SISMEMBER per
+        resource update, SMEMBERS after a gap in the change channel). TTL
+        ``front.session_idle_ttl_s``, renewed by every (un)subscribe and while the GET
+        stream (where the updates go) is open; deleted with the session."""
+        return f"{self._prefix}session:{{{session_id}}}:resources"
+
     def session_events(self, session_id: str, stream: str) -> str:
         """Stream of one SSE stream's events in a handshake-era session (resumability):
         field ``d`` = the JSON-RPC message, ``f`` = ``1`` on the response ending a POST

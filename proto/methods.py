@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "CALL_LANE_METHODS",
     "COMPLETION_COMPLETE",
     "INITIALIZE",
     "LOGGING_SET_LEVEL",
@@ -55,3 +56,8 @@ COMPLETION_COMPLETE: Final = "completion/complete"
 NOTIFICATION_RESOURCES_UPDATED: Final = "notifications/resources/updated"
 NOTIFICATION_RESOURCES_LIST_CHANGED: Final = "notifications/resources/list_changed"
 NOTIFICATION_PROMPTS_LIST_CHANGED: Final = "notifications/prompts/list_changed"
+
+CALL_LANE_METHODS: Final = frozenset({TOOLS_CALL, RESOURCES_READ, PROMPTS_GET, COMPLETION_COMPLETE})
+"""Methods whose answer comes from handler code on a worker, through the call lane
+(ADR-0007): the only ones that may take long, stream progress and log entries, or be
+cancelled while they wait."""

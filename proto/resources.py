@@ -46,6 +46,7 @@ __all__ = [
     "ResourceTemplate",
     "ResourceTemplateReference",
     "SubscribeParams",
+    "completion_key",
     "resource_not_found",
 ]
 
@@ -243,6 +244,13 @@ class Completion(McpStruct, frozen=True):
     values: list[str]
     total: int | UnsetType = UNSET
     has_more: bool | UnsetType = UNSET
+
+
+def completion_key(kind: Literal["prompt", "resource"], target: str, argument: str) -> str:
+    """How a completion provider is filed, by registration (workers) and by the front
+    that looks one up for a ``completion/complete``, and the ``tool`` of its call on the
+    wire: ``prompt:<name>:<argument>`` or ``resource:<template>:<argument>``."""
+    return f"{kind}:{target}:{argument}"
 
 
 class CompleteResult(McpStruct, frozen=True):

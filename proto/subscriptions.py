@@ -19,6 +19,12 @@ Every change is a level trigger ("refetch if you care"), so announcements are id
 sending one twice costs a client one refetch, which is why a front that may have missed
 some sends them again rather than risk missing one (``server/change_feed.py``).
 
+Resource updates (``ChangeKind.RESOURCE``) name their resource in ``target``. An untargeted
+one means "any resource may have changed" (a front that may have missed announcements): it
+is never sent as it is, but as ``notifications/resources/updated`` for each URI the
+consumer subscribes to, so a client never receives an update without a URI and never one
+for a resource it did not subscribe to.
+
 The tasks extension's ``taskIds`` filter is not part of the core ``SubscriptionFilter``
 and this server does not serve the extension: a request carrying it is served (the field
 is ignored like any unknown one) and the acknowledgement leaves it out, which tells the
@@ -42,6 +48,7 @@ from proto.methods import (
     NOTIFICATION_CANCELLED,
     NOTIFICATION_PROMPTS_LIST_CHANGED,
     NOTIFICATION_RESOURCES_LIST_CHANGED,
+    NOTIFICATION_RESOURCES_UPDATED,
     NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED,
     NOTIFICATION_TOOLS_LIST_CHANGED,
 )
@@ -57,6 +64,7 @@ __all__ = [
     "decode_announcement",
     "encode_announcement",
     "handshake_change_notification",
+    "resource_updated_notification",
 ]
 
 SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
@@ -64,9 +72,8 @@ SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
 
 
 class ChangeKind(enum.StrEnum):
-    """What an announcement says changed. Later kinds (``prompts``, ``resources``, a
-    resource's contents with its URI as target, a task with its id as target) are new
-    members; receivers ignore kinds they do not know."""
+    """What an announcement says changed. Later kinds (a task with its id as target) are
+    new members; receivers ignore kinds they do not know."""
 
     TOOLS = "tools"
     """The tool list changed (a deployment with another catalog came up)."""
@@ -74,6 +81,9 @@ class ChangeKind(enum.StrEnum):
     """The resource list (resources or templates) changed."""
     PROMPTS = "prompts"
     """The prompt list changed."""
+    RESOURCE = "resource"
+    """The contents of the resource whose URI is the target changed (a handler's
+    ``ctx.resource_updated``); without a target, any resource may have changed (a gap)."""
 
 
 class ChangeAnnouncement(msgspec.Struct, frozen=True, array_like=True):
@@ -142,6 +152,15 @@ class _TaggedParams(McpStruct, frozen=True):
     meta: _SubscriptionMeta = msgspec.field(name="_meta")
 
 
+class _TaggedUpdateParams(McpStruct, frozen=True):
+    uri: str
+    meta: _SubscriptionMeta = msgspec.field(name="_meta")
+
+
+class _UpdateParams(McpStruct, frozen=True):
+    uri: str
+
+
 class _ListenResultMeta(msgspec.Struct, frozen=True):
     server_info: Implementation = msgspec.field(name="io.modelcontextprotocol/serverInfo")
     subscription_id: RequestId = msgspec.field(name=SUBSCRIPTION_ID_KEY)
@@ -173,7 +192,7 @@ class Subscription:
         server_info: stamped on the final result's ``_meta`` (mcp-protocol.md 7.3).
     """
 
-    __slots__ = ("_meta", "_server_info", "honoured", "id")
+    __slots__ = ("_meta", "_server_info", "_uris", "honoured", "id")
 
     def __init__(
         self,
@@ -185,14 +204,20 @@ class Subscription:
     ) -> None:
         self.id = subscription_id
         self.honoured = _honoured(requested, served)
+        uris = self.honoured.resource_subscriptions
+        self._uris = frozenset(() if isinstance(uris, UnsetType) else uris)
         self._meta = _SubscriptionMeta(subscription_id)
         self._server_info = server_info
 
     def honours(self, announcement: ChangeAnnouncement) -> bool:
-        """Whether the stream carries this change (never a kind not requested)."""
+        """Whether the stream carries this change (never a kind not requested, never an
+        update of a resource it does not subscribe to)."""
         honoured = self.honoured
         if announcement.kind == ChangeKind.TOOLS:
             return honoured.tools_list_changed is True
+        if announcement.kind == ChangeKind.RESOURCE:
+            target = announcement.target
+            return bool(self._uris) if target is None else target in self._uris
         if announcement.kind == ChangeKind.RESOURCES:
             return honoured.resources_list_changed is True
         if announcement.kind == ChangeKind.PROMPTS:
@@ -205,11 +230,28 @@ class Subscription:
         return encode_notification(NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED, _encoder.encode(params))
 
     def notification(self, announcement: ChangeAnnouncement) -> bytes | None:
-        """The tagged notification for a change, or None when the stream does not carry it."""
+        """The tagged notification for a change, or None when the stream does not carry it
+        or it takes several frames (an untargeted resource update: :meth:`notifications`)."""
         if not self.honours(announcement):
             return None
+        if announcement.kind == ChangeKind.RESOURCE:
+            if announcement.target is None:
+                return None
+            return self._updated(announcement.target)
         params = _encoder.encode(_TaggedParams(meta=self._meta))
         return encode_notification(_LIST_CHANGED_METHODS[announcement.kind], params)
+
+    def notifications(self, announcement: ChangeAnnouncement) -> list[bytes]:
+        """Every tagged frame a change takes on this stream: none, one, or for an
+        untargeted resource update one per subscribed URI (module docstring)."""
+        if announcement.kind == ChangeKind.RESOURCE and announcement.target is None:
+            return [self._updated(uri) for uri in sorted(self._uris)]
+        frame = self.notification(announcement)
+        return [] if frame is None else [frame]
+
+    def _updated(self, uri: str) -> bytes:
+        params = _TaggedUpdateParams(uri=uri, meta=self._meta)
+        return encode_notification(NOTIFICATION_RESOURCES_UPDATED, _encoder.encode(params))
 
     def completion(self) -> bytes:
         """The listen request's ``result``, sent only when the server ends the stream."""
@@ -229,16 +271,28 @@ def _honoured(requested: SubscriptionFilter, served: frozenset[str]) -> Subscrip
     def wanted(flag: bool | UnsetType, kind: str) -> Literal[True] | UnsetType:
         return True if flag is True and kind in served else UNSET
 
+    uris = requested.resource_subscriptions
     return SubscriptionFilter(
         tools_list_changed=wanted(requested.tools_list_changed, ChangeKind.TOOLS),
         prompts_list_changed=wanted(requested.prompts_list_changed, ChangeKind.PROMPTS),
         resources_list_changed=wanted(requested.resources_list_changed, ChangeKind.RESOURCES),
+        resource_subscriptions=(
+            tuple(dict.fromkeys(uris))  # each once, in the client's order
+            if not isinstance(uris, UnsetType) and uris and ChangeKind.RESOURCE in served
+            else UNSET
+        ),
     )
 
 
 def handshake_change_notification(announcement: ChangeAnnouncement) -> bytes | None:
-    """The handshake-era notification for a change (no params, no subscription id: it goes
-    on the session's GET stream or a stdio connection), or None for kinds that have none
-    there (mcp-protocol.md 8.4)."""
+    """The handshake-era notification for a list change (no params, no subscription id: it
+    goes on the session's GET stream or a stdio connection), or None for other kinds
+    (mcp-protocol.md 8.4); resource updates depend on the session's subscriptions
+    (:func:`resource_updated_notification`)."""
     method = _LIST_CHANGED_METHODS.get(announcement.kind)
     return None if method is None else encode_notification(method)
+
+
+def resource_updated_notification(uri: str) -> bytes:
+    """The handshake-era ``notifications/resources/updated`` for a subscribed ``uri``."""
+    return encode_notification(NOTIFICATION_RESOURCES_UPDATED, _encoder.encode(_UpdateParams(uri)))

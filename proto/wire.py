@@ -7,6 +7,7 @@ adjacent versions survive a rolling deploy. Changing this format needs an ADR.
 
 from __future__ import annotations
 
+import enum
 from typing import Final, TypeVar
 
 import msgspec
@@ -14,22 +15,28 @@ import msgspec
 from proto.principal import Principal
 
 __all__ = [
+    "CallKind",
     "CallMessage",
     "CancelCall",
     "CancelMessage",
     "CancelRequest",
     "CancelledReply",
+    "CompletionArguments",
     "ErrorObject",
     "ErrorReply",
     "LogMessage",
     "ProgressMessage",
+    "ResourceReadArguments",
     "ResultReply",
     "SessionRecord",
     "WorkerHeartbeat",
     "WorkerMessage",
     "decode_call",
     "decode_cancel",
+    "decode_completion_arguments",
+    "decode_resource_arguments",
     "decode_worker_message",
+    "encode_call_arguments",
     "encode_wire",
     "request_cancel_key",
 ]
@@ -39,11 +46,29 @@ class WireStruct(msgspec.Struct, frozen=True, array_like=True, tag=True):
     """Base of front↔worker messages: a JSON array whose first element is the tag."""
 
 
-class CallMessage(WireStruct, frozen=True, tag="call"):
-    """A foreground ``tools/call``, appended to the call stream by a front.
+class CallKind(enum.StrEnum):
+    """What a call asks a worker to run (``CallMessage.kind``, ADR-0007). The field stays a
+    plain string on the wire, so a worker meeting a kind it does not know still decodes
+    the call (and refuses it)."""
 
-    ``arguments`` are the client's JSON, already validated by the front. ``deadline_ms`` is
-    wall-clock epoch milliseconds: a worker drops a call whose caller has stopped waiting.
+    TOOL = "tool"
+    """``tools/call``: ``tool`` names the tool, ``arguments`` are the client's."""
+    RESOURCE = "resource"
+    """``resources/read``: ``tool`` is the resource's URI or URI template as registered,
+    ``arguments`` a :class:`ResourceReadArguments`."""
+    PROMPT = "prompt"
+    """``prompts/get``: ``tool`` is the prompt's name, ``arguments`` the client's (strings)."""
+    COMPLETE = "complete"
+    """``completion/complete``: ``tool`` is the provider's key (``completion_key``),
+    ``arguments`` a :class:`CompletionArguments`."""
+
+
+class CallMessage(WireStruct, frozen=True, tag="call"):
+    """A foreground call (``tools/call``, ``resources/read``, ``prompts/get`` or
+    ``completion/complete``: see ``kind``), appended to the call stream by a front.
+
+    ``arguments`` are JSON the front already validated. ``deadline_ms`` is wall-clock epoch
+    milliseconds: a worker drops a call whose caller has stopped waiting.
     """
 
     call_id: int
@@ -64,6 +89,26 @@ class CallMessage(WireStruct, frozen=True, tag="call"):
     principal: Principal | None = None
     """Who the call is made for; None from a front that predates principals (a worker
     treats it as anonymous). Both fields: ADR-0008."""
+    kind: str = CallKind.TOOL
+    """What ``tool`` names and ``arguments`` carry (:class:`CallKind`); a front that
+    predates resources sends only tool calls (ADR-0007)."""
+
+
+class ResourceReadArguments(msgspec.Struct, frozen=True):
+    """The ``arguments`` of a resource read: the URI the client asked for and the values
+    its template gave each variable, still strings (the worker decodes them leniently
+    into the handler's parameter types, as the front checked they do)."""
+
+    uri: str
+    variables: dict[str, str] = {}
+
+
+class CompletionArguments(msgspec.Struct, frozen=True):
+    """The ``arguments`` of a completion: what the user typed so far for the argument the
+    provider completes, and the other arguments' values already chosen."""
+
+    value: str
+    context: dict[str, str] = {}
 
 
 class ErrorObject(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -168,6 +213,8 @@ class WorkerHeartbeat(msgspec.Struct, frozen=True):
 
 _encoder: Final = msgspec.json.Encoder()
 _call_decoder: Final = msgspec.json.Decoder(CallMessage)
+_resource_arguments_decoder: Final = msgspec.json.Decoder(ResourceReadArguments)
+_completion_arguments_decoder: Final = msgspec.json.Decoder(CompletionArguments)
 _worker_decoder: Final[msgspec.json.Decoder[WorkerMessage]] = msgspec.json.Decoder(WorkerMessage)
 _cancel_decoder: Final[msgspec.json.Decoder[CancelMessage]] = msgspec.json.Decoder(CancelMessage)
 
@@ -175,6 +222,11 @@ _cancel_decoder: Final[msgspec.json.Decoder[CancelMessage]] = msgspec.json.Decod
 def encode_wire(message: CallMessage | WorkerMessage | CancelMessage) -> bytes:
     """Encode any wire message."""
     return _encoder.encode(message)
+
+
+def encode_call_arguments(arguments: ResourceReadArguments | CompletionArguments) -> bytes:
+    """The ``CallMessage.arguments`` of a resource read or a completion."""
+    return _encoder.encode(arguments)
 
 
 T = TypeVar("T")
@@ -214,3 +266,21 @@ def decode_cancel(data: bytes) -> CancelMessage:
         msgspec.MsgspecError: garbage, including invalid UTF-8.
     """
     return _decode(_cancel_decoder, data)
+
+
+def decode_resource_arguments(data: bytes) -> ResourceReadArguments:
+    """Decode a resource read's ``arguments``.
+
+    Raises:
+        msgspec.MsgspecError: not resource read arguments (a front of another version).
+    """
+    return _decode(_resource_arguments_decoder, data)
+
+
+def decode_completion_arguments(data: bytes) -> CompletionArguments:
+    """Decode a completion's ``arguments``.
+
+    Raises:
+        msgspec.MsgspecError: not completion arguments (a front of another version).
+    """
+    return _decode(_completion_arguments_decoder, data)

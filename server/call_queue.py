@@ -18,6 +18,7 @@ from proto import (
     CALL_PAYLOAD_FIELD,
     CANCEL_STREAM_MAXLEN,
     BackendUnavailableError,
+    CallKind,
     CallMessage,
     CancelCall,
     CancelledReply,
@@ -98,9 +99,12 @@ class CallQueue:
         log_level: str | None = None,
         on_log: LogSink | None = None,
         principal: Principal | None = None,
+        kind: CallKind = CallKind.TOOL,
     ) -> ResultReply | ErrorReply:
         """Enqueue a validated call and wait for the worker's reply.
 
+        ``kind`` says what ``tool`` names and ``arguments`` carry (``CallKind``: a tool
+        call, a resource read, a prompt get or a completion; ADR-0007).
         ``cancel_key`` lets the client cancel the call by request id through any front
         (:meth:`cancel_request`). ``on_long_wait`` is called once if no reply came within
         :data:`LONG_WAIT_S` (a transport starts watching for the client's disconnect only
@@ -129,6 +133,7 @@ class CallQueue:
             cancel_key=cancel_key,
             log_level=log_level,
             principal=principal,
+            kind=kind,
         )
         with self._router.expect(call_id, on_progress, on_log) as pending:
             try:
@@ -150,7 +155,7 @@ class CallQueue:
             reply = pending.reply
             if reply is None:
                 raise NoWorkerAnswerError(
-                    f"No worker answered the call to {tool!r} within {timeout_s:g} s",
+                    f"No worker answered the call to {kind} {tool!r} within {timeout_s:g} s",
                     {"reason": "no_worker_answer"},
                 )
             if isinstance(reply, CancelledReply):

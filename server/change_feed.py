@@ -19,16 +19,26 @@ client one refetch of a list it caches; a missed one leaves it serving a stale l
 reconnects. Gaps are rare (a Redis restart, a network cut), and a spurious change is
 indistinguishable from a real redeploy for the client, which handles both alike.
 
+Resource updates (``ChangeKind.RESOURCE``, announced by handlers with
+``ctx.resource_updated``) carry their URI as target. A gap may have lost some of them too;
+inventing a URI is impossible, so the replay includes one untargeted resource update,
+"any resource may have changed", which each consumer turns into an update of every URI its
+client subscribes to (``proto/subscriptions.py``): a spurious update costs a client one
+re-read, like a spurious list change.
+
 Inboxes coalesce: a change already pending is not queued again (list changes are level
 triggers: "refetch if you care"), and an inbox only takes what its consumer wants, so its
 memory is bounded by its filter however fast changes come and however slowly its client
-reads.
+reads. Targeted changes (one per URI) are bounded too: past :data:`MAX_PENDING_TARGETED`
+pending ones, a new one is queued untargeted (any target may have changed), which stands
+for all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Final
 
 import msgspec
 import structlog
@@ -44,9 +54,13 @@ from proto import (
 from server.redis_client import RedisClient
 from server.redis_subscriber import RedisSubscriber
 
-__all__ = ["ChangeFeed", "ChangeInbox", "Wants"]
+__all__ = ["MAX_PENDING_TARGETED", "ChangeFeed", "ChangeInbox", "Wants"]
 
 log = structlog.get_logger()
+
+MAX_PENDING_TARGETED: Final = 256
+"""Targeted changes (resource updates) an inbox holds before it coalesces further ones
+into one untargeted change of their kind."""
 
 Wants = Callable[[ChangeAnnouncement], bool]
 """Whether a consumer carries a change (its filter); must not block."""
@@ -55,18 +69,28 @@ Wants = Callable[[ChangeAnnouncement], bool]
 class ChangeInbox:
     """The changes pending for one consumer, each at most once, in arrival order."""
 
-    __slots__ = ("_arrived", "_pending", "_wants")
+    __slots__ = ("_arrived", "_pending", "_targeted", "_wants")
 
     def __init__(self, wants: Wants) -> None:
         self._wants = wants
         self._pending: dict[ChangeAnnouncement, None] = {}  # an ordered set
+        self._targeted = 0
         self._arrived = trio.Event()
 
     def deliver(self, announcement: ChangeAnnouncement) -> None:
-        """Queue a change the consumer wants (a pending duplicate is dropped)."""
-        if self._wants(announcement):
-            self._pending[announcement] = None
-            self._arrived.set()
+        """Queue a change the consumer wants (a pending duplicate is dropped; past the
+        bound, a targeted change is queued untargeted)."""
+        if not self._wants(announcement) or announcement in self._pending:
+            return
+        if announcement.target is not None:
+            if self._targeted >= MAX_PENDING_TARGETED:
+                announcement = ChangeAnnouncement(announcement.kind)
+                if announcement in self._pending:
+                    return
+            else:
+                self._targeted += 1
+        self._pending[announcement] = None
+        self._arrived.set()
 
     async def receive(self) -> ChangeAnnouncement:
         """The next pending change, waiting for one.
@@ -86,6 +110,8 @@ class ChangeInbox:
     def _pop(self) -> ChangeAnnouncement:
         announcement = next(iter(self._pending))
         del self._pending[announcement]
+        if announcement.target is not None:
+            self._targeted -= 1
         return announcement
 
 
@@ -175,7 +201,8 @@ class ChangeFeed:
         self._fan_out(announcement)
 
     def _replay_served(self) -> None:
-        """A gap: every served kind may have changed meanwhile (module docstring)."""
+        """A gap: every served kind may have changed meanwhile, every resource too
+        (untargeted; module docstring)."""
         self.gaps += 1
         log.info("change.gap", kinds=sorted(self._served), inboxes=len(self._inboxes))
         for kind in sorted(self._served):

@@ -3,6 +3,12 @@
 A transport decodes one message, picks the era and calls :meth:`Dispatcher.handshake` or
 :meth:`Dispatcher.modern`; either returns the encoded ``result`` object or raises a
 ``ProtocolError`` that the transport renders with the request id.
+
+About 780 lines, one handler per method of both eras in one class on purpose: they share
+the catalog, the call queue and the identity stamp, and their tables (``_HANDSHAKE_METHODS``,
+``_MODERN_METHODS``) are the one place that says what each era serves. What stands alone
+lives elsewhere: the catalogs (listings, argument checks, completion targets), the log
+level and subscription stores, the call queue.
 """
 
 from __future__ import annotations
@@ -17,33 +23,46 @@ from msgspec import UNSET, UnsetType
 
 from proto import (
     ALL_VERSIONS,
+    COMPLETION_COMPLETE,
     INITIALIZE,
     LOGGING_SET_LEVEL,
     MODERN_VERSIONS,
     NOTIFICATION_CANCELLED,
     NOTIFICATION_PROGRESS,
     PING,
+    PROMPTS_GET,
     PROMPTS_LIST,
     RESOURCES_LIST,
+    RESOURCES_READ,
+    RESOURCES_SUBSCRIBE,
     RESOURCES_TEMPLATES_LIST,
+    RESOURCES_UNSUBSCRIBE,
     SERVER_DISCOVER,
     SUBSCRIPTIONS_LISTEN,
     TOOLS_CALL,
     TOOLS_LIST,
+    CallKind,
     CallToolParams2025,
     CallToolParams2026,
     CancelledParams,
+    CompleteParams,
+    CompleteResult,
+    Completion,
+    CompletionArguments,
     CompletionsCapability,
     DiscoverResult,
+    GetPromptParams,
     HeaderMismatchError,
     InitializeParams,
     InitializeResult,
     InvalidParamsError,
+    LegacyMeta,
     ListenParams,
     ListToolsParams,
     LocalProtocolError,
     LogMessage,
     MethodNotFoundError,
+    ModernMeta,
     ModernParams,
     Notification,
     Principal,
@@ -51,28 +70,34 @@ from proto import (
     ProgressParams,
     PromptsCapability,
     ProtocolError,
+    ReadResourceParams,
     Request,
+    ResourceReadArguments,
     ResourcesCapability,
     ResultMeta,
     ResultReply,
     ServerCapabilities,
     SetLevelParams,
+    SubscribeParams,
     Subscription,
     TextContent,
     ToolsCapability,
     build_call_result,
     decode_params,
+    encode_call_arguments,
     encode_notification,
     log_notification,
     negotiate_handshake_version,
     param_header_mismatch,
     request_cancel_key,
     require_log_level,
+    resource_not_found,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
 from server.log_level_setting import LogLevelSetting
 from server.reply_router import LogSink, ProgressSink
+from server.resource_subscriptions import ResourceSubscriptions
 from server.tool_catalog import ToolCatalog
 
 __all__ = ["Dispatcher", "NotificationSink"]
@@ -88,6 +113,10 @@ _list_params: Final = msgspec.json.Decoder(ListToolsParams)
 _cancelled_params: Final = msgspec.json.Decoder(CancelledParams)
 _listen_params: Final = msgspec.json.Decoder(ListenParams)
 _set_level_params: Final = msgspec.json.Decoder(SetLevelParams)
+_read_params: Final = msgspec.json.Decoder(ReadResourceParams)
+_prompt_params: Final = msgspec.json.Decoder(GetPromptParams)
+_complete_params: Final = msgspec.json.Decoder(CompleteParams)
+_subscribe_params: Final = msgspec.json.Decoder(SubscribeParams)
 _EMPTY_RESULT: Final = b"{}"
 _EMPTY_ARGUMENTS: Final = b"{}"
 _FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
@@ -121,6 +150,7 @@ class Dispatcher:
             )
         )
         self._initialize: dict[str, bytes] = {}
+        self._no_completions: dict[str, bytes] = {}
 
     async def handshake(
         self,
@@ -131,6 +161,7 @@ class Dispatcher:
         notify: NotificationSink | None = None,
         session_id: str | None = None,
         log_setting: LogLevelSetting | None = None,
+        subscriptions: ResourceSubscriptions | None = None,
         principal: Principal | None = None,
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
@@ -139,8 +170,9 @@ class Dispatcher:
         the request asked for it; log entries at the level in ``log_setting``) while it
         runs; a transport that cannot stream passes None. With ``session_id``, the session
         may cancel the request from any front (:meth:`handshake_notification`).
-        ``log_setting`` is the session's (or connection's) ``logging/setLevel`` level.
-        ``principal`` defaults to an anonymous caller bound to ``session_id``.
+        ``log_setting`` is the session's (or connection's) ``logging/setLevel`` level, and
+        ``subscriptions`` its ``resources/subscribe`` URIs. ``principal`` defaults to an
+        anonymous caller bound to ``session_id``.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -157,6 +189,7 @@ class Dispatcher:
             session_id=session_id,
             log_level=None if log_setting is None else log_setting.level,
             log_setting=log_setting,
+            subscriptions=subscriptions,
             principal=principal or Principal.anonymous(session_id or ""),
         )
         return await handler(self, served)
@@ -257,14 +290,7 @@ class Dispatcher:
 
     async def _handshake_tools_call(self, served: ServedRequest) -> bytes | msgspec.Raw:
         params = decode_params(served.request.params, _call_params_2025)
-        session_id = served.session_id
-        return await self._tools_call(
-            params,
-            served,
-            cancel_key=None
-            if session_id is None
-            else request_cancel_key(session_id, served.request.id),
-        )
+        return await self._tools_call(params, served)
 
     async def _modern_tools_call(self, served: ServedRequest) -> bytes | msgspec.Raw:
         params = decode_params(served.request.params, _call_params_2026)
@@ -308,6 +334,103 @@ class Dispatcher:
         self._reject_cursor(decode_params(served.request.params, _list_params))
         return self._catalog.prompts.list_result(served.version, meta=self._meta)
 
+    async def _resources_read(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``resources/read``: matched here, so an unknown URI never reaches a worker
+        (-32002 to handshake-era sessions, -32602 with ``data.uri`` at 2026-07-28)."""
+        self._require(len(self._catalog.resources), served)
+        params = decode_params(served.request.params, _read_params)
+        found = self._catalog.resources.match(params.uri)
+        if found is None:
+            raise resource_not_found(params.uri, served.version)
+        resource = found.resource
+        problem = resource.variables_problem(found.variables)
+        if problem is not None:
+            raise InvalidParamsError(problem, {"uri": params.uri})
+        return await self._on_worker(
+            served,
+            kind=CallKind.RESOURCE,
+            target=resource.uri,
+            arguments=encode_call_arguments(ResourceReadArguments(params.uri, found.variables)),
+            timeout_s=resource.timeout_s,
+            meta=params.meta,
+        )
+
+    async def _prompts_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``prompts/get``: an unknown prompt or arguments that do not fit it are -32602,
+        decided here."""
+        self._require(len(self._catalog.prompts), served)
+        params = decode_params(served.request.params, _prompt_params)
+        prompt = self._catalog.prompts.get(params.name)
+        if prompt is None:
+            raise InvalidParamsError(f"Unknown prompt: {params.name}")
+        arguments = {} if isinstance(params.arguments, UnsetType) else params.arguments
+        problem = prompt.arguments_problem(arguments)
+        if problem is not None:
+            raise InvalidParamsError(problem)
+        return await self._on_worker(
+            served,
+            kind=CallKind.PROMPT,
+            target=prompt.name,
+            arguments=_encoder.encode(arguments),
+            timeout_s=prompt.timeout_s,
+            meta=params.meta,
+        )
+
+    async def _subscribe(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``resources/subscribe`` (handshake era): a URI no resource answers is refused as
+        a read of it would be; the updates go to the session's GET stream (or the stdio
+        connection) when a handler announces them (``ctx.resource_updated``)."""
+        self._require(len(self._catalog.resources), served)
+        uri = decode_params(served.request.params, _subscribe_params).uri
+        if self._catalog.resources.match(uri) is None:
+            raise resource_not_found(uri, served.version)
+        await _subscriptions_of(served).add(uri)
+        log.info("session.subscribed", uri=uri)
+        return _EMPTY_RESULT
+
+    async def _unsubscribe(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``resources/unsubscribe``: idempotent, like the cancellation of anything."""
+        self._require(len(self._catalog.resources), served)
+        uri = decode_params(served.request.params, _subscribe_params).uri
+        await _subscriptions_of(served).remove(uri)
+        return _EMPTY_RESULT
+
+    async def _complete(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        """``completion/complete``: the reference and its argument must exist (-32602);
+        an argument nobody completes gets an empty completion without a worker."""
+        self._require(len(self._catalog.completions), served)
+        params = decode_params(served.request.params, _complete_params)
+        argument = params.argument.name
+        key, timeout_s = self._catalog.completion_target(params.ref, argument)
+        if key not in self._catalog.completions:
+            return self._empty_completion(served.version)
+        context = params.context
+        chosen = (
+            {} if isinstance(context, UnsetType) or isinstance(context.arguments, UnsetType)
+            else context.arguments
+        )  # fmt: skip
+        return await self._on_worker(
+            served,
+            kind=CallKind.COMPLETE,
+            target=key,
+            arguments=encode_call_arguments(CompletionArguments(params.argument.value, chosen)),
+            timeout_s=timeout_s,
+            meta=params.meta,
+        )
+
+    def _empty_completion(self, version: str) -> bytes:
+        cached = self._no_completions.get(version)
+        if cached is None:
+            modern = version in MODERN_VERSIONS
+            cached = self._no_completions[version] = _encoder.encode(
+                CompleteResult(
+                    completion=Completion(values=[]),
+                    result_type="complete" if modern else UNSET,
+                    meta=self._meta if modern else UNSET,
+                )
+            )
+        return cached
+
     @staticmethod
     def _require(registered: int, served: ServedRequest) -> None:
         """A method of a capability the app does not have is not served (-32601), in line
@@ -342,11 +465,7 @@ class Dispatcher:
         raise LocalProtocolError("subscriptions/listen reached the dispatcher")
 
     async def _tools_call(
-        self,
-        params: CallToolParams2025 | CallToolParams2026,
-        served: ServedRequest,
-        *,
-        cancel_key: str | None = None,
+        self, params: CallToolParams2025 | CallToolParams2026, served: ServedRequest
     ) -> bytes | msgspec.Raw:
         """``tools/call`` in either era: the Structs differ, the handling does not."""
         version = served.version
@@ -359,23 +478,49 @@ class Dispatcher:
             if validation_failure_is_tool_error(version):
                 return self._tool_error(problem, version)
             raise InvalidParamsError(problem)
-        meta = params.meta
+        return await self._on_worker(
+            served,
+            kind=CallKind.TOOL,
+            target=params.name,
+            arguments=raw_args,
+            timeout_s=tool.timeout_s,
+            meta=params.meta,
+        )
+
+    async def _on_worker(
+        self,
+        served: ServedRequest,
+        *,
+        kind: CallKind,
+        target: str,
+        arguments: bytes,
+        timeout_s: float,
+        meta: LegacyMeta | ModernMeta | UnsetType,
+    ) -> bytes | msgspec.Raw:
+        """Run a validated call on a worker (every kind alike, ADR-0007) and relay its
+        answer: progress when the request carries a token, log entries at the level it
+        takes, cancellation by request id through any front for a handshake-era HTTP
+        session."""
         token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
         progress = _progress_reporter(token, served.notify)
         on_log = _log_forwarder(served.log_level, served.notify)
+        session_id = served.session_id
         reply = await self._calls.call(
-            tool=params.name,
-            arguments=raw_args,
-            protocol_version=version,
+            tool=target,
+            arguments=arguments,
+            protocol_version=served.version,
             request_id=served.request_id,
-            timeout_s=tool.timeout_s,
+            timeout_s=timeout_s,
             progress_token=progress[0] if progress else None,
             on_progress=progress[1] if progress else None,
-            cancel_key=cancel_key,
+            cancel_key=None
+            if session_id is None
+            else request_cancel_key(session_id, served.request.id),
             on_long_wait=served.on_long_wait,
             log_level=served.log_level if on_log else None,
             on_log=on_log,
             principal=served.principal,
+            kind=kind,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -452,7 +597,11 @@ def _capabilities(catalog: ToolCatalog) -> ServerCapabilities:
     return ServerCapabilities(
         tools=ToolsCapability(list_changed=True),
         logging={},
-        resources=ResourcesCapability(list_changed=True) if len(resources) else UNSET,
+        # subscribe: resources/subscribe in the handshake era, a listen stream's
+        # resourceSubscriptions at 2026-07-28 (mcp-protocol.md 7.6).
+        resources=ResourcesCapability(subscribe=True, list_changed=True)
+        if len(resources)
+        else UNSET,
         prompts=PromptsCapability(list_changed=True) if len(catalog.prompts) else UNSET,
         completions=CompletionsCapability() if catalog.completions else UNSET,
     )
@@ -477,6 +626,7 @@ class ServedRequest:
         log_level: the least severe level of ``notifications/message`` it may bring (None:
             none): the session's ``logging/setLevel`` level, or the 2026-07-28 envelope's.
         log_setting: where ``logging/setLevel`` stores a level (handshake era).
+        subscriptions: where ``resources/subscribe`` stores URIs (handshake era).
         principal: who the request is made for.
     """
 
@@ -490,6 +640,7 @@ class ServedRequest:
         "request",
         "request_id",
         "session_id",
+        "subscriptions",
         "version",
     )
 
@@ -505,6 +656,7 @@ class ServedRequest:
         on_long_wait: Callable[[], None] | None = None,
         log_level: str | None = None,
         log_setting: LogLevelSetting | None = None,
+        subscriptions: ResourceSubscriptions | None = None,
         principal: Principal = _ANONYMOUS,
     ) -> None:
         self.request = request
@@ -516,6 +668,7 @@ class ServedRequest:
         self.on_long_wait = on_long_wait
         self.log_level = log_level
         self.log_setting = log_setting
+        self.subscriptions = subscriptions
         self.principal = principal
 
 
@@ -526,7 +679,12 @@ _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
     TOOLS_LIST: Dispatcher._tools_list,
     RESOURCES_LIST: Dispatcher._resources_list,
     RESOURCES_TEMPLATES_LIST: Dispatcher._resource_templates_list,
+    RESOURCES_READ: Dispatcher._resources_read,
     PROMPTS_LIST: Dispatcher._prompts_list,
+    PROMPTS_GET: Dispatcher._prompts_get,
+    COMPLETION_COMPLETE: Dispatcher._complete,
+    RESOURCES_SUBSCRIBE: Dispatcher._subscribe,
+    RESOURCES_UNSUBSCRIBE: Dispatcher._unsubscribe,
     INITIALIZE: Dispatcher._reinitialize,
     PING: Dispatcher._ping,
     LOGGING_SET_LEVEL: Dispatcher._set_log_level,
@@ -538,11 +696,15 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     TOOLS_LIST: Dispatcher._tools_list,
     RESOURCES_LIST: Dispatcher._resources_list,
     RESOURCES_TEMPLATES_LIST: Dispatcher._resource_templates_list,
+    RESOURCES_READ: Dispatcher._resources_read,
     PROMPTS_LIST: Dispatcher._prompts_list,
+    PROMPTS_GET: Dispatcher._prompts_get,
+    COMPLETION_COMPLETE: Dispatcher._complete,
     SERVER_DISCOVER: Dispatcher._server_discover,
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
 }
-"""What 2026-07-28 serves; anything else (initialize, ping, ...) is -32601 (checklist 4)."""
+"""What 2026-07-28 serves; anything else (initialize, ping, resources/subscribe, ...) is
+-32601 (checklist 4)."""
 
 
 def _arguments_object(raw: msgspec.Raw) -> bytes:
@@ -561,6 +723,12 @@ def _arguments_object(raw: msgspec.Raw) -> bytes:
     if data.strip() == b"null":
         return _EMPTY_ARGUMENTS
     raise InvalidParamsError("Invalid params: tools/call arguments must be a JSON object")
+
+
+def _subscriptions_of(served: ServedRequest) -> ResourceSubscriptions:
+    if served.subscriptions is None:
+        raise LocalProtocolError("resources/subscribe reached the dispatcher without a session")
+    return served.subscriptions
 
 
 def _requested_log_level(params: ModernParams) -> str | None:

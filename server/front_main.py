@@ -78,15 +78,17 @@ async def serve(
         events = EventStore(
             redis, keys, max_events=config.event_store_max_events, ttl_s=config.event_store_ttl_s
         )
+        sessions = SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s)
         app = HttpApp(
             services.dispatcher,
             config,
-            sessions=SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s),
+            sessions=sessions,
             events=events,
             get_streams=GetStreams(
                 redis=redis,
                 keys=keys,
                 store=events,
+                sessions=sessions,
                 subscriber=subscriber,
                 config=config,
                 draining=shutdown,

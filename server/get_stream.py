@@ -10,12 +10,16 @@ One standalone stream per session (409 for a second, as the SDK does): a Redis l
 while it is open. A GET that resumes the standalone stream takes the lock over, since the
 client has evidently lost the previous connection.
 
-The standalone stream also carries ``notifications/tools/list_changed`` when the fleet
-announces a tools change (``server/change_feed.py``; mcp-protocol.md 8.4). Those are
-delivered live, not stored: a list change is idempotent and says nothing but "refetch", so
-none is worth replaying, and the front holding the stream is the only one that could store
-it anyway. A client that reconnects its stream while the fleet changes may miss one; it
-sees the new list at its next fetch.
+The standalone stream also carries ``notifications/tools/list_changed`` (and the prompts'
+and resources' alike) when the fleet announces a list change (``server/change_feed.py``;
+mcp-protocol.md 8.4), and ``notifications/resources/updated`` when a handler announces a
+change of a resource the session subscribes to: the front holding the stream asks Redis
+(one ``SISMEMBER`` per update; updates are rare), since the subscription may have been taken
+by another front. Those are delivered live, not stored: a change is idempotent and says
+nothing but "refetch", so none is worth replaying, and the front holding the stream is the
+only one that could store it anyway. A client that reconnects its stream while the fleet
+changes may miss one; it sees the new state at its next fetch. While the stream is open,
+its session's subscriptions are kept (their TTL renewed with each keep-alive).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from proto import (
     START_ENTRY,
     BackendUnavailableError,
     ChangeAnnouncement,
+    ChangeKind,
     EventId,
     InvalidRequestError,
     Keyspace,
@@ -46,12 +51,14 @@ from proto import (
     encode_priming_event,
     entry_order,
     handshake_change_notification,
+    resource_updated_notification,
 )
 from server.change_feed import ChangeFeed, ChangeInbox
 from server.config import FrontConfig
 from server.event_store import EventStore
 from server.redis_client import RedisClient
 from server.redis_subscriber import ChannelWatch, RedisSubscriber
+from server.session_store import SessionStore
 from server.sse_response import (
     SSE_HEADERS,
     Message,
@@ -84,6 +91,7 @@ class GetStreams:
         redis: the front's Redis client (locks).
         keys: the fleet's key schema.
         store: the event store.
+        sessions: the session store (resource subscriptions).
         subscriber: the front's pub/sub connection (event channels are watched on it).
         config: the front's settings (keep-alive, retry, ping interval).
         draining: true once the front is shutting down: open streams end (the client
@@ -97,12 +105,14 @@ class GetStreams:
         redis: RedisClient,
         keys: Keyspace,
         store: EventStore,
+        sessions: SessionStore,
         subscriber: RedisSubscriber,
         config: FrontConfig,
         draining: trio.Event,
         changes: ChangeFeed,
     ) -> None:
         self._redis = redis
+        self._sessions = sessions
         self._changes = changes
         self._keys = keys
         self._store = store
@@ -190,7 +200,7 @@ class GetStreams:
                         )
                         nursery.start_soon(cancel_when_set, self._draining, served)
                         if standalone:
-                            nursery.start_soon(_relay_changes, changes, send)
+                            nursery.start_soon(self._relay_changes, session_id, changes, send)
                         await self._events(session_id, _Cursor(stream, after), watch, token, send)
                         served.cancel()
                 # The stream ends cleanly; a client that still wants it resumes from its
@@ -273,11 +283,45 @@ class GetStreams:
                     [self._keys.get_stream_lock(session_id)],
                     [token, "refresh", self._lock_ttl_ms],
                 )
+                if held == 1:
+                    await self._sessions.keep_subscriptions(session_id)
                 return held == 1
             return await self._store.exists(session_id, stream)
         except (BackendUnavailableError, RedisCommandError) as exc:
             log.warning("sse.stream_check_failed", error=str(exc))
             return True  # keep serving; the next check decides
+
+    async def _relay_changes(self, session_id: str, changes: ChangeInbox, send: Send) -> None:
+        """A session's list changes and updates of its subscribed resources, live (module
+        docstring), until cancelled."""
+        await self._keep_subscriptions(session_id)
+        while True:
+            announcement = await changes.receive()
+            if announcement.kind == ChangeKind.RESOURCE:
+                for uri in await self._updated_subscriptions(session_id, announcement.target):
+                    await _body(send, encode_event(resource_updated_notification(uri)))
+                continue
+            message = handshake_change_notification(announcement)
+            if message is not None:
+                await _body(send, encode_event(message))
+
+    async def _updated_subscriptions(self, session_id: str, target: str | None) -> list[str]:
+        """The session's subscribed URIs a resource update names: its target, or all of
+        them when it has none (after a gap, ``server/change_feed.py``). None when Redis
+        cannot tell: the update is dropped (logged), the stream goes on."""
+        try:
+            if target is None:
+                return sorted(await self._sessions.subscriptions(session_id))
+            return [target] if await self._sessions.is_subscribed(session_id, target) else []
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            log.warning("sse.resource_update_dropped", uri=target, error=str(exc))
+            return []
+
+    async def _keep_subscriptions(self, session_id: str) -> None:
+        try:
+            await self._sessions.keep_subscriptions(session_id)
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            log.warning("sse.subscriptions_not_kept", error=str(exc))  # the next beat retries
 
     async def _lock(self, session_id: str, token: str, *, takeover: bool) -> None:
         key = self._keys.get_stream_lock(session_id)
@@ -317,14 +361,6 @@ class _Cursor:
 
 def _carries_nothing(announcement: ChangeAnnouncement) -> bool:
     return False
-
-
-async def _relay_changes(changes: ChangeInbox, send: Send) -> None:
-    """A session's list changes, live (module docstring), until cancelled."""
-    while True:
-        message = handshake_change_notification(await changes.receive())
-        if message is not None:
-            await _body(send, encode_event(message))
 
 
 def _serialized(send: Send) -> Send:

@@ -27,13 +27,13 @@ import structlog
 import trio
 
 from proto import (
+    CALL_LANE_METHODS,
     HANDSHAKE_VERSIONS,
     INITIALIZE,
     MCP_SESSION_ID,
     MODERN_VERSIONS,
     RESOURCES_READ,
     SUBSCRIPTIONS_LISTEN,
-    TOOLS_CALL,
     BackendUnavailableError,
     ClientResponse,
     Era,
@@ -78,6 +78,7 @@ from server.log_level_setting import SessionLogLevel
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
+from server.resource_subscriptions import SessionSubscriptions
 from server.session_store import SessionStore
 from server.sse_response import (
     SSE_HEADERS,
@@ -95,8 +96,6 @@ log = structlog.get_logger()
 
 _PROGRESS_TOKEN: Final = b'"progressToken"'
 """No request without these bytes can carry a progress token, so none can stream."""
-_TOOLS_CALL: Final = b'"tools/call"'
-"""No request without these bytes is a ``tools/call`` (the only one a worker runs)."""
 _LOG_LEVEL: Final = b'"io.modelcontextprotocol/logLevel"'
 """No 2026-07-28 request without these bytes takes log entries, so none can stream them."""
 
@@ -198,9 +197,14 @@ class HttpApp:
             # A handshake-era call may also stream because its session set a log level: that
             # is known only once the session is read (_handshake_call).
             streams = _PROGRESS_TOKEN in body or (not handshake and _LOG_LEVEL in body)
-            # At 2026-07-28 closing the stream cancels the request (checklist 38): only a
-            # tools/call lasts long enough to be worth watching.
-            watch = _TOOLS_CALL in body and era_of(headers.single_version()) is Era.MODERN
+            # At 2026-07-28 closing the stream cancels the request (checklist 38): only what
+            # runs on a worker lasts long enough to be worth watching. Routed on the
+            # Mcp-Method header, which the ladder then checks against the body.
+            watch = (
+                not handshake
+                and len(headers.method) == 1
+                and headers.method[0] in CALL_LANE_METHODS
+            )
             if streams:
                 async with trio.open_nursery() as nursery:
                     events = EventStream(send, nursery, self._config.sse_keepalive_s)
@@ -243,8 +247,8 @@ class HttpApp:
         *,
         watch: bool,
     ) -> tuple[int, bytes | None] | None:
-        """:meth:`_serve`, cancelled if the client disconnects while a ``tools/call`` waits
-        long for its worker (checklist 38; the watcher starts only then, ADR-0004). None
+        """:meth:`_serve`, cancelled if the client disconnects while a call waits long for
+        its worker (checklist 38; the watcher starts only then, ADR-0004). None
         when it was cancelled that way."""
         served = trio.CancelScope()
         disconnects = LateDisconnectWatch(self._background, receive, served)
@@ -287,8 +291,9 @@ class HttpApp:
         events: EventStream | None,
         send: Send | None,
     ) -> tuple[int, bytes | None] | None:
-        """A handshake-era POST. Without ``events`` (no progress token), a ``tools/call`` of
-        a session that set a log level gets its own event stream, answered through
+        """A handshake-era POST. Without ``events`` (no progress token), a call to a worker
+        (``tools/call``, ``resources/read``, ...) of a session that set a log level gets its
+        own event stream, answered through
         ``send`` (then None is returned): other requests never pay for the nursery."""
         message = _decode(body)
         rid = message.id if isinstance(message, Request) else None
@@ -308,7 +313,7 @@ class HttpApp:
             events is None
             and send is not None
             and session.log_level is not None
-            and message.method == TOOLS_CALL
+            and message.method in CALL_LANE_METHODS
         ):
             return await self._handshake_streamed(message, session, headers, extra, send)
         return await self._handshake_request(message, session, headers, extra, events)
@@ -360,6 +365,7 @@ class HttpApp:
                 notify=events.notify if events else None,
                 session_id=headers.session_id,
                 log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
+                subscriptions=SessionSubscriptions(self._sessions, session_id),
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
@@ -404,6 +410,7 @@ class HttpApp:
             log_setting=SessionLogLevel(
                 self._sessions, headers.session_id or "", session.log_level
             ),
+            subscriptions=SessionSubscriptions(self._sessions, headers.session_id or ""),
         )
         if answer is not None:
             await _respond(send, *answer)

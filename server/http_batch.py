@@ -47,6 +47,7 @@ from server.dispatch import Dispatcher
 from server.event_store import EventStore
 from server.log_level_setting import LogLevelSetting
 from server.request_failure import failure_error, unavailable_error
+from server.resource_subscriptions import ResourceSubscriptions
 from server.sse_response import SSE_HEADERS, EventStream, ResumableStream, Send
 
 __all__ = ["HttpBatches"]
@@ -92,11 +93,13 @@ class HttpBatches:
         prime: bool,
         send: Send,
         log_setting: LogLevelSetting | None = None,
+        subscriptions: ResourceSubscriptions | None = None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """Serve a decoded batch of a 2025-03-26 session.
 
         ``prime``: an SSE answer opens with a priming event (never, at 2025-03-26).
-        ``log_setting``: the session's ``logging/setLevel`` level.
+        ``log_setting``: the session's ``logging/setLevel`` level; ``subscriptions``: its
+        resource subscriptions.
 
         Returns:
             The status, body and headers to answer with; None when the answer was an SSE
@@ -117,6 +120,7 @@ class HttpBatches:
                 events=events,
                 new_request_id=self._new_request_id,
                 log_setting=log_setting,
+                subscriptions=subscriptions,
             )
             await batch.serve(members)
             events.close()
@@ -139,9 +143,11 @@ class _Batch:
         events: EventStream,
         new_request_id: Callable[[], str],
         log_setting: LogLevelSetting | None,
+        subscriptions: ResourceSubscriptions | None,
     ) -> None:
         self._dispatcher = dispatcher
         self._log_setting = log_setting
+        self._subscriptions = subscriptions
         self._session_id = session_id
         self._version = version
         self._events = events
@@ -213,6 +219,7 @@ class _Batch:
                 notify=self._events.notify,
                 session_id=self._session_id,
                 log_setting=self._log_setting,
+                subscriptions=self._subscriptions,
             )
         except CallCancelledError:
             self._unanswered -= 1  # cancelled by the client: left out (mcp-protocol.md 9.2)

@@ -123,15 +123,13 @@ class ListenStreams:
             if announcement is None:  # idle: a comment, ignored by clients (SSE spec)
                 await _body(send, KEEPALIVE_COMMENT)
                 continue
-            frame = subscription.notification(announcement)
-            if frame is not None:
+            for frame in subscription.notifications(announcement):
                 await _body(send, encode_event(frame))
 
     async def _end(self, subscription: Subscription, inbox: ChangeInbox, send: Send) -> None:
         """The server ends the stream: pending changes first, then the listen response."""
         while (announcement := inbox.receive_nowait()) is not None:
-            frame = subscription.notification(announcement)
-            if frame is not None:
+            for frame in subscription.notifications(announcement):
                 await _body(send, encode_event(frame))
         final = encode_event(encode_result(subscription.id, subscription.completion()))
         await send({"type": "http.response.body", "body": final, "more_body": False})

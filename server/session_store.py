@@ -3,6 +3,13 @@
 A session id is 128 random bits in hex, minted at ``initialize``; each use slides its idle
 TTL in the same command that reads it (GETEX, Redis 6.2+). Ids that cannot be ours are
 refused without a Redis round trip.
+
+A session's resource subscriptions (``resources/subscribe``) are a set next to its record
+(``Keyspace.session_subscriptions``), with the same idle TTL. It is renewed when the session
+subscribes or unsubscribes and while its GET stream is open (updates go nowhere else), not
+on every request: sliding a second key would cost every request of every session an extra
+command for the few that subscribe. A session that neither holds its GET stream nor touches
+its subscriptions for ``front.session_idle_ttl_s`` loses them.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ import msgspec
 from proto import Keyspace, SessionRecord
 from server.redis_client import RedisClient
 
-__all__ = ["SessionStore"]
+__all__ = ["MAX_SUBSCRIPTIONS", "SessionStore"]
+
+MAX_SUBSCRIPTIONS: Final = 1_000
+"""Resources one session may subscribe to at once: the set is read whole after a gap in the
+change channel, so it stays small."""
 
 _SESSION_ID: Final = re.compile(r"^[0-9a-f]{32}$")
 _encoder: Final = msgspec.json.Encoder()
@@ -91,7 +102,70 @@ class SessionStore:
         return reply is not None
 
     async def delete(self, session_id: str) -> bool:
-        """End a session; ``False`` if it did not exist."""
+        """End a session (and its subscriptions); ``False`` if it did not exist."""
         if not _SESSION_ID.match(session_id):
             return False
-        return await self._redis.execute("DEL", self._keys.session(session_id)) == 1
+        ended, _ = await self._redis.execute_many(
+            [
+                ("DEL", self._keys.session(session_id)),
+                ("DEL", self._keys.session_subscriptions(session_id)),
+            ]
+        )
+        return ended == 1
+
+    async def subscribe(self, session_id: str, uri: str) -> bool:
+        """Add ``uri`` to the session's subscriptions and renew their TTL; ``False`` when
+        the session already subscribes to :data:`MAX_SUBSCRIPTIONS` other URIs.
+
+        Raises:
+            BackendUnavailableError: Redis is unreachable.
+        """
+        key = self._keys.session_subscriptions(session_id)
+        added, size, _ = await self._redis.execute_many(
+            [("SADD", key, uri), ("SCARD", key), ("EXPIRE", key, self._idle_ttl_s)]
+        )
+        if added == 1 and isinstance(size, int) and size > MAX_SUBSCRIPTIONS:
+            await self._redis.execute("SREM", key, uri)
+            return False
+        return True
+
+    async def unsubscribe(self, session_id: str, uri: str) -> None:
+        """Remove ``uri`` from the session's subscriptions (if there) and renew their TTL.
+
+        Raises:
+            BackendUnavailableError: Redis is unreachable.
+        """
+        key = self._keys.session_subscriptions(session_id)
+        await self._redis.execute_many([("SREM", key, uri), ("EXPIRE", key, self._idle_ttl_s)])
+
+    async def is_subscribed(self, session_id: str, uri: str) -> bool:
+        """Whether the session subscribes to ``uri``.
+
+        Raises:
+            BackendUnavailableError: Redis is unreachable.
+        """
+        key = self._keys.session_subscriptions(session_id)
+        return await self._redis.execute("SISMEMBER", key, uri) == 1
+
+    async def subscriptions(self, session_id: str) -> list[str]:
+        """Every URI the session subscribes to, in no particular order.
+
+        Raises:
+            BackendUnavailableError: Redis is unreachable.
+        """
+        members = await self._redis.execute(
+            "SMEMBERS", self._keys.session_subscriptions(session_id)
+        )
+        if not isinstance(members, list):
+            return []
+        return [m.decode() for m in members if isinstance(m, bytes)]
+
+    async def keep_subscriptions(self, session_id: str) -> None:
+        """Renew the TTL of the session's subscriptions (its GET stream is open).
+
+        Raises:
+            BackendUnavailableError: Redis is unreachable.
+        """
+        await self._redis.execute(
+            "EXPIRE", self._keys.session_subscriptions(session_id), self._idle_ttl_s
+        )

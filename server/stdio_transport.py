@@ -23,12 +23,15 @@ one revision that has them (mcp-protocol.md 2.2): at most ``max_batch_requests``
 responses go out as one array, in member order; elsewhere an array is refused with -32600.
 
 Changes (``server/change_feed.py``): on a handshake-era connection, once initialized, a
-fleet-wide tools change is written as ``notifications/tools/list_changed``. On a 2026-07-28
-connection it goes only to ``subscriptions/listen`` subscriptions that asked for it, tagged
-with their ids (mcp-protocol.md 3, 7.6). A listen request stays in flight for the life of
-its subscription without taking one of the ``max_in_flight`` slots (a client holding them
-all with listens could no longer be read, not even its cancellations); listens have their
-own bound. ``notifications/cancelled`` for a listen ends it with nothing more written.
+fleet-wide list change is written as ``notifications/tools/list_changed`` (and the prompts'
+and resources' alike), and a resource update as ``notifications/resources/updated`` when
+the connection subscribed to it (``resources/subscribe``, kept in memory: the connection is
+the session). On a 2026-07-28 connection they go only to ``subscriptions/listen``
+subscriptions that asked for them, tagged with their ids (mcp-protocol.md 3, 7.6). A listen
+request stays in flight for the life of its subscription without taking one of the
+``max_in_flight`` slots (a client holding them all with listens could no longer be read, not
+even its cancellations); listens have their own bound. ``notifications/cancelled`` for a
+listen ends it with nothing more written.
 
 End of input (or ``stop``): reading stops; open listen subscriptions end first, each with
 its ``resultType: "complete"`` response and then ``notifications/cancelled`` naming it (the
@@ -39,7 +42,7 @@ flushed (within the same budget again) and :meth:`serve` returns (ADR-0005 weigh
 against clients' patience). A client that closes its end of our output ends the connection
 the same way.
 
-About 530 lines, in one module on purpose: reading, serving and writing share the
+About 600 lines, in one module on purpose: reading, serving and writing share the
 connection's state (the scopes in flight, the listens, the outbox, the session), and every
 pure part already lives in proto.
 """
@@ -67,6 +70,7 @@ from proto import (
     BodyTooLargeError,
     CancelledParams,
     ChangeAnnouncement,
+    ChangeKind,
     ClientResponse,
     IncomingMessage,
     InvalidParamsError,
@@ -94,12 +98,14 @@ from proto import (
     refusal,
     require_envelope,
     require_served_version,
+    resource_updated_notification,
 )
 from server.call_queue import CallCancelledError
 from server.change_feed import ChangeFeed, ChangeInbox
 from server.dispatch import Dispatcher, NotificationSink
 from server.log_level_setting import ConnectionLogLevel
 from server.request_failure import failure_error
+from server.resource_subscriptions import ConnectionSubscriptions
 
 __all__ = ["StdioConnection", "local_principal"]
 
@@ -170,6 +176,7 @@ class StdioConnection:
         self._dispatcher = dispatcher
         self._principal = principal or local_principal()
         self._log_level = ConnectionLogLevel()  # logging/setLevel (handshake era)
+        self._subscriptions = ConnectionSubscriptions()  # resources/subscribe (handshake era)
         self._changes = changes
         self._max_listens = max_listens
         self._listens: dict[RequestId, trio.CancelScope] = {}  # ended by the server
@@ -426,6 +433,7 @@ class StdioConnection:
                     request_id=request_id,
                     notify=notify,
                     log_setting=self._log_level,
+                    subscriptions=self._subscriptions,
                     principal=self._principal,
                 )
         except CallCancelledError:
@@ -495,18 +503,31 @@ class StdioConnection:
     async def _send_change(
         self, subscription: Subscription, announcement: ChangeAnnouncement
     ) -> None:
-        frame = subscription.notification(announcement)
-        if frame is not None:
+        for frame in subscription.notifications(announcement):
             await self._outbox.send(frame)
 
     async def _relay_changes(self, changes: ChangeInbox) -> None:
-        """Handshake era: list changes as unsolicited notifications, once initialized
-        (``tools.listChanged`` is declared, checklist 46); until cancelled."""
+        """Handshake era: list changes and updates of subscribed resources as unsolicited
+        notifications, once initialized (``listChanged`` and ``subscribe`` are declared,
+        checklist 46); until cancelled."""
         while True:
             announcement = await changes.receive()
+            if self._session.version is None:
+                continue
+            if announcement.kind == ChangeKind.RESOURCE:
+                for uri in self._updated_subscriptions(announcement.target):
+                    await self._outbox.send(resource_updated_notification(uri))
+                continue
             message = handshake_change_notification(announcement)
-            if message is not None and self._session.version is not None:
+            if message is not None:
                 await self._outbox.send(message)
+
+    def _updated_subscriptions(self, target: str | None) -> list[str]:
+        """The subscribed URIs a resource update names: its target, or all of them when it
+        has none (after a gap, ``server/change_feed.py``)."""
+        if target is None:
+            return self._subscriptions.uris
+        return [target] if target in self._subscriptions else []
 
     def _notifier(self, scope: trio.CancelScope) -> NotificationSink:
         def notify(message: bytes) -> None:

@@ -26,10 +26,14 @@ from proto import (
     MODERN_VERSIONS,
     ChangeKind,
     Implementation,
+    InvalidParamsError,
     ListToolsResult,
     ParamHeader,
+    PromptReference,
+    ResourceTemplateReference,
     ResultMeta,
     Tool,
+    completion_key,
     structured_content_is_object,
     supports_icons,
     supports_structured_content,
@@ -182,14 +186,40 @@ class ToolCatalog:
 
     @property
     def served_changes(self) -> frozenset[str]:
-        """The list-change kinds worth telling clients about: tools always, resources and
-        prompts when the app registers any (a client that cached them must refetch)."""
+        """The change kinds worth telling clients about: tool list changes always,
+        resource and prompt list changes when the app registers any (a client that cached
+        them must refetch), and resource updates when it has resources (subscriptions)."""
         kinds = {ChangeKind.TOOLS}
         if len(self.resources):
             kinds.add(ChangeKind.RESOURCES)
+            kinds.add(ChangeKind.RESOURCE)
         if len(self.prompts):
             kinds.add(ChangeKind.PROMPTS)
         return frozenset(kinds)
+
+    def completion_target(
+        self, ref: PromptReference | ResourceTemplateReference, argument: str
+    ) -> tuple[str, float]:
+        """The completion key (``proto.completion_key``) of ``argument`` of the prompt or
+        template ``ref`` names, and its time limit; whether a provider is registered for
+        the key is for the caller to check (:attr:`completions`).
+
+        Raises:
+            InvalidParamsError: no such prompt or template, or it has no such argument.
+        """
+        if isinstance(ref, PromptReference):
+            prompt = self.prompts.get(ref.name)
+            if prompt is None:
+                raise InvalidParamsError(f"Unknown prompt: {ref.name}")
+            if all(a.name != argument for a in prompt.arguments):
+                raise InvalidParamsError(f"Prompt {ref.name!r} has no argument {argument!r}")
+            return completion_key("prompt", ref.name, argument), prompt.timeout_s
+        template = self.resources.template(ref.uri)
+        if template is None:
+            raise InvalidParamsError(f"Unknown resource template: {ref.uri}")
+        if argument not in (*template.template.variables, *template.template.query_names):
+            raise InvalidParamsError(f"Resource template {ref.uri!r} has no variable {argument!r}")
+        return completion_key("resource", ref.uri, argument), template.timeout_s
 
     def page_start(self, cursor: str) -> int | None:
         """Where the page ``cursor`` names starts, or None for a cursor this deployment's

@@ -30,8 +30,8 @@ from proto import (
     CancelCall,
     CancelledReply,
     CancelMessage,
-    ErrorCode,
-    ErrorObject,
+    ChangeAnnouncement,
+    ChangeKind,
     ErrorReply,
     Keyspace,
     LogMessage,
@@ -45,10 +45,10 @@ from proto import (
 from workers.call_log import CallLog, LogSink
 from workers.config import WorkerConfig
 from workers.context import ProgressSink
+from workers.handler_jobs import HandlerJob, HandlerJobs, Outcome
 from workers.handler_runner import HandlerRunner
 from workers.redis_connection import AsyncRedis
 from workers.reply_publisher import ReplyPublisher
-from workers.toolset import Toolset
 
 __all__ = ["CallConsumer"]
 
@@ -80,7 +80,7 @@ class CallConsumer:
         reads: AsyncRedis,
         keys: Keyspace,
         worker_id: str,
-        toolset: Toolset,
+        jobs: HandlerJobs,
         runner: HandlerRunner,
         publisher: ReplyPublisher,
         config: WorkerConfig,
@@ -90,8 +90,9 @@ class CallConsumer:
         self._keys = keys
         self._stream = keys.call_stream()
         self._worker_id = worker_id
-        self._toolset = toolset
+        self._jobs = jobs
         self._runner = runner
+        self._announce: Callable[[str], None] | None = None
         self._publisher = publisher
         self._config = config
         self._inflight: set[asyncio.Task[None]] = set()
@@ -223,39 +224,42 @@ class CallConsumer:
     async def _run_call(
         self, entry_id: bytes, call: CallMessage, remaining_s: float, cancel_flag: threading.Event
     ) -> None:
-        tool = self._toolset.tools.get(call.tool)
-        if tool is None:
-            # The front checked the name; only a version skew between fronts and workers
-            # gets here.
-            error = ErrorObject(ErrorCode.INVALID_PARAMS, f"Unknown tool: {call.tool}")
-            self._publisher.reply(call.front_id, ErrorReply(call.call_id, error), entry_id)
+        job = self._jobs.prepare(call)
+        if not isinstance(job, HandlerJob):
+            # Refused before running (a version skew between fronts and workers).
+            self._answer(call, job, entry_id)
             return
-        limit_s = tool.effective_timeout_s(self._config.default_timeout_s)
         sink = self._progress_sink(call) if call.progress_token is not None else None
-        # Only a handler that takes a context can log.
-        call_log = None if tool.args.context_param is None else self._call_log(call)
-        body, overrun = await self._runner.run(
-            tool,
+        # Only a handler that takes a context can log or announce.
+        call_log = None if job.context_param is None else self._call_log(call)
+        outcome, overrun = await self._runner.run(
+            job,
             call,
-            timeout_s=min(limit_s, remaining_s),
-            limit_s=limit_s,
+            timeout_s=min(job.limit_s, remaining_s),
             progress_sink=sink,
             cancel_flag=cancel_flag,
             call_log=call_log,
+            announce=None if job.context_param is None else self._announcer(),
         )
         if call_log is not None:
             call_log.finish()  # its last entries are queued before the reply
-        if body is None:
+        if outcome is None:
             self._answer_cancelled(call, entry_id)
         else:
             self.calls_served += 1
-            reply = ResultReply(call.call_id, msgspec.Raw(body))
-            self._publisher.reply(call.front_id, reply, entry_id)
+            self._answer(call, outcome, entry_id)
         if overrun is not None:
             # The caller has its answer; this slot stays taken until the thread lets go.
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(overrun)
             log.info("call.overrun_finished")
+
+    def _answer(self, call: CallMessage, outcome: Outcome, entry_id: bytes) -> None:
+        reply = (
+            ResultReply(call.call_id, msgspec.Raw(outcome)) if isinstance(outcome, bytes)
+            else ErrorReply(call.call_id, outcome)
+        )  # fmt: skip
+        self._publisher.reply(call.front_id, reply, entry_id)
 
     def _answer_cancelled(self, call: CallMessage, entry_id: bytes) -> None:
         # The front waiting for the call (if still waiting) stops, sending nothing more to
@@ -289,6 +293,24 @@ class CallConsumer:
             notify(LogMessage(call.call_id, level, logger, msgspec.Raw(data)))
 
         return sink
+
+    def _announcer(self) -> Callable[[str], None]:
+        """Announce a resource change from any thread (``ctx.resource_updated``), through
+        the publisher, so it goes out before the announcing call's answer."""
+        if self._announce is None:
+            loop = asyncio.get_running_loop()
+            publisher = self._publisher
+            loop_thread = threading.get_ident()
+
+            def announce(uri: str) -> None:
+                change = ChangeAnnouncement(ChangeKind.RESOURCE, uri)
+                if threading.get_ident() == loop_thread:
+                    publisher.announce(change)
+                else:
+                    loop.call_soon_threadsafe(publisher.announce, change)
+
+            self._announce = announce
+        return self._announce
 
     def _notifier(self, front_id: str) -> Callable[[ProgressMessage | LogMessage], None]:
         """Queue a notice for ``front_id`` from any thread: a sync handler's thread hands

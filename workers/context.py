@@ -1,5 +1,6 @@
 """``ToolContext``: what a running handler may ask of the fleet (progress, cancellation,
-logging to the client) and what it may know about its call (request id, principal).
+logging to the client, announcing that a resource changed) and what it may know about its
+call (request id, principal).
 
 Built only by the worker runtime. Every method is safe to call from a sync handler running
 in a worker thread and from an async handler on the worker's event loop.
@@ -18,6 +19,8 @@ from workers.call_log import CallLog
 __all__ = ["CancelledByClientError", "ToolContext"]
 
 ProgressSink = Callable[[float, float | None, str | None], None]
+ResourceUpdateSink = Callable[[str], None]
+"""Announces that the resource at a URI changed (thread-safe)."""
 
 _PROGRESS_MIN_INTERVAL_S: Final = 0.05
 _RUNTIME_TOKEN: Final = object()
@@ -32,15 +35,19 @@ class CancelledByClientError(FleetError):
 class ToolContext:
     """Per-call context handed to a handler that declares a parameter of this type.
 
+    Handlers of resources, prompts and completions get one too when they declare it.
+
     Attributes:
         request_id: the id correlating logs of this call from front to worker.
-        tool: the name of the tool being run.
+        tool: what is being run: the tool's name, the resource's URI (template) as
+            registered, the prompt's name, or the completion's key.
         principal: who the call is made for (:class:`~proto.Principal`): the local OS user
             on stdio, an anonymous caller over HTTP (bound to its session in the handshake
             era) until authentication exists.
     """
 
     __slots__ = (
+        "_announce",
         "_cancel",
         "_last_progress",
         "_last_sent_at",
@@ -60,6 +67,7 @@ class ToolContext:
         cancel_flag: threading.Event,
         call_log: CallLog | None = None,
         principal: Principal | None = None,
+        announce: ResourceUpdateSink | None = None,
         _token: object = None,
     ) -> None:
         if _token is not _RUNTIME_TOKEN:
@@ -70,6 +78,7 @@ class ToolContext:
         self._log = call_log or CallLog(tool=tool, request_id=request_id)
         self._sink = progress_sink
         self._cancel = cancel_flag
+        self._announce = announce
         self._last_progress: float | None = None
         self._last_sent_at = 0.0
 
@@ -83,6 +92,7 @@ class ToolContext:
         cancel_flag: threading.Event,
         call_log: CallLog | None = None,
         principal: Principal | None = None,
+        announce: ResourceUpdateSink | None = None,
     ) -> ToolContext:
         return cls(
             request_id=request_id,
@@ -91,6 +101,7 @@ class ToolContext:
             cancel_flag=cancel_flag,
             call_log=call_log,
             principal=principal,
+            announce=announce,
             _token=_RUNTIME_TOKEN,
         )
 
@@ -129,6 +140,21 @@ class ToolContext:
             ValueError: ``level`` is not one of the eight levels.
         """
         self._log.write(level, message, data)
+
+    def resource_updated(self, uri: str) -> None:
+        """Announce that the resource at ``uri`` changed: every client subscribed to it
+        gets ``notifications/resources/updated`` (``resources/subscribe`` in the handshake
+        era, a listen stream's ``resourceSubscriptions`` at 2026-07-28), whichever front
+        it is connected to; other clients get nothing. It is queued with the call's other
+        messages, so it goes out before the call's own answer.
+
+        Raises:
+            ValueError: ``uri`` is empty or not a string.
+        """
+        if not isinstance(uri, str) or not uri:  # type: ignore[redundant-expr]  # untyped callers
+            raise ValueError("resource_updated() needs the resource's URI")
+        if self._announce is not None:
+            self._announce(uri)
 
     @property
     def cancelled(self) -> bool:

@@ -13,6 +13,9 @@ helpers, and the rendering of what a prompt handler returns.
 
 The handler's parameters are the prompt's arguments (those without a default are
 required); clients send every value as a string, decoded leniently for the parameter's type.
+A message's content is text, a content block, or one of the content helpers (``Image``,
+``Audio``, ``TextResource``, ``BlobResource``), shaped for the call's protocol version as in
+tool results.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from proto import (
     PromptMessage,
     ResultMeta,
     TextContent,
+    content_for_version,
 )
+from workers.content import Audio, BlobResource, Image, TextResource
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
 from workers.tool_schema import ArgsSpec, build_args_spec, parse_docstring
@@ -47,16 +52,23 @@ __all__ = [
 _encoder: Final = msgspec.json.Encoder()
 
 
-class UserMessage(msgspec.Struct, frozen=True):
-    """A message of the prompt spoken by the user: text, or any content block."""
+MessageContent = str | ContentBlock | Image | Audio | TextResource | BlobResource
+"""What one prompt message holds: text, a content block, or a content helper."""
 
-    content: str | ContentBlock
+_HELPERS: Final = (Image, Audio, TextResource, BlobResource)
+
+
+class UserMessage(msgspec.Struct, frozen=True):
+    """A message of the prompt spoken by the user: text, a content block or helper
+    (``UserMessage(Image(png, "image/png"))``)."""
+
+    content: MessageContent
 
 
 class AssistantMessage(msgspec.Struct, frozen=True):
     """A message of the prompt spoken by the assistant (a few-shot example, say)."""
 
-    content: str | ContentBlock
+    content: MessageContent
 
 
 @final
@@ -139,7 +151,7 @@ def render_prompt(
         TypeError: the handler returned something that is not a prompt.
     """
     items = value if isinstance(value, list | tuple) else [value]
-    messages = [_message(item) for item in items]
+    messages = [_message(item, version) for item in items]
     modern = version in MODERN_VERSIONS
     return _encoder.encode(
         GetPromptResult(
@@ -151,7 +163,7 @@ def render_prompt(
     )
 
 
-def _message(item: object) -> PromptMessage:
+def _message(item: object, version: str) -> PromptMessage:
     role: Literal["user", "assistant"]
     if isinstance(item, str):
         return PromptMessage(role="user", content=TextContent(text=item))
@@ -164,5 +176,12 @@ def _message(item: object) -> PromptMessage:
             f"a prompt handler returned {type(item).__name__}; return str, UserMessage or "
             "AssistantMessage, or a list of them"
         )
-    block = TextContent(text=content) if isinstance(content, str) else content
-    return PromptMessage(role=role, content=block)
+    block: ContentBlock
+    if isinstance(content, str):
+        block = TextContent(text=content)
+    elif isinstance(content, _HELPERS):
+        block = content.to_block()
+    else:
+        block = content
+    (shaped,) = content_for_version([block], version)
+    return PromptMessage(role=role, content=shaped)

@@ -1,7 +1,7 @@
-"""One task per worker that publishes progress, log entries and replies in order, batching
-many into one pipeline, and acknowledges each call only after its reply is published (so a
-call is never lost: until acknowledged, it stays in the worker's pending list for the
-supervisor to settle).
+"""One task per worker that publishes progress, log entries, resource change announcements
+and replies in order, batching many into one pipeline, and acknowledges each call only
+after its reply is published (so a call is never lost: until acknowledged, it stays in the
+worker's pending list for the supervisor to settle).
 
 Final replies go through ``PUBLISH_OR_KEEP``: if the front's subscription is down at that
 moment, the reply is kept in Redis for the front to fetch when it resubscribes.
@@ -20,6 +20,7 @@ from proto import (
     PUBLISH_OR_KEEP,
     BackendUnavailableError,
     CancelledReply,
+    ChangeAnnouncement,
     ErrorReply,
     Keyspace,
     LogMessage,
@@ -27,6 +28,7 @@ from proto import (
     RedisArg,
     RedisCommandError,
     ResultReply,
+    encode_announcement,
     encode_wire,
 )
 from workers.redis_connection import AsyncRedis
@@ -39,15 +41,24 @@ _MAX_BATCH: Final = 256
 
 
 class Outgoing:
-    """A message for a front; ``entry_id`` is set on final replies to acknowledge the call."""
+    """A message for a front; ``entry_id`` is set on final replies to acknowledge the call.
+    A message with a ``channel`` goes there instead of the front's reply channel."""
 
-    __slots__ = ("call_id", "entry_id", "front_id", "payload")
+    __slots__ = ("call_id", "channel", "entry_id", "front_id", "payload")
 
-    def __init__(self, front_id: str, payload: bytes, entry_id: bytes | None, call_id: int) -> None:
+    def __init__(
+        self,
+        front_id: str,
+        payload: bytes,
+        entry_id: bytes | None,
+        call_id: int,
+        channel: str | None = None,
+    ) -> None:
         self.front_id = front_id
         self.payload = payload
         self.entry_id = entry_id
         self.call_id = call_id
+        self.channel = channel
 
 
 class ReplyPublisher:
@@ -57,6 +68,7 @@ class ReplyPublisher:
         self._redis = redis
         self._keys = keys
         self._stream = keys.call_stream()
+        self._changes = keys.change_channel()
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -70,6 +82,11 @@ class ReplyPublisher:
         """Queue a notice about a running call (progress, a log entry): published, not
         kept, so one sent while the front's subscription is down is lost."""
         self._put(Outgoing(front_id, encode_wire(message), None, message.call_id))
+
+    def announce(self, announcement: ChangeAnnouncement) -> None:
+        """Queue a change for every front (the fleet's change channel, ADR-0006): published,
+        not kept, like any announcement."""
+        self._put(Outgoing("", encode_announcement(announcement), None, 0, self._changes))
 
     def _put(self, item: Outgoing) -> None:
         self._idle.clear()
@@ -121,7 +138,7 @@ class ReplyPublisher:
     def _commands(self, batch: list[Outgoing]) -> list[tuple[RedisArg, ...]]:
         commands: list[tuple[RedisArg, ...]] = []
         for item in batch:
-            channel = self._keys.reply_channel(item.front_id)
+            channel = item.channel or self._keys.reply_channel(item.front_id)
             if item.entry_id is None:
                 commands.append(("PUBLISH", channel, item.payload))  # a notice: may be lost
                 continue

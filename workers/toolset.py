@@ -24,7 +24,7 @@ from typing import Any, Final, TypeVar, final, overload
 import msgspec
 
 from proto import Icon, ToolAnnotations, tool_name_problem
-from workers.completions import CompletionDefinition
+from workers.completions import CompletionDefinition, CompletionKind, define_completion
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
 from workers.output_schema import OutputSpec, build_output_spec
@@ -348,7 +348,7 @@ class Toolset:
             raise ToolDefinitionError(f"{label}: the {kind} has no such argument")
 
         def register(func: F) -> F:
-            definition = CompletionDefinition(kind=kind, target=target, argument=argument, fn=func)
+            definition = define_completion(kind, target, argument, func)
             if definition.key in self._completions:
                 raise ToolDefinitionError(f"{label} is registered twice")
             self._completions[definition.key] = definition
@@ -358,7 +358,7 @@ class Toolset:
 
     def _completion_target(
         self, prompt: str | None, resource: str | None
-    ) -> tuple[str, str, tuple[str, ...]]:
+    ) -> tuple[CompletionKind, str, tuple[str, ...]]:
         if (prompt is None) == (resource is None):
             raise ToolDefinitionError("complete() needs exactly one of prompt= or resource=")
         if prompt is not None:

@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import msgspec
 import structlog
 
-from proto import Implementation, Keyspace, parse_redis_url
+from proto import Implementation, Keyspace, ResultMeta, parse_redis_url
 from workers.call_consumer import CallConsumer
 from workers.cancel_listener import CancelListener
 from workers.config import WorkerConfig
+from workers.handler_jobs import HandlerJobs
 from workers.handler_runner import HandlerRunner
 from workers.heartbeat import Heartbeat
 from workers.redis_connection import AsyncRedis
@@ -93,8 +94,13 @@ async def _serve(
         reads=reads,
         keys=keys,
         worker_id=worker_id,
-        toolset=toolset,
-        runner=HandlerRunner(ResultRenderer(server_info), executor),
+        jobs=HandlerJobs(
+            toolset,
+            ResultRenderer(server_info),
+            meta=ResultMeta(server_info=server_info),
+            default_timeout_s=config.default_timeout_s,
+        ),
+        runner=HandlerRunner(executor),
         publisher=publisher,
         config=config,
     )
@@ -110,10 +116,7 @@ async def _serve(
         keys,
         consumer.on_cancel,
         block_ms=config.read_block_ms,
-        lookback_s=max(
-            (t.effective_timeout_s(config.default_timeout_s) for t in toolset.tools.values()),
-            default=config.default_timeout_s,
-        ),
+        lookback_s=_longest_timeout_s(toolset, config.default_timeout_s),
     )
     publishing = asyncio.create_task(publisher.run())
     listening: asyncio.Task[None] | None = None
@@ -146,3 +149,11 @@ async def _serve(
         await redis.aclose()
         await reads.aclose()
         await cancel_reads.aclose()
+
+
+def _longest_timeout_s(toolset: Toolset, default_s: float) -> float:
+    """The longest any call may run here: how far back a starting worker reads cancels."""
+    limits = [t.effective_timeout_s(default_s) for t in toolset.tools.values()]
+    limits += [r.timeout_s or default_s for r in toolset.resources.values()]
+    limits += [p.timeout_s or default_s for p in toolset.prompts.values()]
+    return max(limits, default=default_s)

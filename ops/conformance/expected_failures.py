@@ -1,9 +1,9 @@
 """What the fixture fleet (``examples/conformance.py``) is known to fail in the pinned suite,
 per protocol version, and why.
 
-Every entry names the issue that will make it pass: **4** = the server surface (resources,
-prompts, logging, completions, and the tools that need client capabilities, ask the client
-for input or change the tool list), **5** = durable tasks, **7** = auth. The pinned suite
+Every entry names the issue that will make it pass: **4** = the rest of the server surface
+(tools that need client capabilities, ask the client for input, or change the tool or prompt
+list at runtime), **5** = durable tasks, **7** = auth. The pinned suite
 has no server-side auth scenario in either requirement set (its auth scenarios test clients
 and authorization servers), so no entry cites 7 yet.
 
@@ -15,8 +15,8 @@ Keep the list honest: ``make conformance`` fails when an entry passes (remove it
 scenario or check outside the list fails (fix the server, or add an entry with its issue).
 
 The suite calls its fixtures by name (``test_simple_text``, ``test_sampling``, ...): each
-fixture the tool API can express lives in ``examples/conformance.py``; entries below name the
-fixtures still missing and the feature they need.
+fixture the tool API can express lives in ``examples/conformance.py`` (and the modules it
+registers); entries below name the fixtures still missing and the feature they need.
 """
 
 from __future__ import annotations
@@ -62,20 +62,6 @@ class ExpectedFailure:
 _F = ExpectedFailure
 
 
-# Failing in both requirement sets.
-_BOTH: Final = (
-    _F("completion-complete", 4, "completion/complete is not implemented"),
-    _F("resources-list", 4, "resources/* are not implemented"),
-    _F("resources-read-text", 4, "resources/* are not implemented"),
-    _F("resources-read-binary", 4, "resources/* are not implemented"),
-    _F("resources-templates-read", 4, "resources/* are not implemented"),
-    _F("prompts-list", 4, "prompts/* are not implemented"),
-    _F("prompts-get-simple", 4, "prompts/* are not implemented"),
-    _F("prompts-get-with-args", 4, "prompts/* are not implemented"),
-    _F("prompts-get-embedded-resource", 4, "prompts/* are not implemented"),
-    _F("prompts-get-with-image", 4, "prompts/* are not implemented"),
-)
-
 _HANDSHAKE_ERA: Final = (
     _F(
         "tools-call-sampling",
@@ -89,8 +75,6 @@ _HANDSHAKE_ERA: Final = (
     ),
     _F("elicitation-sep1034-defaults", 4, "tools cannot elicit (fixture test_elicitation_*)"),
     _F("elicitation-sep1330-enums", 4, "tools cannot elicit (fixture test_elicitation_*)"),
-    _F("resources-subscribe", 4, "resources/subscribe is not implemented"),
-    _F("resources-unsubscribe", 4, "resources/unsubscribe is not implemented"),
 )
 
 _MRTR = "tools cannot return an InputRequiredResult (multi round-trip requests)"
@@ -121,17 +105,11 @@ _MODERN_ERA: Final = (
         "the tool list changes only when a front of another deployment starts (ADR-0006); no "
         "tool can change it at runtime (fixture test_trigger_tool_change)",
     ),
-    _F("caching:sep-2549-prompts-list-caching-hints", 4, "prompts/list is not implemented"),
-    _F("caching:sep-2549-resources-list-caching-hints", 4, "resources/list is not implemented"),
     _F(
-        "caching:sep-2549-resources-templates-list-caching-hints",
+        "server-stateless:sep-2575-server-sends-prompts-list-changed-on-subscription",
         4,
-        "resources/templates/list is not implemented",
-    ),
-    _F(
-        "sep-2164-resource-not-found",
-        4,
-        "resources/read is not implemented (answers -32601, not -32602 with data.uri)",
+        "the prompt list changes only when a front of another deployment starts (ADR-0006); "
+        "no tool can change it at runtime (fixture test_trigger_prompt_change)",
     ),
     *(
         _F(f"input-required-result-{name}", 4, _MRTR)
@@ -167,8 +145,8 @@ _MODERN_ERA: Final = (
 )
 
 EXPECTED_FAILURES: Final[Mapping[str, tuple[ExpectedFailure, ...]]] = {
-    "2025-11-25": (*_BOTH, *_HANDSHAKE_ERA),
-    "2026-07-28": (*_BOTH, *_MODERN_ERA),
+    "2025-11-25": _HANDSHAKE_ERA,
+    "2026-07-28": _MODERN_ERA,
 }
 """Per protocol version (the suite's ``--requirements`` revision)."""
 

@@ -441,10 +441,26 @@ def test_progress_turns_the_answer_into_an_sse_stream(http: httpx.Client) -> Non
     assert events[-1]["result"]["content"][0]["text"] == "slept 0.2 s in 2 steps"
 
 
-@pytest.mark.parametrize("method", ["resources/list", "resources/templates/list", "prompts/list"])
-def test_methods_of_capabilities_the_app_lacks_are_unknown(http: httpx.Client, method: str) -> None:
-    # The demo app registers no resources or prompts, and declares neither capability.
-    legacy = {"jsonrpc": "2.0", "id": 1, "method": method}
+@pytest.mark.parametrize(
+    ("method", "params", "name"),
+    [
+        ("resources/list", {}, None),
+        ("resources/templates/list", {}, None),
+        ("prompts/list", {}, None),
+        ("resources/read", {"uri": "test://a"}, "test://a"),
+        ("prompts/get", {"name": "p"}, "p"),
+        (
+            "completion/complete",
+            {"ref": {"type": "ref/prompt", "name": "p"}, "argument": {"name": "a", "value": ""}},
+            None,
+        ),
+    ],
+)
+def test_methods_of_capabilities_the_app_lacks_are_unknown(
+    http: httpx.Client, method: str, params: dict[str, object], name: str | None
+) -> None:
+    # The demo app registers no resources, prompts or completions, and declares none.
+    legacy = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
     assert_error(post(http, body=legacy, version="2025-11-25"), 200, -32601, 1)
-    modern = {"jsonrpc": "2.0", "id": 2, "method": method, "params": {"_meta": ENVELOPE}}
-    assert_error(post(http, body=modern, headers=modern_headers(method)), 404, -32601, 2)
+    modern = {"jsonrpc": "2.0", "id": 2, "method": method, "params": {**params, "_meta": ENVELOPE}}
+    assert_error(post(http, body=modern, headers=modern_headers(method, name)), 404, -32601, 2)

@@ -5,7 +5,10 @@ Markers (HTML comments, invisible when the page is rendered):
 - ``<!-- schema: TOOL input|output VERSION -->``: the tool's listed inputSchema/outputSchema;
 - ``<!-- listing: TOOL VERSION -->``: the tool's whole listing entry;
 - ``<!-- call: TOOL ARGUMENTS VERSION -->``: the result of that call, through the front's
-  argument check and the worker's handler runner.
+  argument check and the worker's handler runner;
+- ``<!-- read: URI VERSION -->``, ``<!-- prompt: NAME ARGUMENTS VERSION -->`` and
+  ``<!-- complete: KEY VALUE VERSION -->``: the result of that read, prompt get or completion
+  (``KEY`` as ``completion_key`` files it), through the front's catalog and the worker.
 """
 
 from __future__ import annotations
@@ -26,16 +29,21 @@ import msgspec
 import pytest
 
 from proto import (
+    CallKind,
     CallMessage,
+    CompletionArguments,
     Implementation,
+    ResourceReadArguments,
     ResultMeta,
     TextContent,
     build_call_result,
+    encode_call_arguments,
     validation_failure_is_tool_error,
 )
 from server import ToolCatalog
 from supervisor.app_loader import build_catalog
 from workers import Toolset
+from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
 from workers.result_render import ResultRenderer
 from workers.runtime import WorkerConfig
@@ -77,7 +85,7 @@ def _markers() -> list[tuple[str, str, str]]:
 
 def test_the_guide_has_snippets_and_checked_blocks(app: Toolset) -> None:
     kinds = {kind for kind, _, _ in _markers()}
-    assert kinds == {"schema", "listing", "call"}
+    assert kinds == {"schema", "listing", "call", "read", "prompt", "complete"}
     assert len(app.tools) >= 8
 
 
@@ -92,6 +100,23 @@ def test_each_json_block_is_what_the_runtime_produces(
         name, rest = spec.split(" ", 1)
         arguments, version = rest.rsplit(" ", 1)
         assert _call(app, catalog, name, arguments.encode(), version) == expected
+        return
+    if kind == "read":
+        uri, version = spec.rsplit(" ", 1)
+        assert _read(app, catalog, uri, version) == expected
+        return
+    if kind in ("prompt", "complete"):
+        target, rest = spec.split(" ", 1)
+        arguments, version = rest.rsplit(" ", 1)
+        if kind == "prompt":
+            prompt = catalog.prompts.get(target)
+            assert prompt is not None and prompt.arguments_problem(json.loads(arguments)) is None
+            call = _call_message(CallKind.PROMPT, target, arguments.encode(), version)
+        else:
+            assert target in catalog.completions, target
+            value = encode_call_arguments(CompletionArguments(json.loads(arguments)))
+            call = _call_message(CallKind.COMPLETE, target, value, version)
+        assert _run(app, call) == expected
         return
     if kind == "listing":
         name, version = spec.split(" ")
@@ -122,29 +147,49 @@ def _call(
             [TextContent(text=problem)], is_error=True, structured=None, version=version, meta=meta
         )
         return json.loads(msgspec.json.encode(result))  # type: ignore[no-any-return]
-    call = CallMessage(
+    return _run(app, _call_message(CallKind.TOOL, name, arguments, version))
+
+
+def _read(app: Toolset, catalog: ToolCatalog, uri: str, version: str) -> dict[str, Any]:
+    """A read as the fleet makes it: the front matches the URI, a worker reads it."""
+    found = catalog.resources.match(uri)
+    assert found is not None, uri
+    assert found.resource.variables_problem(found.variables) is None
+    arguments = encode_call_arguments(ResourceReadArguments(uri, found.variables))
+    return _run(app, _call_message(CallKind.RESOURCE, found.resource.uri, arguments, version))
+
+
+def _call_message(kind: CallKind, target: str, arguments: bytes, version: str) -> CallMessage:
+    return CallMessage(
         call_id=1,
         front_id="guide",
-        tool=name,
+        tool=target,
         arguments=msgspec.Raw(arguments),
         protocol_version=version,
         deadline_ms=int(time.time() * 1000) + 10_000,
         request_id="guide-1",
+        kind=kind,
     )
+
+
+def _run(app: Toolset, call: CallMessage) -> dict[str, Any]:
+    """What a worker answers ``call`` with (a result, never an error in this guide)."""
     server_info = Implementation(
         name=app.name, version=app.version, title=app.title or msgspec.UNSET
     )
+    jobs = HandlerJobs(
+        app,
+        ResultRenderer(server_info),
+        meta=ResultMeta(server_info=server_info),
+        default_timeout_s=10,
+    )
+    job = jobs.prepare(call)
+    assert isinstance(job, HandlerJob), job
     with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        runner = HandlerRunner(ResultRenderer(server_info), executor)
         body, _ = asyncio.run(
-            runner.run(
-                app.tools[name],
-                call,
-                timeout_s=10,
-                limit_s=10,
-                progress_sink=None,
-                cancel_flag=threading.Event(),
+            HandlerRunner(executor).run(
+                job, call, timeout_s=10, progress_sink=None, cancel_flag=threading.Event()
             )
         )
-    assert body is not None
+    assert isinstance(body, bytes)
     return json.loads(body)  # type: ignore[no-any-return]

@@ -162,6 +162,43 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.process.wait(timeout=10)
 
 
+async def test_after_a_gap_every_resource_may_have_changed(
+    private_redis: RedisServer, nursery: trio.Nursery
+) -> None:
+    keys = Keyspace("gap-resources")
+    async with open_redis(parse_redis_url(private_redis.url)) as client:
+        subscriber = RedisSubscriber(
+            parse_redis_url(private_redis.url),
+            keys.reply_channel("front-1"),
+            on_message=lambda payload: None,
+            on_gap=lambda: None,
+        )
+        await nursery.start(subscriber.run)
+        feed = ChangeFeed(
+            redis=client,
+            keys=keys,
+            subscriber=subscriber,
+            catalog_digests={ChangeKind.TOOLS: "t", ChangeKind.RESOURCES: "r"},
+            served=frozenset({ChangeKind.RESOURCES, ChangeKind.RESOURCE}),
+        )
+        await nursery.start(feed.run)
+        with feed.inbox(feed.is_served) as inbox:
+            private_redis.client().client_kill_filter(_type="pubsub")
+            # No URI can be invented: the resource update replayed names none, and each
+            # consumer turns it into updates of its own subscriptions.
+            with trio.fail_after(10):
+                replayed = {await inbox.receive(), await inbox.receive()}
+            assert replayed == {
+                ChangeAnnouncement(ChangeKind.RESOURCE),
+                ChangeAnnouncement(ChangeKind.RESOURCES),
+            }
+            # Updates announced by handlers arrive with their target again.
+            updated = ChangeAnnouncement(ChangeKind.RESOURCE, "test://a")
+            await client.execute("PUBLISH", keys.change_channel(), encode_announcement(updated))
+            with trio.fail_after(10):
+                assert await inbox.receive() == updated
+
+
 async def test_after_a_gap_every_served_kind_counts_as_changed(
     private_redis: RedisServer, nursery: trio.Nursery
 ) -> None:

@@ -22,6 +22,7 @@ from proto import (
     decode_params,
     encode_announcement,
     handshake_change_notification,
+    resource_updated_notification,
 )
 
 SERVER = Implementation(name="srv", version="1.2")
@@ -220,3 +221,64 @@ def test_lists_the_app_does_not_have_are_left_out_of_the_acknowledgement() -> No
 def test_handshake_sessions_get_each_lists_own_notification(kind: str, method: str) -> None:
     frame = handshake_change_notification(ChangeAnnouncement(kind))
     assert frame is not None and json.loads(frame) == {"jsonrpc": "2.0", "method": method}
+
+
+# --- resource subscriptions (ADR-0007) --------------------------------------------------------
+
+WITH_RESOURCES = frozenset({ChangeKind.RESOURCES, ChangeKind.RESOURCE})
+
+
+def updated(uri: str | None) -> ChangeAnnouncement:
+    return ChangeAnnouncement(ChangeKind.RESOURCE, uri)
+
+
+def test_resource_subscriptions_are_acknowledged_and_honoured_per_uri() -> None:
+    requested = SubscriptionFilter(resource_subscriptions=("test://a", "test://b", "test://a"))
+    sub = Subscription(9, requested, served=WITH_RESOURCES, server_info=SERVER)
+    assert json.loads(sub.acknowledgement())["params"]["notifications"] == {
+        "resourceSubscriptions": ["test://a", "test://b"]
+    }
+    assert sub.honours(updated("test://a")) and not sub.honours(updated("test://c"))
+    frame = sub.notification(updated("test://b"))
+    assert frame is not None
+    assert json.loads(frame) == {
+        "jsonrpc": "2.0",
+        "method": "notifications/resources/updated",
+        "params": {"uri": "test://b", "_meta": {SUBSCRIPTION_ID_KEY: 9}},
+    }
+    assert sub.notifications(updated("test://c")) == []
+    assert sub.notification(ChangeAnnouncement(ChangeKind.RESOURCES)) is None  # not requested
+
+
+def test_an_untargeted_update_becomes_one_per_subscribed_uri() -> None:
+    requested = SubscriptionFilter(resource_subscriptions=("test://b", "test://a"))
+    sub = Subscription("s", requested, served=WITH_RESOURCES, server_info=SERVER)
+    assert sub.honours(updated(None))
+    assert sub.notification(updated(None)) is None  # never sent without a URI
+    frames = [json.loads(f) for f in sub.notifications(updated(None))]
+    assert [(f["method"], f["params"]["uri"]) for f in frames] == [
+        ("notifications/resources/updated", "test://a"),
+        ("notifications/resources/updated", "test://b"),
+    ]
+    nothing = Subscription("t", SubscriptionFilter(tools_list_changed=True), served=WITH_RESOURCES,
+                           server_info=SERVER)  # fmt: skip
+    assert not nothing.honours(updated(None)) and nothing.notifications(updated(None)) == []
+
+
+def test_resource_subscriptions_of_an_app_without_resources_are_left_out() -> None:
+    requested = SubscriptionFilter(resource_subscriptions=("test://a",))
+    sub = Subscription(1, requested, served=SERVED, server_info=SERVER)
+    assert json.loads(sub.acknowledgement())["params"]["notifications"] == {}
+    assert not sub.honours(updated("test://a"))
+    empty = Subscription(1, SubscriptionFilter(resource_subscriptions=()), served=WITH_RESOURCES,
+                         server_info=SERVER)  # fmt: skip
+    assert json.loads(empty.acknowledgement())["params"]["notifications"] == {}
+
+
+def test_handshake_sessions_get_updates_by_uri_only() -> None:
+    assert handshake_change_notification(updated("test://a")) is None  # per subscription
+    assert json.loads(resource_updated_notification("test://a")) == {
+        "jsonrpc": "2.0",
+        "method": "notifications/resources/updated",
+        "params": {"uri": "test://a"},
+    }

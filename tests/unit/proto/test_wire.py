@@ -6,20 +6,26 @@ import msgspec
 import pytest
 
 from proto import (
+    CallKind,
     CallMessage,
     CancelCall,
     CancelledReply,
     CancelRequest,
+    CompletionArguments,
     ErrorObject,
     ErrorReply,
     LogMessage,
     Principal,
     ProgressMessage,
+    ResourceReadArguments,
     ResultReply,
     SessionRecord,
     decode_call,
     decode_cancel,
+    decode_completion_arguments,
+    decode_resource_arguments,
     decode_worker_message,
+    encode_call_arguments,
     encode_wire,
     request_cancel_key,
 )
@@ -253,3 +259,65 @@ def test_a_session_record_without_a_log_level_decodes() -> None:
     assert old.log_level is None
     record = msgspec.structs.replace(old, log_level="info")
     assert decoder.decode(msgspec.json.encode(record)) == record
+
+
+# --- call kinds (ADR-0007) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(CallKind))
+def test_a_call_keeps_its_kind(kind: CallKind) -> None:
+    call = msgspec.structs.replace(_call(), kind=kind)
+    decoded = decode_call(encode_wire(call))
+    assert decoded.kind == kind
+    assert encode_wire(call).endswith(b',"' + kind.encode() + b'"]')
+
+
+def test_a_call_from_a_front_before_resources_is_a_tool_call() -> None:
+    # A front of the logging era sends 11 elements; the kind defaults to a tool call.
+    old = b'["call",1,"f","echo",{},"2025-06-18",1800000000000,"r",null,null,"info",null]'
+    call = decode_call(old)
+    assert (call.log_level, call.kind) == ("info", CallKind.TOOL)
+
+
+def test_an_older_worker_decodes_a_call_of_another_kind() -> None:
+    class LoggingEraCall(msgspec.Struct, array_like=True, tag="call"):
+        call_id: int
+        front_id: str
+        tool: str
+        arguments: msgspec.Raw
+        protocol_version: str
+        deadline_ms: int
+        request_id: str
+        progress_token: int | str | None = None
+        cancel_key: str | None = None
+        log_level: str | None = None
+        principal: Principal | None = None
+
+    call = msgspec.structs.replace(
+        _call(), tool="test://readme", kind=CallKind.RESOURCE, principal=Principal.local("a")
+    )
+    decoded = msgspec.json.decode(encode_wire(call), type=LoggingEraCall)
+    # It treats the read as a call to a tool named after the URI: "unknown tool", no hang.
+    assert (decoded.tool, decoded.principal) == ("test://readme", Principal.local("a"))
+
+
+def test_a_kind_the_worker_does_not_know_still_decodes() -> None:
+    call = msgspec.structs.replace(_call(), kind="task")
+    assert decode_call(encode_wire(call)).kind == "task"
+
+
+def test_resource_and_completion_arguments_round_trip() -> None:
+    read = ResourceReadArguments("test://items/7?detail=true", {"item_id": "7", "detail": "true"})
+    assert decode_resource_arguments(encode_call_arguments(read)) == read
+    assert decode_resource_arguments(b'{"uri":"test://readme"}').variables == {}
+    complete = CompletionArguments("fa", {"name": "Ada"})
+    assert decode_completion_arguments(encode_call_arguments(complete)) == complete
+    assert decode_completion_arguments(b'{"value":""}').context == {}
+
+
+@pytest.mark.parametrize("garbage", [b"{}", b'{"uri":7}', b"[]", b"\xff", b'{"value":"a"'])
+def test_garbage_call_arguments_raise_one_error_family(garbage: bytes) -> None:
+    with pytest.raises(msgspec.MsgspecError):
+        decode_resource_arguments(garbage)
+    with pytest.raises(msgspec.MsgspecError):
+        decode_completion_arguments(garbage)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proto import Implementation, ResultMeta
+import pytest
+
+from proto import (
+    Implementation,
+    InvalidParamsError,
+    PromptReference,
+    ResourceTemplateReference,
+    ResultMeta,
+)
 from server.tool_catalog import ToolCatalog
 from supervisor.app_loader import build_catalog
 from workers import Toolset
@@ -130,6 +138,23 @@ def test_prompts_are_listed_with_their_arguments_and_checked() -> None:
 
 def test_completion_keys_reach_the_front() -> None:
     assert _catalog().completions == frozenset({"prompt:review:language"})
+
+
+def test_a_completion_reference_resolves_to_its_key_and_time_limit() -> None:
+    catalog = _catalog()
+    prompt = PromptReference(name="review")
+    assert catalog.completion_target(prompt, "language") == ("prompt:review:language", 60.0)
+    template = ResourceTemplateReference(uri="users://{user_id}/profile{?fields}")
+    key, _ = catalog.completion_target(template, "fields")
+    assert key == "resource:users://{user_id}/profile{?fields}:fields"
+    for ref, argument, reason in [
+        (PromptReference(name="nope"), "x", "Unknown prompt: nope"),
+        (prompt, "tone", "Prompt 'review' has no argument 'tone'"),
+        (ResourceTemplateReference(uri="config://app"), "x", "Unknown resource template"),
+        (template, "nope", "has no variable 'nope'"),
+    ]:
+        with pytest.raises(InvalidParamsError, match=reason):
+            catalog.completion_target(ref, argument)
 
 
 def test_an_app_with_only_tools_has_empty_catalogs() -> None:

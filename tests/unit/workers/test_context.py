@@ -151,3 +151,20 @@ def test_a_call_without_a_principal_is_anonymous() -> None:
     # From a front that predates principals.
     assert _context().principal == Principal.anonymous()
     assert _context().principal.is_anonymous
+
+
+def test_resource_updated_announces_the_uri() -> None:
+    announced: list[str] = []
+    ctx = ToolContext._for_runtime(
+        request_id="r",
+        tool="t",
+        progress_sink=None,
+        cancel_flag=threading.Event(),
+        announce=announced.append,
+    )
+    ctx.resource_updated("test://a")
+    ctx.resource_updated("test://a")  # every change is announced: each may matter
+    assert announced == ["test://a", "test://a"]
+    with pytest.raises(ValueError, match="URI"):
+        ctx.resource_updated("")
+    _context().resource_updated("test://b")  # nowhere to announce: nothing happens

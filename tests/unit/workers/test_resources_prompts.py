@@ -14,6 +14,8 @@ from workers import (
     AssistantMessage,
     BlobResource,
     Completion,
+    Image,
+    ResourceLink,
     TextResource,
     ToolContext,
     ToolDefinitionError,
@@ -139,6 +141,26 @@ def test_completions_need_a_known_target_and_argument() -> None:
         app.complete(prompt="p", argument="city")(_suggest)
 
 
+def test_a_completion_takes_the_value_the_context_and_maybe_a_tool_context() -> None:
+    app = Toolset("t")
+    app.prompt(name="p")(_city)
+
+    def with_context(typed: str, chosen: dict[str, str], ctx: ToolContext) -> list[str]:
+        return []
+
+    app.complete(prompt="p", argument="city")(with_context)
+    definition = app.completions["prompt:p:city"]
+    assert (definition.parameters, definition.context_param) == (("typed", "chosen"), "ctx")
+
+    def only_value(value: str) -> list[str]:
+        return []
+
+    other = Toolset("u")
+    other.prompt(name="p")(_city)
+    with pytest.raises(ToolDefinitionError, match=r"takes \(value: str, context"):
+        other.complete(prompt="p", argument="city")(only_value)
+
+
 def test_prompt_signature_errors_name_the_prompt() -> None:
     def untyped(city):  # type: ignore[no-untyped-def]
         return city
@@ -203,6 +225,27 @@ def test_prompts_render_messages() -> None:
     )
     with pytest.raises(TypeError, match="prompt handler returned int"):
         render_prompt(3, description=None, version=LEGACY, meta=META)
+
+
+def test_prompt_messages_take_content_helpers_shaped_for_the_version() -> None:
+    link = ResourceLink(uri="f://a", name="a")
+    messages = [
+        UserMessage(Image(b"\x00", "image/png")),
+        UserMessage(BlobResource("f://b", b"\x01")),
+    ]
+    result = decoded(
+        render_prompt([*messages, UserMessage(link)], description=None, version=LEGACY, meta=META)
+    )
+    assert [m["content"] for m in result["messages"]] == [
+        {"type": "image", "data": "AA==", "mimeType": "image/png"},
+        {"type": "resource", "resource": {"uri": "f://b", "blob": "AQ=="}},
+        {"type": "resource_link", "uri": "f://a", "name": "a"},
+    ]
+    # 2025-03-26 has no resource links: the link becomes text naming it.
+    oldest = decoded(
+        render_prompt(UserMessage(link), description=None, version="2025-03-26", meta=META)
+    )
+    assert oldest["messages"][0]["content"] == {"type": "text", "text": "Resource link: a <f://a>"}
 
 
 def test_completions_render_and_are_capped_at_100() -> None:
