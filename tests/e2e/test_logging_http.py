@@ -7,7 +7,6 @@ it (raw httpx for what it cannot: unknown levels, headers, a second front)."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from mcp import Client
 from mcp_types import LoggingMessageNotificationParams, TextContent
 
 from proto import LOG_LEVELS, Keyspace, SessionRecord
-from tests.fixtures.fleet import RunningFleet, start_fleet
+from tests.fixtures.fleet import RunningFleet, start_pair, stop_pair
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until_async
 
@@ -40,14 +39,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:The logging capability is deprec
 def pair(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningFleet, RunningFleet]]:
-    """Two fleets sharing a Redis and a namespace: two fronts of one deployment."""
-    name = "l" + uuid.uuid4().hex[:10]
-    one = start_fleet(redis_server, name, tmp_path_factory.mktemp("one"), workers=1, app=APP)
-    two = start_fleet(redis_server, name, tmp_path_factory.mktemp("two"), workers=1, app=APP)
+    """Two fronts of one deployment serving the test tools."""
+    one, two = start_pair(redis_server, tmp_path_factory, app=APP)
     yield one, two
-    assert one.stop() == 0
-    assert two.stop() == 0
-    assert one.errors() == [] and two.errors() == []
+    stop_pair(one, two)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import httpx
 import redis
 
 from proto import Keyspace
+from tests.e2e.test_sse_streams import open_session
 from tests.fixtures.fleet import start_fleet
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until
@@ -83,15 +84,8 @@ def test_an_idle_session_expires_and_is_then_unknown(
     )  # fmt: skip
     try:
         with httpx.Client(timeout=30) as http:
-            params = {"protocolVersion": "2025-11-25", "capabilities": {},
-                      "clientInfo": {"name": "t", "version": "1"}}  # fmt: skip
-            init = http.post(
-                fleet.url,
-                json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params},
-                headers={"accept": ACCEPT},
-            )
-            session_id = init.headers["mcp-session-id"]
-            session = {"mcp-session-id": session_id, "accept": ACCEPT}
+            session = open_session(http, fleet.url)
+            session_id = session["mcp-session-id"]
             ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
             assert http.post(fleet.url, json=ping, headers=session).status_code == 200
             # Watch Redis, not the front: asking the front would keep the session alive.

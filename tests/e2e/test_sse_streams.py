@@ -14,7 +14,7 @@ from mcp import Client
 from mcp_types import TextContent
 
 from proto import APPEND_EVENT, Keyspace
-from tests.fixtures.fleet import RunningFleet, start_fleet
+from tests.fixtures.fleet import RunningFleet, start_pair, stop_pair
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.sse import events
 from tests.fixtures.switching_proxy import open_switching_proxy
@@ -55,17 +55,11 @@ def store_event(fleet: RunningFleet, session_id: str, message: dict[str, object]
 def pair(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningFleet, RunningFleet]]:
-    """Two fleets sharing a Redis and a namespace: two fronts of one deployment."""
-    import uuid
-
-    name = "s" + uuid.uuid4().hex[:10]
+    """Two fronts of one deployment, sending session pings every 0.3 s."""
     env = {"MCPFLEET_FRONT__SESSION_PING_INTERVAL_S": "0.3"}
-    one = start_fleet(redis_server, name, tmp_path_factory.mktemp("one"), workers=1, env=env)
-    two = start_fleet(redis_server, name, tmp_path_factory.mktemp("two"), workers=1, env=env)
+    one, two = start_pair(redis_server, tmp_path_factory, env=env)
     yield one, two
-    assert one.stop() == 0
-    assert two.stop() == 0
-    assert one.errors() == [] and two.errors() == []
+    stop_pair(one, two)
 
 
 def test_the_get_stream_primes_then_delivers_stored_events(

@@ -9,7 +9,6 @@ import base64
 import concurrent.futures
 import json
 import threading
-import time
 from typing import Any
 
 import msgspec
@@ -17,13 +16,13 @@ import msgspec
 from examples.conformance import RED_PIXEL, app
 from proto import (
     CallKind,
-    CallMessage,
     CompletionArguments,
     Implementation,
     ResourceReadArguments,
     ResultMeta,
     encode_call_arguments,
 )
+from tests.fixtures.calls import call_message
 from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
 from workers.result_render import ResultRenderer
@@ -36,16 +35,7 @@ def _run(kind: str, target: str, arguments: bytes) -> Any:
     jobs = HandlerJobs(
         app, ResultRenderer(info), meta=ResultMeta(server_info=info), default_timeout_s=10
     )
-    call = CallMessage(
-        call_id=1,
-        front_id="t",
-        tool=target,
-        arguments=msgspec.Raw(arguments),
-        protocol_version=VERSION,
-        deadline_ms=int(time.time() * 1000) + 10_000,
-        request_id="r",
-        kind=kind,
-    )
+    call = call_message(kind, target, arguments, VERSION)
     job = jobs.prepare(call)
     assert isinstance(job, HandlerJob), job
     with concurrent.futures.ThreadPoolExecutor(1) as executor:

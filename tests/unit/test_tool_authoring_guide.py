@@ -19,7 +19,6 @@ import json
 import re
 import sys
 import threading
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +41,7 @@ from proto import (
 )
 from server import ToolCatalog
 from supervisor.app_loader import build_catalog
+from tests.fixtures.calls import call_message
 from workers import Toolset
 from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
@@ -111,11 +111,11 @@ def test_each_json_block_is_what_the_runtime_produces(
         if kind == "prompt":
             prompt = catalog.prompts.get(target)
             assert prompt is not None and prompt.arguments_problem(json.loads(arguments)) is None
-            call = _call_message(CallKind.PROMPT, target, arguments.encode(), version)
+            call = call_message(CallKind.PROMPT, target, arguments.encode(), version)
         else:
             assert target in catalog.completions, target
             value = encode_call_arguments(CompletionArguments(json.loads(arguments)))
-            call = _call_message(CallKind.COMPLETE, target, value, version)
+            call = call_message(CallKind.COMPLETE, target, value, version)
         assert _run(app, call) == expected
         return
     if kind == "listing":
@@ -147,7 +147,7 @@ def _call(
             [TextContent(text=problem)], is_error=True, structured=None, version=version, meta=meta
         )
         return json.loads(msgspec.json.encode(result))  # type: ignore[no-any-return]
-    return _run(app, _call_message(CallKind.TOOL, name, arguments, version))
+    return _run(app, call_message(CallKind.TOOL, name, arguments, version))
 
 
 def _read(app: Toolset, catalog: ToolCatalog, uri: str, version: str) -> dict[str, Any]:
@@ -156,20 +156,7 @@ def _read(app: Toolset, catalog: ToolCatalog, uri: str, version: str) -> dict[st
     assert found is not None, uri
     assert found.resource.variables_problem(found.variables) is None
     arguments = encode_call_arguments(ResourceReadArguments(uri, found.variables))
-    return _run(app, _call_message(CallKind.RESOURCE, found.resource.uri, arguments, version))
-
-
-def _call_message(kind: CallKind, target: str, arguments: bytes, version: str) -> CallMessage:
-    return CallMessage(
-        call_id=1,
-        front_id="guide",
-        tool=target,
-        arguments=msgspec.Raw(arguments),
-        protocol_version=version,
-        deadline_ms=int(time.time() * 1000) + 10_000,
-        request_id="guide-1",
-        kind=kind,
-    )
+    return _run(app, call_message(CallKind.RESOURCE, found.resource.uri, arguments, version))
 
 
 def _run(app: Toolset, call: CallMessage) -> dict[str, Any]:

@@ -229,18 +229,28 @@ def test_a_call_from_a_front_before_logging_has_neither() -> None:
     assert (call.cancel_key, call.log_level, call.principal) == ("k", None, None)
 
 
-def test_an_older_worker_ignores_the_log_level_and_principal() -> None:
-    class CancellationEraCall(msgspec.Struct, array_like=True, tag="call"):
-        call_id: int
-        front_id: str
-        tool: str
-        arguments: msgspec.Raw
-        protocol_version: str
-        deadline_ms: int
-        request_id: str
-        progress_token: int | str | None = None
-        cancel_key: str | None = None
+class CancellationEraCall(msgspec.Struct, array_like=True, tag="call"):
+    """``CallMessage`` as a worker of the cancellation era (ADR-0004) decodes it."""
 
+    call_id: int
+    front_id: str
+    tool: str
+    arguments: msgspec.Raw
+    protocol_version: str
+    deadline_ms: int
+    request_id: str
+    progress_token: int | str | None = None
+    cancel_key: str | None = None
+
+
+class LoggingEraCall(CancellationEraCall, array_like=True, tag="call"):
+    """``CallMessage`` as a worker of the logging era (ADR-0008) decodes it."""
+
+    log_level: str | None = None
+    principal: Principal | None = None
+
+
+def test_an_older_worker_ignores_the_log_level_and_principal() -> None:
     call = msgspec.structs.replace(
         _call(), cancel_key="k", log_level="debug", principal=Principal.local("alice")
     )
@@ -280,19 +290,6 @@ def test_a_call_from_a_front_before_resources_is_a_tool_call() -> None:
 
 
 def test_an_older_worker_decodes_a_call_of_another_kind() -> None:
-    class LoggingEraCall(msgspec.Struct, array_like=True, tag="call"):
-        call_id: int
-        front_id: str
-        tool: str
-        arguments: msgspec.Raw
-        protocol_version: str
-        deadline_ms: int
-        request_id: str
-        progress_token: int | str | None = None
-        cancel_key: str | None = None
-        log_level: str | None = None
-        principal: Principal | None = None
-
     call = msgspec.structs.replace(
         _call(), tool="test://readme", kind=CallKind.RESOURCE, principal=Principal.local("a")
     )
