@@ -20,7 +20,7 @@ import wave
 import zlib
 from typing import Annotated, Final, Literal, TypedDict
 
-from examples import conformance_logging, conformance_surface
+from examples import conformance_input, conformance_logging, conformance_surface
 from workers import Audio, Header, Image, TextResource, ToolContext, ToolError, Toolset
 
 app = Toolset(
@@ -181,4 +181,5 @@ def test_custom_headers(region: Annotated[str, Header("Region")], query: str = "
 # The logging fixtures (test_tool_with_logging, test_logging_tool) and the resources, prompts
 # and completions live in modules of their own.
 conformance_logging.register(app)
+conformance_input.register(app)
 conformance_surface.register(app, png=RED_PIXEL)

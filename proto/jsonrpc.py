@@ -41,6 +41,7 @@ __all__ = [
     "decode_params",
     "encode_error",
     "encode_notification",
+    "encode_request",
     "encode_result",
     "is_batch",
 ]
@@ -69,9 +70,18 @@ class Notification(msgspec.Struct, frozen=True):
 
 
 class ClientResponse(msgspec.Struct, frozen=True):
-    """A response the client posted (to a server-initiated request)."""
+    """A response the client posted (to a server-initiated request): its ``result`` or
+    its ``error``, still encoded (the other one empty)."""
 
     id: RequestId | None
+    result: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    error: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+    def outcome(self) -> bytes:
+        """The response without its envelope: ``{"result": ...}`` or ``{"error": ...}``."""
+        if self.result:
+            return b'{"result":' + bytes(self.result) + b"}"
+        return b'{"error":' + bytes(self.error) + b"}"
 
 
 IncomingMessage = Request | Notification | ClientResponse
@@ -152,7 +162,7 @@ def decode_message(body: bytes) -> IncomingMessage:
             raise RequestError(InvalidRequestError("request id must not be null"), None)
         return Request(env.id, env.method, env.params)
     if env.id is not UNSET and (env.result or env.error):
-        return ClientResponse(rid)
+        return ClientResponse(rid, env.result, env.error)
     raise RequestError(InvalidRequestError('Invalid JSON-RPC message: no "method"'), rid)
 
 
@@ -298,6 +308,13 @@ class _Notification(msgspec.Struct):
     params: msgspec.Raw
 
 
+class _Request(msgspec.Struct):
+    jsonrpc: str
+    id: RequestId
+    method: str
+    params: msgspec.Raw
+
+
 class _BareNotification(msgspec.Struct):
     jsonrpc: str
     method: str
@@ -327,3 +344,9 @@ def encode_notification(method: str, params: bytes | None = None) -> bytes:
     if params is None:
         return _encoder.encode(_BareNotification(JSONRPC_VERSION, method))
     return _encoder.encode(_Notification(JSONRPC_VERSION, method, msgspec.Raw(params)))
+
+
+def encode_request(request_id: RequestId, method: str, params: bytes | msgspec.Raw) -> bytes:
+    """A request the server sends the client, with already-encoded ``params``."""
+    raw = params if isinstance(params, msgspec.Raw) else msgspec.Raw(params)
+    return _encoder.encode(_Request(JSONRPC_VERSION, request_id, method, raw))

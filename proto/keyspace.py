@@ -110,6 +110,11 @@ class Keyspace:
         lives, deleted (only by its holder) when it ends."""
         return f"{self._prefix}get-stream:{{{session_id}}}"
 
+    def request_state_key(self) -> str:
+        """String: the fleet's key sealing 2026-07-28 ``requestState`` (32 random bytes),
+        created by the first front with ``SET NX``; no TTL (ADR-0009)."""
+        return f"{self._prefix}request-state-key"
+
     def kept_replies(self, front_id: str) -> str:
         """Hash of replies published while no one listened on the front's channel: field =
         call id, value = encoded reply. Written by ``PUBLISH_OR_KEEP`` (workers, supervisor),

@@ -7,7 +7,9 @@ from typing import Final
 __all__ = [
     "CALL_LANE_METHODS",
     "COMPLETION_COMPLETE",
+    "ELICITATION_CREATE",
     "INITIALIZE",
+    "INPUT_REQUEST_METHODS",
     "LOGGING_SET_LEVEL",
     "NOTIFICATION_CANCELLED",
     "NOTIFICATION_INITIALIZED",
@@ -26,6 +28,8 @@ __all__ = [
     "RESOURCES_SUBSCRIBE",
     "RESOURCES_TEMPLATES_LIST",
     "RESOURCES_UNSUBSCRIBE",
+    "ROOTS_LIST",
+    "SAMPLING_CREATE_MESSAGE",
     "SERVER_DISCOVER",
     "SUBSCRIPTIONS_LISTEN",
     "TOOLS_CALL",
@@ -61,3 +65,10 @@ CALL_LANE_METHODS: Final = frozenset({TOOLS_CALL, RESOURCES_READ, PROMPTS_GET, C
 """Methods whose answer comes from handler code on a worker, through the call lane
 (ADR-0007): the only ones that may take long, stream progress and log entries, or be
 cancelled while they wait."""
+
+# Requests a server sends the client: in the handshake era as JSON-RPC requests on a stream,
+# at 2026-07-28 inside an InputRequiredResult (mcp-protocol.md 7.5).
+ELICITATION_CREATE: Final = "elicitation/create"
+SAMPLING_CREATE_MESSAGE: Final = "sampling/createMessage"
+ROOTS_LIST: Final = "roots/list"
+INPUT_REQUEST_METHODS: Final = frozenset({ELICITATION_CREATE, SAMPLING_CREATE_MESSAGE, ROOTS_LIST})

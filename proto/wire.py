@@ -15,15 +15,19 @@ import msgspec
 from proto.principal import Principal
 
 __all__ = [
+    "CLIENT_REQUEST_ID_PREFIX",
+    "AnsweredInput",
+    "BroadcastMessage",
     "CallKind",
     "CallMessage",
     "CancelCall",
-    "CancelMessage",
     "CancelRequest",
     "CancelledReply",
+    "ClientRequestMessage",
     "CompletionArguments",
     "ErrorObject",
     "ErrorReply",
+    "InputRequiredReply",
     "LogMessage",
     "ProgressMessage",
     "ResourceReadArguments",
@@ -31,13 +35,15 @@ __all__ = [
     "SessionRecord",
     "WorkerHeartbeat",
     "WorkerMessage",
+    "cancel_key_session",
+    "decode_broadcast",
     "decode_call",
-    "decode_cancel",
     "decode_completion_arguments",
     "decode_resource_arguments",
     "decode_worker_message",
     "encode_call_arguments",
     "encode_wire",
+    "is_client_request_id",
     "request_cancel_key",
 ]
 
@@ -92,6 +98,17 @@ class CallMessage(WireStruct, frozen=True, tag="call"):
     kind: str = CallKind.TOOL
     """What ``tool`` names and ``arguments`` carry (:class:`CallKind`); a front that
     predates resources sends only tool calls (ADR-0007)."""
+    client_capabilities: int = 0
+    """What the client can answer if the handler asks it for input
+    (``proto.ClientCapability`` flags); 0 from a front that predates asking, or when the
+    call cannot carry a request to the client (ADR-0009)."""
+    input_responses: dict[str, msgspec.Raw] | None = None
+    """2026-07-28: the answers this round of a multi round-trip request brings, keyed as
+    the handler asked (earlier rounds' from the ``requestState``, the client's
+    ``inputResponses``); None on a first round and in the handshake era (ADR-0009)."""
+    input_round: int = 0
+    """2026-07-28: how many rounds of this request asked for input before (0 on the first,
+    as the front vouches from the ``requestState``)."""
 
 
 class ResourceReadArguments(msgspec.Struct, frozen=True):
@@ -159,7 +176,37 @@ class CancelledReply(WireStruct, frozen=True, tag="cancelled"):
     call_id: int
 
 
-WorkerMessage = ResultReply | ErrorReply | ProgressMessage | CancelledReply | LogMessage
+class InputRequiredReply(WireStruct, frozen=True, tag="input_required"):
+    """The final answer of a 2026-07-28 call whose handler asked for input it was not
+    given: the ``inputRequests`` (an encoded object, key → ``{method, params}``) and the
+    answers it used (the front seals them into the ``requestState``)."""
+
+    call_id: int
+    requests: msgspec.Raw
+    answers: dict[str, msgspec.Raw]
+    round: int
+
+
+class ClientRequestMessage(WireStruct, frozen=True, tag="ask"):
+    """A handshake-era handler asks the client (``sampling/createMessage``, ...): the front
+    sends it on the call's stream as a JSON-RPC request with ``request_id``; the answer
+    comes back on the broadcast stream (:class:`AnsweredInput`)."""
+
+    call_id: int
+    request_id: str
+    method: str
+    params: msgspec.Raw
+
+
+WorkerMessage = (
+    ResultReply
+    | ErrorReply
+    | ProgressMessage
+    | CancelledReply
+    | LogMessage
+    | InputRequiredReply
+    | ClientRequestMessage
+)
 
 
 class CancelCall(WireStruct, frozen=True, tag="cancel_call"):
@@ -181,13 +228,39 @@ class CancelRequest(WireStruct, frozen=True, tag="cancel_request"):
     expires_ms: int
 
 
-CancelMessage = CancelCall | CancelRequest
+class AnsweredInput(WireStruct, frozen=True, tag="answer"):
+    """A client's response to a :class:`ClientRequestMessage`, from whichever front it
+    reached: the worker waiting for ``request_id`` takes it if ``session_id`` is the
+    call's session ("" on stdio). ``response`` is the client's whole JSON-RPC message."""
+
+    request_id: str
+    session_id: str
+    response: msgspec.Raw
+
+
+BroadcastMessage = CancelCall | CancelRequest | AnsweredInput
+"""What every worker reads from the fleet's broadcast stream (``Keyspace.cancel_stream``)."""
 
 
 def request_cancel_key(session_id: str, request_id: int | str) -> str:
     """The key naming a session's request for cancellation: the session id and the
     JSON-RPC id as JSON, so ``1`` and ``"1"`` stay distinct (ids are compared verbatim)."""
     return f"{session_id} {_encoder.encode(request_id).decode()}"
+
+
+CLIENT_REQUEST_ID_PREFIX: Final = "mcpfleet-ask-"
+"""Starts the JSON-RPC id of every request a handler sends a client (handshake era); the
+rest is random, so an id names one request fleet-wide and cannot be guessed."""
+
+
+def is_client_request_id(request_id: object) -> bool:
+    """Whether a client's response answers a request of ours (by its id)."""
+    return isinstance(request_id, str) and request_id.startswith(CLIENT_REQUEST_ID_PREFIX)
+
+
+def cancel_key_session(cancel_key: str | None) -> str:
+    """The session a :func:`request_cancel_key` names ("" without one: stdio)."""
+    return "" if cancel_key is None else cancel_key.partition(" ")[0]
 
 
 class SessionRecord(msgspec.Struct, frozen=True):
@@ -200,6 +273,9 @@ class SessionRecord(msgspec.Struct, frozen=True):
     log_level: str | None = None
     """The level the client set with ``logging/setLevel``; None until it does (then no
     ``notifications/message`` is sent). Absent from records written before logging."""
+    client_capabilities: int = 0
+    """What the client declared in ``initialize`` it can answer (``ClientCapability``
+    flags); 0 in records written before asking existed."""
 
 
 class WorkerHeartbeat(msgspec.Struct, frozen=True):
@@ -216,10 +292,12 @@ _call_decoder: Final = msgspec.json.Decoder(CallMessage)
 _resource_arguments_decoder: Final = msgspec.json.Decoder(ResourceReadArguments)
 _completion_arguments_decoder: Final = msgspec.json.Decoder(CompletionArguments)
 _worker_decoder: Final[msgspec.json.Decoder[WorkerMessage]] = msgspec.json.Decoder(WorkerMessage)
-_cancel_decoder: Final[msgspec.json.Decoder[CancelMessage]] = msgspec.json.Decoder(CancelMessage)
+_broadcast_decoder: Final[msgspec.json.Decoder[BroadcastMessage]] = msgspec.json.Decoder(
+    BroadcastMessage
+)
 
 
-def encode_wire(message: CallMessage | WorkerMessage | CancelMessage) -> bytes:
+def encode_wire(message: CallMessage | WorkerMessage | BroadcastMessage) -> bytes:
     """Encode any wire message."""
     return _encoder.encode(message)
 
@@ -259,13 +337,13 @@ def decode_worker_message(data: bytes) -> WorkerMessage:
     return _decode(_worker_decoder, data)
 
 
-def decode_cancel(data: bytes) -> CancelMessage:
-    """Decode an entry of the cancel stream.
+def decode_broadcast(data: bytes) -> BroadcastMessage:
+    """Decode an entry of the broadcast (cancel) stream.
 
     Raises:
         msgspec.MsgspecError: garbage, including invalid UTF-8.
     """
-    return _decode(_cancel_decoder, data)
+    return _decode(_broadcast_decoder, data)
 
 
 def decode_resource_arguments(data: bytes) -> ResourceReadArguments:

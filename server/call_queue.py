@@ -17,15 +17,17 @@ import trio
 from proto import (
     CALL_PAYLOAD_FIELD,
     CANCEL_STREAM_MAXLEN,
+    AnsweredInput,
     BackendUnavailableError,
+    BroadcastMessage,
     CallKind,
     CallMessage,
     CancelCall,
     CancelledReply,
-    CancelMessage,
     CancelRequest,
     ErrorReply,
     FleetError,
+    InputRequiredReply,
     Keyspace,
     LocalProtocolError,
     Principal,
@@ -33,7 +35,7 @@ from proto import (
     encode_wire,
 )
 from server.redis_client import RedisClient, RedisCommandError
-from server.reply_router import LogSink, ProgressSink, ReplyRouter
+from server.reply_router import ClientRequestSink, LogSink, ProgressSink, ReplyRouter
 
 __all__ = ["LONG_WAIT_S", "CallCancelledError", "CallQueue", "NoWorkerAnswerError"]
 
@@ -100,7 +102,11 @@ class CallQueue:
         on_log: LogSink | None = None,
         principal: Principal | None = None,
         kind: CallKind = CallKind.TOOL,
-    ) -> ResultReply | ErrorReply:
+        client_capabilities: int = 0,
+        on_request: ClientRequestSink | None = None,
+        input_responses: dict[str, msgspec.Raw] | None = None,
+        input_round: int = 0,
+    ) -> ResultReply | ErrorReply | InputRequiredReply:
         """Enqueue a validated call and wait for the worker's reply.
 
         ``kind`` says what ``tool`` names and ``arguments`` carry (``CallKind``: a tool
@@ -110,7 +116,10 @@ class CallQueue:
         :data:`LONG_WAIT_S` (a transport starts watching for the client's disconnect only
         then, so the many fast calls never pay for it; ADR-0004). The worker sends log
         entries at ``log_level`` and above (None: none) to ``on_log``. ``principal``: who
-        the call is made for, handed to the handler.
+        the call is made for, handed to the handler. A handler may ask the client what
+        ``client_capabilities`` allow (ADR-0009): in the handshake era its requests go to
+        ``on_request``; at 2026-07-28 it ends with an :class:`InputRequiredReply` unless
+        ``input_responses`` (round ``input_round``) answer them.
 
         Raises:
             BackendUnavailableError: Redis refused or did not answer the XADD.
@@ -134,8 +143,11 @@ class CallQueue:
             log_level=log_level,
             principal=principal,
             kind=kind,
+            client_capabilities=client_capabilities,
+            input_responses=input_responses,
+            input_round=input_round,
         )
-        with self._router.expect(call_id, on_progress, on_log) as pending:
+        with self._router.expect(call_id, on_progress, on_log, on_request) as pending:
             try:
                 await self._append(message)
                 deadline = trio.current_time() + timeout_s + self._reply_grace_s
@@ -172,6 +184,15 @@ class CallQueue:
         expires_ms = int((time.time() + within_s) * 1000)
         await self._append_cancel(CancelRequest(cancel_key, expires_ms))
 
+    async def answer_request(self, request_id: str, session_id: str, response: bytes) -> None:
+        """Hand a client's response to the worker whose handler asked (ADR-0009), wherever
+        it runs: it reads the broadcast stream and takes answers of its call's session.
+
+        Raises:
+            BackendUnavailableError: Redis refused or did not answer.
+        """
+        await self._append_cancel(AnsweredInput(request_id, session_id, msgspec.Raw(response)))
+
     async def _publish_cancel(self, cancel: CancelCall) -> None:
         # Shielded and bounded: the caller is being cancelled, and the worker holding the
         # call must still hear of it. Best effort: if Redis is unreachable the call runs on
@@ -182,7 +203,7 @@ class CallQueue:
             except (BackendUnavailableError, RedisCommandError) as exc:
                 log.warning("call.cancel_not_sent", call_id=cancel.call_id, error=str(exc))
 
-    async def _append_cancel(self, cancel: CancelMessage) -> None:
+    async def _append_cancel(self, cancel: BroadcastMessage) -> None:
         try:
             await self._redis.execute(
                 "XADD", self._cancels, "MAXLEN", "~", CANCEL_STREAM_MAXLEN, "*",

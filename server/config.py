@@ -60,6 +60,11 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     (clients that follow cursors get every tool, clients that read one page only the first
     ones)."""
 
+    request_state_ttl_s: PositiveFloat = 3600.0
+    """2026-07-28: how long a client may take to answer a handler's questions (an
+    ``InputRequiredResult``) before the ``requestState`` it must echo expires and its retry
+    is refused (-32602); a person filling in a form needs minutes, not seconds."""
+
     sse_keepalive_s: PositiveFloat = 15.0
     """An SSE response idle this long gets a ``: ping`` comment (proxies cut idle streams)."""
 

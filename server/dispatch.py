@@ -45,6 +45,8 @@ from proto import (
     CallToolParams2025,
     CallToolParams2026,
     CancelledParams,
+    ClientRequestMessage,
+    ClientResponse,
     CompleteParams,
     CompleteResult,
     Completion,
@@ -55,6 +57,7 @@ from proto import (
     HeaderMismatchError,
     InitializeParams,
     InitializeResult,
+    InputRequiredReply,
     InvalidParamsError,
     LegacyMeta,
     ListenParams,
@@ -62,6 +65,7 @@ from proto import (
     LocalProtocolError,
     LogMessage,
     MethodNotFoundError,
+    MissingClientCapabilityError,
     ModernMeta,
     ModernParams,
     Notification,
@@ -72,6 +76,7 @@ from proto import (
     ProtocolError,
     ReadResourceParams,
     Request,
+    RequestBinding,
     ResourceReadArguments,
     ResourcesCapability,
     ResultMeta,
@@ -83,20 +88,25 @@ from proto import (
     TextContent,
     ToolsCapability,
     build_call_result,
+    capability_flags,
     decode_params,
     encode_call_arguments,
     encode_notification,
+    encode_request,
+    is_client_request_id,
     log_notification,
     negotiate_handshake_version,
     param_header_mismatch,
     request_cancel_key,
     require_log_level,
+    required_capabilities,
     resource_not_found,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
+from server.input_rounds import InputRounds, RoundInputs
 from server.log_level_setting import LogLevelSetting
-from server.reply_router import LogSink, ProgressSink
+from server.reply_router import ClientRequestSink, LogSink, ProgressSink
 from server.resource_subscriptions import ResourceSubscriptions
 from server.tool_catalog import ToolCatalog
 
@@ -130,11 +140,21 @@ class Dispatcher:
         catalog: the tools served.
         calls: where ``tools/call`` goes.
         list_ttl_ms: the cache hint on 2026-07-28 discover results.
+        input_rounds: seals and opens the ``requestState`` of 2026-07-28 requests whose
+            handlers ask the client for input (ADR-0009).
     """
 
-    def __init__(self, catalog: ToolCatalog, calls: CallQueue, *, list_ttl_ms: int) -> None:
+    def __init__(
+        self,
+        catalog: ToolCatalog,
+        calls: CallQueue,
+        *,
+        list_ttl_ms: int,
+        input_rounds: InputRounds,
+    ) -> None:
         self._catalog = catalog
         self._calls = calls
+        self._rounds = input_rounds
         self._meta = ResultMeta(server_info=catalog.server_info)
         capabilities = _capabilities(catalog)
         self._capabilities = capabilities
@@ -163,6 +183,7 @@ class Dispatcher:
         log_setting: LogLevelSetting | None = None,
         subscriptions: ResourceSubscriptions | None = None,
         principal: Principal | None = None,
+        client_capabilities: int = 0,
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
@@ -172,7 +193,9 @@ class Dispatcher:
         may cancel the request from any front (:meth:`handshake_notification`).
         ``log_setting`` is the session's (or connection's) ``logging/setLevel`` level, and
         ``subscriptions`` its ``resources/subscribe`` URIs. ``principal`` defaults to an
-        anonymous caller bound to ``session_id``.
+        anonymous caller bound to ``session_id``. ``client_capabilities``: what the client
+        declared in ``initialize`` (``ClientCapability`` flags); a handler's requests for
+        the client go to ``notify`` too.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -191,6 +214,7 @@ class Dispatcher:
             log_setting=log_setting,
             subscriptions=subscriptions,
             principal=principal or Principal.anonymous(session_id or ""),
+            client_capabilities=client_capabilities,
         )
         return await handler(self, served)
 
@@ -216,9 +240,24 @@ class Dispatcher:
             within_s=self._catalog.longest_timeout_s,
         )
 
-    async def initialize(self, request: Request) -> tuple[bytes, str, str]:
-        """Answer ``initialize``: the result, the negotiated version and the client's name
-        (for the session the transport opens).
+    async def client_response(self, message: ClientResponse, session_id: str) -> None:
+        """Pass on a client's response to a request a handler sent it (handshake era), to
+        the worker waiting for it wherever that is (ADR-0009). ``session_id`` is the
+        session it came in ("" on stdio): only the asking call's own may answer. Responses
+        to ids we never issue are ignored (responses are never answered).
+
+        Raises:
+            BackendUnavailableError: Redis did not take the answer.
+        """
+        if not is_client_request_id(message.id):
+            log.info("response.ignored", response_id=message.id)
+            return
+        await self._calls.answer_request(str(message.id), session_id, message.outcome())
+
+    async def initialize(self, request: Request) -> tuple[bytes, str, str, int]:
+        """Answer ``initialize``: the result, the negotiated version, the client's name
+        and what it can answer (``ClientCapability`` flags), for the session the
+        transport opens.
 
         Raises:
             ProtocolError: malformed params (-32602).
@@ -227,7 +266,8 @@ class Dispatcher:
         version = negotiate_handshake_version(init.protocol_version)
         client = init.client_info
         name = "" if isinstance(client, msgspec.UnsetType) else client.name
-        return self._initialize_result(version), version, name
+        flags = capability_flags(init.capabilities)
+        return self._initialize_result(version), version, name, flags
 
     async def modern(
         self,
@@ -268,6 +308,7 @@ class Dispatcher:
             on_long_wait=on_long_wait,
             log_level=_requested_log_level(params),
             principal=principal or _ANONYMOUS,
+            client_capabilities=_declared_capabilities(params),
         )
         return await handler(self, served)
 
@@ -353,6 +394,7 @@ class Dispatcher:
             arguments=encode_call_arguments(ResourceReadArguments(params.uri, found.variables)),
             timeout_s=resource.timeout_s,
             meta=params.meta,
+            asked=(params.uri, b""),
         )
 
     async def _prompts_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
@@ -367,13 +409,15 @@ class Dispatcher:
         problem = prompt.arguments_problem(arguments)
         if problem is not None:
             raise InvalidParamsError(problem)
+        encoded = _encoder.encode(arguments)
         return await self._on_worker(
             served,
             kind=CallKind.PROMPT,
             target=prompt.name,
-            arguments=_encoder.encode(arguments),
+            arguments=encoded,
             timeout_s=prompt.timeout_s,
             meta=params.meta,
+            asked=(prompt.name, encoded),
         )
 
     async def _subscribe(self, served: ServedRequest) -> bytes | msgspec.Raw:
@@ -443,7 +487,8 @@ class Dispatcher:
     async def _reinitialize(self, served: ServedRequest) -> bytes | msgspec.Raw:
         # Transports answer initialize themselves (it opens their session); this keeps the
         # method answered the same way should a path reach the table with it.
-        return (await self.initialize(served.request))[0]
+        result, *_ = await self.initialize(served.request)
+        return result
 
     async def _ping(self, served: ServedRequest) -> bytes | msgspec.Raw:
         return _EMPTY_RESULT
@@ -472,6 +517,9 @@ class Dispatcher:
         tool = self._catalog.get(params.name)
         if tool is None:
             raise InvalidParamsError(f"Unknown tool: {params.name}")
+        missing = tool.required_client & ~served.client_capabilities
+        if missing:
+            return self._lacks_capability(tool.name, missing, version)
         raw_args = _arguments_object(params.arguments)
         problem = tool.argument_problem(raw_args)
         if problem is not None:
@@ -485,6 +533,7 @@ class Dispatcher:
             arguments=raw_args,
             timeout_s=tool.timeout_s,
             meta=params.meta,
+            asked=(params.name, raw_args),
         )
 
     async def _on_worker(
@@ -496,15 +545,31 @@ class Dispatcher:
         arguments: bytes,
         timeout_s: float,
         meta: LegacyMeta | ModernMeta | UnsetType,
+        asked: tuple[str, bytes] | None = None,
     ) -> bytes | msgspec.Raw:
         """Run a validated call on a worker (every kind alike, ADR-0007) and relay its
         answer: progress when the request carries a token, log entries at the level it
         takes, cancellation by request id through any front for a handshake-era HTTP
-        session."""
+        session. A method whose handler may ask the client for input passes ``asked``
+        (what the request is about, and its arguments), binding the ``requestState`` of
+        its 2026-07-28 rounds (ADR-0009); completions do not ask (MRTR is for tools,
+        prompts and resources only)."""
         token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
         progress = _progress_reporter(token, served.notify)
         on_log = _log_forwarder(served.log_level, served.notify)
         session_id = served.session_id
+        modern = served.version in MODERN_VERSIONS
+        capabilities = 0 if asked is None else served.client_capabilities
+        on_request = None
+        rounds: RoundInputs | None = None
+        if modern:
+            if asked is not None and self._rounds.is_retry(served.request.params):
+                rounds = self._rounds.inputs(served.request.params, _binding(served, asked))
+        else:
+            # Handshake-era requests travel on the call's stream: none, nothing to ask with.
+            on_request = _request_forwarder(served.notify)
+            if on_request is None:
+                capabilities = 0
         reply = await self._calls.call(
             tool=target,
             arguments=arguments,
@@ -521,9 +586,17 @@ class Dispatcher:
             on_log=on_log,
             principal=served.principal,
             kind=kind,
+            client_capabilities=capabilities,
+            on_request=on_request,
+            input_responses=None if rounds is None else rounds.answers,
+            input_round=0 if rounds is None else rounds.round,
         )
         if isinstance(reply, ResultReply):
             return reply.result
+        if isinstance(reply, InputRequiredReply):
+            if not modern or asked is None:
+                raise LocalProtocolError("a worker asked for input by a 2026-07-28 result")
+            return self._rounds.result(reply, _binding(served, asked))
         raise ProtocolError(reply.error.message, reply.error.data, code=reply.error.code)
 
     def _check_param_headers(self, call: CallToolParams2026, sent: Mapping[str, list[str]]) -> None:
@@ -539,6 +612,17 @@ class Dispatcher:
         problem = param_header_mismatch(tool.param_headers, sent, arguments)
         if problem is not None:
             raise HeaderMismatchError(problem)
+
+    def _lacks_capability(self, tool: str, missing: int, version: str) -> bytes:
+        """A tool that needs what its client did not declare is not run: ``-32021`` at
+        2026-07-28 (HTTP 400); a tool error before, when the code did not exist."""
+        needed = required_capabilities(missing)
+        message = f"Tool {tool!r} needs the client capabilities it did not declare: " + ", ".join(
+            sorted(needed)
+        )
+        if version in MODERN_VERSIONS:
+            raise MissingClientCapabilityError(message, {"requiredCapabilities": needed})
+        return self._tool_error(message, version)
 
     def _tool_error(self, message: str, version: str) -> bytes:
         result = build_call_result(
@@ -628,9 +712,12 @@ class ServedRequest:
         log_setting: where ``logging/setLevel`` stores a level (handshake era).
         subscriptions: where ``resources/subscribe`` stores URIs (handshake era).
         principal: who the request is made for.
+        client_capabilities: what its client can answer (``ClientCapability`` flags):
+            declared in ``initialize`` (handshake era) or the request's envelope.
     """
 
     __slots__ = (
+        "client_capabilities",
         "log_level",
         "log_setting",
         "notify",
@@ -658,7 +745,9 @@ class ServedRequest:
         log_setting: LogLevelSetting | None = None,
         subscriptions: ResourceSubscriptions | None = None,
         principal: Principal = _ANONYMOUS,
+        client_capabilities: int = 0,
     ) -> None:
+        self.client_capabilities = client_capabilities
         self.request = request
         self.version = version
         self.request_id = request_id
@@ -738,6 +827,32 @@ def _requested_log_level(params: ModernParams) -> str | None:
     if isinstance(meta, UnsetType) or isinstance(meta.log_level, UnsetType):
         return None
     return meta.log_level
+
+
+def _declared_capabilities(params: ModernParams) -> int:
+    """What a 2026-07-28 request's envelope says its client can answer (checked present)."""
+    meta = params.meta
+    if isinstance(meta, UnsetType) or isinstance(meta.client_capabilities, UnsetType):
+        return 0
+    caps = meta.client_capabilities
+    return capability_flags(caps) if caps else 0
+
+
+def _binding(served: ServedRequest, asked: tuple[str, bytes]) -> RequestBinding:
+    target, arguments = asked
+    return RequestBinding.of(served.request.method, target, arguments, served.principal.name)
+
+
+def _request_forwarder(notify: NotificationSink | None) -> ClientRequestSink | None:
+    """A handshake-era handler's requests for its client go on the call's stream, as
+    JSON-RPC requests with the ids the worker chose (it waits for their answers)."""
+    if notify is None:
+        return None
+
+    def on_request(message: ClientRequestMessage) -> None:
+        notify(encode_request(message.request_id, message.method, message.params))
+
+    return on_request
 
 
 def _log_forwarder(minimum: str | None, notify: NotificationSink | None) -> LogSink | None:

@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from proto import Keyspace
+from proto import Keyspace, ResultMeta
 from server.call_queue import CallQueue
 from server.change_feed import ChangeFeed
 from server.config import FrontConfig
 from server.dispatch import Dispatcher
+from server.input_rounds import InputRounds, load_request_state_key
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
@@ -92,7 +93,12 @@ async def open_front_services(
         calls = CallQueue(
             redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
         )
-        dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms)
+        rounds = InputRounds(
+            await load_request_state_key(redis, keys),
+            ttl_s=config.request_state_ttl_s,
+            meta=ResultMeta(server_info=catalog.server_info),
+        )
+        dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms, input_rounds=rounds)
         changes = ChangeFeed(
             redis=redis,
             keys=keys,

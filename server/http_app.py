@@ -19,7 +19,7 @@ stream open (``server/listen_stream.py``), so it is routed before the request/re
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import msgspec
@@ -292,9 +292,10 @@ class HttpApp:
         send: Send | None,
     ) -> tuple[int, bytes | None] | None:
         """A handshake-era POST. Without ``events`` (no progress token), a call to a worker
-        (``tools/call``, ``resources/read``, ...) of a session that set a log level gets its
-        own event stream, answered through
-        ``send`` (then None is returned): other requests never pay for the nursery."""
+        (``tools/call``, ``resources/read``, ...) of a session that set a log level, or
+        whose client can answer requests (its handler may ask), gets its own event stream,
+        answered through ``send`` (then None is returned): other requests never pay for
+        the nursery."""
         message = _decode(body)
         rid = message.id if isinstance(message, Request) else None
         if not isinstance(message, ClientResponse):
@@ -308,11 +309,11 @@ class HttpApp:
         if isinstance(message, Notification):
             return await self._handshake_notification(message, headers.session_id or "")
         if not isinstance(message, Request):
-            return 202, None
+            return await self._client_response(message, headers.session_id or "")
         if (
             events is None
             and send is not None
-            and session.log_level is not None
+            and (session.log_level is not None or session.client_capabilities)
             and message.method in CALL_LANE_METHODS
         ):
             return await self._handshake_streamed(message, session, headers, extra, send)
@@ -366,6 +367,7 @@ class HttpApp:
                 session_id=headers.session_id,
                 log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
                 subscriptions=SessionSubscriptions(self._sessions, session_id),
+                client_capabilities=session.client_capabilities,
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
@@ -411,6 +413,7 @@ class HttpApp:
                 self._sessions, headers.session_id or "", session.log_level
             ),
             subscriptions=SessionSubscriptions(self._sessions, headers.session_id or ""),
+            client_capabilities=session.client_capabilities,
         )
         if answer is not None:
             await _respond(send, *answer)
@@ -418,20 +421,25 @@ class HttpApp:
     async def _handshake_notification(
         self, message: Notification, session_id: str
     ) -> tuple[int, bytes | None]:
-        try:
-            await self._dispatcher.handshake_notification(message, session_id=session_id)
-        except (BackendUnavailableError, RedisCommandError) as exc:
-            error = _unavailable(exc)
-            return 503, encode_error(None, error.code, error.message)
-        return 202, None
+        return await _accepted(
+            self._dispatcher.handshake_notification(message, session_id=session_id)
+        )
+
+    async def _client_response(
+        self, message: ClientResponse, session_id: str
+    ) -> tuple[int, bytes | None]:
+        """A client's response to a request a handler sent it: 202 once it is on its way to
+        that handler's worker (ADR-0009); 503 if Redis did not take it (the client may
+        post it again)."""
+        return await _accepted(self._dispatcher.client_response(message, session_id))
 
     async def _initialize(
         self, message: Request, extra: list[tuple[bytes, bytes]]
     ) -> tuple[int, bytes | None]:
         """Answer ``initialize`` and open a session every front can serve."""
         try:
-            result, version, client_name = await self._dispatcher.initialize(message)
-            session_id = await self._sessions.create(version, client_name)
+            result, version, client_name, capabilities = await self._dispatcher.initialize(message)
+            session_id = await self._sessions.create(version, client_name, capabilities)
         except RemoteProtocolError as exc:
             return 200, encode_error(message.id, exc.code, exc.message, exc.data)
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
@@ -618,6 +626,17 @@ def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, M
     except RemoteProtocolError as exc:
         raise HttpError(exc.http_status, exc, message.id) from None
     return message, version, params
+
+
+async def _accepted(relay: Awaitable[None]) -> tuple[int, bytes | None]:
+    """202 for a client message passed on through Redis (never answered otherwise), 503
+    when Redis did not take it."""
+    try:
+        await relay
+    except (BackendUnavailableError, RedisCommandError) as exc:
+        error = _unavailable(exc)
+        return 503, encode_error(None, error.code, error.message)
+    return 202, None
 
 
 def _decode(body: bytes) -> Request | Notification | ClientResponse:

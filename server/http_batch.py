@@ -28,6 +28,7 @@ import trio
 from proto import (
     BackendUnavailableError,
     BatchReplies,
+    ClientResponse,
     HeaderMismatchError,
     IncomingMessage,
     InvalidRequestError,
@@ -94,12 +95,14 @@ class HttpBatches:
         send: Send,
         log_setting: LogLevelSetting | None = None,
         subscriptions: ResourceSubscriptions | None = None,
+        client_capabilities: int = 0,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """Serve a decoded batch of a 2025-03-26 session.
 
         ``prime``: an SSE answer opens with a priming event (never, at 2025-03-26).
         ``log_setting``: the session's ``logging/setLevel`` level; ``subscriptions``: its
-        resource subscriptions.
+        resource subscriptions; ``client_capabilities``: what its client declared it can
+        answer (a handler's requests go out on the batch's stream, ADR-0009).
 
         Returns:
             The status, body and headers to answer with; None when the answer was an SSE
@@ -121,6 +124,7 @@ class HttpBatches:
                 new_request_id=self._new_request_id,
                 log_setting=log_setting,
                 subscriptions=subscriptions,
+                client_capabilities=client_capabilities,
             )
             await batch.serve(members)
             events.close()
@@ -144,8 +148,10 @@ class _Batch:
         new_request_id: Callable[[], str],
         log_setting: LogLevelSetting | None,
         subscriptions: ResourceSubscriptions | None,
+        client_capabilities: int,
     ) -> None:
         self._dispatcher = dispatcher
+        self._client_capabilities = client_capabilities
         self._log_setting = log_setting
         self._subscriptions = subscriptions
         self._session_id = session_id
@@ -159,7 +165,7 @@ class _Batch:
 
     async def serve(self, members: list[IncomingMessage | RequestError]) -> None:
         """Serve every member; returns once every request is answered or cancelled."""
-        requests, refusals, notifications = self._sort(members)
+        requests, refusals, relayed = self._sort(members)
         self._has_requests = bool(requests)
         # Counted before anything awaits, so whichever response brings it to 0 is the last.
         self._unanswered = len(requests) + len(refusals)
@@ -168,8 +174,8 @@ class _Batch:
                 nursery.start_soon(self._serve_request, index, request)
             for index, request_id, error in refusals:
                 await self._deliver(index, _error_reply(request_id, error))
-            for notification in notifications:
-                await self._act_on(notification)
+            for message in relayed:
+                await self._act_on(message)
 
     def answer(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         """Status, body and headers, when the event stream never started."""
@@ -184,16 +190,16 @@ class _Batch:
 
     def _sort(
         self, members: list[IncomingMessage | RequestError]
-    ) -> tuple[list[tuple[int, Request]], list[_Refusal], list[Notification]]:
+    ) -> tuple[list[tuple[int, Request]], list[_Refusal], list[Notification | ClientResponse]]:
         requests: list[tuple[int, Request]] = []
         refusals: list[_Refusal] = []
-        notifications: list[Notification] = []
+        relayed: list[Notification | ClientResponse] = []  # acted on, never answered
         seen: set[RequestId] = set()
         for index, member in enumerate(members):
             if isinstance(member, RequestError):
                 refusals.append((index, member.request_id, member.error))
-            elif isinstance(member, Notification):
-                notifications.append(member)
+            elif isinstance(member, Notification | ClientResponse):
+                relayed.append(member)
             elif isinstance(member, Request):
                 if member.id in seen:
                     # Two answers with one id, and a cancel for it, would be ambiguous.
@@ -207,8 +213,7 @@ class _Batch:
                     refusals.append((index, member.id, exc))
                     continue
                 requests.append((index, member))
-            # A posted response answers a server request; we send none, so none is awaited.
-        return requests, refusals, notifications
+        return requests, refusals, relayed
 
     async def _serve_request(self, index: int, request: Request) -> None:
         try:
@@ -220,6 +225,7 @@ class _Batch:
                 session_id=self._session_id,
                 log_setting=self._log_setting,
                 subscriptions=self._subscriptions,
+                client_capabilities=self._client_capabilities,
             )
         except CallCancelledError:
             self._unanswered -= 1  # cancelled by the client: left out (mcp-protocol.md 9.2)
@@ -235,9 +241,13 @@ class _Batch:
         self._unanswered -= 1
         await self._events.respond(reply, last=self._unanswered == 0)
 
-    async def _act_on(self, notification: Notification) -> None:
+    async def _act_on(self, message: Notification | ClientResponse) -> None:
+        """A notification (a cancel), or a response to a handler's request, passed on."""
         try:
-            await self._dispatcher.handshake_notification(notification, session_id=self._session_id)
+            if isinstance(message, ClientResponse):
+                await self._dispatcher.client_response(message, self._session_id)
+            else:
+                await self._dispatcher.handshake_notification(message, session_id=self._session_id)
         except (BackendUnavailableError, RedisCommandError) as exc:
             log.warning("batch.notification_failed", error=str(exc))
             self._unavailable = unavailable_error(exc)

@@ -14,7 +14,9 @@ import trio
 from proto import (
     BackendUnavailableError,
     CancelledReply,
+    ClientRequestMessage,
     ErrorReply,
+    InputRequiredReply,
     LogMessage,
     ProgressMessage,
     RedisCommandError,
@@ -23,7 +25,14 @@ from proto import (
 )
 from server.redis_client import RedisClient
 
-__all__ = ["KeptReplyFetcher", "LogSink", "PendingCall", "ProgressSink", "ReplyRouter"]
+__all__ = [
+    "ClientRequestSink",
+    "KeptReplyFetcher",
+    "LogSink",
+    "PendingCall",
+    "ProgressSink",
+    "ReplyRouter",
+]
 
 log = structlog.get_logger()
 
@@ -34,17 +43,28 @@ ProgressSink = Callable[[ProgressMessage], None]
 LogSink = Callable[[LogMessage], None]
 """Receives a call's log entries, synchronously, in order (must not block)."""
 
+ClientRequestSink = Callable[[ClientRequestMessage], None]
+"""Receives a call's requests for its client, synchronously, in order (must not block)."""
+
+FinalReply = ResultReply | ErrorReply | CancelledReply | InputRequiredReply
+
 
 class PendingCall:
     """A call waiting for its reply; ``done`` is set once ``reply`` holds it."""
 
-    __slots__ = ("done", "on_log", "on_progress", "reply")
+    __slots__ = ("done", "on_log", "on_progress", "on_request", "reply")
 
-    def __init__(self, on_progress: ProgressSink | None, on_log: LogSink | None = None) -> None:
+    def __init__(
+        self,
+        on_progress: ProgressSink | None,
+        on_log: LogSink | None = None,
+        on_request: ClientRequestSink | None = None,
+    ) -> None:
         self.done = trio.Event()
-        self.reply: ResultReply | ErrorReply | CancelledReply | None = None
+        self.reply: FinalReply | None = None
         self.on_progress = on_progress
         self.on_log = on_log
+        self.on_request = on_request
 
 
 class ReplyRouter:
@@ -65,11 +85,13 @@ class ReplyRouter:
         call_id: int,
         on_progress: ProgressSink | None = None,
         on_log: LogSink | None = None,
+        on_request: ClientRequestSink | None = None,
     ) -> Iterator[PendingCall]:
         """Register a waiter for ``call_id`` for the duration of the block (register before
-        enqueueing, so a fast reply cannot arrive first); progress goes to ``on_progress``
-        and log entries to ``on_log`` until the reply arrives."""
-        pending = PendingCall(on_progress, on_log)
+        enqueueing, so a fast reply cannot arrive first); progress goes to ``on_progress``,
+        log entries to ``on_log`` and requests for the client to ``on_request`` until the
+        reply arrives."""
+        pending = PendingCall(on_progress, on_log, on_request)
         self._pending[call_id] = pending
         try:
             yield pending
@@ -92,6 +114,10 @@ class ReplyRouter:
         if isinstance(message, LogMessage):
             if pending.on_log is not None:
                 pending.on_log(message)
+            return
+        if isinstance(message, ClientRequestMessage):
+            if pending.on_request is not None:
+                pending.on_request(message)
             return
         pending.reply = message
         pending.done.set()

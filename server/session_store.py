@@ -49,8 +49,11 @@ class SessionStore:
         self._keys = keys
         self._idle_ttl_s = idle_ttl_s
 
-    async def create(self, protocol_version: str, client_name: str) -> str:
-        """Store a new session and return its id.
+    async def create(
+        self, protocol_version: str, client_name: str, client_capabilities: int = 0
+    ) -> str:
+        """Store a new session and return its id; ``client_capabilities`` are what the
+        client declared it can answer (``ClientCapability`` flags).
 
         Raises:
             BackendUnavailableError: Redis is unreachable.
@@ -60,6 +63,7 @@ class SessionStore:
             protocol_version=protocol_version,
             created_ms=int(time.time() * 1000),
             client_name=client_name,
+            client_capabilities=client_capabilities,
         )
         await self._redis.execute(
             "SET", self._keys.session(session_id), _encoder.encode(record), "EX", self._idle_ttl_s

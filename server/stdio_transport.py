@@ -66,6 +66,7 @@ from proto import (
     NOTIFICATION_CANCELLED,
     SUBSCRIPTIONS_LISTEN,
     Admission,
+    BackendUnavailableError,
     BatchReplies,
     BodyTooLargeError,
     CancelledParams,
@@ -81,6 +82,7 @@ from proto import (
     Notification,
     Principal,
     ProtocolError,
+    RedisCommandError,
     Request,
     RequestError,
     RequestId,
@@ -186,6 +188,7 @@ class StdioConnection:
         self._max_batch_requests = max_batch_requests
         self._eof_grace_s = eof_grace_s
         self._session = StdioSession()
+        self._client_capabilities = 0  # declared in initialize (handshake era)
         self._slots = trio.Semaphore(max_in_flight)
         self._in_flight: dict[RequestId, trio.CancelScope] = {}
         self._running = 0
@@ -299,8 +302,8 @@ class StdioConnection:
         elif isinstance(message, Notification):
             self._on_notification(message)
         elif isinstance(message, ClientResponse):
-            # We never send requests, so no response can be awaited: nothing to do.
-            log.debug("stdio.response_ignored")
+            # An answer to a handler's request (ADR-0009): on to the worker waiting for it.
+            nursery.start_soon(self._pass_on_response, message)
 
     async def _on_request(self, request: Request, nursery: trio.Nursery, deliver: _Deliver) -> None:
         if request.id in self._in_flight:
@@ -330,12 +333,20 @@ class StdioConnection:
             self._serve_request, request, scope, admission is Admission.SERVE_MODERN, deliver
         )
 
+    async def _pass_on_response(self, message: ClientResponse) -> None:
+        try:
+            await self._dispatcher.client_response(message, "")
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            # Nothing to answer a response with; its handler waits until its time limit.
+            log.warning("stdio.response_not_passed_on", error=str(exc))
+
     async def _initialize(self, request: Request, deliver: _Deliver) -> None:
         try:
-            result, version, client_name = await self._dispatcher.initialize(request)
+            result, version, client_name, capabilities = await self._dispatcher.initialize(request)
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
             await deliver(_error_reply(request.id, failure_error(exc)))
             return
+        self._client_capabilities = capabilities
         self._session.initialized(version)
         log.info("stdio.initialized", protocol_version=version, client=client_name)
         await deliver(encode_result(request.id, result))
@@ -435,6 +446,7 @@ class StdioConnection:
                     log_setting=self._log_level,
                     subscriptions=self._subscriptions,
                     principal=self._principal,
+                    client_capabilities=self._client_capabilities,
                 )
         except CallCancelledError:
             return None  # cancelled by its request id through the fleet: nothing is sent

@@ -59,6 +59,8 @@ class CatalogTool:
         param_headers: its ``x-mcp-header`` annotations (``Mcp-Param-*`` on HTTP).
         legacy_output_schema: the ``outputSchema`` of revisions that require an object
             root (2025-06-18, 2025-11-25) when it differs from ``listing``'s.
+        required_client: the client capabilities it cannot run without
+            (``ClientCapability`` flags).
     """
 
     __slots__ = (
@@ -67,6 +69,7 @@ class CatalogTool:
         "listing",
         "name",
         "param_headers",
+        "required_client",
         "timeout_s",
     )
 
@@ -78,8 +81,10 @@ class CatalogTool:
         param_headers: tuple[ParamHeader, ...] = (),
         *,
         legacy_output_schema: msgspec.Raw | None = None,
+        required_client: int = 0,
     ) -> None:
         self.name = listing.name
+        self.required_client = required_client
         self.listing = listing
         self.timeout_s = timeout_s
         self.param_headers = param_headers

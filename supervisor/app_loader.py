@@ -124,6 +124,7 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         legacy_output_schema=None
         if output is None or output.is_object
         else _raw(output.legacy_schema),
+        required_client=tool.required_client,
     )
 
 

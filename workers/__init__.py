@@ -3,10 +3,30 @@
 Handlers run in worker processes, never in the HTTP front. Besides text and JSON values, a
 handler may return content: ``Image``/``Audio`` (bytes), ``TextResource``/``BlobResource``
 (embedded resources), ``ResourceLink``, or the raw ``TextContent``/``ImageContent``/
-``AudioContent`` blocks. Machinery for running workers lives in :mod:`workers.runtime`.
+``AudioContent`` blocks. Handlers ask the client for input through their context
+(``ctx.elicit``, ``ctx.sample``, ``ctx.list_roots``, ``ctx.ask`` with the ``*_request``
+builders). Machinery for running workers lives in :mod:`workers.runtime`.
 """
 
-from proto import AudioContent, Icon, ImageContent, Principal, ResourceLink, TextContent
+from proto import (
+    AudioContent,
+    Icon,
+    ImageContent,
+    MissingClientCapabilityError,
+    Principal,
+    ResourceLink,
+    TextContent,
+)
+from workers.client_input import (
+    ClientRequest,
+    ClientRequestError,
+    ClientRoot,
+    Elicitation,
+    SamplingResult,
+    elicitation_request,
+    roots_request,
+    sampling_request,
+)
 from workers.completions import Completion
 from workers.content import Audio, BlobResource, Image, TextResource
 from workers.context import CancelledByClientError, ToolContext
@@ -21,13 +41,19 @@ __all__ = [
     "AudioContent",
     "BlobResource",
     "CancelledByClientError",
+    "ClientRequest",
+    "ClientRequestError",
+    "ClientRoot",
     "Completion",
+    "Elicitation",
     "Header",
     "Icon",
     "Image",
     "ImageContent",
+    "MissingClientCapabilityError",
     "Principal",
     "ResourceLink",
+    "SamplingResult",
     "TextContent",
     "TextResource",
     "ToolContext",
@@ -35,4 +61,7 @@ __all__ = [
     "ToolError",
     "Toolset",
     "UserMessage",
+    "elicitation_request",
+    "roots_request",
+    "sampling_request",
 ]

@@ -25,24 +25,31 @@ import structlog
 from proto import (
     CALL_GROUP,
     CALL_PAYLOAD_FIELD,
+    MODERN_VERSIONS,
+    AnsweredInput,
     BackendUnavailableError,
+    BroadcastMessage,
     CallMessage,
     CancelCall,
     CancelledReply,
-    CancelMessage,
+    CancelRequest,
     ChangeAnnouncement,
     ChangeKind,
+    ClientRequestMessage,
     ErrorReply,
+    InputRequiredReply,
     Keyspace,
     LogMessage,
     Principal,
     ProgressMessage,
     RedisCommandError,
     ResultReply,
+    cancel_key_session,
     decode_call,
     stream_entries,
 )
 from workers.call_log import CallLog, LogSink
+from workers.client_input import InputChannel, LiveInputs, PendingAnswers, RetriedInputs
 from workers.config import WorkerConfig
 from workers.context import ProgressSink
 from workers.handler_jobs import HandlerJob, HandlerJobs, Outcome
@@ -98,6 +105,7 @@ class CallConsumer:
         self._inflight: set[asyncio.Task[None]] = set()
         self._running: dict[_CancelKey, _Running] = {}
         self._cancelled: collections.OrderedDict[_CancelKey, int] = collections.OrderedDict()
+        self._answers = PendingAnswers()
         self.calls_served = 0
         self.calls_cancelled = 0
 
@@ -161,7 +169,15 @@ class CallConsumer:
                 task.cancel()
         await self._publisher.wait_idle()
 
-    def on_cancel(self, cancel: CancelMessage) -> None:
+    def on_broadcast(self, message: BroadcastMessage) -> None:
+        """Act on an entry of the broadcast stream: a client's answer goes to the handler
+        waiting for it here (if one does), a cancellation to :meth:`on_cancel`."""
+        if isinstance(message, AnsweredInput):
+            self._answers.on_answer(message)
+        else:
+            self.on_cancel(message)
+
+    def on_cancel(self, cancel: CancelCall | CancelRequest) -> None:
         """Stop the cancelled call if it runs here; otherwise remember the cancel until the
         call's deadline, in case it is still queued and this worker takes it."""
         key: _CancelKey = (
@@ -240,6 +256,7 @@ class CallConsumer:
             cancel_flag=cancel_flag,
             call_log=call_log,
             announce=None if job.context_param is None else self._announcer(),
+            inputs=None if job.context_param is None else self._inputs(call),
         )
         if call_log is not None:
             call_log.finish()  # its last entries are queued before the reply
@@ -254,12 +271,32 @@ class CallConsumer:
                 await asyncio.wrap_future(overrun)
             log.info("call.overrun_finished")
 
-    def _answer(self, call: CallMessage, outcome: Outcome, entry_id: bytes) -> None:
-        reply = (
-            ResultReply(call.call_id, msgspec.Raw(outcome)) if isinstance(outcome, bytes)
-            else ErrorReply(call.call_id, outcome)
-        )  # fmt: skip
+    def _answer(
+        self, call: CallMessage, outcome: Outcome | InputRequiredReply, entry_id: bytes
+    ) -> None:
+        reply: ResultReply | ErrorReply | InputRequiredReply
+        if isinstance(outcome, bytes):
+            reply = ResultReply(call.call_id, msgspec.Raw(outcome))
+        elif isinstance(outcome, InputRequiredReply):
+            reply = outcome
+        else:
+            reply = ErrorReply(call.call_id, outcome)
         self._publisher.reply(call.front_id, reply, entry_id)
+
+    def _inputs(self, call: CallMessage) -> InputChannel:
+        """How the call's handler reaches its client (ADR-0009): at 2026-07-28 through the
+        answers its round brings; in the handshake era by requests sent at once, through
+        the call's front, answered by its own session ("" on stdio)."""
+        if call.protocol_version in MODERN_VERSIONS:
+            return RetriedInputs(call.client_capabilities, call.input_responses or {})
+        send = self._notifier(call.front_id)
+        return LiveInputs(
+            call.client_capabilities,
+            self._answers,
+            session_id=cancel_key_session(call.cancel_key),
+            send=send,
+            call_id=call.call_id,
+        )
 
     def _answer_cancelled(self, call: CallMessage, entry_id: bytes) -> None:
         # The front waiting for the call (if still waiting) stops, sending nothing more to
@@ -312,14 +349,16 @@ class CallConsumer:
             self._announce = announce
         return self._announce
 
-    def _notifier(self, front_id: str) -> Callable[[ProgressMessage | LogMessage], None]:
+    def _notifier(
+        self, front_id: str
+    ) -> Callable[[ProgressMessage | LogMessage | ClientRequestMessage], None]:
         """Queue a notice for ``front_id`` from any thread: a sync handler's thread hands
         it to the event loop, which owns the publisher."""
         loop = asyncio.get_running_loop()
         publisher = self._publisher
         loop_thread = threading.get_ident()
 
-        def notify(message: ProgressMessage | LogMessage) -> None:
+        def notify(message: ProgressMessage | LogMessage | ClientRequestMessage) -> None:
             if threading.get_ident() == loop_thread:
                 # Queued now, so it is published before the reply that follows it.
                 publisher.notify(front_id, message)

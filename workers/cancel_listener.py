@@ -1,6 +1,7 @@
-"""Hear every cancellation of the fleet: a plain XREAD of the cancel stream (a broadcast,
-no consumer group: every worker must see every cancel, since only the one holding the call
-knows it), resuming from the last entry read after any failure so none is missed.
+"""Hear every cancellation of the fleet, and every client's answer to a request a handler
+sent it: a plain XREAD of the broadcast (cancel) stream (no consumer group: every worker
+must see every entry, since only the one holding the call knows it), resuming from the last
+entry read after any failure so none is missed.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import structlog
 from proto import (
     CALL_PAYLOAD_FIELD,
     BackendUnavailableError,
-    CancelMessage,
+    BroadcastMessage,
     Keyspace,
     RedisCommandError,
-    decode_cancel,
+    decode_broadcast,
     stream_entries,
 )
 from workers.redis_connection import AsyncRedis
@@ -31,12 +32,13 @@ _BATCH = 256
 
 
 class CancelListener:
-    """Reads the cancel stream and hands each cancellation to ``on_cancel``.
+    """Reads the broadcast stream and hands each entry (a cancellation or a client's
+    answer) to ``on_message``.
 
     Args:
         reads: a connection of its own (reads block).
         keys: the fleet's key schema.
-        on_cancel: receives each cancellation, in stream order (must not block).
+        on_message: receives each entry, in stream order (must not block).
         block_ms: longest blocking read; bounds how fast a stop is noticed.
         lookback_s: at start, cancels this recent are read too: a call queued before this
             worker started may have been cancelled meanwhile (the longest a call can wait).
@@ -46,14 +48,14 @@ class CancelListener:
         self,
         reads: AsyncRedis,
         keys: Keyspace,
-        on_cancel: Callable[[CancelMessage], None],
+        on_message: Callable[[BroadcastMessage], None],
         *,
         block_ms: int,
         lookback_s: float,
     ) -> None:
         self._reads = reads
         self._stream = keys.cancel_stream()
-        self._on_cancel = on_cancel
+        self._on_message = on_message
         self._block_ms = block_ms
         self._last_id = b"%d-0" % int((time.time() - lookback_s) * 1000)
 
@@ -78,8 +80,8 @@ class CancelListener:
 
     def _deliver(self, payload: bytes) -> None:
         try:
-            cancel = decode_cancel(payload)
+            message = decode_broadcast(payload)
         except msgspec.MsgspecError as exc:
             log.error("cancel.undecodable", error=str(exc), size=len(payload))
             return
-        self._on_cancel(cancel)
+        self._on_message(message)

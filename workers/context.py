@@ -8,13 +8,25 @@ in a worker thread and from an async handler on the worker's event loop.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
-from typing import Final, final
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar, final
 
-from proto import FleetError, LogLevel, Principal
+from proto import CLIENT_CAPABILITY_NAMES, FleetError, LogLevel, Principal
 from workers.call_log import CallLog
+from workers.client_input import (
+    ClientRequest,
+    ClientRoot,
+    Elicitation,
+    InputChannel,
+    SamplingResult,
+    block_on,
+    elicitation_request,
+    roots_request,
+    sampling_request,
+)
 
 __all__ = ["CancelledByClientError", "ToolContext"]
 
@@ -25,6 +37,8 @@ ResourceUpdateSink = Callable[[str], None]
 _PROGRESS_MIN_INTERVAL_S: Final = 0.05
 _RUNTIME_TOKEN: Final = object()
 _UNKNOWN_CALLER: Final = Principal.anonymous()
+_NO_CLIENT: Final = InputChannel(0)
+T = TypeVar("T")
 
 
 class CancelledByClientError(FleetError):
@@ -44,15 +58,22 @@ class ToolContext:
         principal: who the call is made for (:class:`~proto.Principal`): the local OS user
             on stdio, an anonymous caller over HTTP (bound to its session in the handshake
             era) until authentication exists.
+        input_round: at 2026-07-28, how many times this request came back with answers
+            the handler asked for (0 on its first run, and always in the handshake era,
+            where the handler waits for answers instead of running again).
     """
 
     __slots__ = (
         "_announce",
         "_cancel",
+        "_inputs",
         "_last_progress",
         "_last_sent_at",
         "_log",
+        "_loop",
+        "_loop_thread",
         "_sink",
+        "input_round",
         "principal",
         "request_id",
         "tool",
@@ -68,10 +89,20 @@ class ToolContext:
         call_log: CallLog | None = None,
         principal: Principal | None = None,
         announce: ResourceUpdateSink | None = None,
+        inputs: InputChannel | None = None,
+        input_round: int = 0,
         _token: object = None,
     ) -> None:
         if _token is not _RUNTIME_TOKEN:
             raise TypeError("ToolContext is created by the mcpfleet worker runtime")
+        self._inputs = inputs or _NO_CLIENT
+        self.input_round = input_round
+        # Built on the worker's loop: a sync handler's ctx.wait() hands work back to it.
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._loop_thread = threading.get_ident()
         self.request_id = request_id
         self.tool = tool
         self.principal = principal or _UNKNOWN_CALLER
@@ -93,6 +124,8 @@ class ToolContext:
         call_log: CallLog | None = None,
         principal: Principal | None = None,
         announce: ResourceUpdateSink | None = None,
+        inputs: InputChannel | None = None,
+        input_round: int = 0,
     ) -> ToolContext:
         return cls(
             request_id=request_id,
@@ -102,6 +135,8 @@ class ToolContext:
             call_log=call_log,
             principal=principal,
             announce=announce,
+            inputs=inputs,
+            input_round=input_round,
             _token=_RUNTIME_TOKEN,
         )
 
@@ -169,3 +204,105 @@ class ToolContext:
         """
         if self._cancel.is_set():
             raise CancelledByClientError("the call was cancelled")
+
+    # --- asking the client (ADR-0009) ------------------------------------------------------
+
+    def client_supports(self, capability: str) -> bool:
+        """Whether the client can answer what needs ``capability``: ``"elicitation"``,
+        ``"elicitation.url"``, ``"sampling"``, ``"sampling.tools"``, ``"sampling.context"``
+        or ``"roots"`` (as it declared them: in ``initialize``, or at 2026-07-28 in this
+        request's envelope).
+
+        Raises:
+            ValueError: not one of those names.
+        """
+        flag = CLIENT_CAPABILITY_NAMES.get(capability)
+        if flag is None:
+            raise ValueError(
+                f"unknown client capability {capability!r} "
+                f"(known: {', '.join(CLIENT_CAPABILITY_NAMES)})"
+            )
+        return self._inputs.supports(flag)
+
+    async def ask(self, requests: Mapping[str, ClientRequest[Any]]) -> dict[str, Any]:
+        """Ask the client several things at once and return the answers by key.
+
+        ``requests`` map keys of your choosing to :func:`~workers.elicitation_request`,
+        :func:`~workers.sampling_request` or :func:`~workers.roots_request`. In the
+        handshake era they go to the client together and this waits for every answer; at
+        2026-07-28 they go out in one ``InputRequiredResult`` and the handler runs again
+        when the client retries with the answers (docs/tool-authoring.md, "Asking the
+        client").
+
+        Raises:
+            MissingClientCapabilityError: the client did not declare what one request
+                needs (unhandled, the call fails with ``-32021``; a tool in the
+                handshake era gets a tool error instead).
+            ClientRequestError: the client refused one (a JSON-RPC error) or answered
+                nonsense.
+        """
+        return await self._inputs.ask(requests)
+
+    async def _ask_one(self, request: ClientRequest[T], key: str | None) -> T:
+        name = key if key is not None else self._inputs.default_key(request)
+        answers = await self._inputs.ask({name: request})
+        answer: T = answers[name]
+        return answer
+
+    async def elicit(
+        self,
+        message: str,
+        schema: type[T] | Mapping[str, Any],
+        *,
+        key: str | None = None,
+    ) -> Elicitation[T]:
+        """Ask the user to fill in a form (``elicitation/create``), e.g.
+        ``answer = await ctx.elicit("Which region?", Region)``.
+
+        ``schema`` is a msgspec Struct or dataclass of flat primitive fields (the accepted
+        content is converted to it) or a JSON schema dict. ``key`` names the request at
+        2026-07-28 (default: ``elicitation-<n>``, by the order the handler asks in).
+        Raises as :meth:`ask`; ``TypeError`` for a schema elicitation cannot express.
+        """
+        return await self._ask_one(elicitation_request(message, schema), key)
+
+    async def sample(
+        self,
+        messages: str | Sequence[Mapping[str, Any]],
+        *,
+        max_tokens: int,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        stop_sequences: Sequence[str] | None = None,
+        model_preferences: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> SamplingResult:
+        """Ask the client's model (``sampling/createMessage``): a prompt, or sampling
+        messages; ``result.text`` is the answer's text. ``key`` as for :meth:`elicit`
+        (default ``sampling-<n>``). Raises as :meth:`ask`."""
+        request = sampling_request(
+            messages,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            temperature=temperature,
+            stop_sequences=stop_sequences,
+            model_preferences=model_preferences,
+        )
+        return await self._ask_one(request, key)
+
+    async def list_roots(self, *, key: str | None = None) -> list[ClientRoot]:
+        """The client's roots (``roots/list``). ``key`` as for :meth:`elicit` (default
+        ``roots-<n>``). Raises as :meth:`ask`."""
+        return await self._ask_one(roots_request(), key)
+
+    def wait(self, awaitable: Awaitable[T]) -> T:
+        """From a sync handler, run one of the context's async methods and wait for it:
+        ``answer = ctx.wait(ctx.elicit("Proceed?", Confirm))``.
+
+        Raises:
+            RuntimeError: called from an async handler (``await`` it instead).
+        """
+        if self._loop is None:
+            raise RuntimeError("ctx.wait() needs the worker's event loop")
+        result: T = block_on(self._loop, self._loop_thread, awaitable)
+        return result

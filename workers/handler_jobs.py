@@ -27,10 +27,12 @@ from typing import Any, Final
 import msgspec
 
 from proto import (
+    MODERN_VERSIONS,
     CallKind,
     CallMessage,
     ErrorCode,
     ErrorObject,
+    MissingClientCapabilityError,
     ResultMeta,
     decode_completion_arguments,
     decode_resource_arguments,
@@ -96,6 +98,11 @@ class HandlerJob:
         """The answer when the handler raised ``ToolError(message)``."""
         return ErrorObject(ErrorCode.INVALID_PARAMS, message)
 
+    def lacks_capability(self, error: MissingClientCapabilityError) -> Outcome:
+        """The answer when the handler needed a client capability the client did not
+        declare: ``-32021`` with ``data.requiredCapabilities`` (mcp-protocol.md 7.1)."""
+        return ErrorObject(error.code, error.message, error.data)
+
 
 class _ToolJob(HandlerJob):
     __slots__ = ("_renderer", "_tool")
@@ -128,6 +135,13 @@ class _ToolJob(HandlerJob):
         return self._renderer.tool_error(message, self.version)
 
     refused = failed  # a ToolError is a tool error like any other
+
+    def lacks_capability(self, error: MissingClientCapabilityError) -> Outcome:
+        # -32021 exists from 2026-07-28 on; before, what a tool cannot do is a tool error
+        # the model reads.
+        if self.version in MODERN_VERSIONS:
+            return super().lacks_capability(error)
+        return self.failed(f"{self.subject} cannot run: {error.message}")
 
 
 class _ResourceJob(HandlerJob):

@@ -13,10 +13,12 @@ import functools
 import threading
 from collections.abc import Callable
 
+import msgspec
 import structlog
 
-from proto import CallMessage
+from proto import CallMessage, InputRequiredReply, MissingClientCapabilityError
 from workers.call_log import CallLog
+from workers.client_input import InputChannel, InputRequired
 from workers.context import CancelledByClientError, ProgressSink, ToolContext
 from workers.errors import ToolError
 from workers.handler_jobs import HandlerJob, Outcome
@@ -42,16 +44,20 @@ class HandlerRunner:
         cancel_flag: threading.Event,
         call_log: CallLog | None = None,
         announce: Callable[[str], None] | None = None,
-    ) -> tuple[Outcome | None, concurrent.futures.Future[object] | None]:
+        inputs: InputChannel | None = None,
+    ) -> tuple[Outcome | InputRequiredReply | None, concurrent.futures.Future[object] | None]:
         """Run the job's handler within ``timeout_s`` and answer for its outcome.
 
         ``timeout_s`` may be shorter than the job's own limit (``job.limit_s``, named in
         the error) when the call waited in the queue: the caller's deadline is what
         counts. A handler taking a context gets one built from ``call``: ``call_log``
-        receives its ``ctx.log`` entries, ``announce`` its ``ctx.resource_updated`` URIs.
+        receives its ``ctx.log`` entries, ``announce`` its ``ctx.resource_updated`` URIs,
+        and ``inputs`` carries what it asks the client (ADR-0009).
 
         Returns:
-            The answer — None when the client cancelled the call — and, when a sync handler
+            The answer — an :class:`InputRequiredReply` when a 2026-07-28 handler asked for
+            input its round did not bring, None when the client cancelled the call — and,
+            when a sync handler
             is still running (it overran its timeout, or was cancelled), the future of its
             thread: the call's concurrency slot stays taken until that thread ends, so a
             worker never queues more sync calls than it has threads.
@@ -70,6 +76,8 @@ class HandlerRunner:
                 call_log=call_log,
                 principal=call.principal,
                 announce=announce,
+                inputs=inputs,
+                input_round=call.input_round,
             )
         threads: list[concurrent.futures.Future[object]] = []
         try:
@@ -92,8 +100,13 @@ class HandlerRunner:
                 task.uncancel()  # the client's cancel ends here, as an answer-less outcome
             log.info("call.cancelled")
             return None, next((f for f in threads if not f.done()), None)
+        except InputRequired as asked:
+            return _input_required(call, asked), None
         except ToolError as exc:
             return job.refused(str(exc)), None
+        except MissingClientCapabilityError as exc:
+            log.info("call.client_capability_missing", error=exc.message)
+            return job.lacks_capability(exc), None
         except CancelledByClientError:
             if cancel_flag.is_set():
                 log.info("call.cancelled")
@@ -111,3 +124,10 @@ class HandlerRunner:
         future = self._executor.submit(functools.partial(job.fn, **job.kwargs))
         threads.append(future)
         return await asyncio.wrap_future(future)
+
+
+def _input_required(call: CallMessage, asked: InputRequired) -> InputRequiredReply:
+    requests = msgspec.json.encode(asked.requests)
+    return InputRequiredReply(
+        call.call_id, msgspec.Raw(requests), asked.answers, call.input_round + 1
+    )

@@ -21,7 +21,9 @@ from proto import (
     BackendUnavailableError,
     CancelledReply,
     ChangeAnnouncement,
+    ClientRequestMessage,
     ErrorReply,
+    InputRequiredReply,
     Keyspace,
     LogMessage,
     ProgressMessage,
@@ -74,13 +76,19 @@ class ReplyPublisher:
         self._idle.set()
 
     def reply(
-        self, front_id: str, reply: ResultReply | ErrorReply | CancelledReply, entry_id: bytes
+        self,
+        front_id: str,
+        reply: ResultReply | ErrorReply | CancelledReply | InputRequiredReply,
+        entry_id: bytes,
     ) -> None:
         self._put(Outgoing(front_id, encode_wire(reply), entry_id, reply.call_id))
 
-    def notify(self, front_id: str, message: ProgressMessage | LogMessage) -> None:
-        """Queue a notice about a running call (progress, a log entry): published, not
-        kept, so one sent while the front's subscription is down is lost."""
+    def notify(
+        self, front_id: str, message: ProgressMessage | LogMessage | ClientRequestMessage
+    ) -> None:
+        """Queue a notice about a running call (progress, a log entry, a request for the
+        client): published, not kept, so one sent while the front's subscription is down
+        is lost (a lost request leaves its handler waiting until its time limit)."""
         self._put(Outgoing(front_id, encode_wire(message), None, message.call_id))
 
     def announce(self, announcement: ChangeAnnouncement) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar, final, overload
 
 import msgspec
 
-from proto import Icon, ToolAnnotations, tool_name_problem
+from proto import Icon, ToolAnnotations, flags_from_names, tool_name_problem
 from workers.completions import CompletionDefinition, CompletionKind, define_completion
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
@@ -56,6 +56,7 @@ class ToolDefinition:
         "is_async",
         "name",
         "output",
+        "required_client",
         "timeout_s",
         "title",
     )
@@ -72,8 +73,10 @@ class ToolDefinition:
         icons: tuple[Icon, ...],
         timeout_s: float | None,
         annotations: ToolAnnotations | None,
+        required_client: int = 0,
     ) -> None:
         self.name = name
+        self.required_client = required_client
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args = args
@@ -141,6 +144,7 @@ class Toolset:
         icons: Sequence[Icon] = (),
         input_schema: Mapping[str, Any] | None = None,
         structured_output: bool = True,
+        requires_client: Sequence[str] = (),
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -159,6 +163,7 @@ class Toolset:
         icons: Sequence[Icon] = (),
         input_schema: Mapping[str, Any] | None = None,
         structured_output: bool = True,
+        requires_client: Sequence[str] = (),
     ) -> F | Callable[[F], F]:
         """Register a function as a tool; use bare (``@app.tool``) or with options.
 
@@ -175,10 +180,15 @@ class Toolset:
                 whose types still check the arguments.
             structured_output: False publishes no ``outputSchema`` whatever the return
                 annotation (results are then text, as for an unannotated handler).
+            requires_client: client capabilities the tool cannot work without
+                (``"sampling"``, ``"elicitation"``, ``"roots"``, ...): a call from a client
+                that did not declare them is refused by the front, before a worker runs
+                anything (``-32021`` at 2026-07-28, a tool error before).
 
         Raises:
             ToolDefinitionError: invalid name, duplicate name, unsupported signature, bad
-                icons or a hand-written schema that does not fit the handler.
+                icons, an unknown client capability, or a hand-written schema that does not
+                fit the handler.
         """
         hints = ToolAnnotations(
             read_only_hint=_hint(read_only),
@@ -195,6 +205,10 @@ class Toolset:
             if tool_name in self._tools:
                 raise ToolDefinitionError(f"tool {tool_name!r} is registered twice")
             _check_timeout(f"tool {tool_name!r}", timeout_s)
+            try:
+                required_client = flags_from_names(requires_client)
+            except ValueError as exc:
+                raise ToolDefinitionError(f"tool {tool_name!r}: {exc}") from None
             type_hints = resolve_hints(f"tool {tool_name!r}", func)
             summary, param_docs = parse_docstring(func.__doc__)
             args = build_args_spec(
@@ -218,6 +232,7 @@ class Toolset:
                 icons=_checked_icons(tool_name, icons),
                 timeout_s=timeout_s,
                 annotations=hints if hints != ToolAnnotations() else None,
+                required_client=required_client,
             )
             return func
 

@@ -114,7 +114,7 @@ async def _serve(
     cancels = CancelListener(
         cancel_reads,
         keys,
-        consumer.on_cancel,
+        consumer.on_broadcast,
         block_ms=config.read_block_ms,
         lookback_s=_longest_timeout_s(toolset, config.default_timeout_s),
     )

@@ -2,10 +2,9 @@
 per protocol version, and why.
 
 Every entry names the issue that will make it pass: **4** = the rest of the server surface
-(tools that need client capabilities, ask the client for input, or change the tool or prompt
-list at runtime), **5** = durable tasks, **7** = auth. The pinned suite
-has no server-side auth scenario in either requirement set (its auth scenarios test clients
-and authorization servers), so no entry cites 7 yet.
+(tools that change the tool or prompt list at runtime), **5** = durable tasks, **7** = auth.
+The pinned suite has no server-side auth scenario in either requirement set (its auth
+scenarios test clients and authorization servers), so no entry cites 7 yet.
 
 An entry is ``"scenario"`` (the whole scenario may fail) or ``"scenario:check-id"`` (only that
 check may fail; the suite prints check ids in its log and in ``checks.json``). Transport and
@@ -62,43 +61,11 @@ class ExpectedFailure:
 _F = ExpectedFailure
 
 
-_HANDSHAKE_ERA: Final = (
-    _F(
-        "tools-call-sampling",
-        4,
-        "tools cannot send sampling/createMessage to the client (fixture test_sampling)",
-    ),
-    _F(
-        "tools-call-elicitation",
-        4,
-        "tools cannot send elicitation/create to the client (fixture test_elicitation)",
-    ),
-    _F("elicitation-sep1034-defaults", 4, "tools cannot elicit (fixture test_elicitation_*)"),
-    _F("elicitation-sep1330-enums", 4, "tools cannot elicit (fixture test_elicitation_*)"),
-)
-
-_MRTR = "tools cannot return an InputRequiredResult (multi round-trip requests)"
+_HANDSHAKE_ERA: Final[tuple[ExpectedFailure, ...]] = ()
 
 _MODERN_ERA: Final = (
     # server-stateless: the rest of its checks pass; these need diagnostic tools the suite
     # probes by name, each standing for a feature the tool API lacks.
-    _F(
-        "server-stateless:sep-2575-server-rejects-undeclared-capability",
-        4,
-        "a tool cannot declare a required client capability (-32021; fixture "
-        "test_missing_capability)",
-    ),
-    _F(
-        "server-stateless:sep-2575-missing-capability-http-400",
-        4,
-        "a tool cannot declare a required client capability (-32021; fixture "
-        "test_missing_capability)",
-    ),
-    _F(
-        "server-stateless:sep-2575-http-server-no-independent-requests-on-stream",
-        4,
-        f"{_MRTR} (fixture test_streaming_elicitation)",
-    ),
     _F(
         "server-stateless:sep-2575-server-sends-tools-list-changed-on-subscription",
         4,
@@ -110,23 +77,6 @@ _MODERN_ERA: Final = (
         4,
         "the prompt list changes only when a front of another deployment starts (ADR-0006); "
         "no tool can change it at runtime (fixture test_trigger_prompt_change)",
-    ),
-    *(
-        _F(f"input-required-result-{name}", 4, _MRTR)
-        for name in (
-            "basic-elicitation",
-            "basic-sampling",
-            "basic-list-roots",
-            "request-state",
-            "multiple-input-requests",
-            "multi-round",
-            "missing-input-response",
-            "non-tool-request",
-            "result-type",
-            "tampered-state",
-            "capability-check",
-            "ignore-extra-params",
-        )
     ),
     *(
         _F(f"tasks-{name}", 5, "the tasks extension (io.modelcontextprotocol/tasks) is not built")

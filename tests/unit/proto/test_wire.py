@@ -6,22 +6,26 @@ import msgspec
 import pytest
 
 from proto import (
+    AnsweredInput,
     CallKind,
     CallMessage,
     CancelCall,
     CancelledReply,
     CancelRequest,
+    ClientRequestMessage,
     CompletionArguments,
     ErrorObject,
     ErrorReply,
+    InputRequiredReply,
     LogMessage,
     Principal,
     ProgressMessage,
     ResourceReadArguments,
     ResultReply,
     SessionRecord,
+    cancel_key_session,
+    decode_broadcast,
     decode_call,
-    decode_cancel,
     decode_completion_arguments,
     decode_resource_arguments,
     decode_worker_message,
@@ -188,13 +192,35 @@ def test_cancelled_reply_is_a_worker_message() -> None:
     "cancel", [CancelCall("front-1", 42, 1_800_000_000_000), CancelRequest("s 7", 1)]
 )
 def test_cancel_round_trip(cancel: CancelCall | CancelRequest) -> None:
-    assert decode_cancel(encode_wire(cancel)) == cancel
+    assert decode_broadcast(encode_wire(cancel)) == cancel
+
+
+def test_asking_the_client_round_trips() -> None:
+    ask = ClientRequestMessage(3, "mcpfleet-ask-x", "roots/list", msgspec.Raw(b"{}"))
+    asked = decode_worker_message(encode_wire(ask))
+    assert isinstance(asked, ClientRequestMessage)
+    assert (asked.request_id, asked.method, bytes(asked.params)) == (
+        "mcpfleet-ask-x", "roots/list", b"{}"
+    )  # fmt: skip
+    required = InputRequiredReply(
+        4, msgspec.Raw(b'{"k":{"method":"roots/list"}}'), {"a": msgspec.Raw(b"{}")}, 2
+    )
+    reply = decode_worker_message(encode_wire(required))
+    assert isinstance(reply, InputRequiredReply)
+    assert (bytes(reply.requests), reply.round) == (b'{"k":{"method":"roots/list"}}', 2)
+    answered = decode_broadcast(
+        encode_wire(AnsweredInput("mcpfleet-ask-x", "s1", msgspec.Raw(b'{"result":{}}')))
+    )
+    assert isinstance(answered, AnsweredInput)
+    assert (answered.session_id, bytes(answered.response)) == ("s1", b'{"result":{}}')
+    assert cancel_key_session(request_cancel_key("s1", 7)) == "s1"
+    assert cancel_key_session(None) == ""
 
 
 @pytest.mark.parametrize("garbage", [b"", b"[]", b'["cancel_call",1]', b'["call"]', b"\xff"])
 def test_garbage_cancel_raises_one_error_family(garbage: bytes) -> None:
     with pytest.raises(msgspec.MsgspecError):
-        decode_cancel(garbage)
+        decode_broadcast(garbage)
 
 
 def test_request_cancel_keys_keep_the_ids_json_type() -> None:
@@ -279,7 +305,24 @@ def test_a_call_keeps_its_kind(kind: CallKind) -> None:
     call = msgspec.structs.replace(_call(), kind=kind)
     decoded = decode_call(encode_wire(call))
     assert decoded.kind == kind
-    assert encode_wire(call).endswith(b',"' + kind.encode() + b'"]')
+    assert b',"' + kind.encode() + b'",' in encode_wire(call)
+
+
+def test_a_call_carries_what_its_client_can_answer_and_its_round() -> None:
+    answers = {"k": msgspec.Raw(b'{"action":"decline"}')}
+    call = msgspec.structs.replace(
+        _call(), client_capabilities=3, input_responses=answers, input_round=2
+    )
+    decoded = decode_call(encode_wire(call))
+    assert (decoded.client_capabilities, decoded.input_round) == (3, 2)
+    assert decoded.input_responses is not None
+    assert bytes(decoded.input_responses["k"]) == b'{"action":"decline"}'
+
+
+def test_a_call_from_a_front_before_asking_lets_the_client_answer_nothing() -> None:
+    old = b'["call",1,"f","echo",{},"2026-07-28",1800000000000,"r",null,null,null,null,"tool"]'
+    call = decode_call(old)
+    assert (call.client_capabilities, call.input_responses, call.input_round) == (0, None, 0)
 
 
 def test_a_call_from_a_front_before_resources_is_a_tool_call() -> None:
