@@ -14,8 +14,8 @@ import msgspec
 
 from proto import FleetError, Implementation, Prompt, Tool, param_headers_of
 from server import CatalogTool, ToolCatalog
-from server.prompt_catalog import CatalogPrompt, PromptCatalog
-from server.resource_catalog import CatalogResource, ResourceCatalog
+from server.prompt_catalog import CatalogPrompt
+from server.resource_catalog import CatalogResource
 from workers import Toolset
 from workers.prompts import PromptDefinition
 from workers.resources import ResourceDefinition
@@ -71,14 +71,8 @@ def build_catalog(
         tools=[_catalog_tool(tool, default_s) for tool in toolset.tools.values()],
         list_ttl_ms=list_ttl_ms,
         page_size=list_page_size,
-        resources=ResourceCatalog(
-            [_catalog_resource(r, default_s) for r in toolset.resources.values()],
-            list_ttl_ms=list_ttl_ms,
-        ),
-        prompts=PromptCatalog(
-            [_catalog_prompt(p, default_s) for p in toolset.prompts.values()],
-            list_ttl_ms=list_ttl_ms,
-        ),
+        resources=[_catalog_resource(r, default_s) for r in toolset.resources.values()],
+        prompts=[_catalog_prompt(p, default_s) for p in toolset.prompts.values()],
         completions=frozenset(toolset.completions),
     )
 
