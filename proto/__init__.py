@@ -7,6 +7,7 @@ import the names below from ``proto`` itself.
 """
 
 from proto.content import (
+    Annotations,
     AudioContent,
     BlobResourceContents,
     ContentBlock,
@@ -16,6 +17,7 @@ from proto.content import (
     ResourceLink,
     TextContent,
     TextResourceContents,
+    annotations_for_version,
     content_for_version,
 )
 from proto.error_codes import RESOURCE_NOT_FOUND_LEGACY, ErrorCode
@@ -241,8 +243,11 @@ from proto.versions import (
     sends_priming_events,
     structured_content_is_object,
     supports_icons,
+    supports_implementation_details,
+    supports_last_modified,
     supports_resource_links,
     supports_structured_content,
+    supports_titles,
     validation_failure_is_tool_error,
 )
 from proto.wire import (
@@ -329,6 +334,7 @@ __all__ = [
     "TOOLS_CHANGED",
     "TOOLS_LIST",
     "Admission",
+    "Annotations",
     "AudioContent",
     "BackendUnavailableError",
     "BatchReplies",
@@ -451,6 +457,7 @@ __all__ = [
     "WorkerHeartbeat",
     "WorkerMessage",
     "allows_batches",
+    "annotations_for_version",
     "batch_refused_error",
     "build_call_result",
     "classify_request",
@@ -504,8 +511,11 @@ __all__ = [
     "stream_entries",
     "structured_content_is_object",
     "supports_icons",
+    "supports_implementation_details",
+    "supports_last_modified",
     "supports_resource_links",
     "supports_structured_content",
+    "supports_titles",
     "tool_name_problem",
     "unsupported_version_error",
     "validation_failure_is_tool_error",

@@ -11,7 +11,7 @@ from typing import Final
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from proto import PROMPTS_LIST, ListPromptsResult, Prompt, PromptArgument
+from proto import PROMPTS_LIST, ListPromptsResult, Prompt, PromptArgument, supports_titles
 from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
 
 __all__ = ["CatalogPrompt", "PromptCatalog"]
@@ -28,15 +28,27 @@ class CatalogPrompt:
         timeout_s: how long a worker may take to build it.
     """
 
-    __slots__ = ("_decoder", "listing", "name", "timeout_s")
+    __slots__ = ("_decoder", "_untitled", "listing", "name", "timeout_s")
 
     def __init__(self, listing: Prompt, args_type: type[msgspec.Struct], timeout_s: float) -> None:
         self.name = listing.name
         self.listing = listing
         self.timeout_s = timeout_s
+        self._untitled = msgspec.structs.replace(
+            listing,
+            title=UNSET,
+            arguments=[msgspec.structs.replace(a, title=UNSET) for a in self.arguments] or UNSET,
+        )
         self._decoder: msgspec.json.Decoder[msgspec.Struct] = msgspec.json.Decoder(
             args_type, strict=False
         )
+
+    def listing_for(self, version: str) -> Prompt:
+        """The entry with only the fields ``version`` defines: no titles (the prompt's
+        and its arguments') before 2025-06-18 (checklist 45)."""
+        if supports_titles(version):
+            return self.listing
+        return self._untitled
 
     @property
     def arguments(self) -> list[PromptArgument]:
@@ -97,4 +109,6 @@ class PromptCatalog:
 def _prompts_page(
     version: str, prompts: Sequence[CatalogPrompt], next_cursor: str | UnsetType
 ) -> ListResult:
-    return ListPromptsResult(prompts=[p.listing for p in prompts], next_cursor=next_cursor)
+    return ListPromptsResult(
+        prompts=[p.listing_for(version) for p in prompts], next_cursor=next_cursor
+    )

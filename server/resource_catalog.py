@@ -15,11 +15,15 @@ from msgspec import UNSET, UnsetType
 from proto import (
     RESOURCES_LIST,
     RESOURCES_TEMPLATES_LIST,
+    Annotations,
     ListResourcesResult,
     ListResourceTemplatesResult,
     Resource,
     ResourceTemplate,
     UriTemplate,
+    annotations_for_version,
+    supports_icons,
+    supports_titles,
 )
 from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
 
@@ -33,7 +37,8 @@ class CatalogResource:
 
     Args:
         uri: the URI or URI template as registered (the worker finds its handler by it).
-        name, title, description, mime_type: its listing.
+        name, title, description, mime_type, annotations: its listing (the latest
+            revision's fields; :meth:`listing_for` shapes it for older ones).
         args_type: the Struct its template variables decode into (leniently: ``"7"`` for
             an ``int``), the same one the worker decodes them with.
         timeout_s: how long a worker may take to read it.
@@ -49,6 +54,7 @@ class CatalogResource:
         title: str | None = None,
         description: str | None = None,
         mime_type: str | None = None,
+        annotations: Annotations | UnsetType = UNSET,
         args_type: type[msgspec.Struct],
         timeout_s: float,
     ) -> None:
@@ -64,6 +70,7 @@ class CatalogResource:
             title=title or msgspec.UNSET,
             description=description or msgspec.UNSET,
             mime_type=mime_type or msgspec.UNSET,
+            annotations=annotations,
         )
         self.listing: Resource | ResourceTemplate = (
             ResourceTemplate(
@@ -72,10 +79,24 @@ class CatalogResource:
                 title=listing.title,
                 description=listing.description,
                 mime_type=listing.mime_type,
+                annotations=listing.annotations,
             )
             if self.template.is_template
             else listing
         )
+
+    def listing_for(self, version: str) -> Resource | ResourceTemplate:
+        """The entry with only the fields ``version`` defines (checklist 45): ``title`` and
+        ``annotations.lastModified`` from 2025-06-18, ``icons`` from 2025-11-25."""
+        listing = self.listing
+        annotations = annotations_for_version(listing.annotations, version)
+        if annotations is not listing.annotations:
+            listing = msgspec.structs.replace(listing, annotations=annotations)
+        if not supports_titles(version) and not isinstance(listing.title, UnsetType):
+            listing = msgspec.structs.replace(listing, title=UNSET)
+        if not supports_icons(version) and not isinstance(listing.icons, UnsetType):
+            listing = msgspec.structs.replace(listing, icons=UNSET)
+        return listing
 
     def variables_problem(self, variables: dict[str, str]) -> str | None:
         """Why the values a URI gave do not fit the handler's parameters, or None."""
@@ -172,7 +193,7 @@ class ResourceCatalog:
 def _resources_page(
     version: str, entries: Sequence[CatalogResource], next_cursor: str | UnsetType
 ) -> ListResult:
-    listed = [e.listing for e in entries]
+    listed = [e.listing_for(version) for e in entries]
     return ListResourcesResult(
         resources=[e for e in listed if isinstance(e, Resource)], next_cursor=next_cursor
     )
@@ -181,7 +202,7 @@ def _resources_page(
 def _templates_page(
     version: str, entries: Sequence[CatalogResource], next_cursor: str | UnsetType
 ) -> ListResult:
-    listed = [e.listing for e in entries]
+    listed = [e.listing_for(version) for e in entries]
     return ListResourceTemplatesResult(
         resource_templates=[e for e in listed if isinstance(e, ResourceTemplate)],
         next_cursor=next_cursor,

@@ -84,6 +84,7 @@ def _catalog_resource(resource: ResourceDefinition, default_timeout_s: float) ->
         title=resource.title,
         description=resource.description,
         mime_type=resource.mime_type,
+        annotations=msgspec.UNSET if resource.annotations is None else resource.annotations.wire,
         args_type=resource.args.struct,
         timeout_s=resource.timeout_s or default_timeout_s,
     )

@@ -25,6 +25,7 @@ import msgspec
 
 from proto import Icon, ToolAnnotations, tool_name_problem
 from workers.completions import CompletionDefinition, CompletionKind, define_completion
+from workers.content import Annotations
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
 from workers.output_schema import OutputSpec, build_output_spec
@@ -252,6 +253,7 @@ class Toolset:
         description: str | None = None,
         mime_type: str | None = None,
         timeout_s: float | None = None,
+        annotations: Annotations | None = None,
     ) -> Callable[[F], F]:
         """Register a function as the reader of ``uri``: a static resource, or a template
         whose ``{variables}`` are the function's parameters (``workers/resources.py``).
@@ -264,10 +266,12 @@ class Toolset:
             mime_type: of the contents (default: ``text/plain`` for text, JSON for data,
                 ``application/octet-stream`` for bytes).
             timeout_s: per-read limit; the fleet default applies when ``None``.
+            annotations: hints listed with it (audience, priority, last modified).
 
         Raises:
             ToolDefinitionError: a template outside the supported subset, parameters that
-                are not its variables, or a URI registered twice.
+                are not its variables, a URI registered twice, or annotations that are not
+                an ``Annotations``.
         """
 
         def register(func: F) -> F:
@@ -282,6 +286,7 @@ class Toolset:
                 description=description,
                 mime_type=mime_type,
                 timeout_s=timeout_s,
+                annotations=annotations,
             )
             return func
 

@@ -193,6 +193,25 @@ async def test_icons_and_annotations_are_listed(surface_fleet: RunningFleet, mod
     assert tools["echo"].icons is None
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_annotations_reach_the_client(surface_fleet: RunningFleet, mode: str) -> None:
+    """On tool content, listed resources and prompt messages, through a real worker."""
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        result = await client.call_tool("annotated_content", {})
+        resources = [r for p in await _every_page(client.list_resources, "resources") for r in p]
+        prompt = await client.get_prompt("farewell", {"name": "Ada"})
+    text, image, doc, link = result.content
+    for dated in (text, link, resources[0], prompt.messages[0].content):
+        assert dated.annotations is not None
+        assert (dated.annotations.audience, dated.annotations.priority) == (["user"], 1)
+        assert dated.annotations.last_modified == "2025-01-12T15:00:58Z"  # sent as UTC
+    for undated in (image, doc):
+        assert undated.annotations is not None
+        assert (undated.annotations.audience, undated.annotations.priority) == (["assistant"], 0.25)
+        assert undated.annotations.last_modified is None
+    assert all(r.annotations is None for r in resources[1:])
+
+
 RICH = {
     "when": "2026-07-28T09:30:00+02:00",
     "day": "2026-07-28",
@@ -398,3 +417,25 @@ def test_null_arguments_are_no_arguments(http: httpx.Client, version: str) -> No
     response = _call_raw(http, version, "every_content", None)
     assert response.status_code == 200, response.text
     assert response.json()["result"]["isError"] is False
+
+
+def test_2025_03_26_annotations_have_no_last_modified(http: httpx.Client) -> None:
+    body = {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+            "params": {"name": "annotated_content", "arguments": {}}}  # fmt: skip
+    content = post(http, body=body, version="2025-03-26").json()["result"]["content"]
+    for_user = {"audience": ["user"], "priority": 1}
+    assert [block.get("annotations") for block in content] == [
+        for_user,
+        {"audience": ["assistant"], "priority": 0.25},
+        {"audience": ["assistant"], "priority": 0.25},
+        for_user,  # the link, as a text block naming it
+    ]
+    assert content[3]["type"] == "text"
+    (readme, *_) = _pages(http, "2025-03-26", "resources/list")[0]["resources"]
+    assert readme == {
+        "uri": "test://readme",
+        "name": "readme",
+        "description": "What this test app is.",
+        "mimeType": "text/markdown",
+        "annotations": for_user,
+    }

@@ -4,6 +4,7 @@ each JSON block under a marker comment equals what the runtime produces.
 Markers (HTML comments, invisible when the page is rendered):
 - ``<!-- schema: TOOL input|output VERSION -->``: the tool's listed inputSchema/outputSchema;
 - ``<!-- listing: TOOL VERSION -->``: the tool's whole listing entry;
+- ``<!-- resource: URI VERSION -->``: the listing entry of a resource or template;
 - ``<!-- call: TOOL ARGUMENTS VERSION -->``: the result of that call, through the front's
   argument check and the worker's handler runner;
 - ``<!-- read: URI VERSION -->``, ``<!-- prompt: NAME ARGUMENTS VERSION -->`` and
@@ -85,7 +86,7 @@ def _markers() -> list[tuple[str, str, str]]:
 
 def test_the_guide_has_snippets_and_checked_blocks(app: Toolset) -> None:
     kinds = {kind for kind, _, _ in _markers()}
-    assert kinds == {"schema", "listing", "call", "read", "prompt", "complete"}
+    assert kinds == {"schema", "listing", "resource", "call", "read", "prompt", "complete"}
     assert len(app.tools) >= 8
 
 
@@ -122,6 +123,10 @@ def test_each_json_block_is_what_the_runtime_produces(
         name, version = spec.split(" ")
         assert _entry(catalog, name, version) == expected
         return
+    if kind == "resource":
+        uri, version = spec.split(" ")
+        assert _resource_entry(catalog, uri, version) == expected
+        return
     name, which, version = spec.split(" ")
     assert _entry(catalog, name, version)[f"{which}Schema"] == expected
 
@@ -131,6 +136,15 @@ def _entry(catalog: ToolCatalog, name: str, version: str) -> dict[str, Any]:
     assert tool is not None, name
     entry: dict[str, Any] = json.loads(msgspec.json.encode(tool.listing_for(version)))
     return entry
+
+
+def _resource_entry(catalog: ToolCatalog, uri: str, version: str) -> dict[str, Any]:
+    """The entry of ``uri`` in the version's ``resources/list`` or templates list."""
+    listed = json.loads(catalog.resources.list_result(version))["resources"]
+    listed += json.loads(catalog.resources.templates_result(version))["resourceTemplates"]
+    found = [e for e in listed if uri in (e.get("uri"), e.get("uriTemplate"))]
+    assert len(found) == 1, uri
+    return found[0]  # type: ignore[no-any-return]
 
 
 def _call(

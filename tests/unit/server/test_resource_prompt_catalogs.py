@@ -3,6 +3,7 @@ builds them (ADR-0007): listings per version, URI matching, argument checks."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,7 @@ from msgspec import UNSET
 from proto import InvalidParamsError, PromptReference, ResourceTemplateReference
 from server.tool_catalog import ToolCatalog
 from supervisor.app_loader import build_catalog
-from workers import Toolset
+from workers import Annotations, ToolDefinitionError, Toolset
 from workers.runtime import WorkerConfig
 
 
@@ -200,3 +201,76 @@ def test_a_template_cursor_does_not_open_a_resource_page_nor_the_other_way_round
     ):
         with pytest.raises(InvalidParamsError, match="list again without a cursor"):
             refused()
+
+
+# --- per-version entries: titles and annotations --------------------------------------------
+
+
+def _annotated() -> Toolset:
+    app = Toolset("t")
+    hints = Annotations(
+        audience=["assistant"],
+        priority=0.2,
+        last_modified=datetime.datetime(2025, 1, 12, 15, 0, 58, tzinfo=datetime.UTC),
+    )
+
+    @app.resource("notes://today", title="Today", annotations=hints)
+    def today() -> str:
+        return ""
+
+    @app.resource("notes://{day}", annotations=Annotations(priority=1))
+    def day(day: str) -> str:
+        return ""
+
+    @app.prompt(title="Summary")
+    def summary(topic: str) -> str:
+        return topic
+
+    return app
+
+
+DATED = {"audience": ["assistant"], "priority": 0.2, "lastModified": "2025-01-12T15:00:58Z"}
+
+
+@pytest.mark.parametrize(
+    ("version", "resource", "template", "prompt"),
+    [
+        (
+            "2025-03-26",
+            {"uri": "notes://today", "name": "today",
+             "annotations": {"audience": ["assistant"], "priority": 0.2}},
+            {"uriTemplate": "notes://{day}", "name": "day", "annotations": {"priority": 1}},
+            {"name": "summary", "arguments": [{"name": "topic", "required": True}]},
+        ),
+        (
+            "2025-06-18",
+            {"uri": "notes://today", "name": "today", "title": "Today", "annotations": DATED},
+            {"uriTemplate": "notes://{day}", "name": "day", "annotations": {"priority": 1}},
+            {"name": "summary", "title": "Summary",
+             "arguments": [{"name": "topic", "required": True}]},
+        ),
+        (
+            "2026-07-28",
+            {"uri": "notes://today", "name": "today", "title": "Today", "annotations": DATED},
+            {"uriTemplate": "notes://{day}", "name": "day", "annotations": {"priority": 1}},
+            {"name": "summary", "title": "Summary",
+             "arguments": [{"name": "topic", "required": True}]},
+        ),
+    ],
+)  # fmt: skip
+def test_entries_carry_only_their_revisions_fields(
+    version: str, resource: dict[str, Any], template: dict[str, Any], prompt: dict[str, Any]
+) -> None:
+    catalog = build_catalog(_annotated(), WorkerConfig(), list_ttl_ms=0, list_page_size=100)
+    assert decoded(catalog.resources.list_result(version))["resources"] == [resource]
+    assert decoded(catalog.resources.templates_result(version))["resourceTemplates"] == [template]
+    assert decoded(catalog.prompts.list_result(version))["prompts"] == [prompt]
+
+
+def test_resource_annotations_must_be_the_checked_helper() -> None:
+    app = Toolset("t")
+    with pytest.raises(ToolDefinitionError, match=r"resource 'notes://x': annotations must be"):
+
+        @app.resource("notes://x", annotations={"priority": 2})  # type: ignore[arg-type]
+        def x() -> str:
+            return ""
