@@ -86,6 +86,7 @@ from proto import (
     decode_params,
     encode_call_arguments,
     encode_notification,
+    implementation_for_version,
     log_notification,
     negotiate_handshake_version,
     param_header_mismatch,
@@ -540,7 +541,7 @@ class Dispatcher:
                 InitializeResult(
                     protocol_version=version,
                     capabilities=self._capabilities,
-                    server_info=self._catalog.server_info,
+                    server_info=implementation_for_version(self._catalog.server_info, version),
                     instructions=self._catalog.instructions or msgspec.UNSET,
                 )
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from proto import FleetError, Implementation, Prompt, Tool, param_headers_of
+from proto import FleetError, Prompt, Tool, param_headers_of
 from server import CatalogTool, ToolCatalog
 from server.prompt_catalog import CatalogPrompt
 from server.resource_catalog import CatalogResource
@@ -62,11 +62,7 @@ def build_catalog(
     """Describe ``toolset`` for the front: listings, argument types and timeouts."""
     default_s = worker_config.default_timeout_s
     return ToolCatalog(
-        server_info=Implementation(
-            name=toolset.name,
-            version=toolset.version,
-            title=toolset.title or msgspec.UNSET,
-        ),
+        server_info=toolset.server_info,
         instructions=toolset.instructions,
         tools=[_catalog_tool(tool, default_s) for tool in toolset.tools.values()],
         list_ttl_ms=list_ttl_ms,

@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar, final, overload
 
 import msgspec
 
-from proto import Icon, ToolAnnotations, tool_name_problem
+from proto import Icon, Implementation, ToolAnnotations, tool_name_problem
 from workers.completions import CompletionDefinition, CompletionKind, define_completion
 from workers.content import Annotations
 from workers.context import ToolContext
@@ -92,13 +92,20 @@ class ToolDefinition:
 
 @final
 class Toolset:
-    """The tools one fleet serves, plus the identity it reports to clients.
+    """The tools one fleet serves, plus the identity it reports to clients (``serverInfo``
+    at initialize, the ``_meta`` stamp at 2026-07-28; each revision gets the fields it has).
 
     Args:
         name: server name reported as ``serverInfo.name``.
         version: server version reported as ``serverInfo.version``.
-        title: optional display name.
+        title: optional display name (sent from 2025-06-18 on).
+        description: optional description of the server (sent from 2025-11-25 on).
+        website_url: optional ``http(s)`` URL of its website (sent from 2025-11-25 on).
+        icons: icons a client may show for the server (sent from 2025-11-25 on).
         instructions: optional guidance for the model, sent at initialize/discover.
+
+    Raises:
+        ToolDefinitionError: bad icons or a website URL that is not ``http(s)``.
     """
 
     def __init__(
@@ -107,16 +114,35 @@ class Toolset:
         version: str = "0.1.0",
         *,
         title: str | None = None,
+        description: str | None = None,
+        website_url: str | None = None,
+        icons: Sequence[Icon] = (),
         instructions: str | None = None,
     ) -> None:
         self.name = name
         self.version = version
         self.title = title
+        self.description = description
+        self.website_url = _checked_website(website_url)
+        self.icons = _checked_icons("server", icons)
         self.instructions = instructions
         self._tools: dict[str, ToolDefinition] = {}
         self._resources: dict[str, ResourceDefinition] = {}
         self._prompts: dict[str, PromptDefinition] = {}
         self._completions: dict[str, CompletionDefinition] = {}
+
+    @property
+    def server_info(self) -> Implementation:
+        """The identity as the latest revision reports it (``proto.implementation_for_version``
+        shapes it for older ones); the front and the workers stamp the same one."""
+        return Implementation(
+            name=self.name,
+            version=self.version,
+            title=self.title or msgspec.UNSET,
+            description=self.description or msgspec.UNSET,
+            icons=[msgspec.to_builtins(icon) for icon in self.icons] or msgspec.UNSET,
+            website_url=self.website_url or msgspec.UNSET,
+        )
 
     @property
     def tools(self) -> Mapping[str, ToolDefinition]:
@@ -216,7 +242,7 @@ class Toolset:
                 output=output,
                 title=title,
                 description=description or summary,
-                icons=_checked_icons(tool_name, icons),
+                icons=_checked_icons(f"tool {tool_name!r}", icons),
                 timeout_s=timeout_s,
                 annotations=hints if hints != ToolAnnotations() else None,
             )
@@ -388,10 +414,18 @@ def _hint(value: bool | None) -> bool | msgspec.UnsetType:
     return msgspec.UNSET if value is None else value
 
 
-def _checked_icons(tool_name: str, icons: Sequence[Icon]) -> tuple[Icon, ...]:
+def _checked_icons(label: str, icons: Sequence[Icon]) -> tuple[Icon, ...]:
     # Structs are not type-checked when built, only when decoded: round-trip them once here
-    # so a bad theme or a missing src fails at import, naming the tool.
+    # so a bad theme or a missing src fails at import, naming the tool (or the server).
     try:
         return tuple(msgspec.convert(msgspec.to_builtins(list(icons)), list[Icon]))
     except (TypeError, msgspec.ValidationError) as exc:
-        raise ToolDefinitionError(f"tool {tool_name!r}: invalid icons: {exc}") from exc
+        raise ToolDefinitionError(f"{label}: invalid icons: {exc}") from exc
+
+
+def _checked_website(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("https://", "http://")):
+        raise ToolDefinitionError(f"server: website_url must be an http(s) URL, not {url!r}")
+    return url

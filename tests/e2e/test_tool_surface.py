@@ -212,6 +212,64 @@ async def test_annotations_reach_the_client(surface_fleet: RunningFleet, mode: s
     assert all(r.annotations is None for r in resources[1:])
 
 
+SERVER_INFO = {
+    "name": "mcpfleet-test-tools",
+    "version": "0.0.1",
+    "title": "mcpfleet test tools",
+    "description": "Tools only the test suite serves.",
+    "icons": [
+        {"src": "https://example.com/tools.png", "mimeType": "image/png", "sizes": ["48x48"]}
+    ],
+    "websiteUrl": "https://example.com/mcpfleet-test-tools",
+}
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_client_sees_the_servers_icons_and_website(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    """Legacy: initialize's serverInfo (2025-11-25); auto: the discover result's stamp."""
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:  # type: ignore[arg-type]
+        version = client.protocol_version
+        info = client.server_info
+    assert version == ("2025-11-25" if mode == "legacy" else MODERN)
+    assert info is not None
+    assert info.model_dump(by_alias=True, mode="json", exclude_none=True) == SERVER_INFO
+
+
+@pytest.mark.parametrize(
+    ("version", "fields"),
+    [
+        ("2025-03-26", ["name", "version"]),
+        ("2025-06-18", ["name", "version", "title"]),
+        ("2025-11-25", list(SERVER_INFO)),
+    ],
+)
+def test_initialize_sends_the_identity_fields_of_the_revision(
+    http: httpx.Client, version: str, fields: list[str]
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "1"}}}  # fmt: skip
+    response = post(http, body=body, version=None, session=False)
+    assert response.status_code == 200, response.text
+    events = [line for line in response.text.splitlines() if line.startswith("data: {")]
+    result = json.loads(response.text if not events else events[-1][len("data: ") :])["result"]
+    assert result["protocolVersion"] == version
+    assert result["serverInfo"] == {key: SERVER_INFO[key] for key in fields}
+
+
+def test_every_modern_result_is_stamped_with_the_whole_identity(http: httpx.Client) -> None:
+    discover = post(
+        http, body={"jsonrpc": "2.0", "id": "d", "method": "server/discover",
+                    "params": {"_meta": ENVELOPE}},
+        headers=modern_headers("server/discover"),
+    ).json()["result"]  # fmt: skip
+    listed = _list(http, MODERN).json()["result"]
+    for result in (discover, listed):
+        assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == SERVER_INFO
+
+
 RICH = {
     "when": "2026-07-28T09:30:00+02:00",
     "day": "2026-07-28",
