@@ -14,6 +14,7 @@ from proto.client_capabilities import (
     required_capabilities,
 )
 from proto.content import (
+    Annotations,
     AudioContent,
     BlobResourceContents,
     ContentBlock,
@@ -23,6 +24,7 @@ from proto.content import (
     ResourceLink,
     TextContent,
     TextResourceContents,
+    annotations_for_version,
     content_for_version,
 )
 from proto.error_codes import RESOURCE_NOT_FOUND_LEGACY, ErrorCode
@@ -102,6 +104,7 @@ from proto.lifecycle import (
     ResultMeta,
     ServerCapabilities,
     ToolsCapability,
+    implementation_for_version,
     mirrored_name,
     require_envelope,
     require_served_version,
@@ -273,8 +276,11 @@ from proto.versions import (
     sends_priming_events,
     structured_content_is_object,
     supports_icons,
+    supports_implementation_details,
+    supports_last_modified,
     supports_resource_links,
     supports_structured_content,
+    supports_titles,
     validation_failure_is_tool_error,
 )
 from proto.wire import (
@@ -373,6 +379,7 @@ __all__ = [
     "TOOLS_CHANGED",
     "TOOLS_LIST",
     "Admission",
+    "Annotations",
     "AnsweredInput",
     "AudioContent",
     "BackendUnavailableError",
@@ -511,6 +518,7 @@ __all__ = [
     "WorkerHeartbeat",
     "WorkerMessage",
     "allows_batches",
+    "annotations_for_version",
     "batch_refused_error",
     "build_call_result",
     "cancel_key_session",
@@ -546,6 +554,7 @@ __all__ = [
     "flags_from_names",
     "handshake_change_notification",
     "http_status_for_code",
+    "implementation_for_version",
     "input_responses",
     "is_at_least",
     "is_batch",
@@ -574,8 +583,11 @@ __all__ = [
     "stream_entries",
     "structured_content_is_object",
     "supports_icons",
+    "supports_implementation_details",
+    "supports_last_modified",
     "supports_resource_links",
     "supports_structured_content",
+    "supports_titles",
     "tool_name_problem",
     "unsupported_version_error",
     "validation_failure_is_tool_error",

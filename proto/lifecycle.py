@@ -10,7 +10,12 @@ from msgspec import UNSET, UnsetType
 
 from proto.errors import InvalidParamsError, UnsupportedVersionError
 from proto.mcp_struct import JsonObject, McpStruct
-from proto.versions import ALL_VERSIONS, MODERN_VERSIONS
+from proto.versions import (
+    ALL_VERSIONS,
+    MODERN_VERSIONS,
+    supports_implementation_details,
+    supports_titles,
+)
 
 __all__ = [
     "MODERN_VERSION_KEY",
@@ -28,6 +33,7 @@ __all__ = [
     "ResultMeta",
     "ServerCapabilities",
     "ToolsCapability",
+    "implementation_for_version",
     "mirrored_name",
     "require_envelope",
     "require_served_version",
@@ -52,13 +58,30 @@ class CancelledParams(McpStruct, frozen=True):
 
 
 class Implementation(McpStruct, frozen=True):
-    """``clientInfo``/``serverInfo``: ``name`` and ``version`` are required."""
+    """``clientInfo``/``serverInfo``: ``name`` and ``version`` are required; ``title`` exists
+    from 2025-06-18, ``description``, ``icons`` and ``websiteUrl`` from 2025-11-25
+    (:func:`implementation_for_version`)."""
 
     name: str
     version: str
     title: str | UnsetType = UNSET
     description: str | UnsetType = UNSET
+    # Plain objects, not ``Icon``: clients' identities are decoded with this Struct on every
+    # request, and a display-only field must not fail one. Ours are checked as ``Icon``
+    # when the app is declared (``workers.Toolset``).
+    icons: list[JsonObject] | UnsetType = UNSET
     website_url: str | UnsetType = UNSET
+
+
+def implementation_for_version(info: Implementation, version: str) -> Implementation:
+    """``info`` with only the fields ``version`` defines (checklist 45): ``name`` and
+    ``version`` at 2025-03-26, ``title`` from 2025-06-18, the rest from 2025-11-25."""
+    if supports_implementation_details(version):
+        return info
+    shaped = msgspec.structs.replace(info, description=UNSET, icons=UNSET, website_url=UNSET)
+    if not supports_titles(version):
+        shaped = msgspec.structs.replace(shaped, title=UNSET)
+    return shaped
 
 
 class InitializeParams(McpStruct, frozen=True):

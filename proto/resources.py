@@ -16,7 +16,7 @@ from typing import Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from proto.content import BlobResourceContents, ContentBlock, TextResourceContents
+from proto.content import Annotations, BlobResourceContents, ContentBlock, TextResourceContents
 from proto.error_codes import RESOURCE_NOT_FOUND_LEGACY
 from proto.errors import InvalidParamsError, RemoteProtocolError
 from proto.lifecycle import ModernMeta, ResultMeta
@@ -66,6 +66,7 @@ class Resource(McpStruct, frozen=True):
     mime_type: str | UnsetType = UNSET
     size: int | UnsetType = UNSET
     icons: list[JsonObject] | UnsetType = UNSET
+    annotations: Annotations | UnsetType = UNSET
 
 
 class ResourceTemplate(McpStruct, frozen=True):
@@ -77,6 +78,7 @@ class ResourceTemplate(McpStruct, frozen=True):
     description: str | UnsetType = UNSET
     mime_type: str | UnsetType = UNSET
     icons: list[JsonObject] | UnsetType = UNSET
+    annotations: Annotations | UnsetType = UNSET
 
 
 class ListResourcesResult(McpStruct, frozen=True):

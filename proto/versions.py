@@ -23,8 +23,11 @@ __all__ = [
     "sends_priming_events",
     "structured_content_is_object",
     "supports_icons",
+    "supports_implementation_details",
+    "supports_last_modified",
     "supports_resource_links",
     "supports_structured_content",
+    "supports_titles",
     "validation_failure_is_tool_error",
 ]
 
@@ -87,6 +90,23 @@ def structured_content_is_object(version: str) -> bool:
     """2025-06-18 and 2025-11-25 require ``structuredContent`` to be a JSON object and an
     ``outputSchema`` rooted at ``type: object``; 2026-07-28 allows any JSON value (8.1, 8.2)."""
     return version in (V2025_06_18, V2025_11_25)
+
+
+def supports_titles(version: str) -> bool:
+    """``title`` on tools, resources, prompts and ``Implementation`` exists from 2025-06-18 on."""
+    return version != V2025_03_26
+
+
+def supports_last_modified(version: str) -> bool:
+    """``lastModified`` in ``Annotations`` exists from 2025-06-18 on (``audience`` and
+    ``priority`` since 2025-03-26)."""
+    return version != V2025_03_26
+
+
+def supports_implementation_details(version: str) -> bool:
+    """``description``, ``icons`` and ``websiteUrl`` on ``Implementation`` (serverInfo)
+    exist from 2025-11-25 on."""
+    return version in (V2025_11_25, V2026_07_28)
 
 
 def supports_icons(version: str) -> bool:

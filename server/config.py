@@ -53,12 +53,13 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Deadline of each Redis command the front sends."""
 
     list_ttl_ms: NonNegativeInt = 60_000
-    """``ttlMs`` cache hint on 2026-07-28 ``server/discover`` and ``tools/list`` results."""
+    """``ttlMs`` cache hint on 2026-07-28 ``server/discover`` and list results (every page)."""
 
     list_page_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
-    """Most tools one ``tools/list`` page holds; a longer list is paged with ``nextCursor``
-    (clients that follow cursors get every tool, clients that read one page only the first
-    ones)."""
+    """Most entries one page of ``tools/list``, ``resources/list``,
+    ``resources/templates/list`` or ``prompts/list`` holds; a longer list is paged with
+    ``nextCursor`` (clients that follow cursors get every entry, clients that read one page
+    only the first ones)."""
 
     request_state_ttl_s: PositiveFloat = 3600.0
     """2026-07-28: how long a client may take to answer a handler's questions (an

@@ -4,7 +4,7 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 :meth:`Dispatcher.modern`; either returns the encoded ``result`` object or raises a
 ``ProtocolError`` that the transport renders with the request id.
 
-About 780 lines, one handler per method of both eras in one class on purpose: they share
+About 760 lines, one handler per method of both eras in one class on purpose: they share
 the catalog, the call queue and the identity stamp, and their tables (``_HANDSHAKE_METHODS``,
 ``_MODERN_METHODS``) are the one place that says what each era serves. What stands alone
 lives elsewhere: the catalogs (listings, argument checks, completion targets), the log
@@ -93,6 +93,7 @@ from proto import (
     encode_call_arguments,
     encode_notification,
     encode_request,
+    implementation_for_version,
     is_client_request_id,
     log_notification,
     negotiate_handshake_version,
@@ -341,39 +342,22 @@ class Dispatcher:
 
     async def _tools_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         cursor = decode_params(served.request.params, _list_params).cursor
-        if isinstance(cursor, UnsetType):
-            return self._catalog.list_result(served.version)
-        start = self._catalog.page_start(cursor)
-        if start is None:
-            # Another deployment's cursor looks the same as a forged one: either way the
-            # client starts over (docs/tool-authoring.md, "Listing").
-            raise InvalidParamsError(
-                "Invalid cursor: not from this server's current tool list; "
-                "list again without a cursor"
-            )
-        return self._catalog.list_result(served.version, start)
-
-    @staticmethod
-    def _reject_cursor(params: ListToolsParams) -> None:
-        # Resources and prompts are listed on one page (not paged yet, unlike tools), so
-        # no cursor we could have issued exists.
-        if not isinstance(params.cursor, UnsetType):
-            raise InvalidParamsError(f"Invalid cursor: {params.cursor!r}")
+        return self._catalog.list_result(served.version, cursor)
 
     async def _resources_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         self._require(len(self._catalog.resources), served)
-        self._reject_cursor(decode_params(served.request.params, _list_params))
-        return self._catalog.resources.list_result(served.version, meta=self._meta)
+        cursor = decode_params(served.request.params, _list_params).cursor
+        return self._catalog.resources.list_result(served.version, cursor)
 
     async def _resource_templates_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         self._require(len(self._catalog.resources), served)
-        self._reject_cursor(decode_params(served.request.params, _list_params))
-        return self._catalog.resources.templates_result(served.version, meta=self._meta)
+        cursor = decode_params(served.request.params, _list_params).cursor
+        return self._catalog.resources.templates_result(served.version, cursor)
 
     async def _prompts_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         self._require(len(self._catalog.prompts), served)
-        self._reject_cursor(decode_params(served.request.params, _list_params))
-        return self._catalog.prompts.list_result(served.version, meta=self._meta)
+        cursor = decode_params(served.request.params, _list_params).cursor
+        return self._catalog.prompts.list_result(served.version, cursor)
 
     async def _resources_read(self, served: ServedRequest) -> bytes | msgspec.Raw:
         """``resources/read``: matched here, so an unknown URI never reaches a worker
@@ -641,7 +625,7 @@ class Dispatcher:
                 InitializeResult(
                     protocol_version=version,
                     capabilities=self._capabilities,
-                    server_info=self._catalog.server_info,
+                    server_info=implementation_for_version(self._catalog.server_info, version),
                     instructions=self._catalog.instructions or msgspec.UNSET,
                 )
             )

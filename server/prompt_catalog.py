@@ -1,16 +1,18 @@
-"""The prompts this front serves, as the front needs them (ADR-0007): listing bytes per
-protocol version, and the check of a ``prompts/get``'s arguments before anything is queued.
+"""The prompts this front serves, as the front needs them (ADR-0007): the pages of
+``prompts/list`` per protocol version (``server/list_pages.py``), and the check of a
+``prompts/get``'s arguments before anything is queued.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Final
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-from proto import MODERN_VERSIONS, ListPromptsResult, Prompt, PromptArgument, ResultMeta
+from proto import PROMPTS_LIST, ListPromptsResult, Prompt, PromptArgument, supports_titles
+from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
 
 __all__ = ["CatalogPrompt", "PromptCatalog"]
 
@@ -26,15 +28,27 @@ class CatalogPrompt:
         timeout_s: how long a worker may take to build it.
     """
 
-    __slots__ = ("_decoder", "listing", "name", "timeout_s")
+    __slots__ = ("_decoder", "_untitled", "listing", "name", "timeout_s")
 
     def __init__(self, listing: Prompt, args_type: type[msgspec.Struct], timeout_s: float) -> None:
         self.name = listing.name
         self.listing = listing
         self.timeout_s = timeout_s
+        self._untitled = msgspec.structs.replace(
+            listing,
+            title=UNSET,
+            arguments=[msgspec.structs.replace(a, title=UNSET) for a in self.arguments] or UNSET,
+        )
         self._decoder: msgspec.json.Decoder[msgspec.Struct] = msgspec.json.Decoder(
             args_type, strict=False
         )
+
+    def listing_for(self, version: str) -> Prompt:
+        """The entry with only the fields ``version`` defines: no titles (the prompt's
+        and its arguments') before 2025-06-18 (checklist 45)."""
+        if supports_titles(version):
+            return self.listing
+        return self._untitled
 
     @property
     def arguments(self) -> list[PromptArgument]:
@@ -53,19 +67,25 @@ class CatalogPrompt:
 
 
 class PromptCatalog:
-    """All registered prompts, in registration order."""
+    """All registered prompts, in registration order.
 
-    def __init__(self, prompts: Sequence[CatalogPrompt] = (), *, list_ttl_ms: int = 0) -> None:
+    Args:
+        prompts: the prompts, in registration order.
+        settings: how ``prompts/list`` is paged and hinted.
+    """
+
+    def __init__(self, prompts: Sequence[CatalogPrompt], settings: ListSettings) -> None:
         self._prompts = {p.name: p for p in prompts}
-        self._list_ttl_ms = list_ttl_ms
-        self._listings: dict[str, bytes] = {}
+        ordered = list(self._prompts.values())
+        self._digest = listing_digest([p.listing for p in ordered])
+        self._pages = ListPages(
+            PROMPTS_LIST, ordered, digest=self._digest, render=_prompts_page, settings=settings
+        )
 
     @property
     def digest(self) -> str:
         """Hex SHA-256 of the listing entries in order (see ``ToolCatalog.digest``)."""
-        return hashlib.sha256(
-            _encoder.encode([e.listing for e in self._prompts.values()])
-        ).hexdigest()
+        return self._digest
 
     def __len__(self) -> int:
         return len(self._prompts)
@@ -77,18 +97,18 @@ class PromptCatalog:
     def longest_timeout_s(self) -> float:
         return max((p.timeout_s for p in self._prompts.values()), default=0.0)
 
-    def list_result(self, version: str, *, meta: ResultMeta) -> bytes:
-        """The encoded ``prompts/list`` result for ``version``, built on first use."""
-        cached = self._listings.get(version)
-        if cached is None:
-            result = ListPromptsResult(prompts=[p.listing for p in self._prompts.values()])
-            if version in MODERN_VERSIONS:
-                result = msgspec.structs.replace(
-                    result,
-                    result_type="complete",
-                    ttl_ms=self._list_ttl_ms,
-                    cache_scope="public",
-                    meta=meta,
-                )
-            cached = self._listings[version] = _encoder.encode(result)
-        return cached
+    def list_result(self, version: str, cursor: str | UnsetType = UNSET) -> bytes:
+        """The encoded ``prompts/list`` page for ``version`` that ``cursor`` names.
+
+        Raises:
+            InvalidParamsError: a cursor this list did not issue.
+        """
+        return self._pages.result(version, cursor)
+
+
+def _prompts_page(
+    version: str, prompts: Sequence[CatalogPrompt], next_cursor: str | UnsetType
+) -> ListResult:
+    return ListPromptsResult(
+        prompts=[p.listing_for(version) for p in prompts], next_cursor=next_cursor
+    )

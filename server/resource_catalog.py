@@ -1,25 +1,31 @@
-"""The resources this front serves, as the front needs them (ADR-0007): listing bytes per
-protocol version, and which registered resource answers a URI — before anything is queued,
-so an unknown URI is refused here and a worker never sees it.
+"""The resources this front serves, as the front needs them (ADR-0007): the pages of
+``resources/list`` and ``resources/templates/list`` per protocol version (two lists, each
+paged on its own: ``server/list_pages.py``), and which registered resource answers a URI —
+before anything is queued, so an unknown URI is refused here and a worker never sees it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Final
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from proto import (
-    MODERN_VERSIONS,
+    RESOURCES_LIST,
+    RESOURCES_TEMPLATES_LIST,
+    Annotations,
     ListResourcesResult,
     ListResourceTemplatesResult,
     Resource,
     ResourceTemplate,
-    ResultMeta,
     UriTemplate,
+    annotations_for_version,
+    supports_icons,
+    supports_titles,
 )
+from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
 
 __all__ = ["CatalogResource", "ResourceCatalog", "ResourceMatch"]
 
@@ -31,7 +37,8 @@ class CatalogResource:
 
     Args:
         uri: the URI or URI template as registered (the worker finds its handler by it).
-        name, title, description, mime_type: its listing.
+        name, title, description, mime_type, annotations: its listing (the latest
+            revision's fields; :meth:`listing_for` shapes it for older ones).
         args_type: the Struct its template variables decode into (leniently: ``"7"`` for
             an ``int``), the same one the worker decodes them with.
         timeout_s: how long a worker may take to read it.
@@ -47,6 +54,7 @@ class CatalogResource:
         title: str | None = None,
         description: str | None = None,
         mime_type: str | None = None,
+        annotations: Annotations | UnsetType = UNSET,
         args_type: type[msgspec.Struct],
         timeout_s: float,
     ) -> None:
@@ -62,6 +70,7 @@ class CatalogResource:
             title=title or msgspec.UNSET,
             description=description or msgspec.UNSET,
             mime_type=mime_type or msgspec.UNSET,
+            annotations=annotations,
         )
         self.listing: Resource | ResourceTemplate = (
             ResourceTemplate(
@@ -70,10 +79,24 @@ class CatalogResource:
                 title=listing.title,
                 description=listing.description,
                 mime_type=listing.mime_type,
+                annotations=listing.annotations,
             )
             if self.template.is_template
             else listing
         )
+
+    def listing_for(self, version: str) -> Resource | ResourceTemplate:
+        """The entry with only the fields ``version`` defines (checklist 45): ``title`` and
+        ``annotations.lastModified`` from 2025-06-18, ``icons`` from 2025-11-25."""
+        listing = self.listing
+        annotations = annotations_for_version(listing.annotations, version)
+        if annotations is not listing.annotations:
+            listing = msgspec.structs.replace(listing, annotations=annotations)
+        if not supports_titles(version) and not isinstance(listing.title, UnsetType):
+            listing = msgspec.structs.replace(listing, title=UNSET)
+        if not supports_icons(version) and not isinstance(listing.icons, UnsetType):
+            listing = msgspec.structs.replace(listing, icons=UNSET)
+        return listing
 
     def variables_problem(self, variables: dict[str, str]) -> str | None:
         """Why the values a URI gave do not fit the handler's parameters, or None."""
@@ -93,20 +116,38 @@ class ResourceMatch(msgspec.Struct, frozen=True):
 
 class ResourceCatalog:
     """All registered resources in registration order: exact URIs first when matching,
-    then templates in the order they were registered."""
+    then templates in the order they were registered.
 
-    def __init__(self, resources: Sequence[CatalogResource] = (), *, list_ttl_ms: int = 0) -> None:
+    Args:
+        resources: static resources and templates, in registration order.
+        settings: how both lists are paged and hinted.
+    """
+
+    def __init__(self, resources: Sequence[CatalogResource], settings: ListSettings) -> None:
         self._static = {r.uri: r for r in resources if not r.template.is_template}
         self._templates = [r for r in resources if r.template.is_template]
-        self._list_ttl_ms = list_ttl_ms
-        self._listings: dict[tuple[str, bool], bytes] = {}
+        static = list(self._static.values())
+        self._digest = listing_digest([e.listing for e in [*static, *self._templates]])
+        self._resource_pages = ListPages(
+            RESOURCES_LIST,
+            static,
+            digest=listing_digest([e.listing for e in static]),
+            render=_resources_page,
+            settings=settings,
+        )
+        self._template_pages = ListPages(
+            RESOURCES_TEMPLATES_LIST,
+            self._templates,
+            digest=listing_digest([e.listing for e in self._templates]),
+            render=_templates_page,
+            settings=settings,
+        )
 
     @property
     def digest(self) -> str:
-        """Hex SHA-256 of the listing entries in order (see ``ToolCatalog.digest``)."""
-        return hashlib.sha256(
-            _encoder.encode([e.listing for e in [*self._static.values(), *self._templates]])
-        ).hexdigest()
+        """Hex SHA-256 of the listing entries in order, resources then templates: one list
+        change kind for both (see ``ToolCatalog.digest``)."""
+        return self._digest
 
     def __len__(self) -> int:
         return len(self._static) + len(self._templates)
@@ -131,36 +172,38 @@ class ResourceCatalog:
         """The template registered as ``uri_template`` (completion references name it)."""
         return next((r for r in self._templates if r.uri == uri_template), None)
 
-    def list_result(self, version: str, *, meta: ResultMeta) -> bytes:
-        """The encoded ``resources/list`` result for ``version``, built on first use."""
-        return self._listing(version, templates=False, meta=meta)
+    def list_result(self, version: str, cursor: str | UnsetType = UNSET) -> bytes:
+        """The encoded ``resources/list`` page for ``version`` that ``cursor`` names.
 
-    def templates_result(self, version: str, *, meta: ResultMeta) -> bytes:
-        """The encoded ``resources/templates/list`` result for ``version``."""
-        return self._listing(version, templates=True, meta=meta)
+        Raises:
+            InvalidParamsError: a cursor this list did not issue.
+        """
+        return self._resource_pages.result(version, cursor)
 
-    def _listing(self, version: str, *, templates: bool, meta: ResultMeta) -> bytes:
-        cached = self._listings.get((version, templates))
-        if cached is None:
-            cached = self._listings[(version, templates)] = self._build(version, templates, meta)
-        return cached
+    def templates_result(self, version: str, cursor: str | UnsetType = UNSET) -> bytes:
+        """The encoded ``resources/templates/list`` page for ``version`` that ``cursor``
+        names (a cursor of ``resources/list`` is refused here, and the other way round).
 
-    def _build(self, version: str, templates: bool, meta: ResultMeta) -> bytes:
-        result: ListResourcesResult | ListResourceTemplatesResult
-        if templates:
-            listed = [r.listing for r in self._templates]
-            result = ListResourceTemplatesResult(
-                resource_templates=[e for e in listed if isinstance(e, ResourceTemplate)]
-            )
-        else:
-            listed = [r.listing for r in self._static.values()]
-            result = ListResourcesResult(resources=[e for e in listed if isinstance(e, Resource)])
-        if version in MODERN_VERSIONS:
-            result = msgspec.structs.replace(
-                result,
-                result_type="complete",
-                ttl_ms=self._list_ttl_ms,
-                cache_scope="public",
-                meta=meta,
-            )
-        return _encoder.encode(result)
+        Raises:
+            InvalidParamsError: a cursor this list did not issue.
+        """
+        return self._template_pages.result(version, cursor)
+
+
+def _resources_page(
+    version: str, entries: Sequence[CatalogResource], next_cursor: str | UnsetType
+) -> ListResult:
+    listed = [e.listing_for(version) for e in entries]
+    return ListResourcesResult(
+        resources=[e for e in listed if isinstance(e, Resource)], next_cursor=next_cursor
+    )
+
+
+def _templates_page(
+    version: str, entries: Sequence[CatalogResource], next_cursor: str | UnsetType
+) -> ListResult:
+    listed = [e.listing_for(version) for e in entries]
+    return ListResourceTemplatesResult(
+        resource_templates=[e for e in listed if isinstance(e, ResourceTemplate)],
+        next_cursor=next_cursor,
+    )

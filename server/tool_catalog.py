@@ -1,29 +1,21 @@
 """The tools this front serves, as the front needs them: listing pages per protocol version
-(built once, then served from memory) and a fast argument check per tool.
+(``server/list_pages.py``: built once, then served from memory) and a fast argument check per
+tool; it also holds the app's resource and prompt catalogs and its identity.
 
 The front validates arguments before anything is queued (DESIGN.md section 5), with the
 same msgspec Struct the worker decodes them into, so what passes here also decodes there.
-
-Pagination (mcp-protocol.md 8.1, 9.5): a page holds at most ``page_size`` tools, in
-registration order. A cursor names the position of the next page and the catalog it belongs
-to (a prefix of the catalog's digest, the one ADR-0006 announces list changes with), encoded
-as unpadded base64url. It stays valid on every front of the deployment whatever their page
-size; a cursor from another deployment's catalog (the fleet was redeployed between two pages)
-or one we never issued is refused, and the client lists again from the start.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 from collections.abc import Sequence
 from typing import Final
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from proto import (
-    MODERN_VERSIONS,
+    TOOLS_LIST,
     ChangeKind,
     Implementation,
     InvalidParamsError,
@@ -38,15 +30,13 @@ from proto import (
     supports_icons,
     supports_structured_content,
 )
-from server.prompt_catalog import PromptCatalog
-from server.resource_catalog import ResourceCatalog
+from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
+from server.prompt_catalog import CatalogPrompt, PromptCatalog
+from server.resource_catalog import CatalogResource, ResourceCatalog
 
 __all__ = ["CatalogTool", "ToolCatalog"]
 
-_encoder: Final = msgspec.json.Encoder()
 _EMPTY_ARGS: Final = b"{}"
-_CURSOR_DIGEST_CHARS: Final = 32
-_MAX_CURSOR_CHARS: Final = 128
 
 
 class CatalogTool:
@@ -125,11 +115,16 @@ class CatalogTool:
 
 
 class ToolCatalog:
-    """All tools of the app, in registration order (a deterministic listing order).
+    """The app as the front serves it: its tools in registration order (a deterministic
+    listing order), its resources and prompts, and its identity.
 
     Args:
+        server_info: the app's identity (``serverInfo``; ``_meta`` at 2026-07-28).
+        instructions: guidance for the model, sent at initialize/discover.
+        tools, resources, prompts: what the app registered, in registration order.
         list_ttl_ms: the ``ttlMs`` hint on 2026-07-28 listings.
-        page_size: the most tools one ``tools/list`` page holds.
+        page_size: the most entries one page of any list holds.
+        completions: keys of the arguments with a completion provider.
     """
 
     def __init__(
@@ -140,25 +135,27 @@ class ToolCatalog:
         tools: Sequence[CatalogTool],
         list_ttl_ms: int,
         page_size: int,
-        resources: ResourceCatalog | None = None,
-        prompts: PromptCatalog | None = None,
+        resources: Sequence[CatalogResource] = (),
+        prompts: Sequence[CatalogPrompt] = (),
         completions: frozenset[str] = frozenset(),
     ) -> None:
         self.server_info = server_info
         self.instructions = instructions
-        self.resources = resources or ResourceCatalog()
+        settings = ListSettings(
+            page_size=page_size, ttl_ms=list_ttl_ms, meta=ResultMeta(server_info=server_info)
+        )
+        self.resources = ResourceCatalog(resources, settings)
         """The app's resources and templates (ADR-0007)."""
-        self.prompts = prompts or PromptCatalog()
+        self.prompts = PromptCatalog(prompts, settings)
         """The app's prompts."""
         self.completions = completions
         """Keys (``workers.completions.completion_key``) of the arguments with a provider."""
         self._tools = {tool.name: tool for tool in tools}
-        self._ordered = list(self._tools.values())
-        self._list_ttl_ms = list_ttl_ms
-        self._page_size = page_size
-        self._listings: dict[tuple[str, int], bytes] = {}
-        entries = _encoder.encode([tool.listing for tool in self._ordered])
-        self._digest = hashlib.sha256(entries).hexdigest()
+        ordered = list(self._tools.values())
+        self._digest = listing_digest([tool.listing for tool in ordered])
+        self._pages = ListPages(
+            TOOLS_LIST, ordered, digest=self._digest, render=_tools_page, settings=settings
+        )
 
     def get(self, name: str) -> CatalogTool | None:
         return self._tools.get(name)
@@ -226,48 +223,18 @@ class ToolCatalog:
             raise InvalidParamsError(f"Resource template {ref.uri!r} has no variable {argument!r}")
         return completion_key("resource", ref.uri, argument), template.timeout_s
 
-    def page_start(self, cursor: str) -> int | None:
-        """Where the page ``cursor`` names starts, or None for a cursor this deployment's
-        catalog did not issue (invalid, foreign, or past the end): -32602 for the caller."""
-        if len(cursor) > _MAX_CURSOR_CHARS:
-            return None
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        except (ValueError, binascii.Error):
-            return None
-        tag, _, position = raw.partition(b":")
-        if tag != self._digest[:_CURSOR_DIGEST_CHARS].encode() or not position.isdigit():
-            return None
-        start = int(position)
-        return start if 0 < start < len(self._ordered) else None
+    def list_result(self, version: str, cursor: str | UnsetType = UNSET) -> bytes:
+        """The encoded ``tools/list`` page for ``version`` that ``cursor`` names.
 
-    def list_result(self, version: str, start: int = 0) -> bytes:
-        """The encoded ``tools/list`` page for ``version`` starting at tool ``start`` (0 or
-        a :meth:`page_start`), built on first use."""
-        key = (version, start)
-        cached = self._listings.get(key)
-        if cached is None:
-            cached = self._listings[key] = self._build_page(version, start)
-        return cached
+        Raises:
+            InvalidParamsError: a cursor this list did not issue.
+        """
+        return self._pages.result(version, cursor)
 
-    def _cursor(self, start: int) -> str:
-        raw = f"{self._digest[:_CURSOR_DIGEST_CHARS]}:{start}".encode()
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
-    def _build_page(self, version: str, start: int) -> bytes:
-        end = start + self._page_size
-        tools = [tool.listing_for(version) for tool in self._ordered[start:end]]
-        next_cursor = self._cursor(end) if end < len(self._ordered) else msgspec.UNSET
-        if version not in MODERN_VERSIONS:
-            return _encoder.encode(ListToolsResult(tools=tools, next_cursor=next_cursor))
-        # The cache hints are the same on every page (checklist 27).
-        return _encoder.encode(
-            ListToolsResult(
-                tools=tools,
-                next_cursor=next_cursor,
-                result_type="complete",
-                ttl_ms=self._list_ttl_ms,
-                cache_scope="public",
-                meta=ResultMeta(server_info=self.server_info),
-            )
-        )
+def _tools_page(
+    version: str, tools: Sequence[CatalogTool], next_cursor: str | UnsetType
+) -> ListResult:
+    return ListToolsResult(
+        tools=[tool.listing_for(version) for tool in tools], next_cursor=next_cursor
+    )

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import msgspec
 
-from proto import FleetError, Implementation, Prompt, Tool, param_headers_of
+from proto import FleetError, Prompt, Tool, param_headers_of
 from server import CatalogTool, ToolCatalog
-from server.prompt_catalog import CatalogPrompt, PromptCatalog
-from server.resource_catalog import CatalogResource, ResourceCatalog
+from server.prompt_catalog import CatalogPrompt
+from server.resource_catalog import CatalogResource
 from workers import Toolset
 from workers.prompts import PromptDefinition
 from workers.resources import ResourceDefinition
@@ -62,23 +62,13 @@ def build_catalog(
     """Describe ``toolset`` for the front: listings, argument types and timeouts."""
     default_s = worker_config.default_timeout_s
     return ToolCatalog(
-        server_info=Implementation(
-            name=toolset.name,
-            version=toolset.version,
-            title=toolset.title or msgspec.UNSET,
-        ),
+        server_info=toolset.server_info,
         instructions=toolset.instructions,
         tools=[_catalog_tool(tool, default_s) for tool in toolset.tools.values()],
         list_ttl_ms=list_ttl_ms,
         page_size=list_page_size,
-        resources=ResourceCatalog(
-            [_catalog_resource(r, default_s) for r in toolset.resources.values()],
-            list_ttl_ms=list_ttl_ms,
-        ),
-        prompts=PromptCatalog(
-            [_catalog_prompt(p, default_s) for p in toolset.prompts.values()],
-            list_ttl_ms=list_ttl_ms,
-        ),
+        resources=[_catalog_resource(r, default_s) for r in toolset.resources.values()],
+        prompts=[_catalog_prompt(p, default_s) for p in toolset.prompts.values()],
         completions=frozenset(toolset.completions),
     )
 
@@ -90,6 +80,7 @@ def _catalog_resource(resource: ResourceDefinition, default_timeout_s: float) ->
         title=resource.title,
         description=resource.description,
         mime_type=resource.mime_type,
+        annotations=msgspec.UNSET if resource.annotations is None else resource.annotations.wire,
         args_type=resource.args.struct,
         timeout_s=resource.timeout_s or default_timeout_s,
     )

@@ -35,7 +35,7 @@ from proto import (
     ResourceLink,
     TextContent,
 )
-from workers.content import Audio, BlobResource, Image, TextResource
+from workers.content import Audio, BlobResource, Image, Text, TextResource
 from workers.tool_schema import inline_root
 
 __all__ = ["CONTENT_TYPES", "OutputSpec", "build_output_spec"]
@@ -46,6 +46,7 @@ CONTENT_TYPES: Final = (
     AudioContent,
     EmbeddedResource,
     ResourceLink,
+    Text,
     Image,
     Audio,
     TextResource,

@@ -13,9 +13,9 @@ helpers, and the rendering of what a prompt handler returns.
 
 The handler's parameters are the prompt's arguments (those without a default are
 required); clients send every value as a string, decoded leniently for the parameter's type.
-A message's content is text, a content block, or one of the content helpers (``Image``,
-``Audio``, ``TextResource``, ``BlobResource``), shaped for the call's protocol version as in
-tool results.
+A message's content is text, a content block, or one of the content helpers (``Text``,
+``Image``, ``Audio``, ``TextResource``, ``BlobResource``, any of them with ``Annotations``),
+shaped for the call's protocol version as in tool results.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from proto import (
     TextContent,
     content_for_version,
 )
-from workers.content import Audio, BlobResource, Image, TextResource
+from workers.content import Audio, BlobResource, Image, Text, TextResource
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
 from workers.tool_schema import ArgsSpec, build_args_spec, parse_docstring
@@ -52,10 +52,10 @@ __all__ = [
 _encoder: Final = msgspec.json.Encoder()
 
 
-MessageContent = str | ContentBlock | Image | Audio | TextResource | BlobResource
+MessageContent = str | ContentBlock | Text | Image | Audio | TextResource | BlobResource
 """What one prompt message holds: text, a content block, or a content helper."""
 
-_HELPERS: Final = (Image, Audio, TextResource, BlobResource)
+_HELPERS: Final = (Text, Image, Audio, TextResource, BlobResource)
 
 
 class UserMessage(msgspec.Struct, frozen=True):

@@ -4,7 +4,7 @@ rendering of what a resource handler returns.
     @app.resource("config://app", mime_type="application/json")
     def app_config() -> str: ...
 
-    @app.resource("users://{user_id}/profile")
+    @app.resource("users://{user_id}/profile", annotations=Annotations(audience=["user"]))
     async def profile(user_id: int) -> dict[str, object]: ...
 
 A URI without ``{...}`` is a static resource (``resources/list``); with them it is a template
@@ -30,7 +30,7 @@ from proto import (
     UriTemplate,
     UriTemplateError,
 )
-from workers.content import BlobResource, TextResource
+from workers.content import Annotations, BlobResource, TextResource
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
 from workers.tool_schema import ArgsSpec, build_args_spec, parse_docstring
@@ -48,6 +48,7 @@ class ResourceDefinition:
     """A registered resource or template. Read-only."""
 
     __slots__ = (
+        "annotations",
         "args",
         "description",
         "fn",
@@ -72,6 +73,7 @@ class ResourceDefinition:
         description: str | None,
         mime_type: str | None,
         timeout_s: float | None,
+        annotations: Annotations | None = None,
     ) -> None:
         self.uri = uri
         self.template = template
@@ -83,6 +85,8 @@ class ResourceDefinition:
         self.description = description
         self.mime_type = mime_type
         self.timeout_s = timeout_s
+        self.annotations = annotations
+        """Hints listed with the resource or template (not on the contents it reads)."""
 
     @property
     def is_template(self) -> bool:
@@ -98,14 +102,20 @@ def define_resource(
     description: str | None,
     mime_type: str | None,
     timeout_s: float | None,
+    annotations: Annotations | None = None,
 ) -> ResourceDefinition:
     """Check ``fn`` against ``uri`` and build its definition.
 
     Raises:
-        ToolDefinitionError: a template outside the supported subset, or handler parameters
-            that are not exactly the template's variables (query variables need defaults).
+        ToolDefinitionError: a template outside the supported subset, handler parameters
+            that are not exactly the template's variables (query variables need defaults),
+            or ``annotations`` that are not an ``Annotations``.
     """
     label = f"resource {uri!r}"
+    if annotations is not None and not isinstance(annotations, Annotations):
+        raise ToolDefinitionError(
+            f"{label}: annotations must be workers.Annotations(...), not {annotations!r}"
+        )
     try:
         template = UriTemplate(uri)
     except UriTemplateError as exc:
@@ -123,6 +133,7 @@ def define_resource(
         description=description or summary,
         mime_type=mime_type,
         timeout_s=timeout_s,
+        annotations=annotations,
     )
 
 

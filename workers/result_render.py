@@ -4,10 +4,10 @@ Mapping, for a tool with structured output (an ``outputSchema``, ``workers/outpu
 the value, checked against the return type, becomes ``structuredContent`` (wrapped as
 ``{"result": value}`` where the revision requires an object and the type is not one) plus its
 JSON as text. Otherwise: ``str`` → one text block; ``None`` → no content; a content block or
-helper (``Image``, ``TextResource``, ...), or a list of them and strings → those blocks; a
-value that encodes to a JSON object (dict, Struct, dataclass) → ``structuredContent`` plus
-its JSON as text (for clients that read only text); anything else JSON-encodable → its JSON
-as text.
+helper (``Text``, ``Image``, ``TextResource``, ...), or a list of them and strings → those
+blocks; a value that encodes to a JSON object (dict, Struct, dataclass) →
+``structuredContent`` plus its JSON as text (for clients that read only text); anything else
+JSON-encodable → its JSON as text.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from proto import (
     structured_content_is_object,
     supports_structured_content,
 )
-from workers.content import Audio, BlobResource, Image, TextResource
+from workers.content import Audio, BlobResource, Image, Text, TextResource
 from workers.errors import ToolError
 from workers.output_schema import CONTENT_TYPES, OutputSpec
 
 __all__ = ["ResultRenderer"]
 
-_HELPERS: Final = (Image, Audio, TextResource, BlobResource)
+_HELPERS: Final = (Text, Image, Audio, TextResource, BlobResource)
 _encoder: Final = msgspec.json.Encoder()
 _WRAP_OPEN: Final = b'{"' + STRUCTURED_RESULT_KEY.encode() + b'":'
 

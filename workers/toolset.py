@@ -23,8 +23,9 @@ from typing import Any, Final, TypeVar, final, overload
 
 import msgspec
 
-from proto import Icon, ToolAnnotations, flags_from_names, tool_name_problem
+from proto import Icon, Implementation, ToolAnnotations, flags_from_names, tool_name_problem
 from workers.completions import CompletionDefinition, CompletionKind, define_completion
+from workers.content import Annotations
 from workers.context import ToolContext
 from workers.errors import ToolDefinitionError
 from workers.output_schema import OutputSpec, build_output_spec
@@ -94,13 +95,20 @@ class ToolDefinition:
 
 @final
 class Toolset:
-    """The tools one fleet serves, plus the identity it reports to clients.
+    """The tools one fleet serves, plus the identity it reports to clients (``serverInfo``
+    at initialize, the ``_meta`` stamp at 2026-07-28; each revision gets the fields it has).
 
     Args:
         name: server name reported as ``serverInfo.name``.
         version: server version reported as ``serverInfo.version``.
-        title: optional display name.
+        title: optional display name (sent from 2025-06-18 on).
+        description: optional description of the server (sent from 2025-11-25 on).
+        website_url: optional ``http(s)`` URL of its website (sent from 2025-11-25 on).
+        icons: icons a client may show for the server (sent from 2025-11-25 on).
         instructions: optional guidance for the model, sent at initialize/discover.
+
+    Raises:
+        ToolDefinitionError: bad icons or a website URL that is not ``http(s)``.
     """
 
     def __init__(
@@ -109,16 +117,35 @@ class Toolset:
         version: str = "0.1.0",
         *,
         title: str | None = None,
+        description: str | None = None,
+        website_url: str | None = None,
+        icons: Sequence[Icon] = (),
         instructions: str | None = None,
     ) -> None:
         self.name = name
         self.version = version
         self.title = title
+        self.description = description
+        self.website_url = _checked_website(website_url)
+        self.icons = _checked_icons("server", icons)
         self.instructions = instructions
         self._tools: dict[str, ToolDefinition] = {}
         self._resources: dict[str, ResourceDefinition] = {}
         self._prompts: dict[str, PromptDefinition] = {}
         self._completions: dict[str, CompletionDefinition] = {}
+
+    @property
+    def server_info(self) -> Implementation:
+        """The identity as the latest revision reports it (``proto.implementation_for_version``
+        shapes it for older ones); the front and the workers stamp the same one."""
+        return Implementation(
+            name=self.name,
+            version=self.version,
+            title=self.title or msgspec.UNSET,
+            description=self.description or msgspec.UNSET,
+            icons=[msgspec.to_builtins(icon) for icon in self.icons] or msgspec.UNSET,
+            website_url=self.website_url or msgspec.UNSET,
+        )
 
     @property
     def tools(self) -> Mapping[str, ToolDefinition]:
@@ -229,7 +256,7 @@ class Toolset:
                 output=output,
                 title=title,
                 description=description or summary,
-                icons=_checked_icons(tool_name, icons),
+                icons=_checked_icons(f"tool {tool_name!r}", icons),
                 timeout_s=timeout_s,
                 annotations=hints if hints != ToolAnnotations() else None,
                 required_client=required_client,
@@ -267,6 +294,7 @@ class Toolset:
         description: str | None = None,
         mime_type: str | None = None,
         timeout_s: float | None = None,
+        annotations: Annotations | None = None,
     ) -> Callable[[F], F]:
         """Register a function as the reader of ``uri``: a static resource, or a template
         whose ``{variables}`` are the function's parameters (``workers/resources.py``).
@@ -279,10 +307,12 @@ class Toolset:
             mime_type: of the contents (default: ``text/plain`` for text, JSON for data,
                 ``application/octet-stream`` for bytes).
             timeout_s: per-read limit; the fleet default applies when ``None``.
+            annotations: hints listed with it (audience, priority, last modified).
 
         Raises:
             ToolDefinitionError: a template outside the supported subset, parameters that
-                are not its variables, or a URI registered twice.
+                are not its variables, a URI registered twice, or annotations that are not
+                an ``Annotations``.
         """
 
         def register(func: F) -> F:
@@ -297,6 +327,7 @@ class Toolset:
                 description=description,
                 mime_type=mime_type,
                 timeout_s=timeout_s,
+                annotations=annotations,
             )
             return func
 
@@ -398,10 +429,18 @@ def _hint(value: bool | None) -> bool | msgspec.UnsetType:
     return msgspec.UNSET if value is None else value
 
 
-def _checked_icons(tool_name: str, icons: Sequence[Icon]) -> tuple[Icon, ...]:
+def _checked_icons(label: str, icons: Sequence[Icon]) -> tuple[Icon, ...]:
     # Structs are not type-checked when built, only when decoded: round-trip them once here
-    # so a bad theme or a missing src fails at import, naming the tool.
+    # so a bad theme or a missing src fails at import, naming the tool (or the server).
     try:
         return tuple(msgspec.convert(msgspec.to_builtins(list(icons)), list[Icon]))
     except (TypeError, msgspec.ValidationError) as exc:
-        raise ToolDefinitionError(f"tool {tool_name!r}: invalid icons: {exc}") from exc
+        raise ToolDefinitionError(f"{label}: invalid icons: {exc}") from exc
+
+
+def _checked_website(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("https://", "http://")):
+        raise ToolDefinitionError(f"server: website_url must be an http(s) URL, not {url!r}")
+    return url

@@ -12,10 +12,9 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import msgspec
 import structlog
 
-from proto import Implementation, Keyspace, ResultMeta, parse_redis_url
+from proto import Keyspace, ResultMeta, parse_redis_url
 from workers.call_consumer import CallConsumer
 from workers.cancel_listener import CancelListener
 from workers.config import WorkerConfig
@@ -84,9 +83,7 @@ async def _serve(
     reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
     cancel_reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
     # The same identity the front stamps on its own results (supervisor/app_loader.py).
-    server_info = Implementation(
-        name=toolset.name, version=toolset.version, title=toolset.title or msgspec.UNSET
-    )
+    server_info = toolset.server_info
     executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")
     publisher = ReplyPublisher(redis, keys)
     consumer = CallConsumer(

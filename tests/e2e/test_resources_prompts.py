@@ -84,7 +84,8 @@ async def test_the_client_lists_resources_templates_and_prompts(
         "test://waiting/{seconds}",
         "test://counted/{steps}",
     ]
-    greet, _picky = prompts
+    assert [p.name for p in prompts] == ["greet", "picky", "farewell"]
+    greet = prompts[0]
     assert (greet.name, greet.title, greet.description) == ("greet", "Greeting", "Greet someone.")
     assert greet.arguments is not None
     assert [(a.name, a.required) for a in greet.arguments] == [("name", True), ("style", False)]

@@ -1,14 +1,15 @@
-"""The tool surface end to end, through real workers: paged listings, structured output that
-the official client validates against the output schema, every content type, icons, and
-rich argument types reaching handlers as Python values; raw JSON-RPC where the client cannot
-express the case (refused cursors, fields an older revision must not see)."""
+"""The tool surface end to end, through real workers: paged listings (tools, resources,
+templates and prompts), structured output that the official client validates against the
+output schema, every content type, icons, and rich argument types reaching handlers as
+Python values; raw JSON-RPC where the client cannot express the case (refused cursors,
+fields an older revision must not see)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -29,9 +30,12 @@ from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.tools import app as fixture_tools
 
-PAGE_SIZE = 4
+PAGE_SIZE = 2
 MODES = ["legacy", "2026-07-28"]
 ALL_TOOLS = list(fixture_tools.tools)
+STATIC_URIS = [u for u, r in fixture_tools.resources.items() if not r.is_template]
+TEMPLATES = [u for u, r in fixture_tools.resources.items() if r.is_template]
+PROMPTS = list(fixture_tools.prompts)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +78,32 @@ async def test_the_listing_is_paged_and_complete(surface_fleet: RunningFleet, mo
         tools = await _list_every_page(client)
     assert len(first.tools) == PAGE_SIZE
     assert [tool.name for tool in tools] == ALL_TOOLS
+
+
+async def _every_page(list_page: Callable[..., Awaitable[Any]], field: str) -> list[list[Any]]:
+    """The entries of each page of one list, following ``next_cursor`` with the client."""
+    page = await list_page()
+    pages = [getattr(page, field)]
+    while page.next_cursor is not None:
+        page = await list_page(cursor=page.next_cursor)
+        pages.append(getattr(page, field))
+    return pages
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_resources_templates_and_prompts_are_paged_like_tools(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        resources = await _every_page(client.list_resources, "resources")
+        templates = await _every_page(client.list_resource_templates, "resource_templates")
+        prompts = await _every_page(client.list_prompts, "prompts")
+    assert [len(page) for page in resources] == [2, 1]
+    assert [r.uri for page in resources for r in page] == STATIC_URIS
+    assert [len(page) for page in templates] == [2, 2]
+    assert [t.uri_template for page in templates for t in page] == TEMPLATES
+    assert [len(page) for page in prompts] == [2, 1]
+    assert [p.name for page in prompts for p in page] == PROMPTS
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -163,6 +193,83 @@ async def test_icons_and_annotations_are_listed(surface_fleet: RunningFleet, mod
     assert tools["echo"].icons is None
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_annotations_reach_the_client(surface_fleet: RunningFleet, mode: str) -> None:
+    """On tool content, listed resources and prompt messages, through a real worker."""
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        result = await client.call_tool("annotated_content", {})
+        resources = [r for p in await _every_page(client.list_resources, "resources") for r in p]
+        prompt = await client.get_prompt("farewell", {"name": "Ada"})
+    text, image, doc, link = result.content
+    for dated in (text, link, resources[0], prompt.messages[0].content):
+        assert dated.annotations is not None
+        assert (dated.annotations.audience, dated.annotations.priority) == (["user"], 1)
+        assert dated.annotations.last_modified == "2025-01-12T15:00:58Z"  # sent as UTC
+    for undated in (image, doc):
+        assert undated.annotations is not None
+        assert (undated.annotations.audience, undated.annotations.priority) == (["assistant"], 0.25)
+        assert undated.annotations.last_modified is None
+    assert all(r.annotations is None for r in resources[1:])
+
+
+SERVER_INFO = {
+    "name": "mcpfleet-test-tools",
+    "version": "0.0.1",
+    "title": "mcpfleet test tools",
+    "description": "Tools only the test suite serves.",
+    "icons": [
+        {"src": "https://example.com/tools.png", "mimeType": "image/png", "sizes": ["48x48"]}
+    ],
+    "websiteUrl": "https://example.com/mcpfleet-test-tools",
+}
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_client_sees_the_servers_icons_and_website(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    """Legacy: initialize's serverInfo (2025-11-25); auto: the discover result's stamp."""
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:  # type: ignore[arg-type]
+        version = client.protocol_version
+        info = client.server_info
+    assert version == ("2025-11-25" if mode == "legacy" else MODERN)
+    assert info is not None
+    assert info.model_dump(by_alias=True, mode="json", exclude_none=True) == SERVER_INFO
+
+
+@pytest.mark.parametrize(
+    ("version", "fields"),
+    [
+        ("2025-03-26", ["name", "version"]),
+        ("2025-06-18", ["name", "version", "title"]),
+        ("2025-11-25", list(SERVER_INFO)),
+    ],
+)
+def test_initialize_sends_the_identity_fields_of_the_revision(
+    http: httpx.Client, version: str, fields: list[str]
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "1"}}}  # fmt: skip
+    response = post(http, body=body, version=None, session=False)
+    assert response.status_code == 200, response.text
+    events = [line for line in response.text.splitlines() if line.startswith("data: {")]
+    result = json.loads(response.text if not events else events[-1][len("data: ") :])["result"]
+    assert result["protocolVersion"] == version
+    assert result["serverInfo"] == {key: SERVER_INFO[key] for key in fields}
+
+
+def test_every_modern_result_is_stamped_with_the_whole_identity(http: httpx.Client) -> None:
+    discover = post(
+        http, body={"jsonrpc": "2.0", "id": "d", "method": "server/discover",
+                    "params": {"_meta": ENVELOPE}},
+        headers=modern_headers("server/discover"),
+    ).json()["result"]  # fmt: skip
+    listed = _list(http, MODERN).json()["result"]
+    for result in (discover, listed):
+        assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == SERVER_INFO
+
+
 RICH = {
     "when": "2026-07-28T09:30:00+02:00",
     "day": "2026-07-28",
@@ -208,44 +315,75 @@ async def test_rich_arguments_reach_the_handler_as_python_types(
 # --- raw JSON-RPC -------------------------------------------------------------------------
 
 
-def _list(http: httpx.Client, version: str, cursor: str | None = None) -> httpx.Response:
+def _list(
+    http: httpx.Client, version: str, cursor: str | None = None, method: str = "tools/list"
+) -> httpx.Response:
     params: dict[str, object] = {} if cursor is None else {"cursor": cursor}
     if version == MODERN:
         params["_meta"] = ENVELOPE
-        headers = modern_headers("tools/list")
+        headers = modern_headers(method)
     else:
         headers = {}
-    body = {"jsonrpc": "2.0", "id": "l", "method": "tools/list", "params": params}
+    body = {"jsonrpc": "2.0", "id": "l", "method": method, "params": params}
     return post(http, body=body, version=version, headers=headers)
 
 
-def _pages(http: httpx.Client, version: str) -> list[dict[str, Any]]:
-    pages = [_list(http, version).json()["result"]]
+def _pages(http: httpx.Client, version: str, method: str = "tools/list") -> list[dict[str, Any]]:
+    pages = [_list(http, version, method=method).json()["result"]]
     while "nextCursor" in pages[-1]:
-        pages.append(_list(http, version, pages[-1]["nextCursor"]).json()["result"])
+        pages.append(_list(http, version, pages[-1]["nextCursor"], method).json()["result"])
     return pages
 
 
 FORGED = base64.urlsafe_b64encode(b"0" * 32 + b":4").rstrip(b"=").decode()
+LISTED = {  # method: (result key, names of its entries in listing order)
+    "tools/list": ("tools", ALL_TOOLS),
+    "resources/list": ("resources", [fixture_tools.resources[u].name for u in STATIC_URIS]),
+    "resources/templates/list": (
+        "resourceTemplates",
+        [fixture_tools.resources[u].name for u in TEMPLATES],
+    ),
+    "prompts/list": ("prompts", PROMPTS),
+}
+LISTS = list(LISTED)
 
 
 @pytest.mark.parametrize("version", ["2025-03-26", "2025-11-25", MODERN])
 @pytest.mark.parametrize("cursor", ["", "not-a-cursor", FORGED])
+@pytest.mark.parametrize("method", LISTS)
 def test_a_cursor_this_server_did_not_issue_is_invalid_params(
-    http: httpx.Client, version: str, cursor: str
+    http: httpx.Client, version: str, cursor: str, method: str
 ) -> None:
-    response = _list(http, version, cursor)
+    response = _list(http, version, cursor, method)
     status = 400 if version == MODERN else 200
     error = assert_error(response, status, -32602, "l")
     assert "list again without a cursor" in str(error["message"])
 
 
-def test_every_modern_page_carries_the_cache_hints(http: httpx.Client) -> None:
-    pages = _pages(http, MODERN)
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+def test_a_cursor_of_one_list_is_refused_by_every_other(http: httpx.Client, version: str) -> None:
+    """Resources and templates are two lists: a page of one never continues the other."""
+    cursors = {m: _list(http, version, method=m).json()["result"]["nextCursor"] for m in LISTS}
+    status = 400 if version == MODERN else 200
+    for issued_by, cursor in cursors.items():
+        for method in LISTS:
+            response = _list(http, version, cursor, method)
+            if method == issued_by:
+                assert response.status_code == 200, response.text
+                assert "result" in response.json()
+            else:
+                assert_error(response, status, -32602, "l")
+
+
+@pytest.mark.parametrize("method", LISTS)
+def test_every_modern_page_carries_the_cache_hints(http: httpx.Client, method: str) -> None:
+    pages = _pages(http, MODERN, method)
     assert len(pages) > 1
     hints = {(p["resultType"], p["ttlMs"], p["cacheScope"]) for p in pages}
     assert hints == {("complete", 60_000, "public")}
-    assert [t["name"] for p in pages for t in p["tools"]] == ALL_TOOLS
+    assert all(p["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] for p in pages)
+    key, listed = LISTED[method]
+    assert [e.get("name") for p in pages for e in p[key]] == listed
 
 
 def _listed(http: httpx.Client, version: str) -> dict[str, dict[str, Any]]:
@@ -337,3 +475,25 @@ def test_null_arguments_are_no_arguments(http: httpx.Client, version: str) -> No
     response = _call_raw(http, version, "every_content", None)
     assert response.status_code == 200, response.text
     assert response.json()["result"]["isError"] is False
+
+
+def test_2025_03_26_annotations_have_no_last_modified(http: httpx.Client) -> None:
+    body = {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+            "params": {"name": "annotated_content", "arguments": {}}}  # fmt: skip
+    content = post(http, body=body, version="2025-03-26").json()["result"]["content"]
+    for_user = {"audience": ["user"], "priority": 1}
+    assert [block.get("annotations") for block in content] == [
+        for_user,
+        {"audience": ["assistant"], "priority": 0.25},
+        {"audience": ["assistant"], "priority": 0.25},
+        for_user,  # the link, as a text block naming it
+    ]
+    assert content[3]["type"] == "text"
+    (readme, *_) = _pages(http, "2025-03-26", "resources/list")[0]["resources"]
+    assert readme == {
+        "uri": "test://readme",
+        "name": "readme",
+        "description": "What this test app is.",
+        "mimeType": "text/markdown",
+        "annotations": for_user,
+    }

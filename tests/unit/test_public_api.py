@@ -28,6 +28,7 @@ def test_the_tool_author_api_is_exactly_this() -> None:
     import workers
 
     assert sorted(workers.__all__) == [
+        "Annotations",
         "AssistantMessage",
         "Audio",
         "AudioContent",
@@ -46,6 +47,7 @@ def test_the_tool_author_api_is_exactly_this() -> None:
         "Principal",
         "ResourceLink",
         "SamplingResult",
+        "Text",
         "TextContent",
         "TextResource",
         "ToolContext",

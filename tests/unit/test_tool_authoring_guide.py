@@ -4,6 +4,9 @@ each JSON block under a marker comment equals what the runtime produces.
 Markers (HTML comments, invisible when the page is rendered):
 - ``<!-- schema: TOOL input|output VERSION -->``: the tool's listed inputSchema/outputSchema;
 - ``<!-- listing: TOOL VERSION -->``: the tool's whole listing entry;
+- ``<!-- resource: URI VERSION -->``: the listing entry of a resource or template;
+- ``<!-- server-info: NAME VERSION -->``: the ``serverInfo`` of the page's ``Toolset``
+  bound to ``NAME``, as that revision's ``initialize`` result carries it;
 - ``<!-- call: TOOL ARGUMENTS VERSION -->``: the result of that call, through the front's
   argument check and the worker's handler runner;
 - ``<!-- read: URI VERSION -->``, ``<!-- prompt: NAME ARGUMENTS VERSION -->`` and
@@ -31,12 +34,12 @@ from proto import (
     CallKind,
     CallMessage,
     CompletionArguments,
-    Implementation,
     ResourceReadArguments,
     ResultMeta,
     TextContent,
     build_call_result,
     encode_call_arguments,
+    implementation_for_version,
     validation_failure_is_tool_error,
 )
 from server import ToolCatalog
@@ -50,7 +53,7 @@ from workers.runtime import WorkerConfig
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "tool-authoring.md"
 _PYTHON = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-_MARKED = re.compile(r"^<!-- (\w+): (.*?) -->\n```json\n(.*?)^```", re.S | re.M)
+_MARKED = re.compile(r"^<!-- ([\w-]+): (.*?) -->\n```json\n(.*?)^```", re.S | re.M)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +88,36 @@ def _markers() -> list[tuple[str, str, str]]:
 
 def test_the_guide_has_snippets_and_checked_blocks(app: Toolset) -> None:
     kinds = {kind for kind, _, _ in _markers()}
-    assert kinds == {"schema", "listing", "call", "read", "prompt", "complete"}
+    assert kinds == {
+        "schema",
+        "listing",
+        "resource",
+        "server-info",
+        "call",
+        "read",
+        "prompt",
+        "complete",
+    }
     assert len(app.tools) >= 8
 
 
+_SERVED = [m for m in _markers() if m[0] != "server-info"]
+_IDENTITIES = [(spec, shown) for kind, spec, shown in _markers() if kind == "server-info"]
+
+
+@pytest.mark.parametrize(("spec", "shown"), _IDENTITIES, ids=[s for s, _ in _IDENTITIES])
+def test_each_server_info_block_is_what_initialize_sends(
+    guide: types.ModuleType, spec: str, shown: str
+) -> None:
+    name, version = spec.split(" ")
+    toolset = getattr(guide, name)
+    assert isinstance(toolset, Toolset)
+    shaped = implementation_for_version(toolset.server_info, version)
+    assert json.loads(msgspec.json.encode(shaped)) == json.loads(shown)
+
+
 @pytest.mark.parametrize(
-    ("kind", "spec", "shown"), _markers(), ids=[f"{k}:{s}" for k, s, _ in _markers()]
+    ("kind", "spec", "shown"), _SERVED, ids=[f"{k}:{s}" for k, s, _ in _SERVED]
 )
 def test_each_json_block_is_what_the_runtime_produces(
     app: Toolset, catalog: ToolCatalog, kind: str, spec: str, shown: str
@@ -122,6 +149,10 @@ def test_each_json_block_is_what_the_runtime_produces(
         name, version = spec.split(" ")
         assert _entry(catalog, name, version) == expected
         return
+    if kind == "resource":
+        uri, version = spec.split(" ")
+        assert _resource_entry(catalog, uri, version) == expected
+        return
     name, which, version = spec.split(" ")
     assert _entry(catalog, name, version)[f"{which}Schema"] == expected
 
@@ -131,6 +162,15 @@ def _entry(catalog: ToolCatalog, name: str, version: str) -> dict[str, Any]:
     assert tool is not None, name
     entry: dict[str, Any] = json.loads(msgspec.json.encode(tool.listing_for(version)))
     return entry
+
+
+def _resource_entry(catalog: ToolCatalog, uri: str, version: str) -> dict[str, Any]:
+    """The entry of ``uri`` in the version's ``resources/list`` or templates list."""
+    listed = json.loads(catalog.resources.list_result(version))["resources"]
+    listed += json.loads(catalog.resources.templates_result(version))["resourceTemplates"]
+    found = [e for e in listed if uri in (e.get("uri"), e.get("uriTemplate"))]
+    assert len(found) == 1, uri
+    return found[0]  # type: ignore[no-any-return]
 
 
 def _call(
@@ -161,9 +201,7 @@ def _read(app: Toolset, catalog: ToolCatalog, uri: str, version: str) -> dict[st
 
 def _run(app: Toolset, call: CallMessage) -> dict[str, Any]:
     """What a worker answers ``call`` with (a result, never an error in this guide)."""
-    server_info = Implementation(
-        name=app.name, version=app.version, title=app.title or msgspec.UNSET
-    )
+    server_info = app.server_info
     jobs = HandlerJobs(
         app,
         ResultRenderer(server_info),

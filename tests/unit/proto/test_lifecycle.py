@@ -19,6 +19,7 @@ from proto import (
     ResultMeta,
     ServerCapabilities,
     ToolsCapability,
+    implementation_for_version,
     require_envelope,
 )
 
@@ -248,3 +249,40 @@ def test_mcp_name_mirrors_the_name_or_uri_of_name_bearing_methods() -> None:
     assert mirrored_name("resources/read", params) == "test://a"
     assert mirrored_name("tools/list", params) is None
     assert mirrored_name("resources/read", ModernParams()) is UNSET
+
+
+# --- the server identity per revision -------------------------------------------------------
+
+FULL = Implementation(
+    name="weather",
+    version="1.2.0",
+    title="Weather",
+    description="Forecasts.",
+    icons=[{"src": "https://example.com/w.png"}],
+    website_url="https://example.com",
+)
+
+
+@pytest.mark.parametrize(
+    ("version", "fields"),
+    [
+        ("2025-03-26", {"name", "version"}),
+        ("2025-06-18", {"name", "version", "title"}),
+        ("2025-11-25", {"name", "version", "title", "description", "icons", "websiteUrl"}),
+        ("2026-07-28", {"name", "version", "title", "description", "icons", "websiteUrl"}),
+    ],
+)
+def test_the_server_identity_has_only_its_revisions_fields(version: str, fields: set[str]) -> None:
+    shaped = json.loads(msgspec.json.encode(implementation_for_version(FULL, version)))
+    assert set(shaped) == fields
+    assert (shaped["name"], shaped["version"]) == ("weather", "1.2.0")
+
+
+def test_a_clients_odd_icons_do_not_fail_its_requests() -> None:
+    """clientInfo is decoded on every 2026-07-28 request; its icons are display-only."""
+    info = {"name": "c", "version": "1", "icons": [{"src": 5, "theme": "neon"}, {}]}
+    params = _params({"_meta": {_VERSION_KEY: "2026-07-28", _CAPS_KEY: {},
+                                "io.modelcontextprotocol/clientInfo": info}})  # fmt: skip
+    assert isinstance(params.meta, ModernMeta)
+    assert isinstance(params.meta.client_info, Implementation)
+    assert params.meta.client_info.name == "c"

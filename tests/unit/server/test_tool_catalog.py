@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 import msgspec
 import pytest
 
-from proto import Icon, Implementation, Tool, ToolAnnotations
+from proto import Icon, Implementation, InvalidParamsError, Tool, ToolAnnotations
 from server.tool_catalog import CatalogTool, ToolCatalog
 
 
@@ -167,7 +166,6 @@ def test_listings_are_built_once_per_version() -> None:
     catalog = _catalog()
     first = catalog.list_result("2025-06-18")
     assert catalog.list_result("2025-06-18") is first
-    assert catalog.list_result("2025-06-18", 0) is first
     assert catalog.list_result("2026-07-28") != first
 
 
@@ -230,19 +228,13 @@ def test_an_object_output_schema_is_the_same_in_every_revision() -> None:
         assert echo.listing_for(version).output_schema == msgspec.Raw(_OUTPUT)
 
 
-# --- pagination ----------------------------------------------------------------------------
+# --- pagination (the mechanics: test_list_pages.py) ----------------------------------------
 
 
-def _many(count: int, page_size: int, *, description: str = "") -> ToolCatalog:
+def _many(count: int, page_size: int) -> ToolCatalog:
     tools = [
         CatalogTool(
-            Tool(
-                name=f"t{i:02d}",
-                input_schema=msgspec.Raw(b'{"type":"object"}'),
-                description=description or msgspec.UNSET,
-            ),
-            NoArgs,
-            1.0,
+            Tool(name=f"t{i:02d}", input_schema=msgspec.Raw(b'{"type":"object"}')), NoArgs, 1.0
         )
         for i in range(count)
     ]
@@ -255,97 +247,19 @@ def _many(count: int, page_size: int, *, description: str = "") -> ToolCatalog:
     )
 
 
-def _walk(catalog: ToolCatalog, version: str) -> list[dict[str, Any]]:
-    pages = [json.loads(catalog.list_result(version))]
-    while "nextCursor" in pages[-1]:
-        start = catalog.page_start(pages[-1]["nextCursor"])
-        assert start is not None
-        pages.append(json.loads(catalog.list_result(version, start)))
-    return pages
-
-
 @pytest.mark.parametrize("version", ["2025-03-26", "2025-11-25", "2026-07-28"])
 def test_pages_cover_every_tool_once_in_order(version: str) -> None:
-    pages = _walk(_many(7, 3), version)
+    catalog = _many(7, 3)
+    pages = [json.loads(catalog.list_result(version))]
+    while "nextCursor" in pages[-1]:
+        pages.append(json.loads(catalog.list_result(version, pages[-1]["nextCursor"])))
     assert [[t["name"] for t in page["tools"]] for page in pages] == [
         ["t00", "t01", "t02"],
         ["t03", "t04", "t05"],
         ["t06"],
     ]
-    assert "nextCursor" not in pages[-1]
 
 
-def test_every_modern_page_carries_the_same_cache_hints() -> None:
-    pages = _walk(_many(5, 2), "2026-07-28")
-    assert len(pages) == 3
-    for page in pages:
-        assert (page["resultType"], page["ttlMs"], page["cacheScope"]) == (
-            "complete",
-            500,
-            "public",
-        )
-        assert page["_meta"] == {
-            "io.modelcontextprotocol/serverInfo": {"name": "x", "version": "1"}
-        }
-
-
-@pytest.mark.parametrize(("count", "size"), [(3, 3), (3, 100), (0, 1)])
-def test_a_list_that_fits_one_page_has_no_cursor(count: int, size: int) -> None:
-    listing = json.loads(_many(count, size).list_result("2025-11-25"))
-    assert len(listing["tools"]) == count
-    assert "nextCursor" not in listing
-
-
-def test_cursors_are_opaque_and_stable() -> None:
-    cursor = json.loads(_many(7, 3).list_result("2026-07-28"))["nextCursor"]
-    assert cursor.isascii() and "=" not in cursor and "t03" not in cursor
-    assert json.loads(_many(7, 3).list_result("2025-06-18"))["nextCursor"] == cursor
-
-
-def test_a_cursor_works_on_a_front_with_another_page_size() -> None:
-    """Fronts of one deployment may differ in configuration: a cursor names a position."""
-    cursor = json.loads(_many(7, 3).list_result("2026-07-28"))["nextCursor"]
-    other = _many(7, 2)
-    start = other.page_start(cursor)
-    assert start == 3
-    page = json.loads(other.list_result("2026-07-28", start))
-    assert [t["name"] for t in page["tools"]] == ["t03", "t04"]
-
-
-def test_a_cursor_from_another_catalog_is_refused() -> None:
-    """A redeploy between two pages: the next page would mix two tool lists."""
-    cursor = json.loads(_many(7, 3).list_result("2026-07-28"))["nextCursor"]
-    redeployed = _many(7, 3, description="changed")
-    assert redeployed.digest != _many(7, 3).digest
-    assert redeployed.page_start(cursor) is None
-
-
-def _forged(catalog: ToolCatalog, position: str) -> str:
-    raw = f"{catalog.digest[:32]}:{position}".encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        pytest.param("", id="empty"),
-        pytest.param("not base64!", id="garbage"),
-        pytest.param("YWJj", id="base64-without-tag"),
-        pytest.param("x" * 200, id="too-long"),
-        pytest.param("@0", id="position-0"),
-        pytest.param("@7", id="past-the-end"),
-        pytest.param("@-1", id="negative"),
-        pytest.param("@٣", id="non-ascii-digit"),
-        pytest.param("@3 ", id="trailing-space"),
-    ],
-)
-def test_cursors_this_catalog_did_not_issue_are_refused(cursor: str) -> None:
-    catalog = _many(7, 3)
-    if cursor.startswith("@"):
-        cursor = _forged(catalog, cursor[1:])
-    assert catalog.page_start(cursor) is None
-
-
-def test_pages_are_built_once() -> None:
-    catalog = _many(7, 3)
-    assert catalog.list_result("2026-07-28", 3) is catalog.list_result("2026-07-28", 3)
+def test_a_cursor_the_tool_list_did_not_issue_is_invalid_params() -> None:
+    with pytest.raises(InvalidParamsError, match="list again without a cursor"):
+        _many(7, 3).list_result("2025-11-25", "bm90IGEgY3Vyc29y")

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from proto import AudioContent, Icon, ImageContent, Implementation, ResourceLink, TextContent
-from workers import Audio, BlobResource, Image, TextResource, ToolError
+from workers import Annotations, Audio, BlobResource, Image, Text, TextResource, ToolError
 from workers.output_schema import OutputSpec, build_output_spec
 from workers.result_render import ResultRenderer
 
@@ -257,3 +257,43 @@ def test_resource_links_are_shaped_per_version() -> None:
     assert _render([link], "2025-03-26")["content"] == [
         {"type": "text", "text": "Resource link: r <test://r>"}
     ]
+
+
+# --- annotations ----------------------------------------------------------------------------
+
+_DATED = Annotations(audience=["user"], priority=0.9, last_modified="2025-01-12T15:00:58Z")
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2026-07-28"])
+def test_annotated_helpers_render_with_their_annotations(version: str) -> None:
+    result = _render([Text("Saved.", annotations=_DATED), "plain"], version)
+    assert result["content"] == [
+        {
+            "type": "text",
+            "text": "Saved.",
+            "annotations": {
+                "audience": ["user"],
+                "priority": 0.9,
+                "lastModified": "2025-01-12T15:00:58Z",
+            },
+        },
+        {"type": "text", "text": "plain"},
+    ]
+    assert _render(Text("alone"), version)["content"] == [{"type": "text", "text": "alone"}]
+
+
+def test_2025_03_26_gets_annotations_without_last_modified() -> None:
+    result = _render(Image(b"img", "image/png", _DATED), "2025-03-26")
+    assert result["content"] == [
+        {
+            "type": "image",
+            "data": "aW1n",
+            "mimeType": "image/png",
+            "annotations": {"audience": ["user"], "priority": 0.9},
+        }
+    ]
+
+
+def test_a_text_helper_return_annotation_means_content_not_structured_output() -> None:
+    assert build_output_spec(Text) is None
+    assert build_output_spec(list[str | Text]) is None

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from proto import ToolAnnotations
-from workers import ToolDefinitionError, Toolset
+from workers import Icon, ToolDefinitionError, Toolset
 
 
 def add(a: float, b: float) -> float:
@@ -30,6 +30,51 @@ def test_toolset_identity() -> None:
     assert (app.name, app.version, app.title, app.instructions) == ("demo", "0.1.0", None, None)
     app2 = Toolset("demo", "2.0", title="Demo", instructions="Be nice.")
     assert (app2.version, app2.title, app2.instructions) == ("2.0", "Demo", "Be nice.")
+
+
+def test_the_server_identity_carries_description_website_and_icons() -> None:
+    app = Toolset(
+        "demo",
+        "2.0",
+        title="Demo",
+        description="Tools for a demo.",
+        website_url="https://example.com/demo",
+        icons=[Icon(src="https://example.com/demo.png", sizes=["48x48"], theme="light")],
+    )
+    assert msgspec.json.decode(msgspec.json.encode(app.server_info)) == {
+        "name": "demo",
+        "version": "2.0",
+        "title": "Demo",
+        "description": "Tools for a demo.",
+        "icons": [{"src": "https://example.com/demo.png", "sizes": ["48x48"], "theme": "light"}],
+        "websiteUrl": "https://example.com/demo",
+    }
+    assert msgspec.json.encode(Toolset("bare").server_info) == b'{"name":"bare","version":"0.1.0"}'
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"icons": [Icon(src="https://x/i.png", theme="blue")]},  # type: ignore[arg-type]
+            r"server: invalid icons: .*theme",
+            id="icon-theme",
+        ),
+        pytest.param(
+            {"website_url": "example.com"},
+            r"server: website_url must be an http\(s\) URL, not 'example.com'",
+            id="website-without-scheme",
+        ),
+        pytest.param(
+            {"website_url": "javascript:alert(1)"}, r"'javascript:alert\(1\)'", id="website-scheme"
+        ),
+    ],
+)
+def test_a_bad_server_identity_fails_when_the_app_is_declared(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ToolDefinitionError, match=message):
+        Toolset("demo", **kwargs)
 
 
 def test_bare_decorator_registers_under_the_function_name() -> None:
