@@ -110,6 +110,13 @@ class Keyspace:
         lives, deleted (only by its holder) when it ends."""
         return f"{self._prefix}get-stream:{{{session_id}}}"
 
+    def outstanding_ask(self, request_id: str) -> str:
+        """String: the session ("" on stdio) a handshake-era request for the client belongs
+        to, while its handler waits (TTL: the call's remaining time). Set by the asking
+        worker; a front passes a response on only if its session matches, and deletes the
+        key (ADR-0009)."""
+        return f"{self._prefix}ask:{{{request_id}}}"
+
     def request_state_key(self) -> str:
         """String: the fleet's key sealing 2026-07-28 ``requestState`` (32 random bytes),
         created by the first front with ``SET NX``; no TTL (ADR-0009)."""

@@ -80,6 +80,7 @@ class CallQueue:
     ) -> None:
         self._redis = redis
         self._router = router
+        self._keys = keys
         self._stream = keys.call_stream()
         self._cancels = keys.cancel_stream()
         self._front_id = front_id
@@ -184,14 +185,31 @@ class CallQueue:
         expires_ms = int((time.time() + within_s) * 1000)
         await self._append_cancel(CancelRequest(cancel_key, expires_ms))
 
-    async def answer_request(self, request_id: str, session_id: str, response: bytes) -> None:
+    async def answer_request(self, request_id: str, session_id: str, response: bytes) -> bool:
         """Hand a client's response to the worker whose handler asked (ADR-0009), wherever
-        it runs: it reads the broadcast stream and takes answers of its call's session.
+        it runs (it reads the broadcast stream). Only a request still outstanding, asked
+        for ``session_id`` ("" on stdio), is answered, once; anything else is dropped, so a
+        client cannot fill the broadcast stream with answers nobody waits for.
+
+        Returns:
+            Whether the response was passed on.
 
         Raises:
             BackendUnavailableError: Redis refused or did not answer.
         """
+        key = self._keys.outstanding_ask(request_id)
+        try:
+            owner = await self._redis.execute("GET", key)
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused the answer: {exc}") from None
+        if not isinstance(owner, bytes) or owner.decode() != session_id:
+            return False
         await self._append_cancel(AnsweredInput(request_id, session_id, msgspec.Raw(response)))
+        try:
+            await self._redis.execute("DEL", key)
+        except RedisCommandError as exc:  # the worker takes one answer anyway
+            log.warning("ask.key_not_deleted", error=str(exc))
+        return True
 
     async def _publish_cancel(self, cancel: CancelCall) -> None:
         # Shielded and bounded: the caller is being cancelled, and the worker holding the

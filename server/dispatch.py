@@ -244,8 +244,9 @@ class Dispatcher:
     async def client_response(self, message: ClientResponse, session_id: str) -> None:
         """Pass on a client's response to a request a handler sent it (handshake era), to
         the worker waiting for it wherever that is (ADR-0009). ``session_id`` is the
-        session it came in ("" on stdio): only the asking call's own may answer. Responses
-        to ids we never issue are ignored (responses are never answered).
+        session it came in ("" on stdio): only the asking call's own may answer, and only
+        while the request is outstanding. Other responses are ignored (responses are never
+        answered).
 
         Raises:
             BackendUnavailableError: Redis did not take the answer.
@@ -253,7 +254,11 @@ class Dispatcher:
         if not is_client_request_id(message.id):
             log.info("response.ignored", response_id=message.id)
             return
-        await self._calls.answer_request(str(message.id), session_id, message.outcome())
+        passed_on = await self._calls.answer_request(str(message.id), session_id, message.outcome())
+        if not passed_on:
+            # Answered already, timed out, or another session's: the spec gives a response
+            # no answer, so the client is not told.
+            log.info("response.unexpected", response_id=message.id)
 
     async def initialize(self, request: Request) -> tuple[bytes, str, str, int]:
         """Answer ``initialize``: the result, the negotiated version, the client's name

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -296,7 +297,23 @@ class CallConsumer:
             session_id=cancel_key_session(call.cancel_key),
             send=send,
             call_id=call.call_id,
+            register=functools.partial(self._register_ask, call.deadline_ms),
         )
+
+    async def _register_ask(self, deadline_ms: int, request_id: str, session_id: str) -> None:
+        """Record a request for the client as outstanding until the call's deadline.
+
+        Raises:
+            BackendUnavailableError: Redis did not take it (the handler fails: its answer
+                could not be passed on).
+        """
+        ttl_ms = max(int(deadline_ms - time.time() * 1000), 1)
+        try:
+            await self._redis.execute(
+                "SET", self._keys.outstanding_ask(request_id), session_id, "PX", ttl_ms
+            )
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused the request: {exc}") from None
 
     def _answer_cancelled(self, call: CallMessage, entry_id: bytes) -> None:
         # The front waiting for the call (if still waiting) stops, sending nothing more to

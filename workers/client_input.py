@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Generic, Literal, TypeVar
 
 import msgspec
@@ -404,6 +404,8 @@ class LiveInputs(InputChannel):
         session_id: the call's session ("" on stdio): only it may answer.
         send: queues a :class:`ClientRequestMessage` for the call's front (any thread).
         call_id: the call's id at its front.
+        register: records a request as outstanding for the session, in Redis, before it
+            is sent (fronts pass on only answers to outstanding requests).
     """
 
     def __init__(
@@ -414,12 +416,14 @@ class LiveInputs(InputChannel):
         session_id: str,
         send: Callable[[ClientRequestMessage], None],
         call_id: int,
+        register: Callable[[str, str], Awaitable[None]],
     ) -> None:
         super().__init__(capabilities)
         self._pending = pending
         self._session_id = session_id
         self._send = send
         self._call_id = call_id
+        self._register = register
 
     async def ask(self, requests: Mapping[str, ClientRequest[Any]]) -> dict[str, Any]:
         self.check_capabilities(requests)
@@ -428,6 +432,7 @@ class LiveInputs(InputChannel):
             for key, request in requests.items():
                 request_id, future = self._pending.expect(self._session_id)
                 waiting.append((key, request_id, request, future))
+                await self._register(request_id, self._session_id)
                 params = msgspec.Raw(msgspec.json.encode(request.params))
                 self._send(ClientRequestMessage(self._call_id, request_id, request.method, params))
             answers = await asyncio.gather(*(future for *_, future in waiting))

@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 import mcp_types as types
 import pytest
+import redis
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from proto import Keyspace
 from tests.e2e.test_stdio_mcp_client import mcpfleet
 from tests.fixtures.fleet import RunningFleet, start_pair, stop_pair
 from tests.fixtures.redis_server import RedisServer
@@ -356,16 +358,22 @@ def test_an_answer_may_reach_any_front_but_only_from_its_session(
             assert expected in final["result"]["content"][0]["text"], final
 
 
-def test_responses_to_ids_we_never_sent_are_accepted_and_ignored(front: RunningFleet) -> None:
+def test_responses_nobody_waits_for_are_accepted_and_dropped(front: RunningFleet) -> None:
+    broadcast = Keyspace(front.fleet).cancel_stream()
+    store = redis.Redis.from_url(front.redis_url)
+    before = store.xlen(broadcast)
     with httpx.Client(timeout=30) as http:
         session = open_session(http, front.url, EVERYTHING)
-        posted = http.post(
-            front.url, json={"jsonrpc": "2.0", "id": 99, "result": {}}, headers=session
-        )
+        for rid in (99, "mcpfleet-ask-never-sent"):
+            posted = http.post(
+                front.url,
+                json={"jsonrpc": "2.0", "id": rid, "result": {"x": "y" * 10_000}},
+                headers=session,
+            )
+            assert posted.status_code == 202
         still = http.post(
-            front.url,
-            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-            headers=session,
+            front.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=session
         )
-    assert posted.status_code == 202
     assert still.json()["result"] == {}
+    # Neither reached the workers' broadcast stream: only outstanding requests are answered.
+    assert store.xlen(broadcast) == before

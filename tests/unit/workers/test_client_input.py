@@ -299,6 +299,7 @@ class _Client:
 
     def __init__(self, answers: PendingAnswers, reply: dict[str, object], session: str) -> None:
         self.sent: list[ClientRequestMessage] = []
+        self.registered: list[tuple[str, str]] = []
         self._answers = answers
         self._reply = reply
         self._session = session
@@ -314,7 +315,12 @@ class _Client:
 
 
 def _live(client: _Client, answers: PendingAnswers, session: str = "s1") -> LiveInputs:
-    return LiveInputs(EVERYTHING, answers, session_id=session, send=client.send, call_id=7)
+    async def register(request_id: str, session_id: str) -> None:
+        client.registered.append((request_id, session_id))
+
+    return LiveInputs(
+        EVERYTHING, answers, session_id=session, send=client.send, call_id=7, register=register
+    )
 
 
 def test_handshake_requests_go_out_and_their_answers_come_back(
@@ -326,6 +332,8 @@ def test_handshake_requests_go_out_and_their_answers_come_back(
         outcome = await _run(executor, _call("pick_region", LEGACY), _live(client, answers))
         assert [m.method for m in client.sent] == ["elicitation/create"]
         assert client.sent[0].request_id.startswith("mcpfleet-ask-")
+        # Outstanding for its session before it went out: fronts pass on only such answers.
+        assert client.registered == [(client.sent[0].request_id, "s1")]
         return outcome
 
     assert _text(asyncio.run(scenario())) == "Region eu-west 3"
