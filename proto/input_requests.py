@@ -26,6 +26,7 @@ __all__ = [
     "CreateMessageResult",
     "ElicitParams",
     "ElicitResult",
+    "ElicitUrlParams",
     "InputRequest",
     "InputRequiredResult",
     "InputRetry",
@@ -49,6 +50,17 @@ class ElicitParams(McpStruct, frozen=True):
     message: str
     requested_schema: JsonObject
     mode: Literal["form"] | UnsetType = UNSET
+
+
+class ElicitUrlParams(McpStruct, frozen=True):
+    """``elicitation/create`` in URL mode (2025-11-25+): the user is sent to a URL for an
+    interaction the client must not see (a sign-in, a payment). ``elicitationId`` exists
+    at 2025-11-25 only (removed at 2026-07-28)."""
+
+    mode: Literal["url"]  # no default: McpStruct omits defaults when encoding
+    message: str
+    url: str
+    elicitation_id: str | UnsetType = UNSET
 
 
 class CreateMessageParams(McpStruct, frozen=True):

@@ -28,6 +28,7 @@ from workers.client_input import (
     elicitation_request,
     roots_request,
     sampling_request,
+    url_elicitation_request,
 )
 from workers.completions import Completion
 from workers.content import Annotations, Audio, BlobResource, Image, Text, TextResource
@@ -68,4 +69,5 @@ __all__ = [
     "elicitation_request",
     "roots_request",
     "sampling_request",
+    "url_elicitation_request",
 ]

@@ -41,6 +41,7 @@ from proto import (
     CreateMessageResult,
     ElicitParams,
     ElicitResult,
+    ElicitUrlParams,
     FleetError,
     InputRequest,
     ListRootsResult,
@@ -65,6 +66,7 @@ __all__ = [
     "elicitation_request",
     "roots_request",
     "sampling_request",
+    "url_elicitation_request",
 ]
 
 log = structlog.get_logger()
@@ -225,6 +227,41 @@ def elicitation_request(
     return ClientRequest(ELICITATION_CREATE, params, ClientCapability.ELICITATION, decode)
 
 
+def url_elicitation_request(
+    message: str, url: str, *, elicitation_id: str | None = None
+) -> ClientRequest[Elicitation[None]]:
+    """Send the user to ``url`` for an interaction the client must not see: a sign-in, a
+    payment, entering a secret (``elicitation/create`` in URL mode, 2025-11-25+; the client
+    needs ``elicitation.url``). The answer says whether the user agreed to go
+    (``action``); it has no content: learn the outcome from your own service.
+
+    Args:
+        message: why the user should go there.
+        url: an absolute ``https://`` (or, for local development, ``http://``) URL; never
+            put secrets in it.
+        elicitation_id: names the interaction at 2025-11-25 (default: a random one).
+
+    Raises:
+        ValueError: the URL is not absolute http(s).
+    """
+    if not url.startswith(("https://", "http://")) or len(url) <= len("https://"):
+        raise ValueError(f"a URL elicitation needs an absolute http(s) URL, not {url!r}")
+    params = msgspec.to_builtins(
+        ElicitUrlParams(
+            mode="url",
+            message=message,
+            url=url,
+            elicitation_id=elicitation_id or secrets.token_urlsafe(16),
+        )
+    )
+
+    def decode(data: bytes) -> Elicitation[None]:
+        answer = msgspec.json.decode(data, type=ElicitResult)
+        return Elicitation(answer.action, None)
+
+    return ClientRequest(ELICITATION_CREATE, params, ClientCapability.ELICITATION_URL, decode)
+
+
 def sampling_request(
     messages: str | Sequence[Mapping[str, Any]],
     *,
@@ -351,7 +388,7 @@ class RetriedInputs(InputChannel):
     async def ask(self, requests: Mapping[str, ClientRequest[Any]]) -> dict[str, Any]:
         self.check_capabilities(requests)
         missing = {
-            key: InputRequest(request.method, request.params)
+            key: InputRequest(request.method, _modern_params(request.params))
             for key, request in requests.items()
             if key not in self._answers
         }
@@ -363,6 +400,14 @@ class RetriedInputs(InputChannel):
             results[key] = _decoded(request, key, bytes(raw))
             self.used[key] = raw
         return results
+
+
+def _modern_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A request's params as 2026-07-28 has them: URL elicitations lost ``elicitationId``
+    (the key in ``inputRequests`` names them)."""
+    if "elicitationId" not in params:
+        return params
+    return {name: value for name, value in params.items() if name != "elicitationId"}
 
 
 class PendingAnswers:

@@ -26,6 +26,7 @@ from workers.client_input import (
     elicitation_request,
     roots_request,
     sampling_request,
+    url_elicitation_request,
 )
 
 __all__ = ["CancelledByClientError", "ToolContext"]
@@ -265,6 +266,22 @@ class ToolContext:
         Raises as :meth:`ask`; ``TypeError`` for a schema elicitation cannot express.
         """
         return await self._ask_one(elicitation_request(message, schema), key)
+
+    async def elicit_url(
+        self,
+        message: str,
+        url: str,
+        *,
+        elicitation_id: str | None = None,
+        key: str | None = None,
+    ) -> Elicitation[None]:
+        """Send the user to ``url`` for an interaction the client must not see (a sign-in,
+        a payment): ``elicitation/create`` in URL mode, for clients declaring
+        ``elicitation.url``. The answer's ``action`` says whether the user agreed to go;
+        learn the outcome from your own service. ``key`` as for :meth:`elicit`.
+        Raises as :meth:`ask`; ``ValueError`` for a URL that is not absolute http(s)."""
+        request = url_elicitation_request(message, url, elicitation_id=elicitation_id)
+        return await self._ask_one(request, key)
 
     async def sample(
         self,

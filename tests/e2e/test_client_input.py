@@ -58,6 +58,8 @@ class FakeUser:
         self, context: object, params: types.ElicitRequestParams
     ) -> types.ElicitResult:
         self.elicited.append(params)
+        if isinstance(params, types.ElicitRequestURLParams):
+            return types.ElicitResult(action=self.action)  # type: ignore[arg-type]
         if self.action != "accept":
             return types.ElicitResult(action=self.action)  # type: ignore[arg-type]
         return types.ElicitResult(action="accept", content=self.form)
@@ -113,6 +115,19 @@ async def test_a_tool_elicits_a_typed_form(front: RunningFleet, mode: str) -> No
     schema = asked.requested_schema  # type: ignore[union-attr]
     assert schema["properties"]["zone"] == {"type": "integer", "default": 1}
     assert len(user.elicited) == 2  # once per call, in either era
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_tool_sends_the_user_to_a_url(front: RunningFleet, mode: str) -> None:
+    user = FakeUser()
+    async with user.client(front.url, mode) as client:
+        result = await client.call_tool("sign_in", {})
+    assert text_of(result) == "sign-in accept"
+    (asked,) = user.elicited
+    assert isinstance(asked, types.ElicitRequestURLParams)
+    assert asked.url == "https://auth.example.com/start?flow=42"
+    # elicitationId names the interaction at 2025-11-25; 2026-07-28 removed it.
+    assert (asked.elicitation_id is not None) == (mode == "legacy")
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -58,4 +58,5 @@ def test_the_tool_author_api_is_exactly_this() -> None:
         "elicitation_request",
         "roots_request",
         "sampling_request",
+        "url_elicitation_request",
     ]

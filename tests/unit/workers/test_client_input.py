@@ -34,6 +34,7 @@ from workers import (
     elicitation_request,
     roots_request,
     sampling_request,
+    url_elicitation_request,
 )
 from workers.client_input import InputChannel, LiveInputs, PendingAnswers, RetriedInputs
 from workers.handler_jobs import HandlerJob, HandlerJobs
@@ -282,6 +283,19 @@ class Address(msgspec.Struct):
 
 class Nested(msgspec.Struct):
     address: Address
+
+
+def test_url_elicitations_need_an_absolute_http_url() -> None:
+    request = url_elicitation_request("Sign in", "https://auth.example.com/x", elicitation_id="e1")
+    assert request.params == {
+        "mode": "url",
+        "message": "Sign in",
+        "url": "https://auth.example.com/x",
+        "elicitationId": "e1",
+    }
+    for bad in ("ftp://x.example.com", "/relative", "https://", "javascript:alert(1)"):
+        with pytest.raises(ValueError, match="absolute http"):
+            url_elicitation_request("Sign in", bad)
 
 
 def test_elicitation_forms_must_be_flat() -> None:
