@@ -100,6 +100,7 @@ from proto.lua_scripts import (
     HOLD_IF_OWNER,
     KEPT_REPLY_TTL_S,
     PUBLISH_OR_KEEP,
+    SET_VISIBILITY,
     LuaScript,
 )
 from proto.mcp_struct import JsonObject, McpStruct
@@ -245,6 +246,15 @@ from proto.versions import (
     supports_structured_content,
     validation_failure_is_tool_error,
 )
+from proto.visibility import (
+    DISABLED,
+    ENABLED,
+    LIST_KINDS,
+    VisibilityRequest,
+    decode_overrides,
+    hidden_items,
+    visibility_script_argv,
+)
 from proto.wire import (
     CallKind,
     CallMessage,
@@ -282,6 +292,8 @@ __all__ = [
     "CANCEL_STREAM_MAXLEN",
     "COMPLETION_COMPLETE",
     "DEFAULT_HEADERLESS_VERSION",
+    "DISABLED",
+    "ENABLED",
     "END_OF_INPUT",
     "GET_STREAM",
     "HANDSHAKE_VERSIONS",
@@ -291,6 +303,7 @@ __all__ = [
     "KEEPALIVE_COMMENT",
     "KEPT_REPLY_TTL_S",
     "LATEST_HANDSHAKE_VERSION",
+    "LIST_KINDS",
     "LOGGING_SET_LEVEL",
     "LOG_LEVELS",
     "MCP_METHOD",
@@ -321,6 +334,7 @@ __all__ = [
     "RESOURCES_UNSUBSCRIBE",
     "RESOURCE_NOT_FOUND_LEGACY",
     "SERVER_DISCOVER",
+    "SET_VISIBILITY",
     "START_ENTRY",
     "STRUCTURED_RESULT_KEY",
     "SUBSCRIPTIONS_LISTEN",
@@ -448,6 +462,7 @@ __all__ = [
     "UnsupportedVersionError",
     "UriTemplate",
     "UriTemplateError",
+    "VisibilityRequest",
     "WorkerHeartbeat",
     "WorkerMessage",
     "allows_batches",
@@ -463,6 +478,7 @@ __all__ = [
     "decode_completion_arguments",
     "decode_header_value",
     "decode_message",
+    "decode_overrides",
     "decode_params",
     "decode_resource_arguments",
     "decode_stored_event",
@@ -480,6 +496,7 @@ __all__ = [
     "entry_order",
     "era_of",
     "handshake_change_notification",
+    "hidden_items",
     "http_status_for_code",
     "is_at_least",
     "is_batch",
@@ -509,4 +526,5 @@ __all__ = [
     "tool_name_problem",
     "unsupported_version_error",
     "validation_failure_is_tool_error",
+    "visibility_script_argv",
 ]
