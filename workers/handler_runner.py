@@ -17,7 +17,7 @@ import structlog
 
 from proto import CallMessage
 from workers.call_log import CallLog
-from workers.context import CancelledByClientError, ProgressSink, ToolContext
+from workers.context import CancelledByClientError, ProgressSink, ToolContext, VisibilitySink
 from workers.errors import ToolError
 from workers.handler_jobs import HandlerJob, Outcome
 
@@ -42,13 +42,15 @@ class HandlerRunner:
         cancel_flag: threading.Event,
         call_log: CallLog | None = None,
         announce: Callable[[str], None] | None = None,
+        visibility: VisibilitySink | None = None,
     ) -> tuple[Outcome | None, concurrent.futures.Future[object] | None]:
         """Run the job's handler within ``timeout_s`` and answer for its outcome.
 
         ``timeout_s`` may be shorter than the job's own limit (``job.limit_s``, named in
         the error) when the call waited in the queue: the caller's deadline is what
         counts. A handler taking a context gets one built from ``call``: ``call_log``
-        receives its ``ctx.log`` entries, ``announce`` its ``ctx.resource_updated`` URIs.
+        receives its ``ctx.log`` entries, ``announce`` its ``ctx.resource_updated`` URIs,
+        ``visibility`` its ``ctx.enable`` / ``disable`` / ``toggle`` requests.
 
         Returns:
             The answer — None when the client cancelled the call — and, when a sync handler
@@ -70,6 +72,7 @@ class HandlerRunner:
                 call_log=call_log,
                 principal=call.principal,
                 announce=announce,
+                visibility=visibility,
             )
         threads: list[concurrent.futures.Future[object]] = []
         try:

@@ -50,6 +50,7 @@ class ResourceDefinition:
     __slots__ = (
         "args",
         "description",
+        "enabled",
         "fn",
         "is_async",
         "mime_type",
@@ -72,6 +73,7 @@ class ResourceDefinition:
         description: str | None,
         mime_type: str | None,
         timeout_s: float | None,
+        enabled: bool = True,
     ) -> None:
         self.uri = uri
         self.template = template
@@ -83,6 +85,9 @@ class ResourceDefinition:
         self.description = description
         self.mime_type = mime_type
         self.timeout_s = timeout_s
+        self.enabled = enabled
+        """Whether the resource is listed and read until the fleet says otherwise
+        (ADR-0010)."""
 
     @property
     def is_template(self) -> bool:
@@ -98,6 +103,7 @@ def define_resource(
     description: str | None,
     mime_type: str | None,
     timeout_s: float | None,
+    enabled: bool = True,
 ) -> ResourceDefinition:
     """Check ``fn`` against ``uri`` and build its definition.
 
@@ -123,6 +129,7 @@ def define_resource(
         description=description or summary,
         mime_type=mime_type,
         timeout_s=timeout_s,
+        enabled=enabled,
     )
 
 

@@ -51,6 +51,7 @@ class ToolDefinition:
         "annotations",
         "args",
         "description",
+        "enabled",
         "fn",
         "icons",
         "is_async",
@@ -72,6 +73,7 @@ class ToolDefinition:
         icons: tuple[Icon, ...],
         timeout_s: float | None,
         annotations: ToolAnnotations | None,
+        enabled: bool = True,
     ) -> None:
         self.name = name
         self.fn = fn
@@ -83,6 +85,9 @@ class ToolDefinition:
         self.icons = icons
         self.timeout_s = timeout_s
         self.annotations = annotations
+        self.enabled = enabled
+        """Whether the tool is listed and callable until the fleet says otherwise
+        (ADR-0010)."""
 
     def effective_timeout_s(self, default_s: float) -> float:
         """This tool's timeout, or the fleet-wide default when the tool sets none."""
@@ -141,6 +146,7 @@ class Toolset:
         icons: Sequence[Icon] = (),
         input_schema: Mapping[str, Any] | None = None,
         structured_output: bool = True,
+        enabled: bool = True,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -159,6 +165,7 @@ class Toolset:
         icons: Sequence[Icon] = (),
         input_schema: Mapping[str, Any] | None = None,
         structured_output: bool = True,
+        enabled: bool = True,
     ) -> F | Callable[[F], F]:
         """Register a function as a tool; use bare (``@app.tool``) or with options.
 
@@ -175,6 +182,9 @@ class Toolset:
                 whose types still check the arguments.
             structured_output: False publishes no ``outputSchema`` whatever the return
                 annotation (results are then text, as for an unannotated handler).
+            enabled: False registers the tool turned off: unlisted, and called it answers
+                as an unknown tool, until a handler (``ctx.enable``) or an operator
+                (``mcpfleet tools enable``) turns it on for the whole fleet (ADR-0010).
 
         Raises:
             ToolDefinitionError: invalid name, duplicate name, unsupported signature, bad
@@ -218,6 +228,7 @@ class Toolset:
                 icons=_checked_icons(tool_name, icons),
                 timeout_s=timeout_s,
                 annotations=hints if hints != ToolAnnotations() else None,
+                enabled=enabled,
             )
             return func
 
@@ -252,6 +263,7 @@ class Toolset:
         description: str | None = None,
         mime_type: str | None = None,
         timeout_s: float | None = None,
+        enabled: bool = True,
     ) -> Callable[[F], F]:
         """Register a function as the reader of ``uri``: a static resource, or a template
         whose ``{variables}`` are the function's parameters (``workers/resources.py``).
@@ -264,6 +276,8 @@ class Toolset:
             mime_type: of the contents (default: ``text/plain`` for text, JSON for data,
                 ``application/octet-stream`` for bytes).
             timeout_s: per-read limit; the fleet default applies when ``None``.
+            enabled: False registers it turned off (unlisted, read as unknown) until the
+                fleet turns it on (``ctx.enable``, ``mcpfleet resources enable``; ADR-0010).
 
         Raises:
             ToolDefinitionError: a template outside the supported subset, parameters that
@@ -282,6 +296,7 @@ class Toolset:
                 description=description,
                 mime_type=mime_type,
                 timeout_s=timeout_s,
+                enabled=enabled,
             )
             return func
 
@@ -299,6 +314,7 @@ class Toolset:
         title: str | None = None,
         description: str | None = None,
         timeout_s: float | None = None,
+        enabled: bool = True,
     ) -> Callable[[F], F]: ...
 
     def prompt(
@@ -310,9 +326,13 @@ class Toolset:
         title: str | None = None,
         description: str | None = None,
         timeout_s: float | None = None,
+        enabled: bool = True,
     ) -> F | Callable[[F], F]:
         """Register a function as a prompt; its parameters are the prompt's arguments
         (``workers/prompts.py``). Use bare (``@app.prompt``) or with options.
+
+        ``enabled=False`` registers it turned off (unlisted, got as unknown) until the
+        fleet turns it on (``ctx.enable``, ``mcpfleet prompts enable``; ADR-0010).
 
         Raises:
             ToolDefinitionError: a duplicate name or an unsupported signature.
@@ -320,7 +340,12 @@ class Toolset:
 
         def register(func: F) -> F:
             definition = define_prompt(
-                func, name=name, title=title, description=description, timeout_s=timeout_s
+                func,
+                name=name,
+                title=title,
+                description=description,
+                timeout_s=timeout_s,
+                enabled=enabled,
             )
             if definition.name in self._prompts:
                 raise ToolDefinitionError(f"prompt {definition.name!r} is registered twice")
