@@ -95,6 +95,7 @@ from proto import (
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
+from server.catalog_visibility import CatalogVisibility
 from server.log_level_setting import LogLevelSetting
 from server.reply_router import LogSink, ProgressSink
 from server.resource_subscriptions import ResourceSubscriptions
@@ -130,11 +131,20 @@ class Dispatcher:
         catalog: the tools served.
         calls: where ``tools/call`` goes.
         list_ttl_ms: the cache hint on 2026-07-28 discover results.
+        visibility: keeps the catalog's items on and off as the fleet says (ADR-0010).
     """
 
-    def __init__(self, catalog: ToolCatalog, calls: CallQueue, *, list_ttl_ms: int) -> None:
+    def __init__(
+        self,
+        catalog: ToolCatalog,
+        calls: CallQueue,
+        *,
+        list_ttl_ms: int,
+        visibility: CatalogVisibility,
+    ) -> None:
         self._catalog = catalog
         self._calls = calls
+        self._visibility = visibility
         self._meta = ResultMeta(server_info=catalog.server_info)
         capabilities = _capabilities(catalog)
         self._capabilities = capabilities
@@ -181,6 +191,8 @@ class Dispatcher:
         handler = _HANDSHAKE_METHODS.get(request.method)
         if handler is None:
             raise MethodNotFoundError(f"Method not found: {request.method}")
+        if self._visibility.refreshing:
+            await self._visibility.settled()  # read-your-writes (server/catalog_visibility.py)
         served = ServedRequest(
             request,
             version,
@@ -259,6 +271,8 @@ class Dispatcher:
             raise MethodNotFoundError(
                 f"Method not found at protocol version {version}: {request.method}"
             )
+        if self._visibility.refreshing:
+            await self._visibility.settled()  # read-your-writes (server/catalog_visibility.py)
         served = ServedRequest(
             request,
             version,

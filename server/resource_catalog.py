@@ -1,12 +1,12 @@
 """The resources this front serves, as the front needs them (ADR-0007): listing bytes per
 protocol version, and which registered resource answers a URI — before anything is queued,
-so an unknown URI is refused here and a worker never sees it.
+so an unknown URI is refused here and a worker never sees it. A resource or template turned
+off (ADR-0010) is neither listed nor matched: its URIs are unknown.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import msgspec
@@ -20,6 +20,7 @@ from proto import (
     ResultMeta,
     UriTemplate,
 )
+from server.visible_items import VisibleItems
 
 __all__ = ["CatalogResource", "ResourceCatalog", "ResourceMatch"]
 
@@ -35,9 +36,10 @@ class CatalogResource:
         args_type: the Struct its template variables decode into (leniently: ``"7"`` for
             an ``int``), the same one the worker decodes them with.
         timeout_s: how long a worker may take to read it.
+        enabled: the declared state: False for one registered turned off (ADR-0010).
     """
 
-    __slots__ = ("_decoder", "listing", "template", "timeout_s", "uri")
+    __slots__ = ("_decoder", "enabled", "listing", "template", "timeout_s", "uri")
 
     def __init__(
         self,
@@ -49,8 +51,10 @@ class CatalogResource:
         mime_type: str | None = None,
         args_type: type[msgspec.Struct],
         timeout_s: float,
+        enabled: bool = True,
     ) -> None:
         self.uri = uri
+        self.enabled = enabled
         self.template = UriTemplate(uri)
         self.timeout_s = timeout_s
         self._decoder: msgspec.json.Decoder[msgspec.Struct] = msgspec.json.Decoder(
@@ -93,27 +97,47 @@ class ResourceMatch(msgspec.Struct, frozen=True):
 
 class ResourceCatalog:
     """All registered resources in registration order: exact URIs first when matching,
-    then templates in the order they were registered."""
+    then templates in the order they were registered; those turned off are neither listed
+    nor matched (:meth:`apply_overrides`)."""
 
     def __init__(self, resources: Sequence[CatalogResource] = (), *, list_ttl_ms: int = 0) -> None:
-        self._static = {r.uri: r for r in resources if not r.template.is_template}
-        self._templates = [r for r in resources if r.template.is_template]
+        self._registered = VisibleItems({r.uri: r for r in resources})
         self._list_ttl_ms = list_ttl_ms
+        self._show()
+
+    def _show(self) -> None:
+        visible = self._registered.visible.values()
+        self._static = {r.uri: r for r in visible if not r.template.is_template}
+        self._templates = [r for r in visible if r.template.is_template]
         self._listings: dict[tuple[str, bool], bytes] = {}
 
     @property
     def digest(self) -> str:
         """Hex SHA-256 of the listing entries in order (see ``ToolCatalog.digest``)."""
-        return hashlib.sha256(
-            _encoder.encode([e.listing for e in [*self._static.values(), *self._templates]])
-        ).hexdigest()
+        registered = self._registered.items.values()
+        ordered = sorted(registered, key=lambda r: r.template.is_template)  # static first
+        return self._registered.digest([r.listing for r in ordered])
 
     def __len__(self) -> int:
-        return len(self._static) + len(self._templates)
+        """How many resources and templates are registered (turned off or not)."""
+        return len(self._registered)
+
+    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
+        """Show the resources and templates the fleet's overrides (URI as registered →
+        enabled, ADR-0010) leave on; True if that changed which are listed."""
+        changed = self._registered.apply(overrides)
+        if changed:
+            self._show()
+        return changed
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The resources and templates (as registered) turned off now."""
+        return self._registered.hidden
 
     @property
     def longest_timeout_s(self) -> float:
-        everything = [*self._static.values(), *self._templates]
+        everything = self._registered.items.values()
         return max((r.timeout_s for r in everything), default=0.0)
 
     def match(self, uri: str) -> ResourceMatch | None:

@@ -5,19 +5,24 @@ The front validates arguments before anything is queued (DESIGN.md section 5), w
 same msgspec Struct the worker decodes them into, so what passes here also decodes there.
 
 Pagination (mcp-protocol.md 8.1, 9.5): a page holds at most ``page_size`` tools, in
-registration order. A cursor names the position of the next page and the catalog it belongs
-to (a prefix of the catalog's digest, the one ADR-0006 announces list changes with), encoded
-as unpadded base64url. It stays valid on every front of the deployment whatever their page
-size; a cursor from another deployment's catalog (the fleet was redeployed between two pages)
-or one we never issued is refused, and the client lists again from the start.
+registration order. A cursor names the position of the next page and the list it belongs to
+(a prefix of the catalog's digest, the one ADR-0006 announces list changes with, combined
+with the tools turned off when any are), encoded as unpadded base64url. It stays valid on
+every front of the deployment whatever their page size; a cursor from another deployment's
+catalog (the fleet was redeployed between two pages), from before a tool was turned on or
+off (ADR-0010), or one we never issued is refused, and the client lists again from the start.
+
+Turned off (ADR-0010): a tool registered ``enabled=False`` or turned off fleet-wide is left
+out of the listing and unknown to :meth:`ToolCatalog.get`, so a call of it is refused as a
+call of an unknown tool, before anything is queued. The same holds for the resources and
+prompts catalogs.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import msgspec
@@ -40,6 +45,7 @@ from proto import (
 )
 from server.prompt_catalog import PromptCatalog
 from server.resource_catalog import ResourceCatalog
+from server.visible_items import VisibleItems
 
 __all__ = ["CatalogTool", "ToolCatalog"]
 
@@ -59,11 +65,13 @@ class CatalogTool:
         param_headers: its ``x-mcp-header`` annotations (``Mcp-Param-*`` on HTTP).
         legacy_output_schema: the ``outputSchema`` of revisions that require an object
             root (2025-06-18, 2025-11-25) when it differs from ``listing``'s.
+        enabled: the declared state: False for a tool registered turned off (ADR-0010).
     """
 
     __slots__ = (
         "_decoder",
         "_legacy_output_schema",
+        "enabled",
         "listing",
         "name",
         "param_headers",
@@ -78,9 +86,11 @@ class CatalogTool:
         param_headers: tuple[ParamHeader, ...] = (),
         *,
         legacy_output_schema: msgspec.Raw | None = None,
+        enabled: bool = True,
     ) -> None:
         self.name = listing.name
         self.listing = listing
+        self.enabled = enabled
         self.timeout_s = timeout_s
         self.param_headers = param_headers
         self._legacy_output_schema = legacy_output_schema
@@ -120,7 +130,8 @@ class CatalogTool:
 
 
 class ToolCatalog:
-    """All tools of the app, in registration order (a deterministic listing order).
+    """All tools of the app, in registration order (a deterministic listing order); those
+    turned off are neither listed nor found (:meth:`apply_overrides`).
 
     Args:
         list_ttl_ms: the ``ttlMs`` hint on 2026-07-28 listings.
@@ -147,31 +158,53 @@ class ToolCatalog:
         """The app's prompts."""
         self.completions = completions
         """Keys (``workers.completions.completion_key``) of the arguments with a provider."""
-        self._tools = {tool.name: tool for tool in tools}
-        self._ordered = list(self._tools.values())
+        self._registered = VisibleItems({tool.name: tool for tool in tools})
         self._list_ttl_ms = list_ttl_ms
         self._page_size = page_size
+        self._digest = self._registered.digest([tool.listing for tool in tools])
+        self._show(self._registered.visible)
+
+    def _show(self, visible: dict[str, CatalogTool]) -> None:
+        # Replaced whole, never mutated: a lookup is one dict access (DESIGN.md section 6).
+        self._tools = visible
+        self._ordered = list(visible.values())
         self._listings: dict[tuple[str, int], bytes] = {}
-        entries = _encoder.encode([tool.listing for tool in self._ordered])
-        self._digest = hashlib.sha256(entries).hexdigest()
+        self._cursor_tag = self._registered.view_digest(self._digest)[:_CURSOR_DIGEST_CHARS]
 
     def get(self, name: str) -> CatalogTool | None:
+        """The tool named ``name``, or None: not registered, or turned off."""
         return self._tools.get(name)
 
     def __len__(self) -> int:
-        return len(self._tools)
+        """How many tools are registered (turned off or not)."""
+        return len(self._registered)
+
+    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
+        """Show the tools the fleet's overrides (tool name → enabled, ADR-0010) leave on;
+        True if that changed which tools are listed (pages and cursors then change too)."""
+        changed = self._registered.apply(overrides)
+        if changed:
+            self._show(self._registered.visible)
+        return changed
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The tools turned off now."""
+        return self._registered.hidden
 
     @property
     def longest_timeout_s(self) -> float:
-        """The longest any call (tool, read, prompt) may run (0 without any)."""
-        tools = max((tool.timeout_s for tool in self._tools.values()), default=0.0)
+        """The longest any call (tool, read, prompt) may run (0 without any); tools turned
+        off count too (a call may have started before)."""
+        tools = max((tool.timeout_s for tool in self._registered.items.values()), default=0.0)
         return max(tools, self.resources.longest_timeout_s, self.prompts.longest_timeout_s)
 
     @property
     def digest(self) -> str:
-        """Hex SHA-256 of the tool entries as the latest revision lists them (in order):
-        equal for two fronts exactly when they list the same tools. The fleet announces a
-        tools change when a front with another digest starts (``server/change_feed.py``)."""
+        """Hex SHA-256 of the tool entries as the latest revision lists them (in order),
+        and of the names of those registered turned off when there are any: equal for two
+        fronts exactly when they register the same tools alike. The fleet announces a tools
+        change when a front with another digest starts (``server/change_feed.py``)."""
         return self._digest
 
     @property
@@ -223,7 +256,8 @@ class ToolCatalog:
 
     def page_start(self, cursor: str) -> int | None:
         """Where the page ``cursor`` names starts, or None for a cursor this deployment's
-        catalog did not issue (invalid, foreign, or past the end): -32602 for the caller."""
+        catalog did not issue for the tools on now (invalid, foreign, from before a tool
+        was turned on or off, or past the end): -32602 for the caller."""
         if len(cursor) > _MAX_CURSOR_CHARS:
             return None
         try:
@@ -231,7 +265,7 @@ class ToolCatalog:
         except (ValueError, binascii.Error):
             return None
         tag, _, position = raw.partition(b":")
-        if tag != self._digest[:_CURSOR_DIGEST_CHARS].encode() or not position.isdigit():
+        if tag != self._cursor_tag.encode() or not position.isdigit():
             return None
         start = int(position)
         return start if 0 < start < len(self._ordered) else None
@@ -246,7 +280,7 @@ class ToolCatalog:
         return cached
 
     def _cursor(self, start: int) -> str:
-        raw = f"{self._digest[:_CURSOR_DIGEST_CHARS]}:{start}".encode()
+        raw = f"{self._cursor_tag}:{start}".encode()
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def _build_page(self, version: str, start: int) -> bytes:

@@ -92,6 +92,7 @@ def _catalog_resource(resource: ResourceDefinition, default_timeout_s: float) ->
         mime_type=resource.mime_type,
         args_type=resource.args.struct,
         timeout_s=resource.timeout_s or default_timeout_s,
+        enabled=resource.enabled,
     )
 
 
@@ -102,7 +103,12 @@ def _catalog_prompt(prompt: PromptDefinition, default_timeout_s: float) -> Catal
         description=prompt.description or msgspec.UNSET,
         arguments=prompt.arguments or msgspec.UNSET,
     )
-    return CatalogPrompt(listing, prompt.args.struct, prompt.timeout_s or default_timeout_s)
+    return CatalogPrompt(
+        listing,
+        prompt.args.struct,
+        prompt.timeout_s or default_timeout_s,
+        enabled=prompt.enabled,
+    )
 
 
 def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool:
@@ -124,6 +130,7 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         legacy_output_schema=None
         if output is None or output.is_object
         else _raw(output.legacy_schema),
+        enabled=tool.enabled,
     )
 
 
