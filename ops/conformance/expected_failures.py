@@ -2,8 +2,7 @@
 per protocol version, and why.
 
 Every entry names the issue that will make it pass: **4** = the rest of the server surface
-(tools that need client capabilities, ask the client for input, or change the tool or prompt
-list at runtime), **5** = durable tasks, **7** = auth. The pinned suite
+(tools that need client capabilities or ask the client for input), **5** = durable tasks, **7** = auth. The pinned suite
 has no server-side auth scenario in either requirement set (its auth scenarios test clients
 and authorization servers), so no entry cites 7 yet.
 
@@ -98,18 +97,6 @@ _MODERN_ERA: Final = (
         "server-stateless:sep-2575-http-server-no-independent-requests-on-stream",
         4,
         f"{_MRTR} (fixture test_streaming_elicitation)",
-    ),
-    _F(
-        "server-stateless:sep-2575-server-sends-tools-list-changed-on-subscription",
-        4,
-        "the tool list changes only when a front of another deployment starts (ADR-0006); no "
-        "tool can change it at runtime (fixture test_trigger_tool_change)",
-    ),
-    _F(
-        "server-stateless:sep-2575-server-sends-prompts-list-changed-on-subscription",
-        4,
-        "the prompt list changes only when a front of another deployment starts (ADR-0006); "
-        "no tool can change it at runtime (fixture test_trigger_prompt_change)",
     ),
     *(
         _F(f"input-required-result-{name}", 4, _MRTR)
