@@ -2,9 +2,9 @@
 per protocol version, and why.
 
 Every entry names the issue that will make it pass: **4** = the rest of the server surface
-(tools that need client capabilities or ask the client for input), **5** = durable tasks, **7** = auth. The pinned suite
-has no server-side auth scenario in either requirement set (its auth scenarios test clients
-and authorization servers), so no entry cites 7 yet.
+(tools that need client capabilities or ask the client for input), **5** = durable tasks,
+**7** = auth. The pinned suite has no server-side auth scenario in either requirement set
+(its auth scenarios test clients and authorization servers), so no entry cites 7 yet.
 
 An entry is ``"scenario"`` (the whole scenario may fail) or ``"scenario:check-id"`` (only that
 check may fail; the suite prints check ids in its log and in ``checks.json``). Transport and
