@@ -22,7 +22,7 @@ from typing import Any
 
 import trio
 
-from proto import FleetError
+from proto import LIST_KINDS, FleetError
 
 __all__ = ["main"]
 
@@ -74,7 +74,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_VISIBILITY_KINDS = ("tools", "prompts", "resources")  # supervisor/visibility_commands.py
 _VISIBILITY_ACTIONS = {
     "list": "each one's state: enabled or disabled, declared by the app or an override",
     "enable": "turn on for the whole fleet (clients are told)",
@@ -84,7 +83,7 @@ _VISIBILITY_ACTIONS = {
 
 
 def _add_visibility_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for kind in _VISIBILITY_KINDS:
+    for kind in LIST_KINDS:
         command = sub.add_parser(
             kind, help=f"turn the fleet's {kind} on and off at runtime, or list their states"
         )
@@ -151,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         return entrypoints.run_front_process(args.config_json, args.id, args.ready_fd)
     if args.command == "stdio":
         return _stdio(args)
-    if args.command in _VISIBILITY_KINDS:
+    if args.command in LIST_KINDS:
         return _visibility(args)
     if args.command == "worker":
         from supervisor.entrypoints import run_worker_process  # noqa: PLC0415
