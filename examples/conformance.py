@@ -6,8 +6,10 @@ scenario's description states it): fixed texts, a 1x1 PNG, a short WAV, embedded
 a tool error, progress 0/50/100, a hand-written JSON Schema 2020-12 ``inputSchema``, and a
 parameter mirrored into an ``Mcp-Param-*`` header. The logging fixtures are in
 ``examples/conformance_logging.py``; the resources, prompts and completion in
-``examples/conformance_surface.py``. It is also a compact tour of the
-tool-author API; docs/tool-authoring.md explains each feature.
+``examples/conformance_surface.py``; the handlers that ask the client for input in
+``examples/conformance_input.py``; the tools that change the tool and prompt lists in
+``examples/conformance_list_changes.py``. It is also a compact tour of the tool-author API;
+docs/tool-authoring.md explains each feature.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ import wave
 import zlib
 from typing import Annotated, Final, Literal, TypedDict
 
-from examples import conformance_input, conformance_logging, conformance_surface
+from examples import (
+    conformance_input,
+    conformance_list_changes,
+    conformance_logging,
+    conformance_surface,
+)
 from workers import Audio, Header, Image, TextResource, ToolContext, ToolError, Toolset
 
 app = Toolset(
@@ -178,8 +185,10 @@ def test_custom_headers(region: Annotated[str, Header("Region")], query: str = "
     return f"[{region}] {query}"
 
 
-# The logging fixtures (test_tool_with_logging, test_logging_tool) and the resources, prompts
-# and completions live in modules of their own.
+# The logging fixtures (test_tool_with_logging, test_logging_tool), the input fixtures
+# (test_sampling, test_elicitation, ...), the resources, prompts and completions, and the
+# list-change triggers live in modules of their own.
 conformance_logging.register(app)
 conformance_input.register(app)
 conformance_surface.register(app, png=RED_PIXEL)
+conformance_list_changes.register(app)

@@ -126,6 +126,7 @@ from proto.lua_scripts import (
     HOLD_IF_OWNER,
     KEPT_REPLY_TTL_S,
     PUBLISH_OR_KEEP,
+    SET_VISIBILITY,
     LuaScript,
 )
 from proto.mcp_struct import JsonObject, McpStruct
@@ -284,6 +285,15 @@ from proto.versions import (
     supports_titles,
     validation_failure_is_tool_error,
 )
+from proto.visibility import (
+    DISABLED,
+    ENABLED,
+    LIST_KINDS,
+    VisibilityRequest,
+    decode_overrides,
+    hidden_items,
+    visibility_script_argv,
+)
 from proto.wire import (
     CLIENT_REQUEST_ID_PREFIX,
     AnsweredInput,
@@ -329,7 +339,9 @@ __all__ = [
     "CLIENT_REQUEST_ID_PREFIX",
     "COMPLETION_COMPLETE",
     "DEFAULT_HEADERLESS_VERSION",
+    "DISABLED",
     "ELICITATION_CREATE",
+    "ENABLED",
     "END_OF_INPUT",
     "GET_STREAM",
     "HANDSHAKE_VERSIONS",
@@ -340,6 +352,7 @@ __all__ = [
     "KEEPALIVE_COMMENT",
     "KEPT_REPLY_TTL_S",
     "LATEST_HANDSHAKE_VERSION",
+    "LIST_KINDS",
     "LOGGING_SET_LEVEL",
     "LOG_LEVELS",
     "MCP_METHOD",
@@ -372,6 +385,7 @@ __all__ = [
     "ROOTS_LIST",
     "SAMPLING_CREATE_MESSAGE",
     "SERVER_DISCOVER",
+    "SET_VISIBILITY",
     "START_ENTRY",
     "STRUCTURED_RESULT_KEY",
     "SUBSCRIPTIONS_LISTEN",
@@ -517,6 +531,7 @@ __all__ = [
     "UnsupportedVersionError",
     "UriTemplate",
     "UriTemplateError",
+    "VisibilityRequest",
     "WorkerHeartbeat",
     "WorkerMessage",
     "allows_batches",
@@ -536,6 +551,7 @@ __all__ = [
     "decode_completion_arguments",
     "decode_header_value",
     "decode_message",
+    "decode_overrides",
     "decode_params",
     "decode_resource_arguments",
     "decode_stored_event",
@@ -555,6 +571,7 @@ __all__ = [
     "era_of",
     "flags_from_names",
     "handshake_change_notification",
+    "hidden_items",
     "http_status_for_code",
     "implementation_for_version",
     "input_responses",
@@ -593,4 +610,5 @@ __all__ = [
     "tool_name_problem",
     "unsupported_version_error",
     "validation_failure_is_tool_error",
+    "visibility_script_argv",
 ]

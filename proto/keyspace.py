@@ -68,12 +68,25 @@ class Keyspace:
         return f"{self._prefix}catalog-digest{suffix}"
 
     def change_channel(self) -> str:
-        """Pub/sub channel of fleet-wide change announcements (``ChangeAnnouncement``: the
-        tool list changed; later kinds add prompts, resources, tasks). Published by
-        ``ANNOUNCE_CATALOG`` (a front starting with another catalog); every front watches
-        it for its whole life and passes each change to its listen streams, GET streams
-        and stdio connection."""
+        """Pub/sub channel of fleet-wide change announcements (``ChangeAnnouncement``: a
+        list changed, a resource was updated; later kinds add tasks). Published by
+        ``ANNOUNCE_CATALOG`` (a front starting with another catalog), ``SET_VISIBILITY``
+        (an item turned on or off) and workers (``ctx.resource_updated``); every front
+        watches it for its whole life and passes each change to its listen streams, GET
+        streams and stdio connection."""
         return self._prefix + "changes"
+
+    def visibility(self, kind: str) -> str:
+        """Hash: the fleet's visibility overrides of one list (ADR-0010): ``tools``,
+        ``prompts`` or ``resources``. Field = a registered tool's or prompt's name, or a
+        resource's URI (template) as registered; value = ``enabled`` or ``disabled``,
+        present only where it departs from what the deployment that set it declared.
+        Written by ``SET_VISIBILITY`` (workers, for ``ctx.enable`` / ``disable`` /
+        ``toggle``; the ``mcpfleet tools|prompts|resources`` commands), which announces
+        the change on :meth:`change_channel`; read whole (HGETALL) by every front at
+        start-up, after a gap in its subscription and when a change of that kind is
+        announced. No TTL: it outlives restarts and redeploys."""
+        return f"{self._prefix}visibility:{kind}"
 
     def session(self, session_id: str) -> str:
         """String key: a handshake-era session's ``SessionRecord``. Written by the front

@@ -17,6 +17,7 @@ __all__ = [
     "HOLD_IF_OWNER",
     "KEPT_REPLY_TTL_S",
     "PUBLISH_OR_KEEP",
+    "SET_VISIBILITY",
     "LuaScript",
 ]
 
@@ -51,3 +52,10 @@ ANNOUNCE_CATALOG: Final = LuaScript("announce_catalog")
 """KEYS: the fleet's catalog digest. ARGV: this front's digest, the change channel, the
 announcement. Records the digest; publishes the announcement unless the digest recorded
 before was the same. Returns 1 if it announced, else 0."""
+
+SET_VISIBILITY: Final = LuaScript("set_visibility")
+"""KEYS: one list's visibility hash. ARGV: the change channel, the announcement, the request
+(``enabled``, ``disabled``, ``toggle``, ``declared``), then pairs of an item and its declared
+state (``proto.visibility_script_argv`` builds them). Stores an override only where it
+departs from the declaration; announces once if any item changed state. Returns how many
+did."""

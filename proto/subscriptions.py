@@ -76,7 +76,8 @@ class ChangeKind(enum.StrEnum):
     new members; receivers ignore kinds they do not know."""
 
     TOOLS = "tools"
-    """The tool list changed (a deployment with another catalog came up)."""
+    """The tool list changed (a deployment with another catalog came up, or a tool was
+    turned on or off, ADR-0010)."""
     RESOURCES = "resources"
     """The resource list (resources or templates) changed."""
     PROMPTS = "prompts"

@@ -2,19 +2,27 @@
 front's whole life, and handed to every local consumer that opened an inbox (listen
 streams, handshake-era GET streams, the stdio connection).
 
-The source today is the tool catalog. It is static per deployment, so the fleet's tool list
-changes when fronts of another deployment come up (a rolling deploy behind a load
-balancer). At start a front records the digest of its catalog at the fleet's key
-(``ANNOUNCE_CATALOG``); if the digest recorded before differs, the script publishes a tools
-change on the fleet's change channel, and every front passes it on to its clients.
+Lists change in two ways. The registry is static per deployment, so the fleet's lists
+change when fronts of another deployment come up (a rolling deploy behind a load balancer):
+at start a front records the digest of each of its lists at the fleet's key
+(``ANNOUNCE_CATALOG``); if the digest recorded before differs, the script publishes a change
+of that kind on the fleet's change channel, and every front passes it on to its clients.
+And registered items are turned on and off at runtime (ADR-0010): ``SET_VISIBILITY`` stores
+the fleet's overrides and announces the change the same way. Before passing on a list
+change, the feed re-reads that list's overrides (``server/catalog_visibility.py``), so a
+client that refetches on hearing it gets the new list from this front. If Redis does not
+answer that read, the change is passed on anyway and the read is retried with backoff;
+should the retry change the lists, that change is passed on too.
 
 Start-up order: the digest is recorded *before* the channel is watched, so a front does not
 hear its own announcement. What it misses meanwhile cannot matter: it has no consumer before
-it is ready.
+it is ready. The overrides are read once the watch is confirmed, so a toggle made meanwhile
+is either read then or heard afterwards.
 
 Gaps: pub/sub is at-most-once. When the watch reports a gap (the subscription reconnected,
 or the feed fell a whole queue behind) announcements may have been lost, so the feed hands
-every kind it serves to every inbox as if it had changed. A needless list change costs a
+every kind it serves to every inbox as if it had changed, after re-reading every list's
+overrides. A needless list change costs a
 client one refetch of a list it caches; a missed one leaves it serving a stale list until it
 reconnects. Gaps are rare (a Redis restart, a network cut), and a spurious change is
 indistinguishable from a real redeploy for the client, which handles both alike.
@@ -36,7 +44,8 @@ for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import enum
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
 
@@ -46,13 +55,16 @@ import trio
 
 from proto import (
     ANNOUNCE_CATALOG,
+    BackendUnavailableError,
     ChangeAnnouncement,
     Keyspace,
+    RedisCommandError,
     decode_announcement,
     encode_announcement,
 )
+from server.catalog_visibility import CatalogVisibility
 from server.redis_client import RedisClient
-from server.redis_subscriber import RedisSubscriber
+from server.redis_subscriber import ChannelWatch, RedisSubscriber
 
 __all__ = ["MAX_PENDING_TARGETED", "ChangeFeed", "ChangeInbox", "Wants"]
 
@@ -64,6 +76,16 @@ into one untargeted change of their kind."""
 
 Wants = Callable[[ChangeAnnouncement], bool]
 """Whether a consumer carries a change (its filter); must not block."""
+
+_RETRY_FIRST_S: Final = 0.5
+_RETRY_MAX_S: Final = 8.0
+"""Backoff of re-reading overrides Redis did not answer."""
+
+
+class _Retry(enum.Enum):
+    """What :meth:`ChangeFeed._receive` returns when a retry of the overrides' read is due."""
+
+    DUE = enum.auto()
 
 
 class ChangeInbox:
@@ -124,6 +146,7 @@ class ChangeFeed:
         subscriber: the front's pub/sub connection (the channel is watched on it).
         catalog_digests: the digest of each list this front serves, by change kind.
         served: the change kinds this front's consumers can carry; a gap replays these.
+        visibility: applies the fleet's overrides to this front's catalogs (ADR-0010).
     """
 
     def __init__(
@@ -134,13 +157,17 @@ class ChangeFeed:
         subscriber: RedisSubscriber,
         catalog_digests: Mapping[str, str],
         served: frozenset[str],
+        visibility: CatalogVisibility,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._subscriber = subscriber
         self._digests = dict(catalog_digests)
         self._served = served
+        self._visibility = visibility
         self._inboxes: set[ChangeInbox] = set()
+        self._stale: set[str] = set()
+        self._retry_s = _RETRY_FIRST_S
         self.gaps = 0
 
     def is_served(self, announcement: ChangeAnnouncement) -> bool:
@@ -166,11 +193,12 @@ class ChangeFeed:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Announce this front's catalog, then watch the channel until cancelled; ready once
-        the watch is confirmed.
+        the watch is confirmed and the fleet's overrides are applied.
 
         Raises:
-            BackendUnavailableError: Redis did not take the announcement or the watch.
-            RedisCommandError: Redis refused the script.
+            BackendUnavailableError: Redis did not take the announcement or the watch, or
+                did not give the overrides at start.
+            RedisCommandError: Redis refused the script or the overrides' read.
 
         Cancellation: the watch is dropped; nothing is left behind in Redis.
         """
@@ -183,30 +211,66 @@ class ChangeFeed:
             )
             log.info("catalog.recorded", kind=kind, digest=digest[:16], announced=announced == 1)
         async with self._subscriber.watch(channel) as watch:
+            await self._visibility.refresh()
             task_status.started()
             while True:
-                payload = await watch.receive()
-                if payload is None:
-                    self._replay_served()
+                payload = await self._receive(watch)
+                if payload is _Retry.DUE:
+                    await self._retry_stale()
+                elif payload is None:
+                    await self._replay_served()
                 else:
-                    self._on_payload(payload)
+                    await self._on_payload(payload)
 
-    def _on_payload(self, payload: bytes) -> None:
+    async def _receive(self, watch: ChannelWatch) -> bytes | _Retry | None:
+        """The next payload (None after a gap), or ``_Retry.DUE`` when overrides Redis did
+        not give are due to be read again."""
+        if not self._stale:
+            return await watch.receive()
+        with trio.move_on_after(self._retry_s):
+            return await watch.receive()
+        return _Retry.DUE
+
+    async def _on_payload(self, payload: bytes) -> None:
         try:
             announcement = decode_announcement(payload)
         except msgspec.MsgspecError as exc:
             log.error("change.undecodable", error=str(exc))
             return
         log.info("change.received", kind=announcement.kind, inboxes=len(self._inboxes))
+        if announcement.kind in self._visibility.kinds:
+            await self._refresh({announcement.kind})
         self._fan_out(announcement)
 
-    def _replay_served(self) -> None:
+    async def _replay_served(self) -> None:
         """A gap: every served kind may have changed meanwhile, every resource too
         (untargeted; module docstring)."""
         self.gaps += 1
         log.info("change.gap", kinds=sorted(self._served), inboxes=len(self._inboxes))
+        await self._refresh(self._visibility.kinds)
         for kind in sorted(self._served):
             self._fan_out(ChangeAnnouncement(kind))
+
+    async def _retry_stale(self) -> None:
+        """Read overrides Redis did not give before; pass on the lists that changed."""
+        for kind in sorted(await self._refresh(set(self._stale))):
+            if kind in self._served:
+                self._fan_out(ChangeAnnouncement(kind))
+
+    async def _refresh(self, kinds: Collection[str]) -> frozenset[str]:
+        """Re-read the overrides of ``kinds``; on failure, keep those in force and retry
+        later (module docstring). Returns the kinds whose lists changed."""
+        try:
+            changed = await self._visibility.refresh(kinds)
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            self._stale.update(kinds)
+            log.warning("visibility.refresh_failed", error=str(exc), retry_in_s=self._retry_s)
+            self._retry_s = min(self._retry_s * 2, _RETRY_MAX_S)
+            return frozenset()
+        self._stale.difference_update(kinds)
+        if not self._stale:
+            self._retry_s = _RETRY_FIRST_S
+        return changed
 
     def _fan_out(self, announcement: ChangeAnnouncement) -> None:
         for inbox in list(self._inboxes):

@@ -105,6 +105,7 @@ from proto import (
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
+from server.catalog_visibility import CatalogVisibility
 from server.input_rounds import InputRounds, RoundInputs
 from server.log_level_setting import LogLevelSetting
 from server.reply_router import ClientRequestSink, LogSink, ProgressSink
@@ -143,6 +144,7 @@ class Dispatcher:
         list_ttl_ms: the cache hint on 2026-07-28 discover results.
         input_rounds: seals and opens the ``requestState`` of 2026-07-28 requests whose
             handlers ask the client for input (ADR-0009).
+        visibility: keeps the catalog's items on and off as the fleet says (ADR-0010).
     """
 
     def __init__(
@@ -152,10 +154,12 @@ class Dispatcher:
         *,
         list_ttl_ms: int,
         input_rounds: InputRounds,
+        visibility: CatalogVisibility,
     ) -> None:
         self._catalog = catalog
         self._calls = calls
         self._rounds = input_rounds
+        self._visibility = visibility
         self._meta = ResultMeta(server_info=catalog.server_info)
         capabilities = _capabilities(catalog)
         self._capabilities = capabilities
@@ -205,6 +209,8 @@ class Dispatcher:
         handler = _HANDSHAKE_METHODS.get(request.method)
         if handler is None:
             raise MethodNotFoundError(f"Method not found: {request.method}")
+        if self._visibility.refreshing:
+            await self._visibility.settled()  # read-your-writes (server/catalog_visibility.py)
         served = ServedRequest(
             request,
             version,
@@ -305,6 +311,8 @@ class Dispatcher:
             raise MethodNotFoundError(
                 f"Method not found at protocol version {version}: {request.method}"
             )
+        if self._visibility.refreshing:
+            await self._visibility.settled()  # read-your-writes (server/catalog_visibility.py)
         served = ServedRequest(
             request,
             version,

@@ -1,7 +1,8 @@
 """What every front process runs, whatever its transport: its Redis client, the reply
 subscription, the fetcher of replies kept during subscription gaps, the call queue, the
-dispatcher and the fleet's change feed. Services start before readiness: the block runs once
-the subscriptions are up and this front's catalog was announced."""
+dispatcher and the fleet's change feed (which also applies the fleet's visibility overrides,
+ADR-0010). Services start before readiness: the block runs once the subscriptions are up,
+this front's catalog was announced and the overrides are applied."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import trio
 
 from proto import Keyspace, ResultMeta
 from server.call_queue import CallQueue
+from server.catalog_visibility import CatalogVisibility
 from server.change_feed import ChangeFeed
 from server.config import FrontConfig
 from server.dispatch import Dispatcher
@@ -98,13 +100,21 @@ async def open_front_services(
             ttl_s=config.request_state_ttl_s,
             meta=ResultMeta(server_info=catalog.server_info),
         )
-        dispatcher = Dispatcher(catalog, calls, list_ttl_ms=config.list_ttl_ms, input_rounds=rounds)
+        visibility = CatalogVisibility(catalog, redis, keys)
+        dispatcher = Dispatcher(
+            catalog,
+            calls,
+            list_ttl_ms=config.list_ttl_ms,
+            input_rounds=rounds,
+            visibility=visibility,
+        )
         changes = ChangeFeed(
             redis=redis,
             keys=keys,
             subscriber=subscriber,
             catalog_digests=catalog.digests,
             served=catalog.served_changes,
+            visibility=visibility,
         )
         await nursery.start(changes.run)
         try:

@@ -6,12 +6,18 @@ protocol version and start position, then served from memory (the list path is h
 2026-07-28 every page of a list carries the same ``ttlMs`` and ``cacheScope`` (checklist 27)
 and the server identity in ``_meta``.
 
+One :class:`ListPages` holds the entries on now: when items are turned on or off (ADR-0010)
+the catalog builds a new one for the new set and replaces the old whole, so a page is never
+built from one set and served for another.
+
 A cursor names the list it belongs to (its method), a prefix of that list's digest (the hex
-SHA-256 of its entries as the latest revision lists them) and the position of the next
+SHA-256 of its entries as the latest revision lists them, bound by the catalog to the items
+turned off when there are any: ``VisibleItems.view_digest``) and the position of the next
 page, encoded as unpadded base64url. It stays valid on every front of the deployment
 whatever their page size. A cursor of another list, of another deployment's list (the
-fleet was redeployed between two pages) or one we never issued is refused with -32602, and
-the client lists again from the start.
+fleet was redeployed between two pages), from before an item of the list was turned on or
+off, or one we never issued is refused with -32602, and the client lists again from the
+start.
 """
 
 from __future__ import annotations
@@ -77,8 +83,9 @@ class ListPages(Generic[E]):
     Args:
         method: the list method (``tools/list``, ...); its cursors name it, so a cursor of
             one list never opens a page of another.
-        entries: the list, in listing order.
-        digest: the list's :func:`listing_digest`; its cursors carry a prefix of it.
+        entries: the list (the items on now), in listing order.
+        digest: the list's :func:`listing_digest`, bound to the items off when any are;
+            its cursors carry a prefix of it.
         render: one page's result (see :data:`PageRenderer`).
         settings: page size and 2026-07-28 hints.
     """

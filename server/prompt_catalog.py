@@ -1,18 +1,20 @@
 """The prompts this front serves, as the front needs them (ADR-0007): the pages of
 ``prompts/list`` per protocol version (``server/list_pages.py``), and the check of a
-``prompts/get``'s arguments before anything is queued.
+``prompts/get``'s arguments before anything is queued. A prompt turned off (ADR-0010) is
+neither listed nor found: it is an unknown prompt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from proto import PROMPTS_LIST, ListPromptsResult, Prompt, PromptArgument, supports_titles
-from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
+from server.list_pages import ListPages, ListResult, ListSettings
+from server.visible_items import VisibleItems
 
 __all__ = ["CatalogPrompt", "PromptCatalog"]
 
@@ -26,11 +28,20 @@ class CatalogPrompt:
         listing: its ``prompts/list`` entry (arguments included).
         args_type: the Struct its arguments decode into (leniently, as the worker does).
         timeout_s: how long a worker may take to build it.
+        enabled: the declared state: False for one registered turned off (ADR-0010).
     """
 
-    __slots__ = ("_decoder", "_untitled", "listing", "name", "timeout_s")
+    __slots__ = ("_decoder", "_untitled", "enabled", "listing", "name", "timeout_s")
 
-    def __init__(self, listing: Prompt, args_type: type[msgspec.Struct], timeout_s: float) -> None:
+    def __init__(
+        self,
+        listing: Prompt,
+        args_type: type[msgspec.Struct],
+        timeout_s: float,
+        *,
+        enabled: bool = True,
+    ) -> None:
+        self.enabled = enabled
         self.name = listing.name
         self.listing = listing
         self.timeout_s = timeout_s
@@ -67,7 +78,8 @@ class CatalogPrompt:
 
 
 class PromptCatalog:
-    """All registered prompts, in registration order.
+    """All registered prompts, in registration order; those turned off are neither listed
+    nor found (:meth:`apply_overrides`).
 
     Args:
         prompts: the prompts, in registration order.
@@ -75,33 +87,61 @@ class PromptCatalog:
     """
 
     def __init__(self, prompts: Sequence[CatalogPrompt], settings: ListSettings) -> None:
-        self._prompts = {p.name: p for p in prompts}
-        ordered = list(self._prompts.values())
-        self._digest = listing_digest([p.listing for p in ordered])
+        self._registered = VisibleItems({p.name: p for p in prompts})
+        self._digest = self._registered.digest([p.listing for p in self._registered.items.values()])
+        self._settings = settings
+        self._show()
+
+    def _show(self) -> None:
+        # Replaced whole, never mutated (see ToolCatalog): the lookup and the pages of the
+        # prompts on now, their cursors bound to the prompts off.
+        visible = self._registered.visible
+        self._prompts = visible
         self._pages = ListPages(
-            PROMPTS_LIST, ordered, digest=self._digest, render=_prompts_page, settings=settings
+            PROMPTS_LIST,
+            list(visible.values()),
+            digest=self._registered.view_digest(self._digest),
+            render=_prompts_page,
+            settings=self._settings,
         )
 
     @property
     def digest(self) -> str:
-        """Hex SHA-256 of the listing entries in order (see ``ToolCatalog.digest``)."""
+        """Hex SHA-256 of the listing entries in order, and of the names of those
+        registered turned off when there are any (see ``ToolCatalog.digest``)."""
         return self._digest
 
     def __len__(self) -> int:
-        return len(self._prompts)
+        """How many prompts are registered (turned off or not)."""
+        return len(self._registered)
 
     def get(self, name: str) -> CatalogPrompt | None:
+        """The prompt named ``name``, or None: not registered, or turned off."""
         return self._prompts.get(name)
+
+    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
+        """Show the prompts the fleet's overrides (name → enabled, ADR-0010) leave on;
+        True if that changed which are listed."""
+        changed = self._registered.apply(overrides)
+        if changed:
+            self._show()
+        return changed
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The prompts turned off now."""
+        return self._registered.hidden
 
     @property
     def longest_timeout_s(self) -> float:
-        return max((p.timeout_s for p in self._prompts.values()), default=0.0)
+        return max((p.timeout_s for p in self._registered.items.values()), default=0.0)
 
     def list_result(self, version: str, cursor: str | UnsetType = UNSET) -> bytes:
         """The encoded ``prompts/list`` page for ``version`` that ``cursor`` names.
 
         Raises:
-            InvalidParamsError: a cursor this list did not issue.
+            InvalidParamsError: a cursor this list did not issue for the prompts on now
+                (foreign, forged, or from before a prompt was turned on or off).
         """
         return self._pages.result(version, cursor)
 

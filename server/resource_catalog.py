@@ -1,12 +1,14 @@
 """The resources this front serves, as the front needs them (ADR-0007): the pages of
 ``resources/list`` and ``resources/templates/list`` per protocol version (two lists, each
 paged on its own: ``server/list_pages.py``), and which registered resource answers a URI —
-before anything is queued, so an unknown URI is refused here and a worker never sees it.
+before anything is queued, so an unknown URI is refused here and a worker never sees it. A
+resource or template turned off (ADR-0010) is neither listed nor matched: its URIs are
+unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import msgspec
@@ -26,6 +28,7 @@ from proto import (
     supports_titles,
 )
 from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
+from server.visible_items import VisibleItems
 
 __all__ = ["CatalogResource", "ResourceCatalog", "ResourceMatch"]
 
@@ -42,9 +45,10 @@ class CatalogResource:
         args_type: the Struct its template variables decode into (leniently: ``"7"`` for
             an ``int``), the same one the worker decodes them with.
         timeout_s: how long a worker may take to read it.
+        enabled: the declared state: False for one registered turned off (ADR-0010).
     """
 
-    __slots__ = ("_decoder", "listing", "template", "timeout_s", "uri")
+    __slots__ = ("_decoder", "enabled", "listing", "template", "timeout_s", "uri")
 
     def __init__(
         self,
@@ -57,8 +61,10 @@ class CatalogResource:
         annotations: Annotations | UnsetType = UNSET,
         args_type: type[msgspec.Struct],
         timeout_s: float,
+        enabled: bool = True,
     ) -> None:
         self.uri = uri
+        self.enabled = enabled
         self.template = UriTemplate(uri)
         self.timeout_s = timeout_s
         self._decoder: msgspec.json.Decoder[msgspec.Struct] = msgspec.json.Decoder(
@@ -116,7 +122,8 @@ class ResourceMatch(msgspec.Struct, frozen=True):
 
 class ResourceCatalog:
     """All registered resources in registration order: exact URIs first when matching,
-    then templates in the order they were registered.
+    then templates in the order they were registered; those turned off are neither listed
+    nor matched (:meth:`apply_overrides`).
 
     Args:
         resources: static resources and templates, in registration order.
@@ -124,37 +131,67 @@ class ResourceCatalog:
     """
 
     def __init__(self, resources: Sequence[CatalogResource], settings: ListSettings) -> None:
-        self._static = {r.uri: r for r in resources if not r.template.is_template}
-        self._templates = [r for r in resources if r.template.is_template]
-        static = list(self._static.values())
-        self._digest = listing_digest([e.listing for e in [*static, *self._templates]])
+        self._registered = VisibleItems({r.uri: r for r in resources})
+        registered = self._registered.items.values()
+        static = [r for r in registered if not r.template.is_template]
+        templates = [r for r in registered if r.template.is_template]
+        self._static_uris = frozenset(r.uri for r in static)
+        self._template_uris = frozenset(r.uri for r in templates)
+        self._digest = self._registered.digest([e.listing for e in [*static, *templates]])
+        self._static_digest = listing_digest([e.listing for e in static])
+        self._templates_digest = listing_digest([e.listing for e in templates])
+        self._settings = settings
+        self._show()
+
+    def _show(self) -> None:
+        # Replaced whole, never mutated (see ToolCatalog): the lookups and the pages of the
+        # resources and templates on now, each list's cursors bound to its items off.
+        visible = self._registered.visible.values()
+        self._static = {r.uri: r for r in visible if not r.template.is_template}
+        self._templates = [r for r in visible if r.template.is_template]
+        view_digest = self._registered.view_digest
         self._resource_pages = ListPages(
             RESOURCES_LIST,
-            static,
-            digest=listing_digest([e.listing for e in static]),
+            list(self._static.values()),
+            digest=view_digest(self._static_digest, self._static_uris),
             render=_resources_page,
-            settings=settings,
+            settings=self._settings,
         )
         self._template_pages = ListPages(
             RESOURCES_TEMPLATES_LIST,
             self._templates,
-            digest=listing_digest([e.listing for e in self._templates]),
+            digest=view_digest(self._templates_digest, self._template_uris),
             render=_templates_page,
-            settings=settings,
+            settings=self._settings,
         )
 
     @property
     def digest(self) -> str:
-        """Hex SHA-256 of the listing entries in order, resources then templates: one list
-        change kind for both (see ``ToolCatalog.digest``)."""
+        """Hex SHA-256 of the listing entries in order, resources then templates, and of
+        those registered turned off when there are any: one list change kind for both
+        (see ``ToolCatalog.digest``)."""
         return self._digest
 
     def __len__(self) -> int:
-        return len(self._static) + len(self._templates)
+        """How many resources and templates are registered (turned off or not)."""
+        return len(self._registered)
+
+    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
+        """Show the resources and templates the fleet's overrides (URI as registered →
+        enabled, ADR-0010) leave on; True if that changed which are listed."""
+        changed = self._registered.apply(overrides)
+        if changed:
+            self._show()
+        return changed
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The resources and templates (as registered) turned off now."""
+        return self._registered.hidden
 
     @property
     def longest_timeout_s(self) -> float:
-        everything = [*self._static.values(), *self._templates]
+        everything = self._registered.items.values()
         return max((r.timeout_s for r in everything), default=0.0)
 
     def match(self, uri: str) -> ResourceMatch | None:
@@ -176,7 +213,8 @@ class ResourceCatalog:
         """The encoded ``resources/list`` page for ``version`` that ``cursor`` names.
 
         Raises:
-            InvalidParamsError: a cursor this list did not issue.
+            InvalidParamsError: a cursor this list did not issue for the resources on now
+                (foreign, forged, or from before a resource was turned on or off).
         """
         return self._resource_pages.result(version, cursor)
 
@@ -185,7 +223,8 @@ class ResourceCatalog:
         names (a cursor of ``resources/list`` is refused here, and the other way round).
 
         Raises:
-            InvalidParamsError: a cursor this list did not issue.
+            InvalidParamsError: a cursor this list did not issue for the templates on now
+                (foreign, forged, or from before a template was turned on or off).
         """
         return self._template_pages.result(version, cursor)
 

@@ -4,11 +4,18 @@ tool; it also holds the app's resource and prompt catalogs and its identity.
 
 The front validates arguments before anything is queued (DESIGN.md section 5), with the
 same msgspec Struct the worker decodes them into, so what passes here also decodes there.
+
+Turned off (ADR-0010): a tool registered ``enabled=False`` or turned off fleet-wide is left
+out of the listing and unknown to :meth:`ToolCatalog.get`, so a call of it is refused as a
+call of an unknown tool, before anything is queued. The same holds for the resources and
+prompts catalogs. Each list's pages are rebuilt whole when what is on changes, and their
+cursors are bound to what is off (``VisibleItems.view_digest``): a cursor from before a
+toggle is refused, and the client lists again from the start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import msgspec
@@ -30,9 +37,10 @@ from proto import (
     supports_icons,
     supports_structured_content,
 )
-from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
+from server.list_pages import ListPages, ListResult, ListSettings
 from server.prompt_catalog import CatalogPrompt, PromptCatalog
 from server.resource_catalog import CatalogResource, ResourceCatalog
+from server.visible_items import VisibleItems
 
 __all__ = ["CatalogTool", "ToolCatalog"]
 
@@ -51,11 +59,13 @@ class CatalogTool:
             root (2025-06-18, 2025-11-25) when it differs from ``listing``'s.
         required_client: the client capabilities it cannot run without
             (``ClientCapability`` flags).
+        enabled: the declared state: False for a tool registered turned off (ADR-0010).
     """
 
     __slots__ = (
         "_decoder",
         "_legacy_output_schema",
+        "enabled",
         "listing",
         "name",
         "param_headers",
@@ -72,10 +82,12 @@ class CatalogTool:
         *,
         legacy_output_schema: msgspec.Raw | None = None,
         required_client: int = 0,
+        enabled: bool = True,
     ) -> None:
         self.name = listing.name
         self.required_client = required_client
         self.listing = listing
+        self.enabled = enabled
         self.timeout_s = timeout_s
         self.param_headers = param_headers
         self._legacy_output_schema = legacy_output_schema
@@ -116,7 +128,8 @@ class CatalogTool:
 
 class ToolCatalog:
     """The app as the front serves it: its tools in registration order (a deterministic
-    listing order), its resources and prompts, and its identity.
+    listing order), its resources and prompts, and its identity. Tools turned off are
+    neither listed nor found (:meth:`apply_overrides`).
 
     Args:
         server_info: the app's identity (``serverInfo``; ``_meta`` at 2026-07-28).
@@ -150,30 +163,61 @@ class ToolCatalog:
         """The app's prompts."""
         self.completions = completions
         """Keys (``workers.completions.completion_key``) of the arguments with a provider."""
-        self._tools = {tool.name: tool for tool in tools}
-        ordered = list(self._tools.values())
-        self._digest = listing_digest([tool.listing for tool in ordered])
+        self._settings = settings
+        self._registered = VisibleItems({tool.name: tool for tool in tools})
+        self._digest = self._registered.digest(
+            [tool.listing for tool in self._registered.items.values()]
+        )
+        self._show()
+
+    def _show(self) -> None:
+        # Replaced whole, never mutated: a lookup is one dict access (DESIGN.md section 6),
+        # and the pages (built on first use) are those of the tools on now, their cursors
+        # bound to the tools off.
+        visible = self._registered.visible
+        self._tools = visible
         self._pages = ListPages(
-            TOOLS_LIST, ordered, digest=self._digest, render=_tools_page, settings=settings
+            TOOLS_LIST,
+            list(visible.values()),
+            digest=self._registered.view_digest(self._digest),
+            render=_tools_page,
+            settings=self._settings,
         )
 
     def get(self, name: str) -> CatalogTool | None:
+        """The tool named ``name``, or None: not registered, or turned off."""
         return self._tools.get(name)
 
     def __len__(self) -> int:
-        return len(self._tools)
+        """How many tools are registered (turned off or not)."""
+        return len(self._registered)
+
+    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
+        """Show the tools the fleet's overrides (tool name → enabled, ADR-0010) leave on;
+        True if that changed which tools are listed (pages and cursors then change too)."""
+        changed = self._registered.apply(overrides)
+        if changed:
+            self._show()
+        return changed
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The tools turned off now."""
+        return self._registered.hidden
 
     @property
     def longest_timeout_s(self) -> float:
-        """The longest any call (tool, read, prompt) may run (0 without any)."""
-        tools = max((tool.timeout_s for tool in self._tools.values()), default=0.0)
+        """The longest any call (tool, read, prompt) may run (0 without any); tools turned
+        off count too (a call may have started before)."""
+        tools = max((tool.timeout_s for tool in self._registered.items.values()), default=0.0)
         return max(tools, self.resources.longest_timeout_s, self.prompts.longest_timeout_s)
 
     @property
     def digest(self) -> str:
-        """Hex SHA-256 of the tool entries as the latest revision lists them (in order):
-        equal for two fronts exactly when they list the same tools. The fleet announces a
-        tools change when a front with another digest starts (``server/change_feed.py``)."""
+        """Hex SHA-256 of the tool entries as the latest revision lists them (in order),
+        and of the names of those registered turned off when there are any: equal for two
+        fronts exactly when they register the same tools alike. The fleet announces a tools
+        change when a front with another digest starts (``server/change_feed.py``)."""
         return self._digest
 
     @property
@@ -227,7 +271,8 @@ class ToolCatalog:
         """The encoded ``tools/list`` page for ``version`` that ``cursor`` names.
 
         Raises:
-            InvalidParamsError: a cursor this list did not issue.
+            InvalidParamsError: a cursor this list did not issue for the tools on now
+                (foreign, forged, or from before a tool was turned on or off).
         """
         return self._pages.result(version, cursor)
 

@@ -83,6 +83,7 @@ def _catalog_resource(resource: ResourceDefinition, default_timeout_s: float) ->
         annotations=msgspec.UNSET if resource.annotations is None else resource.annotations.wire,
         args_type=resource.args.struct,
         timeout_s=resource.timeout_s or default_timeout_s,
+        enabled=resource.enabled,
     )
 
 
@@ -93,7 +94,12 @@ def _catalog_prompt(prompt: PromptDefinition, default_timeout_s: float) -> Catal
         description=prompt.description or msgspec.UNSET,
         arguments=prompt.arguments or msgspec.UNSET,
     )
-    return CatalogPrompt(listing, prompt.args.struct, prompt.timeout_s or default_timeout_s)
+    return CatalogPrompt(
+        listing,
+        prompt.args.struct,
+        prompt.timeout_s or default_timeout_s,
+        enabled=prompt.enabled,
+    )
 
 
 def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool:
@@ -116,6 +122,7 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         if output is None or output.is_object
         else _raw(output.legacy_schema),
         required_client=tool.required_client,
+        enabled=tool.enabled,
     )
 
 

@@ -3,6 +3,8 @@
     mcpfleet up --app examples.demo:app      # the whole fleet: Redis, front, workers
     mcpfleet up --stdio --app …              # the same, serving one client on stdin/stdout
     mcpfleet stdio --app … --redis URL       # a stdio front for a fleet already running
+    mcpfleet tools disable NAME              # turn a tool off fleet-wide (also prompts,
+                                             # resources; enable, reset, list)
     mcpfleet front|worker --config-json …    # children, started by ``up``
 
 Only this module is imported by the console script; it imports the front and worker
@@ -20,7 +22,7 @@ from typing import Any
 
 import trio
 
-from proto import FleetError
+from proto import LIST_KINDS, FleetError
 
 __all__ = ["main"]
 
@@ -58,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     stdio.add_argument("--config", help="config file (default ./mcpfleet.toml if present)")
     stdio.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
+    _add_visibility_commands(sub)
+
     for role in ("front", "worker"):
         child = sub.add_parser(role, help=f"run one {role} process (started by `mcpfleet up`)")
         child.add_argument("--config-json", required=True, help="resolved configuration file")
@@ -68,6 +72,37 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("version", help="print the version")
     return parser
+
+
+_VISIBILITY_ACTIONS = {
+    "list": "each one's state: enabled or disabled, declared by the app or an override",
+    "enable": "turn on for the whole fleet (clients are told)",
+    "disable": "turn off for the whole fleet: unlisted, answered as unknown",
+    "reset": "back to what the app declares (drops the override)",
+}
+
+
+def _add_visibility_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for kind in LIST_KINDS:
+        command = sub.add_parser(
+            kind, help=f"turn the fleet's {kind} on and off at runtime, or list their states"
+        )
+        actions = command.add_subparsers(dest="action", required=True)
+        for action, help_text in _VISIBILITY_ACTIONS.items():
+            parser = actions.add_parser(action, help=help_text)
+            if action != "list":
+                item = "URI" if kind == "resources" else "NAME"
+                parser.add_argument("items", nargs="+", metavar=item, help="as registered")
+            parser.add_argument("--app", help="tool app as module:attribute")
+            parser.add_argument(
+                "--redis",
+                dest="redis_url",
+                help="the fleet's Redis URL (default: the fleet "
+                "`mcpfleet up` runs from --data-dir)",
+            )
+            parser.add_argument("--fleet", help="the fleet's Redis key namespace")
+            parser.add_argument("--data-dir", help="the running fleet's state directory")
+            parser.add_argument("--config", help="config file (default ./mcpfleet.toml)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
         return entrypoints.run_front_process(args.config_json, args.id, args.ready_fd)
     if args.command == "stdio":
         return _stdio(args)
+    if args.command in LIST_KINDS:
+        return _visibility(args)
     if args.command == "worker":
         from supervisor.entrypoints import run_worker_process  # noqa: PLC0415
 
@@ -167,6 +204,23 @@ def _stdio(args: argparse.Namespace) -> int:
         )
     configure_logging(config.log_level, role="front")
     return run_stdio_front(config, streams, front_id=new_stdio_front_id())
+
+
+def _visibility(args: argparse.Namespace) -> int:
+    from supervisor.config import load_config  # noqa: PLC0415
+    from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+    from supervisor.visibility_commands import run_visibility_command  # noqa: PLC0415
+
+    flags: dict[str, Any] = {
+        "app": args.app,
+        "redis_url": args.redis_url,
+        "fleet": args.fleet,
+        "data_dir": args.data_dir,
+    }
+    config = load_config(flags=flags, config_path=args.config)
+    configure_logging("warning", role="cli")  # stdout is the command's output
+    items = getattr(args, "items", ())
+    return run_visibility_command(args.command, args.action, items, config=config)
 
 
 def _version() -> str:

@@ -52,7 +52,7 @@ from proto import (
 from workers.call_log import CallLog, LogSink
 from workers.client_input import InputChannel, LiveInputs, PendingAnswers, RetriedInputs
 from workers.config import WorkerConfig
-from workers.context import ProgressSink
+from workers.context import ProgressSink, VisibilitySink
 from workers.handler_jobs import HandlerJob, HandlerJobs, Outcome
 from workers.handler_runner import HandlerRunner
 from workers.redis_connection import AsyncRedis
@@ -91,6 +91,7 @@ class CallConsumer:
         jobs: HandlerJobs,
         runner: HandlerRunner,
         publisher: ReplyPublisher,
+        visibility: VisibilitySink,
         config: WorkerConfig,
     ) -> None:
         self._redis = redis
@@ -102,6 +103,7 @@ class CallConsumer:
         self._runner = runner
         self._announce: Callable[[str], None] | None = None
         self._publisher = publisher
+        self._visibility = visibility
         self._config = config
         self._inflight: set[asyncio.Task[None]] = set()
         self._running: dict[_CancelKey, _Running] = {}
@@ -258,6 +260,7 @@ class CallConsumer:
             call_log=call_log,
             announce=None if job.context_param is None else self._announcer(),
             inputs=None if job.context_param is None else self._inputs(call),
+            visibility=None if job.context_param is None else self._visibility,
         )
         if call_log is not None:
             call_log.finish()  # its last entries are queued before the reply

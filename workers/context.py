@@ -1,6 +1,7 @@
 """``ToolContext``: what a running handler may ask of the fleet (progress, cancellation,
-logging to the client, announcing that a resource changed) and what it may know about its
-call (request id, principal).
+logging to the client, announcing that a resource changed, asking the client for input,
+turning tools, prompts and resources on and off) and what it may know about its call
+(request id, principal, input round).
 
 Built only by the worker runtime. Every method is safe to call from a sync handler running
 in a worker thread and from an async handler on the worker's event loop.
@@ -11,10 +12,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar, final
 
-from proto import CLIENT_CAPABILITY_NAMES, FleetError, LogLevel, Principal
+from proto import (
+    CLIENT_CAPABILITY_NAMES,
+    ChangeKind,
+    FleetError,
+    LogLevel,
+    Principal,
+    VisibilityRequest,
+)
 from workers.call_log import CallLog
 from workers.client_input import (
     ClientRequest,
@@ -34,6 +42,11 @@ __all__ = ["CancelledByClientError", "ToolContext"]
 ProgressSink = Callable[[float, float | None, str | None], None]
 ResourceUpdateSink = Callable[[str], None]
 """Announces that the resource at a URI changed (thread-safe)."""
+VisibilitySink = Callable[[VisibilityRequest, Mapping[str, tuple[str, ...]]], None]
+"""Applies a visibility request to items by list kind, fleet-wide (thread-safe); raises
+``ValueError`` for an item the app does not register."""
+Items = str | Iterable[str]
+"""One item (a tool's or prompt's name, a resource's URI as registered) or several."""
 
 _PROGRESS_MIN_INTERVAL_S: Final = 0.05
 _RUNTIME_TOKEN: Final = object()
@@ -74,6 +87,7 @@ class ToolContext:
         "_loop",
         "_loop_thread",
         "_sink",
+        "_visibility",
         "input_round",
         "principal",
         "request_id",
@@ -92,6 +106,7 @@ class ToolContext:
         announce: ResourceUpdateSink | None = None,
         inputs: InputChannel | None = None,
         input_round: int = 0,
+        visibility: VisibilitySink | None = None,
         _token: object = None,
     ) -> None:
         if _token is not _RUNTIME_TOKEN:
@@ -111,6 +126,7 @@ class ToolContext:
         self._sink = progress_sink
         self._cancel = cancel_flag
         self._announce = announce
+        self._visibility = visibility
         self._last_progress: float | None = None
         self._last_sent_at = 0.0
 
@@ -127,6 +143,7 @@ class ToolContext:
         announce: ResourceUpdateSink | None = None,
         inputs: InputChannel | None = None,
         input_round: int = 0,
+        visibility: VisibilitySink | None = None,
     ) -> ToolContext:
         return cls(
             request_id=request_id,
@@ -138,6 +155,7 @@ class ToolContext:
             announce=announce,
             inputs=inputs,
             input_round=input_round,
+            visibility=visibility,
             _token=_RUNTIME_TOKEN,
         )
 
@@ -191,6 +209,57 @@ class ToolContext:
             raise ValueError("resource_updated() needs the resource's URI")
         if self._announce is not None:
             self._announce(uri)
+
+    def enable(self, *, tools: Items = (), prompts: Items = (), resources: Items = ()) -> None:
+        """Turn registered tools, prompts and resources (by URI or URI template as
+        registered) on for the whole fleet: every front lists and serves them again, and
+        clients that watch a list get its ``notifications/*/list_changed``. An item already
+        on changes nothing and announces nothing. Queued with the call's other messages,
+        so it is applied before the call's own answer goes out. The state lives in Redis
+        and outlives restarts; an operator can change it too (``mcpfleet tools``).
+
+        Raises:
+            ValueError: an item the app does not register (only registered items have a
+                state; the registry itself is the deployment's code).
+        """
+        self._request(VisibilityRequest.ENABLE, tools, prompts, resources)
+
+    def disable(self, *, tools: Items = (), prompts: Items = (), resources: Items = ()) -> None:
+        """Turn registered items off for the whole fleet: fronts leave them out of their
+        lists and answer a call, get or read of one exactly as of an unknown one, without
+        reaching a worker. Otherwise as :meth:`enable`.
+
+        Raises:
+            ValueError: an item the app does not register.
+        """
+        self._request(VisibilityRequest.DISABLE, tools, prompts, resources)
+
+    def toggle(self, *, tools: Items = (), prompts: Items = (), resources: Items = ()) -> None:
+        """Turn each registered item on if it is off and off if it is on, decided in
+        Redis at the moment it is applied (atomically, whatever other handlers do).
+        Otherwise as :meth:`enable`; unlike it, applying a toggle twice undoes it, and the
+        worker re-sends its messages after a lost Redis connection, so in that rare case a
+        toggle may be applied twice.
+
+        Raises:
+            ValueError: an item the app does not register.
+        """
+        self._request(VisibilityRequest.TOGGLE, tools, prompts, resources)
+
+    def _request(
+        self, request: VisibilityRequest, tools: Items, prompts: Items, resources: Items
+    ) -> None:
+        items: dict[str, tuple[str, ...]] = {
+            kind: named
+            for kind, named in (
+                (ChangeKind.TOOLS, _named(tools)),
+                (ChangeKind.PROMPTS, _named(prompts)),
+                (ChangeKind.RESOURCES, _named(resources)),
+            )
+            if named
+        }
+        if items and self._visibility is not None:
+            self._visibility(request, items)
 
     @property
     def cancelled(self) -> bool:
@@ -323,3 +392,11 @@ class ToolContext:
             raise RuntimeError("ctx.wait() needs the worker's event loop")
         result: T = block_on(self._loop, self._loop_thread, awaitable)
         return result
+
+
+def _named(items: Items) -> tuple[str, ...]:
+    """One item or several, as a tuple (a lone string is one item, not its characters)."""
+    named = (items,) if isinstance(items, str) else tuple(items)
+    if not all(isinstance(item, str) and item for item in named):  # type: ignore[redundant-expr]  # untyped callers
+        raise ValueError("items are named by non-empty strings")
+    return named

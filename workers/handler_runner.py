@@ -19,7 +19,7 @@ import structlog
 from proto import CallMessage, InputRequiredReply, MissingClientCapabilityError
 from workers.call_log import CallLog
 from workers.client_input import InputChannel, InputRequired
-from workers.context import CancelledByClientError, ProgressSink, ToolContext
+from workers.context import CancelledByClientError, ProgressSink, ToolContext, VisibilitySink
 from workers.errors import ToolError
 from workers.handler_jobs import HandlerJob, Outcome
 
@@ -45,6 +45,7 @@ class HandlerRunner:
         call_log: CallLog | None = None,
         announce: Callable[[str], None] | None = None,
         inputs: InputChannel | None = None,
+        visibility: VisibilitySink | None = None,
     ) -> tuple[Outcome | InputRequiredReply | None, concurrent.futures.Future[object] | None]:
         """Run the job's handler within ``timeout_s`` and answer for its outcome.
 
@@ -52,7 +53,8 @@ class HandlerRunner:
         the error) when the call waited in the queue: the caller's deadline is what
         counts. A handler taking a context gets one built from ``call``: ``call_log``
         receives its ``ctx.log`` entries, ``announce`` its ``ctx.resource_updated`` URIs,
-        and ``inputs`` carries what it asks the client (ADR-0009).
+        ``inputs`` carries what it asks the client (ADR-0009) and ``visibility`` its
+        ``ctx.enable`` / ``disable`` / ``toggle`` requests (ADR-0010).
 
         Returns:
             The answer — an :class:`InputRequiredReply` when a 2026-07-28 handler asked for
@@ -78,6 +80,7 @@ class HandlerRunner:
                 announce=announce,
                 inputs=inputs,
                 input_round=call.input_round,
+                visibility=visibility,
             )
         threads: list[concurrent.futures.Future[object]] = []
         try:

@@ -75,7 +75,17 @@ class AssistantMessage(msgspec.Struct, frozen=True):
 class PromptDefinition:
     """A registered prompt. Read-only."""
 
-    __slots__ = ("args", "arguments", "description", "fn", "is_async", "name", "timeout_s", "title")
+    __slots__ = (
+        "args",
+        "arguments",
+        "description",
+        "enabled",
+        "fn",
+        "is_async",
+        "name",
+        "timeout_s",
+        "title",
+    )
 
     def __init__(
         self,
@@ -87,6 +97,7 @@ class PromptDefinition:
         title: str | None,
         description: str | None,
         timeout_s: float | None,
+        enabled: bool = True,
     ) -> None:
         self.name = name
         self.fn = fn
@@ -96,6 +107,9 @@ class PromptDefinition:
         self.title = title
         self.description = description
         self.timeout_s = timeout_s
+        self.enabled = enabled
+        """Whether the prompt is listed and served until the fleet says otherwise
+        (ADR-0010)."""
 
     @property
     def required(self) -> frozenset[str]:
@@ -110,6 +124,7 @@ def define_prompt(
     title: str | None,
     description: str | None,
     timeout_s: float | None,
+    enabled: bool = True,
 ) -> PromptDefinition:
     """Build a prompt's definition from its handler.
 
@@ -138,6 +153,7 @@ def define_prompt(
         title=title,
         description=description or summary,
         timeout_s=timeout_s,
+        enabled=enabled,
     )
 
 

@@ -1,7 +1,7 @@
-"""One task per worker that publishes progress, log entries, resource change announcements
-and replies in order, batching many into one pipeline, and acknowledges each call only
-after its reply is published (so a call is never lost: until acknowledged, it stays in the
-worker's pending list for the supervisor to settle).
+"""One task per worker that publishes progress, log entries, resource change announcements,
+visibility changes (ADR-0010) and replies in order, batching many into one pipeline, and
+acknowledges each call only after its reply is published (so a call is never lost: until
+acknowledged, it stays in the worker's pending list for the supervisor to settle).
 
 Final replies go through ``PUBLISH_OR_KEEP``: if the front's subscription is down at that
 moment, the reply is kept in Redis for the front to fetch when it resubscribes.
@@ -18,6 +18,7 @@ from proto import (
     CALL_GROUP,
     KEPT_REPLY_TTL_S,
     PUBLISH_OR_KEEP,
+    SET_VISIBILITY,
     BackendUnavailableError,
     CancelledReply,
     ChangeAnnouncement,
@@ -44,9 +45,10 @@ _MAX_BATCH: Final = 256
 
 class Outgoing:
     """A message for a front; ``entry_id`` is set on final replies to acknowledge the call.
-    A message with a ``channel`` goes there instead of the front's reply channel."""
+    A message with a ``channel`` goes there instead of the front's reply channel; one with a
+    ``command`` is that Redis command instead of a message."""
 
-    __slots__ = ("call_id", "channel", "entry_id", "front_id", "payload")
+    __slots__ = ("call_id", "channel", "command", "entry_id", "front_id", "payload")
 
     def __init__(
         self,
@@ -55,12 +57,15 @@ class Outgoing:
         entry_id: bytes | None,
         call_id: int,
         channel: str | None = None,
+        *,
+        command: tuple[RedisArg, ...] | None = None,
     ) -> None:
         self.front_id = front_id
         self.payload = payload
         self.entry_id = entry_id
         self.call_id = call_id
         self.channel = channel
+        self.command = command
 
 
 class ReplyPublisher:
@@ -96,6 +101,11 @@ class ReplyPublisher:
         not kept, like any announcement."""
         self._put(Outgoing("", encode_announcement(announcement), None, 0, self._changes))
 
+    def apply(self, command: tuple[RedisArg, ...]) -> None:
+        """Queue a command that changes fleet state and announces it itself (a
+        ``SET_VISIBILITY`` run), in order with the messages around it."""
+        self._put(Outgoing("", b"", None, 0, command=command))
+
     def _put(self, item: Outgoing) -> None:
         self._idle.clear()
         self._queue.put_nowait(item)
@@ -115,8 +125,9 @@ class ReplyPublisher:
                 self._idle.set()
 
     async def load_scripts(self) -> None:
-        """Load the Lua script once; EVALSHA then names it (reloaded if Redis forgets it)."""
-        await self._redis.execute("SCRIPT", "LOAD", PUBLISH_OR_KEEP.source)
+        """Load the Lua scripts once; EVALSHA then names them (reloaded if Redis forgets)."""
+        for script in (PUBLISH_OR_KEEP, SET_VISIBILITY):
+            await self._redis.execute("SCRIPT", "LOAD", script.source)
 
     async def _publish(self, batch: list[Outgoing]) -> None:
         commands = self._commands(batch)
@@ -128,7 +139,8 @@ class ReplyPublisher:
             except RedisCommandError as exc:
                 if "NOSCRIPT" in str(exc):
                     # Redis restarted or flushed its scripts; every EVALSHA of the batch
-                    # failed alike and the acknowledgements are idempotent: reload, resend.
+                    # (replies, visibility changes) failed alike and the acknowledgements
+                    # are idempotent: reload, resend.
                     await self.load_scripts()
                     continue
                 if not exc.is_transient:
@@ -146,6 +158,9 @@ class ReplyPublisher:
     def _commands(self, batch: list[Outgoing]) -> list[tuple[RedisArg, ...]]:
         commands: list[tuple[RedisArg, ...]] = []
         for item in batch:
+            if item.command is not None:
+                commands.append(item.command)
+                continue
             channel = item.channel or self._keys.reply_channel(item.front_id)
             if item.entry_id is None:
                 commands.append(("PUBLISH", channel, item.payload))  # a notice: may be lost

@@ -51,6 +51,7 @@ class ResourceDefinition:
         "annotations",
         "args",
         "description",
+        "enabled",
         "fn",
         "is_async",
         "mime_type",
@@ -74,6 +75,7 @@ class ResourceDefinition:
         mime_type: str | None,
         timeout_s: float | None,
         annotations: Annotations | None = None,
+        enabled: bool = True,
     ) -> None:
         self.uri = uri
         self.template = template
@@ -87,6 +89,9 @@ class ResourceDefinition:
         self.timeout_s = timeout_s
         self.annotations = annotations
         """Hints listed with the resource or template (not on the contents it reads)."""
+        self.enabled = enabled
+        """Whether the resource is listed and read until the fleet says otherwise
+        (ADR-0010)."""
 
     @property
     def is_template(self) -> bool:
@@ -103,6 +108,7 @@ def define_resource(
     mime_type: str | None,
     timeout_s: float | None,
     annotations: Annotations | None = None,
+    enabled: bool = True,
 ) -> ResourceDefinition:
     """Check ``fn`` against ``uri`` and build its definition.
 
@@ -134,6 +140,7 @@ def define_resource(
         mime_type=mime_type,
         timeout_s=timeout_s,
         annotations=annotations,
+        enabled=enabled,
     )
 
 

@@ -52,6 +52,7 @@ class ToolDefinition:
         "annotations",
         "args",
         "description",
+        "enabled",
         "fn",
         "icons",
         "is_async",
@@ -75,6 +76,7 @@ class ToolDefinition:
         timeout_s: float | None,
         annotations: ToolAnnotations | None,
         required_client: int = 0,
+        enabled: bool = True,
     ) -> None:
         self.name = name
         self.required_client = required_client
@@ -87,6 +89,9 @@ class ToolDefinition:
         self.icons = icons
         self.timeout_s = timeout_s
         self.annotations = annotations
+        self.enabled = enabled
+        """Whether the tool is listed and callable until the fleet says otherwise
+        (ADR-0010)."""
 
     def effective_timeout_s(self, default_s: float) -> float:
         """This tool's timeout, or the fleet-wide default when the tool sets none."""
@@ -172,6 +177,7 @@ class Toolset:
         input_schema: Mapping[str, Any] | None = None,
         structured_output: bool = True,
         requires_client: Sequence[str] = (),
+        enabled: bool = True,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -191,6 +197,7 @@ class Toolset:
         input_schema: Mapping[str, Any] | None = None,
         structured_output: bool = True,
         requires_client: Sequence[str] = (),
+        enabled: bool = True,
     ) -> F | Callable[[F], F]:
         """Register a function as a tool; use bare (``@app.tool``) or with options.
 
@@ -211,6 +218,9 @@ class Toolset:
                 (``"sampling"``, ``"elicitation"``, ``"roots"``, ...): a call from a client
                 that did not declare them is refused by the front, before a worker runs
                 anything (``-32021`` at 2026-07-28, a tool error before).
+            enabled: False registers the tool turned off: unlisted, and called it answers
+                as an unknown tool, until a handler (``ctx.enable``) or an operator
+                (``mcpfleet tools enable``) turns it on for the whole fleet (ADR-0010).
 
         Raises:
             ToolDefinitionError: invalid name, duplicate name, unsupported signature, bad
@@ -260,6 +270,7 @@ class Toolset:
                 timeout_s=timeout_s,
                 annotations=hints if hints != ToolAnnotations() else None,
                 required_client=required_client,
+                enabled=enabled,
             )
             return func
 
@@ -295,6 +306,7 @@ class Toolset:
         mime_type: str | None = None,
         timeout_s: float | None = None,
         annotations: Annotations | None = None,
+        enabled: bool = True,
     ) -> Callable[[F], F]:
         """Register a function as the reader of ``uri``: a static resource, or a template
         whose ``{variables}`` are the function's parameters (``workers/resources.py``).
@@ -308,6 +320,8 @@ class Toolset:
                 ``application/octet-stream`` for bytes).
             timeout_s: per-read limit; the fleet default applies when ``None``.
             annotations: hints listed with it (audience, priority, last modified).
+            enabled: False registers it turned off (unlisted, read as unknown) until the
+                fleet turns it on (``ctx.enable``, ``mcpfleet resources enable``; ADR-0010).
 
         Raises:
             ToolDefinitionError: a template outside the supported subset, parameters that
@@ -328,6 +342,7 @@ class Toolset:
                 mime_type=mime_type,
                 timeout_s=timeout_s,
                 annotations=annotations,
+                enabled=enabled,
             )
             return func
 
@@ -345,6 +360,7 @@ class Toolset:
         title: str | None = None,
         description: str | None = None,
         timeout_s: float | None = None,
+        enabled: bool = True,
     ) -> Callable[[F], F]: ...
 
     def prompt(
@@ -356,9 +372,13 @@ class Toolset:
         title: str | None = None,
         description: str | None = None,
         timeout_s: float | None = None,
+        enabled: bool = True,
     ) -> F | Callable[[F], F]:
         """Register a function as a prompt; its parameters are the prompt's arguments
         (``workers/prompts.py``). Use bare (``@app.prompt``) or with options.
+
+        ``enabled=False`` registers it turned off (unlisted, got as unknown) until the
+        fleet turns it on (``ctx.enable``, ``mcpfleet prompts enable``; ADR-0010).
 
         Raises:
             ToolDefinitionError: a duplicate name or an unsupported signature.
@@ -366,7 +386,12 @@ class Toolset:
 
         def register(func: F) -> F:
             definition = define_prompt(
-                func, name=name, title=title, description=description, timeout_s=timeout_s
+                func,
+                name=name,
+                title=title,
+                description=description,
+                timeout_s=timeout_s,
+                enabled=enabled,
             )
             if definition.name in self._prompts:
                 raise ToolDefinitionError(f"prompt {definition.name!r} is registered twice")

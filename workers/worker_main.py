@@ -25,6 +25,7 @@ from workers.redis_connection import AsyncRedis
 from workers.reply_publisher import ReplyPublisher
 from workers.result_render import ResultRenderer
 from workers.toolset import Toolset
+from workers.visibility_toggles import VisibilityToggles
 
 __all__ = ["run_worker"]
 
@@ -99,6 +100,7 @@ async def _serve(
         ),
         runner=HandlerRunner(executor),
         publisher=publisher,
+        visibility=VisibilityToggles(toolset, publisher, keys).request,
         config=config,
     )
     heartbeat = Heartbeat(

@@ -2,9 +2,9 @@
 per protocol version, and why.
 
 Every entry names the issue that will make it pass: **4** = the rest of the server surface
-(tools that change the tool or prompt list at runtime), **5** = durable tasks, **7** = auth.
-The pinned suite has no server-side auth scenario in either requirement set (its auth
-scenarios test clients and authorization servers), so no entry cites 7 yet.
+(no entry left), **5** = durable tasks, **7** = auth. The pinned suite has no server-side auth
+scenario in either requirement set (its auth scenarios test clients and authorization
+servers), so no entry cites 7 yet.
 
 An entry is ``"scenario"`` (the whole scenario may fail) or ``"scenario:check-id"`` (only that
 check may fail; the suite prints check ids in its log and in ``checks.json``). Transport and
@@ -15,7 +15,7 @@ scenario or check outside the list fails (fix the server, or add an entry with i
 
 The suite calls its fixtures by name (``test_simple_text``, ``test_sampling``, ...): each
 fixture the tool API can express lives in ``examples/conformance.py`` (and the modules it
-registers); entries below name the fixtures still missing and the feature they need.
+registers). None is missing now: what is left below is the tasks extension.
 """
 
 from __future__ import annotations
@@ -64,20 +64,6 @@ _F = ExpectedFailure
 _HANDSHAKE_ERA: Final[tuple[ExpectedFailure, ...]] = ()
 
 _MODERN_ERA: Final = (
-    # server-stateless: the rest of its checks pass; these need diagnostic tools the suite
-    # probes by name, each standing for a feature the tool API lacks.
-    _F(
-        "server-stateless:sep-2575-server-sends-tools-list-changed-on-subscription",
-        4,
-        "the tool list changes only when a front of another deployment starts (ADR-0006); no "
-        "tool can change it at runtime (fixture test_trigger_tool_change)",
-    ),
-    _F(
-        "server-stateless:sep-2575-server-sends-prompts-list-changed-on-subscription",
-        4,
-        "the prompt list changes only when a front of another deployment starts (ADR-0006); "
-        "no tool can change it at runtime (fixture test_trigger_prompt_change)",
-    ),
     *(
         _F(f"tasks-{name}", 5, "the tasks extension (io.modelcontextprotocol/tasks) is not built")
         for name in (

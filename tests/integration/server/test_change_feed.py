@@ -14,17 +14,32 @@ from proto import (
     TOOLS_CHANGED,
     ChangeAnnouncement,
     ChangeKind,
+    Implementation,
     Keyspace,
     decode_announcement,
     encode_announcement,
 )
+from server.catalog_visibility import CatalogVisibility
 from server.change_feed import ChangeFeed
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
+from server.tool_catalog import ToolCatalog
 from tests.fixtures.redis_server import RedisServer, start_redis
 from tests.fixtures.waiting import wait_until_async
 
 SERVED = frozenset({ChangeKind.TOOLS})
+
+
+def no_overrides(client: RedisClient, keys: Keyspace) -> CatalogVisibility:
+    """The visibility of an app without tools (nothing to turn on or off)."""
+    catalog = ToolCatalog(
+        server_info=Implementation(name="t", version="1"),
+        instructions=None,
+        tools=[],
+        list_ttl_ms=0,
+        page_size=10,
+    )
+    return CatalogVisibility(catalog, client, keys)
 
 
 async def announce(client: RedisClient, keys: Keyspace, digest: str) -> object:
@@ -60,6 +75,7 @@ async def start_feed(
         subscriber=subscriber,
         catalog_digests={ChangeKind.TOOLS: digest},
         served=SERVED,
+        visibility=no_overrides(client, keys),
     )
     await nursery.start(feed.run)
     return feed
@@ -134,6 +150,7 @@ async def test_each_list_kind_is_recorded_and_announced_on_its_own(
                 subscriber=own,
                 catalog_digests={**digests, **changed},
                 served=frozenset(digests),
+                visibility=no_overrides(client, keys),
             )
             await n.start(feed.run)
             n.cancel_scope.cancel()
@@ -180,6 +197,7 @@ async def test_after_a_gap_every_resource_may_have_changed(
             subscriber=subscriber,
             catalog_digests={ChangeKind.TOOLS: "t", ChangeKind.RESOURCES: "r"},
             served=frozenset({ChangeKind.RESOURCES, ChangeKind.RESOURCE}),
+            visibility=no_overrides(client, keys),
         )
         await nursery.start(feed.run)
         with feed.inbox(feed.is_served) as inbox:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from proto import FleetError, Principal
+from proto import FleetError, Principal, VisibilityRequest
 from workers import CancelledByClientError, ToolContext
 from workers.call_log import CallLog
 
@@ -168,3 +168,46 @@ def test_resource_updated_announces_the_uri() -> None:
     with pytest.raises(ValueError, match="URI"):
         ctx.resource_updated("")
     _context().resource_updated("test://b")  # nowhere to announce: nothing happens
+
+
+Requested = tuple[VisibilityRequest, dict[str, tuple[str, ...]]]
+
+
+def _switching(requested: list[Requested]) -> ToolContext:
+    return ToolContext._for_runtime(
+        request_id="r",
+        tool="t",
+        progress_sink=None,
+        cancel_flag=threading.Event(),
+        visibility=lambda request, items: requested.append((request, dict(items))),
+    )
+
+
+def test_enable_disable_and_toggle_name_items_by_list() -> None:
+    requested: list[Requested] = []
+    ctx = _switching(requested)
+    ctx.enable(tools="beta")  # one item: a string, not its characters
+    ctx.disable(prompts=["plan", "draft"], resources=("items://{id}",))
+    ctx.toggle(tools=iter(["a", "b"]))
+    assert requested == [
+        (VisibilityRequest.ENABLE, {"tools": ("beta",)}),
+        (VisibilityRequest.DISABLE, {"prompts": ("plan", "draft"), "resources": ("items://{id}",)}),
+        (VisibilityRequest.TOGGLE, {"tools": ("a", "b")}),
+    ]
+
+
+def test_a_request_naming_nothing_is_not_sent() -> None:
+    requested: list[Requested] = []
+    _switching(requested).enable()
+    _switching(requested).disable(tools=[])
+    assert requested == []
+
+
+@pytest.mark.parametrize("items", ["", [""], [3]])
+def test_items_are_named_by_non_empty_strings(items: object) -> None:
+    with pytest.raises(ValueError, match="non-empty strings"):
+        _switching([]).disable(tools=items)  # type: ignore[arg-type]  # what untyped code passes
+
+
+def test_without_a_fleet_a_request_does_nothing() -> None:
+    _context().disable(tools="anything")  # a context built without the runtime's sink

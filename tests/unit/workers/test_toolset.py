@@ -197,3 +197,34 @@ def test_effective_timeout(timeout_s: float | None, effective: float) -> None:
     app = Toolset("t")
     app.tool(timeout_s=timeout_s)(add)
     assert app.tools["add"].effective_timeout_s(60.0) == effective
+
+
+def test_tools_prompts_and_resources_can_be_registered_turned_off() -> None:
+    app = Toolset("t")
+
+    @app.tool
+    def on() -> str:
+        return ""
+
+    @app.tool(enabled=False)
+    def off() -> str:
+        return ""
+
+    @app.prompt(enabled=False)
+    def plan(goal: str) -> str:
+        return goal
+
+    @app.resource("items://{id}", enabled=False)
+    def item(id: int) -> str:
+        return ""
+
+    @app.resource("config://app")
+    def config() -> str:
+        return ""
+
+    assert [(t.name, t.enabled) for t in app.tools.values()] == [("on", True), ("off", False)]
+    assert app.prompts["plan"].enabled is False
+    assert {uri: r.enabled for uri, r in app.resources.items()} == {
+        "items://{id}": False,
+        "config://app": True,
+    }
