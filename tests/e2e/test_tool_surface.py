@@ -2,12 +2,14 @@
 templates and prompts), structured output that the official client validates against the
 output schema, every content type, icons, and rich argument types reaching handlers as
 Python values; raw JSON-RPC where the client cannot express the case (refused cursors,
-fields an older revision must not see)."""
+fields an older revision must not see), and a cursor from before an item was turned off
+(ADR-0010) refused."""
 
 from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -26,9 +28,10 @@ from mcp_types import (
 )
 
 from tests.e2e.test_http_bad_input import ENVELOPE, MODERN, assert_error, modern_headers, post
-from tests.fixtures.fleet import RunningFleet, start_fleet
+from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, start_fleet
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.tools import app as fixture_tools
+from tests.fixtures.waiting import wait_until
 
 PAGE_SIZE = 2
 MODES = ["legacy", "2026-07-28"]
@@ -373,6 +376,59 @@ def test_a_cursor_of_one_list_is_refused_by_every_other(http: httpx.Client, vers
                 assert "result" in response.json()
             else:
                 assert_error(response, status, -32602, "l")
+
+
+def _mcpfleet(fleet: RunningFleet, *args: str) -> None:
+    """Run an operator's command against the fleet (``mcpfleet prompts disable …``)."""
+    done = subprocess.run(
+        [
+            *MCPFLEET, *args,
+            "--app", "tests.fixtures.tools:app",
+            "--redis", fleet.redis_url,
+            "--fleet", fleet.fleet,
+        ],
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "item"),
+    [("prompts", "prompts/list", PROMPTS[0]), ("resources", "resources/list", STATIC_URIS[0])],
+)
+def test_a_cursor_from_before_a_toggle_is_refused(
+    surface_fleet: RunningFleet, http: httpx.Client, kind: str, method: str, item: str
+) -> None:
+    """Paging and turning items on and off together (ADR-0010): turning off the first entry
+    moves every position after it, so the cursor of page 2 issued before is refused in both
+    eras, and listing again pages the entries on."""
+    key, _ = LISTED[method]
+    entry_key = "name" if kind == "prompts" else "uri"
+    everything = [e[entry_key] for e in _entries(http, method, key)]
+    cursor = _list(http, MODERN, method=method).json()["result"]["nextCursor"]
+    _mcpfleet(surface_fleet, kind, "disable", item)
+    try:
+        wait_until(
+            lambda: item not in [e[entry_key] for e in _entries(http, method, key)],
+            deadline_s=10,
+            what=f"{item} turned off",
+        )
+        assert_error(_list(http, MODERN, cursor, method), 400, -32602, "l")
+        assert_error(_list(http, "2025-11-25", cursor, method), 200, -32602, "l")
+        pages = _pages(http, MODERN, method)
+        assert [len(page[key]) for page in pages] == [PAGE_SIZE]
+        assert [e[entry_key] for page in pages for e in page[key]] == everything[1:]
+    finally:
+        _mcpfleet(surface_fleet, kind, "reset", item)
+        wait_until(
+            lambda: [e[entry_key] for e in _entries(http, method, key)] == everything,
+            deadline_s=10,
+            what=f"{item} back on",
+        )
+
+
+def _entries(http: httpx.Client, method: str, key: str) -> list[dict[str, Any]]:
+    return [e for page in _pages(http, MODERN, method) for e in page[key]]
 
 
 @pytest.mark.parametrize("method", LISTS)

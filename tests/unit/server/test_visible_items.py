@@ -186,6 +186,73 @@ def _listed(result: bytes, field: str, key: str) -> list[str]:
     return [entry[key] for entry in json.loads(result)[field]]
 
 
+def _paged_app() -> Toolset:
+    """Three of each list, the last of each declared off."""
+    app = Toolset("t")
+
+    def read() -> str:
+        return ""
+
+    def read_one(id: str) -> str:
+        return id
+
+    def show() -> str:
+        return ""
+
+    for n in range(3):
+        app.resource(f"static://{n}", name=f"static{n}", enabled=n < 2)(read)
+        app.resource(f"tmpl{n}://{{id}}", name=f"tmpl{n}", enabled=n < 2)(read_one)
+        app.prompt(name=f"p{n}", enabled=n < 2)(show)
+    return app
+
+
+PAGED_LISTS = [
+    pytest.param("resources", "list_result", "resources", "uri", id="resources"),
+    pytest.param("resources", "templates_result", "resourceTemplates", "uriTemplate", id="tmpl"),
+    pytest.param("prompts", "list_result", "prompts", "name", id="prompts"),
+]
+THIRD = {"resources": "static://2", "resourceTemplates": "tmpl2://{id}", "prompts": "p2"}
+
+
+@pytest.mark.parametrize(("part", "method", "field", "key"), PAGED_LISTS)
+@pytest.mark.parametrize("version", ["2025-11-25", "2026-07-28"])
+def test_every_list_refuses_a_cursor_from_before_a_toggle(
+    part: str, method: str, field: str, key: str, version: str
+) -> None:
+    """Resources, templates and prompts are paged by the same ``ListPages`` as tools: their
+    pages hold only the items on, rebuilt when that changes, and their cursors are bound to
+    the items off."""
+    catalog = build_catalog(_paged_app(), WorkerConfig(), list_ttl_ms=0, list_page_size=1)
+    items = getattr(catalog, part)
+    list_result = getattr(items, method)
+    cursor = json.loads(list_result(version))["nextCursor"]
+    second = _listed(list_result(version, cursor), field, key)
+    assert _names(list_result, field, key, version)[1:] == second
+
+    assert items.apply_overrides({THIRD[field]: True}) is True
+    with pytest.raises(InvalidParamsError, match="list again without a cursor"):
+        list_result(version, cursor)
+    listed = _names(list_result, field, key, version)
+    assert listed[1:] == [*second, THIRD[field]]  # the new pages hold the item turned on
+
+    assert items.apply_overrides({}) is True  # the same items on as when it was issued
+    assert _listed(list_result(version, cursor), field, key) == second
+
+
+def test_a_resource_cursor_is_bound_only_to_the_resources_off_and_a_template_one_likewise() -> None:
+    catalog = build_catalog(_paged_app(), WorkerConfig(), list_ttl_ms=0, list_page_size=1)
+    resources = catalog.resources
+    resource_cursor = json.loads(resources.list_result(VERSION))["nextCursor"]
+    template_cursor = json.loads(resources.templates_result(VERSION))["nextCursor"]
+    resources.apply_overrides({"tmpl2://{id}": True})  # a template: resources/list unchanged
+    assert _listed(resources.list_result(VERSION, resource_cursor), "resources", "uri")
+    with pytest.raises(InvalidParamsError):
+        resources.templates_result(VERSION, template_cursor)
+    resources.apply_overrides({"static://0": False})  # a resource: now its cursor goes
+    with pytest.raises(InvalidParamsError):
+        resources.list_result(VERSION, resource_cursor)
+
+
 def test_cursors_are_what_they_were_while_nothing_is_off() -> None:
     catalog = _catalog(page_size=2, beta_enabled=True)
     cursor = json.loads(catalog.list_result(VERSION))["nextCursor"]
