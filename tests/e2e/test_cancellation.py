@@ -1,9 +1,13 @@
 """Cancellation reaches the worker running the call (issue 3): closing the response stream at
-2026-07-28, ``notifications/cancelled`` in a handshake-era session (through any front), and a
-call cancelled while still queued is never run. The caller gets no result afterwards."""
+2026-07-28 (also once it streams progress), ``notifications/cancelled`` in a handshake-era
+session (through any front) and on stdio, and a call cancelled while still queued is never
+run. An async handler is cancelled; a sync one sees ``ctx.cancelled`` or gets
+``CancelledByClientError`` from ``ctx.check_cancelled()``. The caller gets no result
+afterwards."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +18,15 @@ import pytest
 import redis
 import trio
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from mcp_types import TextContent
 
 from proto import CALL_GROUP, Keyspace
+from tests.e2e.test_stdio_mcp_client import mcpfleet
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.sse import events
+from tests.fixtures.stdio_process import ENVELOPE, MODERN
 from tests.fixtures.waiting import wait_until, wait_until_async
 
 TOOLS = "tests.fixtures.tools:app"
@@ -87,16 +95,73 @@ async def test_a_cancelled_async_call_stops_its_handler(
     assert isinstance(after.content[0], TextContent) and after.content[0].text == "still serving"
 
 
-async def test_a_cancelled_sync_call_sees_the_flag(one_slot_fleet: RunningFleet) -> None:
+def stdio_server(fleet: RunningFleet) -> StdioServerParameters:
+    """``mcpfleet stdio`` for ``fleet``, launched by the official client."""
+    return mcpfleet("stdio", "--app", TOOLS, "--redis", fleet.redis_url, "--fleet", fleet.fleet)
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+@pytest.mark.parametrize("mode", ["2026-07-28", "legacy"])
+async def test_a_cancelled_sync_call_sees_the_flag(
+    one_slot_fleet: RunningFleet, mode: str, transport: str
+) -> None:
+    """The cancel is a closed stream (HTTP, 2026-07-28) or ``notifications/cancelled``."""
     fleet = one_slot_fleet
     before = len(fleet.find("test_tool.saw_cancel"))
-    async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
+    target = fleet.url if transport == "http" else stdio_server(fleet)
+    async with Client(target, mode=mode, read_timeout_seconds=30) as client:  # type: ignore[arg-type]
         received = await call_then_cancel(client, fleet, "spin_until_cancelled", {"seconds": 60})
         await fleet.wait_for_async("test_tool.saw_cancel", count=before + 1, deadline_s=10)
         await wait_until_async(
             lambda: pending_calls(fleet) == 0, deadline_s=10, what="no pending call"
         )
     assert received == []
+
+
+@pytest.mark.parametrize("mode", ["2026-07-28", "legacy"])
+async def test_check_cancelled_stops_a_sync_handler(
+    one_slot_fleet: RunningFleet, mode: str
+) -> None:
+    fleet = one_slot_fleet
+    tool = "step_until_cancelled"
+    stopped = len(fleet.find("test_tool.stopped", tool=tool))
+    overruns = len(fleet.find("call.overrun_finished", tool=tool))
+    async with Client(fleet.url, mode=mode, read_timeout_seconds=30) as client:  # type: ignore[arg-type]
+        received = await call_then_cancel(client, fleet, tool, {"seconds": 60})
+        # check_cancelled() raised in the handler's thread, and that thread ended.
+        await fleet.wait_for_async("test_tool.stopped", count=stopped + 1, tool=tool)
+        await fleet.wait_for_async("call.overrun_finished", count=overruns + 1, tool=tool)
+        after = await client.call_tool("echo", {"text": "still serving"})
+    assert received == []
+    assert isinstance(after.content[0], TextContent) and after.content[0].text == "still serving"
+
+
+def test_closing_a_2026_stream_already_sending_progress_cancels_the_call(
+    one_slot_fleet: RunningFleet,
+) -> None:
+    fleet = one_slot_fleet
+    cancelled = len(fleet.find("test_tool.cancelled", tool="ticker"))
+    meta = {**ENVELOPE, "progressToken": "tick"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "ticker", "arguments": {"steps": 1000}, "_meta": meta}}  # fmt: skip
+    headers = {"accept": ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call",
+               "mcp-name": "ticker"}  # fmt: skip
+    with httpx.Client(timeout=30) as http:
+        with http.stream("POST", fleet.url, json=body, headers=headers) as response:
+            assert response.headers["content-type"] == "text/event-stream"
+            first = json.loads(next(events(response.iter_lines()))["data"])
+            assert first["method"] == "notifications/progress"
+            assert first["params"]["progress"] == 1
+        # Closing the stream (here: the connection with it) is the 2026-07-28 cancel.
+        fleet.wait_for("test_tool.cancelled", count=cancelled + 1, tool="ticker", deadline_s=10)
+        wait_until(lambda: pending_calls(fleet) == 0, deadline_s=10, what="no pending call")
+        after = http.post(
+            fleet.url,
+            json={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                  "params": {"name": "echo", "arguments": {"text": "next"}, "_meta": ENVELOPE}},
+            headers={**headers, "mcp-name": "echo"},
+        )  # fmt: skip
+    assert after.json()["result"]["content"] == [{"type": "text", "text": "next"}]
 
 
 async def test_a_call_cancelled_while_queued_never_runs(one_slot_fleet: RunningFleet) -> None:

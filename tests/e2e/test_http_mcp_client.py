@@ -3,11 +3,17 @@ real supervisor, front, worker processes and redis-server."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import httpx
 import pytest
 from mcp import Client, MCPError
 from mcp_types import TextContent
 
+from tests.e2e.test_http_bad_input import ENVELOPE, MODERN, call, modern_headers, post
 from tests.fixtures.fleet import RunningFleet
+from tests.fixtures.sse import events
 
 DEMO_TOOLS = [
     "echo", "add", "sleep_progress", "cpu_burn", "wait", "blocking_wait", "fail", "regional_echo",
@@ -103,10 +109,47 @@ async def test_progress_reaches_the_caller_over_sse(shared_fleet: RunningFleet, 
     assert seen == [(1, 3, "step 1 of 3"), (2, 3, "step 2 of 3"), (3, 3, "step 3 of 3")]
 
 
-@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
-async def test_no_progress_token_means_a_plain_json_answer(
+def progress_call_over_http(shared_fleet: RunningFleet, version: str, token: str | None) -> Any:
+    """POST a ``sleep_progress`` call (it reports two steps) at ``version``, in a fresh
+    session for a handshake version; ``token`` is its ``progressToken`` (None: none)."""
+    meta: dict[str, object] = dict(ENVELOPE) if version == MODERN else {}
+    if token is not None:
+        meta["progressToken"] = token
+    body = call("sleep_progress", {"seconds": 0.2, "steps": 2}, rid=7, meta=meta or None)
+    headers = modern_headers("tools/call", "sleep_progress") if version == MODERN else {}
+    origin = shared_fleet.url.rsplit("/", 1)[0]
+    with httpx.Client(base_url=origin, timeout=30) as http:
+        return post(http, body=body, version=version, headers=headers)
+
+
+def sse_messages(response: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(e["data"]) for e in events(iter(response.text.splitlines())) if e["data"]]
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+def test_no_progress_token_means_a_plain_json_answer(
+    shared_fleet: RunningFleet, version: str
+) -> None:
+    # The tool reports progress either way: with a token the answer is a stream of it...
+    asked = progress_call_over_http(shared_fleet, version, "tok")
+    assert asked.headers["content-type"] == "text/event-stream"
+    streamed = sse_messages(asked)
+    progress = [m["params"] for m in streamed if m.get("method") == "notifications/progress"]
+    assert [(p["progressToken"], p["progress"]) for p in progress] == [("tok", 1), ("tok", 2)]
+    # ...without one, one JSON answer and nothing else.
+    plain = progress_call_over_http(shared_fleet, version, None)
+    assert plain.status_code == 200
+    assert plain.headers["content-type"] == "application/json"
+    answer = plain.json()
+    assert answer["id"] == 7
+    assert answer["result"]["content"] == [{"type": "text", "text": "slept 0.2 s in 2 steps"}]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_tool_error_carries_the_authors_message(
     shared_fleet: RunningFleet, mode: str
 ) -> None:
     async with Client(shared_fleet.url, mode=mode, read_timeout_seconds=30) as client:
-        result = await client.call_tool("sleep_progress", {"seconds": 0.1, "steps": 2})
-    assert text_of(result) == "slept 0.1 s in 2 steps"
+        refused = await client.call_tool("sleep_progress", {"seconds": 0, "steps": 0})
+    assert refused.is_error is True
+    assert text_of(refused) == "steps must be at least 1"  # the ToolError's own words

@@ -14,6 +14,7 @@ import httpx
 import msgspec
 import pytest
 import redis
+import trio
 from mcp import Client
 from mcp_types import LoggingMessageNotificationParams, TextContent
 
@@ -265,15 +266,49 @@ def test_a_handshake_caller_is_anonymous_and_bound_to_its_session(
 
 
 async def test_modern_requests_get_entries_only_when_they_opt_in(front: RunningFleet) -> None:
-    quiet, opted = Logs(), Logs()
+    quiet, opted, synced = Logs(), Logs(), Logs()
     async with Client(front.url, mode=MODERN, logging_callback=quiet) as client:
         await client.call_tool("log_each_level", {})
         await client.call_tool("log_with_data", {"count": 2})
     async with Client(front.url, mode=MODERN, logging_callback=opted, log_level="error") as client:
         result = await client.call_tool("log_each_level", {})
+    async with Client(front.url, mode=MODERN, logging_callback=synced, log_level="info") as client:
+        from_thread = await client.call_tool("log_with_data", {"count": 2})  # a sync handler
     assert text_of(result) == "logged"
     assert quiet.received == []
     assert opted.levels == ["error", "critical", "alert", "emergency"]
+    assert text_of(from_thread) == "logged 2"
+    assert [(p.level, p.logger, p.data) for p in synced.received] == [
+        ("info", "log_with_data", {"message": f"step {n}", "data": {"step": n, "of": 2}})
+        for n in range(2)
+    ]
+
+
+async def test_concurrent_modern_calls_keep_their_entries_apart(front: RunningFleet) -> None:
+    """One opted-in call and one not, running at once: entries go only to their own call's
+    response, never to the other's."""
+    answers: dict[str, httpx.Response] = {}
+
+    async def run(name: str, level: str | None) -> None:
+        meta: dict[str, object] = dict(ENVELOPE)
+        if level is not None:
+            meta[LOG_LEVEL_KEY] = level
+        body = rpc(1, "tools/call", {"name": "log_with_data", "arguments": {"count": 5},
+                   "_meta": meta})  # fmt: skip
+        headers = {"accept": ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": "tools/call",
+                   "mcp-name": "log_with_data"}  # fmt: skip
+        answers[name] = await http.post(front.url, json=body, headers=headers)
+
+    async with httpx.AsyncClient(timeout=30) as http, trio.open_nursery() as nursery:
+        nursery.start_soon(run, "quiet", None)
+        nursery.start_soon(run, "opted", "info")
+    quiet, opted = answers["quiet"], answers["opted"]
+    assert quiet.headers["content-type"] == "application/json"
+    assert quiet.json()["result"]["content"][0]["text"] == "logged 5"
+    assert opted.headers["content-type"] == "text/event-stream"
+    messages = messages_of(opted)
+    assert [p["data"]["data"]["step"] for p in log_notifications(messages)] == [0, 1, 2, 3, 4]
+    assert messages[-1]["result"]["content"][0]["text"] == "logged 5"
 
 
 def test_a_modern_request_without_a_level_gets_no_stream_and_no_entry(

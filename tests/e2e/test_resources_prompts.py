@@ -528,3 +528,38 @@ def test_a_stdio_connection_hears_of_updates_to_what_it_subscribed(
         front.assert_stdout_was_protocol_only()
     finally:
         front.kill()
+
+
+def test_a_modern_stdio_listen_hears_of_updates_to_its_resources_only(
+    surface_fleet: RunningFleet,
+) -> None:
+    front = stdio_front(surface_fleet, app=APP)
+    try:
+        params = {"notifications": {"resourceSubscriptions": ["test://readme"]}, "_meta": ENVELOPE}
+        front.send(request("sub", "subscriptions/listen", params))
+
+        def of_listen(method: str) -> list[Any]:
+            return [
+                m["params"]
+                for m in front.snapshot()
+                if m.get("method") == method
+                and m["params"]["_meta"].get("io.modelcontextprotocol/subscriptionId") == "sub"
+            ]
+
+        acknowledged = "notifications/subscriptions/acknowledged"
+        wait_until(lambda: bool(of_listen(acknowledged)), deadline_s=10, what="the ack")
+        assert of_listen(acknowledged)[0]["notifications"] == {
+            "resourceSubscriptions": ["test://readme"]
+        }
+        front.send(call(1, "touch", {"uri": "test://logo.png"}, modern=True))  # not its URI
+        front.result(1)
+        front.send(call(2, "touch", {"uri": "test://readme"}, modern=True))
+        front.result(2)
+        updated = "notifications/resources/updated"
+        wait_until(lambda: bool(of_listen(updated)), deadline_s=10, what="an update")
+        front.close_stdin()
+        assert front.wait_exit(deadline_s=15) == 0, front.log()
+        assert [p["uri"] for p in of_listen(updated)] == ["test://readme"]
+        front.assert_stdout_was_protocol_only()
+    finally:
+        front.kill()

@@ -198,6 +198,17 @@ def test_progress_is_interleaved_before_its_response(front: StdioProcess, modern
     assert lines.index(front.response("p")) > last_progress
 
 
+@pytest.mark.parametrize("modern", [False, True])
+def test_no_progress_token_means_no_progress_lines(front: StdioProcess, modern: bool) -> None:
+    if not modern:
+        legacy(front)
+    # The same tool reports progress to a caller with a token (the test above), always
+    # written before the response.
+    front.send(call("p", "sleep_progress", {"seconds": 0.2, "steps": 2}, modern=modern))
+    assert front.result("p")["content"] == [{"type": "text", "text": "slept 0.2 s in 2 steps"}]
+    assert [m for m in front.snapshot() if m.get("method") == "notifications/progress"] == []
+
+
 def test_a_2025_03_26_batch_is_answered_with_one_array(front: StdioProcess) -> None:
     front.send(initialize(0, version="2025-03-26"))
     assert front.result(0)["protocolVersion"] == "2025-03-26"
@@ -255,13 +266,15 @@ def test_a_request_id_already_in_flight_is_refused(front: StdioProcess) -> None:
     assert responses[1]["result"]["content"][0]["text"] == "waited 500 ms"
 
 
-def test_a_cancelled_request_is_never_answered(front: StdioProcess) -> None:
-    legacy(front)
+@pytest.mark.parametrize("modern", [False, True])
+def test_a_cancelled_request_is_never_answered(front: StdioProcess, modern: bool) -> None:
+    if not modern:
+        legacy(front)
     # "wait" finishes 400 ms after it starts unless it is cancelled; "later" is sent after
     # the cancel and takes longer, so an answer to the cancelled call would come first.
-    front.send(call("gone", "wait", {"ms": 400}))
+    front.send(call("gone", "wait", {"ms": 400}, modern=modern))
     front.send(notification("notifications/cancelled", {"requestId": "gone", "reason": "x"}))
-    front.send(call("later", "wait", {"ms": 800}))
+    front.send(call("later", "wait", {"ms": 800}, modern=modern))
     assert front.result("later")["content"][0]["text"] == "waited 800 ms"
     assert front.responses_to("gone") == []
     front.close_stdin()

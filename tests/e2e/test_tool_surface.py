@@ -1,13 +1,15 @@
 """The tool surface end to end, through real workers: paged listings (tools, resources,
-templates and prompts), structured output that the official client validates against the
-output schema, every content type, icons, and rich argument types reaching handlers as
-Python values; raw JSON-RPC where the client cannot express the case (refused cursors,
-fields an older revision must not see), and a cursor from before an item was turned off
-(ADR-0010) refused."""
+templates and prompts), titles, hints and derived input schemas, structured output that
+the official client validates against the output schema, every content type, icons, rich
+argument types reaching handlers as Python values, coalesced increasing progress and the
+call's request id; raw JSON-RPC where the client cannot express the case (refused
+cursors, fields an older revision must not see), and a cursor from before an item was
+turned off (ADR-0010) refused."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import subprocess
 import uuid
@@ -213,6 +215,91 @@ async def test_annotations_reach_the_client(surface_fleet: RunningFleet, mode: s
         assert (undated.annotations.audience, undated.annotations.priority) == (["assistant"], 0.25)
         assert undated.annotations.last_modified is None
     assert all(r.annotations is None for r in resources[1:])
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_title_and_every_hint_reach_the_client(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        tools = {tool.name: tool for tool in await _list_every_page(client)}
+    touch = tools["touch"]
+    assert touch.title == "Touch a resource"
+    assert touch.annotations is not None
+    assert touch.annotations.model_dump(exclude_none=True) == {
+        "destructive_hint": True,
+        "idempotent_hint": True,
+        "open_world_hint": False,
+    }
+    assert tools["forecast"].title == "Weather forecast"
+    assert tools["echo"].title is None and tools["echo"].annotations is None
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_client_lists_the_derived_input_schemas(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        tools = {tool.name: tool for tool in await _list_every_page(client)}
+    forecast = tools["forecast"].input_schema
+    assert forecast["properties"]["days"] == {
+        "description": "how many days ahead.",
+        "type": "integer",
+        "default": 2,
+    }
+    assert forecast["required"] == ["city"]
+    rich = tools["rich_arguments"].input_schema
+    props = rich["properties"]
+    assert props["when"] == {"type": "string", "format": "date-time"}
+    assert props["ident"] == {"type": "string", "format": "uuid"}
+    assert props["mode"] == {"enum": ["fast", "slow"]}
+    assert props["limit"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None}
+    assert props["shade"] == {"$ref": "#/$defs/Shade"}
+    assert rich["$defs"]["Shade"]["enum"] == ["dark", "light"]
+    assert rich["$defs"]["Window"]["properties"]["hours"] == {"type": "integer", "default": 1}
+    # Whole, as the app derived them: nothing lost or added on the way through the fleet.
+    for name in ("forecast", "rich_arguments"):
+        assert tools[name].input_schema == fixture_tools.tools[name].args.schema
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_progress_from_a_sync_loop_is_coalesced_and_increasing(
+    surface_fleet: RunningFleet, mode: str
+) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        result = await client.call_tool("progress_burst", {}, progress_callback=on_progress)
+    assert isinstance(result.content[0], TextContent) and result.content[0].text == "reported"
+    values = [progress for progress, _, _ in seen]
+    # 100 reports in a tight loop, coalesced (1, 51, 52, 100 here; a slow machine lets a
+    # few more through); the 45 after 51 went backwards, so it never went out.
+    assert 2 <= len(values) < 100, values
+    assert all(a < b for a, b in itertools.pairwise(values)), values
+    assert values[0] == 1 and values[-1] == 100
+    assert 45 not in values
+    assert {total for _, total, _ in seen} == {100}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_handler_knows_its_calls_request_id(surface_fleet: RunningFleet, mode: str) -> None:
+    async with Client(surface_fleet.url, mode=mode, read_timeout_seconds=30) as client:
+        ids = []
+        for _ in range(2):
+            result = await client.call_tool("my_request_id", {})
+            assert isinstance(result.content[0], TextContent)
+            ids.append(result.content[0].text)
+        for request_id in ids:
+            # The worker stamps every line logged during the call with its request id.
+            await surface_fleet.wait_for_async("test_tool.request_id", request_id=request_id)
+    assert all(ids) and ids[0] != ids[1]
+    for request_id in ids:
+        (line,) = surface_fleet.find("test_tool.request_id", request_id=request_id)
+        assert line["seen"] == request_id
+        assert line["tool"] == "my_request_id"
 
 
 SERVER_INFO = {
@@ -449,7 +536,14 @@ def _listed(http: httpx.Client, version: str) -> dict[str, dict[str, Any]]:
 def test_2025_03_26_sees_no_title_icons_or_output_schema(http: httpx.Client) -> None:
     listed = _listed(http, "2025-03-26")
     assert list(listed) == ALL_TOOLS
+    # forecast has a title, icons and an output schema from 2025-06-18 on.
     assert set(listed["forecast"]) == {"name", "description", "inputSchema", "annotations"}
+    assert [name for name, tool in listed.items() if "title" in tool] == []
+    assert listed["touch"]["annotations"] == {
+        "destructiveHint": True,
+        "idempotentHint": True,
+        "openWorldHint": False,
+    }
     result = post(
         http, body={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                     "params": {"name": "forecast", "arguments": {"city": "Oslo"}}},

@@ -94,6 +94,19 @@ def test_a_bad_app_spec_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     assert "cannot import 'examples.nope'" in result.stderr
 
 
+def test_a_tool_breaking_the_name_rule_stops_start_up_naming_it(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*MCPFLEET, "up", "--app", "tests.fixtures.badly_named_tools:app",
+         "--data-dir", str(tmp_path / "d")],
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("mcpfleet: error: cannot import")
+    assert "tool name 'get weather/now' has characters outside A-Z a-z 0-9 _ - ." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "d").exists()  # refused before anything started
+
+
 def test_ctrl_c_stops_the_fleet_with_exit_code_0(fleet: RunningFleet) -> None:
     fleet.process.send_signal(signal.SIGINT)
     assert fleet.stop(timeout_s=40) == 0

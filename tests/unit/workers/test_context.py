@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from proto import FleetError, Principal, VisibilityRequest
+from tests.fixtures.waiting import wait_until
 from workers import CancelledByClientError, ToolContext
 from workers.call_log import CallLog
 
@@ -92,6 +94,20 @@ def test_sent_reports_are_strictly_increasing() -> None:
     assert values == sorted(set(values))
     assert values[0] == 1
     assert values[-1] == 20
+
+
+def test_a_second_report_within_50_ms_is_coalesced_away() -> None:
+    sent: list[Report] = []
+    ctx = _context(sent)
+    before = time.monotonic()
+    ctx.progress(1, 10)
+    sent_by = time.monotonic()
+    ctx.progress(2, 10, "too soon")
+    assert time.monotonic() - before < 0.05  # else this run cannot tell
+    assert sent == [(1, 10, None)]
+    wait_until(lambda: time.monotonic() - sent_by > 0.05, deadline_s=1, what="50 ms")
+    ctx.progress(3, 10, "later")
+    assert sent == [(1, 10, None), (3, 10, "later")]
 
 
 def test_no_sink_is_a_no_op() -> None:
