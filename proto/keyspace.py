@@ -130,6 +130,34 @@ class Keyspace:
         key (ADR-0009)."""
         return f"{self._prefix}ask:{{{request_id}}}"
 
+    def task(self, task_id: str) -> str:
+        """Hash of one durable task (``proto.TaskField`` fields), ADR-0011. Created by a front
+        in the same transaction as its rq job (same id); status changes only through
+        ``TASK_TRANSITION`` (fronts, workers, the supervisor). TTL: the task's retention,
+        slid on reads."""
+        return f"{self._prefix}task:{{{task_id}}}"
+
+    def owner_tasks(self, owner: str) -> str:
+        """Sorted set of one owner's task ids scored by creation (ms), for 2025-11-25
+        ``tasks/list``; members whose task expired are dropped when listed. TTL: the
+        longest retention of its tasks, renewed on creation."""
+        return f"{self._prefix}tasks-of:{{{owner}}}"
+
+    def task_events(self) -> str:
+        """Pub/sub channel of task status changes (``<task id> <status>``), published by
+        ``TASK_TRANSITION``: a wake-up for fronts waiting on a task; the hash is the truth."""
+        return f"{self._prefix}task-events"
+
+    def task_queue(self) -> str:
+        """The rq queue name of the fleet's tasks (rq keeps it under ``rq:queue:<name>``,
+        its jobs under ``rq:job:<task id>``: rq's own key schema, ADR-0011)."""
+        return f"mcpf-{self.fleet}-tasks"
+
+    def task_idempotency(self, owner: str, key: str) -> str:
+        """String: the task an owner's idempotency key created (``SET NX``), TTL the task's
+        retention."""
+        return f"{self._prefix}task-key:{{{owner}}}:{key}"
+
     def request_state_key(self) -> str:
         """String: the fleet's key sealing 2026-07-28 ``requestState`` (32 random bytes),
         created by the first front with ``SET NX``; no TTL (ADR-0009)."""

@@ -18,6 +18,7 @@ __all__ = [
     "KEPT_REPLY_TTL_S",
     "PUBLISH_OR_KEEP",
     "SET_VISIBILITY",
+    "TASK_TRANSITION",
     "LuaScript",
 ]
 
@@ -59,3 +60,8 @@ SET_VISIBILITY: Final = LuaScript("set_visibility")
 state (``proto.visibility_script_argv`` builds them). Stores an override only where it
 departs from the declaration; announces once if any item changed state. Returns how many
 did."""
+
+TASK_TRANSITION: Final = LuaScript("task_transition")
+"""KEYS: a task's hash. ARGV: the task events channel, the task id, the new status, now
+(ms), ``1`` to count a run, then pairs of fields to set (empty value: delete). Ended tasks
+never move. Returns 1 if it moved, 0 if the task had ended, -1 if there is none (ADR-0011)."""

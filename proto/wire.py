@@ -22,6 +22,7 @@ __all__ = [
     "CallMessage",
     "CancelCall",
     "CancelRequest",
+    "CancelTask",
     "CancelledReply",
     "ClientRequestMessage",
     "CompletionArguments",
@@ -238,7 +239,15 @@ class AnsweredInput(WireStruct, frozen=True, tag="answer"):
     response: msgspec.Raw
 
 
-BroadcastMessage = CancelCall | CancelRequest | AnsweredInput
+class CancelTask(WireStruct, frozen=True, tag="cancel_task"):
+    """Stop a durable task's run, wherever it runs (ADR-0011): its record already says
+    ``cancelled`` (or, at 2026-07-28, that a cancel was asked for), so a worker that has not
+    started it never will; the one running it cancels or flags its handler."""
+
+    task_id: str
+
+
+BroadcastMessage = CancelCall | CancelRequest | AnsweredInput | CancelTask
 """What every worker reads from the fleet's broadcast stream (``Keyspace.cancel_stream``)."""
 
 

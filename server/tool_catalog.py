@@ -31,6 +31,7 @@ from proto import (
     PromptReference,
     ResourceTemplateReference,
     ResultMeta,
+    TaskSupport,
     Tool,
     completion_key,
     structured_content_is_object,
@@ -59,6 +60,8 @@ class CatalogTool:
             root (2025-06-18, 2025-11-25) when it differs from ``listing``'s.
         required_client: the client capabilities it cannot run without
             (``ClientCapability`` flags).
+        task_support: whether it runs as a durable task (ADR-0011).
+        retryable: a task run lost with its worker may be run again (an idempotent tool).
         enabled: the declared state: False for a tool registered turned off (ADR-0010).
     """
 
@@ -70,6 +73,8 @@ class CatalogTool:
         "name",
         "param_headers",
         "required_client",
+        "retryable",
+        "task_support",
         "timeout_s",
     )
 
@@ -82,10 +87,14 @@ class CatalogTool:
         *,
         legacy_output_schema: msgspec.Raw | None = None,
         required_client: int = 0,
+        task_support: TaskSupport = TaskSupport.FORBIDDEN,
+        retryable: bool = False,
         enabled: bool = True,
     ) -> None:
         self.name = listing.name
         self.required_client = required_client
+        self.task_support = task_support
+        self.retryable = retryable
         self.listing = listing
         self.enabled = enabled
         self.timeout_s = timeout_s

@@ -122,6 +122,8 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         if output is None or output.is_object
         else _raw(output.legacy_schema),
         required_client=tool.required_client,
+        task_support=tool.task_support,
+        retryable=tool.annotations is not None and tool.annotations.idempotent_hint is True,
         enabled=tool.enabled,
     )
 

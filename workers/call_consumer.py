@@ -34,6 +34,7 @@ from proto import (
     CancelCall,
     CancelledReply,
     CancelRequest,
+    CancelTask,
     ChangeAnnouncement,
     ChangeKind,
     ClientRequestMessage,
@@ -109,6 +110,8 @@ class CallConsumer:
         self._running: dict[_CancelKey, _Running] = {}
         self._cancelled: collections.OrderedDict[_CancelKey, int] = collections.OrderedDict()
         self._answers = PendingAnswers()
+        self.on_task_cancel: Callable[[str], None] | None = None
+        """Receives the ids of cancelled durable tasks (the task lane's, ADR-0011)."""
         self.calls_served = 0
         self.calls_cancelled = 0
 
@@ -177,6 +180,9 @@ class CallConsumer:
         waiting for it here (if one does), a cancellation to :meth:`on_cancel`."""
         if isinstance(message, AnsweredInput):
             self._answers.on_answer(message)
+        elif isinstance(message, CancelTask):
+            if self.on_task_cancel is not None:
+                self.on_task_cancel(message.task_id)
         else:
             self.on_cancel(message)
 

@@ -23,7 +23,14 @@ from typing import Any, Final, TypeVar, final, overload
 
 import msgspec
 
-from proto import Icon, Implementation, ToolAnnotations, flags_from_names, tool_name_problem
+from proto import (
+    Icon,
+    Implementation,
+    TaskSupport,
+    ToolAnnotations,
+    flags_from_names,
+    tool_name_problem,
+)
 from workers.completions import CompletionDefinition, CompletionKind, define_completion
 from workers.content import Annotations
 from workers.context import ToolContext
@@ -59,6 +66,7 @@ class ToolDefinition:
         "name",
         "output",
         "required_client",
+        "task_support",
         "timeout_s",
         "title",
     )
@@ -77,9 +85,11 @@ class ToolDefinition:
         annotations: ToolAnnotations | None,
         required_client: int = 0,
         enabled: bool = True,
+        task_support: TaskSupport = TaskSupport.FORBIDDEN,
     ) -> None:
         self.name = name
         self.required_client = required_client
+        self.task_support = task_support
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args = args
@@ -96,6 +106,9 @@ class ToolDefinition:
     def effective_timeout_s(self, default_s: float) -> float:
         """This tool's timeout, or the fleet-wide default when the tool sets none."""
         return self.timeout_s if self.timeout_s is not None else default_s
+
+
+_TASK_SUPPORTS: Final = tuple(support.value for support in TaskSupport)
 
 
 @final
@@ -178,6 +191,7 @@ class Toolset:
         structured_output: bool = True,
         requires_client: Sequence[str] = (),
         enabled: bool = True,
+        task_support: TaskSupport | str = TaskSupport.FORBIDDEN,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -198,6 +212,7 @@ class Toolset:
         structured_output: bool = True,
         requires_client: Sequence[str] = (),
         enabled: bool = True,
+        task_support: TaskSupport | str = TaskSupport.FORBIDDEN,
     ) -> F | Callable[[F], F]:
         """Register a function as a tool; use bare (``@app.tool``) or with options.
 
@@ -221,11 +236,16 @@ class Toolset:
             enabled: False registers the tool turned off: unlisted, and called it answers
                 as an unknown tool, until a handler (``ctx.enable``) or an operator
                 (``mcpfleet tools enable``) turns it on for the whole fleet (ADR-0010).
+            task_support: whether calls may run as durable tasks (ADR-0011):
+                ``"forbidden"`` (the default), ``"optional"`` (a task when the client asks
+                for one, 2025-11-25, or declared the tasks extension, 2026-07-28) or
+                ``"required"`` (only ever a task). A task run lost with its worker is
+                retried only for ``idempotent=True`` tools.
 
         Raises:
             ToolDefinitionError: invalid name, duplicate name, unsupported signature, bad
-                icons, an unknown client capability, or a hand-written schema that does not
-                fit the handler.
+                icons, an unknown client capability, an unknown task support, or a
+                hand-written schema that does not fit the handler.
         """
         hints = ToolAnnotations(
             read_only_hint=_hint(read_only),
@@ -246,6 +266,12 @@ class Toolset:
                 required_client = flags_from_names(requires_client)
             except ValueError as exc:
                 raise ToolDefinitionError(f"tool {tool_name!r}: {exc}") from None
+            if task_support not in _TASK_SUPPORTS:
+                raise ToolDefinitionError(
+                    f"tool {tool_name!r}: task_support must be one of "
+                    f"{', '.join(_TASK_SUPPORTS)}, not {task_support!r}"
+                )
+            support = TaskSupport(task_support)
             type_hints = resolve_hints(f"tool {tool_name!r}", func)
             summary, param_docs = parse_docstring(func.__doc__)
             args = build_args_spec(
@@ -271,6 +297,7 @@ class Toolset:
                 annotations=hints if hints != ToolAnnotations() else None,
                 required_client=required_client,
                 enabled=enabled,
+                task_support=support,
             )
             return func
 

@@ -1,0 +1,384 @@
+"""Durable tasks (ADR-0011, mcp-protocol.md 10): the one task record kept in Redis, and the
+two protocols' views of it.
+
+The record is neutral: a tool that ran and returned ``isError: true`` is stored
+``completed`` with ``is_error``; the 2025-11-25 view shows it ``failed`` (that revision's
+rule) and the 2026-07-28 view ``completed`` (the extension's). The record is a Redis hash
+whose fields are :class:`TaskField`; :class:`TaskRecord` is its decoded form.
+
+- **2025-11-25** (experimental core tasks): a task-augmented ``tools/call`` (``task``
+  param) answers ``{"task": Task}``; ``tasks/get`` the Task flat; ``tasks/result`` the
+  underlying result or error with the related-task ``_meta``; ``tasks/list``;
+  ``tasks/cancel`` the Task already ``cancelled``. Times: ``ttl`` / ``pollInterval``.
+- **2026-07-28** (extension ``io.modelcontextprotocol/tasks``): a flat ``CreateTaskResult``
+  (``resultType: "task"``); ``tasks/get`` with the result or error inline; ``tasks/cancel``
+  an empty acknowledgement. Times: ``ttlMs`` / ``pollIntervalMs``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Mapping
+from typing import Final, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from proto.lifecycle import ResultMeta
+from proto.mcp_struct import JsonObject, McpStruct
+from proto.principal import Principal
+
+__all__ = [
+    "RELATED_TASK_KEY",
+    "TASKS_EXTENSION",
+    "TASK_JOB_FUNCTION",
+    "TERMINAL_STATUSES",
+    "CreateTaskResultLegacy",
+    "LegacyTask",
+    "ListTasksParams",
+    "ListTasksResult",
+    "ModernTask",
+    "TaskField",
+    "TaskIdParams",
+    "TaskJobSerializer",
+    "TaskMetadata",
+    "TaskRecord",
+    "TaskSpec",
+    "TaskStatus",
+    "TaskSupport",
+    "TaskUpdateParams",
+    "decode_task_record",
+    "decode_task_spec",
+    "encode_task_spec",
+    "iso_time",
+    "legacy_task",
+    "modern_task",
+]
+
+TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
+"""The 2026-07-28 extension's id: in ``capabilities.extensions`` of ``server/discover``, and
+in a request's ``clientCapabilities.extensions`` when the client takes tasks for it."""
+
+RELATED_TASK_KEY: Final = "io.modelcontextprotocol/related-task"
+"""The 2025-11-25 ``_meta`` key tying a message to its task: ``{"taskId": ...}``."""
+
+
+TASK_JOB_FUNCTION: Final = "workers.task_lane.run_task"
+"""What every task's rq job calls, with the task id as its one argument (ADR-0011): the
+job only names the task; what to run is in the task's record."""
+
+
+class TaskJobSerializer:
+    """rq's serializer for task jobs: JSON through msgspec, so Redis never holds a pickle
+    (rq calls ``dumps``/``loads`` on its job data and results)."""
+
+    _encoder: Final = msgspec.json.Encoder()
+    _decoder: Final = msgspec.json.Decoder()
+
+    @classmethod
+    def dumps(cls, obj: object) -> bytes:
+        return cls._encoder.encode(obj)
+
+    @classmethod
+    def loads(cls, data: bytes | str) -> object:
+        return cls._decoder.decode(data)
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task is (mcp-protocol.md 10.3); the last three never change again."""
+
+    WORKING = "working"
+    INPUT_REQUIRED = "input_required"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_STATUSES: Final = frozenset(status.value for status in TaskStatus)
+
+TERMINAL_STATUSES: Final = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+)
+
+
+class TaskSupport(enum.StrEnum):
+    """A tool's ``execution.taskSupport``, declared by its author."""
+
+    FORBIDDEN = "forbidden"
+    """Never a task (the default)."""
+    OPTIONAL = "optional"
+    """A task when the client asks for one (2025-11-25) or declared the extension
+    (2026-07-28); otherwise a plain call."""
+    REQUIRED = "required"
+    """Only ever a task: a plain call is refused."""
+
+
+class TaskField(enum.StrEnum):
+    """The fields of a task's Redis hash (``Keyspace.task``). Every value is a string."""
+
+    STATUS = "status"
+    """A :class:`TaskStatus`; only ``TASK_TRANSITION`` writes it after creation."""
+    MESSAGE = "message"
+    """The ``statusMessage``, if any."""
+    CREATED_MS = "created"
+    UPDATED_MS = "updated"
+    TTL_MS = "ttl"
+    """Retention from creation, in ms (the record and its result expire then)."""
+    POLL_MS = "poll"
+    """The suggested polling interval, in ms."""
+    OWNER = "owner"
+    """Who may see the task: :meth:`TaskSpec.owner` of its creator."""
+    SPEC = "spec"
+    """The encoded :class:`TaskSpec`: what to run, written once at creation."""
+    ATTEMPTS = "attempts"
+    """How many times a worker started it."""
+    WORKER = "worker"
+    """The rq worker that runs (or last ran) it."""
+    OUTCOME = "outcome"
+    """Once ended with an answer: ``{"result": ...}`` or ``{"error": {...}}``."""
+    IS_ERROR = "is_error"
+    """``"1"`` when the result is a tool error (``isError: true``)."""
+    PROGRESS = "progress"
+    """The latest progress report, ``{"progress": n, "total"?: n, "message"?: s}``."""
+    CANCEL_REQUESTED = "cancel"
+    """``"1"`` once a client asked to cancel."""
+
+
+class TaskSpec(msgspec.Struct, frozen=True, array_like=True):
+    """What a task runs and for whom: written once, read by the worker that runs it.
+
+    Attributes:
+        tool: the tool's name.
+        arguments: the validated arguments (JSON object).
+        protocol_version: the version of the request that created it (results are
+            rendered for it).
+        principal: who created it.
+        owner: the ownership key compared on every access (see :meth:`owner_of`).
+        request_id: the creating request's id at its front (log correlation).
+        retryable: the tool is idempotent: a run lost with its worker may be retried.
+        max_attempts: how many runs at most.
+    """
+
+    tool: str
+    arguments: msgspec.Raw
+    protocol_version: str
+    principal: Principal
+    owner: str
+    request_id: str
+    retryable: bool = False
+    max_attempts: int = 1
+
+    @staticmethod
+    def owner_of(principal: Principal, connection: str = "") -> str:
+        """The ownership key of tasks ``principal`` creates: its name, its handshake-era
+        session, and on stdio the connection (``connection``) — tasks do not outlive the
+        scope that made them, until authentication gives a stable subject."""
+        return f"{principal.name}|{principal.session_id}|{connection}"
+
+
+_spec_decoder: Final = msgspec.json.Decoder(TaskSpec)
+_encoder: Final = msgspec.json.Encoder()
+
+
+def encode_task_spec(spec: TaskSpec) -> bytes:
+    return _encoder.encode(spec)
+
+
+def decode_task_spec(data: bytes) -> TaskSpec:
+    """Raises: msgspec.MsgspecError for garbage."""
+    return _spec_decoder.decode(data)
+
+
+class TaskRecord(msgspec.Struct, frozen=True):
+    """A task's hash, decoded (:func:`decode_task_record`)."""
+
+    task_id: str
+    status: TaskStatus
+    created_ms: int
+    updated_ms: int
+    ttl_ms: int
+    poll_ms: int
+    owner: str
+    message: str | None = None
+    attempts: int = 0
+    outcome: bytes | None = None
+    is_error: bool = False
+    cancel_requested: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def _text(fields: Mapping[bytes, bytes], field: TaskField) -> str | None:
+    value = fields.get(field.value.encode())
+    return None if value is None else value.decode()
+
+
+def _int(fields: Mapping[bytes, bytes], field: TaskField) -> int:
+    value = fields.get(field.value.encode())
+    return int(value) if value else 0
+
+
+def decode_task_record(task_id: str, fields: Mapping[bytes, bytes]) -> TaskRecord | None:
+    """The record of an ``HGETALL`` reply; None when the hash is gone (expired, never
+    existed) or not a task's."""
+    status = _text(fields, TaskField.STATUS)
+    owner = _text(fields, TaskField.OWNER)
+    if status is None or status not in _STATUSES or owner is None:
+        return None
+    outcome = fields.get(TaskField.OUTCOME.value.encode())
+    return TaskRecord(
+        task_id=task_id,
+        status=TaskStatus(status),
+        created_ms=_int(fields, TaskField.CREATED_MS),
+        updated_ms=_int(fields, TaskField.UPDATED_MS),
+        ttl_ms=_int(fields, TaskField.TTL_MS),
+        poll_ms=_int(fields, TaskField.POLL_MS),
+        owner=owner,
+        message=_text(fields, TaskField.MESSAGE) or None,
+        attempts=_int(fields, TaskField.ATTEMPTS),
+        outcome=outcome or None,
+        is_error=fields.get(TaskField.IS_ERROR.value.encode()) == b"1",
+        cancel_requested=fields.get(TaskField.CANCEL_REQUESTED.value.encode()) == b"1",
+    )
+
+
+def iso_time(ms: int) -> str:
+    """ISO 8601 UTC with milliseconds and ``Z`` (``createdAt``, ``lastUpdatedAt``)."""
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- wire shapes ------------------------------------------------------------------------------
+
+
+class TaskMetadata(McpStruct, frozen=True):
+    """The 2025-11-25 ``task`` param of a task-augmented request."""
+
+    ttl: int | UnsetType | None = UNSET
+
+
+class TaskIdParams(McpStruct, frozen=True):
+    """``tasks/get``, ``tasks/result``, ``tasks/cancel`` params."""
+
+    task_id: str
+
+
+class TaskUpdateParams(McpStruct, frozen=True):
+    """2026-07-28 ``tasks/update``: answers to a task's outstanding input requests."""
+
+    task_id: str
+    input_responses: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+class ListTasksParams(McpStruct, frozen=True):
+    """2025-11-25 ``tasks/list``."""
+
+    cursor: str | UnsetType = UNSET
+
+
+class LegacyTask(McpStruct, frozen=True):
+    """A 2025-11-25 ``Task`` (also ``GetTaskResult`` and ``CancelTaskResult``, flat)."""
+
+    task_id: str
+    status: str
+    created_at: str
+    last_updated_at: str
+    ttl: int | None  # no default: the key is required, null meaning unlimited
+    status_message: str | UnsetType = UNSET
+    poll_interval: int | UnsetType = UNSET
+    meta: JsonObject | UnsetType = msgspec.field(default=UNSET, name="_meta")
+
+
+class CreateTaskResultLegacy(McpStruct, frozen=True):
+    """The 2025-11-25 answer to a task-augmented call: the task, nested."""
+
+    task: LegacyTask
+    meta: JsonObject | UnsetType = msgspec.field(default=UNSET, name="_meta")
+
+
+class ListTasksResult(McpStruct, frozen=True):
+    """2025-11-25 ``tasks/list``: the caller's tasks, paged."""
+
+    tasks: list[LegacyTask]
+    next_cursor: str | UnsetType = UNSET
+
+
+class ModernTask(McpStruct, frozen=True):
+    """A 2026-07-28 task, flat: ``CreateTaskResult`` (``resultType: "task"``) or
+    ``DetailedTask`` from ``tasks/get`` (``resultType: "complete"``, with ``result``,
+    ``error`` or ``inputRequests`` by status)."""
+
+    result_type: Literal["task", "complete"]
+    task_id: str
+    status: str
+    created_at: str
+    last_updated_at: str
+    ttl_ms: int | None  # no default: the key is required
+    status_message: str | UnsetType = UNSET
+    poll_interval_ms: int | UnsetType = UNSET
+    result: msgspec.Raw | UnsetType = UNSET
+    error: msgspec.Raw | UnsetType = UNSET
+    input_requests: msgspec.Raw | UnsetType = UNSET
+    meta: ResultMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
+
+
+def _message(record: TaskRecord) -> str | UnsetType:
+    return UNSET if record.message is None else record.message
+
+
+def legacy_task(record: TaskRecord) -> LegacyTask:
+    """The 2025-11-25 view: a tool error is ``failed`` in that revision."""
+    status = record.status
+    if status is TaskStatus.COMPLETED and record.is_error:
+        status = TaskStatus.FAILED
+    return LegacyTask(
+        task_id=record.task_id,
+        status=status.value,
+        created_at=iso_time(record.created_ms),
+        last_updated_at=iso_time(record.updated_ms),
+        ttl=record.ttl_ms,
+        status_message=_message(record),
+        poll_interval=record.poll_ms or UNSET,
+    )
+
+
+class _Outcome(msgspec.Struct, frozen=True):
+    result: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    error: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+_outcome_decoder: Final = msgspec.json.Decoder(_Outcome)
+
+
+def modern_task(
+    record: TaskRecord,
+    *,
+    result_type: Literal["task", "complete"],
+    meta: ResultMeta | UnsetType = UNSET,
+) -> ModernTask:
+    """The 2026-07-28 view; ``tasks/get`` (``result_type="complete"``) inlines the result
+    of a completed task (a tool error included) or the error of a failed one."""
+    result: msgspec.Raw | UnsetType = UNSET
+    error: msgspec.Raw | UnsetType = UNSET
+    if result_type == "complete" and record.outcome is not None:
+        outcome = _outcome_decoder.decode(record.outcome)
+        if record.status is TaskStatus.COMPLETED and outcome.result:
+            result = outcome.result
+        elif record.status is TaskStatus.FAILED and outcome.error:
+            error = outcome.error
+    return ModernTask(
+        result_type=result_type,
+        task_id=record.task_id,
+        status=record.status.value,
+        created_at=iso_time(record.created_ms),
+        last_updated_at=iso_time(record.updated_ms),
+        ttl_ms=record.ttl_ms,
+        status_message=_message(record),
+        poll_interval_ms=record.poll_ms or UNSET,
+        result=result,
+        error=error,
+        meta=meta,
+    )
