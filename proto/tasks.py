@@ -17,7 +17,6 @@ whose fields are :class:`TaskField`; :class:`TaskRecord` is its decoded form.
 
 from __future__ import annotations
 
-import datetime
 import enum
 from collections.abc import Mapping
 from typing import Final, Literal
@@ -246,9 +245,25 @@ def decode_task_record(task_id: str, fields: Mapping[bytes, bytes]) -> TaskRecor
 
 
 def iso_time(ms: int) -> str:
-    """ISO 8601 UTC with milliseconds and ``Z`` (``createdAt``, ``lastUpdatedAt``)."""
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 UTC with milliseconds and ``Z`` (``createdAt``, ``lastUpdatedAt``), from
+    epoch milliseconds; integer arithmetic only (proto reads no clock and imports no
+    ``datetime``): days to a civil date by Howard Hinnant's algorithm."""
+    days, rest = divmod(ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    z = days + 719_468
+    era = z // 146_097
+    day_of_era = z - era * 146_097
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
+    year = year_of_era + era * 400 + (1 if month <= 2 else 0)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
 
 
 # --- wire shapes ------------------------------------------------------------------------------

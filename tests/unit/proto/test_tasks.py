@@ -1,0 +1,105 @@
+"""The task record and its two protocols' views (ADR-0011, mcp-protocol.md 10)."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+import msgspec
+import pytest
+
+from proto import (
+    Principal,
+    TaskField,
+    TaskJobSerializer,
+    TaskSpec,
+    TaskStatus,
+    decode_task_record,
+    decode_task_spec,
+    encode_task_spec,
+    iso_time,
+    legacy_task,
+    modern_task,
+)
+
+CREATED = 1_800_000_000_000
+
+
+def fields(**values: str) -> dict[bytes, bytes]:
+    base = {TaskField.STATUS: "working", TaskField.CREATED_MS: str(CREATED),
+            TaskField.UPDATED_MS: str(CREATED + 1500), TaskField.TTL_MS: "60000",
+            TaskField.POLL_MS: "1000", TaskField.OWNER: "anonymous|s1|"}  # fmt: skip
+    merged = {**{k.value: v for k, v in base.items()}, **values}
+    return {k.encode(): v.encode() for k, v in merged.items()}
+
+
+def test_iso_time_matches_the_calendar() -> None:
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    samples = [0, 951_782_400_000, 1_709_164_800_000, 4_102_444_799_999]
+    samples += [random.randint(0, 4_102_444_800_000) for _ in range(2000)]
+    for ms in samples:
+        expected = (epoch + datetime.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
+        assert iso_time(ms) == expected.replace("+00:00", "Z"), ms
+
+
+def test_a_record_decodes_and_a_foreign_hash_does_not() -> None:
+    record = decode_task_record("t1", fields(attempts="2", message="halfway"))
+    assert record is not None
+    assert (record.status, record.attempts, record.message) == (TaskStatus.WORKING, 2, "halfway")
+    assert not record.terminal
+    assert decode_task_record("t1", {}) is None
+    assert decode_task_record("t1", fields(status="sleeping")) is None
+
+
+def test_a_tool_error_is_failed_in_2025_and_completed_in_2026() -> None:
+    outcome = b'{"result":{"content":[{"type":"text","text":"no"}],"isError":true}}'
+    record = decode_task_record(
+        "t1", fields(status="completed", outcome=outcome.decode(), is_error="1")
+    )
+    assert record is not None
+    legacy = msgspec.to_builtins(legacy_task(record))
+    assert legacy["status"] == "failed"
+    assert legacy["ttl"] == 60000 and legacy["pollInterval"] == 1000
+    assert legacy["createdAt"] == iso_time(CREATED)
+    modern = msgspec.json.decode(msgspec.json.encode(modern_task(record, result_type="complete")))
+    assert modern["status"] == "completed"
+    assert modern["resultType"] == "complete"
+    assert modern["result"]["isError"] is True
+    assert "ttl" not in modern and modern["ttlMs"] == 60000
+
+
+def test_a_failed_task_inlines_its_error_and_creation_inlines_nothing() -> None:
+    outcome = b'{"error":{"code":-32603,"message":"worker lost"}}'
+    record = decode_task_record("t1", fields(status="failed", outcome=outcome.decode()))
+    assert record is not None
+    got = msgspec.json.decode(msgspec.json.encode(modern_task(record, result_type="complete")))
+    assert got["error"] == {"code": -32603, "message": "worker lost"}
+    assert "result" not in got
+    created = msgspec.json.decode(msgspec.json.encode(modern_task(record, result_type="task")))
+    assert created["resultType"] == "task"
+    assert "error" not in created and "result" not in created
+
+
+def test_unlimited_retention_is_null_not_absent() -> None:
+    record = decode_task_record("t1", fields(ttl="0"))
+    assert record is not None
+    no_ttl = msgspec.structs.replace(legacy_task(record), ttl=None)
+    assert b'"ttl":null' in msgspec.json.encode(no_ttl)
+
+
+@pytest.mark.parametrize("principal", [Principal.anonymous("s1"), Principal.local("ada")])
+def test_a_spec_round_trips_and_owners_differ_by_scope(principal: Principal) -> None:
+    owner = TaskSpec.owner_of(principal, "conn-1")
+    spec = TaskSpec("slow", msgspec.Raw(b'{"n":1}'), "2025-11-25", principal, owner, "r-1")
+    decoded = decode_task_spec(encode_task_spec(spec))
+    assert (decoded.tool, bytes(decoded.arguments), decoded.owner) == ("slow", b'{"n":1}', owner)
+    assert TaskSpec.owner_of(principal, "conn-2") != owner
+    assert TaskSpec.owner_of(Principal.anonymous("s2")) != TaskSpec.owner_of(
+        Principal.anonymous("s1")
+    )
+
+
+def test_rq_job_data_is_json_not_pickle() -> None:
+    data = TaskJobSerializer.dumps(["workers.task_lane.run_task", None, ["t1"], {}])
+    assert data.startswith(b"[")
+    assert TaskJobSerializer.loads(data) == ["workers.task_lane.run_task", None, ["t1"], {}]
