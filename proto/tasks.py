@@ -181,6 +181,7 @@ _encoder: Final = msgspec.json.Encoder()
 
 
 def encode_task_spec(spec: TaskSpec) -> bytes:
+    """The ``spec`` field of a task's record."""
     return _encoder.encode(spec)
 
 
