@@ -22,6 +22,7 @@ from pathlib import Path
 import msgspec
 import structlog
 import trio
+from redis.exceptions import RedisError
 
 from proto import CALL_GROUP, BackendUnavailableError, Keyspace
 from server import RedisClient, RedisCommandError, open_redis, parse_redis_url
@@ -32,6 +33,7 @@ from supervisor.config import ConfigError, FleetConfig
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
 from supervisor.stdio_streams import ProtocolStreams
+from supervisor.task_reaper import TaskSettler
 
 __all__ = ["run_fleet"]
 
@@ -158,10 +160,12 @@ async def _supervise(
 ) -> int:
     sup = config.supervisor
 
+    tasks = TaskSettler(config.redis_url or "", keys)
+
     def slot(role: str, index: int) -> ChildSlot:
         async def on_exit(child_id: str) -> None:
             if role == "worker":
-                await _settle_worker(redis, keys, child_id)
+                await _settle_worker(redis, keys, child_id, tasks)
 
         is_stdio_front = role == "front" and stdio is not None
         mode = ["--stdio"] if is_stdio_front else []
@@ -188,10 +192,10 @@ async def _supervise(
     fronts = [slot("front", 0)]
     workers = [slot("worker", i) for i in range(config.workers)]
     # Calls left by workers of an earlier run (a supervisor killed with them) come first.
-    await _sweep_orphans(redis, keys)
+    await _sweep_orphans(redis, keys, tasks)
     async with trio.open_nursery() as nursery:
         sweeper: trio.CancelScope = await nursery.start(
-            _sweep_orphans_every, redis, keys, sup.orphan_sweep_interval_s
+            _sweep_orphans_every, redis, keys, tasks, sup.orphan_sweep_interval_s
         )
         for worker in workers:
             await nursery.start(worker.run)
@@ -246,25 +250,37 @@ def _exit_code(stdio_front: ChildSlot) -> int:
     return 0 if stdio_front.exit_code in (0, None) else 1
 
 
-async def _settle_worker(redis: RedisClient, keys: Keyspace, worker_id: str) -> None:
+async def _settle_worker(
+    redis: RedisClient, keys: Keyspace, worker_id: str, tasks: TaskSettler
+) -> None:
     try:
         await reap_worker_calls(redis, keys, worker_id)
     except (BackendUnavailableError, RedisCommandError) as exc:
         # The entries stay pending under the dead worker's name; the next settle (or a
         # restart) finds them. Never let one worker's exit take the supervisor down.
         log.error("worker.settle_failed", worker_id=worker_id, error=str(exc))
+    try:
+        await tasks.worker_exited(worker_id)
+    except RedisError as exc:
+        # Its tasks stay started; the orphan sweep settles them once its heartbeat is gone.
+        log.error("worker.tasks_settle_failed", worker_id=worker_id, error=str(exc))
 
 
-async def _sweep_orphans(redis: RedisClient, keys: Keyspace) -> None:
+async def _sweep_orphans(redis: RedisClient, keys: Keyspace, tasks: TaskSettler) -> None:
     try:
         await settle_orphaned_consumers(redis, keys)
     except (BackendUnavailableError, RedisCommandError) as exc:
         log.warning("fleet.orphan_sweep_failed", error=str(exc))
+    try:
+        await tasks.sweep()
+    except RedisError as exc:
+        log.warning("fleet.task_sweep_failed", error=str(exc))
 
 
 async def _sweep_orphans_every(
     redis: RedisClient,
     keys: Keyspace,
+    tasks: TaskSettler,
     interval_s: float,
     *,
     task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED,
@@ -273,7 +289,7 @@ async def _sweep_orphans_every(
         task_status.started(scope)
         while True:
             await trio.sleep(interval_s)
-            await _sweep_orphans(redis, keys)
+            await _sweep_orphans(redis, keys, tasks)
 
 
 async def _stop_all(slots: list[ChildSlot], timeout_s: float) -> None:

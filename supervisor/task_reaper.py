@@ -1,0 +1,183 @@
+"""Settle the durable tasks a lost worker was running, at once (ADR-0011; DESIGN.md section
+5, "Worker death"): rq alone would leave them ``started`` for about 90 s plus a 10-minute
+maintenance interval.
+
+A task's record names the rq worker running it (``TaskField.WORKER``:
+``<worker id>-task-<n>``). When a worker process exits, or its heartbeat is gone (a worker
+that died with its supervisor), every job in rq's ``StartedJobRegistry`` whose record names
+one of its task threads is taken out of the registry. It is requeued while its tool is
+retryable (idempotent) and runs are left; otherwise the task ends ``failed`` with a "worker
+lost" error.
+
+rq speaks redis-py, so this runs in a thread (rare path) on a connection of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Final, cast
+
+import msgspec
+import redis
+import structlog
+import trio
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+
+from proto import (
+    TASK_TRANSITION,
+    ErrorCode,
+    ErrorObject,
+    Keyspace,
+    TaskField,
+    TaskJobSerializer,
+    TaskStatus,
+    decode_task_record,
+    decode_task_spec,
+)
+
+__all__ = ["TASK_THREAD_SEPARATOR", "TaskSettler", "settle_lost_tasks", "worker_of_task_thread"]
+
+log = structlog.get_logger()
+
+TASK_THREAD_SEPARATOR: Final = "-task-"
+"""Between a worker's id and its task thread's number in the thread's rq worker name."""
+
+_encoder: Final = msgspec.json.Encoder()
+
+
+def worker_of_task_thread(rq_worker_name: str) -> str:
+    """The worker id an rq worker name (``<worker id>-task-<n>``) belongs to."""
+    return rq_worker_name.rpartition(TASK_THREAD_SEPARATOR)[0]
+
+
+def settle_lost_tasks(
+    connection: redis.Redis, keys: Keyspace, is_lost: Callable[[str], bool]
+) -> int:
+    """Requeue or fail every started task whose worker id ``is_lost``; returns how many.
+
+    Raises:
+        redis.RedisError: Redis failed (what is left stays started; the next sweep retries).
+    """
+    lost = _LostTasks(connection, keys)
+    settled = 0
+    for task_id in lost.registry.get_job_ids(cleanup=False):
+        fields = cast(dict[bytes, bytes], connection.hgetall(keys.task(task_id)))
+        runner = fields.get(TaskField.WORKER.value.encode(), b"").decode()
+        if not runner or not is_lost(worker_of_task_thread(runner)):
+            continue
+        lost.settle(task_id, fields)
+        settled += 1
+    if settled:
+        log.warning("tasks.settled_after_worker_loss", tasks=settled)
+    return settled
+
+
+class _LostTasks:
+    """rq's view of the fleet's task queue, and what to do with a lost run."""
+
+    def __init__(self, connection: redis.Redis, keys: Keyspace) -> None:
+        self._connection = connection
+        self._keys = keys
+        self.queue = Queue(keys.task_queue(), connection=connection, serializer=TaskJobSerializer)
+        self.registry = StartedJobRegistry(queue=self.queue)
+
+    def settle(self, task_id: str, fields: dict[bytes, bytes]) -> None:
+        """Take the run out of rq's started registry; retry it or fail the task."""
+        try:
+            job: Job | None = Job.fetch(
+                task_id, connection=self._connection, serializer=TaskJobSerializer
+            )
+        except NoSuchJobError:
+            job = None
+        if job is not None:
+            self.registry.remove_executions(job)
+        record = decode_task_record(task_id, fields)
+        spec_data = fields.get(TaskField.SPEC.value.encode())
+        if record is None or record.terminal or spec_data is None:
+            if job is not None:
+                job.delete()
+            return
+        spec = decode_task_spec(spec_data)
+        if spec.retryable and record.attempts < spec.max_attempts and job is not None:
+            self.queue.enqueue_job(job)
+            self._transition(
+                task_id,
+                TaskStatus.WORKING,
+                f"Retrying: the worker running it was lost (run {record.attempts} of "
+                f"{spec.max_attempts})",
+            )
+            log.warning("task.requeued_after_worker_loss", task_id=task_id, runs=record.attempts)
+            return
+        error = ErrorObject(
+            ErrorCode.INTERNAL_ERROR,
+            f"The worker running tool {spec.tool!r} was lost before it finished; the task "
+            "may have partly run",
+            {"reason": "worker_lost", "runs": record.attempts},
+        )
+        self._transition(
+            task_id,
+            TaskStatus.FAILED,
+            "Worker lost: the task's worker exited before it finished",
+            outcome=_encoder.encode({"error": error}),
+        )
+        if job is not None:
+            job.delete()
+        log.warning("task.failed_after_worker_loss", task_id=task_id, runs=record.attempts)
+
+    def _transition(
+        self, task_id: str, status: TaskStatus, message: str, *, outcome: bytes = b""
+    ) -> None:
+        now_ms = int(time.time() * 1000)
+        self._connection.eval(
+            TASK_TRANSITION.source,
+            1,
+            self._keys.task(task_id),
+            self._keys.task_events(),
+            task_id,
+            status.value,
+            now_ms,
+            "0",
+            TaskField.MESSAGE.value,
+            message,
+            TaskField.OUTCOME.value,
+            outcome,
+            TaskField.WORKER.value,
+            "",
+        )
+
+
+class TaskSettler:
+    """The supervisor's hand on lost workers' tasks: rq calls in a thread, on a redis-py
+    connection of its own.
+
+    Args:
+        redis_url: the fleet's Redis.
+        keys: the fleet's key schema.
+    """
+
+    def __init__(self, redis_url: str, keys: Keyspace) -> None:
+        self._connection = redis.Redis.from_url(redis_url, socket_timeout=10)
+        self._keys = keys
+
+    async def worker_exited(self, worker_id: str) -> int:
+        """Settle the tasks the exited worker ``worker_id`` was running."""
+        return await trio.to_thread.run_sync(
+            settle_lost_tasks, self._connection, self._keys, lambda lost: lost == worker_id
+        )
+
+    async def sweep(self) -> int:
+        """Settle the tasks of every worker without a live heartbeat (it died with its
+        supervisor, or on a lost host)."""
+        return await trio.to_thread.run_sync(
+            settle_lost_tasks, self._connection, self._keys, self._without_heartbeat
+        )
+
+    def _without_heartbeat(self, worker_id: str) -> bool:
+        return not self._connection.exists(self._keys.worker_heartbeat(worker_id))
+
+    def close(self) -> None:
+        self._connection.close()
