@@ -61,9 +61,7 @@ def test_a_second_worker_with_a_live_name_ends_at_once_and_says_so(
     first = TaskThreads(redis_server.url, keys, worker_id, 1)
     first.start()
     try:
-        wait_until(
-            lambda: _registered(client, first.names[0]), deadline_s=10, what="rq worker up"
-        )
+        wait_until(lambda: _registered(client, first.names[0]), deadline_s=10, what="rq worker up")
         second = TaskThreads(redis_server.url, keys, worker_id, 1)
         with structlog.testing.capture_logs() as logs:
             second.start()
