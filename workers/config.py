@@ -9,6 +9,7 @@ import msgspec
 __all__ = ["WorkerConfig"]
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 
 
@@ -38,3 +39,7 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     then that rate); the rest are dropped and counted in a warning at most once a second.
     The worker's own log gets every entry. A burst stays within what a front queues for one
     response stream (64 notifications)."""
+
+    task_slots: NonNegativeInt = 2
+    """Durable tasks one worker process runs at once (ADR-0011): one rq thread each,
+    dequeuing from the fleet's task queue; 0 = this worker runs no tasks."""

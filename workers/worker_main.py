@@ -24,6 +24,10 @@ from workers.heartbeat import Heartbeat
 from workers.redis_connection import AsyncRedis
 from workers.reply_publisher import ReplyPublisher
 from workers.result_render import ResultRenderer
+from workers.task_lane import TaskLane
+from workers.task_record import TaskRecords
+from workers.task_runner import TaskRunner
+from workers.task_threads import TaskThreads
 from workers.toolset import Toolset
 from workers.visibility_toggles import VisibilityToggles
 
@@ -87,18 +91,20 @@ async def _serve(
     server_info = toolset.server_info
     executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")
     publisher = ReplyPublisher(redis, keys)
+    jobs = HandlerJobs(
+        toolset,
+        ResultRenderer(server_info),
+        meta=ResultMeta(server_info=server_info),
+        default_timeout_s=config.default_timeout_s,
+    )
+    runner = HandlerRunner(executor)
     consumer = CallConsumer(
         redis=redis,
         reads=reads,
         keys=keys,
         worker_id=worker_id,
-        jobs=HandlerJobs(
-            toolset,
-            ResultRenderer(server_info),
-            meta=ResultMeta(server_info=server_info),
-            default_timeout_s=config.default_timeout_s,
-        ),
-        runner=HandlerRunner(executor),
+        jobs=jobs,
+        runner=runner,
         publisher=publisher,
         visibility=VisibilityToggles(toolset, publisher, keys).request,
         config=config,
@@ -120,6 +126,7 @@ async def _serve(
     publishing = asyncio.create_task(publisher.run())
     listening: asyncio.Task[None] | None = None
     beating: asyncio.Task[None] | None = None
+    draining: asyncio.Task[None] | None = None
     try:
         with structlog.contextvars.bound_contextvars(worker_id=worker_id):
             # The heartbeat exists before this worker joins the group as a consumer, so a
@@ -129,9 +136,27 @@ async def _serve(
             await consumer.ensure_group()
             await publisher.load_scripts()
             listening = asyncio.create_task(cancels.run(stop))
+            if config.task_slots:
+                lane = TaskLane(
+                    TaskRunner(
+                        TaskRecords(redis, keys),
+                        jobs,
+                        runner,
+                        log_messages_per_s=config.log_messages_per_s,
+                        log_context=structlog.contextvars.get_contextvars(),
+                    ),
+                    TaskThreads(redis_url, keys, worker_id, config.task_slots),
+                    drain_timeout_s=config.drain_timeout_s,
+                )
+                consumer.on_task_cancel = lane.runner.on_cancel
+                lane.start()
+                # Drained alongside the calls, within the same drain timeout.
+                draining = asyncio.create_task(_drain_on(stop, lane))
             log.info("worker.ready", tools=len(toolset.tools))
             on_ready()
             await consumer.run(stop)
+            if draining is not None:
+                await draining
             log.info(
                 "worker.stopped",
                 calls_served=consumer.calls_served,
@@ -140,7 +165,7 @@ async def _serve(
             beating.cancel()
             await heartbeat.clear()
     finally:
-        for task in (beating, listening):
+        for task in (beating, listening, draining):
             if task is not None:
                 task.cancel()
         publishing.cancel()
@@ -148,6 +173,11 @@ async def _serve(
         await redis.aclose()
         await reads.aclose()
         await cancel_reads.aclose()
+
+
+async def _drain_on(stop: asyncio.Event, lane: TaskLane) -> None:
+    await stop.wait()
+    await lane.drain()
 
 
 def _longest_timeout_s(toolset: Toolset, default_s: float) -> float:
