@@ -4,11 +4,12 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 :meth:`Dispatcher.modern`; either returns the encoded ``result`` object or raises a
 ``ProtocolError`` that the transport renders with the request id.
 
-About 760 lines, one handler per method of both eras in one class on purpose: they share
+About 1000 lines, one handler per method of both eras in one class on purpose: they share
 the catalog, the call queue and the identity stamp, and their tables (``_HANDSHAKE_METHODS``,
 ``_MODERN_METHODS``) are the one place that says what each era serves. What stands alone
 lives elsewhere: the catalogs (listings, argument checks, completion targets), the log
-level and subscription stores, the call queue.
+level and subscription stores, the call queue, durable tasks (``server/task_methods.py``:
+the ``tasks/*`` handlers here only pick the protocol's method and the caller's owner).
 """
 
 from __future__ import annotations
@@ -547,7 +548,7 @@ class Dispatcher:
             modern=version in MODERN_VERSIONS,
         )
         missing = tool.required_client & ~served.client_capabilities
-        if missing and not as_task:
+        if missing:
             return self._lacks_capability(tool.name, missing, version)
         raw_args = _arguments_object(params.arguments)
         problem = tool.argument_problem(raw_args)
