@@ -40,7 +40,7 @@ def add(a: float, b: float) -> float:
     return a + b
 
 
-@app.tool(timeout_s=600)
+@app.tool(timeout_s=600, task_support="optional")
 async def sleep_progress(seconds: float, steps: int, ctx: ToolContext) -> str:
     """Sleep for a while, reporting progress once per step.
 
@@ -56,7 +56,7 @@ async def sleep_progress(seconds: float, steps: int, ctx: ToolContext) -> str:
     return f"slept {seconds:g} s in {steps} steps"
 
 
-@app.tool(read_only=True, open_world=False)
+@app.tool(read_only=True, open_world=False, task_support="optional")
 def cpu_burn(ms: int, ctx: ToolContext) -> dict[str, int]:
     """Burn CPU in pure Python for about ``ms`` milliseconds.
 

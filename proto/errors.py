@@ -25,6 +25,7 @@ __all__ = [
     "RedisCommandError",
     "RemoteProtocolError",
     "ServiceUnavailableError",
+    "TaskNotFoundError",
     "UnsupportedVersionError",
     "http_status_for_code",
 ]
@@ -122,6 +123,14 @@ class InvalidParamsError(RemoteProtocolError):
 
     code = ErrorCode.INVALID_PARAMS
     http_status = 400
+
+
+class TaskNotFoundError(InvalidParamsError):
+    """No such task for this caller (-32602): never created, expired, or another owner's;
+    the three are answered alike so an id reveals nothing (ADR-0011)."""
+
+    def __init__(self, message: str = "Task not found") -> None:
+        super().__init__(message)
 
 
 class HeaderMismatchError(RemoteProtocolError):

@@ -34,6 +34,7 @@ __all__ = [
     "ServerCapabilities",
     "ToolsCapability",
     "implementation_for_version",
+    "mirrored_field",
     "mirrored_name",
     "require_envelope",
     "require_served_version",
@@ -123,8 +124,11 @@ class ServerCapabilities(McpStruct, frozen=True):
     prompts: PromptsCapability | UnsetType = UNSET
     completions: CompletionsCapability | UnsetType = UNSET
     extensions: JsonObject | UnsetType = UNSET
+    """2026-07-28 ``server/discover``: the extensions served (the tasks extension)."""
     logging: JsonObject | UnsetType = UNSET
     """``{}`` when the server sends ``notifications/message`` (mcp-protocol.md 9.4)."""
+    tasks: JsonObject | UnsetType = UNSET
+    """2025-11-25 ``initialize`` only: the experimental core tasks (mcp-protocol.md 10.1)."""
 
 
 class InitializeResult(McpStruct, frozen=True):
@@ -180,20 +184,38 @@ class ModernParams(msgspec.Struct, frozen=True):
     meta: ModernMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
     name: str | UnsetType = UNSET
     uri: str | UnsetType = UNSET
+    task_id: str | UnsetType = msgspec.field(default=UNSET, name="taskId")
 
 
-_MCP_NAME_FIELDS: Final = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+_MCP_NAME_FIELDS: Final = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    # The tasks extension's methods carry the task id (mcp-protocol.md 10.2).
+    "tasks/get": "task_id",
+    "tasks/update": "task_id",
+    "tasks/cancel": "task_id",
+}
+_WIRE_NAMES: Final = {"name": "params.name", "uri": "params.uri", "task_id": "params.taskId"}
 
 
 def mirrored_name(method: str, params: ModernParams) -> str | UnsetType | None:
     """The body value ``Mcp-Name`` must equal for ``method`` (mcp-protocol.md 5.2): the
-    ``name`` of tools/call and prompts/get, the ``uri`` of resources/read; ``UNSET`` when the
-    body lacks it; None for methods that carry no ``Mcp-Name``."""
+    ``name`` of tools/call and prompts/get, the ``uri`` of resources/read, the ``taskId`` of
+    the tasks extension's methods; ``UNSET`` when the body lacks it; None for methods that
+    carry no ``Mcp-Name``."""
     field = _MCP_NAME_FIELDS.get(method)
     if field is None:
         return None
     value: str | UnsetType = getattr(params, field)
     return value
+
+
+def mirrored_field(method: str) -> str | None:
+    """Where in the body ``Mcp-Name`` is mirrored from for ``method`` (``params.name``,
+    ``params.uri``, ``params.taskId``), for error messages; None when it carries none."""
+    field = _MCP_NAME_FIELDS.get(method)
+    return None if field is None else _WIRE_NAMES[field]
 
 
 def require_envelope(params: ModernParams) -> tuple[str, ModernMeta]:

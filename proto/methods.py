@@ -32,6 +32,11 @@ __all__ = [
     "SAMPLING_CREATE_MESSAGE",
     "SERVER_DISCOVER",
     "SUBSCRIPTIONS_LISTEN",
+    "TASKS_CANCEL",
+    "TASKS_GET",
+    "TASKS_LIST",
+    "TASKS_RESULT",
+    "TASKS_UPDATE",
     "TOOLS_CALL",
     "TOOLS_LIST",
 ]
@@ -60,6 +65,13 @@ COMPLETION_COMPLETE: Final = "completion/complete"
 NOTIFICATION_RESOURCES_UPDATED: Final = "notifications/resources/updated"
 NOTIFICATION_RESOURCES_LIST_CHANGED: Final = "notifications/resources/list_changed"
 NOTIFICATION_PROMPTS_LIST_CHANGED: Final = "notifications/prompts/list_changed"
+# Durable tasks (mcp-protocol.md 10): get and cancel in both protocols; result and list at
+# 2025-11-25 only; update at 2026-07-28 only.
+TASKS_GET: Final = "tasks/get"
+TASKS_RESULT: Final = "tasks/result"
+TASKS_LIST: Final = "tasks/list"
+TASKS_CANCEL: Final = "tasks/cancel"
+TASKS_UPDATE: Final = "tasks/update"
 
 CALL_LANE_METHODS: Final = frozenset({TOOLS_CALL, RESOURCES_READ, PROMPTS_GET, COMPLETION_COMPLETE})
 """Methods whose answer comes from handler code on a worker, through the call lane

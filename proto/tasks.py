@@ -24,7 +24,7 @@ from typing import Final, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from proto.lifecycle import ResultMeta
+from proto.lifecycle import ModernMeta, ResultMeta
 from proto.mcp_struct import JsonObject, McpStruct
 from proto.principal import Principal
 
@@ -38,6 +38,8 @@ __all__ = [
     "ListTasksParams",
     "ListTasksResult",
     "ModernTask",
+    "TaskAcknowledgement",
+    "TaskError",
     "TaskField",
     "TaskIdParams",
     "TaskJobSerializer",
@@ -47,11 +49,13 @@ __all__ = [
     "TaskStatus",
     "TaskSupport",
     "TaskUpdateParams",
+    "declares_tasks_extension",
     "decode_task_record",
     "decode_task_spec",
     "encode_task_spec",
     "iso_time",
     "legacy_task",
+    "legacy_task_result",
     "modern_task",
 ]
 
@@ -398,3 +402,52 @@ def modern_task(
         error=error,
         meta=meta,
     )
+
+
+class TaskAcknowledgement(McpStruct, frozen=True):
+    """2026-07-28 ``tasks/update`` and ``tasks/cancel``: the empty acknowledgement."""
+
+    result_type: Literal["complete"]
+    meta: ResultMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
+
+
+class TaskError(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The JSON-RPC error a task ended with (the ``error`` of its outcome)."""
+
+    code: int
+    message: str
+    data: msgspec.Raw | UnsetType = UNSET
+
+
+_error_decoder: Final = msgspec.json.Decoder(TaskError)
+_object_decoder: Final = msgspec.json.Decoder(JsonObject)
+
+
+def legacy_task_result(record: TaskRecord) -> bytes | TaskError | None:
+    """What 2025-11-25 ``tasks/result`` answers for an ended task (mcp-protocol.md 10.1):
+    the underlying result with ``_meta[RELATED_TASK_KEY] = {"taskId": ...}`` (a tool error
+    included), or the JSON-RPC error it ended with; None when it ended without an answer
+    (cancelled, or a record without an outcome)."""
+    if record.outcome is None:
+        return None
+    outcome = _outcome_decoder.decode(record.outcome)
+    if outcome.result:
+        result = _object_decoder.decode(outcome.result)
+        meta = result.get("_meta")
+        related: JsonObject = dict(meta) if isinstance(meta, dict) else {}
+        related[RELATED_TASK_KEY] = {"taskId": record.task_id}
+        result["_meta"] = related
+        return _encoder.encode(result)
+    if outcome.error:
+        return _error_decoder.decode(outcome.error)
+    return None
+
+
+def declares_tasks_extension(meta: ModernMeta | UnsetType) -> bool:
+    """Whether a 2026-07-28 request's envelope declares the tasks extension
+    (``clientCapabilities.extensions["io.modelcontextprotocol/tasks"]``, mcp-protocol.md
+    10.2): declared per request, never remembered."""
+    if isinstance(meta, UnsetType) or isinstance(meta.client_capabilities, UnsetType):
+        return False
+    extensions = meta.client_capabilities.get("extensions")
+    return isinstance(extensions, dict) and TASKS_EXTENSION in extensions

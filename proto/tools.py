@@ -28,6 +28,7 @@ __all__ = [
     "ProgressParams",
     "Tool",
     "ToolAnnotations",
+    "ToolExecution",
     "build_call_result",
     "tool_name_problem",
 ]
@@ -43,6 +44,14 @@ class ToolAnnotations(McpStruct, frozen=True):
     open_world_hint: bool | UnsetType = UNSET
 
 
+class ToolExecution(McpStruct, frozen=True):
+    """A 2025-11-25 tool's ``execution``: whether a call may be task-augmented
+    (mcp-protocol.md 10.1; absent means ``"forbidden"``)."""
+
+    task_support: str
+    """``"forbidden"``, ``"optional"`` or ``"required"`` (``proto.TaskSupport``)."""
+
+
 class Tool(McpStruct, frozen=True):
     """One entry of a ``tools/list`` result (``icons`` from 2025-11-25, ``title`` and
     ``outputSchema`` from 2025-06-18)."""
@@ -54,6 +63,8 @@ class Tool(McpStruct, frozen=True):
     icons: list[Icon] | UnsetType = UNSET
     output_schema: msgspec.Raw | UnsetType = UNSET
     annotations: ToolAnnotations | UnsetType = UNSET
+    execution: ToolExecution | UnsetType = UNSET
+    """2025-11-25 only (the tasks extension of 2026-07-28 has no per-tool setting)."""
 
 
 STRUCTURED_RESULT_KEY: Final = "result"

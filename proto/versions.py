@@ -27,6 +27,7 @@ __all__ = [
     "supports_last_modified",
     "supports_resource_links",
     "supports_structured_content",
+    "supports_tasks",
     "supports_titles",
     "validation_failure_is_tool_error",
 ]
@@ -127,6 +128,12 @@ def validation_failure_is_tool_error(version: str) -> bool:
 def sends_priming_events(version: str) -> bool:
     """2025-11-25 SSE streams open with a priming event (an id, empty data); older clients
     cannot parse empty data (mcp-protocol.md 4.2)."""
+    return version == V2025_11_25
+
+
+def supports_tasks(version: str) -> bool:
+    """The experimental core tasks (``task`` param, ``tasks/*``, ``execution.taskSupport``)
+    exist only in 2025-11-25 (mcp-protocol.md 10.1); 2026-07-28 has the tasks extension."""
     return version == V2025_11_25
 
 

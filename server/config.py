@@ -103,3 +103,22 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     stdio_max_in_flight: PositiveInt = 256
     """stdio: requests served at once on the connection; reading pauses at the bound."""
+
+    task_ttl_ms: Annotated[int, msgspec.Meta(ge=1000)] = 3_600_000
+    """Durable tasks (ADR-0011): how long a task and its result are kept when the client
+    does not ask (2025-11-25 ``task.ttl``); every read of the task slides it."""
+
+    task_max_ttl_ms: Annotated[int, msgspec.Meta(ge=1000)] = 86_400_000
+    """The longest retention a client may ask for; longer requests are cut to it (the task
+    reports the retention it got)."""
+
+    task_poll_interval_ms: PositiveInt = 1000
+    """The ``pollInterval``/``pollIntervalMs`` suggested to clients polling a task."""
+
+    task_redis_connections: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    """Task creations one front runs at once: each takes a thread and a redis-py
+    connection (rq speaks redis-py, ADR-0011); more wait for one to be free."""
+
+    def __post_init__(self) -> None:
+        if self.task_ttl_ms > self.task_max_ttl_ms:
+            raise ValueError("task_ttl_ms must not exceed task_max_ttl_ms")

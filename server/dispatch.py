@@ -4,11 +4,12 @@ A transport decodes one message, picks the era and calls :meth:`Dispatcher.hands
 :meth:`Dispatcher.modern`; either returns the encoded ``result`` object or raises a
 ``ProtocolError`` that the transport renders with the request id.
 
-About 760 lines, one handler per method of both eras in one class on purpose: they share
+About 1000 lines, one handler per method of both eras in one class on purpose: they share
 the catalog, the call queue and the identity stamp, and their tables (``_HANDSHAKE_METHODS``,
 ``_MODERN_METHODS``) are the one place that says what each era serves. What stands alone
 lives elsewhere: the catalogs (listings, argument checks, completion targets), the log
-level and subscription stores, the call queue.
+level and subscription stores, the call queue, durable tasks (``server/task_methods.py``:
+the ``tasks/*`` handlers here only pick the protocol's method and the caller's owner).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ from proto import (
     RESOURCES_UNSUBSCRIBE,
     SERVER_DISCOVER,
     SUBSCRIPTIONS_LISTEN,
+    TASKS_CANCEL,
+    TASKS_EXTENSION,
+    TASKS_GET,
+    TASKS_LIST,
+    TASKS_RESULT,
+    TASKS_UPDATE,
     TOOLS_CALL,
     TOOLS_LIST,
     CallKind,
@@ -85,10 +92,12 @@ from proto import (
     SetLevelParams,
     SubscribeParams,
     Subscription,
+    TaskSpec,
     TextContent,
     ToolsCapability,
     build_call_result,
     capability_flags,
+    declares_tasks_extension,
     decode_params,
     encode_call_arguments,
     encode_notification,
@@ -102,6 +111,7 @@ from proto import (
     require_log_level,
     required_capabilities,
     resource_not_found,
+    supports_tasks,
     validation_failure_is_tool_error,
 )
 from server.call_queue import CallQueue
@@ -110,7 +120,8 @@ from server.input_rounds import InputRounds, RoundInputs
 from server.log_level_setting import LogLevelSetting
 from server.reply_router import ClientRequestSink, LogSink, ProgressSink
 from server.resource_subscriptions import ResourceSubscriptions
-from server.tool_catalog import ToolCatalog
+from server.task_methods import LEGACY_TASKS_CAPABILITY, TaskCall, TaskMethods, task_mode
+from server.tool_catalog import CatalogTool, ToolCatalog
 
 __all__ = ["Dispatcher", "NotificationSink"]
 
@@ -145,6 +156,8 @@ class Dispatcher:
         input_rounds: seals and opens the ``requestState`` of 2026-07-28 requests whose
             handlers ask the client for input (ADR-0009).
         visibility: keeps the catalog's items on and off as the fleet says (ADR-0010).
+        tasks: serves durable tasks (ADR-0011); None when the app has no tool that runs
+            as one (tasks are then neither advertised nor served).
     """
 
     def __init__(
@@ -155,19 +168,25 @@ class Dispatcher:
         list_ttl_ms: int,
         input_rounds: InputRounds,
         visibility: CatalogVisibility,
+        tasks: TaskMethods | None = None,
     ) -> None:
         self._catalog = catalog
         self._calls = calls
         self._rounds = input_rounds
         self._visibility = visibility
+        self._tasks = tasks if catalog.has_task_tools else None
         self._meta = ResultMeta(server_info=catalog.server_info)
         capabilities = _capabilities(catalog)
         self._capabilities = capabilities
+        discovered = capabilities
+        if self._tasks is not None:
+            # The extension is advertised in server/discover only (mcp-protocol.md 10.2).
+            discovered = msgspec.structs.replace(capabilities, extensions={TASKS_EXTENSION: {}})
         self._discover = _encoder.encode(
             DiscoverResult(
                 result_type="complete",
                 supported_versions=list(ALL_VERSIONS),
-                capabilities=capabilities,
+                capabilities=discovered,
                 ttl_ms=list_ttl_ms,
                 cache_scope="public",
                 meta=self._meta,
@@ -189,6 +208,7 @@ class Dispatcher:
         subscriptions: ResourceSubscriptions | None = None,
         principal: Principal | None = None,
         client_capabilities: int = 0,
+        connection: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
@@ -200,7 +220,8 @@ class Dispatcher:
         ``subscriptions`` its ``resources/subscribe`` URIs. ``principal`` defaults to an
         anonymous caller bound to ``session_id``. ``client_capabilities``: what the client
         declared in ``initialize`` (``ClientCapability`` flags); a handler's requests for
-        the client go to ``notify`` too.
+        the client go to ``notify`` too. ``connection``: a per-connection id on stdio,
+        scoping the tasks it creates (``TaskSpec.owner_of``).
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -222,6 +243,7 @@ class Dispatcher:
             subscriptions=subscriptions,
             principal=principal or Principal.anonymous(session_id or ""),
             client_capabilities=client_capabilities,
+            connection=connection,
         )
         return await handler(self, served)
 
@@ -292,6 +314,7 @@ class Dispatcher:
         param_headers: Mapping[str, list[str]] | None = None,
         on_long_wait: Callable[[], None] | None = None,
         principal: Principal | None = None,
+        connection: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
@@ -301,7 +324,7 @@ class Dispatcher:
         ``tools/call`` waits long for its worker (``CallQueue.call``). ``param_headers``:
         the request's ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport
         without headers passes None); a ``tools/call`` must mirror the tool's annotated
-        arguments in them.
+        arguments in them. ``connection`` as for :meth:`handshake`.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -323,6 +346,8 @@ class Dispatcher:
             log_level=_requested_log_level(params),
             principal=principal or _ANONYMOUS,
             client_capabilities=_declared_capabilities(params),
+            connection=connection,
+            tasks_declared=declares_tasks_extension(params.meta),
         )
         return await handler(self, served)
 
@@ -514,6 +539,14 @@ class Dispatcher:
         tool = self._catalog.get(params.name)
         if tool is None:
             raise InvalidParamsError(f"Unknown tool: {params.name}")
+        task_param = params.task if isinstance(params, CallToolParams2025) else UNSET
+        as_task = self._tasks is not None and task_mode(
+            tool,
+            version=version,
+            task_param=task_param,
+            extension_declared=served.tasks_declared,
+            modern=version in MODERN_VERSIONS,
+        )
         missing = tool.required_client & ~served.client_capabilities
         if missing:
             return self._lacks_capability(tool.name, missing, version)
@@ -523,6 +556,8 @@ class Dispatcher:
             if validation_failure_is_tool_error(version):
                 return self._tool_error(problem, version)
             raise InvalidParamsError(problem)
+        if as_task:
+            return await self._create_task(tool, raw_args, task_param, served)
         return await self._on_worker(
             served,
             kind=CallKind.TOOL,
@@ -532,6 +567,77 @@ class Dispatcher:
             meta=params.meta,
             asked=(params.name, raw_args),
         )
+
+    async def _create_task(
+        self, tool: CatalogTool, arguments: bytes, task_param: object, served: ServedRequest
+    ) -> bytes:
+        """A validated ``tools/call`` becomes a durable task (ADR-0011): created, then
+        answered at once in the request's protocol."""
+        tasks = self._served_tasks()
+        call = TaskCall(
+            tool=tool,
+            arguments=arguments,
+            version=served.version,
+            principal=served.principal,
+            owner=_owner(served),
+            request_id=served.request_id,
+            requested_ttl_ms=tasks.requested_ttl_ms(task_param),
+        )
+        if served.version in MODERN_VERSIONS:
+            return await tasks.create_modern(call)
+        return await tasks.create_legacy(call)
+
+    def _served_tasks(self) -> TaskMethods:
+        """The task methods, when this app serves tasks.
+
+        Raises:
+            MethodNotFoundError: it has no tool that runs as a task (-32601).
+        """
+        if self._tasks is None:
+            raise MethodNotFoundError("Method not found: this server runs no tasks")
+        return self._tasks
+
+    def _legacy_tasks(self, served: ServedRequest) -> TaskMethods:
+        """2025-11-25's task methods exist at that revision only (mcp-protocol.md 10.1).
+
+        Raises:
+            MethodNotFoundError: another revision, or no tasks (-32601).
+        """
+        if not supports_tasks(served.version):
+            raise MethodNotFoundError(
+                f"Method not found at protocol version {served.version}: {served.request.method}"
+            )
+        return self._served_tasks()
+
+    def _modern_tasks(self, served: ServedRequest) -> TaskMethods:
+        tasks = self._served_tasks()
+        tasks.require_extension(served.tasks_declared, served.request.method)
+        return tasks
+
+    async def _tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        return await self._legacy_tasks(served).legacy_get(served.request.params, _owner(served))
+
+    async def _tasks_result(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        tasks = self._legacy_tasks(served)
+        return await tasks.legacy_result(served.request.params, _owner(served))
+
+    async def _tasks_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        return await self._legacy_tasks(served).legacy_list(served.request.params, _owner(served))
+
+    async def _tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        tasks = self._legacy_tasks(served)
+        return await tasks.legacy_cancel(served.request.params, _owner(served))
+
+    async def _modern_tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        return await self._modern_tasks(served).modern_get(served.request.params, _owner(served))
+
+    async def _modern_tasks_update(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        tasks = self._modern_tasks(served)
+        return await tasks.modern_update(served.request.params, _owner(served))
+
+    async def _modern_tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
+        tasks = self._modern_tasks(served)
+        return await tasks.modern_cancel(served.request.params, _owner(served))
 
     async def _on_worker(
         self,
@@ -634,10 +740,14 @@ class Dispatcher:
     def _initialize_result(self, version: str) -> bytes:
         cached = self._initialize.get(version)
         if cached is None:
+            capabilities = self._capabilities
+            if self._tasks is not None and supports_tasks(version):
+                # Only that revision has the experimental core tasks (mcp-protocol.md 10.1).
+                capabilities = msgspec.structs.replace(capabilities, tasks=LEGACY_TASKS_CAPABILITY)
             cached = self._initialize[version] = _encoder.encode(
                 InitializeResult(
                     protocol_version=version,
-                    capabilities=self._capabilities,
+                    capabilities=capabilities,
                     server_info=implementation_for_version(self._catalog.server_info, version),
                     instructions=self._catalog.instructions or msgspec.UNSET,
                 )
@@ -711,10 +821,13 @@ class ServedRequest:
         principal: who the request is made for.
         client_capabilities: what its client can answer (``ClientCapability`` flags):
             declared in ``initialize`` (handshake era) or the request's envelope.
+        connection: the stdio connection's id ("" on HTTP), scoping its tasks.
+        tasks_declared: a 2026-07-28 request declares the tasks extension.
     """
 
     __slots__ = (
         "client_capabilities",
+        "connection",
         "log_level",
         "log_setting",
         "notify",
@@ -725,6 +838,7 @@ class ServedRequest:
         "request_id",
         "session_id",
         "subscriptions",
+        "tasks_declared",
         "version",
     )
 
@@ -743,8 +857,12 @@ class ServedRequest:
         subscriptions: ResourceSubscriptions | None = None,
         principal: Principal = _ANONYMOUS,
         client_capabilities: int = 0,
+        connection: str = "",
+        tasks_declared: bool = False,
     ) -> None:
         self.client_capabilities = client_capabilities
+        self.connection = connection
+        self.tasks_declared = tasks_declared
         self.request = request
         self.version = version
         self.request_id = request_id
@@ -774,6 +892,11 @@ _HANDSHAKE_METHODS: Final[Mapping[str, _Method]] = {
     INITIALIZE: Dispatcher._reinitialize,
     PING: Dispatcher._ping,
     LOGGING_SET_LEVEL: Dispatcher._set_log_level,
+    # 2025-11-25 sessions only; the handlers refuse other revisions (-32601).
+    TASKS_GET: Dispatcher._tasks_get,
+    TASKS_RESULT: Dispatcher._tasks_result,
+    TASKS_LIST: Dispatcher._tasks_list,
+    TASKS_CANCEL: Dispatcher._tasks_cancel,
 }
 """What each handshake-era version serves; anything else is -32601."""
 
@@ -788,9 +911,12 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
     COMPLETION_COMPLETE: Dispatcher._complete,
     SERVER_DISCOVER: Dispatcher._server_discover,
     SUBSCRIPTIONS_LISTEN: Dispatcher._listen,
+    TASKS_GET: Dispatcher._modern_tasks_get,
+    TASKS_UPDATE: Dispatcher._modern_tasks_update,
+    TASKS_CANCEL: Dispatcher._modern_tasks_cancel,
 }
-"""What 2026-07-28 serves; anything else (initialize, ping, resources/subscribe, ...) is
--32601 (checklist 4)."""
+"""What 2026-07-28 serves; anything else (initialize, ping, resources/subscribe,
+tasks/result, tasks/list, ...) is -32601 (checklist 4, mcp-protocol.md 10.2)."""
 
 
 def _arguments_object(raw: msgspec.Raw) -> bytes:
@@ -809,6 +935,12 @@ def _arguments_object(raw: msgspec.Raw) -> bytes:
     if data.strip() == b"null":
         return _EMPTY_ARGUMENTS
     raise InvalidParamsError("Invalid params: tools/call arguments must be a JSON object")
+
+
+def _owner(served: ServedRequest) -> str:
+    """Who the request's tasks belong to: its principal (a handshake-era HTTP caller with
+    its session) and its stdio connection (ADR-0011)."""
+    return TaskSpec.owner_of(served.principal, served.connection)
 
 
 def _subscriptions_of(served: ServedRequest) -> ResourceSubscriptions:

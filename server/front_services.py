@@ -22,6 +22,9 @@ from server.input_rounds import InputRounds, load_request_state_key
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
+from server.sync_redis import open_sync_redis
+from server.task_methods import TaskMethods
+from server.task_store import TaskRetention, TaskStore
 from server.tool_catalog import ToolCatalog
 
 __all__ = ["FrontServices", "open_front_services", "watch_stop_signals"]
@@ -101,12 +104,25 @@ async def open_front_services(
             meta=ResultMeta(server_info=catalog.server_info),
         )
         visibility = CatalogVisibility(catalog, redis, keys)
+        # Connections open on first use: a front whose app runs no tasks never opens one.
+        sync_redis = open_sync_redis(
+            address,
+            connections=config.task_redis_connections,
+            timeout_s=config.redis_command_timeout_s,
+        )
+        tasks = TaskMethods(
+            TaskStore(redis, sync_redis, keys, retention=_retention(config)),
+            meta=ResultMeta(server_info=catalog.server_info),
+            result_wait_s=catalog.longest_timeout_s + config.reply_grace_s,
+            page_size=config.list_page_size,
+        )
         dispatcher = Dispatcher(
             catalog,
             calls,
             list_ttl_ms=config.list_ttl_ms,
             input_rounds=rounds,
             visibility=visibility,
+            tasks=tasks,
         )
         changes = ChangeFeed(
             redis=redis,
@@ -127,6 +143,15 @@ async def open_front_services(
             )
         finally:
             nursery.cancel_scope.cancel()
+            sync_redis.close()
+
+
+def _retention(config: FrontConfig) -> TaskRetention:
+    return TaskRetention(
+        default_ttl_ms=config.task_ttl_ms,
+        max_ttl_ms=config.task_max_ttl_ms,
+        poll_ms=config.task_poll_interval_ms,
+    )
 
 
 async def watch_stop_signals(shutdown: trio.Event) -> None:

@@ -32,7 +32,6 @@ from proto import (
     INITIALIZE,
     MCP_SESSION_ID,
     MODERN_VERSIONS,
-    RESOURCES_READ,
     SUBSCRIPTIONS_LISTEN,
     BackendUnavailableError,
     ClientResponse,
@@ -60,6 +59,7 @@ from proto import (
     encode_result,
     era_of,
     is_batch,
+    mirrored_field,
     mirrored_name,
     parse_event_id,
     require_envelope,
@@ -594,7 +594,7 @@ def _check_routing_headers(
     if expected is None:
         return
     if len(headers.name) != 1 or decode_header_value(headers.name[0]) != expected:
-        field = "params.uri" if request.method == RESOURCES_READ else "params.name"
+        field = mirrored_field(request.method)
         raise HeaderMismatchError(f"Mcp-Name header must be present once and equal {field}")
 
 

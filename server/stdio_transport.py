@@ -52,6 +52,7 @@ from __future__ import annotations
 import getpass
 import itertools
 import os
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -194,6 +195,9 @@ class StdioConnection:
         self._running = 0
         self._all_done = trio.Event()
         self._request_numbers = itertools.count(1)
+        # Scopes the tasks this connection creates (TaskSpec.owner_of): another
+        # connection of the same user does not see them (ADR-0011).
+        self._connection_id = f"{front_id}-{secrets.token_hex(8)}"
         self._outbox, self._outbox_out = trio.open_memory_channel[bytes](_OUTBOX)
         self._reading = trio.CancelScope()
         self._writer_done = trio.Event()
@@ -447,6 +451,7 @@ class StdioConnection:
                     subscriptions=self._subscriptions,
                     principal=self._principal,
                     client_capabilities=self._client_capabilities,
+                    connection=self._connection_id,
                 )
         except CallCancelledError:
             return None  # cancelled by its request id through the fleet: nothing is sent
@@ -466,6 +471,7 @@ class StdioConnection:
             request_id=request_id,
             notify=notify,
             principal=self._principal,
+            connection=self._connection_id,
         )
 
     # --- listen subscriptions (2026-07-28) ---------------------------------------------------

@@ -33,10 +33,12 @@ from proto import (
     ResultMeta,
     TaskSupport,
     Tool,
+    ToolExecution,
     completion_key,
     structured_content_is_object,
     supports_icons,
     supports_structured_content,
+    supports_tasks,
 )
 from server.list_pages import ListPages, ListResult, ListSettings
 from server.prompt_catalog import CatalogPrompt, PromptCatalog
@@ -106,9 +108,14 @@ class CatalogTool:
 
     def listing_for(self, version: str) -> Tool:
         """The entry with only the fields ``version`` defines (checklist 45): ``title`` and
-        ``outputSchema`` from 2025-06-18, ``icons`` from 2025-11-25, and an object-rooted
-        ``outputSchema`` before 2026-07-28."""
+        ``outputSchema`` from 2025-06-18, ``icons`` from 2025-11-25, an object-rooted
+        ``outputSchema`` before 2026-07-28, and at 2025-11-25 ``execution.taskSupport`` for
+        a tool that may run as a task (absent means forbidden, mcp-protocol.md 10.1)."""
         tool = self.listing
+        if supports_tasks(version) and self.task_support is not TaskSupport.FORBIDDEN:
+            tool = msgspec.structs.replace(
+                tool, execution=ToolExecution(task_support=self.task_support.value)
+            )
         if not supports_structured_content(version):
             return msgspec.structs.replace(
                 tool, title=msgspec.UNSET, output_schema=msgspec.UNSET, icons=msgspec.UNSET
@@ -208,6 +215,15 @@ class ToolCatalog:
         if changed:
             self._show()
         return changed
+
+    @property
+    def has_task_tools(self) -> bool:
+        """Whether a registered tool may run as a durable task (ADR-0011): tasks are then
+        advertised and served."""
+        return any(
+            tool.task_support is not TaskSupport.FORBIDDEN
+            for tool in self._registered.items.values()
+        )
 
     @property
     def hidden(self) -> frozenset[str]:

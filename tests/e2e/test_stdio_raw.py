@@ -336,3 +336,29 @@ def test_no_usable_redis_is_one_clear_error(args: list[str], message: str) -> No
     assert process.snapshot() == []
     assert f"mcpfleet: error: {message}" in process.log()
     assert "Traceback" not in process.log()
+
+
+def test_tasks_on_stdio_belong_to_their_connection(
+    front: StdioProcess, shared_fleet: RunningFleet
+) -> None:
+    legacy(front)
+    assert "tasks" in front.snapshot()[0]["result"]["capabilities"]
+    arguments = {"seconds": 0.01, "steps": 1}
+    params = {"name": "sleep_progress", "arguments": arguments, "task": {"ttl": 60_000}}
+    front.send(request(1, "tools/call", params))
+    task = front.result(1)["task"]
+    assert task["status"] in ("working", "completed")  # a worker may already run tasks
+    front.send(request(2, "tasks/get", {"taskId": task["taskId"]}), request(3, "tasks/list"))
+    assert front.result(2)["taskId"] == task["taskId"]
+    assert [t["taskId"] for t in front.result(3)["tasks"]] == [task["taskId"]]
+    # The same user's other connection does not see it.
+    other = stdio_front(shared_fleet)
+    try:
+        legacy(other)
+        other.send(request(4, "tasks/get", {"taskId": task["taskId"]}), request(5, "tasks/list"))
+        assert other.error(4) == {"code": -32602, "message": "Task not found"}
+        assert other.result(5) == {"tasks": []}
+        other.close_stdin()
+        assert other.wait_exit(deadline_s=EXIT_DEADLINE_S) == 0, other.log()
+    finally:
+        other.kill()

@@ -9,17 +9,31 @@ import msgspec
 import pytest
 
 from proto import (
+    ALL_VERSIONS,
+    RELATED_TASK_KEY,
+    TASKS_EXTENSION,
+    Implementation,
+    ModernMeta,
+    ModernParams,
     Principal,
+    ResultMeta,
+    TaskAcknowledgement,
+    TaskError,
     TaskField,
     TaskJobSerializer,
     TaskSpec,
     TaskStatus,
+    declares_tasks_extension,
     decode_task_record,
     decode_task_spec,
     encode_task_spec,
     iso_time,
     legacy_task,
+    legacy_task_result,
+    mirrored_field,
+    mirrored_name,
     modern_task,
+    supports_tasks,
 )
 
 CREATED = 1_800_000_000_000
@@ -103,3 +117,68 @@ def test_rq_job_data_is_json_not_pickle() -> None:
     data = TaskJobSerializer.dumps(["workers.task_lane.run_task", None, ["t1"], {}])
     assert data.startswith(b"[")
     assert TaskJobSerializer.loads(data) == ["workers.task_lane.run_task", None, ["t1"], {}]
+
+
+def test_legacy_result_carries_the_related_task_and_keeps_other_meta() -> None:
+    outcome = b'{"result":{"content":[],"isError":true,"_meta":{"k":1}}}'
+    record = decode_task_record(
+        "t1", fields(status="completed", outcome=outcome.decode(), is_error="1")
+    )
+    assert record is not None
+    result = legacy_task_result(record)
+    assert isinstance(result, bytes)
+    assert msgspec.json.decode(result) == {
+        "content": [],
+        "isError": True,
+        "_meta": {"k": 1, RELATED_TASK_KEY: {"taskId": "t1"}},
+    }
+
+
+def test_legacy_result_of_a_failed_task_is_its_error_and_a_cancelled_one_has_none() -> None:
+    outcome = b'{"error":{"code":-32603,"message":"worker lost","data":{"n":1}}}'
+    failed = decode_task_record("t1", fields(status="failed", outcome=outcome.decode()))
+    assert failed is not None
+    error = legacy_task_result(failed)
+    assert isinstance(error, TaskError)
+    assert (error.code, error.message, bytes(error.data)) == (-32603, "worker lost", b'{"n":1}')  # type: ignore[arg-type]
+    cancelled = decode_task_record("t1", fields(status="cancelled", cancel="1"))
+    assert cancelled is not None and legacy_task_result(cancelled) is None
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "declared"),
+    [
+        ({"extensions": {TASKS_EXTENSION: {}}}, True),
+        ({"extensions": {"other/ext": {}}}, False),
+        ({"extensions": []}, False),
+        ({}, False),
+    ],
+)
+def test_the_extension_is_declared_per_request(
+    capabilities: dict[str, object], declared: bool
+) -> None:
+    assert declares_tasks_extension(ModernMeta(client_capabilities=capabilities)) is declared
+    assert declares_tasks_extension(msgspec.UNSET) is False
+
+
+def test_the_2026_acknowledgement_is_empty_but_stamped() -> None:
+    meta = ResultMeta(server_info=Implementation(name="s", version="1"))
+    ack = msgspec.json.decode(
+        msgspec.json.encode(TaskAcknowledgement(result_type="complete", meta=meta))
+    )
+    assert ack == {
+        "resultType": "complete",
+        "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "s", "version": "1"}},
+    }
+
+
+def test_tasks_exist_at_2025_11_25_only() -> None:
+    assert [v for v in ALL_VERSIONS if supports_tasks(v)] == ["2025-11-25"]
+
+
+@pytest.mark.parametrize("method", ["tasks/get", "tasks/update", "tasks/cancel"])
+def test_mcp_name_mirrors_the_task_id(method: str) -> None:
+    params = msgspec.json.decode(b'{"taskId":"abc","name":"n"}', type=ModernParams)
+    assert mirrored_name(method, params) == "abc"
+    assert mirrored_field(method) == "params.taskId"
+    assert mirrored_name("tasks/result", params) is None

@@ -1,0 +1,313 @@
+"""Durable tasks as each protocol serves them (mcp-protocol.md 10, ADR-0011): when a
+``tools/call`` becomes a task, and the ``tasks/*`` methods of both protocols, on top of
+:class:`server.task_store.TaskStore`.
+
+- **2025-11-25** (sessions negotiated at that revision only): the client decides with the
+  ``task`` param, within the tool's ``execution.taskSupport``; ``tasks/get``, a blocking
+  ``tasks/result``, ``tasks/list`` and ``tasks/cancel``. Unknown, expired and foreign ids are
+  all -32602 "Task not found".
+- **2026-07-28** (extension ``io.modelcontextprotocol/tasks``, declared per request): the
+  server decides; ``tasks/get`` inlines the outcome, ``tasks/update`` and ``tasks/cancel``
+  acknowledge. A request without the extension gets -32021.
+
+``tasks/result`` waits by polling the record with a growing interval (a first version; the
+task events channel is the wake-up to use instead).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import msgspec
+import trio
+from msgspec import UNSET, UnsetType
+
+from proto import (
+    TASKS_EXTENSION,
+    CreateTaskResultLegacy,
+    InvalidParamsError,
+    ListTasksParams,
+    ListTasksResult,
+    LocalProtocolError,
+    MethodNotFoundError,
+    MissingClientCapabilityError,
+    Principal,
+    ProtocolError,
+    ResultMeta,
+    TaskAcknowledgement,
+    TaskError,
+    TaskIdParams,
+    TaskMetadata,
+    TaskRecord,
+    TaskSpec,
+    TaskStatus,
+    TaskSupport,
+    TaskUpdateParams,
+    decode_params,
+    legacy_task,
+    legacy_task_result,
+    modern_task,
+    supports_tasks,
+)
+from server.task_store import TaskStore
+from server.tool_catalog import CatalogTool
+
+__all__ = ["TaskCall", "TaskMethods", "task_mode"]
+
+_encoder: Final = msgspec.json.Encoder()
+_json: Final = msgspec.json.Decoder()
+_id_params: Final = msgspec.json.Decoder(TaskIdParams)
+_update_params: Final = msgspec.json.Decoder(TaskUpdateParams)
+_list_params: Final = msgspec.json.Decoder(ListTasksParams)
+_task_metadata: Final = msgspec.json.Decoder(TaskMetadata)
+
+_RETRYABLE_MAX_ATTEMPTS: Final = 3
+"""Runs at most of a task whose tool is idempotent (a run lost with its worker is retried)."""
+
+_FIRST_POLL_S: Final = 0.05
+
+LEGACY_TASKS_CAPABILITY: Final[dict[str, object]] = {
+    "list": {},
+    "cancel": {},
+    "requests": {"tools": {"call": {}}},
+}
+"""The 2025-11-25 ``capabilities.tasks`` (mcp-protocol.md 10.1)."""
+
+_EXTENSION_REQUIRED: Final[dict[str, object]] = {
+    "requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}
+}
+
+
+class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
+    """A ``tools/call`` that becomes a task: what to run and for whom.
+
+    Attributes:
+        tool: the tool (its arguments already checked).
+        arguments: the validated arguments (a JSON object).
+        version: the request's protocol version.
+        principal: who asked.
+        owner: the ownership key (``TaskSpec.owner_of``).
+        request_id: the creating request's id at this front.
+        requested_ttl_ms: the retention the client asked for (2025-11-25), if any.
+    """
+
+    tool: CatalogTool
+    arguments: bytes
+    version: str
+    principal: Principal
+    owner: str
+    request_id: str
+    requested_ttl_ms: int | None = None
+
+
+def task_mode(
+    tool: CatalogTool,
+    *,
+    version: str,
+    task_param: object,
+    extension_declared: bool,
+    modern: bool,
+) -> bool:
+    """Whether a ``tools/call`` of ``tool`` runs as a task (True) or as a plain call.
+
+    Args:
+        tool: the tool called.
+        version: the request's version.
+        task_param: the 2025-11-25 ``task`` param (``UNSET`` when absent).
+        extension_declared: the 2026-07-28 request declares the tasks extension.
+        modern: the request is a 2026-07-28 one.
+
+    Raises:
+        MethodNotFoundError: 2025-11-25: a task asked of a forbidden tool, or a plain call
+            of a tool that requires one (mcp-protocol.md 10.1); a handshake revision
+            without tasks calling a tool that only runs as one.
+        MissingClientCapabilityError: 2026-07-28: the tool only runs as a task and the
+            request did not declare the extension (-32021, mcp-protocol.md 10.2).
+    """
+    support = tool.task_support
+    if modern:
+        if support is TaskSupport.FORBIDDEN:
+            return False  # a legacy ``task`` param never makes a task at 2026-07-28
+        if extension_declared:
+            return True
+        if support is TaskSupport.REQUIRED:
+            raise MissingClientCapabilityError(
+                f"Tool {tool.name!r} only runs as a task: declare the {TASKS_EXTENSION} "
+                "extension in the request's clientCapabilities",
+                _EXTENSION_REQUIRED,
+            )
+        return False
+    asked = not isinstance(task_param, UnsetType) and supports_tasks(version)
+    if asked and support is TaskSupport.FORBIDDEN:
+        raise MethodNotFoundError(f"Tool {tool.name!r} does not run as a task")
+    if not asked and support is TaskSupport.REQUIRED:
+        raise MethodNotFoundError(f"Tool {tool.name!r} only runs as a task")
+    return asked
+
+
+class TaskMethods:
+    """The task methods of both protocols for one front.
+
+    Args:
+        store: where tasks are.
+        meta: the ``_meta`` stamped on 2026-07-28 results.
+        result_wait_s: how long 2025-11-25 ``tasks/result`` waits for a task to end (the
+            longest tool timeout plus the reply grace).
+        page_size: most tasks on one ``tasks/list`` page.
+    """
+
+    def __init__(
+        self, store: TaskStore, *, meta: ResultMeta, result_wait_s: float, page_size: int
+    ) -> None:
+        self._store = store
+        self._meta = meta
+        self._result_wait_s = result_wait_s
+        self._page_size = page_size
+
+    # --- creation (both protocols) ---------------------------------------------------------
+
+    async def create(self, call: TaskCall) -> TaskRecord:
+        """Create the task (durably: a read finds it once this returns).
+
+        Raises:
+            BackendUnavailableError: Redis did not take it.
+        """
+        tool = call.tool
+        spec = TaskSpec(
+            tool=tool.name,
+            arguments=msgspec.Raw(call.arguments),
+            protocol_version=call.version,
+            principal=call.principal,
+            owner=call.owner,
+            request_id=call.request_id,
+            retryable=tool.retryable,
+            max_attempts=_RETRYABLE_MAX_ATTEMPTS if tool.retryable else 1,
+        )
+        return await self._store.create(spec, requested_ttl_ms=call.requested_ttl_ms)
+
+    async def create_legacy(self, call: TaskCall) -> bytes:
+        """2025-11-25: the nested ``CreateTaskResult``."""
+        record = await self.create(call)
+        return _encoder.encode(CreateTaskResultLegacy(task=legacy_task(record)))
+
+    async def create_modern(self, call: TaskCall) -> bytes:
+        """2026-07-28: the flat ``CreateTaskResult`` (``resultType: "task"``)."""
+        record = await self.create(call)
+        return _encoder.encode(modern_task(record, result_type="task", meta=self._meta))
+
+    @staticmethod
+    def requested_ttl_ms(task_param: object) -> int | None:
+        """The ``ttl`` of a 2025-11-25 ``task`` param (None: absent or null).
+
+        Raises:
+            InvalidParamsError: the param is not a task metadata object (-32602).
+        """
+        if isinstance(task_param, UnsetType):
+            return None
+        metadata = decode_params(msgspec.Raw(_encoder.encode(task_param)), _task_metadata)
+        ttl = metadata.ttl
+        return None if ttl is None or isinstance(ttl, UnsetType) else ttl
+
+    # --- 2025-11-25 ------------------------------------------------------------------------
+
+    async def legacy_get(self, params: msgspec.Raw, owner: str) -> bytes:
+        """``tasks/get``: the Task, flat."""
+        record = await self._store.get(decode_params(params, _id_params).task_id, owner)
+        return _encoder.encode(legacy_task(record))
+
+    async def legacy_result(self, params: msgspec.Raw, owner: str) -> bytes | msgspec.Raw:
+        """``tasks/result``: wait until the task ends, then its underlying result (with the
+        related-task ``_meta``) or the JSON-RPC error it ended with.
+
+        Raises:
+            ProtocolError: the task's own error; -32602 for a cancelled task (it has no
+                result) or an unknown one; -32603 when it did not end in time.
+        """
+        task_id = decode_params(params, _id_params).task_id
+        record = await self._store.get(task_id, owner)
+        interval_s = _FIRST_POLL_S
+        with trio.move_on_after(self._result_wait_s):
+            while not record.terminal:
+                await trio.sleep(interval_s)
+                interval_s = min(interval_s * 2, max(record.poll_ms, 50) / 1000)
+                record = await self._store.get(task_id, owner)
+        if not record.terminal:
+            raise ProtocolError(
+                f"Task {task_id} has not ended after {self._result_wait_s:g} s: "
+                "ask tasks/get, then tasks/result again"
+            )
+        outcome = legacy_task_result(record)
+        if isinstance(outcome, bytes):
+            return msgspec.Raw(outcome)
+        if isinstance(outcome, TaskError):
+            data = (
+                None if isinstance(outcome.data, UnsetType) else msgspec.json.decode(outcome.data)
+            )
+            raise ProtocolError(outcome.message, data, code=outcome.code)
+        if record.status is TaskStatus.CANCELLED:
+            raise InvalidParamsError(f"Task {task_id} was cancelled: it has no result")
+        raise LocalProtocolError(f"task {task_id} ended {record.status} without an outcome")
+
+    async def legacy_list(self, params: msgspec.Raw, owner: str) -> bytes:
+        """``tasks/list``: the caller's tasks, oldest first, paged."""
+        cursor = decode_params(params, _list_params).cursor
+        page = await self._store.list_page(
+            owner, None if isinstance(cursor, UnsetType) else cursor, page_size=self._page_size
+        )
+        return _encoder.encode(
+            ListTasksResult(
+                tasks=[legacy_task(record) for record in page.records],
+                next_cursor=UNSET if page.next_cursor is None else page.next_cursor,
+            )
+        )
+
+    async def legacy_cancel(self, params: msgspec.Raw, owner: str) -> bytes:
+        """``tasks/cancel``: the Task, already ``cancelled``; an ended task is -32602."""
+        task_id = decode_params(params, _id_params).task_id
+        moved, record = await self._store.cancel(task_id, owner)
+        task = legacy_task(record)
+        if not moved:
+            raise InvalidParamsError(
+                f"Cannot cancel task: already in terminal status '{task.status}'"
+            )
+        return _encoder.encode(task)
+
+    # --- 2026-07-28 (the extension) --------------------------------------------------------
+
+    async def modern_get(self, params: msgspec.Raw, owner: str) -> bytes:
+        """``tasks/get``: the DetailedTask, its result or error inline once ended."""
+        record = await self._store.get(decode_params(params, _id_params).task_id, owner)
+        return self._encode_detailed(record, "complete")
+
+    async def modern_update(self, params: msgspec.Raw, owner: str) -> bytes:
+        """``tasks/update``: no task asks for input yet, so every key is one that is not
+        outstanding, and ignored (mcp-protocol.md 10.2); the task must exist."""
+        await self._store.get(decode_params(params, _update_params).task_id, owner)
+        return self._acknowledgement()
+
+    async def modern_cancel(self, params: msgspec.Raw, owner: str) -> bytes:
+        """``tasks/cancel``: acknowledged, also for a task that has ended (idempotent)."""
+        await self._store.cancel(decode_params(params, _id_params).task_id, owner)
+        return self._acknowledgement()
+
+    @staticmethod
+    def require_extension(declared: bool, method: str) -> None:
+        """A 2026-07-28 ``tasks/*`` request must declare the extension itself.
+
+        Raises:
+            MissingClientCapabilityError: it did not (-32021, mcp-protocol.md 10.2).
+        """
+        if not declared:
+            raise MissingClientCapabilityError(
+                f"{method} needs the {TASKS_EXTENSION} extension in the request's "
+                "clientCapabilities",
+                _EXTENSION_REQUIRED,
+            )
+
+    def _encode_detailed(
+        self, record: TaskRecord, result_type: Literal["task", "complete"]
+    ) -> bytes:
+        return _encoder.encode(modern_task(record, result_type=result_type, meta=self._meta))
+
+    def _acknowledgement(self) -> bytes:
+        return _encoder.encode(TaskAcknowledgement(result_type="complete", meta=self._meta))

@@ -1,0 +1,334 @@
+"""The front side of durable tasks' storage (ADR-0011): create a task with its rq job, read
+it for its owner, cancel it, list an owner's tasks.
+
+Creation is the one place the front uses redis-py (rq speaks nothing else): the rq job
+and the task's record, retention and owner index go in ONE transaction, through a thread
+hop under the pool's limiter (:mod:`server.sync_redis`). Reads, cancellation and listing
+use the front's trio client. Every status change after creation goes through
+``TASK_TRANSITION``, so a task that ended never moves again.
+
+Ownership: every access compares the record's owner (``TaskSpec.owner_of``) with the
+caller's, and another owner's task is answered exactly like one that never existed or
+expired (:class:`proto.TaskNotFoundError`). Reads slide the task's retention.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import secrets
+import time
+from typing import Final
+
+import msgspec
+import redis
+import structlog
+import trio
+from rq import Queue
+
+from proto import (
+    CALL_PAYLOAD_FIELD,
+    CANCEL_STREAM_MAXLEN,
+    TASK_JOB_FUNCTION,
+    TASK_TRANSITION,
+    BackendUnavailableError,
+    CancelTask,
+    InvalidParamsError,
+    Keyspace,
+    TaskField,
+    TaskJobSerializer,
+    TaskNotFoundError,
+    TaskRecord,
+    TaskSpec,
+    TaskStatus,
+    decode_task_record,
+    encode_task_spec,
+    encode_wire,
+)
+from server.redis_client import RedisClient, RedisCommandError, RedisReply
+from server.sync_redis import SyncRedis
+
+__all__ = ["TaskPage", "TaskRetention", "TaskStore"]
+
+log = structlog.get_logger()
+
+_cursor_decoder: Final = msgspec.json.Decoder(tuple[int, str])
+_cursor_encoder: Final = msgspec.json.Encoder()
+
+
+class TaskRetention(msgspec.Struct, frozen=True, kw_only=True):
+    """How long tasks are kept and how often clients are told to poll.
+
+    Attributes:
+        default_ttl_ms: retention when the client asks for none.
+        max_ttl_ms: the most a client may ask for.
+        poll_ms: the polling interval suggested to clients.
+    """
+
+    default_ttl_ms: int
+    max_ttl_ms: int
+    poll_ms: int
+
+    def ttl_for(self, requested_ms: int | None) -> int:
+        """The retention a task gets: the request clamped to ``[1 s, max_ttl_ms]``, or the
+        default."""
+        if requested_ms is None:
+            return self.default_ttl_ms
+        return max(1000, min(requested_ms, self.max_ttl_ms))
+
+
+class TaskPage(msgspec.Struct, frozen=True):
+    """One page of an owner's tasks, oldest first, and the cursor of the next (if any)."""
+
+    records: list[TaskRecord]
+    next_cursor: str | None
+
+
+class TaskStore:
+    """Tasks in Redis, for one front process.
+
+    Args:
+        redis: the front's trio client (reads, cancellation, listing).
+        sync_redis: the redis-py client rq enqueues with (creation).
+        keys: the fleet's key schema.
+        retention: retention and polling settings.
+    """
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        sync_redis: SyncRedis,
+        keys: Keyspace,
+        *,
+        retention: TaskRetention,
+    ) -> None:
+        self._redis = redis
+        self._sync = sync_redis
+        self._keys = keys
+        self.retention = retention
+        self._queue = Queue(
+            keys.task_queue(), connection=sync_redis.client, serializer=TaskJobSerializer
+        )
+
+    async def create(self, spec: TaskSpec, *, requested_ttl_ms: int | None) -> TaskRecord:
+        """Create a task running ``spec`` for ``spec.owner``: its rq job, record, retention
+        and owner index in one transaction; once this returns, a read finds it.
+
+        Raises:
+            BackendUnavailableError: Redis did not take it (nothing was created).
+
+        Cancellation: the thread runs to its end (its socket timeouts bound it); the task
+        may then exist without its creator having heard of it.
+        """
+        task_id = secrets.token_urlsafe(32)
+        now_ms = _now_ms()
+        ttl_ms = self.retention.ttl_for(requested_ttl_ms)
+        fields: dict[str | bytes, str | bytes] = {
+            TaskField.STATUS.value: TaskStatus.WORKING.value,
+            TaskField.CREATED_MS.value: str(now_ms),
+            TaskField.UPDATED_MS.value: str(now_ms),
+            TaskField.TTL_MS.value: str(ttl_ms),
+            TaskField.POLL_MS.value: str(self.retention.poll_ms),
+            TaskField.OWNER.value: spec.owner,
+            TaskField.SPEC.value: encode_task_spec(spec),
+            TaskField.ATTEMPTS.value: "0",
+        }
+        await trio.to_thread.run_sync(
+            self._create_sync, task_id, fields, ttl_ms, spec.owner, now_ms,
+            limiter=self._sync.limiter,
+        )  # fmt: skip
+        log.info("task.created", task_id=task_id, tool=spec.tool, ttl_ms=ttl_ms)
+        return TaskRecord(
+            task_id=task_id,
+            status=TaskStatus.WORKING,
+            created_ms=now_ms,
+            updated_ms=now_ms,
+            ttl_ms=ttl_ms,
+            poll_ms=self.retention.poll_ms,
+            owner=spec.owner,
+        )
+
+    def _create_sync(
+        self,
+        task_id: str,
+        fields: dict[str | bytes, str | bytes],
+        ttl_ms: int,
+        owner: str,
+        now_ms: int,
+    ) -> None:
+        # rq puts the pipeline in MULTI itself, so it enqueues first; our writes join the
+        # same transaction (the contract of ADR-0011).
+        key = self._keys.task(task_id)
+        owner_key = self._keys.owner_tasks(owner)
+        try:
+            with self._sync.client.pipeline(transaction=True) as pipe:
+                self._queue.enqueue_call(
+                    TASK_JOB_FUNCTION,
+                    args=[task_id],
+                    job_id=task_id,
+                    timeout=-1,
+                    result_ttl=0,
+                    failure_ttl=math.ceil(ttl_ms / 1000),
+                    pipeline=pipe,
+                )
+                pipe.hset(key, items=[part for pair in fields.items() for part in pair])
+                pipe.pexpire(key, ttl_ms)
+                pipe.zadd(owner_key, {task_id: now_ms})
+                # The index lives as long as the longest task it may hold.
+                pipe.pexpire(owner_key, self.retention.max_ttl_ms)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise BackendUnavailableError(f"Redis did not take the task: {exc}") from None
+
+    async def get(self, task_id: str, owner: str) -> TaskRecord:
+        """The task ``task_id`` of ``owner``; its retention slides from now.
+
+        Raises:
+            TaskNotFoundError: no such task for this owner (unknown, expired, foreign).
+            BackendUnavailableError: Redis did not answer.
+        """
+        record = await self._read(task_id)
+        if record is None or record.owner != owner:
+            raise TaskNotFoundError()
+        await self._slide(record)
+        return record
+
+    async def cancel(self, task_id: str, owner: str) -> tuple[bool, TaskRecord]:
+        """Move ``owner``'s task to ``cancelled`` (with ``cancel="1"``) unless it has ended,
+        then tell the worker running it (``CancelTask`` on the broadcast stream).
+
+        Returns:
+            Whether it moved now, and the record as it stands afterwards (an ended task's
+            own status when it had ended, even a moment before).
+
+        Raises:
+            TaskNotFoundError: no such task for this owner.
+            BackendUnavailableError: Redis did not answer.
+        """
+        record = await self.get(task_id, owner)
+        if record.terminal:
+            return False, record
+        moved = await self._execute_script(task_id, TaskStatus.CANCELLED)
+        if moved == 1:
+            await self._execute(
+                "XADD", self._keys.cancel_stream(), "MAXLEN", "~", CANCEL_STREAM_MAXLEN, "*",
+                CALL_PAYLOAD_FIELD, encode_wire(CancelTask(task_id)),
+            )  # fmt: skip
+            log.info("task.cancelled", task_id=task_id)
+        after = await self._read(task_id)
+        if after is None:
+            raise TaskNotFoundError()
+        return moved == 1, after
+
+    async def list_page(self, owner: str, cursor: str | None, *, page_size: int) -> TaskPage:
+        """One page of ``owner``'s tasks by creation; expired ones leave the index here.
+
+        Raises:
+            InvalidParamsError: a cursor this store did not issue (-32602).
+            BackendUnavailableError: Redis did not answer.
+        """
+        index = self._keys.owner_tasks(owner)
+        start = 0 if cursor is None else await self._position(index, cursor)
+        ids = await self._execute("ZRANGE", index, start, start + page_size - 1, "WITHSCORES")
+        pairs = _pairs(ids)
+        replies = await self._execute_many(
+            [("HGETALL", self._keys.task(task_id)) for task_id, _ in pairs]
+        )
+        records: list[TaskRecord] = []
+        gone: list[str] = []
+        for (task_id, _score), fields in zip(pairs, replies, strict=True):
+            record = decode_task_record(task_id, _hash(fields))
+            if record is None:
+                gone.append(task_id)
+            elif record.owner == owner:
+                records.append(record)
+        if gone:
+            await self._execute("ZREM", index, *gone)
+        next_cursor = None
+        if len(pairs) == page_size:
+            last_id, last_score = pairs[-1]
+            next_cursor = _encode_cursor(last_score, last_id)
+        return TaskPage(records, next_cursor)
+
+    async def _position(self, index: str, cursor: str) -> int:
+        """Where the page after ``cursor`` starts: after its last task if still listed,
+        else after every task created up to that one's time."""
+        score, last_id = _decode_cursor(cursor)
+        rank, count = await self._execute_many(
+            [("ZRANK", index, last_id), ("ZCOUNT", index, "-inf", score)]
+        )
+        if isinstance(rank, int):
+            return rank + 1
+        return count if isinstance(count, int) else 0
+
+    async def _read(self, task_id: str) -> TaskRecord | None:
+        fields = await self._execute("HGETALL", self._keys.task(task_id))
+        return decode_task_record(task_id, _hash(fields))
+
+    async def _slide(self, record: TaskRecord) -> None:
+        await self._execute_many(
+            [
+                ("PEXPIRE", self._keys.task(record.task_id), record.ttl_ms),
+                ("PEXPIRE", self._keys.owner_tasks(record.owner), self.retention.max_ttl_ms),
+            ]
+        )
+
+    async def _execute_script(self, task_id: str, status: TaskStatus) -> int:
+        try:
+            moved = await self._redis.run_script(
+                TASK_TRANSITION,
+                [self._keys.task(task_id)],
+                [
+                    self._keys.task_events(), task_id, status.value, _now_ms(), "0",
+                    TaskField.CANCEL_REQUESTED.value, "1",
+                ],
+            )  # fmt: skip
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused the task change: {exc}") from None
+        return moved if isinstance(moved, int) else -1
+
+    async def _execute(self, *command: str | int | bytes) -> RedisReply:
+        (reply,) = await self._execute_many([command])
+        return reply
+
+    async def _execute_many(
+        self, commands: list[tuple[str | int | bytes, ...]]
+    ) -> list[RedisReply]:
+        if not commands:
+            return []
+        try:
+            return await self._redis.execute_many(commands)
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused a task command: {exc}") from None
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _hash(reply: RedisReply) -> dict[bytes, bytes]:
+    """An ``HGETALL`` reply (a flat list) as a mapping."""
+    if not isinstance(reply, list):
+        return {}
+    items = [item for item in reply if isinstance(item, bytes)]
+    return dict(zip(items[::2], items[1::2], strict=True))
+
+
+def _pairs(reply: RedisReply) -> list[tuple[str, int]]:
+    """A ``ZRANGE … WITHSCORES`` reply as (member, score) pairs."""
+    if not isinstance(reply, list):
+        return []
+    items = [item for item in reply if isinstance(item, bytes)]
+    return [(m.decode(), int(float(s))) for m, s in zip(items[::2], items[1::2], strict=True)]
+
+
+def _encode_cursor(score: int, task_id: str) -> str:
+    return base64.urlsafe_b64encode(_cursor_encoder.encode((score, task_id))).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        return _cursor_decoder.decode(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, msgspec.MsgspecError):
+        raise InvalidParamsError("Invalid cursor") from None
