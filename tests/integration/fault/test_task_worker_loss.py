@@ -86,9 +86,7 @@ def test_any_other_tools_task_fails_with_worker_lost_within_seconds(
     assert '"reason":"worker_lost"' in record["outcome"]
     assert record["attempts"] == "1"
     # Nothing of it stays with rq: no job (deleted right after the record moved).
-    wait_until(
-        lambda: not store.exists(f"rq:job:{task_id}"), deadline_s=5, what="the job deleted"
-    )
+    wait_until(lambda: not store.exists(f"rq:job:{task_id}"), deadline_s=5, what="the job deleted")
 
 
 # --- Through the HTTP front: what a client polling the tasks sees ----------------------------
