@@ -40,37 +40,42 @@ class _Bridge:
 _bridge: _Bridge | None = None
 
 
-def run_task(task_id: str) -> None:
+def run_task(task_id: str) -> rq.Retry | None:
     """rq's job function: run the task on this process's loop and wait for it, keeping the
     rq worker's and the job's heartbeats alive meanwhile.
 
     Never raises: a task's outcome (a failure included) is in its record, so rq always
-    records a successful job (and keeps nothing of it: ``result_ttl=0``).
+    records a successful job (and keeps nothing of it: ``result_ttl=0``) — except a run the
+    worker's shutdown interrupted whose task went back to ``working``: rq gets a ``Retry``
+    and puts the same job back on the queue itself, for another worker or the next start.
     """
     try:
         bridge = _bridge
         if bridge is None:
             log.error("task_lane.not_started", task_id=task_id)
-            return
+            return None
         worker = current_task_worker()
         name = worker.name if worker is not None else ""
         future = asyncio.run_coroutine_threadsafe(bridge.runner.run(task_id, name), bridge.loop)
-        _wait(future, worker)
+        retry_bound = _wait(future, worker)
     except Exception:  # rq must not see it: log it here, with the task's id
         log.error("task_lane.run_failed", task_id=task_id, exc_info=True)
+        return None
+    # rq fails the job instead once it retried it max times; the runner's own bound (the
+    # record's runs) is the one that counts, and never lets rq's be reached.
+    return rq.Retry(max=retry_bound) if retry_bound else None
 
 
-def _wait(future: concurrent.futures.Future[None], worker: TaskWorker | None) -> None:
+def _wait(future: concurrent.futures.Future[int], worker: TaskWorker | None) -> int:
     interval_s = worker.job_monitoring_interval if worker is not None else None
     while True:
         try:
-            future.result(timeout=interval_s)
-            return
+            return future.result(timeout=interval_s)
         except TimeoutError:
             _heartbeat(worker)
         except concurrent.futures.CancelledError:
             log.warning("task_lane.run_abandoned")  # the loop is going away
-            return
+            return 0
 
 
 def _heartbeat(worker: TaskWorker | None) -> None:
@@ -92,7 +97,7 @@ class TaskLane:
         runner: runs each task on this loop.
         threads: the rq threads (not started).
         drain_timeout_s: at shutdown, how long running tasks may take to finish before
-            they are interrupted (and recorded failed).
+            they are interrupted (and requeued, or recorded failed).
     """
 
     def __init__(self, runner: TaskRunner, threads: TaskThreads, *, drain_timeout_s: float) -> None:

@@ -8,6 +8,10 @@ cancellation), and record the outcome.
   ``completed``; a JSON-RPC error (an unknown tool, a client capability the handler needed)
   ends it ``failed``; a cancellation ``cancelled``. ``TASK_TRANSITION`` ignores all of these
   once the task has ended otherwise (a cancel that won the race).
+- A run the worker's shutdown interrupts (past ``worker.drain_timeout_s``) goes back in line
+  while its tool is retryable (idempotent) and runs are left: the record back to
+  ``working``, the rq job requeued by rq itself (:func:`workers.task_lane.run_task` returns
+  rq a ``Retry``); any other ends ``failed`` with a "worker stopped" error.
 - Progress goes to the record's ``progress`` field; ``ctx.log`` entries to the worker's log
   only. A handler cannot ask the client for input yet: it runs with a channel that reaches
   no client.
@@ -51,7 +55,7 @@ __all__ = ["TaskRunner"]
 
 log = structlog.get_logger()
 
-STOPPED_MESSAGE: Final = "The worker stopped before the task finished"
+STOPPED_MESSAGE: Final = "Worker stopped: the task's worker shut down before it finished"
 
 
 class _ResultOutcome(msgspec.Struct, frozen=True):
@@ -71,7 +75,7 @@ _is_error_decoder: Final = msgspec.json.Decoder(_IsError)
 
 
 class _Running:
-    __slots__ = ("flag", "stopping", "task")
+    __slots__ = ("flag", "retry_bound", "runs", "stopping", "task", "tool")
 
     def __init__(self, task: asyncio.Task[None]) -> None:
         self.task = task
@@ -79,6 +83,12 @@ class _Running:
         """Set by a client's cancel (before the task is cancelled, as for calls)."""
         self.stopping = False
         """Set when the worker's shutdown interrupts the run."""
+        self.tool = ""
+        self.runs = 0
+        """This run's number (known once the run is counted)."""
+        self.retry_bound = 0
+        """The task's ``max_attempts`` while it may run again (a retryable tool with runs
+        left); 0 otherwise."""
 
 
 class TaskRunner:
@@ -123,14 +133,20 @@ class TaskRunner:
             running.task.cancel()
 
     def interrupt_all(self) -> None:
-        """Shutdown past the drain timeout: stop every run; each records its task failed."""
+        """Shutdown past the drain timeout: stop every run; each puts its task back in line
+        (a retryable tool with runs left) or records it failed."""
         for running in self._running.values():
             running.stopping = True
             running.task.cancel()
 
-    async def run(self, task_id: str, worker_name: str) -> None:
+    async def run(self, task_id: str, worker_name: str) -> int:
         """Run the task, recording its outcome. Never raises for what the task does or
-        for Redis (logged)."""
+        for Redis (logged).
+
+        Returns:
+            0, or, when the worker's shutdown interrupted the run and the task went back to
+            ``working`` for another run, the task's ``max_attempts`` (rq's retry bound).
+        """
         task = asyncio.current_task()
         assert task is not None
         running = _Running(task)
@@ -140,25 +156,25 @@ class TaskRunner:
             with structlog.contextvars.bound_contextvars(
                 **self._log_context, task_id=task_id, worker=worker_name
             ):
-                await self._run_guarded(task_id, worker_name, running)
+                return await self._run_guarded(task_id, worker_name, running)
         finally:
             self._running.pop(task_id, None)
 
-    async def _run_guarded(self, task_id: str, worker_name: str, running: _Running) -> None:
+    async def _run_guarded(self, task_id: str, worker_name: str, running: _Running) -> int:
         try:
-            await self._run(task_id, worker_name, running.flag)
+            await self._run(task_id, worker_name, running)
         except asyncio.CancelledError:
             if not (running.flag.is_set() or running.stopping):
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]  # in a task
             if running.stopping:
-                await self._record_stopped(task_id)
-            else:
-                log.info("task.cancelled")
+                return await self._record_stopped(task_id, running)
+            log.info("task.cancelled")
         except (BackendUnavailableError, RedisCommandError) as exc:
             log.error("task.redis_failed", error=str(exc))
+        return 0
 
-    async def _run(self, task_id: str, worker_name: str, flag: threading.Event) -> None:
+    async def _run(self, task_id: str, worker_name: str, running: _Running) -> None:
         fields = await self._records.read(task_id)
         record = decode_task_record(task_id, fields)
         if record is None:
@@ -183,8 +199,11 @@ class TaskRunner:
             error = ErrorObject(ErrorCode.INTERNAL_ERROR, "The task's record is damaged")
             await self._record(task_id, error)
             return
-        log.info("task.started", tool=spec.tool, attempt=record.attempts + 1)
-        outcome, overrun = await self._execute(task_id, spec, flag)
+        running.tool, running.runs = spec.tool, record.attempts + 1
+        if spec.retryable and running.runs < spec.max_attempts:
+            running.retry_bound = spec.max_attempts
+        log.info("task.started", tool=spec.tool, attempt=running.runs)
+        outcome, overrun = await self._execute(task_id, spec, running.flag)
         await self._record(task_id, outcome)
         if overrun is not None:
             # A sync handler past its limit holds its thread, hence this task's slot, until
@@ -248,9 +267,30 @@ class TaskRunner:
         self.tasks_run += 1
         log.info("task.ended", status=status.value, recorded=moved is Transition.MOVED)
 
-    async def _record_stopped(self, task_id: str) -> None:
-        error = ErrorObject(ErrorCode.INTERNAL_ERROR, STOPPED_MESSAGE)
+    async def _record_stopped(self, task_id: str, running: _Running) -> int:
+        """The shutdown interrupted the run: back in line if it may run again, else failed.
+        Returns rq's retry bound when it went back in line, else 0."""
         with contextlib.suppress(BackendUnavailableError, RedisCommandError):
+            if running.retry_bound:
+                message = (
+                    "Requeued: the worker running it stopped before it finished (run "
+                    f"{running.runs} of {running.retry_bound})"
+                )
+                moved = await self._records.transition(
+                    task_id,
+                    TaskStatus.WORKING,
+                    fields={TaskField.MESSAGE: message, TaskField.WORKER: ""},
+                )
+                if moved is Transition.MOVED:
+                    log.warning("task.requeued_after_shutdown", runs=running.runs)
+                    return running.retry_bound
+                return 0  # it ended meanwhile (a cancel): nothing to run again
+            error = ErrorObject(
+                ErrorCode.INTERNAL_ERROR,
+                f"The worker running tool {running.tool!r} stopped before it finished; the "
+                "task may have partly run",
+                {"reason": "worker_stopped", "runs": running.runs},
+            )
             await self._records.transition(
                 task_id,
                 TaskStatus.FAILED,
@@ -260,6 +300,7 @@ class TaskRunner:
                 },
             )
         log.warning("task.interrupted_by_shutdown")
+        return 0
 
 
 def _ending(
