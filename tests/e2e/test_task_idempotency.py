@@ -195,3 +195,26 @@ def test_the_key_is_kept_hashed_for_the_tasks_retention(
     (claim,) = [c for c, v in held.items() if v == str(task_id).encode()]
     assert key.encode() not in claim
     assert 3_000_000 < conn.pttl(claim) <= 3_600_000  # the default retention
+
+
+def test_the_same_arguments_spelled_differently_are_the_same_call(http: httpx.Client) -> None:
+    session = Session(http)
+    key = new_key()
+    first = legacy_call(session, key, text="spaced")
+    meta = f'"_meta": {{"{IDEMPOTENCY_KEY}": "{key}"}}'
+    body = (
+        '{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "maybe_task",'
+        ' "arguments": {  "text" :   "spaced"  }, "task": {}, ' + meta + "}}"
+    )
+    response = session.http.post(
+        "/mcp",
+        content=body.encode(),
+        headers={
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": session.version,
+            "mcp-session-id": session.id,
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["task"]["taskId"] == first["taskId"]
