@@ -259,6 +259,8 @@ from proto.subscriptions import (
     resource_updated_notification,
 )
 from proto.tasks import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_MAX_CHARS,
     RELATED_TASK_KEY,
     TASK_JOB_FUNCTION,
     TASKS_EXTENSION,
@@ -269,6 +271,7 @@ from proto.tasks import (
     ListTasksResult,
     ModernTask,
     TaskAcknowledgement,
+    TaskCallParams,
     TaskError,
     TaskField,
     TaskIdParams,
@@ -388,6 +391,8 @@ __all__ = [
     "HANDSHAKE_VERSIONS",
     "HEADER_ANNOTATION",
     "HOLD_IF_OWNER",
+    "IDEMPOTENCY_KEY",
+    "IDEMPOTENCY_KEY_MAX_CHARS",
     "INITIALIZE",
     "INPUT_REQUEST_METHODS",
     "KEEPALIVE_COMMENT",
@@ -581,6 +586,7 @@ __all__ = [
     "Subscription",
     "SubscriptionFilter",
     "TaskAcknowledgement",
+    "TaskCallParams",
     "TaskError",
     "TaskField",
     "TaskIdParams",

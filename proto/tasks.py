@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -29,6 +29,8 @@ from proto.mcp_struct import JsonObject, McpStruct
 from proto.principal import Principal
 
 __all__ = [
+    "IDEMPOTENCY_KEY",
+    "IDEMPOTENCY_KEY_MAX_CHARS",
     "RELATED_TASK_KEY",
     "TASKS_EXTENSION",
     "TASK_JOB_FUNCTION",
@@ -39,6 +41,7 @@ __all__ = [
     "ListTasksResult",
     "ModernTask",
     "TaskAcknowledgement",
+    "TaskCallParams",
     "TaskError",
     "TaskField",
     "TaskIdParams",
@@ -65,6 +68,14 @@ in a request's ``clientCapabilities.extensions`` when the client takes tasks for
 
 RELATED_TASK_KEY: Final = "io.modelcontextprotocol/related-task"
 """The 2025-11-25 ``_meta`` key tying a message to its task: ``{"taskId": ...}``."""
+
+IDEMPOTENCY_KEY: Final = "mcpfleet/idempotencyKey"
+"""The ``_meta`` key of a task-creating ``tools/call`` naming the client's idempotency key
+(docs/tasks.md): a resubmission with the same key by the same owner is answered with the
+task the first one created. Read only when a call becomes a task; ignored otherwise."""
+
+IDEMPOTENCY_KEY_MAX_CHARS: Final = 200
+"""The longest idempotency key taken (a longer one, or an empty one, is -32602)."""
 
 
 TASK_JOB_FUNCTION: Final = "workers.task_lane.run_task"
@@ -278,6 +289,29 @@ class TaskMetadata(McpStruct, frozen=True):
     """The 2025-11-25 ``task`` param of a task-augmented request."""
 
     ttl: int | UnsetType | None = UNSET
+
+
+_IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_CHARS)]
+
+
+class _TaskCallMeta(msgspec.Struct, frozen=True):
+    idempotency_key: _IdempotencyKey | UnsetType = msgspec.field(
+        default=UNSET, name=IDEMPOTENCY_KEY
+    )
+
+
+class TaskCallParams(msgspec.Struct, frozen=True):
+    """What a task-creating ``tools/call`` carries beyond a plain one, in either protocol:
+    the client's idempotency key in ``_meta`` (other fields are skipped)."""
+
+    meta: _TaskCallMeta | UnsetType = msgspec.field(default=UNSET, name="_meta")
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The key, if the call carries one."""
+        if isinstance(self.meta, UnsetType) or isinstance(self.meta.idempotency_key, UnsetType):
+            return None
+        return self.meta.idempotency_key
 
 
 class TaskIdParams(McpStruct, frozen=True):

@@ -582,6 +582,7 @@ class Dispatcher:
             owner=_owner(served),
             request_id=served.request_id,
             requested_ttl_ms=tasks.requested_ttl_ms(task_param),
+            idempotency_key=tasks.idempotency_key(served.request.params),
         )
         if served.version in MODERN_VERSIONS:
             return await tasks.create_modern(call)

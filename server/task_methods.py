@@ -35,6 +35,7 @@ from proto import (
     ProtocolError,
     ResultMeta,
     TaskAcknowledgement,
+    TaskCallParams,
     TaskError,
     TaskIdParams,
     TaskMetadata,
@@ -60,6 +61,7 @@ _id_params: Final = msgspec.json.Decoder(TaskIdParams)
 _update_params: Final = msgspec.json.Decoder(TaskUpdateParams)
 _list_params: Final = msgspec.json.Decoder(ListTasksParams)
 _task_metadata: Final = msgspec.json.Decoder(TaskMetadata)
+_call_params: Final = msgspec.json.Decoder(TaskCallParams)
 
 _RETRYABLE_MAX_ATTEMPTS: Final = 3
 """Runs at most of a task whose tool is idempotent (a run lost with its worker is retried)."""
@@ -89,6 +91,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
         owner: the ownership key (``TaskSpec.owner_of``).
         request_id: the creating request's id at this front.
         requested_ttl_ms: the retention the client asked for (2025-11-25), if any.
+        idempotency_key: the client's ``_meta["mcpfleet/idempotencyKey"]``, if any.
     """
 
     tool: CatalogTool
@@ -98,6 +101,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     owner: str
     request_id: str
     requested_ttl_ms: int | None = None
+    idempotency_key: str | None = None
 
 
 def task_mode(
@@ -167,9 +171,11 @@ class TaskMethods:
     # --- creation (both protocols) ---------------------------------------------------------
 
     async def create(self, call: TaskCall) -> TaskRecord:
-        """Create the task (durably: a read finds it once this returns).
+        """Create the task (durably: a read finds it once this returns), or, for a call
+        whose idempotency key the owner already used, answer the task it created.
 
         Raises:
+            InvalidParamsError: the key was used for another tool or other arguments.
             BackendUnavailableError: Redis did not take it.
         """
         tool = call.tool
@@ -183,7 +189,9 @@ class TaskMethods:
             retryable=tool.retryable,
             max_attempts=_RETRYABLE_MAX_ATTEMPTS if tool.retryable else 1,
         )
-        return await self._store.create(spec, requested_ttl_ms=call.requested_ttl_ms)
+        return await self._store.create(
+            spec, requested_ttl_ms=call.requested_ttl_ms, idempotency_key=call.idempotency_key
+        )
 
     async def create_legacy(self, call: TaskCall) -> bytes:
         """2025-11-25: the nested ``CreateTaskResult``."""
@@ -207,6 +215,17 @@ class TaskMethods:
         metadata = decode_params(msgspec.Raw(_encoder.encode(task_param)), _task_metadata)
         ttl = metadata.ttl
         return None if ttl is None or isinstance(ttl, UnsetType) else ttl
+
+    @staticmethod
+    def idempotency_key(params: msgspec.Raw) -> str | None:
+        """The ``_meta["mcpfleet/idempotencyKey"]`` of a ``tools/call`` that becomes a task,
+        in either protocol (None: absent).
+
+        Raises:
+            InvalidParamsError: not a string of 1 to ``IDEMPOTENCY_KEY_MAX_CHARS``
+                characters (-32602).
+        """
+        return decode_params(params, _call_params).idempotency_key
 
     # --- 2025-11-25 ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import math
 import secrets
 import time
@@ -28,12 +29,9 @@ import trio
 from rq import Queue
 
 from proto import (
-    CALL_PAYLOAD_FIELD,
-    CANCEL_STREAM_MAXLEN,
+    HOLD_IF_OWNER,
     TASK_JOB_FUNCTION,
-    TASK_TRANSITION,
     BackendUnavailableError,
-    CancelTask,
     InvalidParamsError,
     Keyspace,
     TaskField,
@@ -43,15 +41,24 @@ from proto import (
     TaskSpec,
     TaskStatus,
     decode_task_record,
+    decode_task_spec,
     encode_task_spec,
-    encode_wire,
 )
 from server.redis_client import RedisClient, RedisCommandError, RedisReply
 from server.sync_redis import SyncRedis
+from server.task_cancel import cancel_task
 
 __all__ = ["TaskPage", "TaskRetention", "TaskStore"]
 
 log = structlog.get_logger()
+
+_CLAIM_ROUNDS: Final = 3
+"""Tries at an idempotency key whose claims keep vanishing (expiring, released as stale)."""
+_CLAIM_WAIT_S: Final = 5.0
+"""How long a resubmission waits for the task a claim names to appear (its creator holds
+the claim from before its transaction until after it)."""
+_FIRST_CLAIM_POLL_S: Final = 0.01
+_LAST_CLAIM_POLL_S: Final = 0.2
 
 _cursor_decoder: Final = msgspec.json.Decoder(tuple[int, str])
 _cursor_encoder: Final = msgspec.json.Encoder()
@@ -111,19 +118,57 @@ class TaskStore:
             keys.task_queue(), connection=sync_redis.client, serializer=TaskJobSerializer
         )
 
-    async def create(self, spec: TaskSpec, *, requested_ttl_ms: int | None) -> TaskRecord:
+    async def create(
+        self,
+        spec: TaskSpec,
+        *,
+        requested_ttl_ms: int | None,
+        idempotency_key: str | None = None,
+    ) -> TaskRecord:
         """Create a task running ``spec`` for ``spec.owner``: its rq job, record, retention
         and owner index in one transaction; once this returns, a read finds it.
 
+        With ``idempotency_key``, the owner's key is claimed first (``SET NX PX``, holding
+        the new task's id for the task's retention); when a submission already holds it,
+        that task is answered as it stands (its retention and the key's slide) and nothing
+        is created. A claim whose task does not appear within ``_CLAIM_WAIT_S`` (its
+        creation failed, or the task expired) is released and claimed again.
+
         Raises:
+            InvalidParamsError: the key names the owner's task of another tool or other
+                arguments (-32602).
             BackendUnavailableError: Redis did not take it (nothing was created).
 
         Cancellation: the thread runs to its end (its socket timeouts bound it); the task
         may then exist without its creator having heard of it.
         """
-        task_id = secrets.token_urlsafe(32)
-        now_ms = _now_ms()
         ttl_ms = self.retention.ttl_for(requested_ttl_ms)
+        if idempotency_key is None:
+            return await self._create_new(spec, secrets.token_urlsafe(32), ttl_ms)
+        claim = self._keys.task_idempotency(spec.owner, _digest(idempotency_key))
+        for _ in range(_CLAIM_ROUNDS):
+            task_id = secrets.token_urlsafe(32)
+            if await self._execute("SET", claim, task_id, "NX", "PX", ttl_ms) is not None:
+                try:
+                    return await self._create_new(spec, task_id, ttl_ms)
+                except BackendUnavailableError:
+                    await self._release_claim(claim, task_id)
+                    raise
+            holder = await self._execute("GET", claim)
+            if not isinstance(holder, bytes):
+                continue  # it expired between the two commands: claim it again
+            found = await self._claimed(holder.decode(), spec)
+            if found is not None:
+                # The key first, so it never outlives the task it names.
+                await self._hold(claim, found.task_id, "refresh", found.ttl_ms)
+                await self._slide(found)
+                log.info("task.resubmitted", task_id=found.task_id, tool=spec.tool)
+                return found
+            await self._release_claim(claim, holder.decode())
+        raise BackendUnavailableError("Could not settle the task's idempotency key: try again")
+
+    async def _create_new(self, spec: TaskSpec, task_id: str, ttl_ms: int) -> TaskRecord:
+        now_ms = _now_ms()
         fields: dict[str | bytes, str | bytes] = {
             TaskField.STATUS.value: TaskStatus.WORKING.value,
             TaskField.CREATED_MS.value: str(now_ms),
@@ -181,6 +226,47 @@ class TaskStore:
         except redis.RedisError as exc:
             raise BackendUnavailableError(f"Redis did not take the task: {exc}") from None
 
+    async def _claimed(self, task_id: str, spec: TaskSpec) -> TaskRecord | None:
+        """The owner's task an idempotency claim names, once its record exists (its creator
+        may still be writing it); None when none appears within ``_CLAIM_WAIT_S``.
+
+        Raises:
+            InvalidParamsError: the task runs another tool or other arguments.
+        """
+        fields: dict[bytes, bytes] = {}
+        record: TaskRecord | None = None
+        interval_s = _FIRST_CLAIM_POLL_S
+        with trio.move_on_after(_CLAIM_WAIT_S):
+            while True:
+                fields = _hash(await self._execute("HGETALL", self._keys.task(task_id)))
+                record = decode_task_record(task_id, fields)
+                if record is not None:
+                    break
+                await trio.sleep(interval_s)
+                interval_s = min(interval_s * 2, _LAST_CLAIM_POLL_S)
+        if record is None or record.owner != spec.owner:
+            return None
+        if not _same_call(fields.get(TaskField.SPEC.value.encode(), b""), spec):
+            raise InvalidParamsError(
+                "Idempotency key already used for another tool call (another tool or other "
+                "arguments): use a new key for a new call"
+            )
+        return record
+
+    async def _release_claim(self, claim: str, task_id: str) -> None:
+        """Drop an idempotency claim if it still names ``task_id``; best effort (a claim
+        left behind is released by the next submission that finds no task behind it)."""
+        try:
+            await self._hold(claim, task_id, "release", 0)
+        except BackendUnavailableError as exc:
+            log.warning("task.claim_not_released", error=str(exc))
+
+    async def _hold(self, claim: str, task_id: str, action: str, ttl_ms: int) -> None:
+        try:
+            await self._redis.run_script(HOLD_IF_OWNER, [claim], [task_id, action, ttl_ms])
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused the idempotency key: {exc}") from None
+
     async def get(self, task_id: str, owner: str) -> TaskRecord:
         """The task ``task_id`` of ``owner``; its retention slides from now.
 
@@ -209,17 +295,11 @@ class TaskStore:
         record = await self.get(task_id, owner)
         if record.terminal:
             return False, record
-        moved = await self._execute_script(task_id, TaskStatus.CANCELLED)
-        if moved == 1:
-            await self._execute(
-                "XADD", self._keys.cancel_stream(), "MAXLEN", "~", CANCEL_STREAM_MAXLEN, "*",
-                CALL_PAYLOAD_FIELD, encode_wire(CancelTask(task_id)),
-            )  # fmt: skip
-            log.info("task.cancelled", task_id=task_id)
+        moved = await cancel_task(self._redis, self._keys, task_id)
         after = await self._read(task_id)
         if after is None:
             raise TaskNotFoundError()
-        return moved == 1, after
+        return moved, after
 
     async def list_page(self, owner: str, cursor: str | None, *, page_size: int) -> TaskPage:
         """One page of ``owner``'s tasks by creation; expired ones leave the index here.
@@ -274,20 +354,6 @@ class TaskStore:
             ]
         )
 
-    async def _execute_script(self, task_id: str, status: TaskStatus) -> int:
-        try:
-            moved = await self._redis.run_script(
-                TASK_TRANSITION,
-                [self._keys.task(task_id)],
-                [
-                    self._keys.task_events(), task_id, status.value, _now_ms(), "0",
-                    TaskField.CANCEL_REQUESTED.value, "1",
-                ],
-            )  # fmt: skip
-        except RedisCommandError as exc:
-            raise BackendUnavailableError(f"Redis refused the task change: {exc}") from None
-        return moved if isinstance(moved, int) else -1
-
     async def _execute(self, *command: str | int | bytes) -> RedisReply:
         (reply,) = await self._execute_many([command])
         return reply
@@ -301,6 +367,27 @@ class TaskStore:
             return await self._redis.execute_many(commands)
         except RedisCommandError as exc:
             raise BackendUnavailableError(f"Redis refused a task command: {exc}") from None
+
+
+def _digest(key: str) -> str:
+    """An idempotency key as it appears in its Redis key: fixed length, and never mistaken
+    for part of the owner."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _same_call(stored_spec: bytes, spec: TaskSpec) -> bool:
+    """Whether a stored task runs the same tool with the same arguments as ``spec`` (equal
+    as JSON values: key order and spacing do not matter)."""
+    try:
+        stored = decode_task_spec(stored_spec)
+    except msgspec.MsgspecError:
+        return False
+    same_arguments = _json_value(stored.arguments) == _json_value(spec.arguments)
+    return stored.tool == spec.tool and same_arguments
+
+
+def _json_value(raw: msgspec.Raw) -> object:
+    return msgspec.json.decode(bytes(raw) or b"{}")
 
 
 def _now_ms() -> int:

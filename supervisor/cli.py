@@ -5,6 +5,7 @@
     mcpfleet stdio --app … --redis URL       # a stdio front for a fleet already running
     mcpfleet tools disable NAME              # turn a tool off fleet-wide (also prompts,
                                              # resources; enable, reset, list)
+    mcpfleet tasks list|get ID|cancel ID      # the fleet's durable tasks, every owner's
     mcpfleet front|worker --config-json …    # children, started by ``up``
 
 Only this module is imported by the console script; it imports the front and worker
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     stdio.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
     _add_visibility_commands(sub)
+    _add_task_commands(sub)
 
     for role in ("front", "worker"):
         child = sub.add_parser(role, help=f"run one {role} process (started by `mcpfleet up`)")
@@ -103,6 +105,37 @@ def _add_visibility_commands(sub: argparse._SubParsersAction[argparse.ArgumentPa
             parser.add_argument("--fleet", help="the fleet's Redis key namespace")
             parser.add_argument("--data-dir", help="the running fleet's state directory")
             parser.add_argument("--config", help="config file (default ./mcpfleet.toml)")
+
+
+_TASK_ACTIONS = {
+    "list": "the fleet's tasks, every owner's, oldest first",
+    "get": "one task's whole record (spec, outcome, progress) as JSON",
+    "cancel": "cancel a task as its client would (a queued one never starts)",
+}
+
+
+def _add_task_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = sub.add_parser("tasks", help="list, inspect and cancel the fleet's durable tasks")
+    actions = command.add_subparsers(dest="action", required=True)
+    for action, help_text in _TASK_ACTIONS.items():
+        parser = actions.add_parser(action, help=help_text)
+        if action == "list":
+            parser.add_argument(
+                "--status",
+                choices=["working", "input_required", "completed", "failed", "cancelled"],
+                help="only tasks in this status (as recorded: a tool error is completed)",
+            )
+            parser.add_argument("--json", action="store_true", help="a JSON array of records")
+        else:
+            parser.add_argument("task_id", metavar="TASK_ID")
+        parser.add_argument(
+            "--redis",
+            dest="redis_url",
+            help="the fleet's Redis URL (default: the fleet `mcpfleet up` runs from --data-dir)",
+        )
+        parser.add_argument("--fleet", help="the fleet's Redis key namespace")
+        parser.add_argument("--data-dir", help="the running fleet's state directory")
+        parser.add_argument("--config", help="config file (default ./mcpfleet.toml)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +185,8 @@ def _run(args: argparse.Namespace) -> int:
         return _stdio(args)
     if args.command in LIST_KINDS:
         return _visibility(args)
+    if args.command == "tasks":
+        return _tasks(args)
     if args.command == "worker":
         from supervisor.entrypoints import run_worker_process  # noqa: PLC0415
 
@@ -221,6 +256,27 @@ def _visibility(args: argparse.Namespace) -> int:
     configure_logging("warning", role="cli")  # stdout is the command's output
     items = getattr(args, "items", ())
     return run_visibility_command(args.command, args.action, items, config=config)
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from supervisor.config import load_config  # noqa: PLC0415
+    from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+    from supervisor.task_commands import run_task_command  # noqa: PLC0415
+
+    flags: dict[str, Any] = {
+        "redis_url": args.redis_url,
+        "fleet": args.fleet,
+        "data_dir": args.data_dir,
+    }
+    config = load_config(flags=flags, config_path=args.config)
+    configure_logging("warning", role="cli")  # stdout is the command's output
+    return run_task_command(
+        args.action,
+        getattr(args, "task_id", None),
+        status=getattr(args, "status", None),
+        as_json=getattr(args, "json", False),
+        config=config,
+    )
 
 
 def _version() -> str:
