@@ -46,6 +46,7 @@ from proto import (
     ProgressMessage,
     RedisCommandError,
     ResultReply,
+    TaskAnswered,
     cancel_key_session,
     decode_call,
     stream_entries,
@@ -112,6 +113,8 @@ class CallConsumer:
         self._answers = PendingAnswers()
         self.on_task_cancel: Callable[[str], None] | None = None
         """Receives the ids of cancelled durable tasks (the task lane's, ADR-0011)."""
+        self.on_task_answered: Callable[[str], None] | None = None
+        """Receives the ids of durable tasks whose input requests a client answered."""
         self.calls_served = 0
         self.calls_cancelled = 0
 
@@ -183,6 +186,9 @@ class CallConsumer:
         elif isinstance(message, CancelTask):
             if self.on_task_cancel is not None:
                 self.on_task_cancel(message.task_id)
+        elif isinstance(message, TaskAnswered):
+            if self.on_task_answered is not None:
+                self.on_task_answered(message.task_id)
         else:
             self.on_cancel(message)
 
