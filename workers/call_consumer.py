@@ -180,7 +180,8 @@ class CallConsumer:
 
     def on_broadcast(self, message: BroadcastMessage) -> None:
         """Act on an entry of the broadcast stream: a client's answer goes to the handler
-        waiting for it here (if one does), a cancellation to :meth:`on_cancel`."""
+        waiting for it here (if one does), a task's cancellation or answers to the task
+        lane, a call's cancellation to :meth:`on_cancel`."""
         if isinstance(message, AnsweredInput):
             self._answers.on_answer(message)
         elif isinstance(message, CancelTask):
