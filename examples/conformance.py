@@ -27,6 +27,7 @@ from examples import (
     conformance_list_changes,
     conformance_logging,
     conformance_surface,
+    conformance_tasks,
 )
 from workers import Audio, Header, Image, TextResource, ToolContext, ToolError, Toolset
 
@@ -192,3 +193,4 @@ conformance_logging.register(app)
 conformance_input.register(app)
 conformance_surface.register(app, png=RED_PIXEL)
 conformance_list_changes.register(app)
+conformance_tasks.register(app)

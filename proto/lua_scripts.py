@@ -18,6 +18,7 @@ __all__ = [
     "KEPT_REPLY_TTL_S",
     "PUBLISH_OR_KEEP",
     "SET_VISIBILITY",
+    "TASK_ANSWER",
     "TASK_TRANSITION",
     "LuaScript",
 ]
@@ -65,3 +66,10 @@ TASK_TRANSITION: Final = LuaScript("task_transition")
 """KEYS: a task's hash. ARGV: the task events channel, the task id, the new status, now
 (ms), ``1`` to count a run, then pairs of fields to set (empty value: delete). Ended tasks
 never move. Returns 1 if it moved, 0 if the task had ended, -1 if there is none (ADR-0011)."""
+
+TASK_ANSWER: Final = LuaScript("task_answer")
+"""KEYS: a task's hash. ARGV: the task events channel, the task id, now (ms), then pairs of
+an input request's key and the client's answer. Takes each answer whose request is
+outstanding (``request:<key>`` goes, ``answer:<key>`` is set), ignores the others, and moves
+an ``input_required`` task back to ``working`` once no request is left. Returns how many
+answers it took, -1 if there is no such task (ADR-0011)."""

@@ -67,13 +67,16 @@ class _Body(msgspec.Struct, frozen=True, array_like=True):
     principal: str
     round: int
     answers: dict[str, msgspec.Raw]
+    task_id: str = ""
 
 
 class OpenedState(msgspec.Struct, frozen=True):
-    """What a valid state carries: the rounds sealed so far and their answers."""
+    """What a valid state carries: the rounds sealed so far and their answers, and the
+    durable task the rounds gather input for ("" for a plain call; ADR-0011)."""
 
     round: int
     answers: dict[str, msgspec.Raw]
+    task_id: str = ""
 
 
 _body_decoder: Final = msgspec.json.Decoder(_Body)
@@ -98,11 +101,20 @@ def seal_request_state(
     round: int,
     answers: dict[str, msgspec.Raw],
     expires_ms: int,
+    task_id: str = "",
 ) -> str:
-    """A state for the next round of the request ``binding`` names."""
+    """A state for the next round of the request ``binding`` names; ``task_id`` names the
+    durable task whose input the rounds gather, if any (ADR-0011)."""
     body = msgspec.json.encode(
         _Body(
-            _FORMAT, expires_ms, binding.method, binding.digest, binding.principal, round, answers
+            _FORMAT,
+            expires_ms,
+            binding.method,
+            binding.digest,
+            binding.principal,
+            round,
+            answers,
+            task_id,
         )
     )
     return f"{_b64(body)}.{_b64(_mac(key, body))}"
@@ -146,4 +158,4 @@ def open_request_state(
         raise _invalid("issued for another request")
     if state.principal != binding.principal:
         raise _invalid("issued to another client")
-    return OpenedState(state.round, state.answers)
+    return OpenedState(state.round, state.answers, state.task_id)

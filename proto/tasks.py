@@ -33,7 +33,9 @@ __all__ = [
     "IDEMPOTENCY_KEY_MAX_CHARS",
     "RELATED_TASK_KEY",
     "TASKS_EXTENSION",
+    "TASK_ANSWER_PREFIX",
     "TASK_JOB_FUNCTION",
+    "TASK_REQUEST_PREFIX",
     "TERMINAL_STATUSES",
     "CreateTaskResultLegacy",
     "LegacyTask",
@@ -56,6 +58,7 @@ __all__ = [
     "decode_task_record",
     "decode_task_spec",
     "encode_task_spec",
+    "input_requests_object",
     "iso_time",
     "legacy_task",
     "legacy_task_result",
@@ -81,6 +84,15 @@ IDEMPOTENCY_KEY_MAX_CHARS: Final = 200
 TASK_JOB_FUNCTION: Final = "workers.task_lane.run_task"
 """What every task's rq job calls, with the task id as its one argument (ADR-0011): the
 job only names the task; what to run is in the task's record."""
+
+
+TASK_REQUEST_PREFIX: Final = "request:"
+"""A task record's field ``request:<key>`` holds an outstanding input request of the task,
+``{"method", "params"}`` as JSON; it goes when the client answers it (ADR-0011)."""
+
+TASK_ANSWER_PREFIX: Final = "answer:"
+"""A task record's field ``answer:<key>`` holds the client's answer to the request ``key``
+(the result object as JSON), where the task's handler finds it."""
 
 
 class TaskJobSerializer:
@@ -172,6 +184,8 @@ class TaskSpec(msgspec.Struct, frozen=True, array_like=True):
         request_id: the creating request's id at its front (log correlation).
         retryable: the tool is idempotent: a run lost with its worker may be retried.
         max_attempts: how many runs at most.
+        client_capabilities: what the creating request's client can answer
+            (``ClientCapability`` flags): what the task's handler may ask it.
     """
 
     tool: str
@@ -182,6 +196,7 @@ class TaskSpec(msgspec.Struct, frozen=True, array_like=True):
     request_id: str
     retryable: bool = False
     max_attempts: int = 1
+    client_capabilities: int = 0
 
     @staticmethod
     def owner_of(principal: Principal, connection: str = "") -> str:
@@ -220,6 +235,8 @@ class TaskRecord(msgspec.Struct, frozen=True):
     outcome: bytes | None = None
     is_error: bool = False
     cancel_requested: bool = False
+    input_requests: dict[str, bytes] = msgspec.field(default_factory=dict)
+    """The outstanding input requests by key (``{"method", "params"}`` JSON each)."""
 
     @property
     def terminal(self) -> bool:
@@ -244,6 +261,12 @@ def decode_task_record(task_id: str, fields: Mapping[bytes, bytes]) -> TaskRecor
     if status is None or status not in _STATUSES or owner is None:
         return None
     outcome = fields.get(TaskField.OUTCOME.value.encode())
+    prefix = TASK_REQUEST_PREFIX.encode()
+    requests = {
+        name[len(prefix) :].decode(): value
+        for name, value in fields.items()
+        if name.startswith(prefix)
+    }
     return TaskRecord(
         task_id=task_id,
         status=TaskStatus(status),
@@ -257,6 +280,7 @@ def decode_task_record(task_id: str, fields: Mapping[bytes, bytes]) -> TaskRecor
         outcome=outcome or None,
         is_error=fields.get(TaskField.IS_ERROR.value.encode()) == b"1",
         cancel_requested=fields.get(TaskField.CANCEL_REQUESTED.value.encode()) == b"1",
+        input_requests=requests,
     )
 
 
@@ -414,9 +438,17 @@ def modern_task(
     meta: ResultMeta | UnsetType = UNSET,
 ) -> ModernTask:
     """The 2026-07-28 view; ``tasks/get`` (``result_type="complete"``) inlines the result
-    of a completed task (a tool error included) or the error of a failed one."""
+    of a completed task (a tool error included) or the error of a failed one, and the
+    outstanding ``inputRequests`` of one waiting for input."""
     result: msgspec.Raw | UnsetType = UNSET
     error: msgspec.Raw | UnsetType = UNSET
+    requests: msgspec.Raw | UnsetType = UNSET
+    if (
+        result_type == "complete"
+        and record.status is TaskStatus.INPUT_REQUIRED
+        and record.input_requests
+    ):
+        requests = input_requests_object(record)
     if result_type == "complete" and record.outcome is not None:
         outcome = _outcome_decoder.decode(record.outcome)
         if record.status is TaskStatus.COMPLETED and outcome.result:
@@ -434,7 +466,17 @@ def modern_task(
         poll_interval_ms=record.poll_ms or UNSET,
         result=result,
         error=error,
+        input_requests=requests,
         meta=meta,
+    )
+
+
+def input_requests_object(record: TaskRecord) -> msgspec.Raw:
+    """The record's outstanding requests as an ``inputRequests`` object, key → request."""
+    return msgspec.Raw(
+        _encoder.encode(
+            {key: msgspec.Raw(value) for key, value in sorted(record.input_requests.items())}
+        )
     )
 
 

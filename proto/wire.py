@@ -34,6 +34,7 @@ __all__ = [
     "ResourceReadArguments",
     "ResultReply",
     "SessionRecord",
+    "TaskAnswered",
     "WorkerHeartbeat",
     "WorkerMessage",
     "cancel_key_session",
@@ -247,7 +248,14 @@ class CancelTask(WireStruct, frozen=True, tag="cancel_task"):
     task_id: str
 
 
-BroadcastMessage = CancelCall | CancelRequest | AnsweredInput | CancelTask
+class TaskAnswered(WireStruct, frozen=True, tag="task_answered"):
+    """A client answered input requests of a durable task (ADR-0011): the answers are in
+    its record already; the worker running it reads them and wakes its handler."""
+
+    task_id: str
+
+
+BroadcastMessage = CancelCall | CancelRequest | AnsweredInput | CancelTask | TaskAnswered
 """What every worker reads from the fleet's broadcast stream (``Keyspace.cancel_stream``)."""
 
 

@@ -119,6 +119,11 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Task creations one front runs at once: each takes a thread and a redis-py
     connection (rq speaks redis-py, ADR-0011); more wait for one to be free."""
 
+    task_input_grace_ms: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 300
+    """2026-07-28, a tool with ``input_before_task``: how long the creating ``tools/call``
+    waits for its task to ask for input (answered then as an ``InputRequiredResult``) or to
+    end, before it answers with the task."""
+
     def __post_init__(self) -> None:
         if self.task_ttl_ms > self.task_max_ttl_ms:
             raise ValueError("task_ttl_ms must not exceed task_max_ttl_ms")

@@ -93,6 +93,7 @@ from proto import (
     SubscribeParams,
     Subscription,
     TaskSpec,
+    TaskStatus,
     TextContent,
     ToolsCapability,
     build_call_result,
@@ -103,6 +104,7 @@ from proto import (
     encode_notification,
     encode_request,
     implementation_for_version,
+    input_requests_object,
     is_client_request_id,
     log_notification,
     negotiate_handshake_version,
@@ -583,10 +585,34 @@ class Dispatcher:
             request_id=served.request_id,
             requested_ttl_ms=tasks.requested_ttl_ms(task_param),
             idempotency_key=tasks.idempotency_key(served.request.params),
+            client_capabilities=served.client_capabilities,
         )
-        if served.version in MODERN_VERSIONS:
-            return await tasks.create_modern(call)
-        return await tasks.create_legacy(call)
+        if served.version not in MODERN_VERSIONS:
+            return await tasks.create_legacy(call)
+        if tool.input_before_task:
+            return await self._task_with_input_rounds(tasks, call, served)
+        return await tasks.create_modern(call)
+
+    async def _task_with_input_rounds(
+        self, tasks: TaskMethods, call: TaskCall, served: ServedRequest
+    ) -> bytes:
+        """2026-07-28, an ``input_before_task`` tool (ADR-0011): the task asks for input
+        before the client hears of it. The first round creates the task and waits (the
+        input grace) for it to ask or end; if it asked, the call answers an
+        ``InputRequiredResult`` whose sealed ``requestState`` names the task. A retry with
+        that state hands its answers to the task (as ``tasks/update`` would) and waits
+        again; a round in which the task did not ask answers the ``CreateTaskResult``."""
+        binding = _binding(served, (call.tool.name, call.arguments))
+        retry = self._rounds.task_retry(served.request.params, binding)
+        if retry is None:
+            task_id = (await tasks.create(call)).task_id
+        else:
+            task_id, answers = retry
+            await tasks.answer(task_id, call.owner, answers)
+        record = await tasks.settle(task_id, call.owner)
+        if record.status is TaskStatus.INPUT_REQUIRED and record.input_requests:
+            return self._rounds.task_round(task_id, input_requests_object(record), binding)
+        return tasks.created_modern(record)
 
     def _served_tasks(self) -> TaskMethods:
         """The task methods, when this app serves tasks.

@@ -115,6 +115,7 @@ async def open_front_services(
             meta=ResultMeta(server_info=catalog.server_info),
             result_wait_s=catalog.longest_timeout_s + config.reply_grace_s,
             page_size=config.list_page_size,
+            input_grace_s=config.task_input_grace_ms / 1000,
         )
         dispatcher = Dispatcher(
             catalog,

@@ -106,6 +106,50 @@ class InputRounds:
             return RoundInputs({**answers, **opened.answers}, opened.round)
         return RoundInputs(answers, 0)
 
+    def task_retry(
+        self, params: bytes | msgspec.Raw, binding: RequestBinding
+    ) -> tuple[str, dict[str, msgspec.Raw]] | None:
+        """For a retry whose state names a durable task (:meth:`task_round`): the task and
+        the client's new answers; None for any other request.
+
+        Raises:
+            InvalidParamsError: as :meth:`inputs`.
+        """
+        if not self.is_retry(params):
+            return None
+        try:
+            retry = _retry_decoder.decode(params)
+        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError) as exc:
+            raise InvalidParamsError(f"Invalid params: {exc}") from None
+        answers = input_responses(retry.input_responses)
+        if not isinstance(retry.request_state, str):
+            return None
+        opened = open_request_state(
+            self._key, retry.request_state, binding, now_ms=int(time.time() * 1000)
+        )
+        return (opened.task_id, answers) if opened.task_id else None
+
+    def task_round(self, task_id: str, requests: msgspec.Raw, binding: RequestBinding) -> bytes:
+        """The ``InputRequiredResult`` for a durable task that asked for input before its
+        creating call was answered: its requests, and a state naming the task, so that the
+        retry's answers go to it (ADR-0011)."""
+        state = seal_request_state(
+            self._key,
+            binding,
+            round=0,
+            answers={},
+            expires_ms=int(time.time() * 1000) + self._ttl_ms,
+            task_id=task_id,
+        )
+        return _encoder.encode(
+            InputRequiredResult(
+                result_type="input_required",
+                input_requests=requests,
+                request_state=state,
+                meta=self._meta,
+            )
+        )
+
     def result(self, reply: InputRequiredReply, binding: RequestBinding) -> bytes:
         """The ``InputRequiredResult`` for a worker's reply: its requests, and a state
         sealing the answers used so far for the next round."""

@@ -7,8 +7,9 @@
   ``tasks/result``, ``tasks/list`` and ``tasks/cancel``. Unknown, expired and foreign ids are
   all -32602 "Task not found".
 - **2026-07-28** (extension ``io.modelcontextprotocol/tasks``, declared per request): the
-  server decides; ``tasks/get`` inlines the outcome, ``tasks/update`` and ``tasks/cancel``
-  acknowledge. A request without the extension gets -32021.
+  server decides; ``tasks/get`` inlines the outcome or the outstanding ``inputRequests``,
+  ``tasks/update`` takes answers and ``tasks/cancel`` acknowledges. A request without the
+  extension gets -32021.
 
 ``tasks/result`` waits by polling the record with a growing interval (a first version; the
 task events channel is the wake-up to use instead).
@@ -45,6 +46,7 @@ from proto import (
     TaskSupport,
     TaskUpdateParams,
     decode_params,
+    input_responses,
     legacy_task,
     legacy_task_result,
     modern_task,
@@ -67,6 +69,7 @@ _RETRYABLE_MAX_ATTEMPTS: Final = 3
 """Runs at most of a task whose tool is idempotent (a run lost with its worker is retried)."""
 
 _FIRST_POLL_S: Final = 0.05
+_SETTLE_POLL_S: Final = 0.02
 
 LEGACY_TASKS_CAPABILITY: Final[dict[str, object]] = {
     "list": {},
@@ -92,6 +95,8 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
         request_id: the creating request's id at this front.
         requested_ttl_ms: the retention the client asked for (2025-11-25), if any.
         idempotency_key: the client's ``_meta["mcpfleet/idempotencyKey"]``, if any.
+        client_capabilities: what the client can answer (``ClientCapability`` flags):
+            what the task's handler may ask it.
     """
 
     tool: CatalogTool
@@ -102,6 +107,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     request_id: str
     requested_ttl_ms: int | None = None
     idempotency_key: str | None = None
+    client_capabilities: int = 0
 
 
 def task_mode(
@@ -158,15 +164,24 @@ class TaskMethods:
         result_wait_s: how long 2025-11-25 ``tasks/result`` waits for a task to end (the
             longest tool timeout plus the reply grace).
         page_size: most tasks on one ``tasks/list`` page.
+        input_grace_s: how long a call creating a task of an ``input_before_task`` tool
+            waits for it to ask for input or end (2026-07-28).
     """
 
     def __init__(
-        self, store: TaskStore, *, meta: ResultMeta, result_wait_s: float, page_size: int
+        self,
+        store: TaskStore,
+        *,
+        meta: ResultMeta,
+        result_wait_s: float,
+        page_size: int,
+        input_grace_s: float = 0.3,
     ) -> None:
         self._store = store
         self._meta = meta
         self._result_wait_s = result_wait_s
         self._page_size = page_size
+        self._input_grace_s = input_grace_s
 
     # --- creation (both protocols) ---------------------------------------------------------
 
@@ -188,6 +203,7 @@ class TaskMethods:
             request_id=call.request_id,
             retryable=tool.retryable,
             max_attempts=_RETRYABLE_MAX_ATTEMPTS if tool.retryable else 1,
+            client_capabilities=call.client_capabilities,
         )
         return await self._store.create(
             spec, requested_ttl_ms=call.requested_ttl_ms, idempotency_key=call.idempotency_key
@@ -200,8 +216,38 @@ class TaskMethods:
 
     async def create_modern(self, call: TaskCall) -> bytes:
         """2026-07-28: the flat ``CreateTaskResult`` (``resultType: "task"``)."""
-        record = await self.create(call)
+        return self.created_modern(await self.create(call))
+
+    def created_modern(self, record: TaskRecord) -> bytes:
+        """2026-07-28: the flat ``CreateTaskResult`` of ``record``."""
         return _encoder.encode(modern_task(record, result_type="task", meta=self._meta))
+
+    async def settle(self, task_id: str, owner: str) -> TaskRecord:
+        """The task once it asks for input or ends, or as it stands after the input grace
+        (``input_before_task`` tools, 2026-07-28). Polls the record every 20 ms: the grace
+        is short, and only such tools wait.
+
+        Raises:
+            TaskNotFoundError: no such task for this owner.
+        """
+        record = await self._store.get(task_id, owner)
+        with trio.move_on_after(self._input_grace_s):
+            while not record.terminal and not (
+                record.status is TaskStatus.INPUT_REQUIRED and record.input_requests
+            ):
+                await trio.sleep(_SETTLE_POLL_S)
+                record = await self._store.get(task_id, owner)
+        return record
+
+    async def answer(self, task_id: str, owner: str, answers: dict[str, msgspec.Raw]) -> int:
+        """Apply answers to the task's outstanding input requests (others are ignored).
+
+        Raises:
+            TaskNotFoundError: no such task for this owner.
+        """
+        return await self._store.answer(
+            task_id, owner, {key: bytes(answer) for key, answer in answers.items()}
+        )
 
     @staticmethod
     def requested_ttl_ms(task_param: object) -> int | None:
@@ -299,9 +345,16 @@ class TaskMethods:
         return self._encode_detailed(record, "complete")
 
     async def modern_update(self, params: msgspec.Raw, owner: str) -> bytes:
-        """``tasks/update``: no task asks for input yet, so every key is one that is not
-        outstanding, and ignored (mcp-protocol.md 10.2); the task must exist."""
-        await self._store.get(decode_params(params, _update_params).task_id, owner)
+        """``tasks/update``: the answers to outstanding input requests are taken, answers
+        to other keys ignored (mcp-protocol.md 10.2); the task must exist.
+
+        Raises:
+            InvalidParamsError: ``inputResponses`` is not an object of objects (-32602).
+            TaskNotFoundError: no such task for this owner.
+        """
+        update = decode_params(params, _update_params)
+        answers = input_responses(update.input_responses)
+        await self.answer(update.task_id, owner, answers)
         return self._acknowledgement()
 
     async def modern_cancel(self, params: msgspec.Raw, owner: str) -> bytes:

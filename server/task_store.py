@@ -1,11 +1,13 @@
 """The front side of durable tasks' storage (ADR-0011): create a task with its rq job, read
-it for its owner, cancel it, list an owner's tasks.
+it for its owner, cancel it, take a client's answers to its input requests, list an
+owner's tasks.
 
 Creation is the one place the front uses redis-py (rq speaks nothing else): the rq job
 and the task's record, retention and owner index go in ONE transaction, through a thread
 hop under the pool's limiter (:mod:`server.sync_redis`). Reads, cancellation and listing
 use the front's trio client. Every status change after creation goes through
-``TASK_TRANSITION``, so a task that ended never moves again.
+``TASK_TRANSITION`` (or, for answers, ``TASK_ANSWER``), so a task that ended never moves
+again.
 
 Ownership: every access compares the record's owner (``TaskSpec.owner_of``) with the
 caller's, and another owner's task is answered exactly like one that never existed or
@@ -20,6 +22,7 @@ import hashlib
 import math
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
@@ -29,11 +32,16 @@ import trio
 from rq import Queue
 
 from proto import (
+    CALL_PAYLOAD_FIELD,
+    CANCEL_STREAM_MAXLEN,
     HOLD_IF_OWNER,
+    TASK_ANSWER,
     TASK_JOB_FUNCTION,
     BackendUnavailableError,
     InvalidParamsError,
     Keyspace,
+    RedisArg,
+    TaskAnswered,
     TaskField,
     TaskJobSerializer,
     TaskNotFoundError,
@@ -43,6 +51,7 @@ from proto import (
     decode_task_record,
     decode_task_spec,
     encode_task_spec,
+    encode_wire,
 )
 from server.redis_client import RedisClient, RedisCommandError, RedisReply
 from server.sync_redis import SyncRedis
@@ -300,6 +309,37 @@ class TaskStore:
         if after is None:
             raise TaskNotFoundError()
         return moved, after
+
+    async def answer(self, task_id: str, owner: str, answers: Mapping[str, bytes]) -> int:
+        """Take a client's answers to ``owner``'s task's input requests (``TASK_ANSWER``:
+        answers to requests that are not outstanding are ignored), then wake the worker
+        running it (``TaskAnswered`` on the broadcast stream).
+
+        Returns:
+            How many answers were taken.
+
+        Raises:
+            TaskNotFoundError: no such task for this owner.
+            BackendUnavailableError: Redis did not answer.
+        """
+        record = await self.get(task_id, owner)
+        if record.terminal or not answers:
+            return 0
+        args: list[RedisArg] = [self._keys.task_events(), task_id, _now_ms()]
+        for key, answer in answers.items():
+            args += [key, answer]
+        try:
+            taken = await self._redis.run_script(TASK_ANSWER, [self._keys.task(task_id)], args)
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused the task's answers: {exc}") from None
+        if isinstance(taken, int) and taken > 0:
+            await self._execute(
+                "XADD", self._keys.cancel_stream(), "MAXLEN", "~", CANCEL_STREAM_MAXLEN, "*",
+                CALL_PAYLOAD_FIELD, encode_wire(TaskAnswered(task_id)),
+            )  # fmt: skip
+            log.info("task.answered", task_id=task_id, taken=taken)
+            return taken
+        return 0
 
     async def list_page(self, owner: str, cursor: str | None, *, page_size: int) -> TaskPage:
         """One page of ``owner``'s tasks by creation; expired ones leave the index here.

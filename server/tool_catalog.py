@@ -64,6 +64,8 @@ class CatalogTool:
             (``ClientCapability`` flags).
         task_support: whether it runs as a durable task (ADR-0011).
         retryable: a task run lost with its worker may be run again (an idempotent tool).
+        input_before_task: at 2026-07-28, the input its task asks for as it starts is
+            gathered by rounds of the creating ``tools/call`` (ADR-0011).
         enabled: the declared state: False for a tool registered turned off (ADR-0010).
     """
 
@@ -71,6 +73,7 @@ class CatalogTool:
         "_decoder",
         "_legacy_output_schema",
         "enabled",
+        "input_before_task",
         "listing",
         "name",
         "param_headers",
@@ -91,12 +94,14 @@ class CatalogTool:
         required_client: int = 0,
         task_support: TaskSupport = TaskSupport.FORBIDDEN,
         retryable: bool = False,
+        input_before_task: bool = False,
         enabled: bool = True,
     ) -> None:
         self.name = listing.name
         self.required_client = required_client
         self.task_support = task_support
         self.retryable = retryable
+        self.input_before_task = input_before_task
         self.listing = listing
         self.enabled = enabled
         self.timeout_s = timeout_s

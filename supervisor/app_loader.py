@@ -124,6 +124,7 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         required_client=tool.required_client,
         task_support=tool.task_support,
         retryable=tool.annotations is not None and tool.annotations.idempotent_hint is True,
+        input_before_task=tool.input_before_task,
         enabled=tool.enabled,
     )
 

@@ -46,6 +46,7 @@ from proto import (
     ProgressMessage,
     RedisCommandError,
     ResultReply,
+    TaskAnswered,
     cancel_key_session,
     decode_call,
     stream_entries,
@@ -112,6 +113,8 @@ class CallConsumer:
         self._answers = PendingAnswers()
         self.on_task_cancel: Callable[[str], None] | None = None
         """Receives the ids of cancelled durable tasks (the task lane's, ADR-0011)."""
+        self.on_task_answered: Callable[[str], None] | None = None
+        """Receives the ids of durable tasks whose input requests a client answered."""
         self.calls_served = 0
         self.calls_cancelled = 0
 
@@ -177,12 +180,16 @@ class CallConsumer:
 
     def on_broadcast(self, message: BroadcastMessage) -> None:
         """Act on an entry of the broadcast stream: a client's answer goes to the handler
-        waiting for it here (if one does), a cancellation to :meth:`on_cancel`."""
+        waiting for it here (if one does), a task's cancellation or answers to the task
+        lane, a call's cancellation to :meth:`on_cancel`."""
         if isinstance(message, AnsweredInput):
             self._answers.on_answer(message)
         elif isinstance(message, CancelTask):
             if self.on_task_cancel is not None:
                 self.on_task_cancel(message.task_id)
+        elif isinstance(message, TaskAnswered):
+            if self.on_task_answered is not None:
+                self.on_task_answered(message.task_id)
         else:
             self.on_cancel(message)
 

@@ -63,6 +63,7 @@ __all__ = [
     "RetriedInputs",
     "SamplingResult",
     "block_on",
+    "decoded_answer",
     "elicitation_request",
     "roots_request",
     "sampling_request",
@@ -315,7 +316,12 @@ def roots_request() -> ClientRequest[list[ClientRoot]]:
     return ClientRequest(ROOTS_LIST, {}, ClientCapability.ROOTS, decode)
 
 
-def _decoded(request: ClientRequest[T], key: str, data: bytes) -> T:
+def decoded_answer(request: ClientRequest[T], key: str, data: bytes) -> T:
+    """The handler's value for the client's result (JSON) answering ``request``.
+
+    Raises:
+        ClientRequestError: it is no valid result for the request (-32602).
+    """
     try:
         return request.decode(data)
     except (msgspec.MsgspecError, UnicodeDecodeError) as exc:
@@ -397,7 +403,7 @@ class RetriedInputs(InputChannel):
         results: dict[str, Any] = {}
         for key, request in requests.items():
             raw = self._answers[key]
-            results[key] = _decoded(request, key, bytes(raw))
+            results[key] = decoded_answer(request, key, bytes(raw))
             self.used[key] = raw
         return results
 
@@ -506,7 +512,7 @@ def _result(request: ClientRequest[T], key: str, data: bytes) -> T:
         )
     if not answer.result:
         raise ClientRequestError(f"The client answered {request.method} without a result", -32600)
-    return _decoded(request, key, bytes(answer.result))
+    return decoded_answer(request, key, bytes(answer.result))
 
 
 def block_on(loop: asyncio.AbstractEventLoop, loop_thread: int, awaitable: Any) -> Any:

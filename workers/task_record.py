@@ -70,9 +70,10 @@ class TaskRecords:
         status: TaskStatus,
         *,
         count_run: bool = False,
-        fields: Mapping[TaskField, str] | None = None,
+        fields: Mapping[TaskField, str] | Mapping[str, str] | None = None,
     ) -> Transition:
-        """Move the task to ``status`` and set ``fields`` (an empty value deletes one),
+        """Move the task to ``status`` and set ``fields`` (a ``TaskField`` or a field named
+        by a prefix such as ``request:<key>``; an empty value deletes one),
         unless it ended or expired; a write Redis does not take is tried again a few times.
 
         Raises:
@@ -88,7 +89,7 @@ class TaskRecords:
             "1" if count_run else "0",
         ]
         for field, value in (fields or {}).items():
-            args += [field.value, value]
+            args += [str(field), value]
         backoff_s = 0.1
         for attempt in range(_ATTEMPTS):
             try:

@@ -13,8 +13,8 @@ cancellation), and record the outcome.
   ``working``, the rq job requeued by rq itself (:func:`workers.task_lane.run_task` returns
   rq a ``Retry``); any other ends ``failed`` with a "worker stopped" error.
 - Progress goes to the record's ``progress`` field; ``ctx.log`` entries to the worker's log
-  only. A handler cannot ask the client for input yet: it runs with a channel that reaches
-  no client.
+  only. A handler asking the client for input (``workers.task_inputs``) puts its requests in
+  the record and waits for the answers: :meth:`TaskRunner.on_answered` wakes it.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ from proto import (
     decode_task_spec,
 )
 from workers.call_log import CallLog
-from workers.client_input import InputChannel
 from workers.handler_jobs import HandlerJob, HandlerJobs, Outcome
 from workers.handler_runner import HandlerRunner
+from workers.task_inputs import TaskInputs
 from workers.task_progress import TaskProgress
 from workers.task_record import TaskRecords, Transition
 
@@ -75,10 +75,12 @@ _is_error_decoder: Final = msgspec.json.Decoder(_IsError)
 
 
 class _Running:
-    __slots__ = ("flag", "retry_bound", "runs", "stopping", "task", "tool")
+    __slots__ = ("answered", "flag", "retry_bound", "runs", "stopping", "task", "tool")
 
     def __init__(self, task: asyncio.Task[None]) -> None:
         self.task = task
+        self.answered = asyncio.Event()
+        """Set when the client answered some of the task's input requests."""
         self.flag = threading.Event()
         """Set by a client's cancel (before the task is cancelled, as for calls)."""
         self.stopping = False
@@ -131,6 +133,13 @@ class TaskRunner:
         if running is not None:
             running.flag.set()  # first: the runner tells this cancel from a shutdown by it
             running.task.cancel()
+
+    def on_answered(self, task_id: str) -> None:
+        """A client answered input requests of the task: wake its handler if it runs here
+        (the answers are in the record)."""
+        running = self._running.get(task_id)
+        if running is not None:
+            running.answered.set()
 
     def interrupt_all(self) -> None:
         """Shutdown past the drain timeout: stop every run; each puts its task back in line
@@ -203,7 +212,7 @@ class TaskRunner:
         if spec.retryable and running.runs < spec.max_attempts:
             running.retry_bound = spec.max_attempts
         log.info("task.started", tool=spec.tool, attempt=running.runs)
-        outcome, overrun = await self._execute(task_id, spec, running.flag)
+        outcome, overrun = await self._execute(task_id, spec, running)
         await self._record(task_id, outcome)
         if overrun is not None:
             # A sync handler past its limit holds its thread, hence this task's slot, until
@@ -213,7 +222,7 @@ class TaskRunner:
             log.info("task.overrun_finished")
 
     async def _execute(
-        self, task_id: str, spec: TaskSpec, flag: threading.Event
+        self, task_id: str, spec: TaskSpec, running: _Running
     ) -> tuple[Outcome | InputRequiredReply | None, concurrent.futures.Future[object] | None]:
         call = CallMessage(
             call_id=0,
@@ -250,10 +259,11 @@ class TaskRunner:
                 call,
                 timeout_s=job.limit_s,
                 progress_sink=progress.report,
-                cancel_flag=flag,
+                cancel_flag=running.flag,
                 call_log=call_log,
-                # Asking the client from a task is a later step (ADR-0011).
-                inputs=None if job.context_param is None else InputChannel(0),
+                inputs=None
+                if job.context_param is None
+                else TaskInputs(spec.client_capabilities, task_id, self._records, running.answered),
             )
         finally:
             await progress.close()
@@ -316,7 +326,7 @@ def _ending(
             TaskField.IS_ERROR: "1" if is_error else "",
         }
     if isinstance(outcome, InputRequiredReply):
-        # Unreachable while tasks run with a channel that reaches no client.
+        # Unreachable: a task's channel waits for its answers instead of ending the run.
         outcome = ErrorObject(ErrorCode.INTERNAL_ERROR, "The task asked for client input")
     return TaskStatus.FAILED, {
         TaskField.OUTCOME: _encoder.encode(_ErrorOutcome(outcome)).decode(),

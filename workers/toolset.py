@@ -62,6 +62,7 @@ class ToolDefinition:
         "enabled",
         "fn",
         "icons",
+        "input_before_task",
         "is_async",
         "name",
         "output",
@@ -86,10 +87,12 @@ class ToolDefinition:
         required_client: int = 0,
         enabled: bool = True,
         task_support: TaskSupport = TaskSupport.FORBIDDEN,
+        input_before_task: bool = False,
     ) -> None:
         self.name = name
         self.required_client = required_client
         self.task_support = task_support
+        self.input_before_task = input_before_task
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args = args
@@ -192,6 +195,7 @@ class Toolset:
         requires_client: Sequence[str] = (),
         enabled: bool = True,
         task_support: TaskSupport | str = TaskSupport.FORBIDDEN,
+        input_before_task: bool = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -213,6 +217,7 @@ class Toolset:
         requires_client: Sequence[str] = (),
         enabled: bool = True,
         task_support: TaskSupport | str = TaskSupport.FORBIDDEN,
+        input_before_task: bool = False,
     ) -> F | Callable[[F], F]:
         """Register a function as a tool; use bare (``@app.tool``) or with options.
 
@@ -241,6 +246,10 @@ class Toolset:
                 for one, 2025-11-25, or declared the tasks extension, 2026-07-28) or
                 ``"required"`` (only ever a task). A task run lost with its worker is
                 retried only for ``idempotent=True`` tools.
+            input_before_task: at 2026-07-28, input the task asks for as it starts is
+                gathered by rounds of the creating ``tools/call`` (``InputRequiredResult``)
+                before the client gets the task (ADR-0011); otherwise the task asks through
+                ``tasks/get`` / ``tasks/update``. Needs a ``task_support``.
 
         Raises:
             ToolDefinitionError: invalid name, duplicate name, unsupported signature, bad
@@ -272,6 +281,10 @@ class Toolset:
                     f"{', '.join(_TASK_SUPPORTS)}, not {task_support!r}"
                 )
             support = TaskSupport(task_support)
+            if input_before_task and support is TaskSupport.FORBIDDEN:
+                raise ToolDefinitionError(
+                    f"tool {tool_name!r}: input_before_task needs a task_support"
+                )
             type_hints = resolve_hints(f"tool {tool_name!r}", func)
             summary, param_docs = parse_docstring(func.__doc__)
             args = build_args_spec(
@@ -298,6 +311,7 @@ class Toolset:
                 required_client=required_client,
                 enabled=enabled,
                 task_support=support,
+                input_before_task=input_before_task,
             )
             return func
 

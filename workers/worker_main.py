@@ -149,6 +149,7 @@ async def _serve(
                     drain_timeout_s=config.drain_timeout_s,
                 )
                 consumer.on_task_cancel = lane.runner.on_cancel
+                consumer.on_task_answered = lane.runner.on_answered
                 lane.start()
                 # Drained alongside the calls, within the same drain timeout.
                 draining = asyncio.create_task(_drain_on(stop, lane))

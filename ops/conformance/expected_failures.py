@@ -15,7 +15,8 @@ scenario or check outside the list fails (fix the server, or add an entry with i
 
 The suite calls its fixtures by name (``test_simple_text``, ``test_sampling``, ...): each
 fixture the tool API can express lives in ``examples/conformance.py`` (and the modules it
-registers). None is missing now: what is left below is the tasks extension.
+registers). None is missing now, and no entry is left: the tasks extension's fixtures are in
+``examples/conformance_tasks.py``.
 """
 
 from __future__ import annotations
@@ -63,22 +64,7 @@ _F = ExpectedFailure
 
 _HANDSHAKE_ERA: Final[tuple[ExpectedFailure, ...]] = ()
 
-_MODERN_ERA: Final = (
-    *(
-        _F(f"tasks-{name}", 5, "the tasks extension (io.modelcontextprotocol/tasks) is not built")
-        for name in (
-            "lifecycle",
-            "capability-negotiation",
-            "wire-fields",
-            "request-state-removal",
-            "mrtr-input",
-            "request-headers",
-            "dispatch-and-envelope",
-            "required-task-error",
-            "mrtr-composition",
-        )
-    ),
-)
+_MODERN_ERA: Final[tuple[ExpectedFailure, ...]] = ()
 
 EXPECTED_FAILURES: Final[Mapping[str, tuple[ExpectedFailure, ...]]] = {
     "2025-11-25": _HANDSHAKE_ERA,

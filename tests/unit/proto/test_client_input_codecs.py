@@ -100,6 +100,14 @@ def test_a_state_opens_with_its_answers_and_round() -> None:
     }
 
 
+def test_a_state_may_name_a_task_and_a_plain_call_names_none() -> None:
+    assert open_request_state(KEY, sealed(), binding(), now_ms=NOW_MS).task_id == ""
+    state = seal_request_state(
+        KEY, binding(), round=0, answers={}, expires_ms=NOW_MS + 1000, task_id="t-42"
+    )
+    assert open_request_state(KEY, state, binding(), now_ms=NOW_MS).task_id == "t-42"
+
+
 def test_arguments_bind_by_value_not_by_spelling() -> None:
     state = sealed()
     same = binding(arguments='{ "b": [2], "a": 1 }')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import random
 
 import msgspec
@@ -92,6 +93,36 @@ def test_a_failed_task_inlines_its_error_and_creation_inlines_nothing() -> None:
     created = msgspec.json.decode(msgspec.json.encode(modern_task(record, result_type="task")))
     assert created["resultType"] == "task"
     assert "error" not in created and "result" not in created
+
+
+def test_a_task_waiting_for_input_lists_its_outstanding_requests_only() -> None:
+    request = '{"method":"elicitation/create","params":{"message":"?"}}'
+    waiting = fields(
+        status="input_required", **{"request:b": request, "request:a": request, "answer:c": "{}"}
+    )
+    record = decode_task_record("t1", waiting)
+    assert record is not None
+    assert set(record.input_requests) == {"a", "b"}
+    got = msgspec.json.decode(msgspec.json.encode(modern_task(record, result_type="complete")))
+    assert got["inputRequests"] == {"a": json.loads(request), "b": json.loads(request)}
+    created = msgspec.json.decode(msgspec.json.encode(modern_task(record, result_type="task")))
+    assert "inputRequests" not in created
+    # Requests left behind on a task that went on (or ended) are not shown.
+    working = decode_task_record("t1", fields(**{"request:a": request}))
+    assert working is not None
+    shown = msgspec.json.decode(msgspec.json.encode(modern_task(working, result_type="complete")))
+    assert "inputRequests" not in shown
+
+
+def test_a_spec_without_client_capabilities_decodes_with_none() -> None:
+    spec = TaskSpec(
+        tool="t", arguments=msgspec.Raw(b"{}"), protocol_version="2026-07-28",
+        principal=Principal.anonymous(), owner="o", request_id="r1",
+    )  # fmt: skip
+    old = msgspec.json.encode(msgspec.structs.astuple(spec)[:-1])  # written before the field
+    assert decode_task_spec(old).client_capabilities == 0
+    with_flags = msgspec.structs.replace(spec, client_capabilities=5)
+    assert decode_task_spec(encode_task_spec(with_flags)).client_capabilities == 5
 
 
 def test_unlimited_retention_is_null_not_absent() -> None:

@@ -17,6 +17,7 @@ from proto import (
 from server.config import FrontConfig
 from server.task_methods import task_mode
 from server.tool_catalog import CatalogTool
+from workers import ToolDefinitionError, Toolset
 
 
 class NoArgs(msgspec.Struct):
@@ -92,3 +93,17 @@ def test_task_retention_settings_are_checked() -> None:
         msgspec.convert({"task_ttl_ms": 10_000, "task_max_ttl_ms": 5_000}, FrontConfig)
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"task_poll_interval_ms": 0}, FrontConfig)
+
+
+def test_the_input_grace_is_bounded() -> None:
+    assert FrontConfig().task_input_grace_ms == 300
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"task_input_grace_ms": 60_000}, FrontConfig)
+
+
+def test_input_before_task_needs_a_task_support() -> None:
+    app = Toolset("t", "0")
+    with pytest.raises(ToolDefinitionError, match="input_before_task needs a task_support"):
+        app.tool(name="bad", input_before_task=True)(lambda: "x")
+    app.tool(name="ok", task_support="required", input_before_task=True)(lambda: "x")
+    assert app.tools["ok"].input_before_task

@@ -1,0 +1,169 @@
+"""Durable tasks asking the client for input, end to end through a real fleet over raw HTTP
+(ADR-0011 addendum): at 2026-07-28 ``tasks/get`` lists the outstanding ``inputRequests``,
+``tasks/update`` answers them (partially too, unknown keys ignored) and the task finishes
+with the answers; a task cancelled while it waits ends ``cancelled``; an
+``input_before_task`` tool gathers its input by rounds of the creating call first."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_tasks import marker, modern_poll, modern_submit
+from tests.e2e.test_tasks_front import WITH_TASKS, modern, modern_result
+from tests.fixtures.fleet import RunningFleet, start_fleet
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.waiting import wait_until
+
+APP = "tests.fixtures.task_tools:app"
+
+ASKING = {
+    **WITH_TASKS,
+    "io.modelcontextprotocol/clientCapabilities": {
+        "elicitation": {},
+        "extensions": {"io.modelcontextprotocol/tasks": {}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def task_fleet(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningFleet]:
+    running = start_fleet(
+        redis_server, "i" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
+        workers=1, app=APP,
+    )  # fmt: skip
+    yield running
+    assert running.stop() == 0, "".join(running.lines[-40:])
+
+
+@pytest.fixture
+def http(task_fleet: RunningFleet) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=task_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+        yield client
+
+
+def submit(http: httpx.Client, tool: str, arguments: dict[str, Any]) -> str:
+    response = modern(
+        http, "tools/call", {"name": tool, "arguments": arguments}, name=tool, meta=ASKING
+    )
+    created = modern_result(response)
+    assert created["resultType"] == "task"
+    return str(created["taskId"])
+
+
+def get(http: httpx.Client, task_id: str) -> dict[str, Any]:
+    return modern_result(modern(http, "tasks/get", {"taskId": task_id}, name=task_id))
+
+
+def wait_for_requests(http: httpx.Client, task_id: str, count: int) -> dict[str, Any]:
+    """tasks/get until the task waits for ``count`` requests; its last answer."""
+    last: dict[str, Any] = {}
+
+    def asking() -> bool:
+        last.clear()
+        last.update(get(http, task_id))
+        return last["status"] == "input_required" and len(last.get("inputRequests", {})) == count
+
+    wait_until(asking, deadline_s=15, what=f"task {task_id} asks {count} things")
+    return last
+
+
+def update(http: httpx.Client, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    params = {"taskId": task_id, "inputResponses": responses}
+    return modern_result(modern(http, "tasks/update", params, name=task_id))
+
+
+def accept(name: str) -> dict[str, Any]:
+    return {"action": "accept", "content": {"name": name}}
+
+
+def test_a_task_asks_and_finishes_with_the_answer(http: httpx.Client) -> None:
+    task_id = submit(http, "confirm_in_task", {})
+    task = wait_for_requests(http, task_id, 1)
+    request = task["inputRequests"]["confirm"]
+    assert request["method"] == "elicitation/create"
+    assert request["params"]["message"] == "Proceed?"
+    assert "result" not in task and "error" not in task
+    ack = update(http, task_id, {"confirm": accept("Ada"), "not-asked": {"ignored": True}})
+    assert ack == {"resultType": "complete", "_meta": ack["_meta"]}
+    done = modern_poll(http, task_id)
+    assert done["status"] == "completed"
+    assert done["result"]["content"][0]["text"] == "accept:Ada"
+    assert "inputRequests" not in done
+
+
+def test_partial_answers_keep_the_task_waiting_for_the_rest(http: httpx.Client) -> None:
+    task_id = submit(http, "two_questions", {})
+    assert set(wait_for_requests(http, task_id, 2)["inputRequests"]) == {"first", "second"}
+    update(http, task_id, {"first": accept("one")})
+    after = get(http, task_id)
+    assert after["status"] == "input_required"
+    assert set(after["inputRequests"]) == {"second"}
+    # An answer to a key answered already is ignored: the first answer stays.
+    update(http, task_id, {"first": accept("changed"), "second": accept("two")})
+    done = modern_poll(http, task_id)
+    assert done["status"] == "completed"
+    assert done["result"]["content"][0]["text"] == "one+two"
+
+
+def test_a_task_cancelled_while_it_waits_ends_cancelled(
+    http: httpx.Client, task_fleet: RunningFleet
+) -> None:
+    m = marker()
+    task_id = submit(http, "confirm_in_task", {"marker": m})
+    wait_for_requests(http, task_id, 1)
+    modern_result(modern(http, "tasks/cancel", {"taskId": task_id}, name=task_id))
+    assert modern_poll(http, task_id)["status"] == "cancelled"
+    task_fleet.wait_for("task.cancelled", task_id=task_id)
+    # A late answer changes nothing.
+    update(http, task_id, {"confirm": accept("late")})
+    assert get(http, task_id)["status"] == "cancelled"
+
+
+def test_without_the_capability_the_task_fails_with_32021(http: httpx.Client) -> None:
+    task_id = modern_submit(http, "confirm_in_task", {})  # WITH_TASKS: no elicitation
+    failed = modern_poll(http, task_id)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == -32021
+    assert failed["error"]["data"]["requiredCapabilities"] == {"elicitation": {}}
+
+
+def test_input_before_the_task_comes_by_rounds_of_the_call(http: httpx.Client) -> None:
+    call = {"name": "name_first", "arguments": {}}
+    first = modern_result(modern(http, "tools/call", call, name="name_first", meta=ASKING))
+    assert first["resultType"] == "input_required"
+    assert "taskId" not in first
+    assert list(first["inputRequests"]) == ["user_name"]
+    retry = {**call, "inputResponses": {"user_name": accept("Grace")}}
+    retry["requestState"] = first["requestState"]
+    second = modern_result(modern(http, "tools/call", retry, name="name_first", meta=ASKING))
+    assert second["resultType"] == "task"
+    assert "requestState" not in second and "inputRequests" not in second
+    done = modern_poll(http, str(second["taskId"]))
+    assert done["status"] == "completed"
+    assert done["result"]["content"][0]["text"] == "Hello, Grace"
+
+
+def test_a_tampered_state_is_refused(http: httpx.Client) -> None:
+    call = {"name": "name_first", "arguments": {}}
+    first = modern_result(modern(http, "tools/call", call, name="name_first", meta=ASKING))
+    retry = {
+        **call,
+        "inputResponses": {"user_name": accept("Mallory")},
+        "requestState": first["requestState"] + "x",
+    }
+    response = modern(http, "tools/call", retry, name="name_first", meta=ASKING)
+    assert response.json()["error"]["code"] == -32602
+    # The state is sealed, not secret: its body names the task, which still waits.
+    body = first["requestState"].partition(".")[0]
+    task_id = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))[-1]
+    assert get(http, task_id)["status"] == "input_required"
+    modern_result(modern(http, "tasks/cancel", {"taskId": task_id}, name=task_id))
