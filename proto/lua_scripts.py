@@ -63,9 +63,10 @@ departs from the declaration; announces once if any item changed state. Returns 
 did."""
 
 TASK_TRANSITION: Final = LuaScript("task_transition")
-"""KEYS: a task's hash. ARGV: the task events channel, the task id, the new status, now
-(ms), ``1`` to count a run, then pairs of fields to set (empty value: delete). Ended tasks
-never move. Returns 1 if it moved, 0 if the task had ended, -1 if there is none (ADR-0011)."""
+"""KEYS: a task's hash. ARGV: the task events channel, the task id, the new status (empty:
+keep it), now (ms), ``1`` to count a run, then pairs of fields to set (empty value:
+delete). Ended tasks never move. Returns 1 if it moved, 0 if the task had ended, -1 if
+there is none (ADR-0011)."""
 
 TASK_ANSWER: Final = LuaScript("task_answer")
 """KEYS: a task's hash. ARGV: the task events channel, the task id, now (ms), then pairs of

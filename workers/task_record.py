@@ -67,14 +67,15 @@ class TaskRecords:
     async def transition(
         self,
         task_id: str,
-        status: TaskStatus,
+        status: TaskStatus | None,
         *,
         count_run: bool = False,
         fields: Mapping[TaskField, str] | Mapping[str, str] | None = None,
     ) -> Transition:
-        """Move the task to ``status`` and set ``fields`` (a ``TaskField`` or a field named
-        by a prefix such as ``request:<key>``; an empty value deletes one),
-        unless it ended or expired; a write Redis does not take is tried again a few times.
+        """Move the task to ``status`` (None: keep its status) and set ``fields`` (a
+        ``TaskField`` or a field named by a prefix such as ``request:<key>``; an empty value
+        deletes one), unless it ended or expired; a write Redis does not take is tried
+        again a few times.
 
         Raises:
             BackendUnavailableError, RedisCommandError: Redis did not take it in the end.
@@ -84,7 +85,7 @@ class TaskRecords:
             self._keys.task(task_id),
             self._keys.task_events(),
             task_id,
-            status.value,
+            "" if status is None else status.value,
             int(time.time() * 1000),
             "1" if count_run else "0",
         ]

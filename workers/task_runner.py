@@ -241,7 +241,7 @@ class TaskRunner:
         call = msgspec.structs.replace(call, deadline_ms=int((time.time() + job.limit_s) * 1000))
         progress = TaskProgress(
             lambda report: self._records.transition(
-                task_id, TaskStatus.WORKING, fields={TaskField.PROGRESS: report.decode()}
+                task_id, None, fields={TaskField.PROGRESS: report.decode()}
             ),
             asyncio.get_running_loop(),
         )

@@ -81,3 +81,24 @@ def test_progress_keeps_the_latest_report_and_lands_before_close_returns(
         "progress": 101,
         "message": "from a thread",
     }
+
+
+def test_a_progress_report_keeps_a_task_waiting_for_input_waiting(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    client = redis_server.client()
+    task_id = create_task(client, fleet_name, "count_up")
+
+    async def scenario() -> None:
+        redis = AsyncRedis(parse_redis_url(redis_server.url), command_timeout_s=5)
+        records = TaskRecords(redis, Keyspace(fleet_name))
+        await records.transition(task_id, TaskStatus.INPUT_REQUIRED)
+        moved = await records.transition(
+            task_id, None, fields={TaskField.PROGRESS: '{"progress":1}'}
+        )
+        assert moved is Transition.MOVED
+        await redis.aclose()
+
+    asyncio.run(scenario())
+    record = read_task(client, fleet_name, task_id)
+    assert (record["status"], record["progress"]) == ("input_required", '{"progress":1}')
