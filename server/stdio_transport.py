@@ -185,6 +185,7 @@ class StdioConnection:
         self._dispatcher = dispatcher
         self._task_status = task_status
         self._initialized = trio.Event()
+        self._relay_ready = trio.Event()  # its tasks' events are taken (or not wanted)
         self._principal = principal or local_principal()
         self._log_level = ConnectionLogLevel()  # logging/setLevel (handshake era)
         self._subscriptions = ConnectionSubscriptions()  # resources/subscribe (handshake era)
@@ -362,6 +363,8 @@ class StdioConnection:
         self._client_capabilities = capabilities
         self._session.initialized(version)
         self._initialized.set()
+        # Answered once the connection's task events are taken: no status change is missed.
+        await self._relay_ready.wait()
         log.info("stdio.initialized", protocol_version=version, client=client_name)
         await deliver(encode_result(request.id, result))
 
@@ -556,9 +559,11 @@ class StdioConnection:
         await self._initialized.wait()
         version = self._session.version
         if self._task_status is None or version is None or not supports_tasks(version):
+            self._relay_ready.set()
             return
         owner = TaskSpec.owner_of(self._principal, self._connection_id)
         with self._task_status.watch(owner) as events:
+            self._relay_ready.set()
             await self._task_status.relay(events, self._outbox.send)
 
     def _updated_subscriptions(self, target: str | None) -> list[str]:

@@ -24,6 +24,7 @@ from tests.e2e.test_tasks_front import (
 )
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.stdio_process import initialize, notification, request, stdio_front
 from tests.fixtures.waiting import wait_until, wait_until_async
 
 APP = "tests.fixtures.task_tools:app"
@@ -301,3 +302,29 @@ async def test_the_owners_get_stream_hears_each_status_change_of_its_tasks(
     completed = heard.params[0]
     assert {"taskId", "status", "createdAt", "lastUpdatedAt", "ttl"} <= completed.keys()
     assert not heard.meta_seen
+
+
+def test_a_stdio_connection_hears_its_tasks_status_changes(task_fleet: RunningFleet) -> None:
+    front = stdio_front(task_fleet, app=APP)
+    try:
+        front.send(initialize(0), notification("notifications/initialized"))
+        front.result(0)
+        task = {"name": "count_up", "arguments": {"steps": 3}, "task": {}}
+        front.send(request(1, "tools/call", task))
+        task_id = front.result(1)["task"]["taskId"]
+
+        def statuses() -> list[str]:
+            return [
+                m["params"]["status"]
+                for m in front.snapshot()
+                if m.get("method") == "notifications/tasks/status"
+                and m["params"]["taskId"] == task_id
+            ]
+
+        wait_until(lambda: statuses() == ["completed"], deadline_s=15, what="completed")
+        front.close_stdin()
+        assert front.wait_exit(deadline_s=15) == 0, front.log()
+        assert statuses() == ["completed"]  # progress sent nothing
+        front.assert_stdout_was_protocol_only()
+    finally:
+        front.kill()
