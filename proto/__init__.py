@@ -149,6 +149,7 @@ from proto.methods import (
     NOTIFICATION_RESOURCES_LIST_CHANGED,
     NOTIFICATION_RESOURCES_UPDATED,
     NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED,
+    NOTIFICATION_TASKS_STATUS,
     NOTIFICATION_TOOLS_LIST_CHANGED,
     PING,
     PROMPTS_GET,
@@ -293,6 +294,7 @@ from proto.tasks import (
     iso_time,
     legacy_task,
     legacy_task_result,
+    legacy_task_status_notification,
     modern_task,
 )
 from proto.tools import (
@@ -422,6 +424,7 @@ __all__ = [
     "NOTIFICATION_RESOURCES_LIST_CHANGED",
     "NOTIFICATION_RESOURCES_UPDATED",
     "NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED",
+    "NOTIFICATION_TASKS_STATUS",
     "NOTIFICATION_TOOLS_LIST_CHANGED",
     "PING",
     "PROMPTS_GET",
@@ -672,6 +675,7 @@ __all__ = [
     "iso_time",
     "legacy_task",
     "legacy_task_result",
+    "legacy_task_status_notification",
     "log_notification",
     "mirrored_field",
     "mirrored_name",

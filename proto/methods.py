@@ -19,6 +19,7 @@ __all__ = [
     "NOTIFICATION_RESOURCES_LIST_CHANGED",
     "NOTIFICATION_RESOURCES_UPDATED",
     "NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED",
+    "NOTIFICATION_TASKS_STATUS",
     "NOTIFICATION_TOOLS_LIST_CHANGED",
     "PING",
     "PROMPTS_GET",
@@ -63,6 +64,8 @@ PROMPTS_LIST: Final = "prompts/list"
 PROMPTS_GET: Final = "prompts/get"
 COMPLETION_COMPLETE: Final = "completion/complete"
 NOTIFICATION_RESOURCES_UPDATED: Final = "notifications/resources/updated"
+NOTIFICATION_TASKS_STATUS: Final = "notifications/tasks/status"
+"""2025-11-25 only: a task's status changed (params: the Task, flat)."""
 NOTIFICATION_RESOURCES_LIST_CHANGED: Final = "notifications/resources/list_changed"
 NOTIFICATION_PROMPTS_LIST_CHANGED: Final = "notifications/prompts/list_changed"
 # Durable tasks (mcp-protocol.md 10): get and cancel in both protocols; result and list at

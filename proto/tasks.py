@@ -24,8 +24,10 @@ from typing import Annotated, Final, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from proto.jsonrpc import encode_notification
 from proto.lifecycle import ModernMeta, ResultMeta
 from proto.mcp_struct import JsonObject, McpStruct
+from proto.methods import NOTIFICATION_TASKS_STATUS
 from proto.principal import Principal
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "iso_time",
     "legacy_task",
     "legacy_task_result",
+    "legacy_task_status_notification",
     "modern_task",
 ]
 
@@ -429,6 +432,12 @@ class _Outcome(msgspec.Struct, frozen=True):
 
 
 _outcome_decoder: Final = msgspec.json.Decoder(_Outcome)
+
+
+def legacy_task_status_notification(task: LegacyTask) -> bytes:
+    """The 2025-11-25 ``notifications/tasks/status``: the Task, flat, without the
+    related-task ``_meta`` (mcp-protocol.md 10.1)."""
+    return encode_notification(NOTIFICATION_TASKS_STATUS, _encoder.encode(task))
 
 
 def modern_task(

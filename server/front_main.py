@@ -93,6 +93,7 @@ async def serve(
                 config=config,
                 draining=shutdown,
                 changes=services.changes,
+                task_status=services.task_status,
             ),
             listen_streams=ListenStreams(
                 changes=services.changes, config=config, draining=shutdown

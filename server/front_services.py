@@ -1,8 +1,9 @@
 """What every front process runs, whatever its transport: its Redis client, the reply
 subscription, the fetcher of replies kept during subscription gaps, the call queue, the
-dispatcher and the fleet's change feed (which also applies the fleet's visibility overrides,
-ADR-0010). Services start before readiness: the block runs once the subscriptions are up,
-this front's catalog was announced and the overrides are applied."""
+dispatcher, the task events (``server/task_events.py``) and the fleet's change feed (which
+also applies the fleet's visibility overrides, ADR-0010). Services start before readiness:
+the block runs once the subscriptions are up, this front's catalog was announced and the
+overrides are applied."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
 from server.sync_redis import open_sync_redis
+from server.task_events import TaskEvents
 from server.task_methods import TaskMethods
+from server.task_status_relay import TaskStatusRelay
 from server.task_store import TaskRetention, TaskStore
 from server.tool_catalog import ToolCatalog
 
@@ -39,6 +42,7 @@ class FrontServices:
         subscriber: the reply subscription (``connected`` feeds readiness).
         dispatcher: serves decoded requests.
         changes: the fleet's change announcements, for listen and GET streams and stdio.
+        task_status: 2025-11-25 task status notifications, for GET streams and stdio.
     """
 
     def __init__(
@@ -49,12 +53,14 @@ class FrontServices:
         subscriber: RedisSubscriber,
         dispatcher: Dispatcher,
         changes: ChangeFeed,
+        task_status: TaskStatusRelay,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.subscriber = subscriber
         self.dispatcher = dispatcher
         self.changes = changes
+        self.task_status = task_status
 
 
 @asynccontextmanager
@@ -110,9 +116,13 @@ async def open_front_services(
             connections=config.task_redis_connections,
             timeout_s=config.redis_command_timeout_s,
         )
+        task_events = TaskEvents(redis=redis, keys=keys, subscriber=subscriber)
+        await nursery.start(task_events.run)
+        task_store = TaskStore(redis, sync_redis, keys, retention=_retention(config))
         tasks = TaskMethods(
-            TaskStore(redis, sync_redis, keys, retention=_retention(config)),
+            task_store,
             meta=ResultMeta(server_info=catalog.server_info),
+            events=task_events,
             result_wait_s=catalog.longest_timeout_s + config.reply_grace_s,
             page_size=config.list_page_size,
             input_grace_s=config.task_input_grace_ms / 1000,
@@ -141,6 +151,7 @@ async def open_front_services(
                 subscriber=subscriber,
                 dispatcher=dispatcher,
                 changes=changes,
+                task_status=TaskStatusRelay(task_events, task_store),
             )
         finally:
             nursery.cancel_scope.cancel()

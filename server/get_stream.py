@@ -20,12 +20,17 @@ nothing but "refetch", so none is worth replaying, and the front holding the str
 only one that could store it anyway. A client that reconnects its stream while the fleet
 changes may miss one; it sees the new state at its next fetch. While the stream is open,
 its session's subscriptions are kept (their TTL renewed with each keep-alive).
+
+A 2025-11-25 session's standalone stream also carries ``notifications/tasks/status`` when
+one of the session's tasks changes status (``server/task_status_relay.py``), live and not
+stored, for the same reasons.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
+from contextlib import AbstractContextManager, nullcontext
 from typing import Final
 
 import msgspec
@@ -43,9 +48,11 @@ from proto import (
     EventId,
     InvalidRequestError,
     Keyspace,
+    Principal,
     ProtocolError,
     RedisCommandError,
     StoredEvent,
+    TaskSpec,
     decode_stored_event,
     encode_event,
     encode_priming_event,
@@ -67,6 +74,8 @@ from server.sse_response import (
     cancel_on_disconnect,
     cancel_when_set,
 )
+from server.task_events import OwnedEvents
+from server.task_status_relay import TaskStatusRelay
 
 __all__ = ["GetStreamRefused", "GetStreams"]
 
@@ -97,6 +106,7 @@ class GetStreams:
         draining: true once the front is shutting down: open streams end (the client
             resumes on another front).
         changes: the fleet's change feed (list changes on standalone streams).
+        task_status: task status notifications (standalone streams of 2025-11-25 sessions).
     """
 
     def __init__(
@@ -110,8 +120,10 @@ class GetStreams:
         config: FrontConfig,
         draining: trio.Event,
         changes: ChangeFeed,
+        task_status: TaskStatusRelay,
     ) -> None:
         self._redis = redis
+        self._task_status = task_status
         self._sessions = sessions
         self._changes = changes
         self._keys = keys
@@ -130,9 +142,11 @@ class GetStreams:
         prime: bool,
         receive: Receive,
         send: Send,
+        tasks: bool = False,
     ) -> None:
         """Serve the stream until the client leaves, the front drains, or (for a resumed
-        POST stream) its final response was sent.
+        POST stream) its final response was sent. ``tasks``: the session has tasks
+        (2025-11-25), so its standalone stream carries their status changes.
 
         Raises:
             GetStreamRefused: before anything was sent.
@@ -157,6 +171,7 @@ class GetStreams:
                 token=token,
                 receive=receive,
                 send=send,
+                tasks=tasks,
             )
         finally:
             if stream == GET_STREAM:
@@ -172,6 +187,7 @@ class GetStreams:
         token: str,
         receive: Receive,
         send: Send,
+        tasks: bool,
     ) -> None:
         channel = self._keys.session_event_channel(session_id)
         standalone = stream == GET_STREAM
@@ -186,28 +202,58 @@ class GetStreams:
                     )  # fmt: skip
                 except (BackendUnavailableError, RedisCommandError) as exc:
                     raise _unavailable(exc) from None
-                start = {"type": "http.response.start", "status": 200, "headers": SSE_HEADERS}
-                await send(start)
-                if prime and resume_from is None:  # a resuming client has an id already
-                    primer = EventId(stream, after)
-                    await _body(send, encode_priming_event(primer, self._config.sse_retry_ms))
-                wants = self._changes.is_served if standalone else _carries_nothing
-                with self._changes.inbox(wants) as changes:
-                    async with trio.open_nursery() as nursery:
-                        served = nursery.cancel_scope
-                        nursery.start_soon(
-                            cancel_on_disconnect, receive, served, trio.CancelScope()
-                        )
-                        nursery.start_soon(cancel_when_set, self._draining, served)
-                        if standalone:
-                            nursery.start_soon(self._relay_changes, session_id, changes, send)
-                        await self._events(session_id, _Cursor(stream, after), watch, token, send)
-                        served.cancel()
+                # Taken before the stream is answered: no status change after it is missed.
+                owned: AbstractContextManager[OwnedEvents | None] = nullcontext()
+                if standalone and tasks:
+                    # The session's own tasks: ``Dispatcher.handshake`` serves an HTTP
+                    # session's requests as its anonymous principal.
+                    owner = TaskSpec.owner_of(Principal.anonymous(session_id))
+                    owned = self._task_status.watch(owner)
+                with owned as task_events:
+                    await self._stream(
+                        session_id, _Cursor(stream, after), watch, token,
+                        primer=EventId(stream, after) if prime and not resume_from else None,
+                        task_events=task_events,
+                        receive=receive, send=send,
+                    )  # fmt: skip
                 # The stream ends cleanly; a client that still wants it resumes from its
                 # last event id (on any front).
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except BackendUnavailableError as exc:  # the watch could not be set up
             raise _unavailable(exc) from None
+
+    async def _stream(
+        self,
+        session_id: str,
+        cursor: _Cursor,
+        watch: ChannelWatch,
+        token: str,
+        *,
+        primer: EventId | None,
+        task_events: OwnedEvents | None,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Answer the GET and serve its events (and, on a standalone stream, list changes
+        and task status changes) until the client leaves, the front drains, or the stream
+        ends."""
+        start = {"type": "http.response.start", "status": 200, "headers": SSE_HEADERS}
+        await send(start)
+        if primer is not None:  # not when resuming: the client has an id already
+            await _body(send, encode_priming_event(primer, self._config.sse_retry_ms))
+        standalone = cursor.stream == GET_STREAM
+        wants = self._changes.is_served if standalone else _carries_nothing
+        with self._changes.inbox(wants) as changes:
+            async with trio.open_nursery() as nursery:
+                served = nursery.cancel_scope
+                nursery.start_soon(cancel_on_disconnect, receive, served, trio.CancelScope())
+                nursery.start_soon(cancel_when_set, self._draining, served)
+                if standalone:
+                    nursery.start_soon(self._relay_changes, session_id, changes, send)
+                if task_events is not None:
+                    nursery.start_soon(self._relay_task_status, task_events, send)
+                await self._events(session_id, cursor, watch, token, send)
+                served.cancel()
 
     async def _events(
         self, session_id: str, cursor: _Cursor, watch: ChannelWatch, token: str, send: Send
@@ -304,6 +350,14 @@ class GetStreams:
             message = handshake_change_notification(announcement)
             if message is not None:
                 await _body(send, encode_event(message))
+
+    async def _relay_task_status(self, events: OwnedEvents, send: Send) -> None:
+        """The status changes of the session's tasks, live, until cancelled."""
+
+        async def notify(message: bytes) -> None:
+            await _body(send, encode_event(message))
+
+        await self._task_status.relay(events, notify)
 
     async def _updated_subscriptions(self, session_id: str, target: str | None) -> list[str]:
         """The session's subscribed URIs a resource update names: its target, or all of

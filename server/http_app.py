@@ -64,6 +64,7 @@ from proto import (
     parse_event_id,
     require_envelope,
     sends_priming_events,
+    supports_tasks,
 )
 from proto import unsupported_version_error as _unsupported
 from server.call_queue import CallCancelledError
@@ -467,6 +468,7 @@ class HttpApp:
                 prime=sends_priming_events(session.protocol_version),
                 receive=receive,
                 send=send,
+                tasks=supports_tasks(session.protocol_version),
             )
         except HttpError as exc:
             await _respond(send, exc.status, exc.render())

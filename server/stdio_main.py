@@ -71,6 +71,7 @@ async def serve_stdio(
         connection = StdioConnection(
             services.dispatcher,
             changes=services.changes,
+            task_status=services.task_status,
             front_id=front_id,
             max_line_bytes=config.max_body_bytes,
             max_in_flight=config.stdio_max_in_flight,

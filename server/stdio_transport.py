@@ -90,6 +90,7 @@ from proto import (
     ServiceUnavailableError,
     StdioSession,
     Subscription,
+    TaskSpec,
     allows_batches,
     decode_batch,
     decode_message,
@@ -102,6 +103,7 @@ from proto import (
     require_envelope,
     require_served_version,
     resource_updated_notification,
+    supports_tasks,
 )
 from server.call_queue import CallCancelledError
 from server.change_feed import ChangeFeed, ChangeInbox
@@ -109,6 +111,7 @@ from server.dispatch import Dispatcher, NotificationSink
 from server.log_level_setting import ConnectionLogLevel
 from server.request_failure import failure_error
 from server.resource_subscriptions import ConnectionSubscriptions
+from server.task_status_relay import TaskStatusRelay
 
 __all__ = ["StdioConnection", "local_principal"]
 
@@ -161,6 +164,8 @@ class StdioConnection:
         eof_grace_s: after the end of input, how long requests in flight may take.
         principal: who the calls are made for; the local OS user by default
             (:func:`local_principal`).
+        task_status: task status notifications (a 2025-11-25 connection is told of its
+            tasks' status changes); None: not sent.
     """
 
     def __init__(
@@ -175,8 +180,12 @@ class StdioConnection:
         max_listens: int,
         eof_grace_s: float,
         principal: Principal | None = None,
+        task_status: TaskStatusRelay | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._task_status = task_status
+        self._initialized = trio.Event()
+        self._relay_ready = trio.Event()  # its tasks' events are taken (or not wanted)
         self._principal = principal or local_principal()
         self._log_level = ConnectionLogLevel()  # logging/setLevel (handshake era)
         self._subscriptions = ConnectionSubscriptions()  # resources/subscribe (handshake era)
@@ -222,6 +231,7 @@ class StdioConnection:
             async with trio.open_nursery() as requests:
                 with self._changes.inbox(self._changes.is_served) as changes:
                     requests.start_soon(self._relay_changes, changes)
+                    requests.start_soon(self._relay_task_status)
                     with self._reading:
                         await self._read_loop(receive, requests)
                     self._end_listens()
@@ -352,6 +362,9 @@ class StdioConnection:
             return
         self._client_capabilities = capabilities
         self._session.initialized(version)
+        self._initialized.set()
+        # Answered once the connection's task events are taken: no status change is missed.
+        await self._relay_ready.wait()
         log.info("stdio.initialized", protocol_version=version, client=client_name)
         await deliver(encode_result(request.id, result))
 
@@ -539,6 +552,19 @@ class StdioConnection:
             message = handshake_change_notification(announcement)
             if message is not None:
                 await self._outbox.send(message)
+
+    async def _relay_task_status(self) -> None:
+        """2025-11-25: status changes of this connection's tasks as unsolicited
+        ``notifications/tasks/status``, once initialized; until cancelled."""
+        await self._initialized.wait()
+        version = self._session.version
+        if self._task_status is None or version is None or not supports_tasks(version):
+            self._relay_ready.set()
+            return
+        owner = TaskSpec.owner_of(self._principal, self._connection_id)
+        with self._task_status.watch(owner) as events:
+            self._relay_ready.set()
+            await self._task_status.relay(events, self._outbox.send)
 
     def _updated_subscriptions(self, target: str | None) -> list[str]:
         """The subscribed URIs a resource update names: its target, or all of them when it

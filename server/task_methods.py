@@ -11,8 +11,8 @@
   ``tasks/update`` takes answers and ``tasks/cancel`` acknowledges. A request without the
   extension gets -32021.
 
-``tasks/result`` waits by polling the record with a growing interval (a first version; the
-task events channel is the wake-up to use instead).
+``tasks/result`` waits on the task events channel (``server/task_events.py``): an event for
+its task wakes it to re-read the record, and a slow poll backs lost events up.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from proto import (
     modern_task,
     supports_tasks,
 )
+from server.task_events import TaskEvents
 from server.task_store import TaskStore
 from server.tool_catalog import CatalogTool
 
@@ -68,7 +69,8 @@ _call_params: Final = msgspec.json.Decoder(TaskCallParams)
 _RETRYABLE_MAX_ATTEMPTS: Final = 3
 """Runs at most of a task whose tool is idempotent (a run lost with its worker is retried)."""
 
-_FIRST_POLL_S: Final = 0.05
+_BACKSTOP_POLL_S: Final = 1.5
+"""How often ``tasks/result`` re-reads the record without an event (events may be lost)."""
 _SETTLE_POLL_S: Final = 0.02
 
 LEGACY_TASKS_CAPABILITY: Final[dict[str, object]] = {
@@ -166,6 +168,7 @@ class TaskMethods:
         page_size: most tasks on one ``tasks/list`` page.
         input_grace_s: how long a call creating a task of an ``input_before_task`` tool
             waits for it to ask for input or end (2026-07-28).
+        events: the front's task events (``tasks/result`` wakes on them).
     """
 
     def __init__(
@@ -175,9 +178,11 @@ class TaskMethods:
         meta: ResultMeta,
         result_wait_s: float,
         page_size: int,
+        events: TaskEvents,
         input_grace_s: float = 0.3,
     ) -> None:
         self._store = store
+        self._events = events
         self._meta = meta
         self._result_wait_s = result_wait_s
         self._page_size = page_size
@@ -289,13 +294,13 @@ class TaskMethods:
                 result) or an unknown one; -32603 when it did not end in time.
         """
         task_id = decode_params(params, _id_params).task_id
-        record = await self._store.get(task_id, owner)
-        interval_s = _FIRST_POLL_S
-        with trio.move_on_after(self._result_wait_s):
-            while not record.terminal:
-                await trio.sleep(interval_s)
-                interval_s = min(interval_s * 2, max(record.poll_ms, 50) / 1000)
-                record = await self._store.get(task_id, owner)
+        # Registered before the first read: an event published after it wakes the waiter.
+        with self._events.waiter(task_id) as waiter:
+            record = await self._store.get(task_id, owner)
+            with trio.move_on_after(self._result_wait_s):
+                while not record.terminal:
+                    await waiter.wait(_BACKSTOP_POLL_S)
+                    record = await self._store.get(task_id, owner)
         if not record.terminal:
             raise ProtocolError(
                 f"Task {task_id} has not ended after {self._result_wait_s:g} s: "

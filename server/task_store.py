@@ -289,6 +289,16 @@ class TaskStore:
         await self._slide(record)
         return record
 
+    async def peek(self, task_id: str, owner: str) -> TaskRecord | None:
+        """The task ``task_id`` of ``owner`` as it stands, or None (unknown, expired,
+        foreign); unlike :meth:`get`, its retention does not slide (not a client's read).
+
+        Raises:
+            BackendUnavailableError: Redis did not answer.
+        """
+        record = await self._read(task_id)
+        return record if record is not None and record.owner == owner else None
+
     async def cancel(self, task_id: str, owner: str) -> tuple[bool, TaskRecord]:
         """Move ``owner``'s task to ``cancelled`` (with ``cancel="1"``) unless it has ended,
         then tell the worker running it (``CancelTask`` on the broadcast stream).

@@ -5,6 +5,7 @@ task, a failed tool, a timeout, a protocol error, another session's task."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,8 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
 from tests.e2e.test_tasks_front import (
+    LEGACY,
     WITH_TASKS,
     Session,
     modern,
@@ -21,7 +24,8 @@ from tests.e2e.test_tasks_front import (
 )
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.stdio_process import initialize, notification, request, stdio_front
+from tests.fixtures.waiting import wait_until, wait_until_async
 
 APP = "tests.fixtures.task_tools:app"
 
@@ -203,3 +207,124 @@ def test_modern_without_the_extension_runs_in_the_foreground(http: httpx.Client)
     result = modern_result(response)
     assert result["resultType"] == "complete"
     assert result["structuredContent"] == 3
+
+
+# --- 2025-11-25: task status events -------------------------------------------------------
+
+
+def test_legacy_tasks_result_returns_as_soon_as_the_task_ends(http: httpx.Client) -> None:
+    """It wakes on the task's event: polling with a growing interval would answer a
+    half-second task only after about 1.5 s."""
+    session = Session(http)
+    task_id = legacy_submit(session, "short_nap", {"ms": 500})
+    started = time.monotonic()
+    result = session.result("tasks/result", {"taskId": task_id})
+    assert result["content"][0]["text"] == "rested"  # type: ignore[index]
+    assert time.monotonic() - started < 1.0
+
+
+class StatusNotifications:
+    """What a session's standalone GET stream carried: its ``notifications/tasks/status``."""
+
+    def __init__(self) -> None:
+        self.primed = False
+        self.params: list[dict[str, Any]] = []
+        self.meta_seen = False
+
+    def statuses(self, task_id: str) -> list[str]:
+        return [p["status"] for p in self.params if p["taskId"] == task_id]
+
+
+async def read_get_stream(url: str, session_id: str, into: StatusNotifications) -> None:
+    """Read the session's GET stream until cancelled, collecting task status changes."""
+    headers = {
+        "accept": "text/event-stream",
+        "mcp-protocol-version": LEGACY,
+        "mcp-session-id": session_id,
+    }
+    async with (
+        httpx.AsyncClient(timeout=60) as client,
+        client.stream("GET", url, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line.removeprefix("data:").strip()
+            if not data:
+                into.primed = True  # the priming event: the stream is being served
+                continue
+            message = json.loads(data)
+            if message.get("method") == "notifications/tasks/status":
+                into.params.append(message["params"])
+                into.meta_seen |= "_meta" in message["params"]
+
+
+async def test_the_owners_get_stream_hears_each_status_change_of_its_tasks(
+    task_fleet: RunningFleet,
+) -> None:
+    base = task_fleet.url.rsplit("/", 1)[0]
+    with httpx.Client(base_url=base, timeout=30) as http:
+        owner, stranger = Session(http), Session(http)
+        heard, overheard = StatusNotifications(), StatusNotifications()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_get_stream, task_fleet.url, owner.id, heard)
+            nursery.start_soon(read_get_stream, task_fleet.url, stranger.id, overheard)
+            await wait_until_async(
+                lambda: heard.primed and overheard.primed, deadline_s=10, what="GET streams"
+            )
+            done = await trio.to_thread.run_sync(legacy_submit, owner, "count_up", {"steps": 3})
+            await wait_until_async(
+                lambda: heard.statuses(done) == ["completed"], deadline_s=15, what="completed"
+            )
+            m = marker()
+            held = await trio.to_thread.run_sync(
+                legacy_submit, owner, "wait_for_cancel", {"marker": m}
+            )
+            await trio.to_thread.run_sync(lambda: task_fleet.wait_for("task_tool.ran", marker=m))
+            await trio.to_thread.run_sync(owner.result, "tasks/cancel", {"taskId": held})
+            await wait_until_async(
+                lambda: heard.statuses(held) == ["cancelled"], deadline_s=15, what="cancelled"
+            )
+            # The stranger's stream was served all along and heard nothing of them.
+            finished = await trio.to_thread.run_sync(
+                legacy_submit, stranger, "short_nap", {"ms": 10}
+            )
+            await wait_until_async(
+                lambda: overheard.statuses(finished) == ["completed"],
+                deadline_s=15,
+                what="the stranger's own task",
+            )
+            nursery.cancel_scope.cancel()
+    # Progress (count_up reports each step) and the record's own writes sent nothing more.
+    assert [p["taskId"] for p in heard.params] == [done, held]
+    assert [p["taskId"] for p in overheard.params] == [finished]
+    completed = heard.params[0]
+    assert {"taskId", "status", "createdAt", "lastUpdatedAt", "ttl"} <= completed.keys()
+    assert not heard.meta_seen
+
+
+def test_a_stdio_connection_hears_its_tasks_status_changes(task_fleet: RunningFleet) -> None:
+    front = stdio_front(task_fleet, app=APP)
+    try:
+        front.send(initialize(0), notification("notifications/initialized"))
+        front.result(0)
+        task = {"name": "count_up", "arguments": {"steps": 3}, "task": {}}
+        front.send(request(1, "tools/call", task))
+        task_id = front.result(1)["task"]["taskId"]
+
+        def statuses() -> list[str]:
+            return [
+                m["params"]["status"]
+                for m in front.snapshot()
+                if m.get("method") == "notifications/tasks/status"
+                and m["params"]["taskId"] == task_id
+            ]
+
+        wait_until(lambda: statuses() == ["completed"], deadline_s=15, what="completed")
+        front.close_stdin()
+        assert front.wait_exit(deadline_s=15) == 0, front.log()
+        assert statuses() == ["completed"]  # progress sent nothing
+        front.assert_stdout_was_protocol_only()
+    finally:
+        front.kill()
