@@ -125,12 +125,16 @@ async def test_check_cancelled_stops_a_sync_handler(
     fleet = one_slot_fleet
     tool = "step_until_cancelled"
     stopped = len(fleet.find("test_tool.stopped", tool=tool))
-    overruns = len(fleet.find("call.overrun_finished", tool=tool))
     async with Client(fleet.url, mode=mode, read_timeout_seconds=30) as client:  # type: ignore[arg-type]
         received = await call_then_cancel(client, fleet, tool, {"seconds": 60})
-        # check_cancelled() raised in the handler's thread, and that thread ended.
+        # check_cancelled() raised in the handler's thread, and the call's slot came back:
+        # the entry was settled, and the one slot serves the next call. (Whether the runner
+        # logs call.overrun_finished depends on whether the thread ended before or after the
+        # cancel reached the call's task: a race, not a property.)
         await fleet.wait_for_async("test_tool.stopped", count=stopped + 1, tool=tool)
-        await fleet.wait_for_async("call.overrun_finished", count=overruns + 1, tool=tool)
+        await wait_until_async(
+            lambda: pending_calls(fleet) == 0, deadline_s=10, what="no pending call"
+        )
         after = await client.call_tool("echo", {"text": "still serving"})
     assert received == []
     assert isinstance(after.content[0], TextContent) and after.content[0].text == "still serving"
