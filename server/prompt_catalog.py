@@ -6,7 +6,7 @@ neither listed nor found: it is an unknown prompt.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
@@ -14,7 +14,7 @@ from msgspec import UNSET, UnsetType
 
 from proto import PROMPTS_LIST, ListPromptsResult, Prompt, PromptArgument, supports_titles
 from server.list_pages import ListPages, ListResult, ListSettings
-from server.visible_items import VisibleItems
+from server.visible_items import SwitchableCatalog, VisibleItems
 
 __all__ = ["CatalogPrompt", "PromptCatalog"]
 
@@ -77,7 +77,7 @@ class CatalogPrompt:
         return None
 
 
-class PromptCatalog:
+class PromptCatalog(SwitchableCatalog[CatalogPrompt]):
     """All registered prompts, in registration order; those turned off are neither listed
     nor found (:meth:`apply_overrides`).
 
@@ -119,22 +119,9 @@ class PromptCatalog:
         """The prompt named ``name``, or None: not registered, or turned off."""
         return self._prompts.get(name)
 
-    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
-        """Show the prompts the fleet's overrides (name → enabled, ADR-0010) leave on;
-        True if that changed which are listed."""
-        changed = self._registered.apply(overrides)
-        if changed:
-            self._show()
-        return changed
-
-    @property
-    def hidden(self) -> frozenset[str]:
-        """The prompts turned off now."""
-        return self._registered.hidden
-
     @property
     def longest_timeout_s(self) -> float:
-        return max((p.timeout_s for p in self._registered.items.values()), default=0.0)
+        return self._longest_registered_timeout_s()
 
     def list_result(self, version: str, cursor: str | UnsetType = UNSET) -> bytes:
         """The encoded ``prompts/list`` page for ``version`` that ``cursor`` names.

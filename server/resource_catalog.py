@@ -8,7 +8,7 @@ unknown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
@@ -28,7 +28,7 @@ from proto import (
     supports_titles,
 )
 from server.list_pages import ListPages, ListResult, ListSettings, listing_digest
-from server.visible_items import VisibleItems
+from server.visible_items import SwitchableCatalog, VisibleItems
 
 __all__ = ["CatalogResource", "ResourceCatalog", "ResourceMatch"]
 
@@ -120,7 +120,7 @@ class ResourceMatch(msgspec.Struct, frozen=True):
     variables: dict[str, str]
 
 
-class ResourceCatalog:
+class ResourceCatalog(SwitchableCatalog[CatalogResource]):
     """All registered resources in registration order: exact URIs first when matching,
     then templates in the order they were registered; those turned off are neither listed
     nor matched (:meth:`apply_overrides`).
@@ -176,23 +176,9 @@ class ResourceCatalog:
         """How many resources and templates are registered (turned off or not)."""
         return len(self._registered)
 
-    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
-        """Show the resources and templates the fleet's overrides (URI as registered →
-        enabled, ADR-0010) leave on; True if that changed which are listed."""
-        changed = self._registered.apply(overrides)
-        if changed:
-            self._show()
-        return changed
-
-    @property
-    def hidden(self) -> frozenset[str]:
-        """The resources and templates (as registered) turned off now."""
-        return self._registered.hidden
-
     @property
     def longest_timeout_s(self) -> float:
-        everything = self._registered.items.values()
-        return max((r.timeout_s for r in everything), default=0.0)
+        return self._longest_registered_timeout_s()
 
     def match(self, uri: str) -> ResourceMatch | None:
         """The resource that answers ``uri``, or None (the caller answers "not found")."""

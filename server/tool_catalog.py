@@ -15,7 +15,7 @@ toggle is refused, and the client lists again from the start.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
@@ -43,7 +43,7 @@ from proto import (
 from server.list_pages import ListPages, ListResult, ListSettings
 from server.prompt_catalog import CatalogPrompt, PromptCatalog
 from server.resource_catalog import CatalogResource, ResourceCatalog
-from server.visible_items import VisibleItems
+from server.visible_items import SwitchableCatalog, VisibleItems
 
 __all__ = ["CatalogTool", "ToolCatalog"]
 
@@ -147,7 +147,7 @@ class CatalogTool:
         return None
 
 
-class ToolCatalog:
+class ToolCatalog(SwitchableCatalog[CatalogTool]):
     """The app as the front serves it: its tools in registration order (a deterministic
     listing order), its resources and prompts, and its identity. Tools turned off are
     neither listed nor found (:meth:`apply_overrides`).
@@ -213,14 +213,6 @@ class ToolCatalog:
         """How many tools are registered (turned off or not)."""
         return len(self._registered)
 
-    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
-        """Show the tools the fleet's overrides (tool name → enabled, ADR-0010) leave on;
-        True if that changed which tools are listed (pages and cursors then change too)."""
-        changed = self._registered.apply(overrides)
-        if changed:
-            self._show()
-        return changed
-
     @property
     def has_task_tools(self) -> bool:
         """Whether a registered tool may run as a durable task (ADR-0011): tasks are then
@@ -231,15 +223,10 @@ class ToolCatalog:
         )
 
     @property
-    def hidden(self) -> frozenset[str]:
-        """The tools turned off now."""
-        return self._registered.hidden
-
-    @property
     def longest_timeout_s(self) -> float:
         """The longest any call (tool, read, prompt) may run (0 without any); tools turned
         off count too (a call may have started before)."""
-        tools = max((tool.timeout_s for tool in self._registered.items.values()), default=0.0)
+        tools = self._longest_registered_timeout_s()
         return max(tools, self.resources.longest_timeout_s, self.prompts.longest_timeout_s)
 
     @property

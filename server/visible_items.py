@@ -16,7 +16,7 @@ import msgspec
 
 from proto import hidden_items
 
-__all__ = ["VisibleItems"]
+__all__ = ["SwitchableCatalog", "VisibleItems"]
 
 _encoder: Final = msgspec.json.Encoder()
 
@@ -28,7 +28,15 @@ class _Declared(Protocol):
         ...
 
 
+class _Timed(_Declared, Protocol):
+    @property
+    def timeout_s(self) -> float:
+        """How long a call of the item may run."""
+        ...
+
+
 Item = TypeVar("Item", bound=_Declared)
+TimedItem = TypeVar("TimedItem", bound=_Timed)
 
 
 class VisibleItems(Generic[Item]):
@@ -87,3 +95,32 @@ class VisibleItems(Generic[Item]):
 
     def _on(self) -> dict[str, Item]:
         return {key: item for key, item in self.items.items() if key not in self.hidden}
+
+
+class SwitchableCatalog(Generic[TimedItem]):
+    """What the tool, resource and prompt catalogs share about items turned on and off
+    (ADR-0010): a subclass keeps its registry in ``_registered`` and rebuilds what it
+    serves (lookup dicts, pages) in ``_show``."""
+
+    _registered: VisibleItems[TimedItem]
+
+    def _show(self) -> None:
+        raise NotImplementedError
+
+    def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
+        """Show the items the fleet's overrides (key as registered → enabled) leave on;
+        True if that changed which are listed (pages and cursors then change too)."""
+        changed = self._registered.apply(overrides)
+        if changed:
+            self._show()
+        return changed
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The keys (as registered) of the items turned off now."""
+        return self._registered.hidden
+
+    def _longest_registered_timeout_s(self) -> float:
+        """The longest any registered item may run (0 without any); items turned off
+        count too (a call may have started before)."""
+        return max((item.timeout_s for item in self._registered.items.values()), default=0.0)
