@@ -26,6 +26,7 @@ __all__ = [
     "RemoteProtocolError",
     "ServiceUnavailableError",
     "TaskNotFoundError",
+    "TaskOutcomeError",
     "UnsupportedVersionError",
     "http_status_for_code",
 ]
@@ -74,6 +75,17 @@ def http_status_for_code(code: int) -> int:
     """The 2026-07-28 HTTP status of a JSON-RPC error code (mcp-protocol.md 5.4): client
     errors 400, unknown method 404, anything else (internal errors) 500."""
     return _STATUS_BY_CODE.get(code, 500)
+
+
+class TaskOutcomeError(ProtocolError):
+    """The JSON-RPC error a task ended with, as 2025-11-25 ``tasks/result`` relays it
+    (mcp-protocol.md 10.1). Whatever its code, the retrieval itself succeeded: HTTP
+    answers 200 and the front logs nothing (the task's end was logged where it happened).
+    """
+
+    def __init__(self, message: str, data: object = None, *, code: int | None = None) -> None:
+        super().__init__(message, data, code=code)
+        self.http_status = 200
 
 
 class RemoteProtocolError(ProtocolError):

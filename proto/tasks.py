@@ -24,7 +24,7 @@ from typing import Annotated, Final, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from proto.jsonrpc import encode_notification
+from proto.jsonrpc import encode_notification, encode_request
 from proto.lifecycle import ModernMeta, ResultMeta
 from proto.mcp_struct import JsonObject, McpStruct
 from proto.methods import NOTIFICATION_TASKS_STATUS
@@ -36,6 +36,7 @@ __all__ = [
     "RELATED_TASK_KEY",
     "TASKS_EXTENSION",
     "TASK_ANSWER_PREFIX",
+    "TASK_ASK_ID_PREFIX",
     "TASK_JOB_FUNCTION",
     "TASK_REQUEST_PREFIX",
     "TERMINAL_STATUSES",
@@ -63,9 +64,13 @@ __all__ = [
     "input_requests_object",
     "iso_time",
     "legacy_task",
+    "legacy_task_input_request",
     "legacy_task_result",
     "legacy_task_status_notification",
     "modern_task",
+    "parse_task_ask_id",
+    "task_answer",
+    "task_ask_id",
 ]
 
 TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
@@ -95,7 +100,14 @@ TASK_REQUEST_PREFIX: Final = "request:"
 
 TASK_ANSWER_PREFIX: Final = "answer:"
 """A task record's field ``answer:<key>`` holds the client's answer to the request ``key``
-(the result object as JSON), where the task's handler finds it."""
+as a JSON-RPC response without its envelope (``{"result": ...}`` or ``{"error": ...}``,
+:func:`task_answer`), where the task's handler finds it."""
+
+TASK_ASK_ID_PREFIX: Final = "mcpfleet-task-"
+"""Starts the JSON-RPC id of a 2025-11-25 task's input request, sent on its ``tasks/result``
+stream: ``<prefix><task id>:<key>`` (:func:`task_ask_id`). The client's response thus names
+the task and the request it answers, on whichever front it lands; that front checks the
+responder owns the task, and ``TASK_ANSWER`` takes only outstanding requests."""
 
 
 class TaskJobSerializer:
@@ -487,6 +499,55 @@ def input_requests_object(record: TaskRecord) -> msgspec.Raw:
             {key: msgspec.Raw(value) for key, value in sorted(record.input_requests.items())}
         )
     )
+
+
+def task_answer(result: bytes) -> bytes:
+    """The ``answer:<key>`` field for a client's result (2026-07-28 ``tasks/update``, an
+    MRTR retry): the result in a response's place (``ClientResponse.outcome()``)."""
+    return b'{"result":' + result + b"}"
+
+
+def task_ask_id(task_id: str, key: str) -> str:
+    """The JSON-RPC id of a 2025-11-25 task's input request ``key`` (``TASK_ASK_ID_PREFIX``):
+    the same on every send, so a request sent again on a later ``tasks/result`` is the same
+    request, answered once."""
+    return f"{TASK_ASK_ID_PREFIX}{task_id}:{key}"
+
+
+def parse_task_ask_id(request_id: object) -> tuple[str, str] | None:
+    """The task id and request key a client's response id names (:func:`task_ask_id`);
+    None for any other id."""
+    if not isinstance(request_id, str) or not request_id.startswith(TASK_ASK_ID_PREFIX):
+        return None
+    task_id, colon, key = request_id[len(TASK_ASK_ID_PREFIX) :].partition(":")
+    if not task_id or not colon or not key:
+        return None
+    return task_id, key
+
+
+class _StoredRequest(msgspec.Struct, frozen=True):
+    method: str
+    params: JsonObject = msgspec.field(default_factory=dict)
+
+
+_stored_request: Final = msgspec.json.Decoder(_StoredRequest)
+
+
+def legacy_task_input_request(task_id: str, key: str, stored: bytes) -> bytes:
+    """A 2025-11-25 task's outstanding input request (``request:<key>``, ``{"method",
+    "params"}``) as the JSON-RPC request sent on the task's ``tasks/result`` stream, with
+    the related-task ``_meta`` (mcp-protocol.md 10.1) and the id :func:`task_ask_id`.
+
+    Raises:
+        msgspec.MsgspecError: ``stored`` is not a stored request.
+    """
+    request = _stored_request.decode(stored)
+    params = dict(request.params)
+    meta = params.get("_meta")
+    related: JsonObject = dict(meta) if isinstance(meta, dict) else {}
+    related[RELATED_TASK_KEY] = {"taskId": task_id}
+    params["_meta"] = related
+    return encode_request(task_ask_id(task_id, key), request.method, _encoder.encode(params))
 
 
 class TaskAcknowledgement(McpStruct, frozen=True):

@@ -109,6 +109,7 @@ from proto import (
     log_notification,
     negotiate_handshake_version,
     param_header_mismatch,
+    parse_task_ask_id,
     request_cancel_key,
     require_log_level,
     required_capabilities,
@@ -271,20 +272,35 @@ class Dispatcher:
             within_s=self._catalog.longest_timeout_s,
         )
 
-    async def client_response(self, message: ClientResponse, session_id: str) -> None:
+    async def client_response(
+        self,
+        message: ClientResponse,
+        session_id: str,
+        *,
+        principal: Principal | None = None,
+        connection: str = "",
+    ) -> None:
         """Pass on a client's response to a request a handler sent it (handshake era), to
-        the worker waiting for it wherever that is (ADR-0009). ``session_id`` is the
-        session it came in ("" on stdio): only the asking call's own may answer, and only
-        while the request is outstanding. Other responses are ignored (responses are never
-        answered).
+        the worker waiting for it wherever that is (ADR-0009), or to the task that asked
+        (2025-11-25, ``tasks/result``; ADR-0011). ``session_id`` is the session it came in
+        ("" on stdio): only the asking call's own may answer, and only while the request
+        is outstanding; a task's request only its owner (``principal``, anonymous for the
+        session by default, and ``connection`` on stdio). Other responses are ignored
+        (responses are never answered).
 
         Raises:
             BackendUnavailableError: Redis did not take the answer.
         """
-        if not is_client_request_id(message.id):
+        if is_client_request_id(message.id):
+            passed_on = await self._calls.answer_request(
+                str(message.id), session_id, message.outcome()
+            )
+        elif self._tasks is not None and parse_task_ask_id(message.id) is not None:
+            owner = TaskSpec.owner_of(principal or Principal.anonymous(session_id), connection)
+            passed_on = await self._tasks.answer_response(message, owner)
+        else:
             log.info("response.ignored", response_id=message.id)
             return
-        passed_on = await self._calls.answer_request(str(message.id), session_id, message.outcome())
         if not passed_on:
             # Answered already, timed out, or another session's: the spec gives a response
             # no answer, so the client is not told.
@@ -646,7 +662,7 @@ class Dispatcher:
 
     async def _tasks_result(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._legacy_tasks(served)
-        return await tasks.legacy_result(served.request.params, _owner(served))
+        return await tasks.legacy_result(served.request.params, _owner(served), served.notify)
 
     async def _tasks_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         return await self._legacy_tasks(served).legacy_list(served.request.params, _owner(served))

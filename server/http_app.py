@@ -33,6 +33,7 @@ from proto import (
     MCP_SESSION_ID,
     MODERN_VERSIONS,
     SUBSCRIPTIONS_LISTEN,
+    TASKS_RESULT,
     BackendUnavailableError,
     ClientResponse,
     Era,
@@ -311,12 +312,7 @@ class HttpApp:
             return await self._handshake_notification(message, headers.session_id or "")
         if not isinstance(message, Request):
             return await self._client_response(message, headers.session_id or "")
-        if (
-            events is None
-            and send is not None
-            and (session.log_level is not None or session.client_capabilities)
-            and message.method in CALL_LANE_METHODS
-        ):
+        if events is None and send is not None and _may_stream(message.method, session):
             return await self._handshake_streamed(message, session, headers, extra, send)
         return await self._handshake_request(message, session, headers, extra, events)
 
@@ -628,6 +624,17 @@ def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, M
     except RemoteProtocolError as exc:
         raise HttpError(exc.http_status, exc, message.id) from None
     return message, version, params
+
+
+def _may_stream(method: str, session: SessionRecord) -> bool:
+    """Whether a handshake-era request gets an event stream it may commit to: a call to a
+    worker of a session that set a log level or whose client can answer requests (its
+    handler may ask), or ``tasks/result`` of such a client (the task may ask, ADR-0011)."""
+    if method == TASKS_RESULT:
+        return bool(session.client_capabilities)
+    if method not in CALL_LANE_METHODS:
+        return False
+    return session.log_level is not None or bool(session.client_capabilities)
 
 
 async def _accepted(relay: Awaitable[None]) -> tuple[int, bytes | None]:

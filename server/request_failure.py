@@ -1,10 +1,11 @@
 """How a request that failed on our side is answered and logged, in every transport.
 
-A refusal of the client's request (``RemoteProtocolError``) is answered as it is and not
-logged. Anything else is logged once, here, at the boundary of the request: a failure we
-relay (no worker answered, a worker was lost) as a warning; Redis unreachable as a warning
-and "Service unavailable" (HTTP 503); an unexpected exception as an error with its
-traceback, answered with a bare -32603 "Internal error" (no internals leak to the client).
+A refusal of the client's request (``RemoteProtocolError``) and a task's own error relayed
+by ``tasks/result`` (``TaskOutcomeError``) are answered as they are and not logged.
+Anything else is logged once, here, at the boundary of the request: a failure we relay (no
+worker answered, a worker was lost) as a warning; Redis unreachable as a warning and
+"Service unavailable" (HTTP 503); an unexpected exception as an error with its traceback,
+answered with a bare -32603 "Internal error" (no internals leak to the client).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from proto import (
     RedisCommandError,
     RemoteProtocolError,
     ServiceUnavailableError,
+    TaskOutcomeError,
 )
 
 __all__ = ["failure_error", "unavailable_error"]
@@ -30,7 +32,7 @@ def failure_error(exc: Exception) -> ProtocolError:
 
     Its ``http_status`` is what an HTTP transport answers with.
     """
-    if isinstance(exc, RemoteProtocolError):
+    if isinstance(exc, RemoteProtocolError | TaskOutcomeError):
         return exc
     if isinstance(exc, ProtocolError):
         log.warning("request.failed", error=exc.message, code=exc.code)

@@ -349,7 +349,9 @@ class StdioConnection:
 
     async def _pass_on_response(self, message: ClientResponse) -> None:
         try:
-            await self._dispatcher.client_response(message, "")
+            await self._dispatcher.client_response(
+                message, "", principal=self._principal, connection=self._connection_id
+            )
         except (BackendUnavailableError, RedisCommandError) as exc:
             # Nothing to answer a response with; its handler waits until its time limit.
             log.warning("stdio.response_not_passed_on", error=str(exc))

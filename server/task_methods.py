@@ -17,14 +17,17 @@ its task wakes it to re-read the record, and a slow poll backs lost events up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Literal
 
 import msgspec
+import structlog
 import trio
 from msgspec import UNSET, UnsetType
 
 from proto import (
     TASKS_EXTENSION,
+    ClientResponse,
     CreateTaskResultLegacy,
     InvalidParamsError,
     ListTasksParams,
@@ -40,6 +43,8 @@ from proto import (
     TaskError,
     TaskIdParams,
     TaskMetadata,
+    TaskNotFoundError,
+    TaskOutcomeError,
     TaskRecord,
     TaskSpec,
     TaskStatus,
@@ -48,15 +53,20 @@ from proto import (
     decode_params,
     input_responses,
     legacy_task,
+    legacy_task_input_request,
     legacy_task_result,
     modern_task,
+    parse_task_ask_id,
     supports_tasks,
+    task_answer,
 )
 from server.task_events import TaskEvents
 from server.task_store import TaskStore
 from server.tool_catalog import CatalogTool
 
 __all__ = ["TaskCall", "TaskMethods", "task_mode"]
+
+log = structlog.get_logger()
 
 _encoder: Final = msgspec.json.Encoder()
 _json: Final = msgspec.json.Decoder()
@@ -110,6 +120,22 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     requested_ttl_ms: int | None = None
     idempotency_key: str | None = None
     client_capabilities: int = 0
+
+
+def _send_input_requests(
+    record: TaskRecord, notify: Callable[[bytes], None], sent: set[str]
+) -> None:
+    """Send ``record``'s outstanding input requests not sent on this stream yet (by the
+    fields, not the status: progress reported while a request waits marks the task
+    ``working`` again)."""
+    for key, stored in sorted(record.input_requests.items()):
+        if key in sent:
+            continue
+        sent.add(key)
+        try:
+            notify(legacy_task_input_request(record.task_id, key, stored))
+        except msgspec.MsgspecError:
+            log.error("task.input_request_unreadable", task_id=record.task_id, key=key)
 
 
 def task_mode(
@@ -251,7 +277,7 @@ class TaskMethods:
             TaskNotFoundError: no such task for this owner.
         """
         return await self._store.answer(
-            task_id, owner, {key: bytes(answer) for key, answer in answers.items()}
+            task_id, owner, {key: task_answer(bytes(answer)) for key, answer in answers.items()}
         )
 
     @staticmethod
@@ -285,20 +311,30 @@ class TaskMethods:
         record = await self._store.get(decode_params(params, _id_params).task_id, owner)
         return _encoder.encode(legacy_task(record))
 
-    async def legacy_result(self, params: msgspec.Raw, owner: str) -> bytes | msgspec.Raw:
+    async def legacy_result(
+        self, params: msgspec.Raw, owner: str, notify: Callable[[bytes], None] | None = None
+    ) -> bytes | msgspec.Raw:
         """``tasks/result``: wait until the task ends, then its underlying result (with the
-        related-task ``_meta``) or the JSON-RPC error it ended with.
+        related-task ``_meta``) or the JSON-RPC error it ended with. While it waits, the
+        task's outstanding input requests go to ``notify`` (the request's stream, when the
+        transport has one), each once, as JSON-RPC requests whose ids name the task and the
+        request (``task_ask_id``); the client's responses reach the task through
+        :meth:`answer_response` on any front (mcp-protocol.md 10.1, "Input required").
 
         Raises:
-            ProtocolError: the task's own error; -32602 for a cancelled task (it has no
-                result) or an unknown one; -32603 when it did not end in time.
+            TaskOutcomeError: the task's own error.
+            ProtocolError: -32602 for a cancelled task (it has no result) or an unknown
+                one; -32603 when it did not end in time.
         """
         task_id = decode_params(params, _id_params).task_id
+        sent: set[str] = set()
         # Registered before the first read: an event published after it wakes the waiter.
         with self._events.waiter(task_id) as waiter:
             record = await self._store.get(task_id, owner)
             with trio.move_on_after(self._result_wait_s):
                 while not record.terminal:
+                    if notify is not None:
+                        _send_input_requests(record, notify, sent)
                     await waiter.wait(_BACKSTOP_POLL_S)
                     record = await self._store.get(task_id, owner)
         if not record.terminal:
@@ -313,10 +349,31 @@ class TaskMethods:
             data = (
                 None if isinstance(outcome.data, UnsetType) else msgspec.json.decode(outcome.data)
             )
-            raise ProtocolError(outcome.message, data, code=outcome.code)
+            raise TaskOutcomeError(outcome.message, data, code=outcome.code)
         if record.status is TaskStatus.CANCELLED:
             raise InvalidParamsError(f"Task {task_id} was cancelled: it has no result")
         raise LocalProtocolError(f"task {task_id} ended {record.status} without an outcome")
+
+    async def answer_response(self, response: ClientResponse, owner: str) -> bool:
+        """2025-11-25: a client's response to a task's input request (its id names the task
+        and the request, ``task_ask_id``), taken for the task when ``owner`` owns it and
+        the request is outstanding; any other response is dropped.
+
+        Returns:
+            Whether the answer was taken.
+
+        Raises:
+            BackendUnavailableError: Redis did not answer.
+        """
+        named = parse_task_ask_id(response.id)
+        if named is None:
+            return False
+        task_id, key = named
+        try:
+            taken = await self._store.answer(task_id, owner, {key: response.outcome()})
+        except TaskNotFoundError:
+            return False  # unknown, expired or another owner's: alike, and not answered
+        return taken > 0
 
     async def legacy_list(self, params: msgspec.Raw, owner: str) -> bytes:
         """``tasks/list``: the caller's tasks, oldest first, paged."""

@@ -65,6 +65,7 @@ __all__ = [
     "block_on",
     "decoded_answer",
     "elicitation_request",
+    "response_value",
     "roots_request",
     "sampling_request",
     "url_elicitation_request",
@@ -491,13 +492,18 @@ class LiveInputs(InputChannel):
             for _key, request_id, _request, _future in waiting:
                 self._pending.forget(request_id)
         return {
-            key: _result(request, key, data)
+            key: response_value(request, key, data)
             for (key, _id, request, _f), data in zip(waiting, answers, strict=True)
         }
 
 
-def _result(request: ClientRequest[T], key: str, data: bytes) -> T:
-    """The handler's value for a client's JSON-RPC response to ``request``."""
+def response_value(request: ClientRequest[T], key: str, data: bytes) -> T:
+    """The handler's value for a client's JSON-RPC response to ``request``, without its
+    envelope (``{"result": ...}`` or ``{"error": ...}``).
+
+    Raises:
+        ClientRequestError: the client answered with an error, or with no valid result.
+    """
     try:
         answer = decode_client_answer(data)
     except msgspec.MsgspecError as exc:

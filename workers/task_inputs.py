@@ -5,9 +5,11 @@ A task's handler asks through its context exactly as a call's does (``ctx.elicit
 ``ctx.sample``, ``ctx.list_roots``, ``ctx.ask``). :class:`TaskInputs` writes each request
 the record does not already hold an answer for as a field ``request:<key>`` and moves the
 task to ``input_required`` (``TASK_TRANSITION``: an ended task never moves). The client
-reads them (2026-07-28 ``tasks/get``: ``inputRequests``) and answers (``tasks/update``):
-``TASK_ANSWER`` swaps each ``request:<key>`` for ``answer:<key>``, moves the task back to
-``working`` when none is left, and the front appends ``TaskAnswered`` to the broadcast
+reads them (2026-07-28 ``tasks/get``: ``inputRequests``; 2025-11-25: JSON-RPC requests on
+its ``tasks/result`` stream) and answers (``tasks/update``; a JSON-RPC response):
+``TASK_ANSWER`` swaps each ``request:<key>`` for ``answer:<key>`` (a response without its
+envelope, so a client's refusal reaches the handler as ``ClientRequestError``), moves the
+task back to ``working`` when none is left, and the front appends ``TaskAnswered`` to the broadcast
 stream, which wakes the handler here (it also looks again every few seconds, should a
 wake-up be lost). An answer already in the record is used at once: a task run again after
 its worker was lost does not ask twice.
@@ -23,7 +25,7 @@ from typing import Any, Final
 import msgspec
 
 from proto import TASK_ANSWER_PREFIX, TASK_REQUEST_PREFIX, TERMINAL_STATUSES, TaskStatus
-from workers.client_input import ClientRequest, ClientRequestError, InputChannel, decoded_answer
+from workers.client_input import ClientRequest, ClientRequestError, InputChannel, response_value
 from workers.task_record import TaskRecords, Transition
 
 __all__ = ["TaskInputs"]
@@ -80,7 +82,7 @@ class TaskInputs(InputChannel):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._answered.wait(), RECHECK_S)
         return {
-            key: decoded_answer(request, key, answers[key]) for key, request in requests.items()
+            key: response_value(request, key, answers[key]) for key, request in requests.items()
         }
 
     async def _answers(self, requests: Mapping[str, ClientRequest[Any]]) -> dict[str, bytes]:

@@ -2,7 +2,9 @@
 (ADR-0011 addendum): at 2026-07-28 ``tasks/get`` lists the outstanding ``inputRequests``,
 ``tasks/update`` answers them (partially too, unknown keys ignored) and the task finishes
 with the answers; a task cancelled while it waits ends ``cancelled``; an
-``input_before_task`` tool gathers its input by rounds of the creating call first."""
+``input_before_task`` tool gathers its input by rounds of the creating call first. At
+2025-11-25 the requests travel on the task's ``tasks/result`` stream (HTTP and stdio), and
+the owner's responses, posted to any front, reach the task."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ import httpx
 import pytest
 
 from tests.e2e.test_tasks import marker, modern_poll, modern_submit
-from tests.e2e.test_tasks_front import WITH_TASKS, modern, modern_result
+from tests.e2e.test_tasks_front import ACCEPT, LEGACY, WITH_TASKS, Session, modern, modern_result
 from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.stdio_process import initialize, notification, request, stdio_front
 from tests.fixtures.waiting import wait_until
 
 APP = "tests.fixtures.task_tools:app"
@@ -167,3 +170,130 @@ def test_a_tampered_state_is_refused(http: httpx.Client) -> None:
     task_id = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))[-1]
     assert get(http, task_id)["status"] == "input_required"
     modern_result(modern(http, "tasks/cancel", {"taskId": task_id}, name=task_id))
+
+
+# --- 2025-11-25: the requests travel on the tasks/result stream --------------------------------
+
+ELICITING: dict[str, Any] = {"elicitation": {}}
+
+
+class AskingSession(Session):
+    """A 2025-11-25 session whose client can answer elicitation requests."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+        self.version = LEGACY
+        params = {"protocolVersion": LEGACY, "capabilities": ELICITING,
+                  "clientInfo": {"name": "raw", "version": "1"}}  # fmt: skip
+        init = http.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params},
+            headers={"accept": ACCEPT},
+        )
+        assert init.status_code == 200, init.text
+        self.id = init.headers["mcp-session-id"]
+
+    def headers(self) -> dict[str, str]:
+        return {"accept": ACCEPT, "mcp-protocol-version": LEGACY, "mcp-session-id": self.id}
+
+    def respond(self, rid: str, **outcome: Any) -> None:
+        body = {"jsonrpc": "2.0", "id": rid, **outcome}
+        posted = self.http.post("/mcp", json=body, headers=self.headers())
+        assert posted.status_code == 202, posted.text
+
+
+def sse_messages(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        if line.startswith("data:") and line[5:].strip():
+            yield json.loads(line[5:])
+
+
+def legacy_ask(session: AskingSession, tool: str) -> str:
+    created = session.result("tools/call", {"name": tool, "arguments": {}, "task": {}})
+    return str(created["task"]["taskId"])  # type: ignore[index]
+
+
+def test_legacy_a_task_asks_on_its_result_stream_and_ends_with_the_answer(
+    http: httpx.Client,
+) -> None:
+    session, stranger = AskingSession(http), AskingSession(http)
+    task_id = legacy_ask(session, "confirm_in_task")
+    body = {"jsonrpc": "2.0", "id": 9, "method": "tasks/result", "params": {"taskId": task_id}}
+    with http.stream("POST", "/mcp", json=body, headers=session.headers()) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        messages = sse_messages(stream.iter_lines())
+        asked = next(messages)
+        assert asked["method"] == "elicitation/create"
+        assert asked["id"] == f"mcpfleet-task-{task_id}:confirm"
+        assert asked["params"]["message"] == "Proceed?"
+        related = asked["params"]["_meta"]["io.modelcontextprotocol/related-task"]
+        assert related == {"taskId": task_id}
+        assert session.result("tasks/get", {"taskId": task_id})["status"] == "input_required"
+        # Another session's answer is taken (202) and dropped: the task still waits.
+        stranger.respond(asked["id"], result=accept("Mallory"))
+        assert session.result("tasks/get", {"taskId": task_id})["status"] == "input_required"
+        session.respond(asked["id"], result=accept("Ada"))
+        final = next(m for m in messages if m.get("id") == 9)
+    assert final["result"]["content"][0]["text"] == "accept:Ada"
+    assert final["result"]["_meta"]["io.modelcontextprotocol/related-task"] == related
+    assert session.result("tasks/get", {"taskId": task_id})["status"] == "completed"
+
+
+def test_legacy_requests_are_sent_again_on_a_new_result_stream(http: httpx.Client) -> None:
+    session = AskingSession(http)
+    task_id = legacy_ask(session, "two_questions")
+    body = {"jsonrpc": "2.0", "id": 3, "method": "tasks/result", "params": {"taskId": task_id}}
+    with http.stream("POST", "/mcp", json=body, headers=session.headers()) as stream:
+        first = sse_messages(stream.iter_lines())
+        ids = {next(first)["id"], next(first)["id"]}
+    # The client dropped that stream having answered one of the two: the next tasks/result
+    # sends the other one again, with the same id.
+    answered = f"mcpfleet-task-{task_id}:first"
+    assert ids == {answered, f"mcpfleet-task-{task_id}:second"}
+    session.respond(answered, result=accept("one"))
+    with http.stream("POST", "/mcp", json=body, headers=session.headers()) as stream:
+        messages = sse_messages(stream.iter_lines())
+        again = next(messages)
+        assert again["id"] == f"mcpfleet-task-{task_id}:second"
+        session.respond(answered, result=accept("ignored: answered already"))
+        session.respond(again["id"], result=accept("two"))
+        final = next(m for m in messages if m.get("id") == 3)
+    assert final["result"]["content"][0]["text"] == "one+two"
+
+
+def test_legacy_a_refusal_reaches_the_handler_and_fails_the_task(http: httpx.Client) -> None:
+    session = AskingSession(http)
+    task_id = legacy_ask(session, "confirm_in_task")
+    body = {"jsonrpc": "2.0", "id": 4, "method": "tasks/result", "params": {"taskId": task_id}}
+    with http.stream("POST", "/mcp", json=body, headers=session.headers()) as stream:
+        messages = sse_messages(stream.iter_lines())
+        asked = next(messages)
+        session.respond(asked["id"], error={"code": -32600, "message": "No user here"})
+        final = next(m for m in messages if m.get("id") == 4)
+    # The handler did not catch the refusal: a tool error, so failed at this revision.
+    assert final["result"]["isError"] is True, final
+    assert "No user here" in final["result"]["content"][0]["text"]
+    assert session.result("tasks/get", {"taskId": task_id})["status"] == "failed"
+
+
+def test_legacy_stdio_a_task_asks_on_the_connection(task_fleet: RunningFleet) -> None:
+    front = stdio_front(task_fleet, app=APP)
+    try:
+        front.send(initialize(0, capabilities=ELICITING), notification("notifications/initialized"))
+        front.result(0)
+        front.send(request(1, "tools/call", {"name": "confirm_in_task", "task": {}}))
+        task_id = front.result(1)["task"]["taskId"]
+        front.send(request(2, "tasks/result", {"taskId": task_id}))
+        asked_id = f"mcpfleet-task-{task_id}:confirm"
+        wait_until(
+            lambda: any(m.get("id") == asked_id for m in front.snapshot()),
+            deadline_s=15,
+            what="the task's request on stdout",
+        )
+        front.send({"jsonrpc": "2.0", "id": asked_id, "result": accept("Lin")})
+        assert front.result(2)["content"][0]["text"] == "accept:Lin"
+        front.close_stdin()
+        assert front.wait_exit(deadline_s=15) == 0, front.log()
+        front.assert_stdout_was_protocol_only()
+    finally:
+        front.kill()

@@ -105,7 +105,11 @@ def test_a_task_handler_waits_for_its_answers(redis_server: RedisServer, fleet_n
             what="the request in the record",
         )
         assert read_task(client, fleet_name, task_id)["status"] == "input_required"
-        answer(client, fleet_name, task_id, "who", '{"action":"accept","content":{"name":"Lin"}}')
+        # Answers are kept as responses without their envelope (proto.task_answer).
+        answer(
+            client, fleet_name, task_id, "who",
+            '{"result":{"action":"accept","content":{"name":"Lin"}}}',
+        )  # fmt: skip
         loop = started["loop"]
         woken = started["woken"]
         assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(woken, asyncio.Event)

@@ -12,6 +12,7 @@ import pytest
 from proto import (
     ALL_VERSIONS,
     RELATED_TASK_KEY,
+    TASK_ASK_ID_PREFIX,
     TASKS_EXTENSION,
     Implementation,
     ModernMeta,
@@ -22,6 +23,7 @@ from proto import (
     TaskError,
     TaskField,
     TaskJobSerializer,
+    TaskOutcomeError,
     TaskSpec,
     TaskStatus,
     declares_tasks_extension,
@@ -30,11 +32,15 @@ from proto import (
     encode_task_spec,
     iso_time,
     legacy_task,
+    legacy_task_input_request,
     legacy_task_result,
     mirrored_field,
     mirrored_name,
     modern_task,
+    parse_task_ask_id,
     supports_tasks,
+    task_answer,
+    task_ask_id,
 )
 
 CREATED = 1_800_000_000_000
@@ -213,3 +219,44 @@ def test_mcp_name_mirrors_the_task_id(method: str) -> None:
     assert mirrored_name(method, params) == "abc"
     assert mirrored_field(method) == "params.taskId"
     assert mirrored_name("tasks/result", params) is None
+
+
+# --- 2025-11-25 input requests on the tasks/result stream ------------------------------------
+
+
+@pytest.mark.parametrize("key", ["confirm", "a:b", "elicitation-2"])
+def test_a_task_ask_id_names_the_task_and_the_key(key: str) -> None:
+    rid = task_ask_id("Tq3_-x", key)
+    assert rid.startswith(TASK_ASK_ID_PREFIX)
+    assert parse_task_ask_id(rid) == ("Tq3_-x", key)
+
+
+@pytest.mark.parametrize(
+    "rid", [7, None, "mcpfleet-ask-1", "mcpfleet-task-", "mcpfleet-task-abc", "mcpfleet-task-:k",
+            "mcpfleet-task-abc:"],
+)  # fmt: skip
+def test_other_ids_name_no_task(rid: object) -> None:
+    assert parse_task_ask_id(rid) is None
+
+
+def test_a_stored_request_goes_out_with_the_related_task_meta() -> None:
+    stored = b'{"method":"elicitation/create","params":{"message":"Go?","_meta":{"x":1}}}'
+    message = json.loads(legacy_task_input_request("T1", "go", stored))
+    assert message == {
+        "jsonrpc": "2.0",
+        "id": "mcpfleet-task-T1:go",
+        "method": "elicitation/create",
+        "params": {
+            "message": "Go?",
+            "_meta": {"x": 1, "io.modelcontextprotocol/related-task": {"taskId": "T1"}},
+        },
+    }
+
+
+def test_an_answer_is_kept_as_a_response_outcome() -> None:
+    assert json.loads(task_answer(b'{"action":"accept"}')) == {"result": {"action": "accept"}}
+
+
+def test_a_relayed_task_error_is_a_successful_retrieval() -> None:
+    error = TaskOutcomeError("Worker lost", {"reason": "worker_lost"}, code=-32603)
+    assert (error.code, error.http_status) == (-32603, 200)
