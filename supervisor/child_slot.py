@@ -1,14 +1,21 @@
 """One supervised position in the fleet (``front-0``, ``worker-1``): keeps a child running
 there, restarting it with backoff when it exits, until told to stop. A slot without restarts
 (the stdio front: a restarted one could not resume the client's connection) runs its child
-once and reports how it ended."""
+once and reports how it ended.
+
+Each exit is reported (:class:`ChildExit`) with why it happened: the supervisor's own
+reasons (``hung``, ``recycled``, ``stopped``) when it ended the child on purpose, otherwise
+what the exit code says (``crashed``, ``killed`` by a signal, ``exited`` cleanly)."""
 
 from __future__ import annotations
 
+import enum
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import msgspec
 import structlog
 import trio
 
@@ -17,13 +24,70 @@ from supervisor.child_process import Child, ReadyReport, spawn_child
 from supervisor.restart_policy import RestartPolicy
 from supervisor.stdio_streams import ProtocolStreams
 
-__all__ = ["ChildSlot", "ChildStartError"]
+__all__ = ["ChildExit", "ChildSlot", "ChildStartError", "ExitReason", "SlotState"]
 
 log = structlog.get_logger()
 
 
 class ChildStartError(FleetError):
     """A child exited (or hung) before its first ready report."""
+
+
+class ExitReason(enum.StrEnum):
+    """Why a child exited (the ``reason`` label of ``mcpfleet_worker_restarts_total``)."""
+
+    CRASHED = "crashed"
+    """It exited with a non-zero code on its own."""
+    KILLED = "killed"
+    """A signal the supervisor did not send ended it (OOM killer, an operator)."""
+    EXITED = "exited"
+    """It exited with code 0 without being asked to."""
+    HUNG = "hung"
+    """The supervisor killed it: alive, but its heartbeat stopped."""
+    RECYCLED = "recycled"
+    """The supervisor drained it to replace it (``max_calls``, memory)."""
+    STOPPED = "stopped"
+    """The supervisor stopped it for good (shutdown, scaling down)."""
+    NOT_READY = "not_ready"
+    """It did not report ready in time and was killed."""
+
+
+class SlotState(enum.StrEnum):
+    """Where a slot's child is in its life (``mcpfleet status``, ``mcpfleet_workers``)."""
+
+    STARTING = "starting"
+    READY = "ready"
+    DRAINING = "draining"
+    BACKOFF = "backoff"
+    STOPPED = "stopped"
+
+
+class ChildExit(msgspec.Struct, frozen=True):
+    """One exit of a slot's child, as the slot's ``on_exit`` hears of it.
+
+    Attributes:
+        child_id: the child's id (``worker-1-3fa2c1``).
+        pid: its process id.
+        code: its exit code (negative: ended by that signal).
+        reason: why it exited.
+        restarting: whether the slot starts another child.
+    """
+
+    child_id: str
+    pid: int
+    code: int
+    reason: ExitReason
+    restarting: bool
+
+
+def exit_reason(code: int, requested: ExitReason | None) -> ExitReason:
+    """Why a child exited with ``code``: the supervisor's reason when it ended the child
+    on purpose (``requested``), else what the code says."""
+    if requested is not None:
+        return requested
+    if code == 0:
+        return ExitReason.EXITED
+    return ExitReason.KILLED if code < 0 else ExitReason.CRASHED
 
 
 class ChildSlot:
@@ -33,7 +97,7 @@ class ChildSlot:
         role: ``front`` or ``worker``.
         index: position within the role.
         make_argv: command line for a child with the given id.
-        on_exit: settles what the exited child left behind (called with its id).
+        on_exit: settles what the exited child left behind (called after each exit).
         policy: restart backoff.
         ready_timeout_s: how long a child may take to report ready.
         restart: restart the child when it exits; if not, ``exited`` is set instead.
@@ -42,6 +106,10 @@ class ChildSlot:
     Attributes:
         exited: set once the child exited for good (stopped, or not restarted).
         exit_code: its exit code then (negative: killed by that signal).
+        state: where the current child is in its life.
+        started_at: when the current child was spawned (epoch seconds; 0 before).
+        restarts: how many times a child was started again in this slot.
+        last_exit: the latest exit, if any.
     """
 
     def __init__(
@@ -50,7 +118,7 @@ class ChildSlot:
         index: int,
         *,
         make_argv: Callable[[str], Sequence[str]],
-        on_exit: Callable[[str], Awaitable[None]],
+        on_exit: Callable[[ChildExit], Awaitable[None]],
         policy: RestartPolicy,
         ready_timeout_s: float,
         restart: bool = True,
@@ -71,6 +139,15 @@ class ChildSlot:
         self._stdio = stdio
         self.exited = trio.Event()
         self.exit_code: int | None = None
+        self.state = SlotState.STARTING
+        self.started_at = 0.0
+        self.last_exit: ChildExit | None = None
+        self._requested: ExitReason | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The current child's process id (None between children)."""
+        return None if self.child is None else self.child.pid
 
     async def run(
         self, *, task_status: trio.TaskStatus[ReadyReport] = trio.TASK_STATUS_IGNORED
@@ -84,21 +161,27 @@ class ChildSlot:
         while not self._is_stopping():
             child_id = f"{self.role}-{self.index}-{secrets.token_hex(3)}"
             stdio = self._stdio
+            self.state = SlotState.STARTING
+            self._requested = None
             child = await spawn_child(
                 self._make_argv(child_id),
                 stdin_fd=None if stdio is None else stdio.stdin_fd,
                 stdout_fd=None if stdio is None else stdio.stdout_fd,
             )
             self.child, self.child_id = child, child_id
+            self.started_at = time.time()
             if self._is_stopping():  # stop() ran while we were spawning
-                child.signal(signal.SIGTERM)
+                self._end(child, ExitReason.STOPPED, signal.SIGTERM)
             try:
                 report = await child.wait_ready(self._ready_timeout_s)
                 if report is None:
-                    child.signal(signal.SIGKILL)
-                elif not started:
-                    started = True
-                    task_status.started(report)
+                    self._end(child, ExitReason.NOT_READY, signal.SIGKILL)
+                else:
+                    if self.state is SlotState.STARTING:
+                        self.state = SlotState.READY
+                    if not started:
+                        started = True
+                        task_status.started(report)
                 born = trio.current_time()
                 code = await child.wait()
             except trio.Cancelled:
@@ -107,15 +190,22 @@ class ChildSlot:
                     await self._terminate(child, self._ready_timeout_s)
                 raise
             self.child = None
-            await self._on_exit(child_id)
+            restarting = started and self._restart and not self._is_stopping()
+            ended = ChildExit(
+                child_id, child.pid, code, exit_reason(code, self._requested), restarting
+            )
+            self.last_exit = ended
+            await self._on_exit(ended)
             if self._is_stopping() or (started and not self._restart):
                 self.exit_code = code
+                self.state = SlotState.STOPPED
                 self.exited.set()
                 return
             if not started:
                 raise ChildStartError(
                     f"{self.role} {child_id} did not start (exit code {code}); see its log above"
                 )
+            self.state = SlotState.BACKOFF
             await self._backoff(child_id, code, trio.current_time() - born)
 
     def _is_stopping(self) -> bool:
@@ -134,21 +224,40 @@ class ChildSlot:
             await trio.sleep(delay)
         self._backoff_scope = trio.CancelScope()
 
-    async def stop(self, timeout_s: float) -> None:
+    async def stop(self, timeout_s: float, reason: ExitReason = ExitReason.STOPPED) -> None:
         """SIGTERM the child, SIGKILL it after ``timeout_s``; no restart follows."""
         self.stopping = True
         self._backoff_scope.cancel()
         child = self.child
         if child is None:
+            self.state = SlotState.STOPPED
             return
-        await self._terminate(child, timeout_s)
+        await self._terminate(child, timeout_s, reason)
 
-    async def _terminate(self, child: Child, timeout_s: float) -> None:
-        child.signal(signal.SIGTERM)
+    def end_child(self, reason: ExitReason, signum: int) -> bool:
+        """End the current child on purpose (``reason``) with ``signum``; the slot then
+        restarts it as after any exit (``HUNG``: SIGKILL at once; ``RECYCLED``: SIGTERM, a
+        drain). Returns False when there is no child to end."""
+        child = self.child
+        if child is None or self._is_stopping():
+            return False
+        self._end(child, reason, signum)
+        return True
+
+    def _end(self, child: Child, reason: ExitReason, signum: int) -> None:
+        self._requested = reason
+        if signum == signal.SIGTERM:
+            self.state = SlotState.DRAINING
+        child.signal(signum)
+
+    async def _terminate(
+        self, child: Child, timeout_s: float, reason: ExitReason = ExitReason.STOPPED
+    ) -> None:
+        self._end(child, reason, signal.SIGTERM)
         with trio.move_on_after(timeout_s):
             await child.wait()
             return
-        log.warning("child.killed", role=self.role, child_id=self.child_id, after_s=timeout_s)
+        log.warning("child.killed", child_id=self.child_id, after_s=timeout_s)
         child.signal(signal.SIGKILL)
         await child.wait()
 
@@ -157,4 +266,4 @@ class ChildSlot:
         self.stopping = True
         self._backoff_scope.cancel()
         if self.child is not None:
-            self.child.signal(signal.SIGKILL)
+            self._end(self.child, ExitReason.STOPPED, signal.SIGKILL)

@@ -28,12 +28,13 @@ from proto import CALL_GROUP, BackendUnavailableError, Keyspace
 from server import RedisClient, RedisCommandError, open_redis, parse_redis_url
 from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
-from supervisor.child_slot import ChildSlot
+from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
 from supervisor.stdio_streams import ProtocolStreams
 from supervisor.task_reaper import TaskSettler
+from supervisor.worker_pool import WorkerPool
 
 __all__ = ["run_fleet"]
 
@@ -163,9 +164,9 @@ async def _supervise(
     tasks = TaskSettler(config.redis_url or "", keys)
 
     def slot(role: str, index: int) -> ChildSlot:
-        async def on_exit(child_id: str) -> None:
+        async def on_exit(ended: ChildExit) -> None:
             if role == "worker":
-                await _settle_worker(redis, keys, child_id, tasks)
+                await _settle_worker(redis, keys, ended.child_id, tasks)
 
         is_stdio_front = role == "front" and stdio is not None
         mode = ["--stdio"] if is_stdio_front else []
@@ -190,15 +191,21 @@ async def _supervise(
         )
 
     fronts = [slot("front", 0)]
-    workers = [slot("worker", i) for i in range(config.workers)]
+    # Each worker gets its own drain budget plus a margin before SIGKILL.
+    worker_budget_s = config.worker.drain_timeout_s + sup.stop_timeout_s
+    workers = WorkerPool(
+        lambda index: slot("worker", index),
+        minimum=config.workers,
+        maximum=config.workers,
+        drain_budget_s=worker_budget_s,
+    )
     # Calls left by workers of an earlier run (a supervisor killed with them) come first.
     await _sweep_orphans(redis, keys, tasks)
     async with trio.open_nursery() as nursery:
         sweeper: trio.CancelScope = await nursery.start(
             _sweep_orphans_every, redis, keys, tasks, sup.orphan_sweep_interval_s
         )
-        for worker in workers:
-            await nursery.start(worker.run)
+        await workers.start(nursery)
         reports = [await nursery.start(front.run) for front in fronts]
         if stdio is None:
             binds = [bind for report in reports for bind in report.binds]
@@ -215,12 +222,12 @@ async def _supervise(
             front_budget_s = 2 * config.front.stdio_eof_grace_s
         log.info("fleet.stopping")
         killer: trio.CancelScope = await nursery.start(
-            _kill_on_second_signal, signals, [*fronts, *workers]
+            _kill_on_second_signal, signals, fronts, workers
         )
-        # Each child gets its own drain budget plus a margin before SIGKILL: fronts finish
-        # in-flight requests first, then workers finish the calls those requests wait on.
+        # Fronts finish in-flight requests first, then workers finish the calls those
+        # requests wait on.
         await _stop_all(fronts, front_budget_s + sup.stop_timeout_s)
-        await _stop_all(workers, config.worker.drain_timeout_s + sup.stop_timeout_s)
+        await workers.stop_all(worker_budget_s)
         killer.cancel()
         sweeper.cancel()
         # The nursery now waits for each slot to settle what its child left (not cancelled).
@@ -306,7 +313,8 @@ async def _wait_for_signal(signals: AsyncIterator[int]) -> None:
 
 async def _kill_on_second_signal(
     signals: AsyncIterator[int],
-    slots: list[ChildSlot],
+    fronts: list[ChildSlot],
+    workers: WorkerPool,
     *,
     task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -314,5 +322,6 @@ async def _kill_on_second_signal(
         task_status.started(scope)
         await _wait_for_signal(signals)
         log.warning("fleet.stopping_now")
-        for s in slots:
+        for s in fronts:
             s.kill()
+        workers.kill_all()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -18,10 +19,27 @@ _LEVELS = {
 }
 
 
+class _ProcessFields:
+    """Tags each line with the process's role and pid: a processor, not a context variable,
+    so lines from threads (sync handlers, rq task threads) carry them too."""
+
+    def __init__(self, role: str) -> None:
+        self._role = role
+
+    def __call__(
+        self, _logger: object, _method: str, event_dict: structlog.types.EventDict
+    ) -> structlog.types.EventDict:
+        event_dict["role"] = self._role
+        event_dict["pid"] = os.getpid()
+        return event_dict
+
+
 def configure_logging(level: str, *, role: str) -> None:
-    """Send every log line of this process to stderr as JSON, tagged with its ``role``."""
+    """Send every log line of this process to stderr as JSON, tagged with its ``role`` and
+    pid."""
     threshold = _LEVELS.get(level, logging.INFO)
     shared: list[structlog.types.Processor] = [
+        _ProcessFields(role),
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -39,7 +57,6 @@ def configure_logging(level: str, *, role: str) -> None:
         logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    structlog.contextvars.bind_contextvars(role=role)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

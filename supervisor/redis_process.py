@@ -51,7 +51,7 @@ async def run_embedded_redis(
         "redis.started",
         binary=str(plan.binary),
         port=plan.port,
-        pid=child.pid,
+        redis_pid=child.pid,
         dir=str(plan.data_dir),
     )
     keeper = _RedisKeeper(plan, child, start_timeout_s)
@@ -83,7 +83,7 @@ class _RedisKeeper:
             await trio.sleep(delay)
             self.child = await spawn_child(self.plan.argv)
             if await _answers_ping(self.plan.url, self.child, self._start_timeout_s):
-                log.warning("redis.restarted", pid=self.child.pid, port=self.plan.port)
+                log.warning("redis.restarted", redis_pid=self.child.pid, port=self.plan.port)
             else:
                 self.child.signal(signal.SIGKILL)
 

@@ -32,7 +32,7 @@ async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(
     try:
         fleet.wait_for("fleet.ready")
         (started,) = fleet.find("redis.started")
-        redis_pid = started["pid"]
+        redis_pid = started["redis_pid"]
         assert isinstance(redis_pid, int)
         roles = subprocess.run(
             ["ps", "-ewwo", "args"], capture_output=True, text=True, check=True
@@ -171,7 +171,7 @@ async def test_a_killed_embedded_redis_is_restarted_and_calls_resume(tmp_path: P
     fleet = start_embedded_fleet(tmp_path / "state", workers=1)
     try:
         fleet.wait_for("fleet.ready")
-        redis_pid = fleet.find("redis.started")[0]["pid"]
+        redis_pid = fleet.find("redis.started")[0]["redis_pid"]
         assert isinstance(redis_pid, int)
         os.kill(redis_pid, signal.SIGKILL)
         fleet.wait_for("redis.restarted")
@@ -200,7 +200,7 @@ async def test_readiness_is_503_naming_the_failing_check_while_redis_hangs(
     redis_pid = 0
     try:
         fleet.wait_for("fleet.ready")
-        redis_pid = int(str(fleet.find("redis.started")[0]["pid"]))
+        redis_pid = int(str(fleet.find("redis.started")[0]["redis_pid"]))
         base = fleet.url.rsplit("/", 1)[0]
         async with httpx.AsyncClient(timeout=30) as http:
 

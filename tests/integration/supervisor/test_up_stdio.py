@@ -32,7 +32,7 @@ def fleet_processes(data_dir: Path) -> list[str]:
 
 def redis_pid(fleet: StdioProcess) -> int:
     (started,) = fleet.find("redis.started")
-    pid = started["pid"]
+    pid = started["redis_pid"]
     assert isinstance(pid, int)
     return pid
 
