@@ -8,13 +8,14 @@ authors can use any asyncio library; sync handlers run in a bounded thread pool.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
-from proto import Keyspace, ResultMeta, parse_redis_url
+from proto import Keyspace, ResultMeta, WorkerHeartbeat, parse_redis_url
 from workers.call_consumer import CallConsumer
 from workers.cancel_listener import CancelListener
 from workers.config import WorkerConfig
@@ -109,12 +110,19 @@ async def _serve(
         visibility=VisibilityToggles(toolset, publisher, keys).request,
         config=config,
     )
+    lane: TaskLane | None = None
+
+    def status() -> WorkerHeartbeat:
+        return WorkerHeartbeat(
+            pid=os.getpid(),
+            inflight=consumer.inflight,
+            calls_served=consumer.calls_served,
+            waiting=runner.waiting,
+            tasks_running=0 if lane is None else lane.runner.inflight,
+        )
+
     heartbeat = Heartbeat(
-        redis,
-        keys,
-        worker_id,
-        interval_s=config.heartbeat_interval_s,
-        status=lambda: (consumer.inflight, consumer.calls_served),
+        redis, keys, worker_id, interval_s=config.heartbeat_interval_s, status=status
     )
     cancels = CancelListener(
         cancel_reads,
