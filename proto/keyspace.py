@@ -180,3 +180,24 @@ class Keyspace:
         ``heartbeat_interval_s`` with a TTL of five intervals and deleted on a clean exit;
         read by supervisors to find consumers whose worker is gone."""
         return f"{self._prefix}worker:{{{worker_id}}}"
+
+    def supervisors(self) -> str:
+        """Sorted set: supervisor id → expiry of its latest status document (epoch ms).
+        Written by each supervisor of the fleet with every :meth:`supervisor_status` write
+        (which also drops expired members) and cleared of it when it stops; read by
+        ``mcpfleet status`` to find the fleet's live supervisors. No TTL (members expire
+        by score)."""
+        return self._prefix + "supervisors"
+
+    def supervisor_status(self, supervisor_id: str) -> str:
+        """String key: a running supervisor's ``SupervisorStatus`` (JSON): its processes,
+        their state and load. Rewritten every ``supervisor.status_interval_s`` with a TTL
+        of three intervals, so a dead supervisor's document disappears; deleted when it
+        stops. Read by ``mcpfleet status``."""
+        return f"{self._prefix}supervisor:{{{supervisor_id}}}"
+
+    def scale_events(self) -> str:
+        """List of the fleet's recent ``ScaleEvent`` records (JSON), newest first: LPUSH
+        then LTRIM to ``SCALE_EVENTS_KEPT`` by each supervisor's autoscaler (ADR-0013);
+        read by ``mcpfleet status``. No TTL (bounded by the trim)."""
+        return self._prefix + "scale-events"

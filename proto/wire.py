@@ -301,7 +301,13 @@ class WorkerHeartbeat(msgspec.Struct, frozen=True):
 
     pid: int
     inflight: int
+    """Calls the worker holds (running, or waiting for a sync thread)."""
     calls_served: int
+    waiting: int = 0
+    """Calls and tasks the worker holds that wait for a free sync-handler thread: work
+    it took but cannot start (the autoscaler's saturation signal for sync tools, ADR-0013)."""
+    tasks_running: int = 0
+    """Durable tasks the worker runs: a worker with none and no call in flight is idle."""
 
 
 _encoder: Final = msgspec.json.Encoder()

@@ -6,6 +6,7 @@
     mcpfleet tools disable NAME              # turn a tool off fleet-wide (also prompts,
                                              # resources; enable, reset, list)
     mcpfleet tasks list|get ID|cancel ID      # the fleet's durable tasks, every owner's
+    mcpfleet status [--json]                 # processes, load, queues, scale events
     mcpfleet front|worker --config-json …    # children, started by ``up``
 
 Only this module is imported by the console script; it imports the front and worker
@@ -37,7 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--app", help="tool app as module:attribute, e.g. examples.demo:app")
     up.add_argument("--redis", dest="redis_url", help="Redis URL; omitted: an embedded Redis")
-    up.add_argument("--workers", type=int, help="number of worker processes (default 2)")
+    up.add_argument(
+        "--workers",
+        metavar="N|MIN-MAX",
+        help="worker processes: a fixed count, or a range the pool scales in (default 2)",
+    )
     transport = up.add_mutually_exclusive_group()
     transport.add_argument("--http", help="HOST:PORT of the HTTP front (default 127.0.0.1:8000)")
     transport.add_argument(
@@ -63,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_visibility_commands(sub)
     _add_task_commands(sub)
+    _add_status_command(sub)
 
     for role in ("front", "worker"):
         child = sub.add_parser(role, help=f"run one {role} process (started by `mcpfleet up`)")
@@ -138,6 +144,23 @@ def _add_task_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         parser.add_argument("--config", help="config file (default ./mcpfleet.toml)")
 
 
+def _add_status_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = sub.add_parser(
+        "status",
+        help="the fleet's processes (pid, role, state, uptime, calls served, load), "
+        "queue depths and recent scale events; exit 1 when no supervisor runs",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.add_argument(
+        "--redis",
+        dest="redis_url",
+        help="the fleet's Redis URL (default: the fleet `mcpfleet up` runs from --data-dir)",
+    )
+    status.add_argument("--fleet", help="the fleet's Redis key namespace")
+    status.add_argument("--data-dir", help="the running fleet's state directory")
+    status.add_argument("--config", help="config file (default ./mcpfleet.toml)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mcpfleet`` command; returns the exit code (2 for usage/config errors)."""
     args = _parser().parse_args(argv)
@@ -187,6 +210,8 @@ def _run(args: argparse.Namespace) -> int:
         return _visibility(args)
     if args.command == "tasks":
         return _tasks(args)
+    if args.command == "status":
+        return _status(args)
     if args.command == "worker":
         from supervisor.entrypoints import run_worker_process  # noqa: PLC0415
 
@@ -277,6 +302,21 @@ def _tasks(args: argparse.Namespace) -> int:
         as_json=getattr(args, "json", False),
         config=config,
     )
+
+
+def _status(args: argparse.Namespace) -> int:
+    from supervisor.config import load_config  # noqa: PLC0415
+    from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+    from supervisor.status_command import run_status_command  # noqa: PLC0415
+
+    flags: dict[str, Any] = {
+        "redis_url": args.redis_url,
+        "fleet": args.fleet,
+        "data_dir": args.data_dir,
+    }
+    config = load_config(flags=flags, config_path=args.config)
+    configure_logging("warning", role="cli")  # stdout is the command's output
+    return run_status_command(as_json=args.json, config=config)
 
 
 def _version() -> str:

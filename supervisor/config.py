@@ -22,14 +22,25 @@ from proto import FleetError
 from server import FrontConfig
 from workers.runtime import WorkerConfig
 
-__all__ = ["ConfigError", "FleetConfig", "SupervisorConfig", "load_config"]
+__all__ = [
+    "ConfigError",
+    "FleetConfig",
+    "ScalingConfig",
+    "SupervisorConfig",
+    "WorkerRange",
+    "load_config",
+    "parse_worker_range",
+]
 
 ENV_PREFIX: Final = "MCPFLEET_"
 CONFIG_ENV: Final = "MCPFLEET_CONFIG"
 DEFAULT_CONFIG_FILE: Final = "mcpfleet.toml"
 
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
-WorkerCount = Annotated[int, msgspec.Meta(ge=1, le=512)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+MAX_WORKERS: Final = 512
+WorkerCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_WORKERS)]
 FleetName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
@@ -53,6 +64,87 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     orphan_sweep_interval_s: PositiveFloat = 15.0
     """How often to settle calls held by workers with no live heartbeat (also at start)."""
 
+    status_interval_s: PositiveFloat = 1.0
+    """How often the supervisor writes its status document for ``mcpfleet status`` (it
+    expires after three intervals, so a dead supervisor shows as not running)."""
+
+
+class ScalingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """When the supervisor grows and shrinks the worker pool between ``workers``' MIN and
+    MAX (``[scaling]``, ADR-0013). It does nothing when MIN equals MAX."""
+
+    interval_s: PositiveFloat = 0.25
+    """How often the supervisor reads the load signals from Redis and decides."""
+
+    up_wait_s: NonNegativeFloat = 0.5
+    """Scale up once the oldest call no worker has taken waited this long (every worker
+    runs ``worker.max_concurrent_calls``), or once calls have been waiting for a free sync
+    thread inside the workers (none idle) this long."""
+
+    up_task_wait_s: NonNegativeFloat = 1.0
+    """Scale up once the oldest queued durable task waited this long (every task slot is
+    busy). Ignored when ``worker.task_slots`` is 0."""
+
+    calls_per_worker: NonNegativeInt = 0
+    """Waiting calls one more worker is counted to take: a scale-up adds waiting calls /
+    this (rounded up) workers, as many as MAX allows, less those still starting. 0: what
+    one worker runs at once, the smaller of ``worker.max_concurrent_calls`` and
+    ``worker.sync_threads``."""
+
+    up_cooldown_s: NonNegativeFloat = 2.0
+    """Least time between two scale-ups, so the workers just added take their share
+    before the backlog is counted again."""
+
+    idle_s: PositiveFloat = 30.0
+    """Scale down once, for this long, some worker has had nothing in flight (no call, no
+    task) and nothing has waited past the scale-up thresholds; any such wait restarts
+    the count, so a scale-down never follows a scale-up sooner."""
+
+    down_cooldown_s: NonNegativeFloat = 5.0
+    """Least time between two scale-downs; each retires one idle worker, which drains."""
+
+
+class WorkerRange(msgspec.Struct, frozen=True):
+    """Bounds of the worker pool: it starts ``minimum`` workers and may grow to
+    ``maximum``."""
+
+    minimum: int
+    maximum: int
+
+    @property
+    def is_fixed(self) -> bool:
+        """True when the pool never scales (MIN = MAX)."""
+        return self.minimum == self.maximum
+
+
+def parse_worker_range(value: int | str) -> WorkerRange:
+    """Read ``workers``: a count (``4``, ``"4"``) or a range (``"2-8"``).
+
+    Raises:
+        ValueError: not a count or ``MIN-MAX``, or outside 1 <= MIN <= MAX <= 512; the
+            message names ``workers`` and the value.
+    """
+    if isinstance(value, int):
+        low, dash, high = value, "", value
+    else:
+        first, dash, second = value.partition("-")
+        try:
+            low = int(first.strip())
+            high = int(second.strip()) if dash else low
+        except ValueError:
+            raise ValueError(
+                f"workers must be a count N or a range MIN-MAX (like 2-8), got {value!r}"
+            ) from None
+    if not dash and not 1 <= low <= MAX_WORKERS:
+        raise ValueError(f"workers must be between 1 and {MAX_WORKERS}, got {value!r}")
+    if low < 1:
+        raise ValueError(f"workers: the minimum must be at least 1, got {value!r}")
+    if high > MAX_WORKERS:
+        raise ValueError(f"workers: the maximum must be at most {MAX_WORKERS}, got {value!r}")
+    if low > high:
+        raise ValueError(f"workers: the minimum {low} is above the maximum {high}")
+    return WorkerRange(low, high)
+
 
 class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything a fleet needs; each component is handed only its own section."""
@@ -69,8 +161,10 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     data_dir: str = ".mcpfleet"
     """State directory: embedded Redis files, runtime files."""
 
-    workers: WorkerCount = 2
-    """Number of worker processes."""
+    workers: WorkerCount | str = 2
+    """Worker processes: a fixed count ``N``, or ``"MIN-MAX"`` for a pool the supervisor
+    scales between the two (``[scaling]``); 1 <= MIN <= MAX <= 512. Stored as an int when
+    fixed, else as ``"MIN-MAX"``; read it through :attr:`worker_range`."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Threshold of the JSON logs every process writes to stderr."""
@@ -78,9 +172,28 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     front: FrontConfig = msgspec.field(default_factory=FrontConfig)
     worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
+    scaling: ScalingConfig = msgspec.field(default_factory=ScalingConfig)
+
+    def __post_init__(self) -> None:
+        # Validated here so every way of building the config checks it (msgspec turns
+        # the ValueError into its ValidationError), and normalized so equal settings
+        # compare equal: "4" and "4-4" are 4, " 2 - 8 " is "2-8".
+        bounds = parse_worker_range(self.workers)
+        normal: int | str = (
+            bounds.minimum
+            if bounds.minimum == bounds.maximum
+            else f"{bounds.minimum}-{bounds.maximum}"
+        )
+        if normal != self.workers:
+            msgspec.structs.force_setattr(self, "workers", normal)
+
+    @property
+    def worker_range(self) -> WorkerRange:
+        """The worker pool's bounds (MIN = MAX for a fixed pool)."""
+        return parse_worker_range(self.workers)
 
 
-_SECTIONS: Final = frozenset({"front", "worker", "supervisor"})
+_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling"})
 
 
 def load_config(

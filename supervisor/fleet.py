@@ -13,6 +13,7 @@ signal stops everything at once (ADR-0005)."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -26,12 +27,14 @@ from redis.exceptions import RedisError
 
 from proto import CALL_GROUP, BackendUnavailableError, Keyspace
 from server import RedisClient, RedisCommandError, open_redis, parse_redis_url
+from supervisor.autoscaler import Autoscaler
 from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
+from supervisor.status_publisher import StatusPublisher
 from supervisor.stdio_streams import ProtocolStreams
 from supervisor.task_reaper import TaskSettler
 from supervisor.worker_pool import WorkerPool
@@ -193,11 +196,21 @@ async def _supervise(
     fronts = [slot("front", 0)]
     # Each worker gets its own drain budget plus a margin before SIGKILL.
     worker_budget_s = config.worker.drain_timeout_s + sup.stop_timeout_s
+    bounds = config.worker_range
     workers = WorkerPool(
         lambda index: slot("worker", index),
-        minimum=config.workers,
-        maximum=config.workers,
+        minimum=bounds.minimum,
+        maximum=bounds.maximum,
         drain_budget_s=worker_budget_s,
+    )
+    supervisor_id = f"supervisor-{secrets.token_hex(3)}"
+    status = StatusPublisher(
+        redis,
+        keys,
+        supervisor_id=supervisor_id,
+        fronts=fronts,
+        pool=workers,
+        interval_s=sup.status_interval_s,
     )
     # Calls left by workers of an earlier run (a supervisor killed with them) come first.
     await _sweep_orphans(redis, keys, tasks)
@@ -205,7 +218,14 @@ async def _supervise(
         sweeper: trio.CancelScope = await nursery.start(
             _sweep_orphans_every, redis, keys, tasks, sup.orphan_sweep_interval_s
         )
+        publishing: trio.CancelScope = await nursery.start(status.run)
         await workers.start(nursery)
+        scaling = trio.CancelScope()  # a fixed pool has nothing to scale
+        if not bounds.is_fixed:
+            autoscaler = Autoscaler.for_fleet(
+                config, redis, keys, workers, on_scale=_scaled, supervisor_id=supervisor_id
+            )
+            scaling = await nursery.start(autoscaler.run, nursery)
         reports = [await nursery.start(front.run) for front in fronts]
         if stdio is None:
             binds = [bind for report in reports for bind in report.binds]
@@ -221,6 +241,8 @@ async def _supervise(
             # Its end-of-input grace, then flushing its output, within the same budget.
             front_budget_s = 2 * config.front.stdio_eof_grace_s
         log.info("fleet.stopping")
+        status.stopping = True
+        scaling.cancel()  # before the pool stops: no worker starts during the stop
         killer: trio.CancelScope = await nursery.start(
             _kill_on_second_signal, signals, fronts, workers
         )
@@ -230,9 +252,15 @@ async def _supervise(
         await workers.stop_all(worker_budget_s)
         killer.cancel()
         sweeper.cancel()
+        publishing.cancel()
         # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
     return _exit_code(fronts[0]) if stdio is not None else 0
+
+
+def _scaled(direction: str, before: int, after: int, reason: str) -> None:
+    """Told of each scale action (``pool.scaled`` is logged by the autoscaler); the
+    metrics of scale events are counted from here."""
 
 
 async def _wait_for_signal_or_exit(signals: AsyncIterator[int], front: ChildSlot) -> None:

@@ -78,24 +78,43 @@ class WorkerPool:
             return len(self.retiring) + sum(s.state is state for s in self.slots)
         return sum(s.state is state for s in self.slots)
 
-    async def grow(self, count: int) -> int:
-        """Add up to ``count`` workers (never past ``maximum``), each once it is ready;
-        returns how many were added. A worker that fails to start is logged and not
-        counted: the pool stays as it was.
+    async def grow(
+        self, count: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    ) -> int:
+        """Add up to ``count`` workers (never past ``maximum``), started together; returns
+        how many became ready. A worker that fails to start is logged and not counted:
+        the pool stays as it was.
+
+        With ``nursery.start``, returns to the starter as soon as the new slots are in
+        :attr:`slots` (``starting``), with how many there are.
         """
+        slots = [self._new_slot() for _ in range(min(count, self.maximum - len(self.slots)))]
+        task_status.started(len(slots))
         added = 0
-        while added < count and len(self.slots) < self.maximum:
-            if not await self._try_add():
-                break
-            added += 1
+
+        async def start(slot: ChildSlot) -> None:
+            nonlocal added
+            if await self._try_start(slot):
+                added += 1
+
+        async with trio.open_nursery() as nursery:
+            for slot in slots:
+                nursery.start_soon(start, slot)
         return added
 
-    async def shrink(self, slot: ChildSlot) -> bool:
+    async def shrink(
+        self, slot: ChildSlot, *, task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED
+    ) -> bool:
         """Retire ``slot`` (never below ``minimum``): returns False if the pool is at its
-        minimum or the slot is not in it."""
+        minimum or the slot is not in it, else True once its child drained.
+
+        With ``nursery.start``, returns to the starter as soon as the slot left
+        :attr:`slots`, with whether it did.
+        """
         if len(self.slots) <= self.minimum or slot not in self.slots:
+            task_status.started(False)
             return False
-        await self.retire(slot, ExitReason.STOPPED)
+        await self.retire(slot, ExitReason.STOPPED, task_status=task_status)
         return True
 
     async def replace(self, slot: ChildSlot) -> bool:
@@ -106,11 +125,19 @@ class WorkerPool:
         await self.retire(slot, ExitReason.RECYCLED)
         return True
 
-    async def retire(self, slot: ChildSlot, reason: ExitReason) -> None:
+    async def retire(
+        self,
+        slot: ChildSlot,
+        reason: ExitReason,
+        *,
+        task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
         """Take ``slot`` out of the pool and drain its child (SIGTERM, then SIGKILL after
-        the drain budget)."""
+        the drain budget); with ``nursery.start``, returns to the starter once the slot
+        is out of :attr:`slots`."""
         self.slots.remove(slot)
         self.retiring.append(slot)
+        task_status.started(True)
         log.info("worker.retiring", child_id=slot.child_id, reason=reason.value)
         try:
             await slot.stop(self._drain_budget_s, reason)
@@ -129,22 +156,37 @@ class WorkerPool:
             slot.kill()
 
     async def _try_add(self) -> bool:
+        return await self._try_start(self._new_slot())
+
+    async def _try_start(self, slot: ChildSlot) -> bool:
         try:
-            await self._add()
+            await self._start(slot)
         except ChildStartError as exc:
             log.error("worker.start_failed", error=str(exc))
             return False
         return True
 
     async def _add(self) -> ChildSlot:
+        slot = self._new_slot()
+        await self._start(slot)
+        return slot
+
+    def _new_slot(self) -> ChildSlot:
+        """A new slot, counted in :attr:`slots` (``starting``) from now on."""
         if self._nursery is None:
             raise RuntimeError("the pool has not started")
         slot = self._make_slot(self._next_index)
         self._next_index += 1
         self.slots.append(slot)
+        return slot
+
+    async def _start(self, slot: ChildSlot) -> None:
+        """Run ``slot`` in the pool's nursery, returning once its child is ready; a slot
+        whose child never got ready leaves the pool."""
+        if self._nursery is None:
+            raise RuntimeError("the pool has not started")
         try:
             await self._nursery.start(slot.run)
         except BaseException:
             self.slots.remove(slot)
             raise
-        return slot

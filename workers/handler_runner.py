@@ -33,6 +33,15 @@ class HandlerRunner:
 
     def __init__(self, executor: concurrent.futures.ThreadPoolExecutor) -> None:
         self._executor = executor
+        # Sync handlers submitted and not done; each leaves the set from the thread that
+        # ends it (a set's add and discard are atomic under the GIL).
+        self._submitted: set[concurrent.futures.Future[object]] = set()
+
+    @property
+    def waiting(self) -> int:
+        """Sync handlers (of calls and tasks) waiting for a free thread: work this worker
+        took but cannot start yet (the heartbeat's ``waiting``, ADR-0013)."""
+        return sum(not (f.running() or f.done()) for f in tuple(self._submitted))
 
     async def run(
         self,
@@ -125,6 +134,8 @@ class HandlerRunner:
         if job.is_async:
             return await job.fn(**job.kwargs)
         future = self._executor.submit(functools.partial(job.fn, **job.kwargs))
+        self._submitted.add(future)
+        future.add_done_callback(self._submitted.discard)
         threads.append(future)
         return await asyncio.wrap_future(future)
 

@@ -2,12 +2,16 @@
 
 A supervisor settles the pending calls of any consumer whose heartbeat is gone, which
 covers workers whose own supervisor died with them (a restart mints new worker ids).
+
+The record also carries the worker's load, which its supervisor's autoscaler reads
+(ADR-0013). One part of it must be fresh: whether calls wait for a free sync thread. So
+the worker looks at its load every ``_WATCH_S`` (no Redis involved) and beats at once,
+between two regular beats, when that flips between none and some.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from typing import Final
@@ -23,6 +27,8 @@ __all__ = ["Heartbeat"]
 log = structlog.get_logger()
 
 _TTL_INTERVALS: Final = 5
+_WATCH_S: Final = 0.25
+"""How often the load is looked at for an early beat; at most one beat per look."""
 _encoder: Final = msgspec.json.Encoder()
 
 
@@ -34,7 +40,7 @@ class Heartbeat:
         keys: the fleet's key schema.
         worker_id: this worker's id.
         interval_s: time between writes; the key lives five intervals.
-        status: returns ``(inflight, calls_served)`` at each beat.
+        status: this worker's record as of now, for each beat.
     """
 
     def __init__(
@@ -44,7 +50,7 @@ class Heartbeat:
         worker_id: str,
         *,
         interval_s: float,
-        status: Callable[[], tuple[int, int]],
+        status: Callable[[], WorkerHeartbeat],
     ) -> None:
         self._redis = redis
         self._key = keys.worker_heartbeat(worker_id)
@@ -56,8 +62,9 @@ class Heartbeat:
 
     async def beat(self) -> None:
         """Write the heartbeat once (raises on Redis errors: the first beat must land)."""
-        inflight, served = self._status()
-        record = WorkerHeartbeat(pid=os.getpid(), inflight=inflight, calls_served=served)
+        await self._write(self._status())
+
+    async def _write(self, record: WorkerHeartbeat) -> None:
         now_ms = int(time.time() * 1000)
         await self._redis.execute_many(
             [
@@ -68,11 +75,21 @@ class Heartbeat:
         )
 
     async def run(self) -> None:
-        """Beat every interval until cancelled; Redis errors are logged and retried."""
+        """Beat every interval, and early when calls start or stop waiting for a thread,
+        until cancelled; Redis errors are logged and retried."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self._interval_s
+        was_waiting = self._status().waiting > 0
         while True:
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(min(_WATCH_S, max(due - loop.time(), 0.0)))
+            record = self._status()
+            is_waiting = record.waiting > 0
+            if loop.time() < due and is_waiting == was_waiting:
+                continue
+            was_waiting = is_waiting
+            due = loop.time() + self._interval_s
             try:
-                await self.beat()
+                await self._write(record)
             except (BackendUnavailableError, RedisCommandError) as exc:
                 log.warning("worker.heartbeat_failed", error=str(exc))
 

@@ -8,13 +8,14 @@ authors can use any asyncio library; sync handlers run in a bounded thread pool.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
-from proto import Keyspace, ResultMeta, parse_redis_url
+from proto import Keyspace, ResultMeta, WorkerHeartbeat, parse_redis_url
 from workers.call_consumer import CallConsumer
 from workers.cancel_listener import CancelListener
 from workers.config import WorkerConfig
@@ -109,12 +110,13 @@ async def _serve(
         visibility=VisibilityToggles(toolset, publisher, keys).request,
         config=config,
     )
+    lane: TaskLane | None = None  # started once the worker's log context is bound
     heartbeat = Heartbeat(
         redis,
         keys,
         worker_id,
         interval_s=config.heartbeat_interval_s,
-        status=lambda: (consumer.inflight, consumer.calls_served),
+        status=lambda: _heartbeat(consumer, runner, lane),
     )
     cancels = CancelListener(
         cancel_reads,
@@ -148,11 +150,7 @@ async def _serve(
                     TaskThreads(redis_url, keys, worker_id, config.task_slots),
                     drain_timeout_s=config.drain_timeout_s,
                 )
-                consumer.on_task_cancel = lane.runner.on_cancel
-                consumer.on_task_answered = lane.runner.on_answered
-                lane.start()
-                # Drained alongside the calls, within the same drain timeout.
-                draining = asyncio.create_task(_drain_on(stop, lane))
+                draining = _start_task_lane(lane, consumer, stop)
             log.info("worker.ready", tools=len(toolset.tools))
             on_ready()
             await consumer.run(stop)
@@ -174,6 +172,30 @@ async def _serve(
         await redis.aclose()
         await reads.aclose()
         await cancel_reads.aclose()
+
+
+def _heartbeat(
+    consumer: CallConsumer, runner: HandlerRunner, lane: TaskLane | None
+) -> WorkerHeartbeat:
+    """This worker's load, as its heartbeat reports it (ADR-0013)."""
+    return WorkerHeartbeat(
+        pid=os.getpid(),
+        inflight=consumer.inflight,
+        calls_served=consumer.calls_served,
+        waiting=runner.waiting,
+        tasks_running=0 if lane is None else lane.runner.inflight,
+    )
+
+
+def _start_task_lane(
+    lane: TaskLane, consumer: CallConsumer, stop: asyncio.Event
+) -> asyncio.Task[None]:
+    """Start taking tasks, with the broadcasts about them; returns the task that drains
+    the lane once ``stop`` is set (alongside the calls, within the same drain timeout)."""
+    consumer.on_task_cancel = lane.runner.on_cancel
+    consumer.on_task_answered = lane.runner.on_answered
+    lane.start()
+    return asyncio.create_task(_drain_on(stop, lane))
 
 
 async def _drain_on(stop: asyncio.Event, lane: TaskLane) -> None:

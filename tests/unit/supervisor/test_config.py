@@ -6,9 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from supervisor.config import ConfigError, FleetConfig, load_config
+from supervisor.config import (
+    ConfigError,
+    FleetConfig,
+    ScalingConfig,
+    WorkerRange,
+    load_config,
+    parse_worker_range,
+)
 
 
 def _load(
@@ -251,3 +259,100 @@ def test_a_bad_layer_is_reported_even_when_a_higher_layer_overrides_it(tmp_path:
     path = _write(tmp_path, "workers = 0\n")
     message = _error(tmp_path, flags={"workers": 3})
     assert str(path) in message
+
+
+@pytest.mark.parametrize(
+    ("value", "minimum", "maximum", "stored"),
+    [
+        (4, 4, 4, 4),
+        ("4", 4, 4, 4),
+        ("2-8", 2, 8, "2-8"),
+        (" 2 - 8 ", 2, 8, "2-8"),
+        ("3-3", 3, 3, 3),
+        ("1-512", 1, 512, "1-512"),
+    ],
+)
+def test_workers_is_a_count_or_a_range(
+    tmp_path: Path, value: int | str, minimum: int, maximum: int, stored: int | str
+) -> None:
+    config = _load(tmp_path, flags={"workers": value})
+    assert config.workers == stored
+    assert config.worker_range == WorkerRange(minimum, maximum)
+    assert config.worker_range.is_fixed is (minimum == maximum)
+
+
+def test_workers_range_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    _write(tmp_path, 'workers = "2-8"\n')
+    assert _load(tmp_path).worker_range == WorkerRange(2, 8)
+    from_env = _load(tmp_path, environ={"MCPFLEET_WORKERS": "1-3"})
+    assert from_env.worker_range == WorkerRange(1, 3)
+
+
+def test_a_resolved_range_survives_the_trip_to_the_children(tmp_path: Path) -> None:
+    config = _load(tmp_path, flags={"workers": "2-8"})
+    again = msgspec.json.decode(msgspec.json.encode(config), type=FleetConfig)
+    assert again == config
+    assert again.worker_range == WorkerRange(2, 8)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "workers must be between 1 and 512, got '0'"),
+        ("513", "workers must be between 1 and 512"),
+        ("0-3", "the minimum must be at least 1"),
+        ("3-2", "the minimum 3 is above the maximum 2"),
+        ("1-600", "the maximum must be at most 512"),
+        ("two", "workers must be a count N or a range MIN-MAX"),
+        ("2-", "workers must be a count N or a range MIN-MAX"),
+        ("-2", "workers must be a count N or a range MIN-MAX"),
+        ("1-2-3", "workers must be a count N or a range MIN-MAX"),
+    ],
+)
+def test_bad_worker_ranges_are_errors_naming_the_source(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    error = _error(tmp_path, environ={"MCPFLEET_WORKERS": value})
+    assert "MCPFLEET_WORKERS" in error
+    assert message in error
+    assert message in _error(tmp_path, flags={"workers": value})
+
+
+def test_parse_worker_range_directly() -> None:
+    assert parse_worker_range("5-9") == WorkerRange(5, 9)
+    with pytest.raises(ValueError, match="above the maximum"):
+        parse_worker_range("9-5")
+
+
+def test_scaling_section_defaults_and_layers(tmp_path: Path) -> None:
+    defaults = _load(tmp_path).scaling
+    assert defaults == ScalingConfig()
+    assert defaults.interval_s == 0.25
+    assert defaults.up_wait_s == 0.5
+    assert defaults.idle_s == 30.0
+    assert defaults.calls_per_worker == 0
+    _write(tmp_path, "[scaling]\nidle_s = 60\nup_cooldown_s = 4\n")
+    config = _load(
+        tmp_path,
+        environ={"MCPFLEET_SCALING__IDLE_S": "2.5", "MCPFLEET_SCALING__CALLS_PER_WORKER": "8"},
+    )
+    assert config.scaling.idle_s == 2.5
+    assert config.scaling.up_cooldown_s == 4.0
+    assert config.scaling.calls_per_worker == 8
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MCPFLEET_SCALING__INTERVAL_S", "0"),
+        ("MCPFLEET_SCALING__UP_WAIT_S", "-1"),
+        ("MCPFLEET_SCALING__IDLE_S", "0"),
+        ("MCPFLEET_SCALING__CALLS_PER_WORKER", "-1"),
+        ("MCPFLEET_SCALING__NOPE", "1"),
+        ("MCPFLEET_SUPERVISOR__STATUS_INTERVAL_S", "0"),
+    ],
+)
+def test_bad_scaling_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    error = _error(tmp_path, environ={name: value})
+    assert name in error
+    assert name.rsplit("__", 1)[1].lower() in error

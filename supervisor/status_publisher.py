@@ -1,0 +1,188 @@
+"""The supervisor's status document for ``mcpfleet status`` (ADR-0013): every
+``supervisor.status_interval_s`` it writes what it supervises — itself, its fronts and
+workers with pid, state, uptime and restarts, each worker's load from its latest heartbeat
+— under ``Keyspace.supervisor_status`` with a TTL of three intervals, and keeps its id in
+``Keyspace.supervisors``. A supervisor that dies leaves nothing behind for long; one that
+stops deletes both.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Sequence
+from typing import Final
+
+import structlog
+import trio
+
+from proto import (
+    BackendUnavailableError,
+    Keyspace,
+    ProcessStatus,
+    RedisCommandError,
+    SupervisorStatus,
+    WorkerHeartbeat,
+    encode_status_record,
+)
+from server import RedisClient
+from supervisor.child_slot import ChildSlot, SlotState
+from supervisor.heartbeat_reader import read_heartbeats
+from supervisor.worker_pool import WorkerPool
+
+__all__ = ["StatusPublisher"]
+
+log = structlog.get_logger()
+
+_TTL_INTERVALS: Final = 3
+_CLEAR_TIMEOUT_S: Final = 1.0
+
+
+class StatusPublisher:
+    """Publishes one supervisor's status document until stopped.
+
+    Args:
+        redis: the supervisor's Redis client.
+        keys: the fleet's key schema.
+        supervisor_id: this supervisor's id.
+        fronts: its front slots.
+        pool: its workers.
+        interval_s: time between two writes.
+
+    Attributes:
+        stopping: set when the fleet begins to stop (the document says ``stopping``).
+    """
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        keys: Keyspace,
+        *,
+        supervisor_id: str,
+        fronts: Sequence[ChildSlot],
+        pool: WorkerPool,
+        interval_s: float,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._supervisor_id = supervisor_id
+        self._fronts = fronts
+        self._pool = pool
+        self._interval_s = interval_s
+        self._ttl_ms = int(interval_s * _TTL_INTERVALS * 1000)
+        self._started_at = time.time()
+        self._host = socket.gethostname()
+        self._failing = False
+        self.stopping = False
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Write the document every interval until the returned scope is cancelled.
+
+        Cancellation: the document and the registration are deleted (within 1 s).
+        """
+        with trio.CancelScope() as scope:
+            task_status.started(scope)
+            try:
+                while True:
+                    await self.publish()
+                    await trio.sleep(self._interval_s)
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(_CLEAR_TIMEOUT_S):
+                    await self._clear()
+
+    async def publish(self) -> None:
+        """Write the document once; Redis errors are logged (once per failure streak)."""
+        workers = [*self._pool.slots, *self._pool.retiring]
+        try:
+            beats = await read_heartbeats(self._redis, self._keys, workers)
+            now_ms = int(time.time() * 1000)
+            document = encode_status_record(self._document(beats, now_ms))
+            await self._redis.execute_many(
+                [
+                    (
+                        "SET",
+                        self._keys.supervisor_status(self._supervisor_id),
+                        document,
+                        "PX",
+                        self._ttl_ms,
+                    ),
+                    (
+                        "ZADD",
+                        self._keys.supervisors(),
+                        now_ms + self._ttl_ms,
+                        self._supervisor_id,
+                    ),
+                    ("ZREMRANGEBYSCORE", self._keys.supervisors(), "-inf", now_ms),
+                ]
+            )
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            if not self._failing:
+                log.warning("status.publish_failed", error=str(exc))
+            self._failing = True
+            return
+        self._failing = False
+
+    def _document(self, beats: dict[str, WorkerHeartbeat], now_ms: int) -> SupervisorStatus:
+        now_s = now_ms / 1000
+        supervisor = ProcessStatus(
+            id=self._supervisor_id,
+            role="supervisor",
+            pid=os.getpid(),
+            state="stopping" if self.stopping else "running",
+            started_ms=int(self._started_at * 1000),
+            uptime_s=round(now_s - self._started_at, 1),
+        )
+        fronts = [_process(slot, None, now_s) for slot in self._fronts]
+        workers = [_process(slot, beats, now_s) for slot in self._pool.slots]
+        retiring = [_process(slot, beats, now_s, draining=True) for slot in self._pool.retiring]
+        return SupervisorStatus(
+            supervisor_id=self._supervisor_id,
+            host=self._host,
+            pid=os.getpid(),
+            state=supervisor.state,
+            updated_ms=now_ms,
+            workers_min=self._pool.minimum,
+            workers_max=self._pool.maximum,
+            workers=len(self._pool),
+            processes=(supervisor, *fronts, *workers, *retiring),
+        )
+
+    async def _clear(self) -> None:
+        try:
+            await self._redis.execute_many(
+                [
+                    ("DEL", self._keys.supervisor_status(self._supervisor_id)),
+                    ("ZREM", self._keys.supervisors(), self._supervisor_id),
+                ]
+            )
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            # It expires within three intervals anyway.
+            log.warning("status.clear_failed", error=str(exc))
+
+
+def _process(
+    slot: ChildSlot,
+    beats: dict[str, WorkerHeartbeat] | None,
+    now_s: float,
+    *,
+    draining: bool = False,
+) -> ProcessStatus:
+    running = slot.pid is not None
+    beat = None if beats is None else beats.get(slot.child_id or "")
+    state = SlotState.DRAINING if draining and running else slot.state
+    return ProcessStatus(
+        id=slot.child_id or f"{slot.role}-{slot.index}",
+        role=slot.role,
+        pid=slot.pid,
+        state=state.value,
+        started_ms=int(slot.started_at * 1000) if running else 0,
+        uptime_s=round(now_s - slot.started_at, 1) if running else 0.0,
+        restarts=slot.restarts,
+        inflight=None if beat is None else beat.inflight,
+        calls_served=None if beat is None else beat.calls_served,
+        waiting=None if beat is None else beat.waiting,
+        tasks_running=None if beat is None else beat.tasks_running,
+    )
