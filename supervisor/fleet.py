@@ -30,10 +30,12 @@ from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
+from supervisor.health_policy import HealthPolicy
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
 from supervisor.stdio_streams import ProtocolStreams
 from supervisor.task_reaper import TaskSettler
+from supervisor.worker_health import WorkerHealth
 from supervisor.worker_pool import WorkerPool
 
 __all__ = ["run_fleet"]
@@ -162,11 +164,15 @@ async def _supervise(
     sup = config.supervisor
 
     tasks = TaskSettler(config.redis_url or "", keys)
+    # Once stopping, no worker would take a redelivered call: its caller hears at once.
+    stopping = trio.Event()
 
     def slot(role: str, index: int) -> ChildSlot:
         async def on_exit(ended: ChildExit) -> None:
             if role == "worker":
-                await _settle_worker(redis, keys, ended.child_id, tasks)
+                await _settle_worker(
+                    redis, keys, ended.child_id, tasks, redeliver=not stopping.is_set()
+                )
 
         is_stdio_front = role == "front" and stdio is not None
         mode = ["--stdio"] if is_stdio_front else []
@@ -206,6 +212,19 @@ async def _supervise(
             _sweep_orphans_every, redis, keys, tasks, sup.orphan_sweep_interval_s
         )
         await workers.start(nursery)
+        health = WorkerHealth(
+            workers,
+            redis,
+            keys,
+            policy=HealthPolicy(
+                hung_after_s=sup.hung_threshold_s(config.worker.heartbeat_interval_s),
+                max_calls=config.worker.max_calls,
+                max_rss_mb=config.worker.max_rss_mb,
+            ),
+            heartbeat_interval_s=config.worker.heartbeat_interval_s,
+            recycle_retry_s=sup.restart_backoff_max_s,
+        )
+        watch: trio.CancelScope = await nursery.start(health.run)
         reports = [await nursery.start(front.run) for front in fronts]
         if stdio is None:
             binds = [bind for report in reports for bind in report.binds]
@@ -221,6 +240,8 @@ async def _supervise(
             # Its end-of-input grace, then flushing its output, within the same budget.
             front_budget_s = 2 * config.front.stdio_eof_grace_s
         log.info("fleet.stopping")
+        stopping.set()
+        watch.cancel()  # draining workers are neither hung nor due for recycling
         killer: trio.CancelScope = await nursery.start(
             _kill_on_second_signal, signals, fronts, workers
         )
@@ -258,10 +279,10 @@ def _exit_code(stdio_front: ChildSlot) -> int:
 
 
 async def _settle_worker(
-    redis: RedisClient, keys: Keyspace, worker_id: str, tasks: TaskSettler
+    redis: RedisClient, keys: Keyspace, worker_id: str, tasks: TaskSettler, *, redeliver: bool
 ) -> None:
     try:
-        await reap_worker_calls(redis, keys, worker_id)
+        await reap_worker_calls(redis, keys, worker_id, redeliver=redeliver)
     except (BackendUnavailableError, RedisCommandError) as exc:
         # The entries stay pending under the dead worker's name; the next settle (or a
         # restart) finds them. Never let one worker's exit take the supervisor down.
