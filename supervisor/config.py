@@ -51,7 +51,8 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """How long a child may take to report ready before it is killed and restarted."""
 
     restart_backoff_max_s: PositiveFloat = 10.0
-    """Ceiling of the exponential backoff between restarts of a crashing child."""
+    """Ceiling of the exponential backoff between restarts of a crashing child; also how
+    long before a recycle whose replacement failed to start is tried again."""
 
     orphan_sweep_interval_s: PositiveFloat = 15.0
     """How often to settle calls held by workers with no live heartbeat (also at start)."""
