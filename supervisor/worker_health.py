@@ -84,6 +84,7 @@ class WorkerHealth:
         self._last_check = 0.0
         self._recycling: ChildSlot | None = None
         self._recycle_not_before: dict[str, float] = {}
+        self._killed: set[str] = set()
 
     async def run(
         self, *, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED
@@ -107,8 +108,12 @@ class WorkerHealth:
         if now - self._last_check > _LATE_TICKS * self._tick_s:
             self._has_gap = True
         self._last_check = now
-        slots = [s for s in self._pool.slots if _is_ready(s)]
-        ids = [s.child_id for s in slots if s.child_id is not None]
+        slots: list[ChildSlot] = []
+        ids: list[str] = []
+        for slot in self._pool.slots:
+            if _is_ready(slot) and slot.child_id is not None:
+                slots.append(slot)
+                ids.append(slot.child_id)
         self._forget_all_but(ids)
         if not ids:
             return
@@ -125,23 +130,35 @@ class WorkerHealth:
             beat = last_beat_ms(score, self._ttl_ms)
             if beat is not None:
                 self._last_beats[child_id] = max(beat, self._last_beats.get(child_id, beat))
-            # The slot may have moved on while Redis answered: judge only the same child.
-            if slot.child_id != child_id or not _is_ready(slot) or slot.pid is None:
-                continue
-            sample = WorkerSample(
-                child_id=child_id,
-                process=_proc_status(slot.pid),
-                last_beat_ms=self._last_beats.get(child_id),
-                spawned_ms=int(slot.started_at * 1000),
-                calls_served=calls,
-            )
-            verdict = self._policy.judge(
-                sample, now_ms=now_ms, watching_since_ms=self._watching_since_ms
-            )
-            if isinstance(verdict, Hung):
-                self._kill_hung(slot, child_id, verdict)
-            elif isinstance(verdict, Recycle):
-                self._start_recycle(slot, child_id, verdict, recycles)
+            # The slot may have moved on while Redis answered: judge only the same child,
+            # and a hung one only once (it may take a moment to die).
+            if slot.child_id == child_id and _is_ready(slot) and child_id not in self._killed:
+                self._judge(slot, child_id, calls, now_ms, recycles)
+
+    def _judge(
+        self,
+        slot: ChildSlot,
+        child_id: str,
+        calls_served: int | None,
+        now_ms: int,
+        recycles: trio.Nursery,
+    ) -> None:
+        if slot.pid is None:
+            return
+        sample = WorkerSample(
+            child_id=child_id,
+            process=_proc_status(slot.pid),
+            last_beat_ms=self._last_beats.get(child_id),
+            spawned_ms=int(slot.started_at * 1000),
+            calls_served=calls_served,
+        )
+        verdict = self._policy.judge(
+            sample, now_ms=now_ms, watching_since_ms=self._watching_since_ms
+        )
+        if isinstance(verdict, Hung):
+            self._kill_hung(slot, child_id, verdict)
+        elif isinstance(verdict, Recycle):
+            self._start_recycle(slot, child_id, verdict, recycles)
 
     async def _read_heartbeats(self, ids: list[str]) -> tuple[list[float | None], list[int | None]]:
         """Each worker's latest expiry score and, if needed, its ``calls_served``.
@@ -167,7 +184,8 @@ class WorkerHealth:
             heartbeat_age_s=verdict.heartbeat_age_s,
             hung_after_s=self._policy.hung_after_s,
         )
-        slot.end_child(ExitReason.HUNG, signal.SIGKILL)
+        if slot.end_child(ExitReason.HUNG, signal.SIGKILL):
+            self._killed.add(child_id)
 
     def _start_recycle(
         self, slot: ChildSlot, child_id: str, verdict: Recycle, recycles: trio.Nursery
@@ -198,10 +216,12 @@ class WorkerHealth:
             self._recycle_not_before[child_id] = trio.current_time() + self._recycle_retry_s
 
     def _forget_all_but(self, ids: list[str]) -> None:
+        """Drop what is remembered of workers no longer ready (ids are never reused)."""
         keep = set(ids)
         for table in (self._last_beats, self._recycle_not_before):
             for gone in [i for i in table if i not in keep]:
                 del table[gone]
+        self._killed &= keep
 
 
 def _is_ready(slot: ChildSlot) -> bool:

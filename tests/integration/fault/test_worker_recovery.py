@@ -2,8 +2,8 @@
 mid-call has its call answered at once (or, for an idempotent tool, run again on another
 worker) and is replaced; a worker stopped with SIGSTOP is found hung, killed and replaced.
 
-One fleet serves the module (heartbeats every 0.3 s, hung after 1.2 s); each test leaves it
-with two ready workers."""
+One fleet serves the module (heartbeats every 0.5 s, hung after 2 s: quick, yet with room
+for a loaded test machine); each test leaves it with two ready workers."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until_async
 
 APP = "tests.fixtures.recovery_tools:app"
-HUNG_AFTER_S = 1.2
+HUNG_AFTER_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def recovering(
         tmp_path_factory.mktemp("recovering"),
         app=APP,
         env={
-            "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.3",
+            "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5",
             "MCPFLEET_SUPERVISOR__HUNG_AFTER_S": str(HUNG_AFTER_S),
         },
     )

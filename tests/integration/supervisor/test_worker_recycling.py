@@ -30,7 +30,7 @@ async def test_max_calls_recycles_workers_while_every_call_is_answered(
         tmp_path,
         app=APP,
         workers=1,
-        env={"MCPFLEET_WORKER__MAX_CALLS": "8", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.3"},
+        env={"MCPFLEET_WORKER__MAX_CALLS": "8", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5"},
     )
     (first,) = fleet.worker_pids()
     answers: list[str] = []
@@ -81,7 +81,7 @@ async def test_max_rss_recycles_a_worker_holding_too_much_memory(
         tmp_path,
         app=APP,
         workers=1,
-        env={"MCPFLEET_WORKER__MAX_RSS_MB": "300", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.3"},
+        env={"MCPFLEET_WORKER__MAX_RSS_MB": "300", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5"},
     )
     try:
         (first,) = fleet.worker_pids()
