@@ -17,6 +17,7 @@ __all__ = [
     "HOLD_IF_OWNER",
     "KEPT_REPLY_TTL_S",
     "PUBLISH_OR_KEEP",
+    "REDELIVER_CALL",
     "SET_VISIBILITY",
     "TASK_ANSWER",
     "TASK_TRANSITION",
@@ -41,6 +42,11 @@ subscriber got it, 0 if it was kept."""
 
 KEPT_REPLY_TTL_S: Final = 300
 """How long a reply nobody received waits for its front to fetch it."""
+
+REDELIVER_CALL: Final = LuaScript("redeliver_call")
+"""KEYS: the call stream. ARGV: the consumer group, the lost run's entry id, the payload
+field, the next run's encoded call. Acknowledges and deletes the entry and, only if it was
+still pending, appends the next run (ADR-0014). Returns the new entry id, or nil."""
 
 HOLD_IF_OWNER: Final = LuaScript("hold_if_owner")
 """KEYS: a lock. ARGV: token, ``refresh`` or ``release``, TTL ms. Returns 1 if the token

@@ -111,6 +111,13 @@ class CallMessage(WireStruct, frozen=True, tag="call"):
     input_round: int = 0
     """2026-07-28: how many rounds of this request asked for input before (0 on the first,
     as the front vouches from the ``requestState``)."""
+    run: int = 1
+    """Which run of the call this is: 1 as the front appends it, one more each time the
+    supervisor puts it back on the stream after its worker was lost (ADR-0014)."""
+    max_runs: int = 1
+    """How many runs the call may have in all: more than 1 only for a tool declared
+    idempotent, whose call a lost worker leaves to be redelivered rather than answered
+    "worker lost"; 1 from a front that predates redelivery (ADR-0014)."""
 
 
 class ResourceReadArguments(msgspec.Struct, frozen=True):

@@ -37,7 +37,13 @@ from proto import (
 from server.redis_client import RedisClient, RedisCommandError
 from server.reply_router import ClientRequestSink, LogSink, ProgressSink, ReplyRouter
 
-__all__ = ["LONG_WAIT_S", "CallCancelledError", "CallQueue", "NoWorkerAnswerError"]
+__all__ = [
+    "IDEMPOTENT_CALL_MAX_RUNS",
+    "LONG_WAIT_S",
+    "CallCancelledError",
+    "CallQueue",
+    "NoWorkerAnswerError",
+]
 
 log = structlog.get_logger()
 
@@ -45,6 +51,10 @@ LONG_WAIT_S: Final = 0.25
 """A call still unanswered after this long is a long one (``on_long_wait``). Most calls
 answer far sooner, even under load; a client that goes away from a shorter call costs at
 most this much of a worker's time (ADR-0004)."""
+
+IDEMPOTENT_CALL_MAX_RUNS: Final = 3
+"""Runs at most of a call to a tool declared idempotent: a run lost with its worker is put
+back on the stream for another worker (ADR-0014), like a durable task's (ADR-0011)."""
 
 
 class NoWorkerAnswerError(LocalProtocolError):
@@ -107,6 +117,7 @@ class CallQueue:
         on_request: ClientRequestSink | None = None,
         input_responses: dict[str, msgspec.Raw] | None = None,
         input_round: int = 0,
+        max_runs: int = 1,
     ) -> ResultReply | ErrorReply | InputRequiredReply:
         """Enqueue a validated call and wait for the worker's reply.
 
@@ -120,7 +131,10 @@ class CallQueue:
         the call is made for, handed to the handler. A handler may ask the client what
         ``client_capabilities`` allow (ADR-0009): in the handshake era its requests go to
         ``on_request``; at 2026-07-28 it ends with an :class:`InputRequiredReply` unless
-        ``input_responses`` (round ``input_round``) answer them.
+        ``input_responses`` (round ``input_round``) answer them. ``max_runs`` above 1
+        (an idempotent tool, :data:`IDEMPOTENT_CALL_MAX_RUNS`) lets the supervisor run the
+        call again on another worker if its worker is lost (ADR-0014): the reply still
+        names this call id, and a cancel still reaches whichever worker holds it.
 
         Raises:
             BackendUnavailableError: Redis refused or did not answer the XADD.
@@ -147,6 +161,7 @@ class CallQueue:
             client_capabilities=client_capabilities,
             input_responses=input_responses,
             input_round=input_round,
+            max_runs=max_runs,
         )
         with self._router.expect(call_id, on_progress, on_log, on_request) as pending:
             try:

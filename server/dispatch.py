@@ -14,6 +14,7 @@ the ``tasks/*`` handlers here only pick the protocol's method and the caller's o
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
@@ -117,7 +118,7 @@ from proto import (
     supports_tasks,
     validation_failure_is_tool_error,
 )
-from server.call_queue import CallQueue
+from server.call_queue import IDEMPOTENT_CALL_MAX_RUNS, CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.input_rounds import InputRounds, RoundInputs
 from server.log_level_setting import LogLevelSetting
@@ -584,6 +585,7 @@ class Dispatcher:
             timeout_s=tool.timeout_s,
             meta=params.meta,
             asked=(params.name, raw_args),
+            max_runs=IDEMPOTENT_CALL_MAX_RUNS if tool.retryable else 1,
         )
 
     async def _create_task(
@@ -692,6 +694,7 @@ class Dispatcher:
         timeout_s: float,
         meta: LegacyMeta | ModernMeta | UnsetType,
         asked: tuple[str, bytes] | None = None,
+        max_runs: int = 1,
     ) -> bytes | msgspec.Raw:
         """Run a validated call on a worker (every kind alike, ADR-0007) and relay its
         answer: progress when the request carries a token, log entries at the level it
@@ -699,7 +702,8 @@ class Dispatcher:
         session. A method whose handler may ask the client for input passes ``asked``
         (what the request is about, and its arguments), binding the ``requestState`` of
         its 2026-07-28 rounds (ADR-0009); completions do not ask (MRTR is for tools,
-        prompts and resources only)."""
+        prompts and resources only). ``max_runs``: how many runs the call may have if
+        workers running it are lost (an idempotent tool's, ADR-0014)."""
         token = UNSET if isinstance(meta, UnsetType) else meta.progress_token
         progress = _progress_reporter(token, served.notify)
         on_log = _log_forwarder(served.log_level, served.notify)
@@ -736,6 +740,7 @@ class Dispatcher:
             on_request=on_request,
             input_responses=None if rounds is None else rounds.answers,
             input_round=0 if rounds is None else rounds.round,
+            max_runs=max_runs,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -1046,11 +1051,18 @@ def _progress_reporter(
     token: int | str | UnsetType, notify: NotificationSink | None
 ) -> tuple[int | str, ProgressSink] | None:
     """Progress is reported only when the request carries a token and the transport can
-    stream notifications (mcp-protocol.md 9.1, checklist 31)."""
+    stream notifications, and only while it increases (mcp-protocol.md 9.1, checklist 31):
+    a worker sends increasing values, but a call redelivered after its worker was lost
+    (ADR-0014) starts counting again."""
     if notify is None or isinstance(token, UnsetType):
         return None
+    last = -math.inf
 
     def on_progress(message: ProgressMessage) -> None:
+        nonlocal last
+        if message.progress <= last:
+            return
+        last = message.progress
         params = ProgressParams(
             progress_token=token,
             progress=message.progress,

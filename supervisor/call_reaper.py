@@ -1,12 +1,17 @@
 """Settle a dead worker's in-flight calls at once (DESIGN.md section 5, "Worker death").
 
 The call stream's consumer group remembers which worker took which call. When a worker
-exits, the supervisor claims every entry still pending for it, answers each caller with a
-clear "worker lost" error, then acknowledges and deletes the entry and removes the consumer.
+exits, the supervisor claims every entry still pending for it and settles each: a call of a
+tool declared idempotent with runs left (``CallMessage.max_runs``) and time left before its
+deadline goes back on the stream as its next run, for another worker (ADR-0014); the front
+waiting for it is none the wiser, since the reply still names its call id. Any other caller
+gets a clear "worker lost" error. Then every entry is acknowledged and deleted and the
+consumer removed.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 import msgspec
@@ -17,6 +22,8 @@ from proto import (
     CALL_PAYLOAD_FIELD,
     KEPT_REPLY_TTL_S,
     PUBLISH_OR_KEEP,
+    REDELIVER_CALL,
+    CallMessage,
     ErrorCode,
     ErrorObject,
     ErrorReply,
@@ -26,7 +33,7 @@ from proto import (
 )
 from server import RedisClient, RedisReply
 
-__all__ = ["reap_worker_calls", "settle_orphaned_consumers"]
+__all__ = ["next_run", "reap_worker_calls", "settle_orphaned_consumers"]
 
 log = structlog.get_logger()
 
@@ -34,43 +41,53 @@ _REAPER_CONSUMER: Final = "supervisor-reaper"
 _BATCH: Final = 500
 
 
-async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) -> int:
-    """Answer and remove every call still pending for ``worker_id``; returns how many.
+async def reap_worker_calls(
+    redis: RedisClient, keys: Keyspace, worker_id: str, *, redeliver: bool = True
+) -> int:
+    """Settle every call still pending for ``worker_id``; returns how many.
+
+    Args:
+        redis: the supervisor's client.
+        keys: the fleet's key schema.
+        worker_id: the lost worker's consumer name.
+        redeliver: put idempotent tools' calls back on the stream (:func:`next_run`);
+            False when no worker would take them (the fleet is stopping).
 
     Raises:
         BackendUnavailableError: Redis is unreachable (the entries stay pending).
     """
     stream = keys.call_stream()
-    settled = 0
-    await redis.execute("SCRIPT", "LOAD", PUBLISH_OR_KEEP.source)  # rare path: load each time
+    settled = redelivered = 0
+    # Rare path: load each time (Redis may have restarted and forgotten them).
+    await redis.execute_many(
+        [("SCRIPT", "LOAD", PUBLISH_OR_KEEP.source), ("SCRIPT", "LOAD", REDELIVER_CALL.source)]
+    )
     while True:
         pending = await redis.execute("XPENDING", stream, CALL_GROUP, "-", "+", _BATCH, worker_id)
         ids = [e[0] for e in _lists(pending) if isinstance(e[0], bytes)]
         if not ids:
             break
         claimed = await redis.execute("XCLAIM", stream, CALL_GROUP, _REAPER_CONSUMER, 0, *ids)
+        now_ms = int(time.time() * 1000)
         commands: list[list[bytes | str | int]] = []
+        runs: dict[int, CallMessage] = {}  # command index → the run it appends
         for entry in _lists(claimed):
-            # An entry deleted meanwhile comes back without its fields.
-            fields = entry[1] if len(entry) == 2 and isinstance(entry[1], list) else []
-            lost = _worker_lost(fields)
-            if lost is not None:
-                front_id, call_id, payload = lost
-                commands.append(
-                    [
-                        "EVALSHA",
-                        PUBLISH_OR_KEEP.sha,
-                        1,
-                        keys.kept_replies(front_id),
-                        keys.reply_channel(front_id),
-                        payload,
-                        call_id,
-                        KEPT_REPLY_TTL_S,
-                    ]
-                )
+            call = _call_of(entry)
+            if call is None:
+                continue  # deleted meanwhile, or garbage: nobody to answer
+            following = next_run(call, now_ms) if redeliver else None
+            if following is not None and isinstance(entry[0], bytes):
+                runs[len(commands)] = following
+                commands.append(_redelivery(keys, entry[0], following))
+            else:
+                commands.append(_worker_lost(keys, call))
         commands.append(["XACK", stream, CALL_GROUP, *ids])
         commands.append(["XDEL", stream, *ids])
-        await redis.execute_many(commands)
+        replies = await redis.execute_many(commands)
+        for index, call in runs.items():
+            if isinstance(replies[index], bytes):  # nil: another supervisor settled it first
+                redelivered += 1
+                _log_redelivered(call, worker_id, now_ms)
         settled += len(ids)
     await redis.execute_many(
         [
@@ -81,28 +98,71 @@ async def reap_worker_calls(redis: RedisClient, keys: Keyspace, worker_id: str) 
         ]
     )
     if settled:
-        log.warning("worker.calls_settled", worker_id=worker_id, calls=settled)
+        log.warning(
+            "worker.calls_settled",
+            worker_id=worker_id,
+            calls=settled,
+            redelivered=redelivered,
+        )
     return settled
+
+
+def next_run(call: CallMessage, now_ms: int) -> CallMessage | None:
+    """The call's next run if it may have one: its tool is idempotent (the front allowed
+    more than one run), runs are left, and its caller still waits (deadline not passed).
+    ``None``: its caller is answered "worker lost" instead."""
+    if call.run >= call.max_runs or call.deadline_ms <= now_ms:
+        return None
+    return msgspec.structs.replace(call, run=call.run + 1)
 
 
 def _lists(reply: RedisReply) -> list[list[RedisReply]]:
     return [e for e in reply if isinstance(e, list)] if isinstance(reply, list) else []
 
 
-def _worker_lost(fields: list[RedisReply]) -> tuple[str, int, bytes] | None:
+def _call_of(entry: list[RedisReply]) -> CallMessage | None:
+    # An entry deleted meanwhile comes back without its fields.
+    fields = entry[1] if len(entry) == 2 and isinstance(entry[1], list) else []
     payload = fields[1] if len(fields) >= 2 and fields[0] == CALL_PAYLOAD_FIELD else None
     if not isinstance(payload, bytes):
         return None
     try:
-        call = decode_call(payload)
+        return decode_call(payload)
     except msgspec.MsgspecError:
         return None
+
+
+def _redelivery(keys: Keyspace, entry_id: bytes, call: CallMessage) -> list[bytes | str | int]:
+    return [
+        "EVALSHA", REDELIVER_CALL.sha, 1, keys.call_stream(),
+        CALL_GROUP, entry_id, CALL_PAYLOAD_FIELD, encode_wire(call),
+    ]  # fmt: skip
+
+
+def _worker_lost(keys: Keyspace, call: CallMessage) -> list[bytes | str | int]:
     error = ErrorObject(
         ErrorCode.INTERNAL_ERROR,
         f"The worker running {call.tool!r} exited before answering; the call may have partly run",
         {"reason": "worker_lost"},
     )
-    return call.front_id, call.call_id, encode_wire(ErrorReply(call.call_id, error))
+    return [
+        "EVALSHA", PUBLISH_OR_KEEP.sha, 1, keys.kept_replies(call.front_id),
+        keys.reply_channel(call.front_id), encode_wire(ErrorReply(call.call_id, error)),
+        call.call_id, KEPT_REPLY_TTL_S,
+    ]  # fmt: skip
+
+
+def _log_redelivered(call: CallMessage, worker_id: str, now_ms: int) -> None:
+    log.info(
+        "call.redelivered",
+        request_id=call.request_id,
+        call_id=call.call_id,
+        tool=call.tool,
+        worker_id=worker_id,
+        run=call.run,
+        max_runs=call.max_runs,
+        remaining_s=round((call.deadline_ms - now_ms) / 1000, 3),
+    )
 
 
 async def settle_orphaned_consumers(redis: RedisClient, keys: Keyspace) -> int:

@@ -14,6 +14,7 @@ import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
 
 import msgspec
 import structlog
@@ -174,14 +175,16 @@ class ChildSlot:
                 self._end(child, ExitReason.STOPPED, signal.SIGTERM)
             try:
                 report = await child.wait_ready(self._ready_timeout_s)
-                if report is None:
-                    self._end(child, ExitReason.NOT_READY, signal.SIGKILL)
-                else:
+                if report is not None:
                     if self.state is SlotState.STARTING:
                         self.state = SlotState.READY
                     if not started:
                         started = True
                         task_status.started(report)
+                elif not await _exits_soon(child):
+                    # Silent too long; a child that closed its pipe by dying keeps its
+                    # own reason (crashed, killed), which the restart metric counts.
+                    self._end(child, ExitReason.NOT_READY, signal.SIGKILL)
                 born = trio.current_time()
                 code = await child.wait()
             except trio.Cancelled:
@@ -206,20 +209,36 @@ class ChildSlot:
                     f"{self.role} {child_id} did not start (exit code {code}); see its log above"
                 )
             self.state = SlotState.BACKOFF
-            await self._backoff(child_id, code, trio.current_time() - born)
+            await self._backoff(ended, trio.current_time() - born)
 
     def _is_stopping(self) -> bool:
         # A method, not the attribute: stop() flips it while run() is suspended, which a
         # type checker narrowing the attribute inside the loop cannot see.
         return self.stopping
 
-    async def _backoff(self, child_id: str, code: int, ran_for_s: float) -> None:
-        delay = self._policy.delay_after_exit(ran_for_s)
+    async def _backoff(self, ended: ChildExit, ran_for_s: float) -> None:
+        """Wait before the next start: every exit logs ``<role>.exited`` with the delay;
+        the death that makes a crash loop also logs one ``<role>.crash_looping`` error."""
+        policy = self._policy
+        delay = policy.delay_after_exit(ran_for_s)
         self.restarts += 1
-        event = (
-            f"{self.role}.crash_looping" if self._policy.is_crash_looping else f"{self.role}.exited"
+        log.warning(
+            f"{self.role}.exited",
+            child_id=ended.child_id,
+            exit_code=ended.code,
+            reason=ended.reason.value,
+            ran_for_s=round(ran_for_s, 3),
+            consecutive_deaths=policy.consecutive_failures,
+            restart_in_s=round(delay, 3),
         )
-        log.warning(event, child_id=child_id, exit_code=code, restart_in_s=round(delay, 3))
+        if policy.crash_loop_began:
+            log.error(
+                f"{self.role}.crash_looping",
+                slot=f"{self.role}-{self.index}",
+                consecutive_deaths=policy.consecutive_failures,
+                restart_in_s=round(delay, 3),
+                max_backoff_s=policy.max_backoff_s,
+            )
         with self._backoff_scope:
             await trio.sleep(delay)
         self._backoff_scope = trio.CancelScope()
@@ -267,3 +286,15 @@ class ChildSlot:
         self._backoff_scope.cancel()
         if self.child is not None:
             self._end(self.child, ExitReason.STOPPED, signal.SIGKILL)
+
+
+_EXIT_AFTER_EOF_S: Final = 0.5
+"""A child's ready pipe closes as it exits, a moment before the exit can be reaped."""
+
+
+async def _exits_soon(child: Child) -> bool:
+    """Whether ``child`` exits within a moment (it closed its ready pipe by dying)."""
+    with trio.move_on_after(_EXIT_AFTER_EOF_S):
+        await child.wait()
+        return True
+    return False

@@ -20,7 +20,7 @@ import msgspec
 
 from proto import FleetError
 from server import FrontConfig
-from workers.runtime import WorkerConfig
+from workers.runtime import HEARTBEAT_TTL_INTERVALS, WorkerConfig
 
 __all__ = [
     "ConfigError",
@@ -43,6 +43,9 @@ MAX_WORKERS: Final = 512
 WorkerCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_WORKERS)]
 FleetName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
+HUNG_AFTER_INTERVALS: Final = 4
+"""Default ``supervisor.hung_after_s``, in heartbeat intervals (ADR-0014)."""
+
 
 class ConfigError(FleetError):
     """Invalid configuration; the message names the source and the key."""
@@ -59,7 +62,8 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """How long a child may take to report ready before it is killed and restarted."""
 
     restart_backoff_max_s: PositiveFloat = 10.0
-    """Ceiling of the exponential backoff between restarts of a crashing child."""
+    """Ceiling of the exponential backoff between restarts of a crashing child; also how
+    long before a recycle whose replacement failed to start is tried again."""
 
     orphan_sweep_interval_s: PositiveFloat = 15.0
     """How often to settle calls held by workers with no live heartbeat (also at start)."""
@@ -67,6 +71,21 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     status_interval_s: PositiveFloat = 1.0
     """How often the supervisor writes its status document for ``mcpfleet status`` (it
     expires after three intervals, so a dead supervisor shows as not running)."""
+
+    hung_after_s: PositiveFloat | None = None
+    """A ready worker whose process is alive but whose latest heartbeat is older than this
+    is hung: it is killed (SIGKILL) and replaced, its calls and tasks settled as after any
+    exit. None: four heartbeat intervals (12 s by default), above any healthy jitter and
+    below the heartbeat key's TTL of five, so the supervisor acts before the orphan sweep
+    would take the calls of a process still alive. Must lie strictly between one and five
+    ``worker.heartbeat_interval_s`` (ADR-0014)."""
+
+    def hung_threshold_s(self, heartbeat_interval_s: float) -> float:
+        """``hung_after_s``, or its default for workers beating every
+        ``heartbeat_interval_s``."""
+        if self.hung_after_s is not None:
+            return self.hung_after_s
+        return HUNG_AFTER_INTERVALS * heartbeat_interval_s
 
 
 class ScalingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -223,7 +242,27 @@ def load_config(
         _merge(merged, _check_layer(_read_toml(path), f"config file {path}"))
     _merge(merged, _env_layer(env))
     _merge(merged, _check_layer(_drop_none(flags), "command line"))
-    return _convert(merged, "configuration")
+    return _check_consistent(_convert(merged, "configuration"))
+
+
+def _check_consistent(config: FleetConfig) -> FleetConfig:
+    """Checks across sections, on the merged result (a single layer may set one key of a
+    pair and rely on another layer for the other).
+
+    Raises:
+        ConfigError: ``supervisor.hung_after_s`` outside its bounds.
+    """
+    interval_s = config.worker.heartbeat_interval_s
+    hung_after_s = config.supervisor.hung_after_s
+    if hung_after_s is not None and not (
+        interval_s < hung_after_s < HEARTBEAT_TTL_INTERVALS * interval_s
+    ):
+        raise ConfigError(
+            f"invalid configuration: supervisor.hung_after_s ({hung_after_s:g}) must lie "
+            f"between worker.heartbeat_interval_s ({interval_s:g}) and the heartbeat's TTL "
+            f"({HEARTBEAT_TTL_INTERVALS * interval_s:g}), both excluded"
+        )
+    return config
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

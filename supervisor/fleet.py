@@ -32,11 +32,13 @@ from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
+from supervisor.health_policy import HealthPolicy
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
 from supervisor.status_publisher import StatusPublisher
 from supervisor.stdio_streams import ProtocolStreams
 from supervisor.task_reaper import TaskSettler
+from supervisor.worker_health import WorkerHealth
 from supervisor.worker_pool import WorkerPool
 
 __all__ = ["run_fleet"]
@@ -165,11 +167,15 @@ async def _supervise(
     sup = config.supervisor
 
     tasks = TaskSettler(config.redis_url or "", keys)
+    # Once stopping, no worker would take a redelivered call: its caller hears at once.
+    stopping = trio.Event()
 
     def slot(role: str, index: int) -> ChildSlot:
         async def on_exit(ended: ChildExit) -> None:
             if role == "worker":
-                await _settle_worker(redis, keys, ended.child_id, tasks)
+                await _settle_worker(
+                    redis, keys, ended.child_id, tasks, redeliver=not stopping.is_set()
+                )
 
         is_stdio_front = role == "front" and stdio is not None
         mode = ["--stdio"] if is_stdio_front else []
@@ -226,6 +232,19 @@ async def _supervise(
                 config, redis, keys, workers, on_scale=_scaled, supervisor_id=supervisor_id
             )
             scaling = await nursery.start(autoscaler.run, nursery)
+        health = WorkerHealth(
+            workers,
+            redis,
+            keys,
+            policy=HealthPolicy(
+                hung_after_s=sup.hung_threshold_s(config.worker.heartbeat_interval_s),
+                max_calls=config.worker.max_calls,
+                max_rss_mb=config.worker.max_rss_mb,
+            ),
+            heartbeat_interval_s=config.worker.heartbeat_interval_s,
+            recycle_retry_s=sup.restart_backoff_max_s,
+        )
+        watch: trio.CancelScope = await nursery.start(health.run)
         reports = [await nursery.start(front.run) for front in fronts]
         if stdio is None:
             binds = [bind for report in reports for bind in report.binds]
@@ -243,6 +262,8 @@ async def _supervise(
         log.info("fleet.stopping")
         status.stopping = True
         scaling.cancel()  # before the pool stops: no worker starts during the stop
+        stopping.set()
+        watch.cancel()  # draining workers are neither hung nor due for recycling
         killer: trio.CancelScope = await nursery.start(
             _kill_on_second_signal, signals, fronts, workers
         )
@@ -286,10 +307,10 @@ def _exit_code(stdio_front: ChildSlot) -> int:
 
 
 async def _settle_worker(
-    redis: RedisClient, keys: Keyspace, worker_id: str, tasks: TaskSettler
+    redis: RedisClient, keys: Keyspace, worker_id: str, tasks: TaskSettler, *, redeliver: bool
 ) -> None:
     try:
-        await reap_worker_calls(redis, keys, worker_id)
+        await reap_worker_calls(redis, keys, worker_id, redeliver=redeliver)
     except (BackendUnavailableError, RedisCommandError) as exc:
         # The entries stay pending under the dead worker's name; the next settle (or a
         # restart) finds them. Never let one worker's exit take the supervisor down.

@@ -3,7 +3,12 @@ run long enough to count as healthy. Pure: time comes in as arguments."""
 
 from __future__ import annotations
 
-__all__ = ["RestartPolicy"]
+from typing import Final
+
+__all__ = ["CRASH_LOOP_DEATHS", "RestartPolicy"]
+
+CRASH_LOOP_DEATHS: Final = 5
+"""Quick deaths in a row that make a crash loop."""
 
 
 class RestartPolicy:
@@ -19,7 +24,7 @@ class RestartPolicy:
     def __init__(
         self, *, max_backoff_s: float, base_s: float = 0.1, stable_after_s: float = 10.0
     ) -> None:
-        self._max = max_backoff_s
+        self.max_backoff_s = max_backoff_s
         self._base = base_s
         self._stable_after = stable_after_s
         self.consecutive_failures = 0
@@ -29,11 +34,17 @@ class RestartPolicy:
         if ran_for_s >= self._stable_after:
             self.consecutive_failures = 0
         # The exponent is capped so an endless crash loop stays at the ceiling, not overflows.
-        delay = min(self._base * 2.0 ** min(self.consecutive_failures, 32), self._max)
+        delay = min(self._base * 2.0 ** min(self.consecutive_failures, 32), self.max_backoff_s)
         self.consecutive_failures += 1
         return delay
 
     @property
     def is_crash_looping(self) -> bool:
         """True after five quick deaths in a row (reported, not silently spun)."""
-        return self.consecutive_failures >= 5
+        return self.consecutive_failures >= CRASH_LOOP_DEATHS
+
+    @property
+    def crash_loop_began(self) -> bool:
+        """True right after the death that made it a crash loop: the moment to report it,
+        once, rather than at every restart that follows."""
+        return self.consecutive_failures == CRASH_LOOP_DEATHS

@@ -122,7 +122,8 @@ class WorkerPool:
         False (and leaves the old one) if the new one did not start."""
         if slot not in self.slots or not await self._try_add():
             return False
-        await self.retire(slot, ExitReason.RECYCLED)
+        if slot in self.slots:  # it may have been retired while its replacement started
+            await self.retire(slot, ExitReason.RECYCLED)
         return True
 
     async def retire(
@@ -140,7 +141,10 @@ class WorkerPool:
         task_status.started(True)
         log.info("worker.retiring", child_id=slot.child_id, reason=reason.value)
         try:
-            await slot.stop(self._drain_budget_s, reason)
+            # Shielded, and bounded by the drain budget (then SIGKILL): a caller cancelled
+            # mid-retire (the fleet stopping) must not leave a draining child unwatched.
+            with trio.CancelScope(shield=True):
+                await slot.stop(self._drain_budget_s, reason)
         finally:
             self.retiring.remove(slot)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 import msgspec
 
-__all__ = ["WorkerConfig"]
+__all__ = ["HEARTBEAT_TTL_INTERVALS", "WorkerConfig"]
+
+HEARTBEAT_TTL_INTERVALS: Final = 5
+"""A worker's heartbeat key lives this many ``heartbeat_interval_s``: a few missed beats
+(a Redis blip) do not make a live worker look gone."""
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
@@ -39,6 +43,16 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     then that rate); the rest are dropped and counted in a warning at most once a second.
     The worker's own log gets every entry. A burst stays within what a front queues for one
     response stream (64 notifications)."""
+
+    max_calls: NonNegativeInt = 0
+    """Recycle a worker once it has answered this many calls: the supervisor starts a
+    replacement, then drains the old one (no call is dropped); 0 = never. Read by the
+    supervisor from the worker's heartbeat, so it may serve up to one heartbeat interval's
+    worth of calls more (ADR-0014)."""
+
+    max_rss_mb: NonNegativeInt = 0
+    """Recycle a worker whose resident memory (``VmRSS``) exceeds this many MiB, as for
+    ``max_calls``; 0 = never. Checked by the supervisor every half heartbeat interval."""
 
     task_slots: NonNegativeInt = 2
     """Durable tasks one worker process runs at once (ADR-0011): one rq thread each,

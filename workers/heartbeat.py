@@ -20,13 +20,13 @@ import msgspec
 import structlog
 
 from proto import BackendUnavailableError, Keyspace, RedisCommandError, WorkerHeartbeat
+from workers.config import HEARTBEAT_TTL_INTERVALS
 from workers.redis_connection import AsyncRedis
 
 __all__ = ["Heartbeat"]
 
 log = structlog.get_logger()
 
-_TTL_INTERVALS: Final = 5
 _WATCH_S: Final = 0.25
 """How often the load is looked at for an early beat; at most one beat per look."""
 _encoder: Final = msgspec.json.Encoder()
@@ -57,7 +57,7 @@ class Heartbeat:
         self._live_key = keys.live_workers()
         self._worker_id = worker_id
         self._interval_s = interval_s
-        self._ttl_ms = int(interval_s * _TTL_INTERVALS * 1000)
+        self._ttl_ms = int(interval_s * HEARTBEAT_TTL_INTERVALS * 1000)
         self._status = status
 
     async def beat(self) -> None:

@@ -41,9 +41,14 @@ async def test_an_idle_worker_killed_is_replaced_and_the_next_call_succeeds(
     assert fleet.find("worker.exited")
 
 
-@pytest.mark.parametrize("tool", ["wait", "blocking_wait"])
+# Tools not declared idempotent: their calls are answered "worker lost", never run again
+# (an idempotent tool's would be redelivered: tests/integration/fault/test_worker_recovery.py).
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("sleep_progress", {"seconds": 60, "steps": 1}), ("cpu_burn", {"ms": 60_000})],
+)
 async def test_a_call_in_flight_on_a_killed_worker_gets_a_clear_error_at_once(
-    fleet: RunningFleet, tool: str
+    fleet: RunningFleet, tool: str, arguments: dict[str, object]
 ) -> None:
     stream = Keyspace(fleet.fleet).call_stream()
     sync_redis = redis.Redis.from_url(fleet.redis_url)
@@ -52,7 +57,7 @@ async def test_a_call_in_flight_on_a_killed_worker_gets_a_clear_error_at_once(
     async def long_call() -> None:
         async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=60) as client:
             try:
-                outcome.append(await client.call_tool(tool, {"ms": 60_000}))
+                outcome.append(await client.call_tool(tool, arguments))
             except MCPError as exc:
                 outcome.append(exc)
 
@@ -89,7 +94,10 @@ async def test_calls_held_by_workers_of_a_killed_supervisor_are_answered_on_rest
     async def long_call() -> None:
         async with Client(first.url, mode="2026-07-28", read_timeout_seconds=60) as client:
             with contextlib.suppress(BaseException):
-                outcome.append(await client.call_tool("wait", {"ms": 60_000}))
+                # Not idempotent: the call is answered, never redelivered to the new fleet.
+                outcome.append(
+                    await client.call_tool("sleep_progress", {"seconds": 60, "steps": 1})
+                )
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(long_call)

@@ -361,3 +361,38 @@ def test_garbage_call_arguments_raise_one_error_family(garbage: bytes) -> None:
         decode_resource_arguments(garbage)
     with pytest.raises(msgspec.MsgspecError):
         decode_completion_arguments(garbage)
+
+
+# --- redelivery (ADR-0014) ------------------------------------------------------------------
+
+
+def test_a_call_carries_its_run_and_how_many_it_may_have() -> None:
+    call = msgspec.structs.replace(_call(), run=2, max_runs=3)
+    decoded = decode_call(encode_wire(call))
+    assert (decoded.run, decoded.max_runs) == (2, 3)
+    assert encode_wire(call).endswith(b",2,3]")
+
+
+def test_a_call_from_a_front_before_redelivery_runs_once() -> None:
+    # A front of the asking era sends 16 elements; run and max_runs default to one run.
+    old = (
+        b'["call",1,"f","echo",{},"2026-07-28",1800000000000,"r",null,null,null,null,'
+        b'"tool",0,null,0]'
+    )
+    call = decode_call(old)
+    assert (call.input_round, call.run, call.max_runs) == (0, 1, 1)
+
+
+class AskingEraCall(LoggingEraCall, array_like=True, tag="call"):
+    """``CallMessage`` as a worker of the asking era (ADR-0009) decodes it."""
+
+    kind: str = "tool"
+    client_capabilities: int = 0
+    input_responses: dict[str, msgspec.Raw] | None = None
+    input_round: int = 0
+
+
+def test_an_older_worker_ignores_run_and_max_runs() -> None:
+    call = msgspec.structs.replace(_call(), input_round=1, run=3, max_runs=3)
+    decoded = msgspec.json.decode(encode_wire(call), type=AskingEraCall)
+    assert (decoded.request_id, decoded.input_round) == ("req-abc", 1)

@@ -356,3 +356,50 @@ def test_bad_scaling_values_name_the_variable(tmp_path: Path, name: str, value: 
     error = _error(tmp_path, environ={name: value})
     assert name in error
     assert name.rsplit("__", 1)[1].lower() in error
+
+
+# --- recovery and recycling (ADR-0014) -----------------------------------------------------
+
+
+def test_recovery_keys_default_to_off_and_derived(tmp_path: Path) -> None:
+    config = _load(tmp_path)
+    assert (config.worker.max_calls, config.worker.max_rss_mb) == (0, 0)
+    assert config.supervisor.hung_after_s is None
+    # Four heartbeat intervals: 12 s at the default 3 s, and it follows the interval.
+    assert config.supervisor.hung_threshold_s(config.worker.heartbeat_interval_s) == 12.0
+    assert config.supervisor.hung_threshold_s(0.5) == 2.0
+
+
+def test_recovery_keys_from_env(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        environ={
+            "MCPFLEET_WORKER__MAX_CALLS": "1000",
+            "MCPFLEET_WORKER__MAX_RSS_MB": "512",
+            "MCPFLEET_SUPERVISOR__HUNG_AFTER_S": "7.5",
+        },
+    )
+    assert (config.worker.max_calls, config.worker.max_rss_mb) == (1000, 512)
+    assert config.supervisor.hung_threshold_s(config.worker.heartbeat_interval_s) == 7.5
+
+
+@pytest.mark.parametrize("hung_after_s", ["3", "2", "15", "20"])
+def test_hung_after_must_lie_between_one_interval_and_the_heartbeat_ttl(
+    tmp_path: Path, hung_after_s: str
+) -> None:
+    message = _error(tmp_path, environ={"MCPFLEET_SUPERVISOR__HUNG_AFTER_S": hung_after_s})
+    assert "supervisor.hung_after_s" in message
+    assert "worker.heartbeat_interval_s (3)" in message and "TTL (15)" in message
+
+
+def test_hung_after_is_checked_against_the_interval_from_another_layer(tmp_path: Path) -> None:
+    # 1 s alone would be below the default 3 s interval; the file brings 0.3 s.
+    _write(tmp_path, "[worker]\nheartbeat_interval_s = 0.3\n")
+    config = _load(tmp_path, environ={"MCPFLEET_SUPERVISOR__HUNG_AFTER_S": "1"})
+    assert config.supervisor.hung_after_s == 1.0
+
+
+@pytest.mark.parametrize("key", ["MAX_CALLS", "MAX_RSS_MB"])
+def test_recycling_limits_are_not_negative(tmp_path: Path, key: str) -> None:
+    message = _error(tmp_path, environ={f"MCPFLEET_WORKER__{key}": "-1"})
+    assert f"$.worker.{key.lower()}" in message

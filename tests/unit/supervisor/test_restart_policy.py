@@ -74,3 +74,13 @@ def test_an_endless_crash_loop_keeps_returning_the_max() -> None:
     delays = [policy.delay_after_exit(0.0) for _ in range(1100)]
     assert max(delays) == 10.0
     assert delays[-1] == 10.0
+
+
+def test_a_crash_loop_begins_once_per_loop() -> None:
+    policy = RestartPolicy(max_backoff_s=10.0)
+    began = []
+    for ran_for_s in [0.1] * 8 + [60.0] + [0.1] * 5:
+        policy.delay_after_exit(ran_for_s)
+        began.append(policy.crash_loop_began)
+    # The fifth quick death starts it; a stable run ends it; five more start another.
+    assert [i for i, b in enumerate(began) if b] == [4, 12]

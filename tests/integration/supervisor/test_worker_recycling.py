@@ -1,0 +1,103 @@
+"""Recycling (ADR-0014): a worker past ``worker.max_calls`` or ``worker.max_rss_mb`` is
+replaced, the new one ready first, the old one drained, and no call is dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+from mcp import Client, MCPError
+from mcp_types import TextContent
+
+from tests.fixtures.fleet import start_fleet
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.waiting import wait_until_async
+
+APP = "tests.fixtures.recovery_tools:app"
+
+
+def text_of(result: object) -> str:
+    blocks = [b for b in result.content if isinstance(b, TextContent)]  # type: ignore[attr-defined]
+    return blocks[0].text
+
+
+async def test_max_calls_recycles_workers_while_every_call_is_answered(
+    redis_server: RedisServer, tmp_path: Path, fleet_name: str
+) -> None:
+    fleet = start_fleet(
+        redis_server,
+        fleet_name,
+        tmp_path,
+        app=APP,
+        workers=1,
+        env={"MCPFLEET_WORKER__MAX_CALLS": "8", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5"},
+    )
+    (first,) = fleet.worker_pids()
+    answers: list[str] = []
+    failures: list[BaseException] = []
+
+    async def drive() -> None:
+        async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
+            # Until two workers have been recycled and drained: calls are in flight on the
+            # old worker when it gets SIGTERM, and queued while the new one takes over.
+            while len(fleet.find("worker.stopped")) < 2 and not failures:
+                try:
+                    answers.append(text_of(await client.call_tool("nap_here", {"ms": 100})))
+                except MCPError as exc:
+                    failures.append(exc)
+
+    try:
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                for _ in range(4):
+                    nursery.start_soon(drive)
+        assert failures == []
+        recycled = fleet.find("worker.recycling", reason="max_calls")
+        assert len(recycled) >= 2
+        assert all(int(e["value"]) >= 8 and e["limit"] == 8 for e in recycled)  # type: ignore[call-overload]
+        retired = [e["child_id"] for e in fleet.find("worker.retiring", reason="recycled")]
+        assert retired[:2] == [e["child_id"] for e in recycled[:2]]
+        # The old workers had calls in hand when told to drain; they finished them.
+        assert any(int(e["inflight"]) > 0 for e in fleet.find("worker.draining"))  # type: ignore[call-overload]
+        stopped = fleet.find("worker.stopped")
+        assert all(int(e["calls_served"]) >= 8 for e in stopped[:2])  # type: ignore[call-overload]
+        # Three workers served in turn, each after the one before it had started.
+        served_by = list(dict.fromkeys(answers))
+        assert len(served_by) >= 3 and served_by[0] == str(first)
+        assert first not in fleet.worker_pids()
+        assert fleet.find("worker.recycle_failed") == []
+        assert fleet.find("worker.calls_settled") == []  # nothing was left to settle
+    finally:
+        assert fleet.stop() == 0
+    assert fleet.errors() == []
+
+
+async def test_max_rss_recycles_a_worker_holding_too_much_memory(
+    redis_server: RedisServer, tmp_path: Path, fleet_name: str
+) -> None:
+    fleet = start_fleet(
+        redis_server,
+        fleet_name,
+        tmp_path,
+        app=APP,
+        workers=1,
+        env={"MCPFLEET_WORKER__MAX_RSS_MB": "300", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5"},
+    )
+    try:
+        (first,) = fleet.worker_pids()
+        async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
+            assert text_of(await client.call_tool("hoard", {"mb": 350})) == "hoarding 350 MiB"
+            await fleet.wait_for_async("worker.stopped", deadline_s=20)
+            await wait_until_async(
+                lambda: len(pids := fleet.worker_pids()) == 1 and first not in pids,
+                deadline_s=10,
+                what="the replacement worker alone",
+            )
+            assert text_of(await client.call_tool("pid", {})) != str(first)
+        (recycling,) = fleet.find("worker.recycling")
+        assert recycling["reason"] == "max_rss" and recycling["limit"] == 300
+        assert float(recycling["value"]) > 300  # type: ignore[arg-type]
+        assert first not in fleet.worker_pids()
+    finally:
+        assert fleet.stop() == 0
+    assert fleet.errors() == []
