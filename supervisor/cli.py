@@ -199,6 +199,7 @@ def _up(args: argparse.Namespace) -> int:
     from supervisor.config import load_config  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+    from supervisor.metrics_dir import share_metrics_dir  # noqa: PLC0415
     from supervisor.stdio_streams import claim_protocol_streams  # noqa: PLC0415
 
     # First, before the app is imported here: stdout must carry nothing but the protocol.
@@ -214,6 +215,8 @@ def _up(args: argparse.Namespace) -> int:
     }
     config = load_config(flags=flags, config_path=args.config)
     configure_logging(config.log_level, role="supervisor")
+    # Before the app is imported: it may import prometheus_client, whose mode is fixed then.
+    share_metrics_dir(config.data_dir)
     load_toolset(config.app)  # fail here, once, with a clear message, not in every child
     return trio.run(partial(run_fleet, config, stdio=streams))
 

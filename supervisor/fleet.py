@@ -30,6 +30,7 @@ from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
+from supervisor.fleet_metrics import FleetMetrics, publish_worker_states
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
 from supervisor.stdio_streams import ProtocolStreams
@@ -160,13 +161,16 @@ async def _supervise(
     stdio: ProtocolStreams | None,
 ) -> int:
     sup = config.supervisor
-
-    tasks = TaskSettler(config.redis_url or "", keys)
+    metrics = FleetMetrics()
+    tasks = TaskSettler(config.redis_url or "", keys, on_ended=metrics.task_ended)
 
     def slot(role: str, index: int) -> ChildSlot:
         async def on_exit(ended: ChildExit) -> None:
             if role == "worker":
+                metrics.worker_exited(ended)
                 await _settle_worker(redis, keys, ended.child_id, tasks)
+            else:
+                metrics.front_exited(ended)
 
         is_stdio_front = role == "front" and stdio is not None
         mode = ["--stdio"] if is_stdio_front else []
@@ -206,6 +210,7 @@ async def _supervise(
             _sweep_orphans_every, redis, keys, tasks, sup.orphan_sweep_interval_s
         )
         await workers.start(nursery)
+        states: trio.CancelScope = await nursery.start(publish_worker_states, metrics, workers)
         reports = [await nursery.start(front.run) for front in fronts]
         if stdio is None:
             binds = [bind for report in reports for bind in report.binds]
@@ -230,6 +235,7 @@ async def _supervise(
         await workers.stop_all(worker_budget_s)
         killer.cancel()
         sweeper.cancel()
+        states.cancel()
         # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
     return _exit_code(fronts[0]) if stdio is not None else 0
