@@ -31,6 +31,8 @@ __all__ = [
     "QueueDepths",
     "QueueSnapshot",
     "call_backlog",
+    "job_age_s",
+    "oldest_entry_age_s",
     "redis_time_s",
     "stream_id_after",
     "stream_id_ms",
@@ -96,12 +98,12 @@ class QueueDepths:
         calls_age_s = 0.0
         if waiting:
             redis_now_s = redis_time_s(now)
-            calls_age_s = _oldest_call_age_s(
+            calls_age_s = oldest_entry_age_s(
                 replies.pop(0), time.time() if redis_now_s is None else redis_now_s
             )
         tasks_age_s = 0.0
         if replies:
-            tasks_age_s = _task_age_s(replies.pop(0), time.time())
+            tasks_age_s = job_age_s(replies.pop(0), time.time())
         return QueueSnapshot(
             calls=LaneDepth(waiting, calls_age_s), tasks=LaneDepth(task_count, tasks_age_s)
         )
@@ -153,7 +155,7 @@ def redis_time_s(reply: RedisReply) -> float | None:
     return int(seconds) + int(micros) / 1_000_000
 
 
-def _oldest_call_age_s(entries: RedisReply, now_s: float) -> float:
+def oldest_entry_age_s(entries: RedisReply, now_s: float) -> float:
     """Age of the first entry of an ``XRANGE`` reply (0 when it is empty: taken meanwhile)."""
     if not (isinstance(entries, list) and entries and isinstance(entries[0], list)):
         return 0.0
@@ -163,7 +165,7 @@ def _oldest_call_age_s(entries: RedisReply, now_s: float) -> float:
     return max(now_s - stream_id_ms(entry_id) / 1000, 0.0)
 
 
-def _task_age_s(enqueued_at: RedisReply, now_s: float) -> float:
+def job_age_s(enqueued_at: RedisReply, now_s: float) -> float:
     """Age of an rq job from its ``enqueued_at`` (0 when it has none: gone meanwhile)."""
     if not isinstance(enqueued_at, bytes) or not enqueued_at:
         return 0.0

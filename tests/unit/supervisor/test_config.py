@@ -251,3 +251,14 @@ def test_a_bad_layer_is_reported_even_when_a_higher_layer_overrides_it(tmp_path:
     path = _write(tmp_path, "workers = 0\n")
     message = _error(tmp_path, flags={"workers": 3})
     assert str(path) in message
+
+
+def test_the_metrics_path_is_a_path_of_its_own_or_empty(tmp_path: Path) -> None:
+    assert _load(tmp_path).front.metrics_path == "/metrics"
+    off = _load(tmp_path, environ={"MCPFLEET_FRONT__METRICS_PATH": ""})
+    assert off.front.metrics_path == ""
+    moved = _load(tmp_path, environ={"MCPFLEET_FRONT__METRICS_PATH": "/internal/metrics"})
+    assert moved.front.metrics_path == "/internal/metrics"
+    assert "start with '/'" in _error(tmp_path, flags={"front": {"metrics_path": "metrics"}})
+    assert "taken" in _error(tmp_path, flags={"front": {"metrics_path": "/mcp"}})
+    assert "taken" in _error(tmp_path, flags={"front": {"metrics_path": "/ready"}})
