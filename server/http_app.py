@@ -2,12 +2,12 @@
 request path is budgeted, DESIGN.md section 6).
 
 ``POST /mcp`` serves both eras, routed by the ``MCP-Protocol-Version`` header (checklist 41);
-``GET /health`` (alive) and ``GET /ready`` (able to serve) are the probes, and ``GET /metrics``
-(``front.metrics_path``) the Prometheus endpoint (``server/metrics_endpoint.py``). Transport checks
-run in the order of mcp-protocol.md 5.4: origin, method, Accept, Content-Type, size
-(``server/http_request.py``), then JSON-RPC decoding and the era's own ladder. Every 4xx
-carries a JSON-RPC error body, so a dual-era client can tell a modern server's refusal from
-a legacy server (section 5.9).
+``GET /health`` (alive) and ``GET /ready`` (able to serve) are the probes; ``GET /metrics``
+(``front.metrics_path``) is the Prometheus endpoint (``server/metrics_endpoint.py``).
+Transport checks run in the order of mcp-protocol.md 5.4: origin, method, Accept,
+Content-Type, size (``server/http_request.py``), then JSON-RPC decoding and the era's own
+ladder. Every 4xx carries a JSON-RPC error body, so a dual-era client can tell a modern
+server's refusal from a legacy server (section 5.9).
 
 A body that is a JSON array (one byte compared, before any decoding) is a JSON-RPC batch:
 served on 2025-03-26 sessions (``server/http_batch.py``), refused with 400 -32600 and id
