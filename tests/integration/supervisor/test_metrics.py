@@ -1,8 +1,8 @@
 """Prometheus metrics of a real fleet (ADR-0012): a front's ``GET /metrics`` adds up every
 process's values from the supervisor's metrics directory (emptied at start), so tool calls
 add up across a worker killed midway; requests are counted per method and outcome in both
-eras and on stdio; the queue gauges show the work waiting for a worker in both lanes; and
-no label ever carries an id."""
+eras and on stdio; the queue gauges show the work waiting for a worker in both lanes; an
+app's own metrics land there too; and no label ever carries an id."""
 
 from __future__ import annotations
 
@@ -342,19 +342,22 @@ async def _cancel_task(http: httpx.AsyncClient, session: dict[str, str], task_id
 # --- stdio ---------------------------------------------------------------------------------
 
 
-def test_requests_on_stdio_are_counted_in_the_fleets_directory(tmp_path: Path) -> None:
+def test_requests_on_stdio_and_an_apps_own_metrics_are_in_the_fleets_directory(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "state"
     fleet = StdioProcess(
-        [*MCPFLEET, "up", "--stdio", "--app", TOOLS, "--data-dir", str(data_dir),
-         "--workers", "1"]
+        [*MCPFLEET, "up", "--stdio", "--app", "tests.fixtures.metered_tools:app",
+         "--data-dir", str(data_dir), "--workers", "1"]
     )  # fmt: skip
     try:
         fleet.send(initialize(0), notification("notifications/initialized"))
         fleet.send(call(1, "echo", {"text": "hello"}), request(2, "tools/list"))
-        fleet.send(request(3, "no/such-method"))
+        fleet.send(request(3, "no/such-method"), call(4, "greet", {"name": "you"}))
         assert fleet.result(1)["content"] == [{"type": "text", "text": "hello"}]
         assert fleet.result(2)["tools"]
         assert fleet.error(3)["code"] == -32601
+        assert fleet.result(4)["content"] == [{"type": "text", "text": "hello you"}]
         fleet.close_stdin()
         assert fleet.wait_exit(deadline_s=20) == 0
     finally:
@@ -363,7 +366,10 @@ def test_requests_on_stdio_are_counted_in_the_fleets_directory(tmp_path: Path) -
     # The files outlive the fleet (emptied at the next start).
     samples = read_dir(data_dir / "run" / "metrics")
     assert total(samples, REQUESTS, method="initialize", outcome="ok") == 1
-    assert total(samples, REQUESTS, method="tools/call", outcome="ok") == 1
+    assert total(samples, REQUESTS, method="tools/call", outcome="ok") == 2
     assert total(samples, REQUESTS, method="tools/list", outcome="ok") == 1
     assert total(samples, REQUESTS, method="other", outcome="refused") == 1
     assert total(samples, TOOL_CALLS, tool="echo", outcome="ok") == 1
+    # The app imported prometheus_client itself, in every process (the supervisor before
+    # any of its own metrics): no process logged a mode mismatch, and its count is there.
+    assert total(samples, "test_app_greetings_total") == 1
