@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 import msgspec
 
-__all__ = ["FrontConfig"]
+__all__ = ["PROBE_PATHS", "FrontConfig"]
+
+PROBE_PATHS: Final = ("/health", "/health/ready", "/ready")
+"""The probes' paths (server/http_app.py): alive, and able to serve (with its alias)."""
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -22,6 +25,12 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     path: str = "/mcp"
     """The MCP endpoint's path."""
+
+    metrics_path: str = "/metrics"
+    """Where each HTTP front answers Prometheus scrapes with the metrics of every process of
+    the fleet (docs/operations.md, "Metrics"); ``""`` turns the endpoint off. Outside the
+    MCP endpoint's rules (no session, Origin or version checks): expose it to your
+    monitoring only."""
 
     max_body_bytes: PositiveInt = 4 * 1024 * 1024
     """Largest accepted request: an HTTP body (larger ones get 413 before they are read) or
@@ -127,3 +136,7 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     def __post_init__(self) -> None:
         if self.task_ttl_ms > self.task_max_ttl_ms:
             raise ValueError("task_ttl_ms must not exceed task_max_ttl_ms")
+        if self.metrics_path and not self.metrics_path.startswith("/"):
+            raise ValueError("metrics_path must start with '/' (or be empty: no endpoint)")
+        if self.metrics_path in (self.path, *PROBE_PATHS):
+            raise ValueError(f"metrics_path {self.metrics_path!r} is taken by another endpoint")

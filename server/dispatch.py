@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
@@ -85,6 +86,7 @@ from proto import (
     ReadResourceParams,
     Request,
     RequestBinding,
+    RequestOutcome,
     ResourceReadArguments,
     ResourcesCapability,
     ResultMeta,
@@ -122,12 +124,13 @@ from server.call_queue import IDEMPOTENT_CALL_MAX_RUNS, CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.input_rounds import InputRounds, RoundInputs
 from server.log_level_setting import LogLevelSetting
+from server.metrics import FrontMetrics, request_outcome
 from server.reply_router import ClientRequestSink, LogSink, ProgressSink
 from server.resource_subscriptions import ResourceSubscriptions
 from server.task_methods import LEGACY_TASKS_CAPABILITY, TaskCall, TaskMethods, task_mode
 from server.tool_catalog import CatalogTool, ToolCatalog
 
-__all__ = ["Dispatcher", "NotificationSink"]
+__all__ = ["SERVED_METHODS", "Dispatcher", "NotificationSink"]
 
 log = structlog.get_logger()
 
@@ -162,6 +165,8 @@ class Dispatcher:
         visibility: keeps the catalog's items on and off as the fleet says (ADR-0010).
         tasks: serves durable tasks (ADR-0011); None when the app has no tool that runs
             as one (tasks are then neither advertised nor served).
+        metrics: counts and times every request served (``handshake``, ``modern``,
+            ``initialize`` and ``subscribe``), whatever its transport.
     """
 
     def __init__(
@@ -172,9 +177,11 @@ class Dispatcher:
         list_ttl_ms: int,
         input_rounds: InputRounds,
         visibility: CatalogVisibility,
+        metrics: FrontMetrics,
         tasks: TaskMethods | None = None,
     ) -> None:
         self._catalog = catalog
+        self._metrics = metrics
         self._calls = calls
         self._rounds = input_rounds
         self._visibility = visibility
@@ -231,25 +238,33 @@ class Dispatcher:
             ProtocolError: the request is refused; render it with ``request.id``.
             CallCancelledError: the client cancelled it; send nothing for it.
         """
-        handler = _HANDSHAKE_METHODS.get(request.method)
-        if handler is None:
-            raise MethodNotFoundError(f"Method not found: {request.method}")
-        if self._visibility.refreshing:
-            await self._visibility.settled()  # read-your-writes (server/catalog_visibility.py)
-        served = ServedRequest(
-            request,
-            version,
-            request_id=request_id,
-            notify=notify,
-            session_id=session_id,
-            log_level=None if log_setting is None else log_setting.level,
-            log_setting=log_setting,
-            subscriptions=subscriptions,
-            principal=principal or Principal.anonymous(session_id or ""),
-            client_capabilities=client_capabilities,
-            connection=connection,
-        )
-        return await handler(self, served)
+        started = time.perf_counter()
+        outcome = RequestOutcome.OK
+        try:
+            handler = _HANDSHAKE_METHODS.get(request.method)
+            if handler is None:
+                raise MethodNotFoundError(f"Method not found: {request.method}")
+            if self._visibility.refreshing:
+                await self._visibility.settled()  # read-your-writes (catalog_visibility.py)
+            served = ServedRequest(
+                request,
+                version,
+                request_id=request_id,
+                notify=notify,
+                session_id=session_id,
+                log_level=None if log_setting is None else log_setting.level,
+                log_setting=log_setting,
+                subscriptions=subscriptions,
+                principal=principal or Principal.anonymous(session_id or ""),
+                client_capabilities=client_capabilities,
+                connection=connection,
+            )
+            return await handler(self, served)
+        except BaseException as exc:  # only to tell how it ended: re-raised
+            outcome = request_outcome(exc)
+            raise
+        finally:
+            self._metrics.request_served(request.method, outcome, time.perf_counter() - started)
 
     async def handshake_notification(self, message: Notification, *, session_id: str) -> None:
         """Act on a client notification of a handshake-era HTTP session. Notifications are
@@ -315,12 +330,21 @@ class Dispatcher:
         Raises:
             ProtocolError: malformed params (-32602).
         """
-        init = decode_params(request.params, _initialize_params)
-        version = negotiate_handshake_version(init.protocol_version)
-        client = init.client_info
-        name = "" if isinstance(client, msgspec.UnsetType) else client.name
-        flags = capability_flags(init.capabilities)
-        return self._initialize_result(version), version, name, flags
+        started = time.perf_counter()
+        try:
+            init = decode_params(request.params, _initialize_params)
+            version = negotiate_handshake_version(init.protocol_version)
+            client = init.client_info
+            name = "" if isinstance(client, msgspec.UnsetType) else client.name
+            flags = capability_flags(init.capabilities)
+            result = self._initialize_result(version)
+        except BaseException as exc:  # only to tell how it ended: re-raised
+            self._metrics.request_served(
+                INITIALIZE, request_outcome(exc), time.perf_counter() - started
+            )
+            raise
+        self._metrics.request_served(INITIALIZE, RequestOutcome.OK, time.perf_counter() - started)
+        return result, version, name, flags
 
     async def modern(
         self,
@@ -348,27 +372,35 @@ class Dispatcher:
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
         """
-        handler = _MODERN_METHODS.get(request.method)
-        if handler is None:
-            raise MethodNotFoundError(
-                f"Method not found at protocol version {version}: {request.method}"
+        started = time.perf_counter()
+        outcome = RequestOutcome.OK
+        try:
+            handler = _MODERN_METHODS.get(request.method)
+            if handler is None:
+                raise MethodNotFoundError(
+                    f"Method not found at protocol version {version}: {request.method}"
+                )
+            if self._visibility.refreshing:
+                await self._visibility.settled()  # read-your-writes (catalog_visibility.py)
+            served = ServedRequest(
+                request,
+                version,
+                request_id=request_id,
+                notify=notify,
+                param_headers=param_headers,
+                on_long_wait=on_long_wait,
+                log_level=_requested_log_level(params),
+                principal=principal or _ANONYMOUS,
+                client_capabilities=_declared_capabilities(params),
+                connection=connection,
+                tasks_declared=declares_tasks_extension(params.meta),
             )
-        if self._visibility.refreshing:
-            await self._visibility.settled()  # read-your-writes (server/catalog_visibility.py)
-        served = ServedRequest(
-            request,
-            version,
-            request_id=request_id,
-            notify=notify,
-            param_headers=param_headers,
-            on_long_wait=on_long_wait,
-            log_level=_requested_log_level(params),
-            principal=principal or _ANONYMOUS,
-            client_capabilities=_declared_capabilities(params),
-            connection=connection,
-            tasks_declared=declares_tasks_extension(params.meta),
-        )
-        return await handler(self, served)
+            return await handler(self, served)
+        except BaseException as exc:  # only to tell how it ended: re-raised
+            outcome = request_outcome(exc)
+            raise
+        finally:
+            self._metrics.request_served(request.method, outcome, time.perf_counter() - started)
 
     def subscribe(self, request: Request) -> Subscription:
         """The subscription a 2026-07-28 ``subscriptions/listen`` opens (envelope and
@@ -377,7 +409,18 @@ class Dispatcher:
         Raises:
             InvalidParamsError: malformed params (-32602).
         """
-        params = decode_params(request.params, _listen_params)
+        started = time.perf_counter()
+        try:
+            params = decode_params(request.params, _listen_params)
+        except BaseException as exc:  # only to tell how it ended: re-raised
+            self._metrics.request_served(
+                SUBSCRIPTIONS_LISTEN, request_outcome(exc), time.perf_counter() - started
+            )
+            raise
+        # Counted as its stream opens: a stream lasts as long as its client listens.
+        self._metrics.request_served(
+            SUBSCRIPTIONS_LISTEN, RequestOutcome.OK, time.perf_counter() - started
+        )
         return Subscription(
             request.id,
             params.notifications,
@@ -965,6 +1008,12 @@ _MODERN_METHODS: Final[Mapping[str, _Method]] = {
 }
 """What 2026-07-28 serves; anything else (initialize, ping, resources/subscribe,
 tasks/result, tasks/list, ...) is -32601 (checklist 4, mcp-protocol.md 10.2)."""
+
+SERVED_METHODS: Final = frozenset(
+    {*_HANDSHAKE_METHODS, *_MODERN_METHODS, INITIALIZE, SUBSCRIPTIONS_LISTEN}
+)
+"""Every method some era serves: the ``method`` label values of the request metrics
+(anything else is counted as ``other``, so the label stays bounded)."""
 
 
 def _arguments_object(raw: msgspec.Raw) -> bytes:

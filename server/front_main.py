@@ -22,6 +22,7 @@ from server.front_services import open_front_services, watch_stop_signals
 from server.get_stream import GetStreams
 from server.http_app import HttpApp
 from server.listen_stream import ListenStreams
+from server.metrics_endpoint import MetricsEndpoint
 from server.readiness import Readiness
 from server.session_store import SessionStore
 from server.tool_catalog import ToolCatalog
@@ -105,6 +106,7 @@ async def serve(
                 subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
             ),
+            metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,
         )
         nursery.start_soon(watch_stop_signals, shutdown)

@@ -18,8 +18,10 @@ from server.call_queue import CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.change_feed import ChangeFeed
 from server.config import FrontConfig
-from server.dispatch import Dispatcher
+from server.dispatch import SERVED_METHODS, Dispatcher
 from server.input_rounds import InputRounds, load_request_state_key
+from server.metrics import FrontMetrics
+from server.queue_depths import QueueDepths
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.reply_router import KeptReplyFetcher, ReplyRouter
@@ -43,6 +45,8 @@ class FrontServices:
         dispatcher: serves decoded requests.
         changes: the fleet's change announcements, for listen and GET streams and stdio.
         task_status: 2025-11-25 task status notifications, for GET streams and stdio.
+        metrics: what this front records (ADR-0012).
+        queues: reads the lanes' depths, for ``/metrics``.
     """
 
     def __init__(
@@ -54,6 +58,8 @@ class FrontServices:
         dispatcher: Dispatcher,
         changes: ChangeFeed,
         task_status: TaskStatusRelay,
+        metrics: FrontMetrics,
+        queues: QueueDepths,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -61,6 +67,8 @@ class FrontServices:
         self.dispatcher = dispatcher
         self.changes = changes
         self.task_status = task_status
+        self.metrics = metrics
+        self.queues = queues
 
 
 @asynccontextmanager
@@ -118,7 +126,10 @@ async def open_front_services(
         )
         task_events = TaskEvents(redis=redis, keys=keys, subscriber=subscriber)
         await nursery.start(task_events.run)
-        task_store = TaskStore(redis, sync_redis, keys, retention=_retention(config))
+        metrics = FrontMetrics(SERVED_METHODS)
+        task_store = TaskStore(
+            redis, sync_redis, keys, retention=_retention(config), metrics=metrics
+        )
         tasks = TaskMethods(
             task_store,
             meta=ResultMeta(server_info=catalog.server_info),
@@ -133,6 +144,7 @@ async def open_front_services(
             list_ttl_ms=config.list_ttl_ms,
             input_rounds=rounds,
             visibility=visibility,
+            metrics=metrics,
             tasks=tasks,
         )
         changes = ChangeFeed(
@@ -152,6 +164,8 @@ async def open_front_services(
                 dispatcher=dispatcher,
                 changes=changes,
                 task_status=TaskStatusRelay(task_events, task_store),
+                metrics=metrics,
+                queues=QueueDepths(redis, keys),
             )
         finally:
             nursery.cancel_scope.cancel()

@@ -2,11 +2,12 @@
 request path is budgeted, DESIGN.md section 6).
 
 ``POST /mcp`` serves both eras, routed by the ``MCP-Protocol-Version`` header (checklist 41);
-``GET /health`` (alive) and ``GET /ready`` (able to serve) are the probes. Transport checks
-run in the order of mcp-protocol.md 5.4: origin, method, Accept, Content-Type, size
-(``server/http_request.py``), then JSON-RPC decoding and the era's own ladder. Every 4xx
-carries a JSON-RPC error body, so a dual-era client can tell a modern server's refusal from
-a legacy server (section 5.9).
+``GET /health`` (alive) and ``GET /ready`` (able to serve) are the probes; ``GET /metrics``
+(``front.metrics_path``) is the Prometheus endpoint (``server/metrics_endpoint.py``).
+Transport checks run in the order of mcp-protocol.md 5.4: origin, method, Accept,
+Content-Type, size (``server/http_request.py``), then JSON-RPC decoding and the era's own
+ladder. Every 4xx carries a JSON-RPC error body, so a dual-era client can tell a modern
+server's refusal from a legacy server (section 5.9).
 
 A body that is a JSON array (one byte compared, before any decoding) is a JSON-RPC batch:
 served on 2025-03-26 sessions (``server/http_batch.py``), refused with 400 -32600 and id
@@ -77,6 +78,7 @@ from server.http_batch import HttpBatches
 from server.http_request import HttpError, RequestHeaders, TransportChecks, accepts_sse
 from server.listen_stream import ListenStreams
 from server.log_level_setting import SessionLogLevel
+from server.metrics_endpoint import MetricsEndpoint
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
@@ -115,6 +117,7 @@ class HttpApp:
         config: the front's settings.
         front_id: prefix of the request ids this front mints for log correlation.
         readiness: the readiness probe (``/health/ready``).
+        metrics: the Prometheus endpoint (``front.metrics_path``).
         background: where disconnect watchers of long calls run; it must outlive every
             request (they are stopped when their request ends).
     """
@@ -130,6 +133,7 @@ class HttpApp:
         listen_streams: ListenStreams,
         front_id: str,
         readiness: Readiness,
+        metrics: MetricsEndpoint,
         background: trio.Nursery,
     ) -> None:
         self._dispatcher = dispatcher
@@ -142,6 +146,8 @@ class HttpApp:
         self._path = config.path
         self._checks = TransportChecks(config)
         self._readiness = readiness
+        self._metrics = metrics
+        self._metrics_path = config.metrics_path
         self._front_id = front_id
         self._request_numbers = itertools.count(1)
         self._batches = HttpBatches(
@@ -164,6 +170,9 @@ class HttpApp:
         elif path in ("/health/ready", "/ready"):
             report = await self._readiness.check()
             await _respond(send, 200 if report.ready else 503, msgspec.json.encode(report))
+        elif path == self._metrics_path:
+            status, headers, body = await self._metrics.answer(scope["method"])
+            await _respond(send, status, body, headers)
         else:
             await _respond(send, 404, b'{"error":"not found"}')
 

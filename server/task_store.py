@@ -53,6 +53,7 @@ from proto import (
     encode_task_spec,
     encode_wire,
 )
+from server.metrics import FrontMetrics
 from server.redis_client import RedisClient, RedisCommandError, RedisReply
 from server.sync_redis import SyncRedis
 from server.task_cancel import cancel_task
@@ -109,6 +110,7 @@ class TaskStore:
         sync_redis: the redis-py client rq enqueues with (creation).
         keys: the fleet's key schema.
         retention: retention and polling settings.
+        metrics: counts the tasks this front cancels (``mcpfleet_tasks_total``).
     """
 
     def __init__(
@@ -118,8 +120,10 @@ class TaskStore:
         keys: Keyspace,
         *,
         retention: TaskRetention,
+        metrics: FrontMetrics,
     ) -> None:
         self._redis = redis
+        self._metrics = metrics
         self._sync = sync_redis
         self._keys = keys
         self.retention = retention
@@ -315,6 +319,8 @@ class TaskStore:
         if record.terminal:
             return False, record
         moved = await cancel_task(self._redis, self._keys, task_id)
+        if moved:
+            self._metrics.task_ended(TaskStatus.CANCELLED)
         after = await self._read(task_id)
         if after is None:
             raise TaskNotFoundError()

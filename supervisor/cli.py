@@ -16,10 +16,12 @@ stacks lazily, for the role being run.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -220,10 +222,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from supervisor.app_loader import load_toolset  # noqa: PLC0415
+    from supervisor.app_loader import AppLoadError, load_toolset  # noqa: PLC0415
     from supervisor.config import load_config  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
+    from supervisor.metrics_dir import share_metrics_dir  # noqa: PLC0415
     from supervisor.stdio_streams import claim_protocol_streams  # noqa: PLC0415
 
     # First, before the app is imported here: stdout must carry nothing but the protocol.
@@ -239,7 +242,15 @@ def _up(args: argparse.Namespace) -> int:
     }
     config = load_config(flags=flags, config_path=args.config)
     configure_logging(config.log_level, role="supervisor")
-    load_toolset(config.app)  # fail here, once, with a clear message, not in every child
+    new_data_dir = not Path(config.data_dir).exists()
+    # Before the app is imported: it may import prometheus_client, whose mode is fixed then.
+    share_metrics_dir(config.data_dir)
+    try:
+        load_toolset(config.app)  # fail here, once, with a clear message, not in every child
+    except AppLoadError:
+        if new_data_dir:  # refused before anything started: leave nothing behind
+            shutil.rmtree(config.data_dir, ignore_errors=True)
+        raise
     return trio.run(partial(run_fleet, config, stdio=streams))
 
 

@@ -32,6 +32,7 @@ from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
 from supervisor.child_process import child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
+from supervisor.fleet_metrics import FleetMetrics, publish_worker_states
 from supervisor.health_policy import HealthPolicy
 from supervisor.redis_process import run_embedded_redis
 from supervisor.restart_policy import RestartPolicy
@@ -166,16 +167,20 @@ async def _supervise(
 ) -> int:
     sup = config.supervisor
 
-    tasks = TaskSettler(config.redis_url or "", keys)
+    metrics = FleetMetrics()
+    tasks = TaskSettler(config.redis_url or "", keys, on_ended=metrics.task_ended)
     # Once stopping, no worker would take a redelivered call: its caller hears at once.
     stopping = trio.Event()
 
     def slot(role: str, index: int) -> ChildSlot:
         async def on_exit(ended: ChildExit) -> None:
             if role == "worker":
+                metrics.worker_exited(ended)
                 await _settle_worker(
                     redis, keys, ended.child_id, tasks, redeliver=not stopping.is_set()
                 )
+            else:
+                metrics.front_exited(ended)
 
         is_stdio_front = role == "front" and stdio is not None
         mode = ["--stdio"] if is_stdio_front else []
@@ -226,25 +231,11 @@ async def _supervise(
         )
         publishing: trio.CancelScope = await nursery.start(status.run)
         await workers.start(nursery)
-        scaling = trio.CancelScope()  # a fixed pool has nothing to scale
-        if not bounds.is_fixed:
-            autoscaler = Autoscaler.for_fleet(
-                config, redis, keys, workers, on_scale=_scaled, supervisor_id=supervisor_id
-            )
-            scaling = await nursery.start(autoscaler.run, nursery)
-        health = WorkerHealth(
-            workers,
-            redis,
-            keys,
-            policy=HealthPolicy(
-                hung_after_s=sup.hung_threshold_s(config.worker.heartbeat_interval_s),
-                max_calls=config.worker.max_calls,
-                max_rss_mb=config.worker.max_rss_mb,
-            ),
-            heartbeat_interval_s=config.worker.heartbeat_interval_s,
-            recycle_retry_s=sup.restart_backoff_max_s,
-        )
-        watch: trio.CancelScope = await nursery.start(health.run)
+        watchers = await _watch_pool(
+            nursery, config, redis, keys,
+            workers=workers, metrics=metrics, supervisor_id=supervisor_id,
+        )  # fmt: skip
+        states: trio.CancelScope = await nursery.start(publish_worker_states, metrics, workers)
         reports = [await nursery.start(front.run) for front in fronts]
         if stdio is None:
             binds = [bind for report in reports for bind in report.binds]
@@ -261,9 +252,9 @@ async def _supervise(
             front_budget_s = 2 * config.front.stdio_eof_grace_s
         log.info("fleet.stopping")
         status.stopping = True
-        scaling.cancel()  # before the pool stops: no worker starts during the stop
         stopping.set()
-        watch.cancel()  # draining workers are neither hung nor due for recycling
+        for watcher in watchers:
+            watcher.cancel()
         killer: trio.CancelScope = await nursery.start(
             _kill_on_second_signal, signals, fronts, workers
         )
@@ -274,14 +265,51 @@ async def _supervise(
         killer.cancel()
         sweeper.cancel()
         publishing.cancel()
+        states.cancel()
         # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
     return _exit_code(fronts[0]) if stdio is not None else 0
 
 
-def _scaled(direction: str, before: int, after: int, reason: str) -> None:
-    """Told of each scale action (``pool.scaled`` is logged by the autoscaler); the
-    metrics of scale events are counted from here."""
+async def _watch_pool(
+    nursery: trio.Nursery,
+    config: FleetConfig,
+    redis: RedisClient,
+    keys: Keyspace,
+    *,
+    workers: WorkerPool,
+    metrics: FleetMetrics,
+    supervisor_id: str,
+) -> list[trio.CancelScope]:
+    """Start what watches the pool while the fleet runs: the autoscaler (for a range of
+    workers) and the health checks. The caller cancels both as the stop begins: no worker
+    starts during the stop, and draining workers are neither hung nor due for recycling."""
+    sup = config.supervisor
+    scopes: list[trio.CancelScope] = []
+    if not config.worker_range.is_fixed:
+        autoscaler = Autoscaler.for_fleet(
+            config,
+            redis,
+            keys,
+            workers,
+            on_scale=lambda direction, *_: metrics.scale_event(direction),
+            supervisor_id=supervisor_id,
+        )
+        scopes.append(await nursery.start(autoscaler.run, nursery))
+    health = WorkerHealth(
+        workers,
+        redis,
+        keys,
+        policy=HealthPolicy(
+            hung_after_s=sup.hung_threshold_s(config.worker.heartbeat_interval_s),
+            max_calls=config.worker.max_calls,
+            max_rss_mb=config.worker.max_rss_mb,
+        ),
+        heartbeat_interval_s=config.worker.heartbeat_interval_s,
+        recycle_retry_s=sup.restart_backoff_max_s,
+    )
+    scopes.append(await nursery.start(health.run))
+    return scopes
 
 
 async def _wait_for_signal_or_exit(signals: AsyncIterator[int], front: ChildSlot) -> None:

@@ -55,14 +55,18 @@ def worker_of_task_thread(rq_worker_name: str) -> str:
 
 
 def settle_lost_tasks(
-    connection: redis.Redis, keys: Keyspace, is_lost: Callable[[str], bool]
+    connection: redis.Redis,
+    keys: Keyspace,
+    is_lost: Callable[[str], bool],
+    on_ended: Callable[[TaskStatus], None],
 ) -> int:
     """Requeue or fail every started task whose worker id ``is_lost``; returns how many.
+    ``on_ended`` hears of each task failed here (``mcpfleet_tasks_total``).
 
     Raises:
         redis.RedisError: Redis failed (what is left stays started; the next sweep retries).
     """
-    lost = _LostTasks(connection, keys)
+    lost = _LostTasks(connection, keys, on_ended)
     settled = 0
     for task_id in lost.registry.get_job_ids(cleanup=False):
         fields = cast(dict[bytes, bytes], connection.hgetall(keys.task(task_id)))
@@ -79,9 +83,12 @@ def settle_lost_tasks(
 class _LostTasks:
     """rq's view of the fleet's task queue, and what to do with a lost run."""
 
-    def __init__(self, connection: redis.Redis, keys: Keyspace) -> None:
+    def __init__(
+        self, connection: redis.Redis, keys: Keyspace, on_ended: Callable[[TaskStatus], None]
+    ) -> None:
         self._connection = connection
         self._keys = keys
+        self._on_ended = on_ended
         self.queue = Queue(keys.task_queue(), connection=connection, serializer=TaskJobSerializer)
         self.registry = StartedJobRegistry(queue=self.queue)
 
@@ -118,21 +125,24 @@ class _LostTasks:
             "may have partly run",
             {"reason": "worker_lost", "runs": record.attempts},
         )
-        self._transition(
+        failed = self._transition(
             task_id,
             TaskStatus.FAILED,
             "Worker lost: the task's worker exited before it finished",
             outcome=_encoder.encode({"error": error}),
         )
+        if failed:
+            self._on_ended(TaskStatus.FAILED)
         if job is not None:
             job.delete()
         log.warning("task.failed_after_worker_loss", task_id=task_id, runs=record.attempts)
 
     def _transition(
         self, task_id: str, status: TaskStatus, message: str, *, outcome: bytes = b""
-    ) -> None:
+    ) -> bool:
+        """Whether the task moved (``TASK_TRANSITION``: an ended one never does)."""
         now_ms = int(time.time() * 1000)
-        self._connection.eval(
+        moved = self._connection.eval(
             TASK_TRANSITION.source,
             1,
             self._keys.task(task_id),
@@ -148,6 +158,7 @@ class _LostTasks:
             TaskField.WORKER.value,
             "",
         )
+        return bool(moved == 1)
 
 
 class TaskSettler:
@@ -157,23 +168,35 @@ class TaskSettler:
     Args:
         redis_url: the fleet's Redis.
         keys: the fleet's key schema.
+        on_ended: hears of each task failed because its worker was lost (from a thread).
     """
 
-    def __init__(self, redis_url: str, keys: Keyspace) -> None:
+    def __init__(
+        self, redis_url: str, keys: Keyspace, *, on_ended: Callable[[TaskStatus], None]
+    ) -> None:
         self._connection = redis.Redis.from_url(redis_url, socket_timeout=10)
         self._keys = keys
+        self._on_ended = on_ended
 
     async def worker_exited(self, worker_id: str) -> int:
         """Settle the tasks the exited worker ``worker_id`` was running."""
         return await trio.to_thread.run_sync(
-            settle_lost_tasks, self._connection, self._keys, lambda lost: lost == worker_id
+            settle_lost_tasks,
+            self._connection,
+            self._keys,
+            lambda lost: lost == worker_id,
+            self._on_ended,
         )
 
     async def sweep(self) -> int:
         """Settle the tasks of every worker without a live heartbeat (it died with its
         supervisor, or on a lost host)."""
         return await trio.to_thread.run_sync(
-            settle_lost_tasks, self._connection, self._keys, self._without_heartbeat
+            settle_lost_tasks,
+            self._connection,
+            self._keys,
+            self._without_heartbeat,
+            self._on_ended,
         )
 
     def _without_heartbeat(self, worker_id: str) -> bool:

@@ -63,9 +63,11 @@ class HandlerJob:
         context_param: the parameter taking the ``ToolContext``, if it has one.
         limit_s: its time limit.
         version: the call's protocol version (results are rendered for it).
+        tool: the registered tool's name for a tool's job (None for the other kinds): the
+            ``tool`` label of the tool metrics.
     """
 
-    __slots__ = ("context_param", "fn", "is_async", "kwargs", "limit_s", "version")
+    __slots__ = ("context_param", "fn", "is_async", "kwargs", "limit_s", "tool", "version")
 
     fn: Callable[..., Any]
     is_async: bool
@@ -73,6 +75,7 @@ class HandlerJob:
     context_param: str | None
     limit_s: float
     version: str
+    tool: str | None
     # Each kind sets these in its own constructor, with no call to a shared one and no
     # per-call formatting: a tool call builds one of these (DESIGN.md section 6).
 
@@ -121,6 +124,7 @@ class _ToolJob(HandlerJob):
         self.context_param = tool.args.context_param
         self.limit_s = limit_s
         self.version = version
+        self.tool = tool.name
         self._tool = tool
         self._renderer = renderer
 
@@ -163,6 +167,7 @@ class _ResourceJob(HandlerJob):
         self.context_param = resource.args.context_param
         self.limit_s = limit_s
         self.version = version
+        self.tool = None
         self._resource = resource
         self._uri = uri
         self._meta = meta
@@ -202,6 +207,7 @@ class _PromptJob(HandlerJob):
         self.context_param = prompt.args.context_param
         self.limit_s = limit_s
         self.version = version
+        self.tool = None
         self._prompt = prompt
         self._meta = meta
 
@@ -232,6 +238,7 @@ class _CompletionJob(HandlerJob):
         self.context_param = provider.context_param
         self.limit_s = limit_s
         self.version = version
+        self.tool = None
         self._provider = provider
         self._meta = meta
 

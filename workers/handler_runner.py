@@ -2,7 +2,8 @@
 handlers in the bounded thread pool. Every kind of call (tool, resource read, prompt get,
 completion) runs here the same way; its :class:`~workers.handler_jobs.HandlerJob` says how
 its outcome is answered. Never raises for anything the handler does (a failing handler is
-an answer, and the worker keeps serving).
+an answer, and the worker keeps serving). Each run of a tool's handler is counted and timed
+(``mcpfleet_tool_calls_total``, ``mcpfleet_tool_duration_seconds``; ADR-0012).
 """
 
 from __future__ import annotations
@@ -11,28 +12,43 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
+import time
 from collections.abc import Callable
 
 import msgspec
 import structlog
 
-from proto import CallMessage, InputRequiredReply, MissingClientCapabilityError
+from proto import CallMessage, InputRequiredReply, MissingClientCapabilityError, ToolOutcome
 from workers.call_log import CallLog
 from workers.client_input import InputChannel, InputRequired
 from workers.context import CancelledByClientError, ProgressSink, ToolContext, VisibilitySink
 from workers.errors import ToolError
 from workers.handler_jobs import HandlerJob, Outcome
+from workers.metrics import WorkerMetrics
 
 __all__ = ["HandlerRunner"]
 
 log = structlog.get_logger()
 
 
-class HandlerRunner:
-    """Executes handlers; one per worker process."""
+_Settled = tuple[
+    Outcome | InputRequiredReply | None, concurrent.futures.Future[object] | None, ToolOutcome
+]
 
-    def __init__(self, executor: concurrent.futures.ThreadPoolExecutor) -> None:
+
+class HandlerRunner:
+    """Executes handlers; one per worker process.
+
+    Args:
+        executor: the thread pool of sync handlers.
+        metrics: counts and times the runs of tools' handlers.
+    """
+
+    def __init__(
+        self, executor: concurrent.futures.ThreadPoolExecutor, metrics: WorkerMetrics
+    ) -> None:
         self._executor = executor
+        self._metrics = metrics
         # Sync handlers submitted and not done; each leaves the set from the thread that
         # ends it (a set's add and discard are atomic under the GIL).
         self._submitted: set[concurrent.futures.Future[object]] = set()
@@ -91,18 +107,36 @@ class HandlerRunner:
                 input_round=call.input_round,
                 visibility=visibility,
             )
+        started = time.perf_counter()
+        how = ToolOutcome.CANCELLED  # unless settled: the worker's shutdown cancelled it
+        try:
+            answer, overrun, how = await self._settle(job, call, timeout_s, cancel_flag)
+        finally:
+            if job.tool is not None:
+                self._metrics.tool_ran(job.tool, how, time.perf_counter() - started)
+        return answer, overrun
+
+    async def _settle(
+        self,
+        job: HandlerJob,
+        call: CallMessage,
+        timeout_s: float,
+        cancel_flag: threading.Event,
+    ) -> _Settled:
+        """:meth:`run`'s answer, and how the run ended (the metrics' ``outcome``)."""
         threads: list[concurrent.futures.Future[object]] = []
         try:
             async with asyncio.timeout(timeout_s):
                 value = await self._invoke(job, threads)
             if cancel_flag.is_set():  # a handler that swallowed its cancellation
-                return None, None
-            return job.render(value), None
+                return None, None, ToolOutcome.CANCELLED
+            return job.render(value), None, ToolOutcome.OK
         except TimeoutError:
             cancel_flag.set()
             log.warning("call.timed_out", timeout_s=timeout_s)
             overrun = next((f for f in threads if not f.done()), None)
-            return job.failed(f"{job.subject} timed out after {job.limit_s:g} s"), overrun
+            message = f"{job.subject} timed out after {job.limit_s:g} s"
+            return job.failed(message), overrun, ToolOutcome.TIMEOUT
         except asyncio.CancelledError:
             if not cancel_flag.is_set():
                 cancel_flag.set()
@@ -111,22 +145,24 @@ class HandlerRunner:
             if task is not None:
                 task.uncancel()  # the client's cancel ends here, as an answer-less outcome
             log.info("call.cancelled")
-            return None, next((f for f in threads if not f.done()), None)
+            overrun = next((f for f in threads if not f.done()), None)
+            return None, overrun, ToolOutcome.CANCELLED
         except InputRequired as asked:
-            return _input_required(call, asked), None
+            return _input_required(call, asked), None, ToolOutcome.INPUT_REQUIRED
         except ToolError as exc:
-            return job.refused(str(exc)), None
+            return job.refused(str(exc)), None, ToolOutcome.TOOL_ERROR
         except MissingClientCapabilityError as exc:
             log.info("call.client_capability_missing", error=exc.message)
-            return job.lacks_capability(exc), None
+            return job.lacks_capability(exc), None, ToolOutcome.TOOL_ERROR
         except CancelledByClientError:
             if cancel_flag.is_set():
                 log.info("call.cancelled")
-                return None, None
-            return job.failed(f"{job.subject} was cancelled"), None
+                return None, None, ToolOutcome.CANCELLED
+            return job.failed(f"{job.subject} was cancelled"), None, ToolOutcome.ERROR
         except Exception as exc:  # supervision boundary: a handler's failure
             log.warning("call.handler_failed", error_type=type(exc).__name__, exc_info=True)
-            return job.failed(f"{job.subject} failed: {type(exc).__name__}: {exc}"), None
+            message = f"{job.subject} failed: {type(exc).__name__}: {exc}"
+            return job.failed(message), None, ToolOutcome.ERROR
 
     async def _invoke(
         self, job: HandlerJob, threads: list[concurrent.futures.Future[object]]

@@ -47,6 +47,7 @@ from proto import (
 from workers.call_log import CallLog
 from workers.handler_jobs import HandlerJob, HandlerJobs, Outcome
 from workers.handler_runner import HandlerRunner
+from workers.metrics import WorkerMetrics
 from workers.task_inputs import TaskInputs
 from workers.task_progress import TaskProgress
 from workers.task_record import TaskRecords, Transition
@@ -100,6 +101,7 @@ class TaskRunner:
         records: the task records.
         jobs: turns a task's spec into the tool's handler job.
         runner: runs handlers (shared with calls).
+        metrics: counts the tasks this worker ends (``mcpfleet_tasks_total``).
         log_messages_per_s: the ``ctx.log`` rate bound (as for calls).
         log_context: bound on every log line of a task (the worker's own context: the
             task's coroutine is started from an rq thread, which has none).
@@ -111,12 +113,14 @@ class TaskRunner:
         jobs: HandlerJobs,
         runner: HandlerRunner,
         *,
+        metrics: WorkerMetrics,
         log_messages_per_s: int,
         log_context: Mapping[str, object] | None = None,
     ) -> None:
         self._records = records
         self._jobs = jobs
         self._runner = runner
+        self._metrics = metrics
         self._log_per_s = log_messages_per_s
         self._log_context = dict(log_context or {})
         self._running: dict[str, _Running] = {}
@@ -274,6 +278,8 @@ class TaskRunner:
     async def _record(self, task_id: str, outcome: Outcome | InputRequiredReply | None) -> None:
         status, fields = _ending(outcome)
         moved = await self._records.transition(task_id, status, fields=fields)
+        if moved is Transition.MOVED:
+            self._metrics.task_ended(status)
         self.tasks_run += 1
         log.info("task.ended", status=status.value, recorded=moved is Transition.MOVED)
 
@@ -301,7 +307,7 @@ class TaskRunner:
                 "task may have partly run",
                 {"reason": "worker_stopped", "runs": running.runs},
             )
-            await self._records.transition(
+            moved = await self._records.transition(
                 task_id,
                 TaskStatus.FAILED,
                 fields={
@@ -309,6 +315,8 @@ class TaskRunner:
                     TaskField.MESSAGE: STOPPED_MESSAGE,
                 },
             )
+            if moved is Transition.MOVED:
+                self._metrics.task_ended(TaskStatus.FAILED)
         log.warning("task.interrupted_by_shutdown")
         return 0
 

@@ -22,6 +22,7 @@ from workers.config import WorkerConfig
 from workers.handler_jobs import HandlerJobs
 from workers.handler_runner import HandlerRunner
 from workers.heartbeat import Heartbeat
+from workers.metrics import WorkerMetrics
 from workers.redis_connection import AsyncRedis
 from workers.reply_publisher import ReplyPublisher
 from workers.result_render import ResultRenderer
@@ -88,17 +89,17 @@ async def _serve(
     # Blocking reads get their own connections, with a deadline above the longest block.
     reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
     cancel_reads = AsyncRedis(address, command_timeout_s=config.read_block_ms / 1000 + 10.0)
-    # The same identity the front stamps on its own results (supervisor/app_loader.py).
-    server_info = toolset.server_info
     executor = ThreadPoolExecutor(config.sync_threads, thread_name_prefix="tool")
     publisher = ReplyPublisher(redis, keys)
     jobs = HandlerJobs(
         toolset,
-        ResultRenderer(server_info),
-        meta=ResultMeta(server_info=server_info),
+        # The same identity the front stamps on its own results (supervisor/app_loader.py).
+        ResultRenderer(toolset.server_info),
+        meta=ResultMeta(server_info=toolset.server_info),
         default_timeout_s=config.default_timeout_s,
     )
-    runner = HandlerRunner(executor)
+    metrics = WorkerMetrics()
+    runner = HandlerRunner(executor, metrics)
     consumer = CallConsumer(
         redis=redis,
         reads=reads,
@@ -144,6 +145,7 @@ async def _serve(
                         TaskRecords(redis, keys),
                         jobs,
                         runner,
+                        metrics=metrics,
                         log_messages_per_s=config.log_messages_per_s,
                         log_context=structlog.contextvars.get_contextvars(),
                     ),

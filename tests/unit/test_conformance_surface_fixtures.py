@@ -25,6 +25,7 @@ from proto import (
 from tests.fixtures.calls import call_message
 from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
+from workers.metrics import WorkerMetrics
 from workers.result_render import ResultRenderer
 
 VERSION = "2025-11-25"
@@ -40,7 +41,7 @@ def _run(kind: str, target: str, arguments: bytes) -> Any:
     assert isinstance(job, HandlerJob), job
     with concurrent.futures.ThreadPoolExecutor(1) as executor:
         outcome, _ = asyncio.run(
-            HandlerRunner(executor).run(
+            HandlerRunner(executor, WorkerMetrics()).run(
                 job, call, timeout_s=10, progress_sink=None, cancel_flag=threading.Event()
             )
         )

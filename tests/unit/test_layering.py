@@ -113,3 +113,44 @@ def test_only_keyspace_spells_redis_key_names(package: str) -> None:
 
 def test_keyspace_does_spell_the_prefix() -> None:
     assert "mcpf:" in (ROOT / "proto" / "keyspace.py").read_text(encoding="utf-8")
+
+
+def _module_level_imports(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Imports run when the module is imported: at its top level or in its top-level
+    blocks, except ``if TYPE_CHECKING:`` (function and class bodies are not entered)."""
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name.split(".")[0]) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.lineno, node.module.split(".")[0]
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            pending.extend(node.orelse)
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            for block in ("body", "orelse", "finalbody", "handlers"):
+                pending.extend(getattr(node, block, []))
+        elif isinstance(node, ast.ExceptHandler):
+            pending.extend(node.body)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_prometheus_client_is_never_imported_at_import_time(package: str) -> None:
+    """The library fixes its mode (multiprocess files or memory) at its first import, from
+    PROMETHEUS_MULTIPROC_DIR, and the supervisor imports every package before it sets that
+    variable (ADR-0012): only code that runs later may import it."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{lineno}"
+        for path in _py_files(package)
+        for lineno, module in _module_level_imports(ast.parse(path.read_text(encoding="utf-8")))
+        if module == "prometheus_client"
+    ]
+    assert offenders == []
+
+
+def test_the_import_time_scan_sees_module_level_imports() -> None:
+    tree = ast.parse(
+        "import a\nif X:\n    import b\nif TYPE_CHECKING:\n    import c\n"
+        "def f():\n    import d\ntry:\n    import e\nexcept E:\n    import f\n"
+    )
+    assert sorted(m for _, m in _module_level_imports(tree)) == ["a", "b", "e", "f"]

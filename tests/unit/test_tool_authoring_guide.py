@@ -48,6 +48,7 @@ from tests.fixtures.calls import call_message
 from workers import Toolset
 from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
+from workers.metrics import WorkerMetrics
 from workers.result_render import ResultRenderer
 from workers.runtime import WorkerConfig
 
@@ -212,7 +213,7 @@ def _run(app: Toolset, call: CallMessage) -> dict[str, Any]:
     assert isinstance(job, HandlerJob), job
     with concurrent.futures.ThreadPoolExecutor(1) as executor:
         body, _ = asyncio.run(
-            HandlerRunner(executor).run(
+            HandlerRunner(executor, WorkerMetrics()).run(
                 job, call, timeout_s=10, progress_sink=None, cancel_flag=threading.Event()
             )
         )

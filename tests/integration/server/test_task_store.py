@@ -27,6 +27,7 @@ from proto import (
     decode_broadcast,
     decode_task_spec,
 )
+from server.metrics import FrontMetrics
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.sync_redis import open_sync_redis
 from server.task_store import TaskRetention, TaskStore
@@ -53,7 +54,12 @@ async def open_store(url: str, fleet: str) -> AsyncIterator[tuple[TaskStore, Red
     sync = open_sync_redis(parse_redis_url(url), connections=2, timeout_s=5.0)
     try:
         async with open_redis(parse_redis_url(url)) as client:
-            yield TaskStore(client, sync, Keyspace(fleet), retention=RETENTION), client
+            yield (
+                TaskStore(
+                    client, sync, Keyspace(fleet), retention=RETENTION, metrics=FrontMetrics(())
+                ),
+                client,
+            )
     finally:
         sync.close()
 

@@ -403,3 +403,14 @@ def test_hung_after_is_checked_against_the_interval_from_another_layer(tmp_path:
 def test_recycling_limits_are_not_negative(tmp_path: Path, key: str) -> None:
     message = _error(tmp_path, environ={f"MCPFLEET_WORKER__{key}": "-1"})
     assert f"$.worker.{key.lower()}" in message
+
+
+def test_the_metrics_path_is_a_path_of_its_own_or_empty(tmp_path: Path) -> None:
+    assert _load(tmp_path).front.metrics_path == "/metrics"
+    off = _load(tmp_path, environ={"MCPFLEET_FRONT__METRICS_PATH": ""})
+    assert off.front.metrics_path == ""
+    moved = _load(tmp_path, environ={"MCPFLEET_FRONT__METRICS_PATH": "/internal/metrics"})
+    assert moved.front.metrics_path == "/internal/metrics"
+    assert "start with '/'" in _error(tmp_path, flags={"front": {"metrics_path": "metrics"}})
+    assert "taken" in _error(tmp_path, flags={"front": {"metrics_path": "/mcp"}})
+    assert "taken" in _error(tmp_path, flags={"front": {"metrics_path": "/ready"}})

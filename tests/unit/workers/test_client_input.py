@@ -39,6 +39,7 @@ from workers import (
 from workers.client_input import InputChannel, LiveInputs, PendingAnswers, RetriedInputs
 from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
+from workers.metrics import WorkerMetrics
 from workers.result_render import ResultRenderer
 
 INFO = Implementation(name="asking", version="1")
@@ -130,7 +131,7 @@ async def _run(
     executor: concurrent.futures.ThreadPoolExecutor, call: CallMessage, inputs: InputChannel
 ) -> object:
     job = _job(call)
-    outcome, _ = await HandlerRunner(executor).run(
+    outcome, _ = await HandlerRunner(executor, WorkerMetrics()).run(
         job,
         call,
         timeout_s=2.0,
@@ -371,7 +372,7 @@ def test_an_answer_from_another_session_is_not_taken(
         answers = PendingAnswers()
         intruder = _Client(answers, {"result": ACCEPT_NAME}, "someone-else")
         job = _job(_call("pick_region", LEGACY))
-        outcome, _ = await HandlerRunner(executor).run(
+        outcome, _ = await HandlerRunner(executor, WorkerMetrics()).run(
             job,
             _call("pick_region", LEGACY),
             timeout_s=0.3,

@@ -28,6 +28,7 @@ from proto import (
 from workers import Completion, TextResource, ToolContext, ToolError, Toolset, UserMessage
 from workers.handler_jobs import HandlerJob, HandlerJobs, Outcome
 from workers.handler_runner import HandlerRunner
+from workers.metrics import WorkerMetrics
 from workers.result_render import ResultRenderer
 
 INFO = Implementation(name="jobs", version="1")
@@ -131,7 +132,7 @@ def _run(
     job = _jobs().prepare(call)
     assert isinstance(job, HandlerJob), job
     outcome, _ = asyncio.run(
-        HandlerRunner(executor).run(
+        HandlerRunner(executor, WorkerMetrics()).run(
             job,
             call,
             timeout_s=job.limit_s,
@@ -277,7 +278,7 @@ def test_a_cancelled_read_has_no_answer(executor: concurrent.futures.ThreadPoolE
     async def cancelled() -> Outcome | None:
         started = asyncio.Event()
         _starts.append(started)
-        runner = HandlerRunner(executor)
+        runner = HandlerRunner(executor, WorkerMetrics())
         call = _call(CallKind.RESOURCE, "t", b"{}")
         task = asyncio.create_task(
             runner.run(job, call, timeout_s=10, progress_sink=None, cancel_flag=cancel)
