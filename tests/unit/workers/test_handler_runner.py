@@ -16,6 +16,7 @@ from proto import CallKind, CallMessage, Implementation, ResultMeta
 from workers import Toolset
 from workers.handler_jobs import HandlerJob, HandlerJobs
 from workers.handler_runner import HandlerRunner
+from workers.metrics import WorkerMetrics
 from workers.result_render import ResultRenderer
 
 INFO = Implementation(name="runner", version="1")
@@ -76,7 +77,7 @@ async def _run(runner: HandlerRunner, tool: str, timeout_s: float = 5.0) -> obje
 def test_sync_handlers_beyond_the_threads_count_as_waiting(
     executor: concurrent.futures.ThreadPoolExecutor,
 ) -> None:
-    runner = HandlerRunner(executor)
+    runner = HandlerRunner(executor, WorkerMetrics())
 
     async def scenario() -> list[int]:
         seen = [runner.waiting]
@@ -95,7 +96,7 @@ def test_sync_handlers_beyond_the_threads_count_as_waiting(
 def test_a_call_that_timed_out_while_waiting_no_longer_counts(
     executor: concurrent.futures.ThreadPoolExecutor,
 ) -> None:
-    runner = HandlerRunner(executor)
+    runner = HandlerRunner(executor, WorkerMetrics())
 
     async def scenario() -> tuple[int, int, object]:
         holding = asyncio.create_task(_run(runner, "hold"))
