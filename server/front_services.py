@@ -43,6 +43,8 @@ class FrontServices:
         dispatcher: serves decoded requests.
         changes: the fleet's change announcements, for listen and GET streams and stdio.
         task_status: 2025-11-25 task status notifications, for GET streams and stdio.
+        calls: the call lane (:meth:`end_waits`).
+        task_events: the task events (:meth:`end_waits`).
     """
 
     def __init__(
@@ -54,6 +56,8 @@ class FrontServices:
         dispatcher: Dispatcher,
         changes: ChangeFeed,
         task_status: TaskStatusRelay,
+        calls: CallQueue,
+        task_events: TaskEvents,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -61,6 +65,14 @@ class FrontServices:
         self.dispatcher = dispatcher
         self.changes = changes
         self.task_status = task_status
+        self.calls = calls
+        self.task_events = task_events
+
+    async def end_waits(self) -> int:
+        """The grace period of a shutdown is over: every request waiting for a worker's
+        reply or a task's end raises ``ShuttingDownError`` at once, and so does every
+        later one (``server/drain.py``). Returns how many were waiting."""
+        return self.task_events.end_waits() + await self.calls.end_waits()
 
 
 @asynccontextmanager
@@ -152,6 +164,8 @@ async def open_front_services(
                 dispatcher=dispatcher,
                 changes=changes,
                 task_status=TaskStatusRelay(task_events, task_store),
+                calls=calls,
+                task_events=task_events,
             )
         finally:
             nursery.cancel_scope.cancel()
