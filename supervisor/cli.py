@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--app", help="tool app as module:attribute, e.g. examples.demo:app")
     up.add_argument("--redis", dest="redis_url", help="Redis URL; omitted: an embedded Redis")
     up.add_argument("--workers", type=int, help="number of worker processes (default 2)")
+    up.add_argument(
+        "--fronts",
+        type=int,
+        help="number of HTTP front processes sharing the port (default 1; 1 with --stdio)",
+    )
     transport = up.add_mutually_exclusive_group()
     transport.add_argument("--http", help="HOST:PORT of the HTTP front (default 127.0.0.1:8000)")
     transport.add_argument(
@@ -196,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from supervisor.app_loader import load_toolset  # noqa: PLC0415
-    from supervisor.config import load_config  # noqa: PLC0415
+    from supervisor.config import ConfigError, load_config  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
     from supervisor.stdio_streams import claim_protocol_streams  # noqa: PLC0415
@@ -207,12 +212,18 @@ def _up(args: argparse.Namespace) -> int:
         "app": args.app,
         "redis_url": args.redis_url,
         "workers": args.workers,
+        "fronts": args.fronts,
         "data_dir": args.data_dir,
         "fleet": args.fleet,
         "log_level": args.log_level,
         "front": {"http": args.http},
     }
     config = load_config(flags=flags, config_path=args.config)
+    if args.stdio and config.fronts != 1:
+        raise ConfigError(
+            f"--stdio serves one client through one front; fronts = {config.fronts} "
+            "applies to HTTP only (drop --fronts / MCPFLEET_FRONTS, or serve over --http)"
+        )
     configure_logging(config.log_level, role="supervisor")
     load_toolset(config.app)  # fail here, once, with a clear message, not in every child
     return trio.run(partial(run_fleet, config, stdio=streams))

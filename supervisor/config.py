@@ -30,6 +30,7 @@ DEFAULT_CONFIG_FILE: Final = "mcpfleet.toml"
 
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 WorkerCount = Annotated[int, msgspec.Meta(ge=1, le=512)]
+FrontCount = Annotated[int, msgspec.Meta(ge=1, le=64)]
 FleetName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
@@ -71,6 +72,10 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     workers: WorkerCount = 2
     """Number of worker processes."""
+
+    fronts: FrontCount = 1
+    """Number of HTTP front processes, all on ``front.http`` (each binds it with
+    ``SO_REUSEPORT``; ADR-0015). ``mcpfleet up --stdio`` has exactly one front."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Threshold of the JSON logs every process writes to stderr."""
