@@ -25,6 +25,7 @@ __all__ = [
     "RedisCommandError",
     "RemoteProtocolError",
     "ServiceUnavailableError",
+    "ShuttingDownError",
     "TaskNotFoundError",
     "TaskOutcomeError",
     "UnsupportedVersionError",
@@ -172,6 +173,15 @@ class ServiceUnavailableError(ProtocolError):
 
     code = ErrorCode.INTERNAL_ERROR
     http_status = 503
+
+
+class ShuttingDownError(ServiceUnavailableError):
+    """The front is shutting down and its grace period ended before this request did:
+    -32603 "The server is shutting down", HTTP 503 with ``Retry-After``. The request may
+    have run in part; another front, or this one once restarted, serves a retry."""
+
+    def __init__(self) -> None:
+        super().__init__("The server is shutting down", {"reason": "shutting_down"})
 
 
 class BackendUnavailableError(FleetError):

@@ -5,7 +5,9 @@ the Redis call lane. It never imports :mod:`workers`.
 """
 
 from server.config import FrontConfig
+from server.drain import drain_budget_s
 from server.front_main import serve
+from server.listen_socket import bind_address
 from server.redis_client import (
     RedisClient,
     RedisCommandError,
@@ -23,6 +25,8 @@ __all__ = [
     "RedisCommandError",
     "RedisReply",
     "ToolCatalog",
+    "bind_address",
+    "drain_budget_s",
     "open_redis",
     "parse_redis_url",
     "serve",

@@ -32,6 +32,7 @@ from proto import (
     LocalProtocolError,
     Principal,
     ResultReply,
+    ShuttingDownError,
     encode_wire,
 )
 from server.redis_client import RedisClient, RedisCommandError
@@ -140,10 +141,13 @@ class CallQueue:
             BackendUnavailableError: Redis refused or did not answer the XADD.
             NoWorkerAnswerError: no reply within the tool timeout plus the grace period.
             CallCancelledError: the client cancelled the call by its request id.
+            ShuttingDownError: the front's grace period ended first (:meth:`end_waits`).
 
         Cancellation (of the awaiting task: the client went away): the workers are told to
         stop the call, wherever it is (queued or running), and its reply never comes.
         """
+        if self._router.closed:
+            raise ShuttingDownError
         call_id = self._router.next_call_id()
         message = CallMessage(
             call_id=call_id,
@@ -163,7 +167,9 @@ class CallQueue:
             input_round=input_round,
             max_runs=max_runs,
         )
-        with self._router.expect(call_id, on_progress, on_log, on_request) as pending:
+        with self._router.expect(
+            call_id, on_progress, on_log, on_request, deadline_ms=message.deadline_ms
+        ) as pending:
             try:
                 await self._append(message)
                 deadline = trio.current_time() + timeout_s + self._reply_grace_s
@@ -181,6 +187,8 @@ class CallQueue:
                     )
                 raise
             reply = pending.reply
+            if pending.ended:
+                raise ShuttingDownError  # end_waits tells the worker
             if reply is None:
                 raise NoWorkerAnswerError(
                     f"No worker answered the call to {kind} {tool!r} within {timeout_s:g} s",
@@ -189,6 +197,22 @@ class CallQueue:
             if isinstance(reply, CancelledReply):
                 raise CallCancelledError(f"the call to {tool!r} was cancelled by the client")
             return reply
+
+    async def end_waits(self) -> int:
+        """The front's grace period is over: every call still waiting for its worker, and
+        every call made from now on, raises :class:`ShuttingDownError` at once (its client
+        is answered); the workers are told to stop the calls that were waiting, best effort
+        within the cancel timeout. Returns how many calls were waiting."""
+        ended = self._router.end_waits()
+        if not ended:
+            return 0
+        with trio.CancelScope(shield=True), trio.move_on_after(self._cancel_timeout_s):
+            try:
+                for call_id, deadline_ms in ended:
+                    await self._append_cancel(CancelCall(self._front_id, call_id, deadline_ms))
+            except (BackendUnavailableError, RedisCommandError) as exc:
+                log.warning("call.cancel_not_sent", calls=len(ended), error=str(exc))
+        return len(ended)
 
     async def cancel_request(self, cancel_key: str, *, within_s: float) -> None:
         """Ask the workers to stop the call carrying ``cancel_key``, if it is queued or

@@ -101,8 +101,15 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     keep_alive_max_requests: PositiveInt = 1000
     """Requests served on one connection before it is closed (spreads clients over fronts)."""
 
+    accept_grace_s: Annotated[float, msgspec.Meta(ge=0, le=300)] = 0.0
+    """On shutdown, how long the front still accepts new connections (and serves them)
+    while ``/health/ready`` answers 503, so that a load balancer probing readiness stops
+    sending it traffic first; 0: it stops accepting at once."""
+
     graceful_timeout_s: PositiveFloat = 10.0
-    """On shutdown, how long in-flight requests may take before they are cut."""
+    """On shutdown, once the front stops accepting, how long requests in flight may take;
+    those still waiting for a worker then are answered "The server is shutting down"
+    (-32603, HTTP 503 with ``Retry-After``, or as the last event of their SSE stream)."""
 
     stdio_eof_grace_s: PositiveFloat = 1.0
     """stdio: after the end of input (or a stop signal), how long requests in flight may

@@ -1,9 +1,11 @@
 """``serve``: run one front process: Redis client, reply subscription, HTTP server.
 
 Services start before readiness: ``on_ready`` fires only once the reply channel is
-subscribed and the listening socket is bound. SIGTERM/SIGINT start a graceful shutdown
-(hypercorn stops accepting, in-flight requests get ``graceful_timeout_s``; GET and listen
-streams end at once, listen streams with their final response).
+subscribed and the listening socket is bound, with ``SO_REUSEPORT`` so that every front of
+the fleet binds the same port (``server/listen_socket.py``). SIGTERM/SIGINT start a
+graceful shutdown (``server/drain.py``): readiness 503 at once, GET and listen streams
+end, the front stops accepting, and in-flight requests get ``graceful_timeout_s`` before
+those still waiting are answered "The server is shutting down".
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from server.config import FrontConfig
+from server.drain import FrontDrain
 from server.event_store import EventStore
-from server.front_services import open_front_services, watch_stop_signals
+from server.front_services import open_front_services
 from server.get_stream import GetStreams
 from server.http_app import HttpApp
+from server.listen_socket import bind_shared_socket
 from server.listen_stream import ListenStreams
 from server.metrics_endpoint import MetricsEndpoint
 from server.readiness import Readiness
@@ -32,13 +36,23 @@ __all__ = ["build_hypercorn_config", "serve"]
 log = structlog.get_logger()
 
 
-def build_hypercorn_config(config: FrontConfig) -> HypercornConfig:
-    """hypercorn's settings from ours, in one place."""
+def build_hypercorn_config(
+    config: FrontConfig, *, listen_fd: int | None = None, hard_timeout_s: float | None = None
+) -> HypercornConfig:
+    """hypercorn's settings from ours, in one place.
+
+    Args:
+        config: the front's settings.
+        listen_fd: a bound socket to serve on (hypercorn takes it over) instead of binding
+            ``config.http`` itself.
+        hard_timeout_s: how long requests may run once it stops accepting (default
+            ``config.graceful_timeout_s``).
+    """
     hc = HypercornConfig()
-    hc.bind = [config.http]
+    hc.bind = [config.http if listen_fd is None else f"fd://{listen_fd}"]
     hc.keep_alive_timeout = config.keep_alive_timeout_s
     hc.keep_alive_max_requests = config.keep_alive_max_requests
-    hc.graceful_timeout = config.graceful_timeout_s
+    hc.graceful_timeout = config.graceful_timeout_s if hard_timeout_s is None else hard_timeout_s
     hc.accesslog = None
     hc.errorlog = None
     hc.backlog = 1024
@@ -58,7 +72,8 @@ async def serve(
     front_id: str,
     on_ready: Callable[[list[str]], None] = lambda binds: None,
 ) -> None:
-    """Serve HTTP until SIGTERM/SIGINT, then shut down gracefully and return.
+    """Serve HTTP until SIGTERM/SIGINT, then shut down gracefully (``server/drain.py``)
+    and return.
 
     Args:
         config: the front's settings.
@@ -68,13 +83,20 @@ async def serve(
         front_id: unique id of this front process (names its reply channel).
         on_ready: called with the bound addresses once the front can serve.
     """
-    shutdown = trio.Event()
     async with (
         open_front_services(
             config, catalog=catalog, redis_url=redis_url, fleet=fleet, front_id=front_id
         ) as services,
         trio.open_nursery() as nursery,
     ):
+        drain = FrontDrain(
+            accept_grace_s=config.accept_grace_s,
+            graceful_timeout_s=config.graceful_timeout_s,
+            end_waits=services.end_waits,
+        )
+        await nursery.start(drain.run)
+        shutdown = drain.draining
+        in_flight = drain.in_flight
         redis, keys, subscriber = services.redis, services.keys, services.subscriber
         events = EventStore(
             redis, keys, max_events=config.event_store_max_events, ttl_s=config.event_store_ttl_s
@@ -108,19 +130,31 @@ async def serve(
             ),
             metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,
+            in_flight=in_flight,
         )
-        nursery.start_soon(watch_stop_signals, shutdown)
+        # Bound here rather than by hypercorn, which sets SO_REUSEPORT only for its own
+        # multi-process mode; it takes the descriptor over (and closes it).
+        listen_fd = bind_shared_socket(config.http).detach()
+        hc = build_hypercorn_config(
+            config, listen_fd=listen_fd, hard_timeout_s=drain.hard_timeout_s
+        )
         async with trio.open_nursery() as http_nursery:
             binds = await http_nursery.start(
                 partial(
                     hypercorn.trio.serve,
                     app,  # type: ignore[arg-type]  # our ASGI callable is typed loosely
-                    build_hypercorn_config(config),
-                    shutdown_trigger=shutdown.wait,
+                    hc,
+                    shutdown_trigger=drain.stop_accepting.wait,
                 )
             )
             log.info("front.ready", binds=binds, tools=len(catalog))
             on_ready(binds)
-        # hypercorn returned: in-flight requests finished or graceful_timeout_s passed.
+            await drain.stop_accepting.wait()
+            log.info("front.stopped_accepting", in_flight=in_flight.count)
+            # Not for hypercorn to say (server/drain.py): once no request is left, what it
+            # still holds are idle connections, closed as it is cancelled.
+            await in_flight.wait_idle()
+            http_nursery.cancel_scope.cancel()
+        # No request is left (finished, answered, or cut at the hard timeout).
         log.info("front.stopped")
         nursery.cancel_scope.cancel()

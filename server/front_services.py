@@ -47,6 +47,8 @@ class FrontServices:
         task_status: 2025-11-25 task status notifications, for GET streams and stdio.
         metrics: what this front records (ADR-0012).
         queues: reads the lanes' depths, for ``/metrics``.
+        calls: the call lane (:meth:`end_waits`).
+        task_events: the task events (:meth:`end_waits`).
     """
 
     def __init__(
@@ -60,6 +62,8 @@ class FrontServices:
         task_status: TaskStatusRelay,
         metrics: FrontMetrics,
         queues: QueueDepths,
+        calls: CallQueue,
+        task_events: TaskEvents,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -69,6 +73,14 @@ class FrontServices:
         self.task_status = task_status
         self.metrics = metrics
         self.queues = queues
+        self.calls = calls
+        self.task_events = task_events
+
+    async def end_waits(self) -> int:
+        """The grace period of a shutdown is over: every request waiting for a worker's
+        reply or a task's end raises ``ShuttingDownError`` at once, and so does every
+        later one (``server/drain.py``). Returns how many were waiting."""
+        return self.task_events.end_waits() + await self.calls.end_waits()
 
 
 @asynccontextmanager
@@ -166,6 +178,8 @@ async def open_front_services(
                 task_status=TaskStatusRelay(task_events, task_store),
                 metrics=metrics,
                 queues=QueueDepths(redis, keys),
+                calls=calls,
+                task_events=task_events,
             )
         finally:
             nursery.cancel_scope.cancel()

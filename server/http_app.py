@@ -51,6 +51,7 @@ from proto import (
     RequestId,
     ServiceUnavailableError,
     SessionRecord,
+    ShuttingDownError,
     allows_batches,
     batch_refused_error,
     decode_batch,
@@ -72,6 +73,7 @@ from proto import unsupported_version_error as _unsupported
 from server.call_queue import CallCancelledError
 from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
+from server.drain import InFlight
 from server.event_store import EventStore
 from server.get_stream import GetStreamRefused, GetStreams
 from server.http_batch import HttpBatches
@@ -104,6 +106,13 @@ _LOG_LEVEL: Final = b'"io.modelcontextprotocol/logLevel"'
 """No 2026-07-28 request without these bytes takes log entries, so none can stream them."""
 
 _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
+_RETRY_AFTER: Final = (b"retry-after", b"1")
+"""On every 503 (shutting down, Redis unreachable, at capacity): a retry may succeed soon,
+through another front or once Redis is back."""
+_SHUTTING_DOWN: Final = encode_error(
+    None, ShuttingDownError.code, str(ShuttingDownError()), {"reason": "shutting_down"}
+)
+_CLOSING_HEADERS: Final = [*_JSON_HEADERS, (b"connection", b"close")]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
 _ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
@@ -120,6 +129,7 @@ class HttpApp:
         metrics: the Prometheus endpoint (``front.metrics_path``).
         background: where disconnect watchers of long calls run; it must outlive every
             request (they are stopped when their request ends).
+        in_flight: counts the requests being served (the drain waits for none).
     """
 
     def __init__(
@@ -135,8 +145,10 @@ class HttpApp:
         readiness: Readiness,
         metrics: MetricsEndpoint,
         background: trio.Nursery,
+        in_flight: InFlight,
     ) -> None:
         self._dispatcher = dispatcher
+        self._in_flight = in_flight
         self._background = background
         self._sessions = sessions
         self._events = events
@@ -157,7 +169,13 @@ class HttpApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            if not self._in_flight.admit():
+                await _respond(send, 503, _SHUTTING_DOWN, _CLOSING_HEADERS)
+                return
+            try:
+                await self._http(scope, receive, send)
+            finally:
+                self._in_flight.leave()
         elif kind == "lifespan":
             await _lifespan(receive, send)
 
@@ -679,6 +697,8 @@ async def _respond(
 ) -> None:
     # An explicit length spares the client chunked decoding and lets it reuse the connection.
     all_headers = [*headers, (b"content-length", b"%d" % len(body))]
+    if status == 503:
+        all_headers.append(_RETRY_AFTER)
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -50,21 +50,25 @@ FinalReply = ResultReply | ErrorReply | CancelledReply | InputRequiredReply
 
 
 class PendingCall:
-    """A call waiting for its reply; ``done`` is set once ``reply`` holds it."""
+    """A call waiting for its reply; ``done`` is set once ``reply`` holds it, or once the
+    wait was ended without one (``ended``: the front is shutting down)."""
 
-    __slots__ = ("done", "on_log", "on_progress", "on_request", "reply")
+    __slots__ = ("deadline_ms", "done", "ended", "on_log", "on_progress", "on_request", "reply")
 
     def __init__(
         self,
         on_progress: ProgressSink | None,
         on_log: LogSink | None = None,
         on_request: ClientRequestSink | None = None,
+        deadline_ms: int = 0,
     ) -> None:
         self.done = trio.Event()
         self.reply: FinalReply | None = None
+        self.ended = False
         self.on_progress = on_progress
         self.on_log = on_log
         self.on_request = on_request
+        self.deadline_ms = deadline_ms
 
 
 class ReplyRouter:
@@ -75,6 +79,8 @@ class ReplyRouter:
         self._ids = itertools.count(1)
         self.gaps = 0
         self.gap_seen = trio.Event()
+        self.closed = False
+        """Set by :meth:`end_waits`: no call waits here any more."""
 
     def next_call_id(self) -> int:
         return next(self._ids)
@@ -86,12 +92,14 @@ class ReplyRouter:
         on_progress: ProgressSink | None = None,
         on_log: LogSink | None = None,
         on_request: ClientRequestSink | None = None,
+        *,
+        deadline_ms: int = 0,
     ) -> Iterator[PendingCall]:
         """Register a waiter for ``call_id`` for the duration of the block (register before
         enqueueing, so a fast reply cannot arrive first); progress goes to ``on_progress``,
         log entries to ``on_log`` and requests for the client to ``on_request`` until the
-        reply arrives."""
-        pending = PendingCall(on_progress, on_log, on_request)
+        reply arrives. ``deadline_ms``: the call's own deadline (:meth:`end_waits`)."""
+        pending = PendingCall(on_progress, on_log, on_request, deadline_ms)
         self._pending[call_id] = pending
         try:
             yield pending
@@ -128,6 +136,20 @@ class ReplyRouter:
         self.gaps += 1
         log.warning("reply.gap", waiting=len(self._pending))
         self.gap_seen.set()
+
+    def end_waits(self) -> list[tuple[int, int]]:
+        """Stop every wait at once, without a reply (the front's grace period is over): each
+        waiting call's ``done`` is set with ``ended`` true, and :attr:`closed` tells
+        callers that no call should wait any more. Returns each ended call's id and
+        deadline (epoch ms), for telling the workers."""
+        self.closed = True
+        ended = []
+        for call_id, pending in self._pending.items():
+            if pending.reply is None and not pending.ended:
+                pending.ended = True
+                pending.done.set()
+                ended.append((call_id, pending.deadline_ms))
+        return ended
 
     def waiting_call_ids(self) -> list[int]:
         return list(self._pending)

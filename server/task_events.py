@@ -27,7 +27,14 @@ from typing import Final
 import structlog
 import trio
 
-from proto import BackendUnavailableError, Keyspace, RedisCommandError, TaskField, TaskStatus
+from proto import (
+    BackendUnavailableError,
+    Keyspace,
+    RedisCommandError,
+    ShuttingDownError,
+    TaskField,
+    TaskStatus,
+)
 from server.redis_client import RedisClient
 from server.redis_subscriber import RedisSubscriber
 
@@ -45,22 +52,34 @@ TaskEvent = tuple[str, TaskStatus]
 class TaskWaiter:
     """Wakes when an event names one task (or after a gap)."""
 
-    __slots__ = ("_woken",)
+    __slots__ = ("_ended", "_woken")
 
-    def __init__(self) -> None:
+    def __init__(self, *, ended: bool = False) -> None:
         self._woken = trio.Event()
+        self._ended = ended
 
     def wake(self) -> None:
+        self._woken.set()
+
+    def end(self) -> None:
+        """The front's grace period is over: the wait ends, with :class:`ShuttingDownError`."""
+        self._ended = True
         self._woken.set()
 
     async def wait(self, timeout_s: float) -> None:
         """Until an event for the task (or a gap) since the last wait, or ``timeout_s``.
 
+        Raises:
+            ShuttingDownError: the wait was ended (:meth:`end`).
+
         Cancellation: safe; nothing is lost (the next wait returns at once if woken).
         """
-        with trio.move_on_after(timeout_s):
-            await self._woken.wait()
-        self._woken = trio.Event()
+        if not self._ended:
+            with trio.move_on_after(timeout_s):
+                await self._woken.wait()
+            self._woken = trio.Event()
+        if self._ended:
+            raise ShuttingDownError
 
 
 class OwnedEvents:
@@ -101,12 +120,13 @@ class TaskEvents:
         self._waiters: dict[str, set[TaskWaiter]] = {}
         self._owned: set[OwnedEvents] = set()
         self.gaps = 0
+        self._ended = False
 
     @contextmanager
     def waiter(self, task_id: str) -> Iterator[TaskWaiter]:
         """Wake on events of ``task_id`` for the duration of the block; every event
         published after entering wakes it."""
-        waiter = TaskWaiter()
+        waiter = TaskWaiter(ended=self._ended)
         self._waiters.setdefault(task_id, set()).add(waiter)
         try:
             yield waiter
@@ -116,6 +136,18 @@ class TaskEvents:
                 waiters.discard(waiter)
                 if not waiters:
                     del self._waiters[task_id]
+
+    def end_waits(self) -> int:
+        """The front's grace period is over: every waiter's wait, now and from now on,
+        raises :class:`ShuttingDownError` (its client is answered). Returns how many
+        waiters were waiting."""
+        self._ended = True
+        ended = 0
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.end()
+                ended += 1
+        return ended
 
     @contextmanager
     def owned(self, owner: str) -> Iterator[OwnedEvents]:

@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N|MIN-MAX",
         help="worker processes: a fixed count, or a range the pool scales in (default 2)",
     )
+    up.add_argument(
+        "--fronts",
+        type=int,
+        help="number of HTTP front processes sharing the port (default 1; 1 with --stdio)",
+    )
     transport = up.add_mutually_exclusive_group()
     transport.add_argument("--http", help="HOST:PORT of the HTTP front (default 127.0.0.1:8000)")
     transport.add_argument(
@@ -223,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from supervisor.app_loader import AppLoadError, load_toolset  # noqa: PLC0415
-    from supervisor.config import load_config  # noqa: PLC0415
+    from supervisor.config import ConfigError, load_config  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
     from supervisor.metrics_dir import share_metrics_dir  # noqa: PLC0415
@@ -235,12 +240,18 @@ def _up(args: argparse.Namespace) -> int:
         "app": args.app,
         "redis_url": args.redis_url,
         "workers": args.workers,
+        "fronts": args.fronts,
         "data_dir": args.data_dir,
         "fleet": args.fleet,
         "log_level": args.log_level,
         "front": {"http": args.http},
     }
     config = load_config(flags=flags, config_path=args.config)
+    if args.stdio and config.fronts != 1:
+        raise ConfigError(
+            f"--stdio serves one client through one front; fronts = {config.fronts} "
+            "applies to HTTP only (drop --fronts / MCPFLEET_FRONTS, or serve over --http)"
+        )
     configure_logging(config.log_level, role="supervisor")
     new_data_dir = not Path(config.data_dir).exists()
     # Before the app is imported: it may import prometheus_client, whose mode is fixed then.

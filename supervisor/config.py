@@ -41,6 +41,7 @@ NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 MAX_WORKERS: Final = 512
 WorkerCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_WORKERS)]
+FrontCount = Annotated[int, msgspec.Meta(ge=1, le=64)]
 FleetName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 HUNG_AFTER_INTERVALS: Final = 4
@@ -184,6 +185,10 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Worker processes: a fixed count ``N``, or ``"MIN-MAX"`` for a pool the supervisor
     scales between the two (``[scaling]``); 1 <= MIN <= MAX <= 512. Stored as an int when
     fixed, else as ``"MIN-MAX"``; read it through :attr:`worker_range`."""
+
+    fronts: FrontCount = 1
+    """Number of HTTP front processes, all on ``front.http`` (each binds it with
+    ``SO_REUSEPORT``; ADR-0015). ``mcpfleet up --stdio`` has exactly one front."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Threshold of the JSON logs every process writes to stderr."""

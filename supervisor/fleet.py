@@ -1,7 +1,9 @@
-"""``mcpfleet up``: Redis (embedded or given), the front(s) and the worker pool, in order;
-then wait for SIGTERM/SIGINT and stop in reverse: fronts first (they stop accepting and
-finish in-flight requests), then workers (they finish their calls), then Redis. A second
-signal stops everything at once.
+"""``mcpfleet up``: Redis (embedded or given), the worker pool and the fronts (``fronts``
+HTTP fronts, all on one port: ADR-0015), in order; then wait for SIGTERM/SIGINT and stop in
+reverse: workers stop taking queued tasks, every front drains at once (readiness 503, no
+new connections, in-flight requests finish within the grace period: ``server/drain.py``),
+then workers (they finish their calls and running tasks), then Redis. A second signal stops
+everything at once.
 
 ``mcpfleet up --stdio``: the front is one stdio front handed the supervisor's stdin and
 stdout, and the fleet lives as long as that connection. When the front exits (the client
@@ -26,10 +28,17 @@ import trio
 from redis.exceptions import RedisError
 
 from proto import CALL_GROUP, BackendUnavailableError, Keyspace
-from server import RedisClient, RedisCommandError, open_redis, parse_redis_url
+from server import (
+    RedisClient,
+    RedisCommandError,
+    bind_address,
+    drain_budget_s,
+    open_redis,
+    parse_redis_url,
+)
 from supervisor.autoscaler import Autoscaler
 from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
-from supervisor.child_process import child_command
+from supervisor.child_process import ReadyReport, child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
 from supervisor.fleet_metrics import FleetMetrics, publish_worker_states
@@ -122,18 +131,21 @@ def _concrete_bind(bind: str) -> str:
     Raises:
         ConfigError: the address is malformed or cannot be bound (in use, not local…).
     """
-    host, _, port_text = bind.rpartition(":")
-    name = host.strip("[]")
-    if not host or not port_text.isdigit():
-        raise ConfigError(f"front.http must be HOST:PORT, got {bind!r}")
+    try:
+        name, port = bind_address(bind)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     family = socket.AF_INET6 if ":" in name else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        # Same option hypercorn uses, so a port in TIME_WAIT is not reported as busy.
+        # Same option the fronts use, so a port in TIME_WAIT is not reported as busy. Not
+        # SO_REUSEPORT: a port another process listens on, even with SO_REUSEPORT, must be
+        # refused here rather than silently shared with our fronts (ADR-0015).
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((name, int(port_text)))
+            sock.bind((name, port))
         except OSError as exc:
             raise ConfigError(f"cannot listen on {bind}: {exc.strerror or exc}") from None
+        host = bind.rpartition(":")[0]
         return f"{host}:{sock.getsockname()[1]}"
 
 
@@ -204,7 +216,7 @@ async def _supervise(
             stdio=stdio if is_stdio_front else None,
         )
 
-    fronts = [slot("front", 0)]
+    fronts = [slot("front", i) for i in range(1 if stdio is not None else config.fronts)]
     # Each worker gets its own drain budget plus a margin before SIGKILL.
     worker_budget_s = config.worker.drain_timeout_s + sup.stop_timeout_s
     bounds = config.worker_range
@@ -236,20 +248,10 @@ async def _supervise(
             workers=workers, metrics=metrics, supervisor_id=supervisor_id,
         )  # fmt: skip
         states: trio.CancelScope = await nursery.start(publish_worker_states, metrics, workers)
-        reports = [await nursery.start(front.run) for front in fronts]
-        if stdio is None:
-            binds = [bind for report in reports for bind in report.binds]
-            urls = [f"{b}{config.front.path}" for b in binds]
-            log.info("fleet.ready", urls=urls, workers=len(workers), fleet=config.fleet)
-            await _wait_for_signal(signals)
-            front_budget_s = config.front.graceful_timeout_s
-        else:
-            # The front holds its own copies; the connection must end when it exits.
-            stdio.close()
-            log.info("fleet.ready", transport="stdio", workers=len(workers), fleet=config.fleet)
-            await _wait_for_signal_or_exit(signals, fronts[0])
-            # Its end-of-input grace, then flushing its output, within the same budget.
-            front_budget_s = 2 * config.front.stdio_eof_grace_s
+        reports = await _start_all(nursery, fronts)
+        front_budget_s = await _run_until_stop(
+            config, signals, stdio, fronts, reports, workers=len(workers)
+        )
         log.info("fleet.stopping")
         status.stopping = True
         stopping.set()
@@ -258,8 +260,10 @@ async def _supervise(
         killer: trio.CancelScope = await nursery.start(
             _kill_on_second_signal, signals, fronts, workers
         )
-        # Fronts finish in-flight requests first, then workers finish the calls those
-        # requests wait on.
+        # Queued tasks stay queued for the next start; workers keep serving calls.
+        _stop_taking_tasks(workers)
+        # Fronts, all at once, finish in-flight requests first, then workers finish the
+        # calls those requests wait on.
         await _stop_all(fronts, front_budget_s + sup.stop_timeout_s)
         await workers.stop_all(worker_budget_s)
         killer.cancel()
@@ -269,6 +273,32 @@ async def _supervise(
         # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
     return _exit_code(fronts[0]) if stdio is not None else 0
+
+
+async def _run_until_stop(
+    config: FleetConfig,
+    signals: AsyncIterator[int],
+    stdio: ProtocolStreams | None,
+    fronts: list[ChildSlot],
+    reports: list[ReadyReport],
+    *,
+    workers: int,
+) -> float:
+    """Announce the fleet ready, then wait for a stop signal (or, on stdio, for the front
+    to exit); returns how long the fronts may take to drain."""
+    if stdio is None:
+        # Every front reports the same address: one URL for them all.
+        binds = dict.fromkeys(bind for report in reports for bind in report.binds)
+        urls = [f"{b}{config.front.path}" for b in binds]
+        log.info("fleet.ready", urls=urls, fronts=len(fronts), workers=workers, fleet=config.fleet)
+        await _wait_for_signal(signals)
+        return drain_budget_s(config.front)
+    # The front holds its own copies; the connection must end when it exits.
+    stdio.close()
+    log.info("fleet.ready", transport="stdio", workers=workers, fleet=config.fleet)
+    await _wait_for_signal_or_exit(signals, fronts[0])
+    # Its end-of-input grace, then flushing its output, within the same budget.
+    return 2 * config.front.stdio_eof_grace_s
 
 
 async def _watch_pool(
@@ -374,6 +404,31 @@ async def _sweep_orphans_every(
         while True:
             await trio.sleep(interval_s)
             await _sweep_orphans(redis, keys, tasks)
+
+
+async def _start_all(nursery: trio.Nursery, slots: list[ChildSlot]) -> list[ReadyReport]:
+    """Start the slots in ``nursery`` side by side; their ready reports once all are ready.
+
+    Raises:
+        ChildStartError: one never became ready (the fleet cannot start).
+    """
+    reports: dict[int, ReadyReport] = {}
+
+    async def start(position: int, slot: ChildSlot) -> None:
+        reports[position] = await nursery.start(slot.run)
+
+    async with trio.open_nursery() as starting:
+        for position, s in enumerate(slots):
+            starting.start_soon(start, position, s)
+    return [reports[position] for position in range(len(slots))]
+
+
+def _stop_taking_tasks(workers: WorkerPool) -> None:
+    """Ask every worker to stop taking tasks from the queue (SIGWINCH, ADR-0015): it
+    finishes those it runs and keeps serving calls until it is stopped itself."""
+    for s in workers.slots:
+        if s.child is not None:
+            s.child.signal(signal.SIGWINCH)
 
 
 async def _stop_all(slots: list[ChildSlot], timeout_s: float) -> None:

@@ -104,6 +104,7 @@ class TaskLane:
         self.runner = runner
         self._threads = threads
         self._drain_timeout_s = drain_timeout_s
+        self._taking = True
 
     def start(self) -> None:
         """Register this loop as the one :func:`run_task` hands tasks to, then start the
@@ -113,11 +114,21 @@ class TaskLane:
         self._threads.start()
         log.info("task_lane.started", slots=len(self._threads.names))
 
+    def stop_taking(self) -> None:
+        """Take no more tasks from the queue (the fleet is stopping: queued tasks wait for
+        its next start); running tasks go on. Each thread notices within rq's poll
+        interval (1 s), so a task it was already dequeuing may still start."""
+        if not self._taking:
+            return
+        self._taking = False
+        self._threads.request_stop()
+        log.info("task_lane.stopped_taking", inflight=self.runner.inflight)
+
     async def drain(self) -> None:
         """Stop dequeuing, let running tasks finish (up to the drain timeout), interrupt
         the rest, and wait (bounded) for the threads to end."""
         global _bridge  # noqa: PLW0603
-        self._threads.request_stop()
+        self.stop_taking()
         if self.runner.inflight:
             log.info("task_lane.draining", inflight=self.runner.inflight)
         stopped = await asyncio.to_thread(self._threads.join, self._drain_timeout_s)

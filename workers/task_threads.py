@@ -95,11 +95,27 @@ class TaskWorker(SimpleWorker):
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> Any:
         # Short blocking dequeues until a job or a stop; None ends rq's work loop cleanly.
-        while not self._stop_requested:
+        while not self._stopping():
             result = super().dequeue_job_and_maintain_ttl(self.poll_s, max_idle_time=self.poll_s)
-            if result is not None:
+            if result is None:
+                continue
+            if not self._stopping():
                 return result
+            self._put_back(*result)
         return None
+
+    def _stopping(self) -> bool:
+        # A method, not the attribute: another thread sets it while this one dequeues,
+        # which a type checker narrowing the attribute inside the loop cannot see.
+        return bool(self._stop_requested)
+
+    def _put_back(self, job: Any, queue: Queue) -> None:
+        """The stop came while ``job`` was being dequeued: back at the head of its queue,
+        as if never taken (a queued task waits for the fleet's next start, ADR-0015)."""
+        with self.connection.pipeline() as pipe:
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            queue.push_job_id(job.id, pipeline=pipe, at_front=True)
+            pipe.execute()
 
 
 class TaskThreads:

@@ -1,5 +1,6 @@
 """The worker process: connect to Redis, join the call stream's consumer group, serve calls
-until SIGTERM/SIGINT, drain, exit.
+until SIGTERM/SIGINT, drain, exit. SIGWINCH (the fleet is stopping) stops taking tasks from
+the queue before that: queued tasks wait for the fleet's next start.
 
 The worker runs an asyncio event loop (ADR-0002): async handlers run as tasks on it, so tool
 authors can use any asyncio library; sync handlers run in a bounded thread pool.
@@ -79,10 +80,7 @@ async def _serve(
     config: WorkerConfig,
     on_ready: Callable[[], None],
 ) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    hold_tasks, stop = _stop_events()
     keys = Keyspace(fleet)
     address = parse_redis_url(redis_url)
     redis = AsyncRedis(address, command_timeout_s=10.0)
@@ -152,7 +150,7 @@ async def _serve(
                     TaskThreads(redis_url, keys, worker_id, config.task_slots),
                     drain_timeout_s=config.drain_timeout_s,
                 )
-                draining = _start_task_lane(lane, consumer, stop)
+                draining = _start_task_lane(lane, consumer, hold_tasks, stop)
             log.info("worker.ready", tools=len(toolset.tools))
             on_ready()
             await consumer.run(stop)
@@ -190,17 +188,37 @@ def _heartbeat(
 
 
 def _start_task_lane(
-    lane: TaskLane, consumer: CallConsumer, stop: asyncio.Event
+    lane: TaskLane, consumer: CallConsumer, hold_tasks: asyncio.Event, stop: asyncio.Event
 ) -> asyncio.Task[None]:
-    """Start taking tasks, with the broadcasts about them; returns the task that drains
-    the lane once ``stop`` is set (alongside the calls, within the same drain timeout)."""
+    """Start taking tasks, with the broadcasts about them; returns the task that stops
+    taking them once ``hold_tasks`` is set and drains the lane once ``stop`` is
+    (alongside the calls, within the same drain timeout)."""
     consumer.on_task_cancel = lane.runner.on_cancel
     consumer.on_task_answered = lane.runner.on_answered
     lane.start()
-    return asyncio.create_task(_drain_on(stop, lane))
+    return asyncio.create_task(_drain_on(hold_tasks, stop, lane))
 
 
-async def _drain_on(stop: asyncio.Event, lane: TaskLane) -> None:
+def _stop_events() -> tuple[asyncio.Event, asyncio.Event]:
+    """Events the stop signals set: ``hold_tasks`` when the fleet begins to stop (SIGWINCH
+    from the supervisor, ADR-0015) or this worker does: no more tasks are taken from the
+    queue, calls are still served; ``stop`` on SIGTERM/SIGINT: drain and exit."""
+    hold_tasks, stop = asyncio.Event(), asyncio.Event()
+
+    def stop_all() -> None:
+        hold_tasks.set()
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_all)
+    loop.add_signal_handler(signal.SIGWINCH, hold_tasks.set)
+    return hold_tasks, stop
+
+
+async def _drain_on(hold: asyncio.Event, stop: asyncio.Event, lane: TaskLane) -> None:
+    await hold.wait()
+    lane.stop_taking()
     await stop.wait()
     await lane.drain()
 

@@ -51,8 +51,9 @@ VERSIONS: Final = ("2025-11-25", "2026-07-28")
 URL_ENV: Final = "CONFORMANCE_URL"  # not MCPFLEET_*: the fleet refuses unknown keys there
 
 _READY_TIMEOUT_S: Final = 60.0
-# The fleet's own worst case after SIGTERM is front.graceful_timeout_s (10) +
-# worker.drain_timeout_s (30) + supervisor.stop_timeout_s (5); idle, it takes about a second.
+# The fleet's own worst case after SIGTERM is the fronts' drain (front.graceful_timeout_s
+# 10 + 1) and the workers' (worker.drain_timeout_s 30), each plus supervisor.stop_timeout_s
+# (5); idle, it takes about a second.
 _STOP_TIMEOUT_S: Final = 60.0
 _MAX_LOG_ERRORS_SHOWN: Final = 10
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from proto import Keyspace, TaskField, TaskStatus
+from proto import Keyspace, ShuttingDownError, TaskField, TaskStatus
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.task_events import TaskEvents
@@ -72,6 +72,29 @@ async def test_a_waiter_wakes_on_its_own_tasks_event_only(
             assert idle.cancelled_caught
         # No owner stream open: no owner was read.
         assert hget_calls(private_redis) == 0
+
+
+async def test_ending_the_waits_answers_every_waiter_now_and_later_shutting_down(
+    redis_server: RedisServer, nursery: trio.Nursery
+) -> None:
+    async with running_events(redis_server, nursery) as (events, _client, _keys):
+        raised: list[str] = []
+
+        async def wait_for(task_id: str) -> None:
+            with events.waiter(task_id) as waiter:
+                try:
+                    await waiter.wait(60)
+                except ShuttingDownError as exc:
+                    raised.append(str(exc))
+
+        with trio.fail_after(5):  # not the 60 s waits
+            async with trio.open_nursery() as waiting:
+                waiting.start_soon(wait_for, "a")
+                waiting.start_soon(wait_for, "b")
+                await trio.testing.wait_all_tasks_blocked()
+                assert events.end_waits() == 2
+            await wait_for("c")  # a wait that starts after the end ends at once
+        assert raised == ["The server is shutting down"] * 3
 
 
 async def test_an_owner_stream_takes_its_owners_tasks_events(

@@ -71,3 +71,28 @@ def test_a_second_worker_with_a_live_name_ends_at_once_and_says_so(
     finally:
         first.request_stop()
         assert first.join(5.0)
+
+
+def test_a_job_arriving_after_the_stop_stays_queued_first_in_line(
+    redis_server: RedisServer,
+) -> None:
+    """The fleet is stopping: a dequeue still blocked when the stop came may take a job;
+    it goes back to the head of the queue unrun (ADR-0015)."""
+    client = redis_server.client()
+    keys = Keyspace("t" + uuid.uuid4().hex[:10])
+    threads = TaskThreads(redis_server.url, keys, "w-" + uuid.uuid4().hex[:8], 1)
+    threads.start()
+    queue = Queue(keys.task_queue(), connection=client, serializer=TaskJobSerializer)
+    ran = f"ran-{uuid.uuid4().hex}"
+    try:
+        wait_until(
+            lambda: _registered(client, threads.names[0]), deadline_s=10, what="rq worker up"
+        )
+        threads.request_stop()  # the thread is inside a blocking dequeue now
+        first = queue.enqueue_call("tests.fixtures.tasks.note_run", args=[ran], result_ttl=0)
+        second = queue.enqueue_call("tests.fixtures.tasks.note_run", args=[ran], result_ttl=0)
+    finally:
+        assert threads.join(5.0)
+    assert client.llen(ran) == 0
+    assert queue.job_ids == [first.id, second.id]  # in their order, none taken
+    assert client.llen(queue.intermediate_queue_key) == 0

@@ -50,12 +50,15 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.redis_url is None
     assert config.fleet == "default"
     assert config.workers == 2
+    assert config.fronts == 1
     assert config.log_level == "info"
     assert config.front.http == "127.0.0.1:8000"
     assert config.front.max_body_bytes == 4 * 1024 * 1024
     assert config.front.max_batch_requests == 64
     assert config.front.list_page_size == 100
     assert config.front.allowed_origins == ()
+    assert config.front.accept_grace_s == 0.0
+    assert config.front.graceful_timeout_s == 10.0
     assert config.worker.default_timeout_s == 60.0
     assert config.supervisor.restart_backoff_max_s == 10.0
 
@@ -208,6 +211,7 @@ def test_missing_config_file_named_by_environment(tmp_path: Path) -> None:
         ),
         pytest.param({"MCPFLEET_WORKERS": "abc"}, ["MCPFLEET_WORKERS", "workers"], id="not-int"),
         pytest.param({"MCPFLEET_WORKERS": "0"}, ["MCPFLEET_WORKERS", "workers"], id="too-few"),
+        pytest.param({"MCPFLEET_FRONTS": "65"}, ["MCPFLEET_FRONTS", "fronts"], id="many-fronts"),
         pytest.param(
             {"MCPFLEET_FRONT__MAX_BODY_BYTES": "-1"},
             ["MCPFLEET_FRONT__MAX_BODY_BYTES", "max_body_bytes"],
@@ -239,6 +243,9 @@ def test_env_errors_name_the_variable_and_key(
     [
         ({"workers": 0}, "workers"),
         ({"workers": 513}, "workers"),
+        ({"fronts": 0}, "fronts"),
+        ({"fronts": 65}, "fronts"),
+        ({"front": {"accept_grace_s": -1.0}}, "accept_grace_s"),
         ({"front": {"max_body_bytes": 0}}, "max_body_bytes"),
         ({"front": {"max_batch_requests": 0}}, "max_batch_requests"),
         ({"front": {"list_page_size": 0}}, "list_page_size"),
