@@ -61,9 +61,16 @@ def cancel_stream_length(fleet: RunningFleet) -> int:
 
 
 async def call_then_cancel(
-    client: Client, fleet: RunningFleet, tool: str, arguments: dict[str, Any]
+    client: Client,
+    fleet: RunningFleet,
+    tool: str,
+    arguments: dict[str, Any],
+    *,
+    started: int | None = None,
 ) -> list[object]:
-    """Start a call, cancel it once a worker holds it; returns what the caller received."""
+    """Start a call, cancel it once a worker holds it (and, with ``started``, once the
+    tool logged its ``started + 1``-th ``test_tool.started``: a sync handler cancelled
+    before its thread runs never runs at all); returns what the caller received."""
     received: list[object] = []
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
@@ -73,6 +80,8 @@ async def call_then_cancel(
 
             nursery.start_soon(call)
             await fleet.wait_for_calls_taken(1)
+            if started is not None:
+                await fleet.wait_for_async("test_tool.started", count=started + 1, tool=tool)
             scope.cancel()
     return received
 
@@ -125,8 +134,9 @@ async def test_check_cancelled_stops_a_sync_handler(
     fleet = one_slot_fleet
     tool = "step_until_cancelled"
     stopped = len(fleet.find("test_tool.stopped", tool=tool))
+    started = len(fleet.find("test_tool.started", tool=tool))
     async with Client(fleet.url, mode=mode, read_timeout_seconds=30) as client:  # type: ignore[arg-type]
-        received = await call_then_cancel(client, fleet, tool, {"seconds": 60})
+        received = await call_then_cancel(client, fleet, tool, {"seconds": 60}, started=started)
         # check_cancelled() raised in the handler's thread, and the call's slot came back:
         # the entry was settled, and the one slot serves the next call. (Whether the runner
         # logs call.overrun_finished depends on whether the thread ended before or after the
