@@ -19,7 +19,7 @@ from mcp_types import TextContent
 
 from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, start_fleet
 from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.waiting import wait_until, wait_until_async
+from tests.fixtures.waiting import wait_until, wait_until_async, wait_until_true_async
 
 UP_WAIT_S = 0.5
 INTERVAL_S = 0.25
@@ -153,10 +153,19 @@ async def test_a_backlog_grows_the_pool_to_max_and_idling_shrinks_it_to_min(
     )
     assert len(fleet.find("worker.retiring", reason="stopped")) == 2
 
-    table = await trio.to_thread.run_sync(_status, fleet)
+    # The status document is rewritten every second: wait for one written after the drain.
+    shown: list[subprocess.CompletedProcess[str]] = []
+
+    async def one_worker_shown() -> bool:
+        shown[:] = [await trio.to_thread.run_sync(_status, fleet)]
+        rows = [line.split() for line in shown[0].stdout.splitlines()]
+        return sum(1 for row in rows if row[1:2] == ["worker"]) == 1
+
+    await wait_until_true_async(
+        one_worker_shown, deadline_s=10, what="a status document showing one worker"
+    )
+    table = shown[0]
     assert table.returncode == 0, table.stderr
-    rows = [line.split() for line in table.stdout.splitlines()]
-    assert sum(1 for row in rows if row[1:2] == ["worker"]) == 1
     assert "1 workers (scaling 1-3)" in table.stdout
     events_shown = [line for line in table.stdout.splitlines() if " -> " in line]
     assert [line.split()[1:4] for line in events_shown] == [

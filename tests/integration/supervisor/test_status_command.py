@@ -15,7 +15,7 @@ from mcp import Client
 from supervisor.config import FleetConfig
 from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env
 from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.waiting import wait_until_async
+from tests.fixtures.waiting import wait_until, wait_until_async
 
 
 def _status(*args: str) -> subprocess.CompletedProcess[str]:
@@ -37,8 +37,23 @@ def _json(fleet: RunningFleet) -> dict[str, object]:
     return parsed
 
 
+def _settled(fleet: RunningFleet) -> subprocess.CompletedProcess[str]:
+    """``mcpfleet status`` once the document shows every process ready: the supervisor
+    writes it every second, so the first one may predate the front's ready report."""
+    last: list[subprocess.CompletedProcess[str]] = []
+
+    def all_ready() -> bool:
+        last[:] = [_of(fleet)]
+        rows = [line.split() for line in last[0].stdout.splitlines()]
+        states = [row[3] for row in rows if row[1:2] in (["front"], ["worker"])]
+        return bool(states) and all(state == "ready" for state in states)
+
+    wait_until(all_ready, deadline_s=15, what="every process ready in the status document")
+    return last[0]
+
+
 def test_the_table_lists_every_process_of_a_running_fleet(shared_fleet: RunningFleet) -> None:
-    result = _of(shared_fleet)
+    result = _settled(shared_fleet)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"fleet '{shared_fleet.fleet}': 1 supervisor running"
