@@ -25,7 +25,6 @@ from pathlib import Path
 import msgspec
 import structlog
 import trio
-from redis.exceptions import RedisError
 
 from proto import CALL_GROUP, BackendUnavailableError, Keyspace
 from server import (
@@ -375,9 +374,10 @@ async def _settle_worker(
         log.error("worker.settle_failed", worker_id=worker_id, error=str(exc))
     try:
         await tasks.worker_exited(worker_id)
-    except RedisError as exc:
+    except Exception as exc:
         # Its tasks stay started; the orphan sweep settles them once its heartbeat is gone.
-        log.error("worker.tasks_settle_failed", worker_id=worker_id, error=str(exc))
+        # Anything at all: settling must never take the supervisor down.
+        log.exception("worker.tasks_settle_failed", worker_id=worker_id, error=str(exc))
 
 
 async def _sweep_orphans(redis: RedisClient, keys: Keyspace, tasks: TaskSettler) -> None:
@@ -387,8 +387,10 @@ async def _sweep_orphans(redis: RedisClient, keys: Keyspace, tasks: TaskSettler)
         log.warning("fleet.orphan_sweep_failed", error=str(exc))
     try:
         await tasks.sweep()
-    except RedisError as exc:
-        log.warning("fleet.task_sweep_failed", error=str(exc))
+    except Exception as exc:
+        # Anything at all (a record no decoder expected): the next sweep tries again, and
+        # a supervisor that died here could not even start again.
+        log.exception("fleet.task_sweep_failed", error=str(exc))
 
 
 async def _sweep_orphans_every(
