@@ -151,7 +151,7 @@ class _LostTasks:
         of rq's started registry for good and fail the task, saying why."""
         log.error("task.settle_failed", task_id=task_id, error=repr(error), exc_info=error)
         entries = cast(list[bytes], self._connection.zrange(self.registry.key, 0, -1))
-        mine = [e for e in entries if StartedJobRegistry.parse_job_id(e) == task_id]
+        mine = [e for e in entries if StartedJobRegistry.parse_job_id(e.decode()) == task_id]
         if mine:
             self._connection.zrem(self.registry.key, *mine)
         self._connection.delete(Job.key_for(task_id))
