@@ -180,7 +180,8 @@ async def _supervise(
 
     metrics = FleetMetrics()
     tasks = TaskSettler(config.redis_url or "", keys, on_ended=metrics.task_ended)
-    # Once stopping, no worker would take a redelivered call: its caller hears at once.
+    # Set once the workers themselves stop: no worker would take a redelivered call then,
+    # so its caller hears at once. Until then (fronts draining) workers still serve calls.
     stopping = trio.Event()
 
     def slot(role: str, index: int) -> ChildSlot:
@@ -253,7 +254,6 @@ async def _supervise(
         )
         log.info("fleet.stopping")
         status.stopping = True
-        stopping.set()
         for watcher in watchers:
             watcher.cancel()
         killer: trio.CancelScope = await nursery.start(
@@ -264,6 +264,9 @@ async def _supervise(
         # Fronts, all at once, finish in-flight requests first, then workers finish the
         # calls those requests wait on.
         await _stop_all(fronts, front_budget_s + sup.stop_timeout_s)
+        stopping.set()
+        # Retiring workers (scaled down, recycled) included: a second signal ends them
+        # too until every worker is down.
         await workers.stop_all(worker_budget_s)
         killer.cancel()
         sweeper.cancel()
