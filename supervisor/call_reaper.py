@@ -6,7 +6,8 @@ tool declared idempotent with runs left (``CallMessage.max_runs``) and time left
 deadline goes back on the stream as its next run, for another worker (ADR-0014); the front
 waiting for it is none the wiser, since the reply still names its call id. Any other caller
 gets a clear "worker lost" error. Then every entry is acknowledged and deleted and the
-consumer removed.
+consumer removed. Entries are claimed under one consumer, ``supervisor-reaper``, while they
+are settled; the orphan sweep never deletes it.
 """
 
 from __future__ import annotations
@@ -33,12 +34,16 @@ from proto import (
 )
 from server import RedisClient, RedisReply
 
-__all__ = ["next_run", "reap_worker_calls", "settle_orphaned_consumers"]
+__all__ = ["REAPER_STALE_AFTER_S", "next_run", "reap_worker_calls", "settle_orphaned_consumers"]
 
 log = structlog.get_logger()
 
 _REAPER_CONSUMER: Final = "supervisor-reaper"
 _BATCH: Final = 500
+
+REAPER_STALE_AFTER_S: Final = 60.0
+"""How long the reaper consumer may hold a call before the sweep settles it: a reap takes
+milliseconds, so only a supervisor that died mid-reap leaves one that old."""
 
 
 async def reap_worker_calls(
@@ -56,22 +61,68 @@ async def reap_worker_calls(
     Raises:
         BackendUnavailableError: Redis is unreachable (the entries stay pending).
     """
-    stream = keys.call_stream()
-    settled = redelivered = 0
+    await _load_scripts(redis)
+    settled, redelivered = await _settle_pending(redis, keys, worker_id, redeliver=redeliver)
+    await redis.execute_many(
+        [
+            ("XGROUP", "DELCONSUMER", keys.call_stream(), CALL_GROUP, worker_id),
+            # It is gone: readiness must not count it until its heartbeat would expire.
+            ("ZREM", keys.live_workers(), worker_id),
+            ("DEL", keys.worker_heartbeat(worker_id)),
+        ]
+    )
+    if settled:
+        log.warning(
+            "worker.calls_settled",
+            worker_id=worker_id,
+            calls=settled,
+            redelivered=redelivered,
+        )
+    return settled
+
+
+async def _load_scripts(redis: RedisClient) -> None:
     # Rare path: load each time (Redis may have restarted and forgotten them).
     await redis.execute_many(
         [("SCRIPT", "LOAD", PUBLISH_OR_KEEP.source), ("SCRIPT", "LOAD", REDELIVER_CALL.source)]
     )
+
+
+async def _settle_pending(
+    redis: RedisClient,
+    keys: Keyspace,
+    consumer: str,
+    *,
+    redeliver: bool,
+    min_idle_ms: int = 0,
+) -> tuple[int, int]:
+    """Claim ``consumer``'s pending calls (those idle ``min_idle_ms`` or more) for the
+    reaper and settle each; returns how many were settled and how many redelivered.
+
+    With ``min_idle_ms``, only what the claim won is settled, one batch: a reap running
+    right now holds its entries freshly claimed (idle near 0), so they are left to it.
+    """
+    stream = keys.call_stream()
+    settled = redelivered = 0
+    idle: list[str | int] = ["IDLE", min_idle_ms] if min_idle_ms else []
     while True:
-        pending = await redis.execute("XPENDING", stream, CALL_GROUP, "-", "+", _BATCH, worker_id)
+        pending = await redis.execute(
+            "XPENDING", stream, CALL_GROUP, *idle, "-", "+", _BATCH, consumer
+        )
         ids = [e[0] for e in _lists(pending) if isinstance(e[0], bytes)]
         if not ids:
             break
-        claimed = await redis.execute("XCLAIM", stream, CALL_GROUP, _REAPER_CONSUMER, 0, *ids)
+        claimed = _lists(
+            await redis.execute("XCLAIM", stream, CALL_GROUP, _REAPER_CONSUMER, min_idle_ms, *ids)
+        )
+        if min_idle_ms:
+            ids = [e[0] for e in claimed if isinstance(e[0], bytes)]
+            if not ids:
+                break
         now_ms = int(time.time() * 1000)
         commands: list[list[bytes | str | int]] = []
         runs: dict[int, CallMessage] = {}  # command index → the run it appends
-        for entry in _lists(claimed):
+        for entry in claimed:
             call = _call_of(entry)
             if call is None:
                 continue  # deleted meanwhile, or garbage: nobody to answer
@@ -87,24 +138,11 @@ async def reap_worker_calls(
         for index, call in runs.items():
             if isinstance(replies[index], bytes):  # nil: another supervisor settled it first
                 redelivered += 1
-                _log_redelivered(call, worker_id, now_ms)
+                _log_redelivered(call, consumer, now_ms)
         settled += len(ids)
-    await redis.execute_many(
-        [
-            ("XGROUP", "DELCONSUMER", stream, CALL_GROUP, worker_id),
-            # It is gone: readiness must not count it until its heartbeat would expire.
-            ("ZREM", keys.live_workers(), worker_id),
-            ("DEL", keys.worker_heartbeat(worker_id)),
-        ]
-    )
-    if settled:
-        log.warning(
-            "worker.calls_settled",
-            worker_id=worker_id,
-            calls=settled,
-            redelivered=redelivered,
-        )
-    return settled
+        if min_idle_ms:
+            break
+    return settled, redelivered
 
 
 def next_run(call: CallMessage, now_ms: int) -> CallMessage | None:
@@ -165,8 +203,14 @@ def _log_redelivered(call: CallMessage, worker_id: str, now_ms: int) -> None:
     )
 
 
-async def settle_orphaned_consumers(redis: RedisClient, keys: Keyspace) -> int:
+async def settle_orphaned_consumers(
+    redis: RedisClient, keys: Keyspace, *, reaper_stale_after_s: float = REAPER_STALE_AFTER_S
+) -> int:
     """Settle the calls of every consumer whose worker has no live heartbeat.
+
+    The supervisors' own reaper consumer is never one of them (it has no heartbeat): only
+    calls it has held for ``reaper_stale_after_s`` or longer, left by a supervisor that
+    died mid-reap, are settled, and it is not deleted.
 
     Covers workers that died with their supervisor (SIGKILL, a lost host): their ids are
     never reused, so only this sweep finds what they held. Safe with several supervisors on
@@ -179,8 +223,31 @@ async def settle_orphaned_consumers(redis: RedisClient, keys: Keyspace) -> int:
     names = [_field(entry, b"name") for entry in _lists(reply)]
     settled = 0
     for name in filter(None, names):
-        if await redis.execute("EXISTS", keys.worker_heartbeat(name)) == 0:
+        if name == _REAPER_CONSUMER:
+            # Never an orphan: deleting it could drop entries a reap claimed a moment ago
+            # and has not settled yet. Only what it held for long (a supervisor that died
+            # mid-reap) is settled, and the consumer stays.
+            settled += await _settle_stale_reaper_entries(redis, keys, reaper_stale_after_s)
+        elif await redis.execute("EXISTS", keys.worker_heartbeat(name)) == 0:
             settled += await reap_worker_calls(redis, keys, name)
+    return settled
+
+
+async def _settle_stale_reaper_entries(
+    redis: RedisClient, keys: Keyspace, stale_after_s: float
+) -> int:
+    await _load_scripts(redis)
+    min_idle_ms = max(1, int(stale_after_s * 1000))
+    settled, redelivered = await _settle_pending(
+        redis, keys, _REAPER_CONSUMER, redeliver=True, min_idle_ms=min_idle_ms
+    )
+    if settled:
+        log.warning(
+            "reaper.stale_calls_settled",
+            consumer=_REAPER_CONSUMER,
+            calls=settled,
+            redelivered=redelivered,
+        )
     return settled
 
 

@@ -133,6 +133,10 @@ async def spawn_child(
         env: the environment (default: this process's).
         stdin_fd: the child's stdin (default ``/dev/null``).
         stdout_fd: the child's stdout (default: this process's stderr).
+
+    Raises:
+        OSError: no pipe or no process (out of memory, processes or descriptors; no such
+            executable). Nothing is left open.
     """
     read_fd, write_fd = os.pipe()
     os.set_inheritable(write_fd, True)
@@ -148,6 +152,9 @@ async def spawn_child(
             preexec_fn=_die_with_parent,  # noqa: PLW1509  # only async-signal-safe prctl
             env=env,
         )
+    except BaseException:
+        os.close(read_fd)
+        raise
     finally:
         os.close(write_fd)
     await trio.lowlevel.checkpoint()

@@ -164,11 +164,21 @@ class ChildSlot:
             stdio = self._stdio
             self.state = SlotState.STARTING
             self._requested = None
-            child = await spawn_child(
-                self._make_argv(child_id),
-                stdin_fd=None if stdio is None else stdio.stdin_fd,
-                stdout_fd=None if stdio is None else stdio.stdout_fd,
-            )
+            try:
+                child = await spawn_child(
+                    self._make_argv(child_id),
+                    stdin_fd=None if stdio is None else stdio.stdin_fd,
+                    stdout_fd=None if stdio is None else stdio.stdout_fd,
+                )
+            except OSError as exc:
+                # No fork (ENOMEM, EAGAIN), no descriptors (EMFILE), no executable: never
+                # let it escape into the fleet's nursery and take every child down.
+                if not started:
+                    raise ChildStartError(
+                        f"{self.role} {child_id} could not be spawned: {exc}"
+                    ) from exc
+                await self._spawn_failed(child_id, exc)
+                continue
             self.child, self.child_id = child, child_id
             self.started_at = time.time()
             if self._is_stopping():  # stop() ran while we were spawning
@@ -210,6 +220,25 @@ class ChildSlot:
                 )
             self.state = SlotState.BACKOFF
             await self._backoff(ended, trio.current_time() - born)
+        # Stopped between children (in a backoff): nothing left to end.
+        self.state = SlotState.STOPPED
+        self.exited.set()
+
+    async def _spawn_failed(self, child_id: str, error: OSError) -> None:
+        """A restart that could not even spawn: a quick death, backed off like one."""
+        self.state = SlotState.BACKOFF
+        delay = self._policy.delay_after_exit(0.0)
+        self.restarts += 1
+        log.error(
+            "child.spawn_failed",
+            child_id=child_id,
+            error=str(error),
+            consecutive_deaths=self._policy.consecutive_failures,
+            restart_in_s=round(delay, 3),
+        )
+        with self._backoff_scope:
+            await trio.sleep(delay)
+        self._backoff_scope = trio.CancelScope()
 
     def _is_stopping(self) -> bool:
         # A method, not the attribute: stop() flips it while run() is suspended, which a

@@ -25,7 +25,6 @@ from pathlib import Path
 import msgspec
 import structlog
 import trio
-from redis.exceptions import RedisError
 
 from proto import CALL_GROUP, BackendUnavailableError, Keyspace
 from server import (
@@ -181,7 +180,8 @@ async def _supervise(
 
     metrics = FleetMetrics()
     tasks = TaskSettler(config.redis_url or "", keys, on_ended=metrics.task_ended)
-    # Once stopping, no worker would take a redelivered call: its caller hears at once.
+    # Set once the workers themselves stop: no worker would take a redelivered call then,
+    # so its caller hears at once. Until then (fronts draining) workers still serve calls.
     stopping = trio.Event()
 
     def slot(role: str, index: int) -> ChildSlot:
@@ -254,7 +254,6 @@ async def _supervise(
         )
         log.info("fleet.stopping")
         status.stopping = True
-        stopping.set()
         for watcher in watchers:
             watcher.cancel()
         killer: trio.CancelScope = await nursery.start(
@@ -265,6 +264,9 @@ async def _supervise(
         # Fronts, all at once, finish in-flight requests first, then workers finish the
         # calls those requests wait on.
         await _stop_all(fronts, front_budget_s + sup.stop_timeout_s)
+        stopping.set()
+        # Retiring workers (scaled down, recycled) included: a second signal ends them
+        # too until every worker is down.
         await workers.stop_all(worker_budget_s)
         killer.cancel()
         sweeper.cancel()
@@ -375,9 +377,10 @@ async def _settle_worker(
         log.error("worker.settle_failed", worker_id=worker_id, error=str(exc))
     try:
         await tasks.worker_exited(worker_id)
-    except RedisError as exc:
+    except Exception as exc:
         # Its tasks stay started; the orphan sweep settles them once its heartbeat is gone.
-        log.error("worker.tasks_settle_failed", worker_id=worker_id, error=str(exc))
+        # Anything at all: settling must never take the supervisor down.
+        log.exception("worker.tasks_settle_failed", worker_id=worker_id, error=str(exc))
 
 
 async def _sweep_orphans(redis: RedisClient, keys: Keyspace, tasks: TaskSettler) -> None:
@@ -387,8 +390,10 @@ async def _sweep_orphans(redis: RedisClient, keys: Keyspace, tasks: TaskSettler)
         log.warning("fleet.orphan_sweep_failed", error=str(exc))
     try:
         await tasks.sweep()
-    except RedisError as exc:
-        log.warning("fleet.task_sweep_failed", error=str(exc))
+    except Exception as exc:
+        # Anything at all (a record no decoder expected): the next sweep tries again, and
+        # a supervisor that died here could not even start again.
+        log.exception("fleet.task_sweep_failed", error=str(exc))
 
 
 async def _sweep_orphans_every(

@@ -7,7 +7,8 @@ A task's record names the rq worker running it (``TaskField.WORKER``:
 that died with its supervisor), every job in rq's ``StartedJobRegistry`` whose record names
 one of its task threads is taken out of the registry. It is requeued while its tool is
 retryable (idempotent) and runs are left; otherwise the task ends ``failed`` with a "worker
-lost" error.
+lost" error. A run that cannot be settled (its record or rq job no longer decodes) is
+logged (``task.settle_failed``), taken out of the registry and failed; the others settle.
 
 rq speaks redis-py, so this runs in a thread (rare path) on a connection of its own.
 """
@@ -64,16 +65,24 @@ def settle_lost_tasks(
     ``on_ended`` hears of each task failed here (``mcpfleet_tasks_total``).
 
     Raises:
-        redis.RedisError: Redis failed (what is left stays started; the next sweep retries).
+        redis.ConnectionError: Redis is unreachable (what is left stays started; the next
+            sweep retries). Any other failure is one task's: it is failed, the rest settle.
     """
     lost = _LostTasks(connection, keys, on_ended)
     settled = 0
     for task_id in lost.registry.get_job_ids(cleanup=False):
-        fields = cast(dict[bytes, bytes], connection.hgetall(keys.task(task_id)))
-        runner = fields.get(TaskField.WORKER.value.encode(), b"").decode()
-        if not runner or not is_lost(worker_of_task_thread(runner)):
-            continue
-        lost.settle(task_id, fields)
+        try:
+            fields = cast(dict[bytes, bytes], connection.hgetall(keys.task(task_id)))
+            runner = fields.get(TaskField.WORKER.value.encode(), b"").decode()
+            if not runner or not is_lost(worker_of_task_thread(runner)):
+                continue
+            lost.settle(task_id, fields)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # Redis itself is gone: every other task would fail the same way
+        except Exception as exc:  # noqa: BLE001  # logged with its traceback by give_up
+            # One unreadable record (a spec or rq job that no longer decodes) must not
+            # keep the others started, nor take the supervisor down.
+            lost.give_up(task_id, exc)
         settled += 1
     if settled:
         log.warning("tasks.settled_after_worker_loss", tasks=settled)
@@ -136,6 +145,34 @@ class _LostTasks:
         if job is not None:
             job.delete()
         log.warning("task.failed_after_worker_loss", task_id=task_id, runs=record.attempts)
+
+    def give_up(self, task_id: str, error: Exception) -> None:
+        """A run that could not be settled (its record or job does not decode): take it out
+        of rq's started registry for good and fail the task, saying why."""
+        log.error("task.settle_failed", task_id=task_id, error=repr(error), exc_info=error)
+        entries = cast(list[bytes], self._connection.zrange(self.registry.key, 0, -1))
+        mine = [e for e in entries if StartedJobRegistry.parse_job_id(e.decode()) == task_id]
+        if mine:
+            self._connection.zrem(self.registry.key, *mine)
+        self._connection.delete(Job.key_for(task_id))
+        error_object = ErrorObject(
+            ErrorCode.INTERNAL_ERROR,
+            "The worker running this task was lost, and the task's stored state could not "
+            "be read to retry it",
+            {"reason": "worker_lost", "detail": "unreadable_task"},
+        )
+        try:
+            failed = self._transition(
+                task_id,
+                TaskStatus.FAILED,
+                f"Worker lost, and the task could not be settled: {error}",
+                outcome=_encoder.encode({"error": error_object}),
+            )
+        except redis.ResponseError as exc:  # not even a task's hash: nobody to tell
+            log.error("task.settle_failed", task_id=task_id, error=str(exc))
+            return
+        if failed:
+            self._on_ended(TaskStatus.FAILED)
 
     def _transition(
         self, task_id: str, status: TaskStatus, message: str, *, outcome: bytes = b""

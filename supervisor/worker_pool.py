@@ -51,6 +51,7 @@ class WorkerPool:
         self._nursery: trio.Nursery | None = None
         self.slots: list[ChildSlot] = []
         self.retiring: list[ChildSlot] = []
+        self._retired: dict[ChildSlot, trio.Event] = {}  # set once its retire is done
 
     async def start(self, nursery: trio.Nursery) -> None:
         """Start ``minimum`` workers in ``nursery`` and wait until each reported ready.
@@ -138,6 +139,7 @@ class WorkerPool:
         is out of :attr:`slots`."""
         self.slots.remove(slot)
         self.retiring.append(slot)
+        self._retired[slot] = done = trio.Event()
         task_status.started(True)
         log.info("worker.retiring", child_id=slot.child_id, reason=reason.value)
         try:
@@ -147,12 +149,18 @@ class WorkerPool:
                 await slot.stop(self._drain_budget_s, reason)
         finally:
             self.retiring.remove(slot)
+            del self._retired[slot]
+            done.set()
 
     async def stop_all(self, timeout_s: float) -> None:
-        """Stop every worker at once (fleet shutdown), each within ``timeout_s``."""
+        """Stop every worker at once (fleet shutdown), each within ``timeout_s``; returns
+        once every one is down, retiring ones included (they already had their SIGTERM,
+        with the same budget), so the fleet's second-signal path covers them all along."""
         async with trio.open_nursery() as nursery:
             for slot in self.slots:
                 nursery.start_soon(slot.stop, timeout_s)
+            for done in list(self._retired.values()):
+                nursery.start_soon(done.wait)
 
     def kill_all(self) -> None:
         """Second-signal path: SIGKILL every worker."""

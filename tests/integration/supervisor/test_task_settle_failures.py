@@ -1,0 +1,94 @@
+"""One unreadable task record must not keep a lost worker's other tasks started, nor take the
+supervisor down (and with it every later ``mcpfleet up``, which sweeps at start). Records and
+rq jobs are written into a real Redis as a worker that then died would have left them."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import redis
+import trio
+from rq.executions import Execution
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+
+from proto import Keyspace, TaskField, TaskJobSerializer, TaskStatus
+from supervisor.task_reaper import TaskSettler
+from tests.fixtures.fleet import start_fleet
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.tasks import create_task, read_task
+
+
+def started_by_dead_worker(
+    client: redis.Redis, fleet: str, tool: str, *, garbage_spec: bool = False
+) -> str:
+    """A task whose run a worker (long dead, no heartbeat) took: in rq's started registry,
+    its record naming that worker's task thread; with ``garbage_spec``, a spec that no longer
+    decodes."""
+    keys = Keyspace(fleet)
+    task_id = create_task(client, fleet, tool, {"seconds": 1})
+    job = Job.fetch(task_id, connection=client, serializer=TaskJobSerializer)
+    job.origin = keys.task_queue()
+    thread = f"worker-0-{uuid.uuid4().hex[:6]}-task-0"
+    with client.pipeline() as pipe:
+        Execution.create(job, ttl=600, pipeline=pipe, worker_name=thread)
+        pipe.lrem(f"rq:queue:{keys.task_queue()}", 0, task_id)  # taken off the queue
+        fields: dict[str, str | int] = {TaskField.WORKER.value: thread, TaskField.ATTEMPTS.value: 1}
+        if garbage_spec:
+            fields[TaskField.SPEC.value] = "{not a spec"
+        pipe.hset(keys.task(task_id), mapping=fields)
+        pipe.execute()
+    return task_id
+
+
+def started_ids(client: redis.Redis, fleet: str) -> list[str]:
+    keys = Keyspace(fleet)
+    queue_registry = StartedJobRegistry(keys.task_queue(), connection=client)
+    return queue_registry.get_job_ids(cleanup=False)
+
+
+async def test_the_sweep_fails_the_unreadable_task_and_settles_the_others(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    client = redis_server.client()
+    good_before = started_by_dead_worker(client, fleet_name, "nap_once")
+    garbage = started_by_dead_worker(client, fleet_name, "nap_once", garbage_spec=True)
+    good_after = started_by_dead_worker(client, fleet_name, "nap_once")
+    assert sorted(started_ids(client, fleet_name)) == sorted([good_before, garbage, good_after])
+    ended: list[TaskStatus] = []
+    settler = TaskSettler(redis_server.url, Keyspace(fleet_name), on_ended=ended.append)
+    try:
+        with trio.fail_after(30):
+            assert await settler.sweep() == 3
+    finally:
+        settler.close()
+    for task_id in (good_before, good_after):
+        record = read_task(client, fleet_name, task_id)
+        assert record["status"] == "failed"
+        assert "Worker lost" in record["message"]
+    broken = read_task(client, fleet_name, garbage)
+    assert broken["status"] == "failed"
+    assert "could not be settled" in broken["message"]
+    assert "unreadable_task" in broken["outcome"]
+    assert ended == [TaskStatus.FAILED] * 3
+    # Nothing left started: the next sweep does not trip on it again.
+    assert started_ids(client, fleet_name) == []
+
+
+def test_up_starts_and_settles_despite_an_unreadable_task(
+    redis_server: RedisServer, fleet_name: str, tmp_path: Path
+) -> None:
+    client = redis_server.client()
+    garbage = started_by_dead_worker(client, fleet_name, "nap_once", garbage_spec=True)
+    good = started_by_dead_worker(client, fleet_name, "nap_once")
+    # start_fleet waits for fleet.ready: the sweep at start must not kill the supervisor.
+    fleet = start_fleet(
+        redis_server, fleet_name, tmp_path, workers=1, app="tests.fixtures.task_tools:app"
+    )
+    try:
+        assert fleet.find("task.settle_failed", task_id=garbage)
+        assert read_task(client, fleet_name, good)["status"] == "failed"
+        assert read_task(client, fleet_name, garbage)["status"] == "failed"
+    finally:
+        assert fleet.stop() == 0, "".join(fleet.lines[-40:])
