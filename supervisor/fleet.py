@@ -214,10 +214,11 @@ async def _supervise(
 
         is_stdio_front = role == "front" and stdio is not None
 
-        def mode() -> list[str]:
-            if is_stdio_front:
-                return ["--stdio"]
+        mode = ["--stdio"] if is_stdio_front else []
+
+        def held() -> list[str]:
             # A worker (re)started once the fleet stops never takes a queued task (ADR-0015).
+            # Last on the line: `mcpfleet worker --config-json …` stays the process's prefix.
             return ["--hold-tasks"] if role == "worker" and stopping.is_set() else []
 
         def on_ready(child: Child) -> None:
@@ -230,13 +231,14 @@ async def _supervise(
             index,
             make_argv=lambda child_id: child_command(
                 role,
-                *mode(),
+                *mode,
                 "--config-json",
                 config_path,
                 "--id",
                 child_id,
                 "--ready-fd",
                 "{ready_fd}",
+                *held(),
             ),
             on_exit=on_exit,
             policy=RestartPolicy(max_backoff_s=sup.restart_backoff_max_s),
