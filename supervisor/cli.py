@@ -237,6 +237,7 @@ def _run(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from supervisor.app_loader import AppLoadError, load_toolset  # noqa: PLC0415
     from supervisor.config import ConfigError, load_config  # noqa: PLC0415
+    from supervisor.data_dir_lock import lock_data_dir  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
     from supervisor.metrics_dir import share_metrics_dir  # noqa: PLC0415
@@ -262,6 +263,8 @@ def _up(args: argparse.Namespace) -> int:
         )
     configure_logging(config.log_level, role="supervisor")
     new_data_dir = not Path(config.data_dir).exists()
+    # Before anything under the data dir is touched: one fleet per data dir.
+    lock_data_dir(config.data_dir)
     # Before the app is imported: it may import prometheus_client, whose mode is fixed then.
     share_metrics_dir(config.data_dir)
     try:
