@@ -103,6 +103,7 @@ class ChildSlot:
         ready_timeout_s: how long a child may take to report ready.
         restart: restart the child when it exits; if not, ``exited`` is set instead.
         stdio: the protocol's descriptors, handed to the child as its stdin and stdout.
+        on_ready: called with each child once it reported ready.
 
     Attributes:
         exited: set once the child exited for good (stopped, or not restarted).
@@ -124,6 +125,7 @@ class ChildSlot:
         ready_timeout_s: float,
         restart: bool = True,
         stdio: ProtocolStreams | None = None,
+        on_ready: Callable[[Child], None] = lambda _child: None,
     ) -> None:
         self.role = role
         self.index = index
@@ -138,6 +140,7 @@ class ChildSlot:
         self.restarts = 0
         self._restart = restart
         self._stdio = stdio
+        self._on_ready = on_ready
         self.exited = trio.Event()
         self.exit_code: int | None = None
         self.state = SlotState.STARTING
@@ -188,6 +191,7 @@ class ChildSlot:
                 if report is not None:
                     if self.state is SlotState.STARTING:
                         self.state = SlotState.READY
+                    self._on_ready(child)
                     if not started:
                         started = True
                         task_status.started(report)
@@ -272,15 +276,21 @@ class ChildSlot:
             await trio.sleep(delay)
         self._backoff_scope = trio.CancelScope()
 
-    async def stop(self, timeout_s: float, reason: ExitReason = ExitReason.STOPPED) -> None:
-        """SIGTERM the child, SIGKILL it after ``timeout_s``; no restart follows."""
+    async def stop(
+        self,
+        timeout_s: float,
+        reason: ExitReason = ExitReason.STOPPED,
+        signum: int = signal.SIGTERM,
+    ) -> None:
+        """Signal the child (SIGTERM; a worker being retired gets SIGUSR2), SIGKILL it
+        after ``timeout_s``; no restart follows."""
         self.stopping = True
         self._backoff_scope.cancel()
         child = self.child
         if child is None:
             self.state = SlotState.STOPPED
             return
-        await self._terminate(child, timeout_s, reason)
+        await self._terminate(child, timeout_s, reason, signum)
 
     def end_child(self, reason: ExitReason, signum: int) -> bool:
         """End the current child on purpose (``reason``) with ``signum``; the slot then
@@ -294,14 +304,18 @@ class ChildSlot:
 
     def _end(self, child: Child, reason: ExitReason, signum: int) -> None:
         self._requested = reason
-        if signum == signal.SIGTERM:
+        if signum != signal.SIGKILL:
             self.state = SlotState.DRAINING
         child.signal(signum)
 
     async def _terminate(
-        self, child: Child, timeout_s: float, reason: ExitReason = ExitReason.STOPPED
+        self,
+        child: Child,
+        timeout_s: float,
+        reason: ExitReason = ExitReason.STOPPED,
+        signum: int = signal.SIGTERM,
     ) -> None:
-        self._end(child, reason, signal.SIGTERM)
+        self._end(child, reason, signum)
         with trio.move_on_after(timeout_s):
             await child.wait()
             return

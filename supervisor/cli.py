@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         child.add_argument("--ready-fd", type=int, help="pipe to report readiness on")
         if role == "front":
             child.add_argument("--stdio", action="store_true", help="serve on stdin/stdout")
+        else:
+            child.add_argument(
+                "--hold-tasks",
+                action="store_true",
+                help="take no task from the queue (started while the fleet stops)",
+            )
 
     sub.add_parser("version", help="print the version")
     return parser
@@ -222,13 +228,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "worker":
         from supervisor.entrypoints import run_worker_process  # noqa: PLC0415
 
-        return run_worker_process(args.config_json, args.id, args.ready_fd)
+        return run_worker_process(
+            args.config_json, args.id, args.ready_fd, hold_tasks=args.hold_tasks
+        )
     return _up(args)
 
 
 def _up(args: argparse.Namespace) -> int:
     from supervisor.app_loader import AppLoadError, load_toolset  # noqa: PLC0415
     from supervisor.config import ConfigError, load_config  # noqa: PLC0415
+    from supervisor.data_dir_lock import lock_data_dir  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
     from supervisor.metrics_dir import share_metrics_dir  # noqa: PLC0415
@@ -254,15 +263,18 @@ def _up(args: argparse.Namespace) -> int:
         )
     configure_logging(config.log_level, role="supervisor")
     new_data_dir = not Path(config.data_dir).exists()
+    # Before anything under the data dir is touched: one fleet per data dir.
+    lock_data_dir(config.data_dir)
     # Before the app is imported: it may import prometheus_client, whose mode is fixed then.
     share_metrics_dir(config.data_dir)
     try:
-        load_toolset(config.app)  # fail here, once, with a clear message, not in every child
+        toolset = load_toolset(config.app)  # fail here, once, clearly, not in every child
     except AppLoadError:
         if new_data_dir:  # refused before anything started: leave nothing behind
             shutil.rmtree(config.data_dir, ignore_errors=True)
         raise
-    return trio.run(partial(run_fleet, config, stdio=streams))
+    longest_call_s = toolset.longest_timeout_s(config.worker.default_timeout_s)
+    return trio.run(partial(run_fleet, config, stdio=streams, longest_call_s=longest_call_s))
 
 
 def _stdio(args: argparse.Namespace) -> int:

@@ -121,8 +121,11 @@ def run_stdio_front(
     return 0
 
 
-def run_worker_process(config_path: str, worker_id: str, ready_fd: int | None) -> int:
-    """Run one worker until SIGTERM/SIGINT."""
+def run_worker_process(
+    config_path: str, worker_id: str, ready_fd: int | None, *, hold_tasks: bool = False
+) -> int:
+    """Run one worker until SIGTERM/SIGINT (or SIGUSR2: retired); with ``hold_tasks``
+    (started while the fleet stops) it takes no task from the queue."""
     from workers.runtime import run_worker  # noqa: PLC0415  # only workers need the runtime
 
     config = read_child_config(config_path)
@@ -135,5 +138,6 @@ def run_worker_process(config_path: str, worker_id: str, ready_fd: int | None) -
         worker_id=worker_id,
         config=config.worker,
         on_ready=lambda: _report_ready(ready_fd, ReadyReport(role="worker", id=worker_id)),
+        hold_tasks=hold_tasks,
     )
     return 0

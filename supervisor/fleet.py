@@ -37,7 +37,7 @@ from server import (
 )
 from supervisor.autoscaler import Autoscaler
 from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
-from supervisor.child_process import ReadyReport, child_command
+from supervisor.child_process import Child, ReadyReport, child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
 from supervisor.fleet_metrics import FleetMetrics, publish_worker_states
@@ -48,7 +48,9 @@ from supervisor.status_publisher import StatusPublisher
 from supervisor.stdio_streams import ProtocolStreams
 from supervisor.task_reaper import TaskSettler
 from supervisor.worker_health import WorkerHealth
+from supervisor.worker_idle import TasksDone
 from supervisor.worker_pool import WorkerPool
+from workers.runtime import RETIRE_ANSWER_S
 
 __all__ = ["run_fleet"]
 
@@ -57,13 +59,20 @@ log = structlog.get_logger()
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-async def run_fleet(config: FleetConfig, *, stdio: ProtocolStreams | None = None) -> int:
+async def run_fleet(
+    config: FleetConfig,
+    *,
+    stdio: ProtocolStreams | None = None,
+    longest_call_s: float | None = None,
+) -> int:
     """Run the whole fleet until a signal, or, with ``stdio``, until its connection ends;
     returns the process exit code.
 
     Args:
         config: the resolved configuration.
         stdio: serve on these descriptors instead of HTTP (``mcpfleet up --stdio``).
+        longest_call_s: the app's longest call timeout (default: ``worker.default_timeout_s``):
+            how long a retired worker's calls may still run (ADR-0014).
 
     Raises:
         EmbeddedRedisError: no Redis configured and none can be started.
@@ -84,7 +93,15 @@ async def run_fleet(config: FleetConfig, *, stdio: ProtocolStreams | None = None
             keys = Keyspace(config.fleet)
             async with open_redis(parse_redis_url(redis_url)) as redis:
                 await _ensure_call_group(redis, keys)
-                return await _supervise(resolved, config_path, redis, keys, signals, stdio=stdio)
+                return await _supervise(
+                    resolved,
+                    config_path,
+                    redis,
+                    keys,
+                    signals,
+                    stdio=stdio,
+                    longest_call_s=longest_call_s or config.worker.default_timeout_s,
+                )
 
 
 @contextmanager
@@ -175,6 +192,7 @@ async def _supervise(
     signals: AsyncIterator[int],
     *,
     stdio: ProtocolStreams | None,
+    longest_call_s: float,
 ) -> int:
     sup = config.supervisor
 
@@ -195,7 +213,19 @@ async def _supervise(
                 metrics.front_exited(ended)
 
         is_stdio_front = role == "front" and stdio is not None
+
         mode = ["--stdio"] if is_stdio_front else []
+
+        def held() -> list[str]:
+            # A worker (re)started once the fleet stops never takes a queued task (ADR-0015).
+            # Last on the line: `mcpfleet worker --config-json …` stays the process's prefix.
+            return ["--hold-tasks"] if role == "worker" and stopping.is_set() else []
+
+        def on_ready(child: Child) -> None:
+            # One that was starting when the stop began may have missed the SIGWINCH.
+            if role == "worker" and stopping.is_set():
+                child.signal(signal.SIGWINCH)
+
         return ChildSlot(
             role,
             index,
@@ -208,12 +238,14 @@ async def _supervise(
                 child_id,
                 "--ready-fd",
                 "{ready_fd}",
+                *held(),
             ),
             on_exit=on_exit,
             policy=RestartPolicy(max_backoff_s=sup.restart_backoff_max_s),
             ready_timeout_s=sup.ready_timeout_s,
             restart=not is_stdio_front,
             stdio=stdio if is_stdio_front else None,
+            on_ready=on_ready,
         )
 
     fronts = [slot("front", i) for i in range(1 if stdio is not None else config.fronts)]
@@ -224,7 +256,9 @@ async def _supervise(
         lambda index: slot("worker", index),
         minimum=bounds.minimum,
         maximum=bounds.maximum,
-        drain_budget_s=worker_budget_s,
+        # A retired worker's calls run to their own deadlines (ADR-0014), then a margin.
+        retire_budget_s=longest_call_s + RETIRE_ANSWER_S + sup.stop_timeout_s,
+        wait_tasks_done=TasksDone(redis, keys, interval_s=config.worker.heartbeat_interval_s).wait,
     )
     supervisor_id = f"supervisor-{secrets.token_hex(3)}"
     status = StatusPublisher(

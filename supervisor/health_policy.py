@@ -71,6 +71,7 @@ class WorkerSample(msgspec.Struct, frozen=True, kw_only=True):
         last_beat_ms: when it last beat (epoch ms), if the supervisor has seen a beat.
         spawned_ms: when it was spawned (epoch ms).
         calls_served: from its latest heartbeat record, if read.
+        tasks_running: durable tasks it runs, from the same record, if read.
     """
 
     child_id: str
@@ -78,6 +79,7 @@ class WorkerSample(msgspec.Struct, frozen=True, kw_only=True):
     last_beat_ms: int | None
     spawned_ms: int
     calls_served: int | None = None
+    tasks_running: int | None = None
 
 
 class RecycleReason(enum.StrEnum):
@@ -139,7 +141,14 @@ class HealthPolicy:
         if age_s > self.hung_after_s:
             return Hung(round(age_s, 3))
         served = sample.calls_served
-        if self.max_calls and served is not None and served >= self.max_calls:
+        # A worker past max_calls waits for a moment it runs no task: its retire would
+        # wait for them anyway (ADR-0014), holding a replacement. Memory does not wait.
+        if (
+            self.max_calls
+            and served is not None
+            and served >= self.max_calls
+            and not sample.tasks_running
+        ):
             return Recycle(RecycleReason.MAX_CALLS, served, self.max_calls)
         rss_mb = process.rss_kib / _KIB_PER_MIB
         if self.max_rss_mb and rss_mb > self.max_rss_mb:

@@ -5,7 +5,8 @@ tasks and restarts it like after any exit; a worker past ``worker.max_calls`` or
 
 Each check (every half heartbeat interval) costs one Redis round trip whatever the pool's
 size: one ``ZMSCORE`` on the live-workers set (each beat's time, from its expiry score), plus
-one ``MGET`` of the heartbeat records when ``max_calls`` needs their ``calls_served``; and
+one ``MGET`` of the heartbeat records when ``max_calls`` needs their ``calls_served`` (and
+``tasks_running``: a worker past ``max_calls`` is recycled at a moment it runs no task); and
 one read of ``/proc/<pid>/status`` per worker (its state and ``VmRSS``). Only ready workers
 are judged: a starting worker has its ready timeout, a draining one its drain budget.
 Recycles roll one at a time across the pool, so it never runs more than one extra worker.
@@ -118,7 +119,7 @@ class WorkerHealth:
         if not ids:
             return
         try:
-            scores, served = await self._read_heartbeats(ids)
+            scores, records = await self._read_heartbeats(ids)
         except (BackendUnavailableError, RedisCommandError) as exc:
             log.warning("worker_health.read_failed", error=str(exc))
             self._has_gap = True
@@ -126,20 +127,20 @@ class WorkerHealth:
         now_ms = int(time.time() * 1000)
         if self._has_gap:
             self._watching_since_ms, self._has_gap = now_ms, False
-        for slot, child_id, score, calls in zip(slots, ids, scores, served, strict=True):
+        for slot, child_id, score, record in zip(slots, ids, scores, records, strict=True):
             beat = last_beat_ms(score, self._ttl_ms)
             if beat is not None:
                 self._last_beats[child_id] = max(beat, self._last_beats.get(child_id, beat))
             # The slot may have moved on while Redis answered: judge only the same child,
             # and a hung one only once (it may take a moment to die).
             if slot.child_id == child_id and _is_ready(slot) and child_id not in self._killed:
-                self._judge(slot, child_id, calls, now_ms, recycles)
+                self._judge(slot, child_id, record, now_ms, recycles)
 
     def _judge(
         self,
         slot: ChildSlot,
         child_id: str,
-        calls_served: int | None,
+        record: WorkerHeartbeat | None,
         now_ms: int,
         recycles: trio.Nursery,
     ) -> None:
@@ -150,7 +151,8 @@ class WorkerHealth:
             process=_proc_status(slot.pid),
             last_beat_ms=self._last_beats.get(child_id),
             spawned_ms=int(slot.started_at * 1000),
-            calls_served=calls_served,
+            calls_served=None if record is None else record.calls_served,
+            tasks_running=None if record is None else record.tasks_running,
         )
         verdict = self._policy.judge(
             sample, now_ms=now_ms, watching_since_ms=self._watching_since_ms
@@ -160,8 +162,11 @@ class WorkerHealth:
         elif isinstance(verdict, Recycle):
             self._start_recycle(slot, child_id, verdict, recycles)
 
-    async def _read_heartbeats(self, ids: list[str]) -> tuple[list[float | None], list[int | None]]:
-        """Each worker's latest expiry score and, if needed, its ``calls_served``.
+    async def _read_heartbeats(
+        self, ids: list[str]
+    ) -> tuple[list[float | None], list[WorkerHeartbeat | None]]:
+        """Each worker's latest expiry score and, if needed, its heartbeat record
+        (``calls_served``, and ``tasks_running``).
 
         Raises:
             BackendUnavailableError, RedisCommandError: Redis did not answer.
@@ -171,10 +176,10 @@ class WorkerHealth:
             commands.append(("MGET", *(self._keys.worker_heartbeat(i) for i in ids)))
         replies = await self._redis.execute_many(commands)
         scores = [_score(r) for r in _items(replies[0], len(ids))]
-        served: list[int | None] = [None] * len(ids)
+        records: list[WorkerHeartbeat | None] = [None] * len(ids)
         if len(replies) > 1:
-            served = [_calls_served(r) for r in _items(replies[1], len(ids))]
-        return scores, served
+            records = [_record(r) for r in _items(replies[1], len(ids))]
+        return scores, records
 
     def _kill_hung(self, slot: ChildSlot, child_id: str, verdict: Hung) -> None:
         log.error(
@@ -251,10 +256,10 @@ def _score(reply: RedisReply) -> float | None:
         return None
 
 
-def _calls_served(reply: RedisReply) -> int | None:
+def _record(reply: RedisReply) -> WorkerHeartbeat | None:
     if not isinstance(reply, bytes):
         return None
     try:
-        return _heartbeat_decoder.decode(reply).calls_served
+        return _heartbeat_decoder.decode(reply)
     except msgspec.MsgspecError:
         return None

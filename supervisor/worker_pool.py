@@ -2,14 +2,18 @@
 
 The pool starts ``minimum`` slots and never holds more than ``maximum``, except for the
 moment a worker is recycled: its replacement starts (and reports ready) before the old one
-drains, so capacity never dips. A retired slot leaves the pool at once (it is no longer
-counted or offered work by the supervisor) and its child drains within its budget: a
-worker stopped with SIGTERM takes no new call and finishes those it holds.
+drains, so capacity never dips. A retired slot (recycled or scaled down) leaves the pool at
+once (it is no longer counted or offered work by the supervisor) and its child drains
+without dropping anything (ADR-0014): SIGWINCH first (it takes no more tasks from the
+queue, still serves calls), then, once its heartbeat shows no task running, SIGUSR2 (it
+takes no new call and lets those it holds run to their own deadlines), SIGKILL only past
+the retire budget (the app's longest call timeout plus a margin).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+from collections.abc import Awaitable, Callable
 
 import structlog
 import trio
@@ -29,8 +33,9 @@ class WorkerPool:
             so a worker's id says which slot it ran in).
         minimum: slots started at once and kept while the fleet runs.
         maximum: most slots at a time.
-        drain_budget_s: how long a retired worker may take to finish its calls before
-            it is killed.
+        retire_budget_s: how long a retired worker may take to finish its tasks, and
+            then its calls, before it is stopped (SIGUSR2), then killed.
+        wait_tasks_done: returns once the worker with that id runs no task.
     """
 
     def __init__(
@@ -39,14 +44,16 @@ class WorkerPool:
         *,
         minimum: int,
         maximum: int,
-        drain_budget_s: float,
+        retire_budget_s: float,
+        wait_tasks_done: Callable[[str], Awaitable[None]],
     ) -> None:
         if not 1 <= minimum <= maximum:
             raise ValueError(f"worker pool bounds must satisfy 1 <= {minimum} <= {maximum}")
         self._make_slot = make_slot
         self.minimum = minimum
         self.maximum = maximum
-        self._drain_budget_s = drain_budget_s
+        self._retire_budget_s = retire_budget_s
+        self._wait_tasks_done = wait_tasks_done
         self._next_index = 0
         self._nursery: trio.Nursery | None = None
         self.slots: list[ChildSlot] = []
@@ -134,9 +141,9 @@ class WorkerPool:
         *,
         task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Take ``slot`` out of the pool and drain its child (SIGTERM, then SIGKILL after
-        the drain budget); with ``nursery.start``, returns to the starter once the slot
-        is out of :attr:`slots`."""
+        """Take ``slot`` out of the pool and drain its child (module docstring: its tasks,
+        then its calls, each within the retire budget); with ``nursery.start``, returns to
+        the starter once the slot is out of :attr:`slots`."""
         self.slots.remove(slot)
         self.retiring.append(slot)
         self._retired[slot] = done = trio.Event()
@@ -146,11 +153,24 @@ class WorkerPool:
             # Shielded, and bounded by the drain budget (then SIGKILL): a caller cancelled
             # mid-retire (the fleet stopping) must not leave a draining child unwatched.
             with trio.CancelScope(shield=True):
-                await slot.stop(self._drain_budget_s, reason)
+                await self._drain_tasks(slot)
+                await slot.stop(self._retire_budget_s, reason, signal.SIGUSR2)
         finally:
             self.retiring.remove(slot)
             del self._retired[slot]
             done.set()
+
+    async def _drain_tasks(self, slot: ChildSlot) -> None:
+        """Stop ``slot``'s child taking tasks, and wait (within the budget) until the ones
+        it runs are done: a task running when its worker stops may fail."""
+        child, child_id = slot.child, slot.child_id
+        if child is None or child_id is None:
+            return
+        child.signal(signal.SIGWINCH)
+        with trio.move_on_after(self._retire_budget_s) as waited:
+            await self._wait_tasks_done(child_id)
+        if waited.cancelled_caught:
+            log.warning("worker.tasks_still_running", child_id=child_id)
 
     async def stop_all(self, timeout_s: float) -> None:
         """Stop every worker at once (fleet shutdown), each within ``timeout_s``; returns

@@ -130,9 +130,12 @@ class CallConsumer:
             if "BUSYGROUP" not in str(exc):  # it exists already: fine
                 raise
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(
+        self, stop: asyncio.Event, *, drain_timeout_s: Callable[[], float] | None = None
+    ) -> None:
         """Read and dispatch calls until ``stop`` is set; then wait for in-flight calls
-        (up to the drain timeout) and for their replies to be published."""
+        (up to the drain timeout: ``drain_timeout_s()`` as of the stop, else
+        ``worker.drain_timeout_s``) and for their replies to be published."""
         backoff_s = 0.05
         while not stop.is_set():
             free = self._config.max_concurrent_calls - len(self._inflight)
@@ -166,14 +169,14 @@ class CallConsumer:
                 continue
             for entry_id, payload in stream_entries(response, CALL_PAYLOAD_FIELD):
                 self._spawn(entry_id, payload)
-        await self._drain()
+        await self._drain(
+            self._config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s()
+        )
 
-    async def _drain(self) -> None:
+    async def _drain(self, timeout_s: float) -> None:
         if self._inflight:
-            log.info("worker.draining", inflight=len(self._inflight))
-            _done, pending = await asyncio.wait(
-                self._inflight, timeout=self._config.drain_timeout_s
-            )
+            log.info("worker.draining", inflight=len(self._inflight), timeout_s=timeout_s)
+            _done, pending = await asyncio.wait(self._inflight, timeout=timeout_s)
             for task in pending:
                 task.cancel()
         await self._publisher.wait_idle()

@@ -6,7 +6,7 @@ from typing import Annotated, Final
 
 import msgspec
 
-__all__ = ["HEARTBEAT_TTL_INTERVALS", "WorkerConfig"]
+__all__ = ["HEARTBEAT_TTL_INTERVALS", "RETIRE_ANSWER_S", "WorkerConfig"]
 
 HEARTBEAT_TTL_INTERVALS: Final = 5
 """A worker's heartbeat key lives this many ``heartbeat_interval_s``: a few missed beats
@@ -15,6 +15,11 @@ HEARTBEAT_TTL_INTERVALS: Final = 5
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+RETIRE_ANSWER_S: Final = 2.0
+"""A retired worker's drain (SIGUSR2, ADR-0014) lasts the app's longest call timeout plus
+this: time to publish the last answers."""
 
 
 class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -155,6 +155,15 @@ class Toolset:
         self._prompts: dict[str, PromptDefinition] = {}
         self._completions: dict[str, CompletionDefinition] = {}
 
+    def longest_timeout_s(self, default_s: float) -> float:
+        """The longest any call (tool, read, prompt) may run, given the fleet's default
+        timeout: how long a retiring worker lets its calls run (ADR-0014), and how far back
+        a starting worker reads cancels."""
+        limits = [t.effective_timeout_s(default_s) for t in self._tools.values()]
+        limits += [r.timeout_s or default_s for r in self._resources.values()]
+        limits += [p.timeout_s or default_s for p in self._prompts.values()]
+        return max(limits, default=default_s)
+
     @property
     def server_info(self) -> Implementation:
         """The identity as the latest revision reports it (``proto.implementation_for_version``

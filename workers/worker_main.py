@@ -1,6 +1,9 @@
 """The worker process: connect to Redis, join the call stream's consumer group, serve calls
-until SIGTERM/SIGINT, drain, exit. SIGWINCH (the fleet is stopping) stops taking tasks from
-the queue before that: queued tasks wait for the fleet's next start.
+until SIGTERM/SIGINT, drain, exit. SIGWINCH (the fleet is stopping, or this worker is being
+retired) stops taking tasks from the queue before that: queued tasks wait for another worker
+or the fleet's next start. SIGUSR2 (this worker is retired: recycled or scaled down, not the
+fleet's shutdown; ADR-0014) stops it like SIGTERM, but its in-flight calls run to their own
+deadlines (the longest timeout of the app) instead of ``worker.drain_timeout_s``.
 
 The worker runs an asyncio event loop (ADR-0002): async handlers run as tasks on it, so tool
 authors can use any asyncio library; sync handlers run in a bounded thread pool.
@@ -19,7 +22,7 @@ import structlog
 from proto import Keyspace, ResultMeta, WorkerHeartbeat, parse_redis_url
 from workers.call_consumer import CallConsumer
 from workers.cancel_listener import CancelListener
-from workers.config import WorkerConfig
+from workers.config import RETIRE_ANSWER_S, WorkerConfig
 from workers.handler_jobs import HandlerJobs
 from workers.handler_runner import HandlerRunner
 from workers.heartbeat import Heartbeat
@@ -47,6 +50,7 @@ def run_worker(
     worker_id: str,
     config: WorkerConfig,
     on_ready: Callable[[], None] = lambda: None,
+    hold_tasks: bool = False,
 ) -> None:
     """Serve calls in this process until SIGTERM or SIGINT, then drain and return.
 
@@ -58,6 +62,8 @@ def run_worker(
             supervisor can settle exactly this worker's calls if it dies.
         config: worker settings.
         on_ready: called once the worker is reading the call stream.
+        hold_tasks: take no task from the queue at all (a worker started while the fleet
+            stops: ``--hold-tasks``); calls are served as usual.
     """
     asyncio.run(
         _serve(
@@ -67,6 +73,7 @@ def run_worker(
             worker_id=worker_id,
             config=config,
             on_ready=on_ready,
+            hold_tasks=hold_tasks,
         )
     )
 
@@ -79,8 +86,9 @@ async def _serve(
     worker_id: str,
     config: WorkerConfig,
     on_ready: Callable[[], None],
+    hold_tasks: bool,
 ) -> None:
-    hold_tasks, stop = _stop_events()
+    signals = _StopSignals(hold_tasks=hold_tasks)
     keys = Keyspace(fleet)
     address = parse_redis_url(redis_url)
     redis = AsyncRedis(address, command_timeout_s=10.0)
@@ -122,7 +130,7 @@ async def _serve(
         keys,
         consumer.on_broadcast,
         block_ms=config.read_block_ms,
-        lookback_s=_longest_timeout_s(toolset, config.default_timeout_s),
+        lookback_s=toolset.longest_timeout_s(config.default_timeout_s),
     )
     publishing = asyncio.create_task(publisher.run())
     listening: asyncio.Task[None] | None = None
@@ -136,7 +144,7 @@ async def _serve(
             beating = asyncio.create_task(heartbeat.run())
             await consumer.ensure_group()
             await publisher.load_scripts()
-            listening = asyncio.create_task(cancels.run(stop))
+            listening = asyncio.create_task(cancels.run(signals.stop))
             if config.task_slots:
                 lane = TaskLane(
                     TaskRunner(
@@ -150,10 +158,17 @@ async def _serve(
                     TaskThreads(redis_url, keys, worker_id, config.task_slots),
                     drain_timeout_s=config.drain_timeout_s,
                 )
-                draining = _start_task_lane(lane, consumer, hold_tasks, stop)
+                draining = _start_task_lane(lane, consumer, signals.hold_tasks, signals.stop)
             log.info("worker.ready", tools=len(toolset.tools))
             on_ready()
-            await consumer.run(stop)
+            # Retired: every call may run to its own deadline, plus a moment to answer.
+            retire_drain_s = toolset.longest_timeout_s(config.default_timeout_s) + RETIRE_ANSWER_S
+            await consumer.run(
+                signals.stop,
+                drain_timeout_s=lambda: (
+                    retire_drain_s if signals.retiring else config.drain_timeout_s
+                ),
+            )
             if draining is not None:
                 await draining
             log.info(
@@ -192,28 +207,48 @@ def _start_task_lane(
 ) -> asyncio.Task[None]:
     """Start taking tasks, with the broadcasts about them; returns the task that stops
     taking them once ``hold_tasks`` is set and drains the lane once ``stop`` is
-    (alongside the calls, within the same drain timeout)."""
+    (alongside the calls, within the same drain timeout). A worker holding tasks from its
+    start (started while the fleet stops) never starts the lane: none is taken."""
+    if hold_tasks.is_set():
+        log.info("task_lane.held")
+        return asyncio.create_task(_until(stop))
     consumer.on_task_cancel = lane.runner.on_cancel
     consumer.on_task_answered = lane.runner.on_answered
     lane.start()
     return asyncio.create_task(_drain_on(hold_tasks, stop, lane))
 
 
-def _stop_events() -> tuple[asyncio.Event, asyncio.Event]:
-    """Events the stop signals set: ``hold_tasks`` when the fleet begins to stop (SIGWINCH
-    from the supervisor, ADR-0015) or this worker does: no more tasks are taken from the
-    queue, calls are still served; ``stop`` on SIGTERM/SIGINT: drain and exit."""
-    hold_tasks, stop = asyncio.Event(), asyncio.Event()
+class _StopSignals:
+    """What the stop signals set: ``hold_tasks`` when the fleet begins to stop or this
+    worker is being retired (SIGWINCH from the supervisor, ADR-0014/0015), or from the
+    start (``hold_tasks=True``): no more tasks are taken from the queue, calls are still
+    served; ``stop`` on SIGTERM/SIGINT (shutdown) or SIGUSR2 (retire, which also sets
+    ``retiring``): drain and exit."""
 
-    def stop_all() -> None:
-        hold_tasks.set()
-        stop.set()
+    def __init__(self, *, hold_tasks: bool) -> None:
+        self.hold_tasks = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.retiring = False
+        if hold_tasks:
+            self.hold_tasks.set()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop)
+        loop.add_signal_handler(signal.SIGUSR2, self._retire)
+        loop.add_signal_handler(signal.SIGWINCH, self.hold_tasks.set)
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_all)
-    loop.add_signal_handler(signal.SIGWINCH, hold_tasks.set)
-    return hold_tasks, stop
+    def _stop(self) -> None:
+        self.hold_tasks.set()
+        self.stop.set()
+
+    def _retire(self) -> None:
+        if not self.stop.is_set():  # a shutdown already under way keeps its drain timeout
+            self.retiring = True
+        self._stop()
+
+
+async def _until(stop: asyncio.Event) -> None:
+    await stop.wait()
 
 
 async def _drain_on(hold: asyncio.Event, stop: asyncio.Event, lane: TaskLane) -> None:
@@ -221,11 +256,3 @@ async def _drain_on(hold: asyncio.Event, stop: asyncio.Event, lane: TaskLane) ->
     lane.stop_taking()
     await stop.wait()
     await lane.drain()
-
-
-def _longest_timeout_s(toolset: Toolset, default_s: float) -> float:
-    """The longest any call may run here: how far back a starting worker reads cancels."""
-    limits = [t.effective_timeout_s(default_s) for t in toolset.tools.values()]
-    limits += [r.timeout_s or default_s for r in toolset.resources.values()]
-    limits += [p.timeout_s or default_s for p in toolset.prompts.values()]
-    return max(limits, default=default_s)

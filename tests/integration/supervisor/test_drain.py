@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import signal
 import time
 import uuid
@@ -277,3 +278,32 @@ async def _open_session(http: httpx.AsyncClient, url: str) -> dict[str, str]:
 
 def _at(event: dict[str, object]) -> str:
     return str(event["timestamp"])
+
+
+def test_a_worker_restarted_while_the_fleet_stops_takes_no_queued_task(tmp_path: Path) -> None:
+    """A worker that dies once the stop began is restarted with ``--hold-tasks``: it never
+    starts its task lane, so a task submitted during the accept grace stays queued."""
+    env = {"MCPFLEET_FRONT__ACCEPT_GRACE_S": "8"}
+    fleet = start_embedded_fleet(
+        tmp_path / "state", workers=1, app="tests.fixtures.task_tools:app", env=env
+    )
+    marker = uuid.uuid4().hex[:12]
+    try:
+        fleet.wait_for("fleet.ready")
+        (first,) = fleet.worker_pids()
+        with httpx.Client(base_url=fleet.url.rsplit("/", 1)[0], timeout=30) as http:
+            fleet.process.send_signal(signal.SIGTERM)
+            fleet.wait_for("task_lane.stopped_taking")
+            os.kill(first, signal.SIGKILL)
+            fleet.wait_for("task_lane.held")
+            (second,) = fleet.worker_pids()
+            cmdline = Path(f"/proc/{second}/cmdline").read_bytes().split(b"\0")
+            assert b"--hold-tasks" in cmdline
+            modern_submit(http, "add_later", {"a": 1, "b": 2, "marker": marker})
+        assert fleet.process.wait(timeout=60) == 0
+    finally:
+        fleet.stop()
+    fleet.join_log()
+    assert fleet.find("task_tool.ran", marker=marker) == []
+    assert len(fleet.find("task_lane.started")) == 1  # the first worker's only
+    assert fleet.errors() == [], fleet.errors()

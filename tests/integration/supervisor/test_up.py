@@ -20,6 +20,7 @@ from mcp_types import TextContent
 
 from proto import Keyspace
 from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, start_embedded_fleet
+from tests.fixtures.metrics import scrape_async, total
 from tests.fixtures.waiting import wait_until, wait_until_true_async
 
 
@@ -264,3 +265,49 @@ def test_stop_signals_until_exit_never_turn_a_clean_stop_into_a_crash(
         with contextlib.suppress(subprocess.TimeoutExpired):
             fleet.process.wait(timeout=0.002)
     assert fleet.stop(timeout_s=5) == 0
+
+
+async def test_a_second_up_on_the_same_data_dir_is_refused_and_leaves_the_first_alone(
+    tmp_path: Path,
+) -> None:
+    """The first fleet holds ``<data_dir>/run/lock``: a second ``up`` exits 2 naming the
+    directory and the first's pid, before it touches the metrics directory (which it would
+    otherwise empty) or the embedded Redis's files."""
+    data_dir = tmp_path / "state"
+    first = start_embedded_fleet(data_dir, workers=1)
+    try:
+        await first.wait_for_async("fleet.ready", deadline_s=60)
+        async with Client(first.url, mode="2026-07-28") as client:
+            assert (await client.list_tools()).tools
+        before = total(await scrape_async(first.url), "mcpfleet_requests_total")
+        assert before > 0
+        second = await trio.to_thread.run_sync(
+            lambda: subprocess.run(
+                [
+                    *MCPFLEET,
+                    "up",
+                    "--app",
+                    "examples.demo:app",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--data-dir",
+                    str(data_dir),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=clean_env(),
+                timeout=60,
+                check=False,
+            )
+        )
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.splitlines() == [
+            f"mcpfleet: error: the data dir {data_dir.resolve()} is in use by another "
+            f"`mcpfleet up` (pid {first.process.pid}); stop it first, or give this one "
+            "another --data-dir"
+        ]
+        assert total(await scrape_async(first.url), "mcpfleet_requests_total") >= before
+    finally:
+        assert first.stop() == 0
+    assert first.errors() == []

@@ -101,3 +101,48 @@ async def test_max_rss_recycles_a_worker_holding_too_much_memory(
     finally:
         assert fleet.stop() == 0
     assert fleet.errors() == []
+
+
+async def test_a_recycled_worker_answers_a_call_longer_than_the_shutdown_drain_timeout(
+    redis_server: RedisServer, tmp_path: Path, fleet_name: str
+) -> None:
+    """A retire is not a shutdown: the worker's calls run to their own deadlines, though
+    ``worker.drain_timeout_s`` (what a shutdown grants them) is far shorter."""
+    fleet = start_fleet(
+        redis_server,
+        fleet_name,
+        tmp_path,
+        app=APP,
+        workers=1,
+        env={
+            "MCPFLEET_WORKER__MAX_CALLS": "2",
+            "MCPFLEET_WORKER__DRAIN_TIMEOUT_S": "0.3",
+            "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5",
+        },
+    )
+    try:
+        (first,) = fleet.worker_pids()
+        long_answer: list[str] = []
+        async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
+
+            async def hold_long() -> None:
+                long_answer.append(text_of(await client.call_tool("nap_here", {"ms": 5000})))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(hold_long)
+                # Two short calls, sent after it, reach max_calls while it still runs.
+                for _ in range(2):
+                    assert text_of(await client.call_tool("nap_here", {"ms": 10})) == str(first)
+                await fleet.wait_for_async("worker.retiring", reason="recycled", deadline_s=20)
+        assert long_answer == [str(first)]
+        (draining,) = fleet.find("worker.draining")
+        assert int(draining["inflight"]) == 1  # type: ignore[call-overload]
+        assert float(draining["timeout_s"]) > 0.3  # type: ignore[arg-type]
+        await wait_until_async(
+            lambda: first not in fleet.worker_pids(), deadline_s=20, what="the old worker gone"
+        )
+        (stopped,) = fleet.find("worker.stopped")
+        assert int(stopped["calls_served"]) == 3  # type: ignore[call-overload]
+    finally:
+        assert fleet.stop() == 0
+    assert fleet.errors() == []

@@ -3,6 +3,7 @@ healthy (ADR-0014); and reading ``/proc/<pid>/status``."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from supervisor.health_policy import (
@@ -139,6 +140,15 @@ def test_hung_wins_over_recycling() -> None:
     # A hung worker cannot drain: it is killed, not recycled.
     sample = _sample(last_beat_ms=NOW_MS - 30_000, calls_served=10**6)
     assert isinstance(_judge(sample, max_calls=1), Hung)
+
+
+def test_max_calls_waits_for_a_moment_without_running_tasks_but_memory_does_not() -> None:
+    busy = _sample(calls_served=100, tasks_running=1, process=ProcStatus("S", 600 * 1024))
+    assert _judge(busy, max_calls=100) is None
+    assert _judge(msgspec.structs.replace(busy, tasks_running=0), max_calls=100) == Recycle(
+        RecycleReason.MAX_CALLS, 100, 100
+    )
+    assert _judge(busy, max_calls=100, max_rss_mb=500) == Recycle(RecycleReason.MAX_RSS, 600.0, 500)
 
 
 def test_heartbeat_records_are_read_only_for_max_calls() -> None:
