@@ -201,6 +201,8 @@ async def _supervise(
     # Set once the workers themselves stop: no worker would take a redelivered call then,
     # so its caller hears at once. Until then (fronts draining) workers still serve calls.
     stopping = trio.Event()
+    # Set as the stop begins: from then on no worker takes a queued task (ADR-0015).
+    holding_tasks = trio.Event()
 
     def slot(role: str, index: int) -> ChildSlot:
         async def on_exit(ended: ChildExit) -> None:
@@ -219,11 +221,11 @@ async def _supervise(
         def held() -> list[str]:
             # A worker (re)started once the fleet stops never takes a queued task (ADR-0015).
             # Last on the line: `mcpfleet worker --config-json …` stays the process's prefix.
-            return ["--hold-tasks"] if role == "worker" and stopping.is_set() else []
+            return ["--hold-tasks"] if role == "worker" and holding_tasks.is_set() else []
 
         def on_ready(child: Child) -> None:
             # One that was starting when the stop began may have missed the SIGWINCH.
-            if role == "worker" and stopping.is_set():
+            if role == "worker" and holding_tasks.is_set():
                 child.signal(signal.SIGWINCH)
 
         return ChildSlot(
@@ -294,6 +296,7 @@ async def _supervise(
             _kill_on_second_signal, signals, fronts, workers
         )
         # Queued tasks stay queued for the next start; workers keep serving calls.
+        holding_tasks.set()
         _stop_taking_tasks(workers)
         # Fronts, all at once, finish in-flight requests first, then workers finish the
         # calls those requests wait on.

@@ -174,13 +174,29 @@ class WorkerPool:
 
     async def stop_all(self, timeout_s: float) -> None:
         """Stop every worker at once (fleet shutdown), each within ``timeout_s``; returns
-        once every one is down, retiring ones included (they already had their SIGTERM,
-        with the same budget), so the fleet's second-signal path covers them all along."""
+        once every one is down, retiring ones included, so the fleet's second-signal path
+        covers them all along."""
         async with trio.open_nursery() as nursery:
             for slot in self.slots:
                 nursery.start_soon(slot.stop, timeout_s)
-            for done in list(self._retired.values()):
-                nursery.start_soon(done.wait)
+            for slot, done in list(self._retired.items()):
+                nursery.start_soon(self._stop_retiring, slot, done, timeout_s)
+
+    @staticmethod
+    async def _stop_retiring(slot: ChildSlot, done: trio.Event, timeout_s: float) -> None:
+        """A retire may wait long (its tasks, then its calls, each up to the longest tool
+        timeout); a fleet stop bounds it by the shutdown's budget: SIGTERM now (the worker
+        drains as at any shutdown), SIGKILL once ``timeout_s`` is over. The exit keeps the
+        retire's reason unless it had to be killed."""
+        child = slot.child
+        if child is not None:
+            child.signal(signal.SIGTERM)
+        with trio.move_on_after(timeout_s):
+            await done.wait()
+            return
+        log.warning("worker.retire_cut_short", child_id=slot.child_id, after_s=timeout_s)
+        slot.kill()
+        await done.wait()
 
     def kill_all(self) -> None:
         """Second-signal path: SIGKILL every worker."""

@@ -15,11 +15,12 @@ from supervisor.restart_policy import RestartPolicy
 from supervisor.worker_pool import WorkerPool
 from tests.fixtures.waiting import wait_until_async
 
-# Reports ready, then waits for a signal; with "stubborn", SIGTERM does not end it (a worker
-# still draining a long call), so only SIGKILL does.
+# Reports ready, then waits for a signal; with "stubborn", neither SIGTERM nor SIGUSR2 (a
+# retire) ends it (a worker still draining a long call), so only SIGKILL does.
 CHILD = (
     "import os, signal, sys\n"
-    "if sys.argv[3] == 'stubborn': signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "if sys.argv[3] == 'stubborn':\n"
+    "    for sig in (signal.SIGTERM, signal.SIGUSR2): signal.signal(sig, signal.SIG_IGN)\n"
     'os.write(int(sys.argv[1]), b\'{"role":"worker","id":"\' + sys.argv[2].encode() + b\'"}\\n\')\n'
     "while True: signal.pause()\n"
 )
@@ -42,7 +43,12 @@ async def test_stop_all_waits_for_retiring_workers_and_kill_all_ends_them() -> N
             ready_timeout_s=10.0,
         )
 
-    pool = WorkerPool(make_slot, minimum=1, maximum=2, drain_budget_s=120.0)
+    async def no_tasks(_child_id: str) -> None:
+        return
+
+    pool = WorkerPool(
+        make_slot, minimum=1, maximum=2, retire_budget_s=120.0, wait_tasks_done=no_tasks
+    )
     stopped = False
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
@@ -63,7 +69,7 @@ async def test_stop_all_waits_for_retiring_workers_and_kill_all_ends_them() -> N
                 lambda: polite.state is SlotState.STOPPED, deadline_s=10, what="polite stopped"
             )
             await trio.testing.wait_all_tasks_blocked()
-            # The retiring worker still drains (its budget is two minutes): not stopped yet.
+            # The retiring worker still drains (the stop gives it 5 s): not stopped yet.
             assert not stopped
             assert pool.retiring == [stubborn]
             # The second signal: every worker ends now, the retiring one included.
