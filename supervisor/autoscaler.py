@@ -6,7 +6,8 @@ workers' recent heartbeats: two to four round trips), asks the
 
 Each action is logged once (``pool.scaled``: direction, from, to, reason), reported to the
 ``on_scale`` listener (the metrics counter) and recorded in the fleet's list of recent
-scale events for ``mcpfleet status``. A growth is recorded once its new workers started,
+scale events for ``mcpfleet status``. A growth is logged when decided (``pool.growing``)
+and recorded once its new workers started,
 by how many did; one where none did records nothing. When some did not start, further
 growth is held with a doubling backoff (``pool.grow_failed``, once per streak).
 
@@ -188,6 +189,8 @@ class Autoscaler:
         new slots are in the pool (``starting``), so the next check counts them."""
         before = len(self._pool)
         asked = min(decision.count, self._pool.maximum - before)  # what grow() spawns
+        # The decision, when it is taken (pool.scaled follows once the workers are ready).
+        log.info("pool.growing", **{"from": before}, adding=asked, reason=decision.reason)
         added = await self._pool.grow(decision.count, task_status=task_status)
         hold_s = self._policy.grew(asked, added, trio.current_time())
         if hold_s and self._policy.grow_failures == 1:
