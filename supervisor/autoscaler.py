@@ -90,6 +90,7 @@ class Autoscaler:
         self._on_scale = on_scale
         self._supervisor_id = supervisor_id
         self._failing_since: float | None = None
+        self._growing = False
         interval_ms = heartbeat_interval_s * 1000
         self._beat_ttl_ms = int(interval_ms * HEARTBEAT_TTL_INTERVALS)
         self._recent_beat_ms = int(interval_ms * RECENT_BEAT_INTERVALS)
@@ -170,7 +171,8 @@ class Autoscaler:
             failed_for_s = trio.current_time() - self._failing_since
             log.info("autoscaler.read_recovered", failed_for_s=round(failed_for_s, 1))
             self._failing_since = None
-        decision = self._policy.decide(pool_load(slots, beats, depths), trio.current_time())
+        load = pool_load(slots, beats, depths, growing=self._growing)
+        decision = self._policy.decide(load, trio.current_time())
         if isinstance(decision, ScaleUp):
             await growing.start(self._grow, decision)
         elif isinstance(decision, ScaleDown):
@@ -191,7 +193,11 @@ class Autoscaler:
         asked = min(decision.count, self._pool.maximum - before)  # what grow() spawns
         # The decision, when it is taken (pool.scaled follows once the workers are ready).
         log.info("pool.growing", **{"from": before}, adding=asked, reason=decision.reason)
-        added = await self._pool.grow(decision.count, task_status=task_status)
+        self._growing = True
+        try:
+            added = await self._pool.grow(decision.count, task_status=task_status)
+        finally:
+            self._growing = False
         hold_s = self._policy.grew(asked, added, trio.current_time())
         if hold_s and self._policy.grow_failures == 1:
             # Once per failure streak: the next ones are spaced by the growing hold.
@@ -250,7 +256,11 @@ def _is_idle(slot: ChildSlot, beats: Mapping[str, WorkerHeartbeat]) -> bool:
 
 
 def pool_load(
-    slots: Sequence[ChildSlot], beats: Mapping[str, WorkerHeartbeat], depths: QueueDepths
+    slots: Sequence[ChildSlot],
+    beats: Mapping[str, WorkerHeartbeat],
+    depths: QueueDepths,
+    *,
+    growing: bool = False,
 ) -> PoolLoad:
     """What the policy is told of the pool: its slots by state, and from the recent
     heartbeats ``beats`` (by worker id) which workers are idle and how many calls wait
@@ -267,6 +277,7 @@ def pool_load(
         waiting_calls=sum(beat.waiting for beat in beats.values()),
         queued_tasks=depths.tasks_queued,
         oldest_task_wait_s=depths.oldest_task_wait_s,
+        growing=growing,
     )
 
 

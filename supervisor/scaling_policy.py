@@ -16,7 +16,8 @@ Scale up when work waits that no worker can start:
 The step is proportional: one worker per ``calls_per_worker`` waiting calls (or per
 ``worker.task_slots`` queued tasks, whichever asks more), less the workers still
 starting (they are capacity on its way; a slot in backoff after its worker died is not),
-capped at MAX; then ``up_cooldown_s`` passes before the next.
+capped at MAX; then ``up_cooldown_s`` passes before the next, and no growth starts while
+another is under way (its outcome decides whether growth is held, below).
 
 A growth whose new workers did not all start (told through :meth:`ScalingPolicy.grew`)
 holds further growth for ``up_cooldown_s``, doubling with each such growth in a row up
@@ -56,6 +57,8 @@ class PoolLoad(msgspec.Struct, frozen=True, kw_only=True):
         waiting_calls: calls (and tasks) workers took that wait for a free sync thread.
         queued_tasks: durable tasks in the task queue.
         oldest_task_wait_s: how long the oldest of them has waited (0 when none).
+        growing: a growth is under way (its workers not all ready or failed yet): no
+            other starts before its outcome is known (:meth:`ScalingPolicy.grew`).
     """
 
     ready: int
@@ -67,6 +70,7 @@ class PoolLoad(msgspec.Struct, frozen=True, kw_only=True):
     waiting_calls: int = 0
     queued_tasks: int = 0
     oldest_task_wait_s: float = 0.0
+    growing: bool = False
 
     @property
     def size(self) -> int:
@@ -195,7 +199,12 @@ class ScalingPolicy:
             reasons.append(
                 f"{load.queued_tasks} tasks queued, oldest waited {load.oldest_task_wait_s:.1f} s"
             )
-        if not reasons or now - self._last_up < config.up_cooldown_s or now < self._grow_held_until:
+        if (
+            not reasons
+            or load.growing
+            or now - self._last_up < config.up_cooldown_s
+            or now < self._grow_held_until
+        ):
             return None
         wanted = max(
             math.ceil(calls / self._calls_per_worker),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
+import msgspec
 import pytest
 
 from supervisor.config import ScalingConfig
@@ -370,3 +371,12 @@ def test_slots_in_backoff_count_toward_max() -> None:
     decision = _policy(maximum=4).decide(load, now=10.0)
     assert isinstance(decision, ScaleUp)
     assert decision.count == 2  # MAX 4 less the ready and the restarting slot
+
+
+def test_no_growth_starts_while_another_is_under_way() -> None:
+    # A growth of two where one worker already failed and one still starts: the pool looks
+    # one short, but the outcome of the growth under way decides what comes next.
+    policy = _policy()
+    under_way = PoolLoad(ready=1, starting=1, queued_calls=30, oldest_call_wait_s=5.0, growing=True)
+    assert _grows_at(policy, under_way, [10.0, 20.0, 30.0]) == []
+    assert _grows_at(policy, msgspec.structs.replace(under_way, growing=False), [30.0]) == [30.0]
