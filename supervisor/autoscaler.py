@@ -1,21 +1,26 @@
 """The supervisor's autoscaler (ADR-0013): every ``scaling.interval_s`` it reads the load
 signals from Redis (:func:`~supervisor.queue_depths.read_queue_depths` and the pool's
-worker heartbeats: two to four round trips), asks the
+workers' recent heartbeats: two to four round trips), asks the
 :class:`~supervisor.scaling_policy.ScalingPolicy`, and grows or shrinks the
 :class:`~supervisor.worker_pool.WorkerPool`.
 
 Each action is logged once (``pool.scaled``: direction, from, to, reason), reported to the
 ``on_scale`` listener (the metrics counter) and recorded in the fleet's list of recent
-scale events for ``mcpfleet status``. The checks go on while workers start and drain:
-new workers count as ``starting`` from the moment they are spawned, and a retired worker
-leaves the pool at once and drains in the fleet's nursery, outliving the autoscaler.
+scale events for ``mcpfleet status``. A growth is logged when decided (``pool.growing``)
+and recorded once its new workers started,
+by how many did; one where none did records nothing. When some did not start, further
+growth is held with a doubling backoff (``pool.grow_failed``, once per streak).
+
+The checks go on while workers start and drain: new workers count as ``starting`` from
+the moment they are spawned, and a retired worker leaves the pool at once and drains in
+the fleet's nursery, outliving the autoscaler.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, Literal
 
 import structlog
 import trio
@@ -32,14 +37,19 @@ from proto import (
 from server import RedisClient
 from supervisor.child_slot import ChildSlot, SlotState
 from supervisor.config import FleetConfig
-from supervisor.heartbeat_reader import read_heartbeats
+from supervisor.heartbeat_reader import read_recent_heartbeats
 from supervisor.queue_depths import QueueDepths, read_queue_depths
 from supervisor.scaling_policy import PoolLoad, ScaleDown, ScaleUp, ScalingPolicy
 from supervisor.worker_pool import WorkerPool
+from workers.runtime import HEARTBEAT_TTL_INTERVALS
 
-__all__ = ["Autoscaler", "ScaleListener"]
+__all__ = ["RECENT_BEAT_INTERVALS", "Autoscaler", "ScaleListener", "pool_load"]
 
 log = structlog.get_logger()
+
+RECENT_BEAT_INTERVALS: Final = 2
+"""A heartbeat older than this many ``worker.heartbeat_interval_s`` is not read as its
+worker's load: a worker that stopped beating (hung) is neither idle nor waiting."""
 
 ScaleListener = Callable[[str, int, int, str], None]
 """Told of each scale action: ``(direction, before, after, reason)``, direction ``up`` or
@@ -57,6 +67,7 @@ class Autoscaler:
         interval_s: time between two checks.
         on_scale: told of each action.
         supervisor_id: recorded with each scale event.
+        heartbeat_interval_s: the workers' ``worker.heartbeat_interval_s``.
     """
 
     def __init__(
@@ -69,6 +80,7 @@ class Autoscaler:
         interval_s: float,
         on_scale: ScaleListener,
         supervisor_id: str,
+        heartbeat_interval_s: float,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -78,6 +90,10 @@ class Autoscaler:
         self._on_scale = on_scale
         self._supervisor_id = supervisor_id
         self._failing_since: float | None = None
+        self._growing = False
+        interval_ms = heartbeat_interval_s * 1000
+        self._beat_ttl_ms = int(interval_ms * HEARTBEAT_TTL_INTERVALS)
+        self._recent_beat_ms = int(interval_ms * RECENT_BEAT_INTERVALS)
 
     @classmethod
     def for_fleet(
@@ -101,6 +117,7 @@ class Autoscaler:
             maximum=pool.maximum,
             calls_per_worker=per_worker,
             task_slots=worker.task_slots,
+            max_grow_backoff_s=config.supervisor.restart_backoff_max_s,
         )
         return cls(
             redis,
@@ -110,6 +127,7 @@ class Autoscaler:
             interval_s=config.scaling.interval_s,
             on_scale=on_scale,
             supervisor_id=supervisor_id,
+            heartbeat_interval_s=worker.heartbeat_interval_s,
         )
 
     async def run(
@@ -139,7 +157,13 @@ class Autoscaler:
         slots = list(self._pool.slots)
         try:
             depths = await read_queue_depths(self._redis, self._keys)
-            beats = await read_heartbeats(self._redis, self._keys, slots)
+            beats = await read_recent_heartbeats(
+                self._redis,
+                self._keys,
+                [slot.child_id for slot in slots if slot.child_id is not None],
+                ttl_ms=self._beat_ttl_ms,
+                within_ms=self._recent_beat_ms,
+            )
         except (BackendUnavailableError, RedisCommandError) as exc:
             self._read_failed(exc)
             return
@@ -147,11 +171,10 @@ class Autoscaler:
             failed_for_s = trio.current_time() - self._failing_since
             log.info("autoscaler.read_recovered", failed_for_s=round(failed_for_s, 1))
             self._failing_since = None
-        decision = self._policy.decide(_load(slots, beats, depths), trio.current_time())
+        load = pool_load(slots, beats, depths, growing=self._growing)
+        decision = self._policy.decide(load, trio.current_time())
         if isinstance(decision, ScaleUp):
-            before = len(self._pool)
-            spawned: int = await growing.start(self._pool.grow, decision.count)
-            await self._scaled("up", before, before + spawned, decision.reason)
+            await growing.start(self._grow, decision)
         elif isinstance(decision, ScaleDown):
             slot = _idlest(slots, beats)
             if slot is None:  # pragma: no cover - the policy saw an idle worker
@@ -159,6 +182,35 @@ class Autoscaler:
             before = len(self._pool)
             if await drains.start(self._pool.shrink, slot):
                 await self._scaled("down", before, len(self._pool), decision.reason)
+
+    async def _grow(
+        self, decision: ScaleUp, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Grow the pool as decided and record what it grew by, once the new workers
+        started (or failed to); with ``nursery.start``, returns to the starter once the
+        new slots are in the pool (``starting``), so the next check counts them."""
+        before = len(self._pool)
+        asked = min(decision.count, self._pool.maximum - before)  # what grow() spawns
+        # The decision, when it is taken (pool.scaled follows once the workers are ready).
+        log.info("pool.growing", **{"from": before}, adding=asked, reason=decision.reason)
+        self._growing = True
+        try:
+            added = await self._pool.grow(decision.count, task_status=task_status)
+        finally:
+            self._growing = False
+        hold_s = self._policy.grew(asked, added, trio.current_time())
+        if hold_s and self._policy.grow_failures == 1:
+            # Once per failure streak: the next ones are spaced by the growing hold.
+            log.error(
+                "pool.grow_failed",
+                asked=asked,
+                added=added,
+                failed=asked - added,
+                hold_s=round(hold_s, 3),
+                reason=decision.reason,
+            )
+        if added:
+            await self._scaled("up", before, before + added, decision.reason)
 
     async def _scaled(
         self, direction: Literal["up", "down"], before: int, after: int, reason: str
@@ -193,7 +245,7 @@ class Autoscaler:
             log.warning("autoscaler.read_failed", error=str(exc))
 
 
-def _is_idle(slot: ChildSlot, beats: dict[str, WorkerHeartbeat]) -> bool:
+def _is_idle(slot: ChildSlot, beats: Mapping[str, WorkerHeartbeat]) -> bool:
     beat = beats.get(slot.child_id or "")
     return (
         slot.state is SlotState.READY
@@ -203,23 +255,33 @@ def _is_idle(slot: ChildSlot, beats: dict[str, WorkerHeartbeat]) -> bool:
     )
 
 
-def _load(
-    slots: list[ChildSlot], beats: dict[str, WorkerHeartbeat], depths: QueueDepths
+def pool_load(
+    slots: Sequence[ChildSlot],
+    beats: Mapping[str, WorkerHeartbeat],
+    depths: QueueDepths,
+    *,
+    growing: bool = False,
 ) -> PoolLoad:
-    ready = sum(slot.state is SlotState.READY for slot in slots)
+    """What the policy is told of the pool: its slots by state, and from the recent
+    heartbeats ``beats`` (by worker id) which workers are idle and how many calls wait
+    for a thread (a worker without a recent beat is neither idle nor waiting)."""
     return PoolLoad(
-        ready=ready,
-        starting=len(slots) - ready,
+        ready=sum(slot.state is SlotState.READY for slot in slots),
+        # A slot in backoff (its worker died) is no capacity on its way: counting it would
+        # let a crash-looping slot block growth.
+        starting=sum(slot.state is SlotState.STARTING for slot in slots),
+        restarting=sum(slot.state not in (SlotState.READY, SlotState.STARTING) for slot in slots),
         idle=sum(_is_idle(slot, beats) for slot in slots),
         queued_calls=depths.calls_queued,
         oldest_call_wait_s=depths.oldest_call_wait_s,
         waiting_calls=sum(beat.waiting for beat in beats.values()),
         queued_tasks=depths.tasks_queued,
         oldest_task_wait_s=depths.oldest_task_wait_s,
+        growing=growing,
     )
 
 
-def _idlest(slots: list[ChildSlot], beats: dict[str, WorkerHeartbeat]) -> ChildSlot | None:
+def _idlest(slots: list[ChildSlot], beats: Mapping[str, WorkerHeartbeat]) -> ChildSlot | None:
     """The idle worker to retire: the youngest (the longest-running keep their warm
     caches; recycling old ones is the recovery policy's job)."""
     idle = [slot for slot in slots if _is_idle(slot, beats)]

@@ -42,6 +42,10 @@ NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 MAX_WORKERS: Final = 512
 WorkerCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_WORKERS)]
 FrontCount = Annotated[int, msgspec.Meta(ge=1, le=64)]
+ScalingInterval = Annotated[float, msgspec.Meta(ge=0.05)]
+"""At least 50 ms: each check costs Redis two to four round trips."""
+StatusInterval = Annotated[float, msgspec.Meta(ge=0.1)]
+"""At least 100 ms: each status write is a Redis round trip."""
 FleetName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 HUNG_AFTER_INTERVALS: Final = 4
@@ -69,9 +73,10 @@ class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     orphan_sweep_interval_s: PositiveFloat = 15.0
     """How often to settle calls held by workers with no live heartbeat (also at start)."""
 
-    status_interval_s: PositiveFloat = 1.0
+    status_interval_s: StatusInterval = 1.0
     """How often the supervisor writes its status document for ``mcpfleet status`` (it
-    expires after three intervals, so a dead supervisor shows as not running)."""
+    expires after three intervals, so a dead supervisor shows as not running); at least
+    0.1 s."""
 
     hung_after_s: PositiveFloat | None = None
     """A ready worker whose process is alive but whose latest heartbeat is older than this
@@ -93,8 +98,9 @@ class ScalingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """When the supervisor grows and shrinks the worker pool between ``workers``' MIN and
     MAX (``[scaling]``, ADR-0013). It does nothing when MIN equals MAX."""
 
-    interval_s: PositiveFloat = 0.25
-    """How often the supervisor reads the load signals from Redis and decides."""
+    interval_s: ScalingInterval = 0.25
+    """How often the supervisor reads the load signals from Redis and decides (at least
+    0.05 s)."""
 
     up_wait_s: NonNegativeFloat = 0.5
     """Scale up once the oldest call no worker has taken waited this long (every worker

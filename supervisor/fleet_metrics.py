@@ -48,6 +48,9 @@ log = structlog.get_logger()
 WORKER_STATES_INTERVAL_S: Final = 1.0
 """How often ``mcpfleet_workers`` is brought up to date."""
 
+_REPLACED: Final = frozenset({ExitReason.RECYCLED, ExitReason.HUNG})
+"""Exits the supervisor caused to replace a worker: a restart wherever the new one runs."""
+
 
 class FleetMetrics:
     """What the supervisor records.
@@ -97,8 +100,13 @@ class FleetMetrics:
 
     def worker_exited(self, exit: ChildExit) -> None:
         """A worker exited: count the restart that follows (if any) by why it exited, and
-        stop counting its live gauges."""
-        if exit.restarting:
+        stop counting its live gauges.
+
+        A recycled or hung worker counts as restarted even when its slot was retired: a
+        recycle starts its replacement in a new slot first, so the position lives on in
+        another process (``restarting`` says only whether the same slot starts one).
+        """
+        if exit.restarting or exit.reason in _REPLACED:
             self._worker_restarts[exit.reason].inc()
         self._mark_dead(exit.pid)
 

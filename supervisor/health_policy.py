@@ -24,6 +24,7 @@ __all__ = [
     "Recycle",
     "RecycleReason",
     "WorkerSample",
+    "beat_is_recent",
     "last_beat_ms",
     "parse_proc_status",
 ]
@@ -160,3 +161,10 @@ def last_beat_ms(expiry_score: float | None, ttl_ms: int) -> int | None:
     """When a worker last beat, from its ``live_workers`` score (the beat's time plus the
     heartbeat TTL); ``None`` without a score."""
     return None if expiry_score is None else int(expiry_score) - ttl_ms
+
+
+def beat_is_recent(expiry_score: float | None, ttl_ms: int, *, now_ms: int, within_ms: int) -> bool:
+    """Whether a worker beat within ``within_ms`` of ``now_ms``, from its ``live_workers``
+    score (see :func:`last_beat_ms`); ``False`` without a score."""
+    beat = last_beat_ms(expiry_score, ttl_ms)
+    return beat is not None and now_ms - beat <= within_ms

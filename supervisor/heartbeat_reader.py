@@ -3,6 +3,7 @@ each worker's load as of its latest beat, for the autoscaler and the status docu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Final
 
@@ -11,8 +12,9 @@ import msgspec
 from proto import Keyspace, WorkerHeartbeat
 from server import RedisClient, RedisReply
 from supervisor.child_slot import ChildSlot
+from supervisor.health_policy import beat_is_recent
 
-__all__ = ["read_heartbeats"]
+__all__ = ["read_heartbeats", "read_recent_heartbeats"]
 
 _heartbeat_decoder: Final = msgspec.json.Decoder(WorkerHeartbeat)
 
@@ -31,6 +33,49 @@ async def read_heartbeats(
         return {}
     reply = await redis.execute("MGET", *(keys.worker_heartbeat(i) for i in ids))
     return dict(_decoded(ids, reply))
+
+
+async def read_recent_heartbeats(
+    redis: RedisClient, keys: Keyspace, ids: Sequence[str], *, ttl_ms: int, within_ms: int
+) -> dict[str, WorkerHeartbeat]:
+    """The latest heartbeat of each of the workers ``ids`` that beat within ``within_ms``,
+    by worker id, in one round trip. A record lives its whole TTL (five intervals), so a
+    hung worker's last one still reads as its load for a while: its ``live_workers``
+    score (the beat's time plus ``ttl_ms``) tells how old it is.
+
+    Raises:
+        BackendUnavailableError: Redis did not answer.
+        RedisCommandError: Redis refused the read.
+    """
+    if not ids:
+        return {}
+    records, scores = await redis.execute_many(
+        [
+            ("MGET", *(keys.worker_heartbeat(i) for i in ids)),
+            ("ZMSCORE", keys.live_workers(), *ids),
+        ]
+    )
+    now_ms = int(time.time() * 1000)
+    expiries = dict(zip(ids, _scores(scores), strict=False))
+    return {
+        worker_id: beat
+        for worker_id, beat in _decoded(list(ids), records)
+        if beat_is_recent(expiries.get(worker_id), ttl_ms, now_ms=now_ms, within_ms=within_ms)
+    }
+
+
+def _scores(reply: RedisReply) -> list[float | None]:
+    values = reply if isinstance(reply, list) else []
+    return [_score(value) for value in values]
+
+
+def _score(value: RedisReply) -> float | None:
+    if not isinstance(value, bytes):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _decoded(ids: list[str], reply: RedisReply) -> list[tuple[str, WorkerHeartbeat]]:

@@ -15,8 +15,14 @@ Scale up when work waits that no worker can start:
 - a queued durable task, once the oldest waited ``up_task_wait_s`` (every task slot busy).
 The step is proportional: one worker per ``calls_per_worker`` waiting calls (or per
 ``worker.task_slots`` queued tasks, whichever asks more), less the workers still
-starting (they are capacity on its way), capped at MAX; then ``up_cooldown_s`` passes
-before the next.
+starting (they are capacity on its way; a slot in backoff after its worker died is not),
+capped at MAX; then ``up_cooldown_s`` passes before the next, and no growth starts while
+another is under way (its outcome decides whether growth is held, below).
+
+A growth whose new workers did not all start (told through :meth:`ScalingPolicy.grew`)
+holds further growth for ``up_cooldown_s``, doubling with each such growth in a row up
+to ``max_grow_backoff_s``: workers that die at start (code broken on disk under a running
+fleet) are not respawned every cooldown. The first growth that fully succeeds ends it.
 
 Scale down by one idle worker (nothing in flight, per its heartbeat) once the pool had an
 idle worker, nothing waiting past those thresholds and no worker starting for
@@ -41,28 +47,35 @@ class PoolLoad(msgspec.Struct, frozen=True, kw_only=True):
 
     Attributes:
         ready: workers of the pool that reported ready.
-        starting: workers of the pool not ready (starting, or restarting after an exit).
-        idle: ready workers whose latest heartbeat shows no call and no task in hand.
+        starting: workers of the pool spawned and not yet ready (not those in backoff
+            after an exit: a crash-looping slot is no capacity on its way).
+        restarting: slots neither ready nor starting (in backoff after their worker
+            died, or draining before a restart): in the pool's size, no capacity.
+        idle: ready workers whose recent heartbeat shows no call and no task in hand.
         queued_calls: calls in the stream that no worker has taken.
         oldest_call_wait_s: how long the oldest of them has waited (0 when none).
         waiting_calls: calls (and tasks) workers took that wait for a free sync thread.
         queued_tasks: durable tasks in the task queue.
         oldest_task_wait_s: how long the oldest of them has waited (0 when none).
+        growing: a growth is under way (its workers not all ready or failed yet): no
+            other starts before its outcome is known (:meth:`ScalingPolicy.grew`).
     """
 
     ready: int
     starting: int = 0
+    restarting: int = 0
     idle: int = 0
     queued_calls: int = 0
     oldest_call_wait_s: float = 0.0
     waiting_calls: int = 0
     queued_tasks: int = 0
     oldest_task_wait_s: float = 0.0
+    growing: bool = False
 
     @property
     def size(self) -> int:
-        """Workers in the pool, ready or not."""
-        return self.ready + self.starting
+        """Slots in the pool, ready or not."""
+        return self.ready + self.starting + self.restarting
 
 
 class ScaleUp(msgspec.Struct, frozen=True):
@@ -89,6 +102,8 @@ class ScalingPolicy:
             the autoscaler resolves the config's 0).
         task_slots: durable tasks one worker runs at once (0: workers run none, so queued
             tasks are no reason to grow).
+        max_grow_backoff_s: the longest hold on growth after growths that failed (at
+            least ``up_cooldown_s``).
     """
 
     def __init__(
@@ -99,6 +114,7 @@ class ScalingPolicy:
         maximum: int,
         calls_per_worker: int,
         task_slots: int,
+        max_grow_backoff_s: float = 60.0,
     ) -> None:
         if not 1 <= minimum <= maximum:
             raise ValueError(f"pool bounds must satisfy 1 <= {minimum} <= {maximum}")
@@ -113,6 +129,31 @@ class ScalingPolicy:
         self._surplus_since: float | None = None
         self._last_up = -math.inf
         self._last_down = -math.inf
+        self._max_grow_backoff_s = max(max_grow_backoff_s, config.up_cooldown_s)
+        self._grow_failures = 0
+        self._grow_held_until = -math.inf
+
+    @property
+    def grow_failures(self) -> int:
+        """Growths in a row whose workers did not all start (0 after one that did)."""
+        return self._grow_failures
+
+    def grew(self, asked: int, added: int, now: float) -> float:
+        """Record how a :class:`ScaleUp` went, at ``now``: ``added`` of the ``asked``
+        workers started. Returns how long further growth is held (0 when all started).
+        """
+        if added >= asked:
+            self._grow_failures = 0
+            self._grow_held_until = -math.inf
+            return 0.0
+        # The exponent is capped so an endless streak stays at the ceiling, not overflows.
+        hold = min(
+            self._config.up_cooldown_s * 2.0 ** min(self._grow_failures, 32),
+            self._max_grow_backoff_s,
+        )
+        self._grow_failures += 1
+        self._grow_held_until = now + hold
+        return hold
 
     def decide(self, load: PoolLoad, now: float) -> ScaleUp | ScaleDown | None:
         """What to do at ``now`` (monotonic seconds) given ``load``; a returned action is
@@ -158,7 +199,12 @@ class ScalingPolicy:
             reasons.append(
                 f"{load.queued_tasks} tasks queued, oldest waited {load.oldest_task_wait_s:.1f} s"
             )
-        if not reasons or now - self._last_up < config.up_cooldown_s:
+        if (
+            not reasons
+            or load.growing
+            or now - self._last_up < config.up_cooldown_s
+            or now < self._grow_held_until
+        ):
             return None
         wanted = max(
             math.ceil(calls / self._calls_per_worker),

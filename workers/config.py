@@ -15,6 +15,8 @@ HEARTBEAT_TTL_INTERVALS: Final = 5
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+HeartbeatInterval = Annotated[float, msgspec.Meta(ge=0.1)]
+"""At least 100 ms: each beat of each worker is a Redis round trip."""
 
 
 RETIRE_ANSWER_S: Final = 2.0
@@ -23,7 +25,7 @@ this: time to publish the last answers."""
 
 
 class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Settings of every worker process (``[workers]`` in mcpfleet.toml)."""
+    """Settings of every worker process (``[worker]`` in mcpfleet.toml)."""
 
     max_concurrent_calls: PositiveInt = 100
     """Calls one worker process runs at once (async handlers as tasks, sync in threads)."""
@@ -37,8 +39,9 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     drain_timeout_s: PositiveFloat = 30.0
     """On SIGTERM, how long in-flight calls may take to finish before the worker exits."""
 
-    heartbeat_interval_s: PositiveFloat = 3.0
-    """How often a worker refreshes its heartbeat key (TTL: five intervals)."""
+    heartbeat_interval_s: HeartbeatInterval = 3.0
+    """How often a worker refreshes its heartbeat key (TTL: five intervals); at least
+    0.1 s."""
 
     read_block_ms: PositiveInt = 1000
     """Longest blocking read on the call stream; bounds how fast a stop is noticed."""

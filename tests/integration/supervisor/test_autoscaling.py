@@ -18,6 +18,7 @@ from mcp import Client
 from mcp_types import TextContent
 
 from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, start_fleet
+from tests.fixtures.metrics import scrape_async, total
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until, wait_until_async, wait_until_true_async
 
@@ -32,6 +33,7 @@ IDLE_S = 2.0
 DOWN_COOLDOWN_S = 0.5
 HOLD_S = 3.0
 CALLS = 8
+SCALE_EVENTS = "mcpfleet_scale_events_total"
 
 
 def _scaling_env(**extra: str) -> dict[str, str]:
@@ -120,7 +122,10 @@ async def test_a_backlog_grows_the_pool_to_max_and_idling_shrinks_it_to_min(
         assert (up["from"], up["to"]) == (1, 3)
         reason = up["reason"]
         assert isinstance(reason, str) and "calls queued" in reason
-        assert _epoch_s(up) - sent_at <= REACTION_S + SLACK_S
+        # Decided within the reaction time; recorded once the new workers are ready.
+        (growing,) = fleet.find("pool.growing")
+        assert (growing["from"], growing["adding"], growing["reason"]) == (1, 2, reason)
+        assert _epoch_s(growing) - sent_at <= REACTION_S + SLACK_S
         await wait_until_async(
             lambda: len(fleet.worker_pids()) == 3, deadline_s=15, what="three live workers"
         )
@@ -137,6 +142,9 @@ async def test_a_backlog_grows_the_pool_to_max_and_idling_shrinks_it_to_min(
         events = status["scale_events"]
         assert isinstance(events, list)
         assert (events[0]["direction"], events[0]["from"], events[0]["to"]) == ("up", 1, 3)
+        scaled = await scrape_async(fleet.url)
+        assert total(scaled, SCALE_EVENTS, direction="up") == 1
+        assert total(scaled, SCALE_EVENTS, direction="down") == 0
 
     assert answers == ["finished"] * CALLS
 
@@ -145,13 +153,16 @@ async def test_a_backlog_grows_the_pool_to_max_and_idling_shrinks_it_to_min(
     await fleet.wait_for_async("pool.scaled", direction="down", to=1, deadline_s=20)
     downs = fleet.find("pool.scaled", direction="down")
     assert [(d["from"], d["to"]) for d in downs] == [(3, 2), (2, 1)]
-    assert _epoch_s(downs[0]) - _epoch_s(up) >= HOLD_S + IDLE_S - SLACK_S
+    assert _epoch_s(downs[0]) - _epoch_s(growing) >= HOLD_S + IDLE_S - SLACK_S
     assert _epoch_s(downs[1]) - _epoch_s(downs[0]) >= DOWN_COOLDOWN_S - 0.05
     assert all("idle" in str(d["reason"]) for d in downs)
     await wait_until_async(
         lambda: len(fleet.worker_pids()) == 1, deadline_s=15, what="one live worker"
     )
     assert len(fleet.find("worker.retiring", reason="stopped")) == 2
+    shrunk = await scrape_async(fleet.url)
+    assert total(shrunk, SCALE_EVENTS, direction="up") == 1
+    assert total(shrunk, SCALE_EVENTS, direction="down") == 2
 
     # The status document is rewritten every second: wait for one written after the drain.
     shown: list[subprocess.CompletedProcess[str]] = []

@@ -10,10 +10,12 @@ from mcp import Client, MCPError
 from mcp_types import TextContent
 
 from tests.fixtures.fleet import start_fleet
+from tests.fixtures.metrics import Samples, scrape_async, total
 from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.waiting import wait_until_async
+from tests.fixtures.waiting import wait_until_async, wait_until_true_async
 
 APP = "tests.fixtures.recovery_tools:app"
+RESTARTS = "mcpfleet_worker_restarts_total"
 
 
 def text_of(result: object) -> str:
@@ -67,6 +69,17 @@ async def test_max_calls_recycles_workers_while_every_call_is_answered(
         assert first not in fleet.worker_pids()
         assert fleet.find("worker.recycle_failed") == []
         assert fleet.find("worker.calls_settled") == []  # nothing was left to settle
+        # Each recycle is a restart of that position in the metrics, by its reason.
+        counted: list[Samples] = []
+
+        async def recycles_counted() -> bool:
+            counted[:] = [await scrape_async(fleet.url)]
+            return total(counted[0], RESTARTS, reason="recycled") >= 2
+
+        await wait_until_true_async(recycles_counted, deadline_s=10, what="recycles counted")
+        recycles = total(counted[0], RESTARTS, reason="recycled")
+        assert recycles <= len(fleet.find("worker.retiring", reason="recycled"))
+        assert total(counted[0], RESTARTS) == recycles  # no other reason
     finally:
         assert fleet.stop() == 0
     assert fleet.errors() == []

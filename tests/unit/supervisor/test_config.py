@@ -357,12 +357,31 @@ def test_scaling_section_defaults_and_layers(tmp_path: Path) -> None:
         ("MCPFLEET_SCALING__CALLS_PER_WORKER", "-1"),
         ("MCPFLEET_SCALING__NOPE", "1"),
         ("MCPFLEET_SUPERVISOR__STATUS_INTERVAL_S", "0"),
+        # Bounds that keep a tiny value from flooding Redis.
+        ("MCPFLEET_SCALING__INTERVAL_S", "0.01"),
+        ("MCPFLEET_SUPERVISOR__STATUS_INTERVAL_S", "0.05"),
+        ("MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S", "0.05"),
     ],
 )
 def test_bad_scaling_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
     error = _error(tmp_path, environ={name: value})
     assert name in error
     assert name.rsplit("__", 1)[1].lower() in error
+
+
+def test_the_interval_lower_bounds_are_accepted(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        environ={
+            "MCPFLEET_SCALING__INTERVAL_S": "0.05",
+            "MCPFLEET_SUPERVISOR__STATUS_INTERVAL_S": "0.1",
+            "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.1",
+            "MCPFLEET_SUPERVISOR__HUNG_AFTER_S": "0.2",
+        },
+    )
+    assert config.scaling.interval_s == 0.05
+    assert config.supervisor.status_interval_s == 0.1
+    assert config.worker.heartbeat_interval_s == 0.1
 
 
 # --- recovery and recycling (ADR-0014) -----------------------------------------------------

@@ -34,6 +34,19 @@ def test_restarts_are_counted_by_reason_when_a_new_child_follows() -> None:
     assert value(metrics, "mcpfleet_front_restarts_total", reason="killed") == 1
 
 
+def test_a_recycled_or_hung_worker_counts_as_restarted_even_from_a_retired_slot() -> None:
+    # A recycle starts the replacement in a new slot and retires the old one, whose exit
+    # is therefore not followed by a restart of the same slot.
+    metrics = FleetMetrics()
+    metrics.worker_exited(exited(ExitReason.RECYCLED, restarting=False))
+    metrics.worker_exited(exited(ExitReason.RECYCLED, restarting=True))
+    metrics.worker_exited(exited(ExitReason.HUNG, restarting=True))
+    metrics.worker_exited(exited(ExitReason.STOPPED, restarting=False))  # scaled down
+    assert value(metrics, "mcpfleet_worker_restarts_total", reason="recycled") == 2
+    assert value(metrics, "mcpfleet_worker_restarts_total", reason="hung") == 1
+    assert value(metrics, "mcpfleet_worker_restarts_total", reason="stopped") == 0
+
+
 def test_scale_events_by_direction_and_nothing_else() -> None:
     metrics = FleetMetrics()
     metrics.scale_event("up")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
+import msgspec
 import pytest
 
 from supervisor.config import ScalingConfig
@@ -29,6 +30,7 @@ def _policy(
     calls_per_worker: int = 10,
     task_slots: int = 2,
     config: ScalingConfig = CONFIG,
+    max_grow_backoff_s: float = 60.0,
 ) -> ScalingPolicy:
     return ScalingPolicy(
         config,
@@ -36,6 +38,7 @@ def _policy(
         maximum=maximum,
         calls_per_worker=calls_per_worker,
         task_slots=task_slots,
+        max_grow_backoff_s=max_grow_backoff_s,
     )
 
 
@@ -312,3 +315,68 @@ def test_load_that_comes_and_goes_slower_than_the_idle_period_cycles_at_most_onc
 def test_bad_arguments_raise(minimum: int, maximum: int, calls_per_worker: int) -> None:
     with pytest.raises(ValueError, match="must"):
         _policy(minimum=minimum, maximum=maximum, calls_per_worker=calls_per_worker)
+
+
+# --- growths that failed -------------------------------------------------------------
+
+
+def _grows_at(policy: ScalingPolicy, load: PoolLoad, times: Iterable[float]) -> list[float]:
+    """The times among ``times`` at which the policy grows the pool."""
+    return [now for now in times if isinstance(policy.decide(load, now), ScaleUp)]
+
+
+def test_a_growth_whose_workers_did_not_start_holds_growth_with_a_doubling_backoff() -> None:
+    policy = _policy(max_grow_backoff_s=6.0)  # up_cooldown_s = 2: holds of 2, 4, 6, 6 s
+    backlog = _backlog(30)
+    assert isinstance(policy.decide(backlog, now=0.0), ScaleUp)
+    assert policy.grew(asked=3, added=0, now=1.0) == 2.0
+    assert policy.grow_failures == 1
+    # The cooldown ends at 2.0, the hold at 3.0: the next growth waits for the hold.
+    assert _grows_at(policy, backlog, [2.0, 2.5, 2.9]) == []
+    assert _grows_at(policy, backlog, [3.0]) == [3.0]
+    assert policy.grew(asked=3, added=1, now=4.0) == 4.0  # part of them is a failure too
+    assert _grows_at(policy, backlog, [6.0, 7.9]) == []
+    assert _grows_at(policy, backlog, [8.0]) == [8.0]
+    assert policy.grew(asked=3, added=0, now=8.0) == 6.0  # at the ceiling
+    assert policy.grew(asked=3, added=0, now=8.0) == 6.0
+    assert policy.grow_failures == 4
+
+
+def test_a_growth_that_fully_succeeds_ends_the_hold() -> None:
+    policy = _policy(max_grow_backoff_s=60.0)
+    backlog = _backlog(30)
+    for _ in range(4):
+        policy.grew(asked=3, added=0, now=0.0)  # held 16 s
+    assert policy.grew(asked=2, added=2, now=1.0) == 0.0
+    assert policy.grow_failures == 0
+    assert _grows_at(policy, backlog, [1.0]) == [1.0]  # only the cooldown counts again
+
+
+def test_the_hold_is_never_shorter_than_the_cooldown() -> None:
+    policy = _policy(max_grow_backoff_s=0.5)  # below up_cooldown_s = 2
+    assert policy.grew(asked=1, added=0, now=0.0) == 2.0
+
+
+def test_a_slot_in_backoff_is_no_capacity_on_its_way() -> None:
+    # One ready worker, one slot whose worker died (in backoff), ten calls queued for 5 s:
+    # one more worker is wanted and the crash-looping slot must not stand in for it.
+    load = PoolLoad(ready=1, restarting=1, queued_calls=10, oldest_call_wait_s=5.0)
+    decision = _policy().decide(load, now=10.0)
+    assert isinstance(decision, ScaleUp)
+    assert decision.count == 1
+
+
+def test_slots_in_backoff_count_toward_max() -> None:
+    load = PoolLoad(ready=1, restarting=1, queued_calls=100, oldest_call_wait_s=5.0)
+    decision = _policy(maximum=4).decide(load, now=10.0)
+    assert isinstance(decision, ScaleUp)
+    assert decision.count == 2  # MAX 4 less the ready and the restarting slot
+
+
+def test_no_growth_starts_while_another_is_under_way() -> None:
+    # A growth of two where one worker already failed and one still starts: the pool looks
+    # one short, but the outcome of the growth under way decides what comes next.
+    policy = _policy()
+    under_way = PoolLoad(ready=1, starting=1, queued_calls=30, oldest_call_wait_s=5.0, growing=True)
+    assert _grows_at(policy, under_way, [10.0, 20.0, 30.0]) == []
+    assert _grows_at(policy, msgspec.structs.replace(under_way, growing=False), [30.0]) == [30.0]
