@@ -101,7 +101,12 @@ async def test_a_pool_grow_that_cannot_spawn_logs_and_keeps_the_pool(
     def make_slot(index: int) -> ChildSlot:
         return _slot(good_argv if index == 0 else lambda _c: [not_executable], index)
 
-    pool = WorkerPool(make_slot, minimum=1, maximum=3, drain_budget_s=5.0)
+    async def no_tasks(_child_id: str) -> None:
+        return
+
+    pool = WorkerPool(
+        make_slot, minimum=1, maximum=3, retire_budget_s=5.0, wait_tasks_done=no_tasks
+    )
     async with trio.open_nursery() as nursery:
         await pool.start(nursery)
         assert await pool.grow(2) == 0
