@@ -22,11 +22,14 @@ from collections.abc import Sequence
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from proto import LIST_KINDS, FleetError
+
+if TYPE_CHECKING:
+    from supervisor.config import FleetConfig
 
 __all__ = ["main"]
 
@@ -317,10 +320,11 @@ def _visibility(args: argparse.Namespace) -> int:
     return run_visibility_command(args.command, args.action, items, config=config)
 
 
-def _tasks(args: argparse.Namespace) -> int:
+def _operator_config(args: argparse.Namespace) -> FleetConfig:
+    """The configuration of an operator command that reads a running fleet's Redis
+    (``tasks``, ``status``), with logging kept off stdout (the command's output)."""
     from supervisor.config import load_config  # noqa: PLC0415
     from supervisor.logging_setup import configure_logging  # noqa: PLC0415
-    from supervisor.task_commands import run_task_command  # noqa: PLC0415
 
     flags: dict[str, Any] = {
         "redis_url": args.redis_url,
@@ -329,6 +333,13 @@ def _tasks(args: argparse.Namespace) -> int:
     }
     config = load_config(flags=flags, config_path=args.config)
     configure_logging("warning", role="cli")  # stdout is the command's output
+    return config
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from supervisor.task_commands import run_task_command  # noqa: PLC0415
+
+    config = _operator_config(args)
     return run_task_command(
         args.action,
         getattr(args, "task_id", None),
@@ -339,18 +350,9 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from supervisor.config import load_config  # noqa: PLC0415
-    from supervisor.logging_setup import configure_logging  # noqa: PLC0415
     from supervisor.status_command import run_status_command  # noqa: PLC0415
 
-    flags: dict[str, Any] = {
-        "redis_url": args.redis_url,
-        "fleet": args.fleet,
-        "data_dir": args.data_dir,
-    }
-    config = load_config(flags=flags, config_path=args.config)
-    configure_logging("warning", role="cli")  # stdout is the command's output
-    return run_status_command(as_json=args.json, config=config)
+    return run_status_command(as_json=args.json, config=_operator_config(args))
 
 
 def _version() -> str:
