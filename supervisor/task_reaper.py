@@ -5,10 +5,11 @@ maintenance interval.
 A task's record names the rq worker running it (``TaskField.WORKER``:
 ``<worker id>-task-<n>``). When a worker process exits, or its heartbeat is gone (a worker
 that died with its supervisor), every job in rq's ``StartedJobRegistry`` whose record names
-one of its task threads is taken out of the registry. It is requeued while its tool is
-retryable (idempotent) and runs are left; otherwise the task ends ``failed`` with a "worker
-lost" error. A run that cannot be settled (its record or rq job no longer decodes) is
-logged (``task.settle_failed``), taken out of the registry and failed; the others settle.
+one of its task threads (all runners read in one round trip) is taken out of the registry.
+It is requeued while its tool is retryable (idempotent) and runs are left; otherwise the
+task ends ``failed`` with a "worker lost" error. A run that cannot be settled (its record or
+rq job no longer decodes) is logged (``task.settle_failed``), taken out of the registry and
+failed; the others settle.
 
 rq speaks redis-py, so this runs in a thread (rare path) on a connection of its own.
 """
@@ -70,12 +71,9 @@ def settle_lost_tasks(
     """
     lost = _LostTasks(connection, keys, on_ended)
     settled = 0
-    for task_id in lost.registry.get_job_ids(cleanup=False):
+    for task_id in _tasks_of_lost_workers(connection, keys, lost.registry, is_lost):
         try:
             fields = cast(dict[bytes, bytes], connection.hgetall(keys.task(task_id)))
-            runner = fields.get(TaskField.WORKER.value.encode(), b"").decode()
-            if not runner or not is_lost(worker_of_task_thread(runner)):
-                continue
             lost.settle(task_id, fields)
         except (redis.ConnectionError, redis.TimeoutError):
             raise  # Redis itself is gone: every other task would fail the same way
@@ -87,6 +85,35 @@ def settle_lost_tasks(
     if settled:
         log.warning("tasks.settled_after_worker_loss", tasks=settled)
     return settled
+
+
+def _tasks_of_lost_workers(
+    connection: redis.Redis,
+    keys: Keyspace,
+    registry: StartedJobRegistry,
+    is_lost: Callable[[str], bool],
+) -> list[str]:
+    """The started tasks whose worker ``is_lost``: every started task's runner read in one
+    round trip (a worker's exit must not cost a round trip per task of the whole fleet),
+    ``is_lost`` asked once per worker."""
+    task_ids = registry.get_job_ids(cleanup=False)
+    if not task_ids:
+        return []
+    pipeline = connection.pipeline(transaction=False)
+    for task_id in task_ids:
+        pipeline.hget(keys.task(task_id), TaskField.WORKER.value)
+    runners = cast(list[bytes | None], pipeline.execute())
+    verdicts: dict[str, bool] = {}
+    lost: list[str] = []
+    for task_id, runner in zip(task_ids, runners, strict=True):
+        if not runner:
+            continue  # not running yet, or its record is gone
+        worker_id = worker_of_task_thread(runner.decode())
+        if worker_id not in verdicts:
+            verdicts[worker_id] = is_lost(worker_id)
+        if verdicts[worker_id]:
+            lost.append(task_id)
+    return lost
 
 
 class _LostTasks:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import cast
 
 import redis
 import trio
@@ -21,16 +22,21 @@ from tests.fixtures.tasks import create_task, read_task
 
 
 def started_by_dead_worker(
-    client: redis.Redis, fleet: str, tool: str, *, garbage_spec: bool = False
+    client: redis.Redis,
+    fleet: str,
+    tool: str,
+    *,
+    garbage_spec: bool = False,
+    worker_id: str | None = None,
 ) -> str:
-    """A task whose run a worker (long dead, no heartbeat) took: in rq's started registry,
-    its record naming that worker's task thread; with ``garbage_spec``, a spec that no longer
-    decodes."""
+    """A task whose run a worker (long dead, no heartbeat; ``worker_id`` or a new one) took:
+    in rq's started registry, its record naming that worker's task thread; with
+    ``garbage_spec``, a spec that no longer decodes."""
     keys = Keyspace(fleet)
     task_id = create_task(client, fleet, tool, {"seconds": 1})
     job = Job.fetch(task_id, connection=client, serializer=TaskJobSerializer)
     job.origin = keys.task_queue()
-    thread = f"worker-0-{uuid.uuid4().hex[:6]}-task-0"
+    thread = f"{worker_id or f'worker-0-{uuid.uuid4().hex[:6]}'}-task-0"
     with client.pipeline() as pipe:
         Execution.create(job, ttl=600, pipeline=pipe, worker_name=thread)
         pipe.lrem(f"rq:queue:{keys.task_queue()}", 0, task_id)  # taken off the queue
@@ -74,6 +80,36 @@ async def test_the_sweep_fails_the_unreadable_task_and_settles_the_others(
     assert ended == [TaskStatus.FAILED] * 3
     # Nothing left started: the next sweep does not trip on it again.
     assert started_ids(client, fleet_name) == []
+
+
+def command_calls(client: redis.Redis, command: str) -> int:
+    stats = cast(dict[str, dict[str, int]], client.info("commandstats"))
+    return stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
+async def test_a_worker_exit_reads_the_fleets_started_tasks_in_one_pass(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    """One exit must not cost a round trip per started task of the whole fleet: the runners
+    are read together, and only the lost worker's own task record is read whole."""
+    client = redis_server.client()
+    others = [
+        started_by_dead_worker(client, fleet_name, "nap_once", worker_id="worker-1-aaaaaa")
+        for _ in range(20)
+    ]
+    mine = started_by_dead_worker(client, fleet_name, "nap_once", worker_id="worker-2-bbbbbb")
+    hgetall_before = command_calls(client, "hgetall")
+    settler = TaskSettler(redis_server.url, Keyspace(fleet_name), on_ended=lambda _status: None)
+    try:
+        with trio.fail_after(30):
+            assert await settler.worker_exited("worker-2-bbbbbb") == 1
+    finally:
+        settler.close()
+    assert read_task(client, fleet_name, mine)["status"] == "failed"
+    assert sorted(started_ids(client, fleet_name)) == sorted(others)
+    # Settling the one task reads a few hashes (its record, rq's job and execution); a read
+    # per started task of the fleet would be 20 more.
+    assert command_calls(client, "hgetall") - hgetall_before < len(others)
 
 
 def test_up_starts_and_settles_despite_an_unreadable_task(
