@@ -117,7 +117,7 @@ def progress_call_over_http(shared_fleet: RunningFleet, version: str, token: str
         meta["progressToken"] = token
     body = call("sleep_progress", {"seconds": 0.2, "steps": 2}, rid=7, meta=meta or None)
     headers = modern_headers("tools/call", "sleep_progress") if version == MODERN else {}
-    origin = shared_fleet.url.rsplit("/", 1)[0]
+    origin = shared_fleet.base_url
     with httpx.Client(base_url=origin, timeout=30) as http:
         return post(http, body=body, version=version, headers=headers)
 

@@ -40,7 +40,7 @@ def tools_fleet(
 
 @pytest.fixture
 def http(tools_fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=tools_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with tools_fleet.http() as client:
         yield client
 
 

@@ -16,27 +16,16 @@ import redis
 
 from proto import IDEMPOTENCY_KEY, Keyspace
 from tests.e2e.test_tasks_front import WITH_TASKS, Session, modern, modern_result
-from tests.fixtures.fleet import RunningFleet, start_fleet
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.fleet import RunningFleet, module_fleet
 
-
-@pytest.fixture(scope="module")
-def task_fleet(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningFleet]:
-    running = start_fleet(
-        redis_server, "i" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
-        workers=1, app="tests.fixtures.task_front_tools:app",
-        env={"MCPFLEET_WORKER__TASK_SLOTS": "0"},
-    )  # fmt: skip
-    yield running
-    assert running.stop() == 0, "".join(running.lines[-40:])
-    assert running.errors() == [], running.errors()
+task_fleet = module_fleet(
+    "tests.fixtures.task_front_tools:app", env={"MCPFLEET_WORKER__TASK_SLOTS": "0"}, quiet=True
+)
 
 
 @pytest.fixture
 def http(task_fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=task_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with task_fleet.http() as client:
         yield client
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +18,7 @@ import pytest
 
 from tests.e2e.test_tasks import marker, modern_poll, modern_submit
 from tests.e2e.test_tasks_front import ACCEPT, LEGACY, WITH_TASKS, Session, modern, modern_result
-from tests.fixtures.fleet import RunningFleet, start_fleet
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.fleet import RunningFleet, module_fleet
 from tests.fixtures.stdio_process import initialize, notification, request, stdio_front
 from tests.fixtures.waiting import wait_until
 
@@ -35,21 +33,12 @@ ASKING = {
 }
 
 
-@pytest.fixture(scope="module")
-def task_fleet(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningFleet]:
-    running = start_fleet(
-        redis_server, "i" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
-        workers=1, app=APP,
-    )  # fmt: skip
-    yield running
-    assert running.stop() == 0, "".join(running.lines[-40:])
+task_fleet = module_fleet(APP)
 
 
 @pytest.fixture
 def http(task_fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=task_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with task_fleet.http() as client:
         yield client
 
 

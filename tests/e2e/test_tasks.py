@@ -22,30 +22,21 @@ from tests.e2e.test_tasks_front import (
     modern,
     modern_result,
 )
-from tests.fixtures.fleet import RunningFleet, start_fleet
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.fleet import RunningFleet, module_fleet
 from tests.fixtures.stdio_process import initialize, notification, request, stdio_front
 from tests.fixtures.waiting import wait_until, wait_until_async
 
 APP = "tests.fixtures.task_tools:app"
 
 
-@pytest.fixture(scope="module")
-def task_fleet(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningFleet]:
-    """One worker with two task slots: two long tasks keep a third one queued."""
-    running = start_fleet(
-        redis_server, "e" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
-        workers=1, app=APP,
-    )  # fmt: skip
-    yield running
-    assert running.stop() == 0, "".join(running.lines[-40:])
+task_fleet = module_fleet(
+    APP, doc="One worker with two task slots: two long tasks keep a third one queued."
+)
 
 
 @pytest.fixture
 def http(task_fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=task_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with task_fleet.http() as client:
         yield client
 
 
@@ -263,7 +254,7 @@ async def read_get_stream(url: str, session_id: str, into: StatusNotifications) 
 async def test_the_owners_get_stream_hears_each_status_change_of_its_tasks(
     task_fleet: RunningFleet,
 ) -> None:
-    base = task_fleet.url.rsplit("/", 1)[0]
+    base = task_fleet.base_url
     with httpx.Client(base_url=base, timeout=30) as http:
         owner, stranger = Session(http), Session(http)
         heard, overheard = StatusNotifications(), StatusNotifications()

@@ -7,7 +7,6 @@ them."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -22,8 +21,7 @@ from tests.e2e.test_http_bad_input import (
     modern_headers,
     open_session,
 )
-from tests.fixtures.fleet import RunningFleet, start_fleet
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.fleet import RunningFleet, module_fleet
 
 LEGACY = "2025-11-25"
 TASKS = "io.modelcontextprotocol/tasks"
@@ -34,23 +32,14 @@ WITH_TASKS = {
 REQUIRES_TASKS = {"requiredCapabilities": {"extensions": {TASKS: {}}}}
 
 
-@pytest.fixture(scope="module")
-def task_fleet(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningFleet]:
-    running = start_fleet(
-        redis_server, "k" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
-        workers=1, app="tests.fixtures.task_front_tools:app",
-        env={"MCPFLEET_WORKER__TASK_SLOTS": "0"},
-    )  # fmt: skip
-    yield running
-    assert running.stop() == 0, "".join(running.lines[-40:])
-    assert running.errors() == [], running.errors()
+task_fleet = module_fleet(
+    "tests.fixtures.task_front_tools:app", env={"MCPFLEET_WORKER__TASK_SLOTS": "0"}, quiet=True
+)
 
 
 @pytest.fixture
 def http(task_fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=task_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with task_fleet.http() as client:
         yield client
 
 

@@ -59,7 +59,7 @@ def surface_fleet(
 
 @pytest.fixture
 def http(surface_fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=surface_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with surface_fleet.http() as client:
         yield client
 
 

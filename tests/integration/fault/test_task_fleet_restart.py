@@ -33,10 +33,6 @@ def start(data_dir: Path) -> RunningFleet:
     return fleet
 
 
-def client_of(fleet: RunningFleet) -> httpx.Client:
-    return httpx.Client(base_url=fleet.url.rsplit("/", 1)[0], timeout=30)
-
-
 def get(http: httpx.Client, task_id: str) -> dict[str, Any]:
     return modern_result(modern(http, "tasks/get", {"taskId": task_id}, name=task_id))
 
@@ -45,7 +41,7 @@ def test_tasks_outlive_a_stop_and_start_of_the_fleet(tmp_path: Path) -> None:
     data_dir = tmp_path / "state"
     first = start(data_dir)
     try:
-        with client_of(first) as http:
+        with first.http() as http:
             done = modern_submit(http, "add_later", {"a": 1, "b": 2})
             session = Session(http)
             done_legacy = legacy_submit(session, "add_later", {"a": 3, "b": 4})
@@ -68,7 +64,7 @@ def test_tasks_outlive_a_stop_and_start_of_the_fleet(tmp_path: Path) -> None:
 
     second = start(data_dir)
     try:
-        with client_of(second) as http:
+        with second.http() as http:
             assert get(http, done)["result"]["structuredContent"] == 3
             session.http = http
             assert session.result("tasks/get", {"taskId": done_legacy})["status"] == "completed"

@@ -10,7 +10,6 @@ import signal
 import uuid
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.e2e.test_tasks import legacy_poll, legacy_submit, modern_poll, modern_submit
@@ -37,15 +36,11 @@ def marker() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def client_of(fleet: RunningFleet) -> httpx.Client:
-    return httpx.Client(base_url=fleet.url.rsplit("/", 1)[0], timeout=30)
-
-
 def test_tasks_running_when_the_front_is_killed_are_found_by_the_next_front(
     task_fleet: RunningFleet,
 ) -> None:
     modern_marker, legacy_marker = marker(), marker()
-    with client_of(task_fleet) as http:
+    with task_fleet.http() as http:
         session = Session(http)
         modern_id = modern_submit(http, "nap_once", {"seconds": 1.5, "marker": modern_marker})
         legacy_id = legacy_submit(session, "nap_once", {"seconds": 1.5, "marker": legacy_marker})
@@ -56,7 +51,7 @@ def test_tasks_running_when_the_front_is_killed_are_found_by_the_next_front(
     task_fleet.wait_for("front.exited")
     task_fleet.wait_for("front.ready", count=2)
     assert task_fleet.front_pids() not in ([], [front])
-    with client_of(task_fleet) as http:  # the same URL: the front came back on its port
+    with task_fleet.http() as http:  # the same URL: the front came back on its port
         task = modern_poll(http, modern_id)
         assert task["status"] == "completed", task
         assert task["result"]["content"] == [{"type": "text", "text": "napped 1.5"}]
@@ -76,7 +71,7 @@ def test_one_front_serves_the_tasks_another_created(
         redis_server, task_fleet.fleet, tmp_path_factory.mktemp("other"), workers=1, app=APP
     )
     try:
-        with client_of(task_fleet) as first, client_of(other) as second:
+        with task_fleet.http() as first, other.http() as second:
             modern_id = modern_submit(first, "add_later", {"a": 2, "b": 5})
             session = Session(first)
             legacy_id = legacy_submit(session, "add_later", {"a": 4, "b": 5})

@@ -105,7 +105,7 @@ def kill_the_worker_running_both(fleet: RunningFleet, store: redis.Redis, *ids: 
 
 @pytest.fixture
 def http(task_fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=task_fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with task_fleet.http() as client:
         yield client
 
 

@@ -131,7 +131,7 @@ async def test_readiness_turns_503_at_once_while_the_accept_grace_still_serves(
         redis_server, fleet_name, tmp_path, "--fronts", "2", app=APP,
         env={"MCPFLEET_FRONT__ACCEPT_GRACE_S": "5"},
     )  # fmt: skip
-    base = fleet.url.rsplit("/", 1)[0]
+    base = fleet.base_url
     try:
         # A connection each: the probe and the call may reach either front.
         async with httpx.AsyncClient(timeout=30, headers={"connection": "close"}) as http:
@@ -234,7 +234,7 @@ def test_a_task_submitted_while_the_fleet_stops_stays_queued_for_the_next_start(
     marker = uuid.uuid4().hex[:12]
     try:
         first.wait_for("fleet.ready")
-        with httpx.Client(base_url=first.url.rsplit("/", 1)[0], timeout=30) as http:
+        with first.http() as http:
             first.process.send_signal(signal.SIGTERM)
             first.wait_for("task_lane.stopped_taking")
             task_id = modern_submit(http, "add_later", {"a": 1, "b": 2, "marker": marker})
@@ -248,7 +248,7 @@ def test_a_task_submitted_while_the_fleet_stops_stays_queued_for_the_next_start(
     second = start_embedded_fleet(data_dir, workers=1, app="tests.fixtures.task_tools:app")
     try:
         second.wait_for("fleet.ready")
-        with httpx.Client(base_url=second.url.rsplit("/", 1)[0], timeout=30) as http:
+        with second.http() as http:
             task = modern_poll(http, task_id)
         assert task["status"] == "completed"
         assert task["result"]["structuredContent"] == 3
@@ -291,7 +291,7 @@ def test_a_worker_restarted_while_the_fleet_stops_takes_no_queued_task(tmp_path:
     try:
         fleet.wait_for("fleet.ready")
         (first,) = fleet.worker_pids()
-        with httpx.Client(base_url=fleet.url.rsplit("/", 1)[0], timeout=30) as http:
+        with fleet.http() as http:
             fleet.process.send_signal(signal.SIGTERM)
             fleet.wait_for("task_lane.stopped_taking")
             os.kill(first, signal.SIGKILL)

@@ -14,28 +14,18 @@ import httpx
 import pytest
 
 from tests.e2e.test_tasks_front import Session
-from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, start_fleet
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, module_fleet
 from tests.fixtures.waiting import wait_until
 
 APP = "tests.fixtures.task_tools:app"
 
 
-@pytest.fixture(scope="module")
-def fleet(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningFleet]:
-    running = start_fleet(
-        redis_server, "o" + uuid.uuid4().hex[:10], tmp_path_factory.mktemp("fleet"),
-        workers=1, app=APP,
-    )  # fmt: skip
-    yield running
-    assert running.stop() == 0, "".join(running.lines[-40:])
+fleet = module_fleet(APP)
 
 
 @pytest.fixture
 def http(fleet: RunningFleet) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fleet.url.rsplit("/", 1)[0], timeout=30) as client:
+    with fleet.http() as client:
         yield client
 
 

@@ -176,7 +176,7 @@ async def test_a_killed_embedded_redis_is_restarted_and_calls_resume(tmp_path: P
         assert isinstance(redis_pid, int)
         os.kill(redis_pid, signal.SIGKILL)
         fleet.wait_for("redis.restarted")
-        base = fleet.url.rsplit("/", 1)[0]
+        base = fleet.base_url
         async with httpx.AsyncClient(timeout=30) as http:
 
             async def ready() -> bool:
@@ -202,7 +202,7 @@ async def test_readiness_is_503_naming_the_failing_check_while_redis_hangs(
     try:
         fleet.wait_for("fleet.ready")
         redis_pid = int(str(fleet.find("redis.started")[0]["redis_pid"]))
-        base = fleet.url.rsplit("/", 1)[0]
+        base = fleet.base_url
         async with httpx.AsyncClient(timeout=30) as http:
 
             async def status() -> int:
