@@ -9,13 +9,23 @@ import trio
 from mcp import Client, MCPError
 from mcp_types import TextContent
 
-from tests.fixtures.fleet import start_fleet
+from tests.fixtures.fleet import RunningFleet, start_fleet
 from tests.fixtures.metrics import Samples, scrape_async, total
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until_async, wait_until_true_async
 
 APP = "tests.fixtures.recovery_tools:app"
 RESTARTS = "mcpfleet_worker_restarts_total"
+
+
+def recycling_fleet(
+    redis_server: RedisServer, fleet_name: str, tmp_path: Path, **env: str
+) -> RunningFleet:
+    """One worker of the recovery tools, heartbeating every 0.5 s, configured by ``env``."""
+    return start_fleet(
+        redis_server, fleet_name, tmp_path, app=APP, workers=1,
+        env={"MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5", **env},
+    )  # fmt: skip
 
 
 def text_of(result: object) -> str:
@@ -26,14 +36,7 @@ def text_of(result: object) -> str:
 async def test_max_calls_recycles_workers_while_every_call_is_answered(
     redis_server: RedisServer, tmp_path: Path, fleet_name: str
 ) -> None:
-    fleet = start_fleet(
-        redis_server,
-        fleet_name,
-        tmp_path,
-        app=APP,
-        workers=1,
-        env={"MCPFLEET_WORKER__MAX_CALLS": "8", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5"},
-    )
+    fleet = recycling_fleet(redis_server, fleet_name, tmp_path, MCPFLEET_WORKER__MAX_CALLS="8")
     (first,) = fleet.worker_pids()
     answers: list[str] = []
     failures: list[BaseException] = []
@@ -88,14 +91,7 @@ async def test_max_calls_recycles_workers_while_every_call_is_answered(
 async def test_max_rss_recycles_a_worker_holding_too_much_memory(
     redis_server: RedisServer, tmp_path: Path, fleet_name: str
 ) -> None:
-    fleet = start_fleet(
-        redis_server,
-        fleet_name,
-        tmp_path,
-        app=APP,
-        workers=1,
-        env={"MCPFLEET_WORKER__MAX_RSS_MB": "300", "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5"},
-    )
+    fleet = recycling_fleet(redis_server, fleet_name, tmp_path, MCPFLEET_WORKER__MAX_RSS_MB="300")
     try:
         (first,) = fleet.worker_pids()
         async with Client(fleet.url, mode="2026-07-28", read_timeout_seconds=30) as client:
@@ -121,17 +117,12 @@ async def test_a_recycled_worker_answers_a_call_longer_than_the_shutdown_drain_t
 ) -> None:
     """A retire is not a shutdown: the worker's calls run to their own deadlines, though
     ``worker.drain_timeout_s`` (what a shutdown grants them) is far shorter."""
-    fleet = start_fleet(
+    fleet = recycling_fleet(
         redis_server,
         fleet_name,
         tmp_path,
-        app=APP,
-        workers=1,
-        env={
-            "MCPFLEET_WORKER__MAX_CALLS": "2",
-            "MCPFLEET_WORKER__DRAIN_TIMEOUT_S": "0.3",
-            "MCPFLEET_WORKER__HEARTBEAT_INTERVAL_S": "0.5",
-        },
+        MCPFLEET_WORKER__MAX_CALLS="2",
+        MCPFLEET_WORKER__DRAIN_TIMEOUT_S="0.3",
     )
     try:
         (first,) = fleet.worker_pids()
