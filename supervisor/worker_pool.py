@@ -61,14 +61,16 @@ class WorkerPool:
         self._retired: dict[ChildSlot, trio.Event] = {}  # set once its retire is done
 
     async def start(self, nursery: trio.Nursery) -> None:
-        """Start ``minimum`` workers in ``nursery`` and wait until each reported ready.
+        """Start ``minimum`` workers in ``nursery``, side by side, and wait until each
+        reported ready.
 
         Raises:
             ChildStartError: a worker never became ready (the fleet cannot start).
         """
         self._nursery = nursery
-        for _ in range(self.minimum):
-            await self._add()
+        async with trio.open_nursery() as starting:
+            for _ in range(self.minimum):
+                starting.start_soon(self._add)
 
     def __len__(self) -> int:
         return len(self.slots)
