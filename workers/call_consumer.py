@@ -136,6 +136,30 @@ class CallConsumer:
         """Read and dispatch calls until ``stop`` is set; then wait for in-flight calls
         (up to the drain timeout: ``drain_timeout_s()`` as of the stop, else
         ``worker.drain_timeout_s``) and for their replies to be published."""
+        waking = asyncio.create_task(self._end_blocked_read(stop))
+        try:
+            await self._read_until(stop)
+        finally:
+            waking.cancel()
+        await self._drain(
+            self._config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s()
+        )
+
+    async def _end_blocked_read(self, stop: asyncio.Event) -> None:
+        """Once ``stop`` is set, end the read blocked in ``XREADGROUP`` at once (``CLIENT
+        UNBLOCK``: it returns nothing, as at the end of its block time) rather than up to
+        ``read_block_ms`` later: every worker stop would wait for it. A read that already
+        took entries returns them; they are served like any other."""
+        await stop.wait()
+        client_id = self._reads.client_id
+        if client_id is None:
+            return
+        try:
+            await self._redis.execute("CLIENT", "UNBLOCK", client_id)
+        except (BackendUnavailableError, RedisCommandError) as exc:
+            log.warning("worker.unblock_failed", error=str(exc))  # it ends at its block time
+
+    async def _read_until(self, stop: asyncio.Event) -> None:
         backoff_s = 0.05
         while not stop.is_set():
             free = self._config.max_concurrent_calls - len(self._inflight)
@@ -169,9 +193,6 @@ class CallConsumer:
                 continue
             for entry_id, payload in stream_entries(response, CALL_PAYLOAD_FIELD):
                 self._spawn(entry_id, payload)
-        await self._drain(
-            self._config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s()
-        )
 
     async def _drain(self, timeout_s: float) -> None:
         if self._inflight:

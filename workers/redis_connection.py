@@ -40,6 +40,7 @@ class _Protocol(asyncio.Protocol):
         self._slots: collections.deque[_Slot] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
+        self.client_id: int | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -158,14 +159,25 @@ class AsyncRedis:
             _t, protocol = await loop.create_connection(
                 _Protocol, address.host, address.port, ssl=context
             )
-        setup = setup_commands(address)
-        if setup:
-            slots = protocol.send(b"".join(encode_command(c) for c in setup), len(setup))
-            for reply in await _collect(slots):
-                if isinstance(reply, hiredis.ReplyError):
-                    protocol.fail(ConnectionError(str(reply)))
-                    raise BackendUnavailableError(f"Redis refused the connection setup: {reply}")
+        # The connection's id comes with the setup (same write): a blocked read on it can
+        # then be ended from another connection (CLIENT UNBLOCK) when the worker stops.
+        setup = [*setup_commands(address), ("CLIENT", "ID")]
+        slots = protocol.send(b"".join(encode_command(c) for c in setup), len(setup))
+        replies = await _collect(slots)
+        for reply in replies:
+            if isinstance(reply, hiredis.ReplyError):
+                protocol.fail(ConnectionError(str(reply)))
+                raise BackendUnavailableError(f"Redis refused the connection setup: {reply}")
+        protocol.client_id = replies[-1] if isinstance(replies[-1], int) else None
         return protocol
+
+    @property
+    def client_id(self) -> int | None:
+        """Redis's id of the live connection (``CLIENT ID``); None while there is none."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost is not None:
+            return None
+        return protocol.client_id
 
     async def aclose(self) -> None:
         """Close the connection; pending commands fail."""

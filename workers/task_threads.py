@@ -13,7 +13,6 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
 import redis
@@ -28,6 +27,9 @@ __all__ = ["TaskThreads", "TaskWorker", "current_task_worker"]
 log = structlog.get_logger()
 
 _current: Final = threading.local()
+
+_UNBLOCKED: Final = "UNBLOCKED"
+"""How Redis fails a blocking command ended by ``CLIENT UNBLOCK … ERROR``."""
 
 
 def current_task_worker() -> TaskWorker | None:
@@ -96,7 +98,14 @@ class TaskWorker(SimpleWorker):
     ) -> Any:
         # Short blocking dequeues until a job or a stop; None ends rq's work loop cleanly.
         while not self._stopping():
-            result = super().dequeue_job_and_maintain_ttl(self.poll_s, max_idle_time=self.poll_s)
+            try:
+                result = super().dequeue_job_and_maintain_ttl(
+                    self.poll_s, max_idle_time=self.poll_s
+                )
+            except redis.ResponseError as exc:
+                if self._stopping() and str(exc).startswith(_UNBLOCKED):
+                    return None  # woken for the stop (TaskThreads.join)
+                raise
             if result is None:
                 continue
             if not self._stopping():
@@ -127,20 +136,10 @@ class TaskThreads:
         keys: the fleet's key schema (the queue's name).
         worker_id: this worker process's id: rq names are unique per live worker.
         slots: how many threads, hence tasks running at once here.
-        connect: builds each thread's connection (tests pass their own).
     """
 
-    def __init__(
-        self,
-        redis_url: str,
-        keys: Keyspace,
-        worker_id: str,
-        slots: int,
-        *,
-        connect: Callable[[str], redis.Redis] | None = None,
-    ) -> None:
+    def __init__(self, redis_url: str, keys: Keyspace, worker_id: str, slots: int) -> None:
         self._queue_name = keys.task_queue()
-        self._connect = connect or _connect
         self._redis_url = redis_url
         self.names = [f"{worker_id}-task-{n}" for n in range(slots)]
         self._workers: list[TaskWorker] = []
@@ -151,7 +150,7 @@ class TaskThreads:
         """Start every thread; each registers its rq worker and starts dequeuing."""
         _quiet_rq_logging()
         for name in self.names:
-            connection = self._connect(self._redis_url)
+            connection = _connect(self._redis_url, name)
             queue = Queue(self._queue_name, connection=connection, serializer=TaskJobSerializer)
             worker = TaskWorker(
                 [queue], name=name, connection=connection, serializer=TaskJobSerializer
@@ -188,16 +187,37 @@ class TaskThreads:
             worker.request_thread_stop()
 
     def join(self, timeout_s: float) -> bool:
-        """Wait for the threads to end (blocking; call from a thread). Returns whether all
-        did within ``timeout_s``."""
+        """Wake the threads waiting for a task, then wait for every thread to end
+        (blocking; call from a thread). Returns whether all did within ``timeout_s``."""
         end = time.monotonic() + timeout_s
+        if self._stopping:
+            self._wake_idle()
         for thread in self._threads:
             thread.join(max(end - time.monotonic(), 0))
         return self.alive == 0
 
+    def _wake_idle(self) -> None:
+        """End the blocking dequeues of threads asked to stop now rather than at the end of
+        their poll (up to :attr:`TaskWorker.poll_s`: every worker stop would wait for it):
+        ``CLIENT UNBLOCK … ERROR`` on the connections named after the threads (rq retries a
+        dequeue that merely returned nothing until its whole-second idle time is up; the
+        error reaches :meth:`TaskWorker.dequeue_job_and_maintain_ttl`, which sees the stop).
+        Unblocking a thread that is not blocked does nothing."""
+        names = set(self.names)
+        try:
+            with _connect(self._redis_url, "") as control:
+                for client in control.client_list():
+                    if client.get("name") in names:
+                        control.client_unblock(int(client["id"]), error=True)
+        except redis.RedisError as exc:
+            log.warning("task_lane.wake_failed", error=str(exc))  # they see the stop in poll_s
 
-def _connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=TaskWorker.poll_s + 10)
+
+def _connect(url: str, client_name: str) -> redis.Redis:
+    """A connection for one thread, named after it (``CLIENT LIST`` shows whose it is)."""
+    return redis.Redis.from_url(
+        url, socket_timeout=TaskWorker.poll_s + 10, client_name=client_name or None
+    )
 
 
 def _quiet_rq_logging() -> None:
