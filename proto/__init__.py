@@ -51,9 +51,11 @@ from proto.errors import (
 )
 from proto.fleet_status import (
     SCALE_EVENTS_KEPT,
+    FrontLoad,
     ProcessStatus,
     ScaleEvent,
     SupervisorStatus,
+    decode_front_load,
     decode_scale_event,
     decode_supervisor_status,
     encode_status_record,
@@ -567,6 +569,7 @@ __all__ = [
     "EventId",
     "FleetError",
     "FramingEvent",
+    "FrontLoad",
     "GetPromptParams",
     "GetPromptResult",
     "HeaderMismatchError",
@@ -707,6 +710,7 @@ __all__ = [
     "decode_call",
     "decode_client_answer",
     "decode_completion_arguments",
+    "decode_front_load",
     "decode_header_value",
     "decode_message",
     "decode_overrides",

@@ -3,6 +3,9 @@ fleet's recent scale events (ADR-0013). Written to Redis by the supervisor
 (``Keyspace.supervisor_status``, ``Keyspace.scale_events``) as JSON; ``mcpfleet status
 --json`` prints them as stored, so their field names are a documented interface
 (docs/operations.md, "Scaling"): fields are only ever added, with defaults.
+
+Also each front's load record (``Keyspace.front_load``), which the front writes and its
+supervisor copies into the document's row for it.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import msgspec
 
 __all__ = [
     "SCALE_EVENTS_KEPT",
+    "FrontLoad",
     "ProcessStatus",
     "ScaleEvent",
     "SupervisorStatus",
+    "decode_front_load",
     "decode_scale_event",
     "decode_supervisor_status",
     "encode_status_record",
@@ -42,6 +47,16 @@ class ProcessStatus(msgspec.Struct, frozen=True, kw_only=True):
         calls_served: a worker's calls answered, per its latest heartbeat.
         waiting: a worker's calls and tasks waiting for a sync thread.
         tasks_running: a worker's durable tasks running.
+        requests_served: a front's JSON-RPC requests answered (each request of a batch;
+            a listen counted as its stream opens), per its latest load record; None for
+            other roles or without a record.
+        requests_inflight: a front's JSON-RPC requests being served now (a call waiting
+            for its worker included; open streams not).
+        streams_open: a front's open SSE streams: GET streams and ``subscriptions/listen``
+            streams over HTTP, listen subscriptions over stdio.
+        crash_looping: whether the process's slot is in a crash loop: its children died
+            young five times in a row, and the current one (if any) has not yet run long
+            enough to end it (``supervisor.restart_backoff_max_s`` bounds its restarts).
     """
 
     id: str
@@ -55,6 +70,28 @@ class ProcessStatus(msgspec.Struct, frozen=True, kw_only=True):
     calls_served: int | None = None
     waiting: int | None = None
     tasks_running: int | None = None
+    requests_served: int | None = None
+    requests_inflight: int | None = None
+    streams_open: int | None = None
+    crash_looping: bool = False
+
+
+class FrontLoad(msgspec.Struct, frozen=True, kw_only=True):
+    """A front's load as it writes it every ``supervisor.status_interval_s``, stored under
+    ``Keyspace.front_load`` with a TTL of three intervals and deleted when it stops.
+
+    Attributes:
+        pid: the front's process id (its supervisor uses a record only when it matches
+            the slot's current child).
+        requests_served: JSON-RPC requests it answered since it started.
+        requests_inflight: JSON-RPC requests it is serving now.
+        streams_open: SSE streams (GET, listen) or stdio listen subscriptions open now.
+    """
+
+    pid: int
+    requests_served: int
+    requests_inflight: int
+    streams_open: int = 0
 
 
 class SupervisorStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,10 +144,11 @@ class ScaleEvent(msgspec.Struct, frozen=True, kw_only=True):
 _encoder: Final = msgspec.json.Encoder()
 _status_decoder: Final = msgspec.json.Decoder(SupervisorStatus)
 _event_decoder: Final = msgspec.json.Decoder(ScaleEvent)
+_front_load_decoder: Final = msgspec.json.Decoder(FrontLoad)
 
 
-def encode_status_record(record: SupervisorStatus | ScaleEvent) -> bytes:
-    """A status document or scale event as stored (JSON)."""
+def encode_status_record(record: SupervisorStatus | ScaleEvent | FrontLoad) -> bytes:
+    """A status document, scale event or front load record as stored (JSON)."""
     return _encoder.encode(record)
 
 
@@ -130,3 +168,12 @@ def decode_scale_event(data: bytes) -> ScaleEvent:
         msgspec.DecodeError: not a scale event.
     """
     return _event_decoder.decode(data)
+
+
+def decode_front_load(data: bytes) -> FrontLoad:
+    """A stored front load record.
+
+    Raises:
+        msgspec.DecodeError: not a front load record.
+    """
+    return _front_load_decoder.decode(data)

@@ -181,6 +181,13 @@ class Keyspace:
         read by supervisors to find consumers whose worker is gone."""
         return f"{self._prefix}worker:{{{worker_id}}}"
 
+    def front_load(self, front_id: str) -> str:
+        """String key: a running front's ``FrontLoad`` (JSON: requests served and in
+        flight, streams open), rewritten by the front every ``supervisor.status_interval_s``
+        with a TTL of three intervals and deleted when it stops; read by its supervisor for
+        the status document."""
+        return f"{self._prefix}front:{{{front_id}}}"
+
     def supervisors(self) -> str:
         """Sorted set: supervisor id → expiry of its latest status document (epoch ms).
         Written by each supervisor of the fleet with every :meth:`supervisor_status` write

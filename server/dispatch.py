@@ -167,6 +167,10 @@ class Dispatcher:
             as one (tasks are then neither advertised nor served).
         metrics: counts and times every request served (``handshake``, ``modern``,
             ``initialize`` and ``subscribe``), whatever its transport.
+
+    Attributes:
+        requests_inflight: requests in ``handshake`` or ``modern`` now (a plain int for
+            this front's load record, ``server/front_load.py``).
     """
 
     def __init__(
@@ -206,6 +210,7 @@ class Dispatcher:
         )
         self._initialize: dict[str, bytes] = {}
         self._no_completions: dict[str, bytes] = {}
+        self.requests_inflight = 0
 
     async def handshake(
         self,
@@ -240,6 +245,7 @@ class Dispatcher:
         """
         started = time.perf_counter()
         outcome = RequestOutcome.OK
+        self.requests_inflight += 1
         try:
             handler = _HANDSHAKE_METHODS.get(request.method)
             if handler is None:
@@ -264,6 +270,7 @@ class Dispatcher:
             outcome = request_outcome(exc)
             raise
         finally:
+            self.requests_inflight -= 1
             self._metrics.request_served(request.method, outcome, time.perf_counter() - started)
 
     async def handshake_notification(self, message: Notification, *, session_id: str) -> None:
@@ -374,6 +381,7 @@ class Dispatcher:
         """
         started = time.perf_counter()
         outcome = RequestOutcome.OK
+        self.requests_inflight += 1
         try:
             handler = _MODERN_METHODS.get(request.method)
             if handler is None:
@@ -400,6 +408,7 @@ class Dispatcher:
             outcome = request_outcome(exc)
             raise
         finally:
+            self.requests_inflight -= 1
             self._metrics.request_served(request.method, outcome, time.perf_counter() - started)
 
     def subscribe(self, request: Request) -> Subscription:

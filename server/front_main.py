@@ -70,6 +70,7 @@ async def serve(
     redis_url: str,
     fleet: str,
     front_id: str,
+    load_interval_s: float = 1.0,
     on_ready: Callable[[list[str]], None] = lambda binds: None,
 ) -> None:
     """Serve HTTP until SIGTERM/SIGINT, then shut down gracefully (``server/drain.py``)
@@ -81,11 +82,17 @@ async def serve(
         redis_url: the fleet's Redis.
         fleet: the fleet's key namespace.
         front_id: unique id of this front process (names its reply channel).
+        load_interval_s: how often its load record is written (``server/front_load.py``).
         on_ready: called with the bound addresses once the front can serve.
     """
     async with (
         open_front_services(
-            config, catalog=catalog, redis_url=redis_url, fleet=fleet, front_id=front_id
+            config,
+            catalog=catalog,
+            redis_url=redis_url,
+            fleet=fleet,
+            front_id=front_id,
+            load_interval_s=load_interval_s,
         ) as services,
         trio.open_nursery() as nursery,
     ):
@@ -102,25 +109,28 @@ async def serve(
             redis, keys, max_events=config.event_store_max_events, ttl_s=config.event_store_ttl_s
         )
         sessions = SessionStore(redis, keys, idle_ttl_s=config.session_idle_ttl_s)
+        get_streams = GetStreams(
+            redis=redis,
+            keys=keys,
+            store=events,
+            sessions=sessions,
+            subscriber=subscriber,
+            config=config,
+            draining=shutdown,
+            changes=services.changes,
+            task_status=services.task_status,
+        )
+        listen_streams = ListenStreams(changes=services.changes, config=config, draining=shutdown)
+        nursery.start_soon(
+            services.publish_load, lambda: get_streams.open_streams + listen_streams.open_streams
+        )
         app = HttpApp(
             services.dispatcher,
             config,
             sessions=sessions,
             events=events,
-            get_streams=GetStreams(
-                redis=redis,
-                keys=keys,
-                store=events,
-                sessions=sessions,
-                subscriber=subscriber,
-                config=config,
-                draining=shutdown,
-                changes=services.changes,
-                task_status=services.task_status,
-            ),
-            listen_streams=ListenStreams(
-                changes=services.changes, config=config, draining=shutdown
-            ),
+            get_streams=get_streams,
+            listen_streams=listen_streams,
             front_id=front_id,
             readiness=Readiness(
                 redis,

@@ -3,22 +3,25 @@ subscription, the fetcher of replies kept during subscription gaps, the call que
 dispatcher, the task events (``server/task_events.py``) and the fleet's change feed (which
 also applies the fleet's visibility overrides, ADR-0010). Services start before readiness:
 the block runs once the subscriptions are up, this front's catalog was announced and the
-overrides are applied."""
+overrides are applied. The transport starts the front's load record
+(:meth:`FrontServices.publish_load`) once it knows how to count its streams."""
 
 from __future__ import annotations
 
+import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import trio
 
-from proto import Keyspace, ResultMeta
+from proto import FrontLoad, Keyspace, ResultMeta
 from server.call_queue import CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.change_feed import ChangeFeed
 from server.config import FrontConfig
 from server.dispatch import SERVED_METHODS, Dispatcher
+from server.front_load import FrontLoadPublisher
 from server.input_rounds import InputRounds, load_request_state_key
 from server.metrics import FrontMetrics
 from server.queue_depths import QueueDepths
@@ -49,6 +52,8 @@ class FrontServices:
         queues: reads the lanes' depths, for ``/metrics``.
         calls: the call lane (:meth:`end_waits`).
         task_events: the task events (:meth:`end_waits`).
+        front_id: this front's id.
+        load_interval_s: how often :meth:`publish_load` writes.
     """
 
     def __init__(
@@ -64,6 +69,8 @@ class FrontServices:
         queues: QueueDepths,
         calls: CallQueue,
         task_events: TaskEvents,
+        front_id: str,
+        load_interval_s: float,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -75,12 +82,33 @@ class FrontServices:
         self.queues = queues
         self.calls = calls
         self.task_events = task_events
+        self._front_id = front_id
+        self._load_interval_s = load_interval_s
 
     async def end_waits(self) -> int:
         """The grace period of a shutdown is over: every request waiting for a worker's
         reply or a task's end raises ``ShuttingDownError`` at once, and so does every
         later one (``server/drain.py``). Returns how many were waiting."""
         return self.task_events.end_waits() + await self.calls.end_waits()
+
+    async def publish_load(self, open_streams: Callable[[], int]) -> None:
+        """Write this front's load record (``server/front_load.py``) every interval until
+        cancelled, then delete it. ``open_streams``: the transport's streams open now."""
+        pid = os.getpid()
+        metrics, dispatcher = self.metrics, self.dispatcher
+
+        def load() -> FrontLoad:
+            return FrontLoad(
+                pid=pid,
+                requests_served=metrics.requests_served,
+                requests_inflight=dispatcher.requests_inflight,
+                streams_open=open_streams(),
+            )
+
+        publisher = FrontLoadPublisher(
+            self.redis, self.keys, self._front_id, interval_s=self._load_interval_s, load=load
+        )
+        await publisher.run()
 
 
 @asynccontextmanager
@@ -91,6 +119,7 @@ async def open_front_services(
     redis_url: str,
     fleet: str,
     front_id: str,
+    load_interval_s: float,
 ) -> AsyncIterator[FrontServices]:
     """Start the services, run the block, stop them.
 
@@ -99,7 +128,10 @@ async def open_front_services(
         catalog: the tools served.
         redis_url: the fleet's Redis.
         fleet: the fleet's key namespace.
-        front_id: unique id of this front process (names its reply channel).
+        front_id: unique id of this front process (names its reply channel and its load
+            record).
+        load_interval_s: how often the front's load record is written
+            (``supervisor.status_interval_s``).
 
     Raises:
         BackendUnavailableError: Redis cannot be reached at start.
@@ -180,6 +212,8 @@ async def open_front_services(
                 queues=QueueDepths(redis, keys),
                 calls=calls,
                 task_events=task_events,
+                front_id=front_id,
+                load_interval_s=load_interval_s,
             )
         finally:
             nursery.cancel_scope.cancel()

@@ -107,6 +107,9 @@ class GetStreams:
             resumes on another front).
         changes: the fleet's change feed (list changes on standalone streams).
         task_status: task status notifications (standalone streams of 2025-11-25 sessions).
+
+    Attributes:
+        open_streams: streams being served now (for this front's load record).
     """
 
     def __init__(
@@ -133,6 +136,7 @@ class GetStreams:
         self._draining = draining
         self._pings = itertools.count(1)
         self._lock_ttl_ms = int((config.sse_keepalive_s * 2 + 5) * 1000)
+        self.open_streams = 0
 
     async def serve(
         self,
@@ -162,6 +166,7 @@ class GetStreams:
                 )
         except (BackendUnavailableError, RedisCommandError) as exc:
             raise _unavailable(exc) from None
+        self.open_streams += 1
         try:
             await self._open(
                 session_id,
@@ -174,6 +179,7 @@ class GetStreams:
                 tasks=tasks,
             )
         finally:
+            self.open_streams -= 1
             if stream == GET_STREAM:
                 await self._release(session_id, token)
 

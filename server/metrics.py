@@ -16,7 +16,7 @@ imports this package before it sets the variable for itself.
 
 The per-request update is on the foreground call's path: a dictionary lookup for the
 method's cached series, one counter increment and one histogram observation (measured in
-ADR-0012).
+ADR-0012), and one plain int increment for the front's load record.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ class FrontMetrics:
     Attributes:
         registry: where the values live when the process runs alone (no
             ``PROMETHEUS_MULTIPROC_DIR``); None in a fleet, where they go to its files.
+        requests_served: requests counted so far, whatever their method and outcome (a
+            plain int for this front's load record, ``server/front_load.py``).
     """
 
     def __init__(self, methods: Iterable[str]) -> None:
@@ -120,6 +122,7 @@ class FrontMetrics:
         self._known = frozenset(methods)
         self._series: dict[str, _MethodSeries] = {}
         self._other = self._series_of(OTHER_METHOD)
+        self.requests_served = 0
 
     def request_served(self, method: str, outcome: RequestOutcome, duration_s: float) -> None:
         """Count one request of ``method`` that ended with ``outcome`` after ``duration_s``."""
@@ -128,6 +131,7 @@ class FrontMetrics:
             series = self._series_of(method) if method in self._known else self._other
         series.counts[outcome].inc()
         series.duration.observe(duration_s)
+        self.requests_served += 1
 
     def task_ended(self, status: TaskStatus) -> None:
         """Count a durable task this process moved to its final ``status``."""

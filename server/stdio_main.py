@@ -33,6 +33,7 @@ async def serve_stdio(
     front_id: str,
     stdin_fd: int,
     stdout_fd: int,
+    load_interval_s: float = 1.0,
     on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     """Serve one MCP connection on the given descriptors until it ends.
@@ -45,6 +46,7 @@ async def serve_stdio(
         front_id: unique id of this front process (names its reply channel).
         stdin_fd: where requests are read (the protocol's stdin).
         stdout_fd: where responses are written (the protocol's stdout).
+        load_interval_s: how often its load record is written (``server/front_load.py``).
         on_ready: called once the front can serve, before input is read.
 
     Raises:
@@ -63,7 +65,12 @@ async def serve_stdio(
     stop = trio.Event()
     async with (
         open_front_services(
-            config, catalog=catalog, redis_url=redis_url, fleet=fleet, front_id=front_id
+            config,
+            catalog=catalog,
+            redis_url=redis_url,
+            fleet=fleet,
+            front_id=front_id,
+            load_interval_s=load_interval_s,
         ) as services,
         trio.open_nursery() as nursery,
     ):
@@ -79,6 +86,7 @@ async def serve_stdio(
             max_listens=config.max_listen_streams,
             eof_grace_s=config.stdio_eof_grace_s,
         )
+        nursery.start_soon(services.publish_load, lambda: connection.open_listens)
         log.info("front.ready", transport="stdio", tools=len(catalog))
         on_ready()
         async with (

@@ -212,6 +212,11 @@ class StdioConnection:
         self._writer_done = trio.Event()
         self.progress_dropped = 0
 
+    @property
+    def open_listens(self) -> int:
+        """Listen subscriptions open now (for this front's load record)."""
+        return len(self._listens)
+
     async def serve(
         self,
         receive: trio.abc.ReceiveStream,

@@ -147,11 +147,21 @@ class ChildSlot:
         self.started_at = 0.0
         self.last_exit: ChildExit | None = None
         self._requested: ExitReason | None = None
+        self._born: float | None = None  # trio time the current child was past ready
 
     @property
     def pid(self) -> int | None:
         """The current child's process id (None between children)."""
         return None if self.child is None else self.child.pid
+
+    @property
+    def crash_looping(self) -> bool:
+        """Whether this slot is in a crash loop (``<role>.crash_looping`` was logged): its
+        children died young five times in a row, and the current one, if any, has not yet
+        run long enough to count as stable. Read inside the fleet's trio run."""
+        born = self._born
+        running_for_s = 0.0 if born is None else trio.current_time() - born
+        return self._policy.crash_looping_with(running_for_s)
 
     async def run(
         self, *, task_status: trio.TaskStatus[ReadyReport] = trio.TASK_STATUS_IGNORED
@@ -199,14 +209,14 @@ class ChildSlot:
                     # Silent too long; a child that closed its pipe by dying keeps its
                     # own reason (crashed, killed), which the restart metric counts.
                     self._end(child, ExitReason.NOT_READY, signal.SIGKILL)
-                born = trio.current_time()
+                born = self._born = trio.current_time()
                 code = await child.wait()
             except trio.Cancelled:
                 # The fleet is failing around us: never leave a child behind.
                 with trio.CancelScope(shield=True):
                     await self._terminate(child, self._ready_timeout_s)
                 raise
-            self.child = None
+            self.child, self._born = None, None
             restarting = started and self._restart and not self._is_stopping()
             ended = ChildExit(
                 child_id, child.pid, code, exit_reason(code, self._requested), restarting

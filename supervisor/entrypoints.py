@@ -69,6 +69,7 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
             redis_url=config.redis_url or "",
             fleet=config.fleet,
             front_id=front_id,
+            load_interval_s=config.supervisor.status_interval_s,
             on_ready=on_ready,
         )
     )
@@ -115,6 +116,7 @@ def run_stdio_front(
             front_id=front_id,
             stdin_fd=streams.stdin_fd,
             stdout_fd=streams.stdout_fd,
+            load_interval_s=config.supervisor.status_interval_s,
             on_ready=on_ready,
         )
     )

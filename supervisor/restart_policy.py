@@ -43,6 +43,12 @@ class RestartPolicy:
         """True after five quick deaths in a row (reported, not silently spun)."""
         return self.consecutive_failures >= CRASH_LOOP_DEATHS
 
+    def crash_looping_with(self, running_for_s: float) -> bool:
+        """Whether the slot is in a crash loop now: five quick deaths in a row, and its
+        current child (running for ``running_for_s``; 0 when none runs) has not yet run
+        long enough to count as stable, which will end the loop at its exit."""
+        return self.is_crash_looping and running_for_s < self._stable_after
+
     @property
     def crash_loop_began(self) -> bool:
         """True right after the death that made it a crash loop: the moment to report it,

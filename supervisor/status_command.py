@@ -4,8 +4,9 @@
     mcpfleet status --redis URL --fleet NAME --json
 
 It reads, from the fleet's Redis: each live supervisor's status document (its processes
-with pid, role, state, uptime, restarts, and each worker's calls served and load), the
-depths of the call and task lanes, and the recent scale events. Every supervisor sharing
+with pid, role, state, uptime, restarts, crash loops, each worker's calls served and load,
+each front's requests served, in flight and streams open), the depths of the call and task
+lanes, and the recent scale events. Every supervisor sharing
 the fleet (several hosts on one Redis) shows. The Redis is found like the ``tasks``
 command finds it (``--redis``, the configuration, or ``<data-dir>/run/fleet.json``).
 
@@ -49,7 +50,10 @@ _EVENTS_SHOWN: Final = 20
 _NOT_RUNNING: Final = 1
 _COLUMNS: Final = (
     "ID", "ROLE", "PID", "STATE", "UPTIME", "RESTARTS", "SERVED", "INFLIGHT", "WAITING", "TASKS",
+    "STREAMS",
 )  # fmt: skip
+_CRASH_LOOP: Final = "/CRASH-LOOP"
+"""Appended to the state of a crash-looping slot (one word: columns split on blanks)."""
 
 _encoder: Final = msgspec.json.Encoder()
 _T = TypeVar("_T")
@@ -194,17 +198,20 @@ def _supervisor_line(s: SupervisorStatus) -> str:
 
 
 def _row(p: ProcessStatus) -> tuple[str, ...]:
+    """One process: a front's requests show in the workers' SERVED and INFLIGHT columns."""
+    front = p.role == "front"
     return (
         p.id,
         p.role,
         _number(p.pid),
-        p.state,
+        p.state + (_CRASH_LOOP if p.crash_looping else ""),
         _duration(p.uptime_s) if p.started_ms else "-",
         "-" if p.role == "supervisor" else str(p.restarts),
-        _number(p.calls_served),
-        _number(p.inflight),
+        _number(p.requests_served if front else p.calls_served),
+        _number(p.requests_inflight if front else p.inflight),
         _number(p.waiting),
         _number(p.tasks_running),
+        _number(p.streams_open),
     )
 
 

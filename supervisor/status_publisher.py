@@ -1,9 +1,13 @@
 """The supervisor's status document for ``mcpfleet status`` (ADR-0013): every
 ``supervisor.status_interval_s`` it writes what it supervises — itself, its fronts and
-workers with pid, state, uptime and restarts, each worker's load from its latest heartbeat
-— under ``Keyspace.supervisor_status`` with a TTL of three intervals, and keeps its id in
-``Keyspace.supervisors``. A supervisor that dies leaves nothing behind for long; one that
-stops deletes both.
+workers with pid, state, uptime, restarts and whether their slot crash-loops, each worker's
+load from its latest heartbeat and each front's from its load record
+(``server/front_load.py``) — under ``Keyspace.supervisor_status`` with a TTL of three
+intervals, and keeps its id in ``Keyspace.supervisors``. A supervisor that dies leaves
+nothing behind for long; one that stops deletes both.
+
+A heartbeat or load record shows in a row only when its pid is the slot's current child's:
+a row between two children (backoff) has no load.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
+import msgspec
 import structlog
 import trio
 
 from proto import (
     BackendUnavailableError,
+    FrontLoad,
     Keyspace,
     ProcessStatus,
     RedisCommandError,
@@ -28,7 +34,7 @@ from proto import (
 )
 from server import RedisClient
 from supervisor.child_slot import ChildSlot, SlotState
-from supervisor.heartbeat_reader import read_heartbeats
+from supervisor.heartbeat_reader import read_front_loads, read_heartbeats
 from supervisor.worker_pool import WorkerPool
 
 __all__ = ["StatusPublisher"]
@@ -98,8 +104,9 @@ class StatusPublisher:
         workers = [*self._pool.slots, *self._pool.retiring]
         try:
             beats = await read_heartbeats(self._redis, self._keys, workers)
+            loads = await read_front_loads(self._redis, self._keys, self._fronts)
             now_ms = int(time.time() * 1000)
-            document = encode_status_record(self._document(beats, now_ms))
+            document = encode_status_record(self._document(beats, loads, now_ms))
             await self._redis.execute_many(
                 [
                     (
@@ -125,7 +132,9 @@ class StatusPublisher:
             return
         self._failing = False
 
-    def _document(self, beats: dict[str, WorkerHeartbeat], now_ms: int) -> SupervisorStatus:
+    def _document(
+        self, beats: dict[str, WorkerHeartbeat], loads: dict[str, FrontLoad], now_ms: int
+    ) -> SupervisorStatus:
         now_s = now_ms / 1000
         supervisor = ProcessStatus(
             id=self._supervisor_id,
@@ -135,9 +144,9 @@ class StatusPublisher:
             started_ms=int(self._started_at * 1000),
             uptime_s=round(now_s - self._started_at, 1),
         )
-        fronts = [_process(slot, None, now_s) for slot in self._fronts]
-        workers = [_process(slot, beats, now_s) for slot in self._pool.slots]
-        retiring = [_process(slot, beats, now_s, draining=True) for slot in self._pool.retiring]
+        fronts = [_front(slot, loads, now_s) for slot in self._fronts]
+        workers = [_worker(slot, beats, now_s) for slot in self._pool.slots]
+        retiring = [_worker(slot, beats, now_s, draining=True) for slot in self._pool.retiring]
         return SupervisorStatus(
             supervisor_id=self._supervisor_id,
             host=self._host,
@@ -163,15 +172,42 @@ class StatusPublisher:
             log.warning("status.clear_failed", error=str(exc))
 
 
-def _process(
+def _front(slot: ChildSlot, loads: dict[str, FrontLoad], now_s: float) -> ProcessStatus:
+    row = _process(slot, now_s)
+    load = loads.get(slot.child_id or "")
+    if load is None or load.pid != slot.pid:
+        return row
+    return msgspec.structs.replace(
+        row,
+        requests_served=load.requests_served,
+        requests_inflight=load.requests_inflight,
+        streams_open=load.streams_open,
+    )
+
+
+def _worker(
     slot: ChildSlot,
-    beats: dict[str, WorkerHeartbeat] | None,
+    beats: dict[str, WorkerHeartbeat],
     now_s: float,
     *,
     draining: bool = False,
 ) -> ProcessStatus:
+    row = _process(slot, now_s, draining=draining)
+    beat = beats.get(slot.child_id or "")
+    if beat is None or beat.pid != slot.pid:
+        return row
+    return msgspec.structs.replace(
+        row,
+        inflight=beat.inflight,
+        calls_served=beat.calls_served,
+        waiting=beat.waiting,
+        tasks_running=beat.tasks_running,
+    )
+
+
+def _process(slot: ChildSlot, now_s: float, *, draining: bool = False) -> ProcessStatus:
+    """A child's row without its load."""
     running = slot.pid is not None
-    beat = None if beats is None else beats.get(slot.child_id or "")
     state = SlotState.DRAINING if draining and running else slot.state
     return ProcessStatus(
         id=slot.child_id or f"{slot.role}-{slot.index}",
@@ -181,8 +217,5 @@ def _process(
         started_ms=int(slot.started_at * 1000) if running else 0,
         uptime_s=round(now_s - slot.started_at, 1) if running else 0.0,
         restarts=slot.restarts,
-        inflight=None if beat is None else beat.inflight,
-        calls_served=None if beat is None else beat.calls_served,
-        waiting=None if beat is None else beat.waiting,
-        tasks_running=None if beat is None else beat.tasks_running,
+        crash_looping=slot.crash_looping,
     )

@@ -1,10 +1,12 @@
 """A tool module that crashes its worker: at the first start, ``mcpfleet up`` fails with one
 clear error; after the fleet started, the slot keeps restarting with growing delays,
-reports its crash loop once, and the healthy workers keep serving."""
+reports its crash loop once (and ``mcpfleet status`` flags it), and the healthy workers
+keep serving."""
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +18,7 @@ from mcp_types import TextContent
 
 from tests.fixtures.fleet import MCPFLEET, ROOT, RunningFleet, clean_env, start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.waiting import wait_until
 
 APP = "tests.fixtures.recovery_tools:app"
 
@@ -81,6 +84,7 @@ async def test_a_worker_crashing_after_start_restarts_with_growing_delays_and_is
         assert len(exits) >= 6, fleet.lines[-40:]
         assert str(healthy) in served and len(served) >= 10
         assert healthy in fleet.worker_pids()
+        _assert_status_flags_the_crash_loop(fleet, slot, healthy)
     finally:
         assert fleet.stop() == 0
     delays = [float(e["restart_in_s"]) for e in exits]  # type: ignore[arg-type]
@@ -95,6 +99,40 @@ async def test_a_worker_crashing_after_start_restarts_with_growing_delays_and_is
     assert looping["level"] == "error"
     assert (looping["consecutive_deaths"], looping["slot"]) == (5, slot.rstrip("-"))
     assert exits.index(next(e for e in exits if e["consecutive_deaths"] == 5)) == 4
+
+
+def _assert_status_flags_the_crash_loop(fleet: RunningFleet, slot: str, healthy: int) -> None:
+    """``mcpfleet status`` flags the looping slot's row, as JSON and in the table, and no
+    other (the document is rewritten every second: read until it shows)."""
+    rows: list[dict[str, object]] = []
+
+    def flagged() -> bool:
+        result = _status(fleet, "--json")
+        (supervisor,) = json.loads(result.stdout)["supervisors"]
+        rows[:] = supervisor["processes"]
+        return any(r["crash_looping"] for r in rows if str(r["id"]).startswith(slot))
+
+    wait_until(flagged, deadline_s=20, what=f"{slot}* crash_looping in mcpfleet status --json")
+    others = [r for r in rows if not str(r["id"]).startswith(slot)]
+    assert [r["role"] for r in others] == ["supervisor", "front", "worker"]
+    assert not any(r["crash_looping"] for r in others)
+    assert next(r for r in others if r["role"] == "worker")["pid"] == healthy
+    table: list[list[str]] = []
+
+    def marked() -> bool:
+        lines = _status(fleet).stdout.splitlines()
+        table[:] = [line.split() for line in lines if line.strip().startswith(slot)]
+        return bool(table) and table[0][3].endswith("/CRASH-LOOP")
+
+    wait_until(marked, deadline_s=20, what=f"{slot}* CRASH-LOOP in mcpfleet status")
+    assert table[0][3].split("/")[0] in ("starting", "ready", "backoff")
+
+
+def _status(fleet: RunningFleet, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MCPFLEET, "status", "--redis", fleet.redis_url, "--fleet", fleet.fleet, *flags],
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=30, check=True,
+    )  # fmt: skip
 
 
 def _exits(fleet: RunningFleet, slot: str) -> list[dict[str, object]]:

@@ -25,6 +25,7 @@ def test_exact_names() -> None:
     assert ks.call_stream() == "mcpf:t1:calls"
     assert ks.reply_channel("front-a") == "mcpf:t1:replies:{front-a}"
     assert ks.worker_heartbeat("worker-0-abc") == "mcpf:t1:worker:{worker-0-abc}"
+    assert ks.front_load("front-0-abc") == "mcpf:t1:front:{front-0-abc}"
 
 
 @pytest.mark.parametrize("entity", ["front-1", "w", "a.b_c-9"])
@@ -32,6 +33,7 @@ def test_per_entity_ids_are_hash_tags(entity: str) -> None:
     ks = Keyspace("f")
     assert _hash_tag(ks.reply_channel(entity)) == entity
     assert _hash_tag(ks.worker_heartbeat(entity)) == entity
+    assert _hash_tag(ks.front_load(entity)) == entity
 
 
 def test_fleets_do_not_collide() -> None:

@@ -84,3 +84,22 @@ def test_a_crash_loop_begins_once_per_loop() -> None:
         began.append(policy.crash_loop_began)
     # The fifth quick death starts it; a stable run ends it; five more start another.
     assert [i for i, b in enumerate(began) if b] == [4, 12]
+
+
+@pytest.mark.parametrize(
+    ("running_for_s", "looping"), [(0.0, True), (4.999, True), (5.0, False), (3600.0, False)]
+)
+def test_a_crash_loop_lasts_until_the_current_child_ran_long_enough(
+    running_for_s: float, looping: bool
+) -> None:
+    policy = RestartPolicy(max_backoff_s=10.0, stable_after_s=5.0)
+    for _ in range(5):
+        policy.delay_after_exit(0.1)
+    assert policy.crash_looping_with(running_for_s) is looping
+
+
+def test_no_crash_loop_before_five_quick_deaths_however_young_the_child() -> None:
+    policy = RestartPolicy(max_backoff_s=10.0)
+    for _ in range(4):
+        policy.delay_after_exit(0.1)
+    assert not policy.crash_looping_with(0.0)
