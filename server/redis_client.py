@@ -47,7 +47,8 @@ __all__ = [
 log = structlog.get_logger()
 
 RedisReply = bytes | int | list["RedisReply"] | None
-"""A RESP2 reply as hiredis decodes it (error replies are raised instead)."""
+"""A RESP2 reply as hiredis decodes it (error replies are raised instead; one inside
+``EXEC``'s array stays there, a ``hiredis.ReplyError`` value)."""
 
 _READ_BYTES: Final = 65536
 _CONNECT_RETRY_S: Final = 0.5

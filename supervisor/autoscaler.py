@@ -1,6 +1,6 @@
 """The supervisor's autoscaler (ADR-0013): every ``scaling.interval_s`` it reads the load
-signals from Redis (:func:`~supervisor.queue_depths.read_queue_depths` and the pool's
-workers' recent heartbeats: two to four round trips), asks the
+signals from Redis (the lanes' depths, :class:`~server.queue_depths.QueueDepths`, and the
+pool's workers' recent heartbeats: two or three round trips), asks the
 :class:`~supervisor.scaling_policy.ScalingPolicy`, and grows or shrinks the
 :class:`~supervisor.worker_pool.WorkerPool`.
 
@@ -35,10 +35,10 @@ from proto import (
     encode_status_record,
 )
 from server import RedisClient
+from server.queue_depths import QueueDepths, QueueSnapshot
 from supervisor.child_slot import ChildSlot, SlotState
 from supervisor.config import FleetConfig
 from supervisor.heartbeat_reader import read_recent_heartbeats
-from supervisor.queue_depths import QueueDepths, read_queue_depths
 from supervisor.scaling_policy import PoolLoad, ScaleDown, ScaleUp, ScalingPolicy
 from supervisor.worker_pool import WorkerPool
 from workers.runtime import HEARTBEAT_TTL_INTERVALS
@@ -84,6 +84,7 @@ class Autoscaler:
     ) -> None:
         self._redis = redis
         self._keys = keys
+        self._queues = QueueDepths(redis, keys)
         self._pool = pool
         self._policy = policy
         self._interval_s = interval_s
@@ -156,7 +157,7 @@ class Autoscaler:
         """Read the signals once, decide, and act."""
         slots = list(self._pool.slots)
         try:
-            depths = await read_queue_depths(self._redis, self._keys)
+            queues = await self._queues.read()
             beats = await read_recent_heartbeats(
                 self._redis,
                 self._keys,
@@ -171,7 +172,7 @@ class Autoscaler:
             failed_for_s = trio.current_time() - self._failing_since
             log.info("autoscaler.read_recovered", failed_for_s=round(failed_for_s, 1))
             self._failing_since = None
-        load = pool_load(slots, beats, depths, growing=self._growing)
+        load = pool_load(slots, beats, queues, growing=self._growing)
         decision = self._policy.decide(load, trio.current_time())
         if isinstance(decision, ScaleUp):
             await growing.start(self._grow, decision)
@@ -258,13 +259,14 @@ def _is_idle(slot: ChildSlot, beats: Mapping[str, WorkerHeartbeat]) -> bool:
 def pool_load(
     slots: Sequence[ChildSlot],
     beats: Mapping[str, WorkerHeartbeat],
-    depths: QueueDepths,
+    queues: QueueSnapshot,
     *,
     growing: bool = False,
 ) -> PoolLoad:
-    """What the policy is told of the pool: its slots by state, and from the recent
-    heartbeats ``beats`` (by worker id) which workers are idle and how many calls wait
-    for a thread (a worker without a recent beat is neither idle nor waiting)."""
+    """What the policy is told of the pool: its slots by state, the lanes' waiting work
+    from ``queues``, and from the recent heartbeats ``beats`` (by worker id) which workers
+    are idle and how many calls wait for a thread (a worker without a recent beat is
+    neither idle nor waiting)."""
     return PoolLoad(
         ready=sum(slot.state is SlotState.READY for slot in slots),
         # A slot in backoff (its worker died) is no capacity on its way: counting it would
@@ -272,11 +274,11 @@ def pool_load(
         starting=sum(slot.state is SlotState.STARTING for slot in slots),
         restarting=sum(slot.state not in (SlotState.READY, SlotState.STARTING) for slot in slots),
         idle=sum(_is_idle(slot, beats) for slot in slots),
-        queued_calls=depths.calls_queued,
-        oldest_call_wait_s=depths.oldest_call_wait_s,
+        queued_calls=queues.calls.depth,
+        oldest_call_wait_s=queues.calls.oldest_age_s,
         waiting_calls=sum(beat.waiting for beat in beats.values()),
-        queued_tasks=depths.tasks_queued,
-        oldest_task_wait_s=depths.oldest_task_wait_s,
+        queued_tasks=queues.tasks.depth,
+        oldest_task_wait_s=queues.tasks.oldest_age_s,
         growing=growing,
     )
 

@@ -39,11 +39,11 @@ from proto import (
     iso_time,
 )
 from server import RedisReply, open_redis, parse_redis_url
+from server.queue_depths import QueueDepths, QueueSnapshot
 from supervisor.config import ConfigError, FleetConfig
-from supervisor.queue_depths import QueueDepths, read_queue_depths
 from supervisor.visibility_commands import running_fleet
 
-__all__ = ["FleetStatus", "run_status_command"]
+__all__ = ["FleetStatus", "QueueStatus", "queue_status", "run_status_command"]
 
 _COMMAND_TIMEOUT_S: Final = 5.0
 _EVENTS_SHOWN: Final = 20
@@ -59,6 +59,36 @@ _encoder: Final = msgspec.json.Encoder()
 _T = TypeVar("_T")
 
 
+class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Both lanes at one moment, as ``queues`` in ``mcpfleet status --json`` (field names
+    documented in docs/operations.md, "Scaling"; only ever added).
+
+    Attributes:
+        calls_queued: calls in the stream no worker has taken.
+        calls_taken: calls workers took and have not answered yet.
+        oldest_call_wait_s: how long the oldest untaken call has waited (0 when none).
+        tasks_queued: durable tasks waiting in the task queue.
+        oldest_task_wait_s: how long the first of them has waited (0 when none).
+    """
+
+    calls_queued: int = 0
+    calls_taken: int = 0
+    oldest_call_wait_s: float = 0.0
+    tasks_queued: int = 0
+    oldest_task_wait_s: float = 0.0
+
+
+def queue_status(snapshot: QueueSnapshot) -> QueueStatus:
+    """What ``mcpfleet status`` shows of a read of the lanes."""
+    return QueueStatus(
+        calls_queued=snapshot.calls.depth,
+        calls_taken=snapshot.calls_taken,
+        oldest_call_wait_s=snapshot.calls.oldest_age_s,
+        tasks_queued=snapshot.tasks.depth,
+        oldest_task_wait_s=snapshot.tasks.oldest_age_s,
+    )
+
+
 class FleetStatus(msgspec.Struct, frozen=True, kw_only=True):
     """What ``mcpfleet status --json`` prints (docs/operations.md, "Scaling").
 
@@ -71,7 +101,7 @@ class FleetStatus(msgspec.Struct, frozen=True, kw_only=True):
 
     fleet: str
     supervisors: list[SupervisorStatus]
-    queues: QueueDepths
+    queues: QueueStatus
     scale_events: list[ScaleEvent]
 
 
@@ -132,7 +162,7 @@ async def _read(config: FleetConfig, address: RedisAddress) -> FleetStatus:
         documents = (
             await redis.execute("MGET", *(keys.supervisor_status(i) for i in ids)) if ids else []
         )
-        queues = await read_queue_depths(redis, keys)
+        queues = queue_status(await QueueDepths(redis, keys).read())
     supervisors = [_decoded(decode_supervisor_status, d) for d in _items(documents)]
     scale_events = [_decoded(decode_scale_event, e) for e in _items(events)]
     return FleetStatus(

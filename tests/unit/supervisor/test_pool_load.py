@@ -1,14 +1,15 @@
 """What the autoscaler tells its policy of the pool: slots by state (a slot in backoff is
-no capacity on its way) and, from recent heartbeats only, which workers are idle."""
+no capacity on its way), the lanes' waiting work as read, and, from recent heartbeats
+only, which workers are idle."""
 
 from __future__ import annotations
 
 from proto import WorkerHeartbeat
+from server.queue_depths import LaneDepth, QueueSnapshot
 from supervisor.autoscaler import pool_load
 from supervisor.child_slot import ChildExit, ChildSlot, SlotState
 from supervisor.config import ScalingConfig
 from supervisor.health_policy import beat_is_recent
-from supervisor.queue_depths import QueueDepths
 from supervisor.restart_policy import RestartPolicy
 from supervisor.scaling_policy import ScaleUp, ScalingPolicy
 
@@ -33,18 +34,25 @@ def _slot(index: int, state: SlotState) -> ChildSlot:
 
 def test_a_slot_in_backoff_is_not_counted_as_starting() -> None:
     slots = [_slot(0, SlotState.READY), _slot(1, SlotState.BACKOFF), _slot(2, SlotState.STARTING)]
-    load = pool_load(slots, {}, QueueDepths())
+    load = pool_load(slots, {}, QueueSnapshot())
     assert (load.ready, load.starting, load.restarting, load.size) == (1, 1, 1, 3)
 
 
 def test_one_ready_one_in_backoff_and_ten_calls_queued_for_five_seconds_grow_the_pool() -> None:
     slots = [_slot(0, SlotState.READY), _slot(1, SlotState.BACKOFF)]
     beats = {"worker-0": WorkerHeartbeat(pid=1, inflight=4, calls_served=9)}
-    load = pool_load(slots, beats, QueueDepths(calls_queued=10, oldest_call_wait_s=5.0))
+    load = pool_load(slots, beats, QueueSnapshot(calls=LaneDepth(10, 5.0)))
     policy = ScalingPolicy(ScalingConfig(), minimum=1, maximum=8, calls_per_worker=10, task_slots=0)
     decision = policy.decide(load, now=100.0)
     assert isinstance(decision, ScaleUp)
     assert decision.count == 1
+
+
+def test_the_lanes_waiting_work_is_passed_on_as_read() -> None:
+    queues = QueueSnapshot(calls=LaneDepth(10, 5.0), calls_taken=4, tasks=LaneDepth(3, 2.5))
+    load = pool_load([_slot(0, SlotState.READY)], {}, queues)
+    assert (load.queued_calls, load.oldest_call_wait_s) == (10, 5.0)
+    assert (load.queued_tasks, load.oldest_task_wait_s) == (3, 2.5)
 
 
 def test_only_a_ready_worker_with_a_recent_idle_beat_is_idle() -> None:
@@ -53,7 +61,7 @@ def test_only_a_ready_worker_with_a_recent_idle_beat_is_idle() -> None:
         "worker-0": WorkerHeartbeat(pid=1, inflight=0, calls_served=3),
         "worker-1": WorkerHeartbeat(pid=2, inflight=1, calls_served=3),
     }
-    assert pool_load(slots, beats, QueueDepths()).idle == 1
+    assert pool_load(slots, beats, QueueSnapshot()).idle == 1
 
 
 def test_a_beat_is_recent_within_the_bound_read_from_its_expiry_score() -> None:
