@@ -2,8 +2,9 @@
 budget): the exact code the front's Dispatcher runs around a request (two clock reads, the
 try/finally, ``FrontMetrics.request_served``) and what a worker runs around a tool's handler
 (``WorkerMetrics.tool_ran``), in both modes of prometheus-client: the multiprocess files of
-a fleet and the in-memory values of a process running alone. Then what one scrape costs as
-dead workers' files pile up (each worker's files copied under new pids).
+a fleet and the in-memory values of a process running alone. Then what one scrape costs
+with many exited workers' files (each worker's files copied under new pids), what folding
+them into the directory's archives costs, and the scrape after it.
 
     python -m bench.metrics_overhead            # both modes, one child process each
 
@@ -78,9 +79,15 @@ def measure(mode: str) -> None:
 
 
 def scrape_cost(front: object, worker: object) -> None:
-    """One scrape's rendering time with this process's files copied as ``n`` workers'."""
+    """One scrape's rendering time with this process's files copied as ``n`` exited
+    workers' (the library's own collector for comparison), then what folding them into the
+    archives costs and the scrape time after it."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
     from proto import ToolOutcome
     from server.metrics import FrontMetrics, render_metrics
+    from server.metrics_files import fold_dead_processes
     from workers.metrics import WorkerMetrics
 
     assert isinstance(front, FrontMetrics) and isinstance(worker, WorkerMetrics)
@@ -89,21 +96,38 @@ def scrape_cost(front: object, worker: object) -> None:
             worker.tool_ran(tool, outcome, 0.01)
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     mine = [f for f in os.listdir(directory) if f.endswith(f"_{os.getpid()}.db")]
-    copies = 0
+
+    def timed_ms(fn: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start) * 1000
+
+    def library_render() -> bytes:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry)
+
+    next_pid = 10**7
     for workers in (10, 100, 1000):
-        while copies < workers:
-            copies += 1
+        pids = range(next_pid, next_pid + workers)
+        next_pid += workers
+        for pid in pids:
             for name in mine:
                 kind = name.rsplit("_", 1)[0]
-                shutil.copy(
-                    os.path.join(directory, name), f"{directory}/{kind}_{10**7 + copies}.db"
-                )
-        start = time.perf_counter()
-        body = render_metrics(front, None)
-        elapsed_ms = (time.perf_counter() - start) * 1000
+                shutil.copy(os.path.join(directory, name), f"{directory}/{kind}_{pid}.db")
+        scrape_ms = timed_ms(lambda: render_metrics(front, None))
+        library_ms = timed_ms(library_render)
+        fold_ms = timed_ms(lambda: fold_dead_processes(directory, pids))  # noqa: B023
+        after_ms = timed_ms(lambda: render_metrics(front, None))
         print(
-            f"  one scrape, {workers:>4} workers' files: {elapsed_ms:7.1f} ms ({len(body)} bytes)"
+            f"  {workers:>4} exited workers' files: scrape {scrape_ms:7.1f} ms"
+            f" (library's collector {library_ms:7.1f} ms); fold {fold_ms:6.1f} ms;"
+            f" scrape after {after_ms:5.1f} ms ({len(os.listdir(directory))} files)"
         )
+    for name in mine:  # the steady state: one more exit
+        shutil.copy(os.path.join(directory, name), f"{directory}/{name.rsplit('_', 1)[0]}_1.db")
+    one_ms = timed_ms(lambda: fold_dead_processes(directory, [1]))
+    print(f"  fold of one exited worker: {one_ms:.1f} ms")
 
 
 def main() -> None:

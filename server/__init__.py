@@ -8,6 +8,7 @@ from server.config import FrontConfig
 from server.drain import drain_budget_s
 from server.front_main import serve
 from server.listen_socket import bind_address
+from server.metrics_files import METRICS_FILE_PATTERNS, ArchiveCommitError, fold_dead_processes
 from server.redis_client import (
     RedisClient,
     RedisCommandError,
@@ -19,6 +20,8 @@ from server.stdio_main import serve_stdio
 from server.tool_catalog import CatalogTool, ToolCatalog
 
 __all__ = [
+    "METRICS_FILE_PATTERNS",
+    "ArchiveCommitError",
     "CatalogTool",
     "FrontConfig",
     "RedisClient",
@@ -27,6 +30,7 @@ __all__ = [
     "ToolCatalog",
     "bind_address",
     "drain_budget_s",
+    "fold_dead_processes",
     "open_redis",
     "parse_redis_url",
     "serve",

@@ -45,6 +45,7 @@ from proto import (
     TaskStatus,
 )
 from server.call_queue import CallCancelledError
+from server.metrics_files import FleetFilesCollector
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -95,6 +96,7 @@ class FrontMetrics:
             ``PROMETHEUS_MULTIPROC_DIR``); None in a fleet, where they go to its files.
         requests_served: requests counted so far, whatever their method and outcome (a
             plain int for this front's load record, ``server/front_load.py``).
+        directory: the fleet's metrics directory (None when alone).
     """
 
     def __init__(self, methods: Iterable[str]) -> None:
@@ -102,6 +104,7 @@ class FrontMetrics:
         from prometheus_client.metrics import Counter, Histogram  # noqa: PLC0415
 
         self.registry: CollectorRegistry | None = _registry_for_this_process(CollectorRegistry)
+        self.directory = os.environ.get(METRICS_DIR_ENV) if self.registry is None else None
         self._requests = Counter(
             REQUESTS_METRIC.name,
             REQUESTS_METRIC.help,
@@ -163,16 +166,16 @@ def _records_to_files(value_class: object) -> bool:
 def render_metrics(metrics: FrontMetrics, queues: QueueSnapshot | None) -> bytes:
     """The Prometheus text exposition of every process of the fleet (this one alone when
     it runs alone) and of the queues (left out when they could not be read). Reads every
-    process's files: call it in a thread."""
+    process's files (server/metrics_files.py), waiting while dead ones are folded: call it
+    in a thread."""
     from prometheus_client import CollectorRegistry, generate_latest  # noqa: PLC0415
-    from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
 
     registry = CollectorRegistry()
-    if metrics.registry is None:
+    if metrics.directory is not None:
         # A registry per scrape: the files are read afresh, and nothing of this process is
-        # registered twice.
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped library
-    else:
+        # registered twice. Exact sums, under the lock a fold of dead processes' files takes.
+        registry.register(FleetFilesCollector(metrics.directory))
+    elif metrics.registry is not None:
         registry.register(_Relay(metrics.registry))
     if queues is not None:
         registry.register(_QueueGauges(queues))

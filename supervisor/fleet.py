@@ -197,7 +197,7 @@ async def _supervise(
 ) -> int:
     sup = config.supervisor
 
-    metrics = FleetMetrics()
+    metrics = FleetMetrics(live_pids=lambda: _live_pids(fronts, workers))
     tasks = TaskSettler(config.redis_url or "", keys, on_ended=metrics.task_ended)
     # Set once the workers themselves stop: no worker would take a redelivered call then,
     # so its caller hears at once. Until then (fronts draining) workers still serve calls.
@@ -285,6 +285,9 @@ async def _supervise(
             workers=workers, metrics=metrics, supervisor_id=supervisor_id,
         )  # fmt: skip
         states: trio.CancelScope = await nursery.start(publish_worker_states, metrics, workers)
+        compacting: trio.CancelScope = (
+            await nursery.start(metrics.compactor.run) if metrics.compactor else trio.CancelScope()
+        )
         front_budget_s = await _run_until_stop(
             config, signals, stdio, fronts, reports, workers=len(workers)
         )
@@ -309,9 +312,16 @@ async def _supervise(
         sweeper.cancel()
         publishing.cancel()
         states.cancel()
+        compacting.cancel()
         # The nursery now waits for each slot to settle what its child left (not cancelled).
     log.info("fleet.stopped")
     return _exit_code(fronts[0]) if stdio is not None else 0
+
+
+def _live_pids(fronts: list[ChildSlot], workers: WorkerPool) -> set[int]:
+    """The pids of every child running now, retiring workers included."""
+    slots = (*fronts, *workers.slots, *workers.retiring)
+    return {slot.pid for slot in slots if slot.pid is not None}
 
 
 async def _run_until_stop(

@@ -8,15 +8,17 @@ so its values go to the supervisor's own files there, which a front's ``/metrics
 everyone else's. ``prometheus_client`` is imported when :class:`FleetMetrics` is built,
 never when this module is (the library fixes its mode at its first import).
 
-When a child exits, its files stay: its counters and histograms still count in the sums
-(a restarted worker's calls are not lost). Only its ``live*`` gauge files are removed
-(``mark_process_dead``), so a dead process's gauges stop counting.
+When a child exits, its ``live*`` gauge files are removed at once (``mark_process_dead``),
+so a dead process's gauges stop counting; its counters and histograms still count in the
+sums (a restarted worker's calls are not lost): the :class:`MetricsCompactor` soon folds
+its files into the directory's archives (supervisor/metrics_compactor.py).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import structlog
@@ -35,6 +37,7 @@ from proto import (
     TaskStatus,
 )
 from supervisor.child_slot import ChildExit, ExitReason, SlotState
+from supervisor.metrics_compactor import MetricsCompactor
 from supervisor.worker_pool import WorkerPool
 
 if TYPE_CHECKING:
@@ -55,12 +58,16 @@ _REPLACED: Final = frozenset({ExitReason.RECYCLED, ExitReason.HUNG})
 class FleetMetrics:
     """What the supervisor records.
 
+    Args:
+        live_pids: the pids of the fleet's running children (for the compactor).
+
     Attributes:
         registry: where the values live outside a fleet (no ``PROMETHEUS_MULTIPROC_DIR``:
             tests); None in a fleet, where they go to the supervisor's files.
+        compactor: folds exited children's files, once run (None outside a fleet).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, live_pids: Callable[[], Collection[int]] = tuple) -> None:
         from prometheus_client import CollectorRegistry, values  # noqa: PLC0415  # docstring
         from prometheus_client.metrics import Counter, Gauge  # noqa: PLC0415
 
@@ -68,6 +75,7 @@ class FleetMetrics:
         if (self._dir is not None) != bool(getattr(values.ValueClass, "_multiprocess", False)):
             log.error("metrics.mode_mismatch", variable=METRICS_DIR_ENV, in_fleet=bool(self._dir))
         self.registry: CollectorRegistry | None = None if self._dir else CollectorRegistry()
+        self.compactor = MetricsCompactor(Path(self._dir), live_pids) if self._dir else None
         self._worker_restarts = self._by_reason(Counter, WORKER_RESTARTS_METRIC)
         self._front_restarts = self._by_reason(Counter, FRONT_RESTARTS_METRIC)
         scale = Counter(
@@ -99,8 +107,8 @@ class FleetMetrics:
         return {reason: metric.labels(reason.value) for reason in ExitReason}
 
     def worker_exited(self, exit: ChildExit) -> None:
-        """A worker exited: count the restart that follows (if any) by why it exited, and
-        stop counting its live gauges.
+        """A worker exited: count the restart that follows (if any) by why it exited, stop
+        counting its live gauges, and have its files folded.
 
         A recycled or hung worker counts as restarted even when its slot was retired: a
         recycle starts its replacement in a new slot first, so the position lives on in
@@ -138,7 +146,7 @@ class FleetMetrics:
         self._tasks[status].inc()
 
     def _mark_dead(self, pid: int) -> None:
-        if self._dir is None:
+        if self._dir is None or self.compactor is None:
             return
         from prometheus_client.multiprocess import mark_process_dead  # noqa: PLC0415
 
@@ -146,6 +154,7 @@ class FleetMetrics:
             mark_process_dead(pid, self._dir)  # type: ignore[no-untyped-call]  # untyped library
         except OSError as exc:  # a scrape misreads a gauge at worst; never stop the fleet
             log.warning("metrics.mark_dead_failed", pid=pid, error=str(exc))
+        self.compactor.process_exited(pid)
 
 
 def _pool_states(pool: WorkerPool) -> dict[str, int]:

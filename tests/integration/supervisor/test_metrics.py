@@ -1,6 +1,7 @@
 """Prometheus metrics of a real fleet (ADR-0012): a front's ``GET /metrics`` adds up every
 process's values from the supervisor's metrics directory (emptied at start), so tool calls
-add up across a worker killed midway; requests are counted per method and outcome in both
+add up across a worker killed midway, and still do once exited workers' files are folded
+into the directory's archives; requests are counted per method and outcome in both
 eras and on stdio; the queue gauges show the work waiting for a worker in both lanes; an
 app's own metrics land there too; and no label ever carries an id."""
 
@@ -127,12 +128,56 @@ async def test_tool_calls_add_up_across_a_worker_killed_midway(
     assert delta(after, before, REQUESTS, method="tools/call", outcome="ok") == 2 * half
     assert delta(after, before, "mcpfleet_worker_restarts_total", reason="killed") == 1
     assert delta(after, before, "mcpfleet_worker_restarts_total") == 1
-    assert (metrics_dir(fleet) / f"counter_{victim}.db").exists()  # its counts outlive it
 
     async def pool_ready() -> bool:
         return total(await scrape_async(fleet.url), "mcpfleet_workers", state="ready") == 2
 
     await wait_until_true_async(pool_ready, deadline_s=10, what="2 workers ready")
+
+
+def exited_pids_left(fleet: RunningFleet) -> dict[str, str]:
+    """The directory's files whose process is no longer running (file name → pid part);
+    archives are nobody's."""
+    running = {fleet.process.pid, *fleet.front_pids(), *fleet.worker_pids()}
+    left = {}
+    for path in metrics_dir(fleet).glob("*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if not pid.startswith("archive") and int(pid) not in running:
+            left[path.name] = pid
+    return left
+
+
+async def test_exited_workers_files_are_folded_and_every_call_still_counts(
+    metrics_fleet: RunningFleet,
+) -> None:
+    fleet, rounds, per_round = metrics_fleet, 3, 4
+    before = await scrape_async(fleet.url)
+    for _ in range(rounds):
+        async with Client(fleet.url, mode="legacy", read_timeout_seconds=30) as client:
+            await run_calls(client, per_round)
+        ready = len(fleet.find("worker.ready"))
+        os.kill(fleet.worker_pids()[0], signal.SIGKILL)
+        await fleet.wait_for_async("worker.ready", count=ready + 1)
+    async with Client(fleet.url, mode="legacy", read_timeout_seconds=30) as client:
+        await run_calls(client, per_round)
+    await wait_until_async(
+        lambda: exited_pids_left(fleet) == {}, deadline_s=10, what="exited workers' files folded"
+    )
+    files = {path.name for path in metrics_dir(fleet).glob("*.db")}
+    assert {"counter_archive.db", "histogram_archive.db"} <= files
+    # One counter file per running process (supervisor, front, 2 workers) and the archive's.
+    counters = [name for name in files if name.startswith("counter_")]
+    assert len([name for name in counters if "archive" not in name]) == 4, files
+    after = await scrape_async(fleet.url)
+    calls = (rounds + 1) * per_round
+    assert delta(after, before, TOOL_CALLS, tool="wait_for_cancel", outcome="ok") == calls
+    assert delta(after, before, "mcpfleet_tool_duration_seconds_count") == calls
+    assert delta(after, before, REQUESTS, method="tools/call", outcome="ok") == calls
+    assert delta(after, before, "mcpfleet_worker_restarts_total", reason="killed") == rounds
+    # Every sample of a counter or histogram only ever grew, none fell (a reset to Prometheus).
+    for key, value in before.items():
+        if key[0].endswith(("_total", "_count", "_sum", "_bucket")):
+            assert after[key] >= value, key
 
 
 def test_requests_are_counted_by_method_and_outcome_in_both_eras(

@@ -21,6 +21,8 @@ def test_it_is_made_emptied_and_exported(tmp_path: Path, monkeypatch: pytest.Mon
     assert os.environ[METRICS_DIR_ENV] == str(fresh)
     (fresh / "counter_4242.db").write_bytes(b"an earlier run")
     (fresh / "gauge_livesum_4242.db").write_bytes(b"an earlier run")
+    (fresh / "counter_archive.db").write_bytes(b"an earlier run's folded values")
+    (fresh / "histogram_archive-1.db.pending").write_bytes(b"a fold cut short")
     (fresh / "notes.txt").write_text("not ours to delete")
     assert share_metrics_dir(str(tmp_path / "data")) == fresh
     assert sorted(p.name for p in fresh.iterdir()) == ["notes.txt"]
