@@ -11,26 +11,12 @@ them, so a request pays no Redis for this.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
 
-import structlog
-import trio
-
-from proto import (
-    BackendUnavailableError,
-    FrontLoad,
-    Keyspace,
-    RedisCommandError,
-    encode_status_record,
-)
+from proto import FrontLoad, Keyspace, encode_status_record
 from server.redis_client import RedisClient
+from server.refreshed_record import Commands, RecordRefresher
 
 __all__ = ["FrontLoadPublisher"]
-
-log = structlog.get_logger()
-
-_TTL_INTERVALS: Final = 3
-_CLEAR_TIMEOUT_S: Final = 1.0
 
 
 class FrontLoadPublisher:
@@ -53,12 +39,9 @@ class FrontLoadPublisher:
         interval_s: float,
         load: Callable[[], FrontLoad],
     ) -> None:
-        self._redis = redis
         self._key = keys.front_load(front_id)
-        self._interval_s = interval_s
-        self._ttl_ms = int(interval_s * _TTL_INTERVALS * 1000)
         self._load = load
-        self._failing = False
+        self._refresher = RecordRefresher(redis, interval_s=interval_s, event="front_load")
 
     async def run(self) -> None:
         """Write the record every interval until cancelled; Redis errors are logged
@@ -66,28 +49,12 @@ class FrontLoadPublisher:
 
         Cancellation: the record is deleted (within 1 s; it expires anyway).
         """
-        try:
-            while True:
-                await self.publish()
-                await trio.sleep(self._interval_s)
-        finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(_CLEAR_TIMEOUT_S):
-                await self._clear()
+        await self._refresher.run(self._write, [("DEL", self._key)])
 
     async def publish(self) -> None:
         """Write the record once."""
-        record = encode_status_record(self._load())
-        try:
-            await self._redis.execute("SET", self._key, record, "PX", self._ttl_ms)
-        except (BackendUnavailableError, RedisCommandError) as exc:
-            if not self._failing:
-                log.warning("front.load_publish_failed", error=str(exc))
-            self._failing = True
-            return
-        self._failing = False
+        await self._refresher.refresh(self._write)
 
-    async def _clear(self) -> None:
-        try:
-            await self._redis.execute("DEL", self._key)
-        except (BackendUnavailableError, RedisCommandError) as exc:
-            log.warning("front.load_clear_failed", error=str(exc))
+    async def _write(self) -> Commands:
+        record = encode_status_record(self._load())
+        return [("SET", self._key, record, "PX", self._refresher.ttl_ms)]

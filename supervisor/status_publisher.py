@@ -16,23 +16,21 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from typing import Final
 
 import msgspec
 import structlog
 import trio
 
 from proto import (
-    BackendUnavailableError,
     FrontLoad,
     Keyspace,
     ProcessStatus,
-    RedisCommandError,
     SupervisorStatus,
     WorkerHeartbeat,
     encode_status_record,
 )
 from server import RedisClient
+from server.refreshed_record import Commands, RecordRefresher
 from supervisor.child_slot import ChildSlot, SlotState
 from supervisor.heartbeat_reader import read_front_loads, read_heartbeats
 from supervisor.worker_pool import WorkerPool
@@ -40,9 +38,6 @@ from supervisor.worker_pool import WorkerPool
 __all__ = ["StatusPublisher"]
 
 log = structlog.get_logger()
-
-_TTL_INTERVALS: Final = 3
-_CLEAR_TIMEOUT_S: Final = 1.0
 
 
 class StatusPublisher:
@@ -75,11 +70,9 @@ class StatusPublisher:
         self._supervisor_id = supervisor_id
         self._fronts = fronts
         self._pool = pool
-        self._interval_s = interval_s
-        self._ttl_ms = int(interval_s * _TTL_INTERVALS * 1000)
+        self._refresher = RecordRefresher(redis, interval_s=interval_s, event="status")
         self._started_at = time.time()
         self._host = socket.gethostname()
-        self._failing = False
         self.stopping = False
 
     async def run(
@@ -89,48 +82,30 @@ class StatusPublisher:
 
         Cancellation: the document and the registration are deleted (within 1 s).
         """
+        clear = [
+            ("DEL", self._keys.supervisor_status(self._supervisor_id)),
+            ("ZREM", self._keys.supervisors(), self._supervisor_id),
+        ]
         with trio.CancelScope() as scope:
             task_status.started(scope)
-            try:
-                while True:
-                    await self.publish()
-                    await trio.sleep(self._interval_s)
-            finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(_CLEAR_TIMEOUT_S):
-                    await self._clear()
+            await self._refresher.run(self._write, clear)
 
     async def publish(self) -> None:
         """Write the document once; Redis errors are logged (once per failure streak)."""
+        await self._refresher.refresh(self._write)
+
+    async def _write(self) -> Commands:
         workers = [*self._pool.slots, *self._pool.retiring]
-        try:
-            beats = await read_heartbeats(self._redis, self._keys, workers)
-            loads = await read_front_loads(self._redis, self._keys, self._fronts)
-            now_ms = int(time.time() * 1000)
-            document = encode_status_record(self._document(beats, loads, now_ms))
-            await self._redis.execute_many(
-                [
-                    (
-                        "SET",
-                        self._keys.supervisor_status(self._supervisor_id),
-                        document,
-                        "PX",
-                        self._ttl_ms,
-                    ),
-                    (
-                        "ZADD",
-                        self._keys.supervisors(),
-                        now_ms + self._ttl_ms,
-                        self._supervisor_id,
-                    ),
-                    ("ZREMRANGEBYSCORE", self._keys.supervisors(), "-inf", now_ms),
-                ]
-            )
-        except (BackendUnavailableError, RedisCommandError) as exc:
-            if not self._failing:
-                log.warning("status.publish_failed", error=str(exc))
-            self._failing = True
-            return
-        self._failing = False
+        beats = await read_heartbeats(self._redis, self._keys, workers)
+        loads = await read_front_loads(self._redis, self._keys, self._fronts)
+        now_ms = int(time.time() * 1000)
+        document = encode_status_record(self._document(beats, loads, now_ms))
+        ttl_ms = self._refresher.ttl_ms
+        return [
+            ("SET", self._keys.supervisor_status(self._supervisor_id), document, "PX", ttl_ms),
+            ("ZADD", self._keys.supervisors(), now_ms + ttl_ms, self._supervisor_id),
+            ("ZREMRANGEBYSCORE", self._keys.supervisors(), "-inf", now_ms),
+        ]
 
     def _document(
         self, beats: dict[str, WorkerHeartbeat], loads: dict[str, FrontLoad], now_ms: int
@@ -158,18 +133,6 @@ class StatusPublisher:
             workers=len(self._pool),
             processes=(supervisor, *fronts, *workers, *retiring),
         )
-
-    async def _clear(self) -> None:
-        try:
-            await self._redis.execute_many(
-                [
-                    ("DEL", self._keys.supervisor_status(self._supervisor_id)),
-                    ("ZREM", self._keys.supervisors(), self._supervisor_id),
-                ]
-            )
-        except (BackendUnavailableError, RedisCommandError) as exc:
-            # It expires within three intervals anyway.
-            log.warning("status.clear_failed", error=str(exc))
 
 
 def _front(slot: ChildSlot, loads: dict[str, FrontLoad], now_s: float) -> ProcessStatus:
