@@ -9,8 +9,8 @@ Until authentication exists (issue 7) a principal says only what a front honestl
   ``Mcp-Session-Id``: ``Principal(kind="anonymous", session_id="<id>")``.
 - **2026-07-28 HTTP**: anonymous, with no session (the era has none).
 
-Issue 7 adds a kind for verified bearer tokens and fills ``subject``, ``issuer`` and
-``scopes`` from the JWT; handlers keep reading the same fields.
+- **HTTP with a verified bearer token** (issue 7): ``Principal(kind="bearer")`` with
+  ``subject``, ``issuer`` and ``scopes`` from the JWT; handlers read the same fields.
 
 On the wire the principal is the last element of a ``CallMessage`` (an array, so fields are
 only appended, with defaults). ``kind`` is a plain string, not an enum: a worker of an older
@@ -34,6 +34,10 @@ class PrincipalKind(enum.StrEnum):
 
     ANONYMOUS = "anonymous"
     """An unauthenticated HTTP caller."""
+
+    BEARER = "bearer"
+    """An HTTP caller whose bearer token was verified (issue 7): ``subject`` and
+    ``issuer`` from the token's ``sub`` and ``iss``, ``scopes`` from ``scope``/``scp``."""
 
 
 class Principal(msgspec.Struct, frozen=True, array_like=True):
@@ -63,6 +67,11 @@ class Principal(msgspec.Struct, frozen=True, array_like=True):
     def anonymous(cls, session_id: str = "") -> Principal:
         """An unauthenticated HTTP caller, bound to its session if it has one."""
         return cls(kind=PrincipalKind.ANONYMOUS.value, session_id=session_id)
+
+    @classmethod
+    def bearer(cls, subject: str, issuer: str, scopes: tuple[str, ...]) -> Principal:
+        """A caller with a verified bearer token: ``subject`` vouched for by ``issuer``."""
+        return cls(kind=PrincipalKind.BEARER.value, subject=subject, issuer=issuer, scopes=scopes)
 
     @property
     def is_anonymous(self) -> bool:

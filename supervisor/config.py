@@ -5,7 +5,8 @@ Layers, in rising precedence: ``mcpfleet.toml`` (or ``--config PATH`` / ``MCPFLE
 errors naming the key. Children get the resolved object as JSON, never pickled.
 
 Environment names: ``MCPFLEET_<KEY>`` for top-level keys and ``MCPFLEET_<SECTION>__<KEY>``
-for sectioned ones (``MCPFLEET_FRONT__MAX_BODY_BYTES=1048576``); list values are JSON arrays.
+for sectioned ones (``MCPFLEET_FRONT__MAX_BODY_BYTES=1048576``), plus the documented
+aliases of ``ENV_ALIASES``; list values are JSON arrays.
 """
 
 from __future__ import annotations
@@ -225,6 +226,11 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 _SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling"})
 
+ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {}
+"""Documented environment names outside the ``MCPFLEET_<SECTION>__<KEY>`` scheme (issue
+7's ``MCPFLEET_AUTH_JWT_SECRET`` and friends) → the (section, key) they set. Either
+spelling works; the documented one is what docs/configuration.md shows."""
+
 
 def load_config(
     *,
@@ -298,7 +304,8 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
                 parsed = msgspec.json.decode(value)
             except msgspec.DecodeError:
                 raise ConfigError(f"environment variable {name} is not valid JSON") from None
-        section, sep, field = key.partition("__")
+        alias = ENV_ALIASES.get(name)
+        section, sep, field = (alias[0], "__", alias[1]) if alias else key.partition("__")
         if sep:
             if section not in _SECTIONS:
                 raise ConfigError(f"unknown environment variable {name}: no section {section!r}")
