@@ -23,3 +23,7 @@ class ErrorCode(enum.IntEnum):
     HEADER_MISMATCH = -32020
     MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
     UNSUPPORTED_PROTOCOL_VERSION = -32022
+    UNAUTHORIZED = -32010
+    """HTTP 401: no valid bearer token (implementation-defined band -32000..-32019, ADR-0016)."""
+    FORBIDDEN = -32011
+    """HTTP 403: the token lacks a scope the tool requires (ADR-0016)."""

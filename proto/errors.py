@@ -14,6 +14,7 @@ __all__ = [
     "BackendUnavailableError",
     "BodyTooLargeError",
     "FleetError",
+    "ForbiddenError",
     "HeaderMismatchError",
     "InvalidParamsError",
     "InvalidRequestError",
@@ -28,6 +29,7 @@ __all__ = [
     "ShuttingDownError",
     "TaskNotFoundError",
     "TaskOutcomeError",
+    "UnauthorizedError",
     "UnsupportedVersionError",
     "http_status_for_code",
 ]
@@ -69,6 +71,8 @@ _STATUS_BY_CODE: dict[int, int] = {
     ErrorCode.HEADER_MISMATCH: 400,
     ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
     ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
 }
 
 
@@ -165,6 +169,48 @@ class UnsupportedVersionError(RemoteProtocolError):
 
     code = ErrorCode.UNSUPPORTED_PROTOCOL_VERSION
     http_status = 400
+
+
+class UnauthorizedError(RemoteProtocolError):
+    """No valid bearer token (HTTP 401, -32010; ADR-0016). ``reason`` is one of a few fixed
+    words (``missing``, ``expired``, ``signature``, ...): the audit field and metric label,
+    never anything from the token. ``token_presented`` decides whether the challenge says
+    ``error="invalid_token"`` (RFC 6750 3.1: not when no token was sent)."""
+
+    code = ErrorCode.UNAUTHORIZED
+    http_status = 401
+
+    def __init__(self, reason: str, message: str, *, token_presented: bool = True) -> None:
+        data = (
+            {"error": "invalid_token", "reason": reason} if token_presented else {"reason": reason}
+        )
+        super().__init__(f"Unauthorized: {message}", data)
+        self.reason = reason
+        self.token_presented = token_presented
+
+
+class ForbiddenError(RemoteProtocolError):
+    """The caller's token lacks a scope the tool requires (HTTP 403, -32011,
+    ``insufficient_scope``; ADR-0016). ``required`` are all the scopes the tool needs (a
+    client stepping up asks for them all), ``missing`` those the token lacks."""
+
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+
+    def __init__(self, tool: str, required: tuple[str, ...], missing: tuple[str, ...]) -> None:
+        super().__init__(
+            f"Forbidden: tool {tool!r} requires the scopes {' '.join(required)!r}; the token "
+            f"lacks {' '.join(missing)!r}",
+            {
+                "error": "insufficient_scope",
+                "tool": tool,
+                "requiredScopes": list(required),
+                "missingScopes": list(missing),
+            },
+        )
+        self.tool = tool
+        self.required = required
+        self.missing = missing
 
 
 class ServiceUnavailableError(ProtocolError):

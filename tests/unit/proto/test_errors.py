@@ -9,6 +9,7 @@ from proto import (
     BodyTooLargeError,
     ErrorCode,
     FleetError,
+    ForbiddenError,
     HeaderMismatchError,
     InvalidParamsError,
     InvalidRequestError,
@@ -18,6 +19,7 @@ from proto import (
     ParseError,
     ProtocolError,
     RemoteProtocolError,
+    UnauthorizedError,
     UnsupportedVersionError,
     http_status_for_code,
 )
@@ -114,7 +116,28 @@ def test_retired_codes_are_not_emitted() -> None:
         -32020,
         -32021,
         -32022,
+        # Authentication and authorization (ADR-0016), in the implementation-defined band
+        # -32000..-32019 (never the spec's -32020..-32099).
+        -32010,
+        -32011,
     }
+
+
+def test_auth_errors_carry_their_status_and_oauth_error() -> None:
+    unauthorized = UnauthorizedError("expired", "the token has expired")
+    assert (unauthorized.code, unauthorized.http_status) == (-32010, 401)
+    assert unauthorized.data == {"error": "invalid_token", "reason": "expired"}
+    missing = UnauthorizedError("missing", "no token", token_presented=False)
+    assert missing.data == {"reason": "missing"}
+    forbidden = ForbiddenError("deploy", ("ops:read", "ops:write"), ("ops:write",))
+    assert (forbidden.code, forbidden.http_status) == (-32011, 403)
+    assert forbidden.data == {
+        "error": "insufficient_scope",
+        "tool": "deploy",
+        "requiredScopes": ["ops:read", "ops:write"],
+        "missingScopes": ["ops:write"],
+    }
+    assert http_status_for_code(-32010) == 401 and http_status_for_code(-32011) == 403
 
 
 @pytest.mark.parametrize(
