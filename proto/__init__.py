@@ -189,6 +189,8 @@ from proto.methods import (
 )
 from proto.metric_names import (
     ALL_METRICS,
+    AUTH_FAILURES_METRIC,
+    AUTHZ_DENIALS_METRIC,
     FRONT_RESTARTS_METRIC,
     METRICS_DIR_ENV,
     OTHER_METHOD,
@@ -204,6 +206,7 @@ from proto.metric_names import (
     TOOL_DURATION_METRIC,
     WORKER_RESTARTS_METRIC,
     WORKERS_METRIC,
+    AuthFailure,
     MetricSpec,
     QueueLane,
     RequestOutcome,
@@ -434,6 +437,8 @@ __all__ = [
     "ALL_VERSIONS",
     "ANNOUNCE_CATALOG",
     "APPEND_EVENT",
+    "AUTHZ_DENIALS_METRIC",
+    "AUTH_FAILURES_METRIC",
     "CALL_GROUP",
     "CALL_LANE_METHODS",
     "CALL_PAYLOAD_FIELD",
@@ -536,6 +541,7 @@ __all__ = [
     "Annotations",
     "AnsweredInput",
     "AudioContent",
+    "AuthFailure",
     "BackendUnavailableError",
     "BatchReplies",
     "BlobResourceContents",

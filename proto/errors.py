@@ -175,7 +175,8 @@ class UnauthorizedError(RemoteProtocolError):
     """No valid bearer token (HTTP 401, -32010; ADR-0016). ``reason`` is one of a few fixed
     words (``missing``, ``expired``, ``signature``, ...): the audit field and metric label,
     never anything from the token. ``token_presented`` decides whether the challenge says
-    ``error="invalid_token"`` (RFC 6750 3.1: not when no token was sent)."""
+    ``error="invalid_token"`` (RFC 6750 3.1: not when no token was sent); ``description``
+    (the message without its prefix) becomes its ``error_description``."""
 
     code = ErrorCode.UNAUTHORIZED
     http_status = 401
@@ -185,6 +186,7 @@ class UnauthorizedError(RemoteProtocolError):
             {"error": "invalid_token", "reason": reason} if token_presented else {"reason": reason}
         )
         super().__init__(f"Unauthorized: {message}", data)
+        self.description = message
         self.reason = reason
         self.token_presented = token_presented
 

@@ -122,10 +122,6 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """Verified tokens remembered (by their SHA-256, each until its ``exp`` at most), so a
     client's next request skips the signature check (ADR-0016 has the numbers); 0: none."""
 
-    tool_scopes: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
-    """Scopes each named tool requires, replacing those its ``@app.tool(scopes=…)``
-    declares (``{ deploy = ["ops:write"] }``; ``[]`` makes a tool open to every token)."""
-
     def __post_init__(self) -> None:
         # Checks of one key at a time: a layer (file, environment) may set one key of a
         # pair and rely on another for the other (``problem`` checks them together).
@@ -145,8 +141,6 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             _check_jwks_url(self.jwks_url)
         if self.resource is not None:
             _check_resource(self.resource)
-        for tool, scopes in self.tool_scopes.items():
-            _check_scopes(f"tool_scopes.{tool}", scopes)
         _check_scopes("scopes_supported", self.scopes_supported)
 
     @property

@@ -6,8 +6,12 @@ request path is budgeted, DESIGN.md section 6).
 (``front.metrics_path``) is the Prometheus endpoint (``server/metrics_endpoint.py``).
 Transport checks run in the order of mcp-protocol.md 5.4: origin, method, Accept,
 Content-Type, size (``server/http_request.py``), then JSON-RPC decoding and the era's own
-ladder. Every 4xx carries a JSON-RPC error body, so a dual-era client can tell a modern
-server's refusal from a legacy server (section 5.9).
+ladder. With ``[auth]`` on, the bearer token of every request to the MCP endpoint is
+checked right after the head's checks, before its method or era matters
+(``server/resource_server.py``, ADR-0016), and the protected-resource metadata is served at
+its well-known paths; the probes and ``/metrics`` stay open. Every 4xx carries a JSON-RPC
+error body, so a dual-era client can tell a modern server's refusal from a legacy server
+(section 5.9).
 
 A body that is a JSON array (one byte compared, before any decoding) is a JSON-RPC batch:
 served on 2025-03-26 sessions (``server/http_batch.py``), refused with 400 -32600 and id
@@ -43,6 +47,7 @@ from proto import (
     InvalidRequestError,
     ModernParams,
     Notification,
+    Principal,
     ProtocolError,
     RedisCommandError,
     RemoteProtocolError,
@@ -84,6 +89,7 @@ from server.metrics_endpoint import MetricsEndpoint
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
+from server.resource_server import ResourceServer
 from server.resource_subscriptions import SessionSubscriptions
 from server.session_store import SessionStore
 from server.sse_response import (
@@ -115,6 +121,7 @@ _SHUTTING_DOWN: Final = encode_error(
 _CLOSING_HEADERS: Final = [*_JSON_HEADERS, (b"connection", b"close")]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
 _ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
+_ALLOW_GET: Final = [*_JSON_HEADERS, (b"allow", b"GET, HEAD")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
 
 
@@ -130,6 +137,8 @@ class HttpApp:
         background: where disconnect watchers of long calls run; it must outlive every
             request (they are stopped when their request ends).
         in_flight: counts the requests being served (the drain waits for none).
+        auth: checks bearer tokens and serves the protected-resource metadata; None while
+            authentication is off.
     """
 
     def __init__(
@@ -146,8 +155,11 @@ class HttpApp:
         metrics: MetricsEndpoint,
         background: trio.Nursery,
         in_flight: InFlight,
+        auth: ResourceServer | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._auth = auth
+        self._metadata_paths = frozenset() if auth is None else auth.metadata_paths
         self._in_flight = in_flight
         self._background = background
         self._sessions = sessions
@@ -191,6 +203,8 @@ class HttpApp:
         elif path == self._metrics_path:
             status, headers, body = await self._metrics.answer(scope["method"])
             await _respond(send, status, body, headers)
+        elif path in self._metadata_paths:
+            await self._resource_metadata(scope, send)
         else:
             await _respond(send, 404, b'{"error":"not found"}')
 
@@ -199,6 +213,8 @@ class HttpApp:
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._checks.check_head(headers)
+            if self._auth is not None:
+                await self._authenticate(scope, headers)
             handshake = era_of(headers.single_version()) is Era.HANDSHAKE
             if scope["method"] == "DELETE" and handshake:
                 await self._end_session(headers, send)
@@ -261,6 +277,7 @@ class HttpApp:
                 status, payload = served
         except HttpError as exc:
             status, payload = exc.status, exc.render()
+            extra.extend(exc.headers)
         if payload is None:
             await _respond(send, status, b"", extra)
         else:
@@ -310,6 +327,7 @@ class HttpApp:
                 return await self._modern(headers, body, notify, on_long_wait)
             return await self._handshake(headers, body, extra, events, send)
         except HttpError as exc:
+            extra.extend(exc.headers)
             return exc.status, exc.render()
 
     async def _handshake(
@@ -338,7 +356,9 @@ class HttpApp:
         if isinstance(message, Notification):
             return await self._handshake_notification(message, headers.session_id or "")
         if not isinstance(message, Request):
-            return await self._client_response(message, headers.session_id or "")
+            session_id = headers.session_id or ""
+            principal = _in_session(headers.principal, session_id)
+            return await self._client_response(message, session_id, principal)
         if events is None and send is not None and _may_stream(message.method, session):
             return await self._handshake_streamed(message, session, headers, extra, send)
         return await self._handshake_request(message, session, headers, extra, events)
@@ -391,6 +411,7 @@ class HttpApp:
                 session_id=headers.session_id,
                 log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
                 subscriptions=SessionSubscriptions(self._sessions, session_id),
+                principal=_in_session(headers.principal, session_id),
                 client_capabilities=session.client_capabilities,
             )
         except CallCancelledError:
@@ -438,6 +459,7 @@ class HttpApp:
             ),
             subscriptions=SessionSubscriptions(self._sessions, headers.session_id or ""),
             client_capabilities=session.client_capabilities,
+            principal=_in_session(headers.principal, headers.session_id or ""),
         )
         if answer is not None:
             await _respond(send, *answer)
@@ -450,12 +472,14 @@ class HttpApp:
         )
 
     async def _client_response(
-        self, message: ClientResponse, session_id: str
+        self, message: ClientResponse, session_id: str, principal: Principal | None
     ) -> tuple[int, bytes | None]:
         """A client's response to a request a handler sent it: 202 once it is on its way to
         that handler's worker (ADR-0009); 503 if Redis did not take it (the client may
         post it again)."""
-        return await _accepted(self._dispatcher.client_response(message, session_id))
+        return await _accepted(
+            self._dispatcher.client_response(message, session_id, principal=principal)
+        )
 
     async def _initialize(
         self, message: Request, extra: list[tuple[bytes, bytes]]
@@ -563,6 +587,7 @@ class HttpApp:
                 notify=notify,
                 param_headers=headers.params,
                 on_long_wait=on_long_wait,
+                principal=headers.principal,
             )
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
@@ -598,6 +623,30 @@ class HttpApp:
                 failure_error(exc)
         except HttpError as exc:
             await _respond(send, exc.status, exc.render())
+
+    async def _authenticate(self, scope: Scope, headers: RequestHeaders) -> None:
+        """Verify the request's bearer token (``[auth]`` on): ``headers.principal`` is then
+        who sent it.
+
+        Raises:
+            HttpError: 401 (or 400) with its challenge.
+        """
+        assert self._auth is not None
+        headers.scheme = scope.get("scheme", "http")
+        headers.http_method = scope["method"]
+        headers.principal = await self._auth.authenticate(
+            headers, client=_client_address(scope), new_request_id=self._next_request_id
+        )
+
+    async def _resource_metadata(self, scope: Scope, send: Send) -> None:
+        """The RFC 9728 document (mcp-protocol.md 11): public, GET (or HEAD) only."""
+        assert self._auth is not None
+        if scope["method"] not in ("GET", "HEAD"):
+            await _respond(send, 405, b'{"error":"method not allowed"}', _ALLOW_GET)
+            return
+        headers = RequestHeaders(scope["headers"])
+        headers.scheme = scope.get("scheme", "http")
+        await _respond(send, 200, self._auth.metadata(headers))
 
     def _next_request_id(self) -> str:
         return f"{self._front_id}-{next(self._request_numbers)}"
@@ -651,6 +700,23 @@ def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, M
     except RemoteProtocolError as exc:
         raise HttpError(exc.http_status, exc, message.id) from None
     return message, version, params
+
+
+def _in_session(principal: Principal | None, session_id: str) -> Principal | None:
+    """A verified caller as its handshake-era session's requests carry it (handlers read
+    ``ctx.principal.session_id``); None (anonymous, bound to the session) while
+    authentication is off."""
+    if principal is None:
+        return None
+    return msgspec.structs.replace(principal, session_id=session_id)
+
+
+def _client_address(scope: Scope) -> str:
+    """``host:port`` of the peer, for the audit trail ("" when the server does not say)."""
+    client = scope.get("client")
+    if not client:
+        return ""
+    return f"{client[0]}:{client[1]}"
 
 
 def _may_stream(method: str, session: SessionRecord) -> bool:

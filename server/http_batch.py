@@ -33,6 +33,7 @@ from proto import (
     IncomingMessage,
     InvalidRequestError,
     Notification,
+    Principal,
     ProtocolError,
     RedisCommandError,
     Request,
@@ -96,13 +97,15 @@ class HttpBatches:
         log_setting: LogLevelSetting | None = None,
         subscriptions: ResourceSubscriptions | None = None,
         client_capabilities: int = 0,
+        principal: Principal | None = None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """Serve a decoded batch of a 2025-03-26 session.
 
         ``prime``: an SSE answer opens with a priming event (never, at 2025-03-26).
         ``log_setting``: the session's ``logging/setLevel`` level; ``subscriptions``: its
         resource subscriptions; ``client_capabilities``: what its client declared it can
-        answer (a handler's requests go out on the batch's stream, ADR-0009).
+        answer (a handler's requests go out on the batch's stream, ADR-0009);
+        ``principal``: the verified caller (None: anonymous, bound to the session).
 
         Returns:
             The status, body and headers to answer with; None when the answer was an SSE
@@ -125,6 +128,7 @@ class HttpBatches:
                 log_setting=log_setting,
                 subscriptions=subscriptions,
                 client_capabilities=client_capabilities,
+                principal=principal,
             )
             await batch.serve(members)
             events.close()
@@ -149,8 +153,10 @@ class _Batch:
         log_setting: LogLevelSetting | None,
         subscriptions: ResourceSubscriptions | None,
         client_capabilities: int,
+        principal: Principal | None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._principal = principal
         self._client_capabilities = client_capabilities
         self._log_setting = log_setting
         self._subscriptions = subscriptions
@@ -225,6 +231,7 @@ class _Batch:
                 session_id=self._session_id,
                 log_setting=self._log_setting,
                 subscriptions=self._subscriptions,
+                principal=self._principal,
                 client_capabilities=self._client_capabilities,
             )
         except CallCancelledError:
@@ -245,7 +252,9 @@ class _Batch:
         """A notification (a cancel), or a response to a handler's request, passed on."""
         try:
             if isinstance(message, ClientResponse):
-                await self._dispatcher.client_response(message, self._session_id)
+                await self._dispatcher.client_response(
+                    message, self._session_id, principal=self._principal
+                )
             else:
                 await self._dispatcher.handshake_notification(message, session_id=self._session_id)
         except (BackendUnavailableError, RedisCommandError) as exc:

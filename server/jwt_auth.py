@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from proto import FleetError, Principal, UnauthorizedError
+from proto import AuthFailure, FleetError, Principal, UnauthorizedError
 from server.auth_config import HMAC_ALGORITHMS, AuthConfig
 from server.jwks_cache import JwksCache
 
@@ -46,18 +46,22 @@ __all__ = ["KeyFileError", "TokenVerifier", "load_public_key", "token_scopes"]
 
 PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey | Ed448PublicKey
 
-_EXCEPTIONS: Final[tuple[tuple[type[jwt.PyJWTError], str, str], ...]] = (
+_EXCEPTIONS: Final[tuple[tuple[type[jwt.PyJWTError], AuthFailure, str], ...]] = (
     # Most specific first: several derive from DecodeError or InvalidTokenError.
-    (jwt.ExpiredSignatureError, "expired", "the token has expired"),
-    (jwt.ImmatureSignatureError, "not_yet_valid", "the token is not valid yet"),
-    (jwt.InvalidAudienceError, "audience", "the token was not issued for this server (aud)"),
-    (jwt.InvalidIssuerError, "issuer", "the token's issuer is not accepted (iss)"),
-    (jwt.MissingRequiredClaimError, "claims", "the token lacks a required claim"),
-    (jwt.InvalidSignatureError, "signature", "the token's signature does not verify"),
-    (jwt.InvalidAlgorithmError, "algorithm", "the token's algorithm is not accepted"),
-    (jwt.InvalidKeyError, "key", "no acceptable key verifies the token"),
-    (jwt.DecodeError, "malformed", "the token is malformed"),
-    (jwt.InvalidTokenError, "claims", "the token's claims are invalid"),
+    (jwt.ExpiredSignatureError, AuthFailure.EXPIRED, "the token has expired"),
+    (jwt.ImmatureSignatureError, AuthFailure.NOT_YET_VALID, "the token is not valid yet"),
+    (
+        jwt.InvalidAudienceError,
+        AuthFailure.AUDIENCE,
+        "the token was not issued for this server (aud)",
+    ),
+    (jwt.InvalidIssuerError, AuthFailure.ISSUER, "the token's issuer is not accepted (iss)"),
+    (jwt.MissingRequiredClaimError, AuthFailure.CLAIMS, "the token lacks a required claim"),
+    (jwt.InvalidSignatureError, AuthFailure.SIGNATURE, "the token's signature does not verify"),
+    (jwt.InvalidAlgorithmError, AuthFailure.ALGORITHM, "the token's algorithm is not accepted"),
+    (jwt.InvalidKeyError, AuthFailure.KEY, "no acceptable key verifies the token"),
+    (jwt.DecodeError, AuthFailure.MALFORMED, "the token is malformed"),
+    (jwt.InvalidTokenError, AuthFailure.CLAIMS, "the token's claims are invalid"),
 )
 
 
@@ -185,11 +189,11 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise UnauthorizedError("malformed", "the token is malformed") from None
+            raise UnauthorizedError(AuthFailure.MALFORMED, "the token is malformed") from None
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise UnauthorizedError(
-                "algorithm", f"algorithm {str(algorithm)[:20]!r} is not accepted"
+                AuthFailure.ALGORITHM, f"algorithm {str(algorithm)[:20]!r} is not accepted"
             )
         kid = header.get("kid")
         key = await self._key_for(algorithm, kid if isinstance(kid, str) else None)
@@ -204,16 +208,18 @@ class TokenVerifier:
         elif self._jwks is not None:
             found = await self._jwks.key_for(kid, algorithm)
             if found is None:
-                raise UnauthorizedError("unknown_key", "no key of the issuer has this kid")
+                raise UnauthorizedError(
+                    AuthFailure.UNKNOWN_KEY, "no key of the issuer has this kid"
+                )
             if found.algorithm is not None and found.algorithm != algorithm:
                 raise UnauthorizedError(
-                    "algorithm", "the key of this kid is not for the token's algorithm"
+                    AuthFailure.ALGORITHM, "the key of this kid is not for the token's algorithm"
                 )
             key = found.key
         else:
             key = self._public_key
         if key is None or not _family_matches(algorithm, key):
-            raise UnauthorizedError("key", "no acceptable key verifies the token")
+            raise UnauthorizedError(AuthFailure.KEY, "no acceptable key verifies the token")
         return key
 
     def _decode(self, token: str, key: object, algorithm: str) -> dict[str, object]:
@@ -231,23 +237,23 @@ class TokenVerifier:
             for kind, reason, message in _EXCEPTIONS:
                 if isinstance(exc, kind):
                     raise UnauthorizedError(reason, message) from None
-            raise UnauthorizedError("claims", "the token's claims are invalid") from None
+            raise UnauthorizedError(AuthFailure.CLAIMS, "the token's claims are invalid") from None
         return claims
 
     def _principal(self, claims: Mapping[str, object]) -> tuple[Principal, float]:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
-            raise UnauthorizedError("claims", "the token has no subject (sub)")
+            raise UnauthorizedError(AuthFailure.CLAIMS, "the token has no subject (sub)")
         expires_at = claims.get("exp")
         if not isinstance(expires_at, int | float):
-            raise UnauthorizedError("claims", "the token's exp is not a number")
+            raise UnauthorizedError(AuthFailure.CLAIMS, "the token's exp is not a number")
         if self._max_lifetime_s is not None:
             issued_at = claims.get("iat")
             if not isinstance(issued_at, int | float):
-                raise UnauthorizedError("claims", "the token's iat is not a number")
+                raise UnauthorizedError(AuthFailure.CLAIMS, "the token's iat is not a number")
             if expires_at - issued_at > self._max_lifetime_s:
                 raise UnauthorizedError(
-                    "lifetime",
+                    AuthFailure.LIFETIME,
                     f"the token lives longer than the {self._max_lifetime_s:g} s accepted",
                 )
         issuer = claims.get("iss")

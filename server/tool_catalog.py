@@ -67,6 +67,7 @@ class CatalogTool:
         input_before_task: at 2026-07-28, the input its task asks for as it starts is
             gathered by rounds of the creating ``tools/call`` (ADR-0011).
         enabled: the declared state: False for a tool registered turned off (ADR-0010).
+        scopes: the OAuth scopes a bearer caller needs, all of them (ADR-0016).
     """
 
     __slots__ = (
@@ -79,6 +80,7 @@ class CatalogTool:
         "param_headers",
         "required_client",
         "retryable",
+        "scopes",
         "task_support",
         "timeout_s",
     )
@@ -96,8 +98,10 @@ class CatalogTool:
         retryable: bool = False,
         input_before_task: bool = False,
         enabled: bool = True,
+        scopes: tuple[str, ...] = (),
     ) -> None:
         self.name = listing.name
+        self.scopes = scopes
         self.required_client = required_client
         self.task_support = task_support
         self.retryable = retryable
@@ -221,6 +225,12 @@ class ToolCatalog(SwitchableCatalog[CatalogTool]):
             tool.task_support is not TaskSupport.FORBIDDEN
             for tool in self._registered.items.values()
         )
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope some registered tool requires, sorted (what a 401 challenge asks for
+        when ``auth.scopes_supported`` is not set)."""
+        return tuple(sorted({s for t in self._registered.items.values() for s in t.scopes}))
 
     @property
     def longest_timeout_s(self) -> float:

@@ -13,15 +13,17 @@ from pathlib import Path
 import msgspec
 
 from proto import FleetError, Prompt, Tool, param_headers_of
-from server import CatalogTool, ToolCatalog
+from server import AuthConfig, CatalogTool, ToolCatalog
+from server.jwt_auth import KeyFileError, load_public_key
 from server.prompt_catalog import CatalogPrompt
 from server.resource_catalog import CatalogResource
+from supervisor.config import ConfigError
 from workers import Toolset
 from workers.prompts import PromptDefinition
 from workers.resources import ResourceDefinition
 from workers.runtime import ToolDefinition, WorkerConfig
 
-__all__ = ["AppLoadError", "build_catalog", "load_toolset"]
+__all__ = ["AppLoadError", "build_catalog", "check_auth", "load_toolset"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -54,6 +56,20 @@ def load_toolset(spec: str | None) -> Toolset:
     if not isinstance(toolset, Toolset):
         raise AppLoadError(f"{spec!r} is {type(toolset).__name__}, not a workers.Toolset")
     return toolset
+
+
+def check_auth(auth: AuthConfig, toolset: Toolset) -> None:
+    """What ``[auth]`` names outside the configuration exists: its public key file holds a
+    public key.
+
+    Raises:
+        ConfigError: it does not (the message names the key).
+    """
+    if auth.public_key_file:
+        try:
+            load_public_key(auth.public_key_file)
+        except KeyFileError as exc:
+            raise ConfigError(f"invalid configuration: [auth] {exc}") from None
 
 
 def build_catalog(

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from proto import FleetError
-from server import FrontConfig
+from server import AuthConfig, FrontConfig
 from workers.runtime import HEARTBEAT_TTL_INTERVALS, WorkerConfig
 
 __all__ = [
@@ -204,6 +204,7 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
     scaling: ScalingConfig = msgspec.field(default_factory=ScalingConfig)
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
 
     def __post_init__(self) -> None:
         # Validated here so every way of building the config checks it (msgspec turns
@@ -224,9 +225,17 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return parse_worker_range(self.workers)
 
 
-_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling"})
+_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling", "auth"})
 
-ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {}
+ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {
+    # [auth] (ADR-0016)
+    "MCPFLEET_AUTH_JWT_SECRET": ("auth", "jwt_secret"),
+    "MCPFLEET_AUTH_JWKS_URL": ("auth", "jwks_url"),
+    "MCPFLEET_AUTH_PUBLIC_KEY_FILE": ("auth", "public_key_file"),
+    "MCPFLEET_AUTH_ALGORITHMS": ("auth", "algorithms"),
+    "MCPFLEET_AUTH_ISSUER": ("auth", "issuer"),
+    "MCPFLEET_AUTH_AUDIENCE": ("auth", "audience"),
+}
 """Documented environment names outside the ``MCPFLEET_<SECTION>__<KEY>`` scheme (issue
 7's ``MCPFLEET_AUTH_JWT_SECRET`` and friends) → the (section, key) they set. Either
 spelling works; the documented one is what docs/configuration.md shows."""
@@ -267,8 +276,12 @@ def _check_consistent(config: FleetConfig) -> FleetConfig:
     pair and rely on another layer for the other).
 
     Raises:
-        ConfigError: ``supervisor.hung_after_s`` outside its bounds.
+        ConfigError: ``supervisor.hung_after_s`` outside its bounds; ``[auth]`` keys that
+            contradict each other.
     """
+    auth_problem = config.auth.problem()
+    if auth_problem is not None:
+        raise ConfigError(f"invalid configuration: [auth] {auth_problem}")
     interval_s = config.worker.heartbeat_interval_s
     hung_after_s = config.supervisor.hung_after_s
     if hung_after_s is not None and not (

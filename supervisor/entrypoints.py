@@ -69,6 +69,7 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
             redis_url=config.redis_url or "",
             fleet=config.fleet,
             front_id=front_id,
+            auth=config.auth,
             load_interval_s=config.supervisor.status_interval_s,
             on_ready=on_ready,
         )

@@ -35,7 +35,6 @@ def test_off_by_default() -> None:
         ({"jwks_url": "ftp://127.0.0.1/jwks"}, "https://"),
         ({"resource": "mcp.example.com/mcp"}, "absolute http(s) URL"),
         ({"resource": "https://mcp.example.com/mcp#x"}, "without a fragment"),
-        ({"tool_scopes": {"deploy": ["ops write"]}}, "not an OAuth scope"),
         ({"scopes_supported": ['a"b']}, "not an OAuth scope"),
         ({"leeway_s": 301}, "<= 300"),
     ],
