@@ -232,6 +232,7 @@ from proto.resource_metadata import (
     WWW_AUTHENTICATE,
     ProtectedResourceMetadata,
     bearer_challenge,
+    is_scope_token,
     resource_metadata_url,
 )
 from proto.resources import (
@@ -769,6 +770,7 @@ __all__ = [
     "is_batch",
     "is_client_request_id",
     "is_log_level",
+    "is_scope_token",
     "iso_time",
     "legacy_task",
     "legacy_task_input_request",

@@ -24,6 +24,7 @@ __all__ = [
     "WWW_AUTHENTICATE",
     "ProtectedResourceMetadata",
     "bearer_challenge",
+    "is_scope_token",
     "resource_metadata_url",
 ]
 
@@ -33,6 +34,14 @@ WELL_KNOWN_RESOURCE_PATH: Final = "/.well-known/oauth-protected-resource"
 WWW_AUTHENTICATE: Final = b"www-authenticate"
 
 _UNQUOTABLE: Final = re.compile(r'[\x00-\x1f\x7f"\\]')
+_SCOPE_TOKEN: Final = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+"""RFC 6749 3.3 ``scope-token``: visible ASCII but space, ``"`` and ``\\``."""
+
+
+def is_scope_token(scope: str) -> bool:
+    """Whether ``scope`` is one OAuth scope (RFC 6749 3.3: visible ASCII, no space, quote or
+    backslash), as a ``scope="…"`` challenge can carry it."""
+    return bool(_SCOPE_TOKEN.match(scope))
 
 
 class ProtectedResourceMetadata(msgspec.Struct, frozen=True, omit_defaults=True):

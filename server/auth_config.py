@@ -18,12 +18,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-__all__ = [
-    "ASYMMETRIC_ALGORITHMS",
-    "HMAC_ALGORITHMS",
-    "AuthConfig",
-    "is_scope_token",
-]
+from proto import is_scope_token
+
+__all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "AuthConfig"]
 
 HMAC_ALGORITHMS: Final = {"HS256": 32, "HS384": 48, "HS512": 64}
 """The shared-secret algorithms, with the least secret length in bytes each takes (its hash's
@@ -39,20 +36,11 @@ ASYMMETRIC_ALGORITHMS: Final = frozenset(
 )  # fmt: skip
 """The public-key algorithms a static key or a JWKS may verify."""
 
-_SCOPE_TOKEN: Final = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
-"""RFC 6749 3.3 ``scope-token``: visible ASCII but space, ``"`` and ``\\``."""
-
 _LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 Leeway = Annotated[float, msgspec.Meta(ge=0, le=300)]
 CacheSeconds = Annotated[float, msgspec.Meta(ge=1)]
-
-
-def is_scope_token(scope: str) -> bool:
-    """Whether ``scope`` is one OAuth scope (RFC 6749 3.3: visible ASCII, no space, quote or
-    backslash), as a ``scope="…"`` challenge can carry it."""
-    return bool(_SCOPE_TOKEN.match(scope))
 
 
 class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -122,6 +110,11 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """Verified tokens remembered (by their SHA-256, each until its ``exp`` at most), so a
     client's next request skips the signature check (ADR-0016 has the numbers); 0: none."""
 
+    tool_scopes: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    """Scopes each named tool requires, replacing those its ``@app.tool(scopes=…)``
+    declares (``{ deploy = ["ops:write"] }``; ``[]`` opens a tool to every token). A name
+    the app does not register stops ``mcpfleet up``."""
+
     def __post_init__(self) -> None:
         # Checks of one key at a time: a layer (file, environment) may set one key of a
         # pair and rely on another for the other (``problem`` checks them together).
@@ -141,6 +134,8 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             _check_jwks_url(self.jwks_url)
         if self.resource is not None:
             _check_resource(self.resource)
+        for tool, scopes in self.tool_scopes.items():
+            _check_scopes(f"tool_scopes.{tool}", scopes)
         _check_scopes("scopes_supported", self.scopes_supported)
 
     @property

@@ -62,6 +62,7 @@ from proto import (
     CompletionArguments,
     CompletionsCapability,
     DiscoverResult,
+    ForbiddenError,
     GetPromptParams,
     HeaderMismatchError,
     InitializeParams,
@@ -120,6 +121,7 @@ from proto import (
     supports_tasks,
     validation_failure_is_tool_error,
 )
+from server.audit_log import audit
 from server.call_queue import IDEMPOTENT_CALL_MAX_RUNS, CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.input_rounds import InputRounds, RoundInputs
@@ -151,6 +153,7 @@ _EMPTY_RESULT: Final = b"{}"
 _EMPTY_ARGUMENTS: Final = b"{}"
 _FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
 _ANONYMOUS: Final = Principal.anonymous()
+_NO_TOOLS: Final[frozenset[str]] = frozenset()
 
 
 class Dispatcher:
@@ -451,7 +454,7 @@ class Dispatcher:
 
     async def _tools_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         cursor = decode_params(served.request.params, _list_params).cursor
-        return self._catalog.list_result(served.version, cursor)
+        return self._catalog.list_result(served.version, cursor, hidden=self._hidden(served))
 
     async def _resources_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         self._require(len(self._catalog.resources), served)
@@ -610,6 +613,8 @@ class Dispatcher:
         tool = self._catalog.get(params.name)
         if tool is None:
             raise InvalidParamsError(f"Unknown tool: {params.name}")
+        if tool.scopes:
+            self._authorize(tool.name, tool.scopes, served)
         task_param = params.task if isinstance(params, CallToolParams2025) else UNSET
         as_task = self._tasks is not None and task_mode(
             tool,
@@ -711,11 +716,59 @@ class Dispatcher:
         tasks.require_extension(served.tasks_declared, served.request.method)
         return tasks
 
+    async def _authorize_task(self, tasks: TaskMethods, served: ServedRequest) -> None:
+        """A ``tasks/*`` request about a task of a tool its caller may not call is refused
+        like the call would be (403, ADR-0016). Only a bearer caller some tool is hidden
+        from pays the lookup (one round trip); another owner's task is left to fail as
+        unknown."""
+        if not self._hidden(served):
+            return
+        tool = await tasks.tool_of(served.request.params, _owner(served))
+        if tool is not None:
+            self._authorize(tool, self._catalog.required_scopes(tool), served)
+
+    def _hidden(self, served: ServedRequest) -> frozenset[str]:
+        """The tools the request's caller may not see nor call: none unless a bearer token
+        vouches for it (stdio's local user and anonymous callers are not restricted)."""
+        principal = served.principal
+        if not principal.is_bearer:
+            return _NO_TOOLS
+        return self._catalog.hidden_for(principal.scopes)
+
+    def _authorize(self, tool: str, required: tuple[str, ...], served: ServedRequest) -> None:
+        """A bearer caller must hold every scope ``tool`` requires (ADR-0016).
+
+        Raises:
+            ForbiddenError: it lacks one (-32011, HTTP 403 ``insufficient_scope``); audited.
+        """
+        principal = served.principal
+        if not principal.is_bearer:
+            return
+        missing = tuple(scope for scope in required if scope not in principal.scopes)
+        if not missing:
+            return
+        audit(
+            "authz.denied",
+            principal=principal.name,
+            issuer=principal.issuer,
+            tool=tool,
+            required=list(required),
+            missing=list(missing),
+            method=served.request.method,
+            request_id=served.request_id,
+            outcome="denied",
+        )
+        self._metrics.authz_denied(tool)
+        raise ForbiddenError(tool, required, missing)
+
     async def _tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
-        return await self._legacy_tasks(served).legacy_get(served.request.params, _owner(served))
+        tasks = self._legacy_tasks(served)
+        await self._authorize_task(tasks, served)
+        return await tasks.legacy_get(served.request.params, _owner(served))
 
     async def _tasks_result(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._legacy_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.legacy_result(served.request.params, _owner(served), served.notify)
 
     async def _tasks_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
@@ -723,17 +776,22 @@ class Dispatcher:
 
     async def _tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._legacy_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.legacy_cancel(served.request.params, _owner(served))
 
     async def _modern_tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
-        return await self._modern_tasks(served).modern_get(served.request.params, _owner(served))
+        tasks = self._modern_tasks(served)
+        await self._authorize_task(tasks, served)
+        return await tasks.modern_get(served.request.params, _owner(served))
 
     async def _modern_tasks_update(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._modern_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.modern_update(served.request.params, _owner(served))
 
     async def _modern_tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._modern_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.modern_cancel(served.request.params, _owner(served))
 
     async def _on_worker(

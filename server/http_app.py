@@ -39,10 +39,12 @@ from proto import (
     MODERN_VERSIONS,
     SUBSCRIPTIONS_LISTEN,
     TASKS_RESULT,
+    WWW_AUTHENTICATE,
     BackendUnavailableError,
     ClientResponse,
     Era,
     ErrorCode,
+    ForbiddenError,
     HeaderMismatchError,
     InvalidRequestError,
     ModernParams,
@@ -324,7 +326,7 @@ class HttpApp:
         try:
             if era_of(headers.single_version()) is Era.MODERN:
                 notify = events.notify if events else None
-                return await self._modern(headers, body, notify, on_long_wait)
+                return await self._modern(headers, body, extra, notify, on_long_wait)
             return await self._handshake(headers, body, extra, events, send)
         except HttpError as exc:
             extra.extend(exc.headers)
@@ -419,6 +421,8 @@ class HttpApp:
             # exchange still has to end, as an event stream without events.
             extra.append(SSE_HEADERS[0])
             return 200, None
+        except ForbiddenError as exc:
+            return self._forbidden(exc, headers, extra, message.id)
         except ProtocolError as exc:
             # In the handshake era a refused request is still a completed exchange (200);
             # only a contradicting header is a transport error, and our own failures 5xx.
@@ -571,6 +575,7 @@ class HttpApp:
         self,
         headers: RequestHeaders,
         body: bytes,
+        extra: list[tuple[bytes, bytes]],
         notify: NotificationSink | None,
         on_long_wait: Callable[[], None] | None,
     ) -> tuple[int, bytes | None]:
@@ -589,6 +594,8 @@ class HttpApp:
                 on_long_wait=on_long_wait,
                 principal=headers.principal,
             )
+        except ForbiddenError as exc:
+            return self._forbidden(exc, headers, extra, message.id)
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
         except ProtocolError as exc:
@@ -637,6 +644,20 @@ class HttpApp:
         headers.principal = await self._auth.authenticate(
             headers, client=_client_address(scope), new_request_id=self._next_request_id
         )
+
+    def _forbidden(
+        self,
+        error: ForbiddenError,
+        headers: RequestHeaders,
+        extra: list[tuple[bytes, bytes]],
+        request_id: RequestId,
+    ) -> tuple[int, bytes]:
+        """403 ``insufficient_scope`` for a call of a tool the token's scopes do not cover,
+        in both eras (the handshake era's other refusals are 200): the challenge tells an
+        OAuth client which scopes to step up to (mcp-protocol.md 11, checklist 54)."""
+        if self._auth is not None:
+            extra.append((WWW_AUTHENTICATE, self._auth.forbidden_challenge(headers, error)))
+        return 403, encode_error(request_id, error.code, error.message, error.data)
 
     async def _resource_metadata(self, scope: Scope, send: Send) -> None:
         """The RFC 9728 document (mcp-protocol.md 11): public, GET (or HEAD) only."""

@@ -191,6 +191,13 @@ def test_the_key_file_must_exist_at_start(redis_server: RedisServer, tmp_path: P
             "need jwt_secret",
         ),
         ({"MCPFLEET_AUTH_ISSUER": ISSUER}, "without a key"),
+        (
+            {
+                "MCPFLEET_AUTH_JWT_SECRET": "x" * 64,
+                "MCPFLEET_AUTH__TOOL_SCOPES": '{"echo": ["a"], "no_such_tool": ["b"]}',
+            },
+            "tool_scopes names tools the app does not register: no_such_tool",
+        ),
     ],
 )
 def test_inconsistent_auth_settings_are_refused_at_start(

@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from server.auth_config import AuthConfig, is_scope_token
+from proto import is_scope_token
+from server.auth_config import AuthConfig
 
 SECRET = "s" * 64
 
@@ -35,6 +36,7 @@ def test_off_by_default() -> None:
         ({"jwks_url": "ftp://127.0.0.1/jwks"}, "https://"),
         ({"resource": "mcp.example.com/mcp"}, "absolute http(s) URL"),
         ({"resource": "https://mcp.example.com/mcp#x"}, "without a fragment"),
+        ({"tool_scopes": {"deploy": ["ops write"]}}, "not an OAuth scope"),
         ({"scopes_supported": ['a"b']}, "not an OAuth scope"),
         ({"leeway_s": 301}, "<= 300"),
     ],
