@@ -1132,8 +1132,10 @@ def _declared_capabilities(params: ModernParams) -> int:
 
 
 def _binding(served: ServedRequest, asked: tuple[str, bytes]) -> RequestBinding:
+    """What a ``requestState`` is bound to: the request, and its caller's identity (a
+    bearer caller's issuer and subject, ADR-0016)."""
     target, arguments = asked
-    return RequestBinding.of(served.request.method, target, arguments, served.principal.name)
+    return RequestBinding.of(served.request.method, target, arguments, served.principal.identity)
 
 
 def _request_forwarder(notify: NotificationSink | None) -> ClientRequestSink | None:

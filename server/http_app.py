@@ -353,7 +353,7 @@ class HttpApp:
             except HeaderMismatchError as exc:
                 raise HttpError(400, exc, rid) from None
         if isinstance(message, Request) and message.method == INITIALIZE:
-            return await self._initialize(message, extra)
+            return await self._initialize(message, headers, extra)
         session = await self._session(headers, rid)
         if isinstance(message, Notification):
             return await self._handshake_notification(message, headers.session_id or "")
@@ -486,12 +486,15 @@ class HttpApp:
         )
 
     async def _initialize(
-        self, message: Request, extra: list[tuple[bytes, bytes]]
+        self, message: Request, headers: RequestHeaders, extra: list[tuple[bytes, bytes]]
     ) -> tuple[int, bytes | None]:
-        """Answer ``initialize`` and open a session every front can serve."""
+        """Answer ``initialize`` and open a session every front can serve, owned by its
+        caller (ADR-0016)."""
         try:
             result, version, client_name, capabilities = await self._dispatcher.initialize(message)
-            session_id = await self._sessions.create(version, client_name, capabilities)
+            session_id = await self._sessions.create(
+                version, client_name, capabilities, owner=_owner(headers.principal)
+            )
         except RemoteProtocolError as exc:
             return 200, encode_error(message.id, exc.code, exc.message, exc.data)
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
@@ -529,7 +532,8 @@ class HttpApp:
 
     async def _session(self, headers: RequestHeaders, rid: RequestId | None) -> SessionRecord:
         """The session this request belongs to (mcp-protocol.md 4.5, checklist 18), whose
-        negotiated version the version header, if any, must name."""
+        negotiated version the version header, if any, must name. Another caller's session
+        is answered exactly as an unknown one (ADR-0016, checklist 55)."""
         if headers.session_id is None:
             raise HttpError(
                 400, InvalidRequestError("Bad Request: missing Mcp-Session-Id header"), rid
@@ -538,7 +542,7 @@ class HttpApp:
             record = await self._sessions.touch(headers.session_id)
         except (BackendUnavailableError, RedisCommandError) as exc:
             raise HttpError(503, _unavailable(exc), rid) from None
-        if record is None:
+        if record is None or record.owner != _owner(headers.principal):
             raise HttpError(404, InvalidRequestError("Session not found"), rid)
         header_version = headers.single_version()
         if header_version is not None and header_version != record.protocol_version:
@@ -560,7 +564,7 @@ class HttpApp:
             await _respond(send, 400, encode_error(None, error.code, error.message))
             return
         try:
-            ended = await self._sessions.delete(headers.session_id)
+            ended = await self._end_own_session(headers.session_id, headers.principal)
         except (BackendUnavailableError, RedisCommandError) as exc:
             await _respond(send, 503, encode_error(None, ErrorCode.INTERNAL_ERROR, str(exc)))
             return
@@ -570,6 +574,15 @@ class HttpApp:
             )
             return
         await _respond(send, 200, b"")
+
+    async def _end_own_session(self, session_id: str, principal: Principal | None) -> bool:
+        """End the session if it is the caller's; False (an unknown session's answer) if it
+        does not exist or is another's. Its owner never changes, so reading it first
+        cannot race with a change of hands."""
+        record = await self._sessions.touch(session_id)
+        if record is None or record.owner != _owner(principal):
+            return False
+        return await self._sessions.delete(session_id)
 
     async def _modern(
         self,
@@ -721,6 +734,12 @@ def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, M
     except RemoteProtocolError as exc:
         raise HttpError(exc.http_status, exc, message.id) from None
     return message, version, params
+
+
+def _owner(principal: Principal | None) -> str:
+    """Who a session belongs to (``SessionRecord.owner``): a verified caller's identity, ""
+    for an anonymous one (authentication off)."""
+    return "" if principal is None else principal.identity
 
 
 def _in_session(principal: Principal | None, session_id: str) -> Principal | None:

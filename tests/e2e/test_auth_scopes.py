@@ -41,9 +41,10 @@ AUTH_ENV = {
 }
 scoped_fleet = module_fleet(APP, env=AUTH_ENV, quiet=True)
 
-OPEN_TOOLS = ["echo", "open_job", "locked", "whoami"]
+OPEN_TOOLS = ["echo", "open_job", "locked", "ask_name", "whoami"]
 ALL_TOOLS = [
-    "echo", "read_file", "write_file", "run_job", "open_job", "deploy", "locked", "whoami",
+    "echo", "read_file", "write_file", "run_job", "open_job", "deploy", "locked", "ask_name",
+    "whoami",
 ]  # fmt: skip
 EVERY_SCOPE = "files:read files:write jobs:run ops:deploy"
 
@@ -77,7 +78,7 @@ def _assert_403(
     ("scope", "expected"),
     [
         (None, OPEN_TOOLS),
-        ("files:read", ["echo", "read_file", "open_job", "locked", "whoami"]),
+        ("files:read", ["echo", "read_file", "open_job", "locked", "ask_name", "whoami"]),
         ("files:write", OPEN_TOOLS),  # write_file needs both scopes
         (EVERY_SCOPE, ALL_TOOLS),
     ],
@@ -238,7 +239,7 @@ async def test_the_official_client_sees_only_its_tools_and_gets_the_refusal(
     async with _client(scoped_fleet.url, hs256(scope="files:read"), mode) as client:
         listing = await client.list_tools()
         assert [tool.name for tool in listing.tools] == [
-            "echo", "read_file", "open_job", "locked", "whoami",
+            "echo", "read_file", "open_job", "locked", "ask_name", "whoami",
         ]  # fmt: skip
         done = await client.call_tool("read_file", {"path": "x"})
         assert done.content[0].text == "contents of x"  # type: ignore[union-attr]
