@@ -129,9 +129,9 @@ async def serve(
             task_status=services.task_status,
         )
         listen_streams = ListenStreams(changes=services.changes, config=config, draining=shutdown)
-        resource_server = None
+        resource_server = jwks = None
         if auth is not None and auth.enabled:
-            resource_server = await _start_resource_server(
+            resource_server, jwks = await _start_resource_server(
                 auth, config, catalog, services.metrics, nursery
             )
         nursery.start_soon(
@@ -150,6 +150,7 @@ async def serve(
                 keys,
                 subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
+                jwks_fetched=None if jwks is None else lambda: jwks.healthy,
             ),
             metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,
@@ -190,10 +191,10 @@ async def _start_resource_server(
     catalog: ToolCatalog,
     metrics: FrontMetrics,
     nursery: trio.Nursery,
-) -> ResourceServer:
+) -> tuple[ResourceServer, JwksCache | None]:
     """The token checks of ``auth``: its public key read, or its JWKS fetched (a service of
     ``nursery``, started before the front reports ready; a first fetch that fails does not
-    stop it, ``server/jwks_cache.py``).
+    stop it, ``server/jwks_cache.py``), and that JWKS.
 
     Raises:
         KeyFileError: the public key file cannot be read.
@@ -216,6 +217,7 @@ async def _start_resource_server(
         log.warning("auth.audience_unchecked", hint="set auth.resource or auth.audience")
     if not auth.metadata_servers:
         log.warning("auth.no_authorization_server", hint="set auth.issuer")
-    return ResourceServer(
+    server = ResourceServer(
         auth, verifier, mcp_path=config.path, scopes=catalog.scopes, metrics=metrics
     )
+    return server, jwks

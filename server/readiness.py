@@ -2,7 +2,9 @@
 
 Ready means: not draining, the reply subscription is up (replies can reach us), Redis
 answers, and at least one worker's heartbeat is current. Each probe costs one ZCOUNT,
-bounded by a short deadline; liveness (``/health``) depends on nothing.
+bounded by a short deadline; liveness (``/health``) depends on nothing. With a JWKS
+(``[auth]``, ADR-0016) the probe also says whether its latest fetch succeeded; a failed one
+is ``degraded``, not unready: the keys fetched before keep verifying tokens.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Readiness:
         keys: the fleet's key schema.
         subscribed: whether the reply subscription is up.
         draining: whether the front is shutting down.
+        jwks_fetched: whether the latest JWKS fetch succeeded (None: no JWKS).
     """
 
     def __init__(
@@ -46,7 +49,9 @@ class Readiness:
         *,
         subscribed: Callable[[], bool],
         draining: Callable[[], bool],
+        jwks_fetched: Callable[[], bool] | None = None,
     ) -> None:
+        self._jwks_fetched = jwks_fetched
         self._redis = redis
         self._live_key = keys.live_workers()
         self._subscribed = subscribed
@@ -66,6 +71,8 @@ class Readiness:
         except (BackendUnavailableError, RedisCommandError, trio.TooSlowError):
             checks["redis"] = "unreachable"
             checks["workers"] = "unknown"
+        if self._jwks_fetched is not None:
+            checks["jwks"] = "ok" if self._jwks_fetched() else "degraded"
         ready = (
             checks["draining"] == "no"
             and checks["subscription"] == "ok"

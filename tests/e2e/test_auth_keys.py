@@ -124,6 +124,7 @@ def test_jwks_rotation_then_random_kids_then_the_endpoint_down(
     with jwks_fleet.http() as http:
         # Fetched once at start; tokens of its key pass without another fetch.
         assert issuer.hits == 1
+        assert http.get("/ready").json()["checks"]["jwks"] == "ok"
         for _ in range(20):
             assert _call(http, signed(KEY_ONE, "RS256", kid="one")).status_code == 200
         assert issuer.hits == 1
@@ -160,6 +161,10 @@ def test_jwks_rotation_then_random_kids_then_the_endpoint_down(
         )
         assert _call(http, new).status_code == 200
         assert _call(http, signed(KEY_ONE, "RS256", kid="one")).status_code == 200
+        # Degraded, not unready: the keys it has keep serving.
+        ready = http.get("/ready")
+        assert ready.json()["checks"]["jwks"] == "degraded"
+        assert ready.status_code == 200, ready.text
         issuer.fail = False
     jwks_fleet.wait_for("jwks.fetch_failed")
     assert jwks_fleet.find("auth.failed", reason="unknown_key")
