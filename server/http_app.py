@@ -523,6 +523,7 @@ class HttpApp:
                 receive=receive,
                 send=send,
                 tasks=supports_tasks(session.protocol_version),
+                principal=headers.principal,
             )
         except HttpError as exc:
             await _respond(send, exc.status, exc.render())

@@ -6,11 +6,14 @@ next (same issuer and subject), across sessions and eras."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+import trio
 
 from tests.fixtures.bearer_http import (
     ACCEPT,
@@ -23,6 +26,7 @@ from tests.fixtures.bearer_http import (
 )
 from tests.fixtures.fleet import RunningFleet, module_fleet
 from tests.fixtures.tokens import AUDIENCE, ISSUER, SECRET, hs256
+from tests.fixtures.waiting import wait_until_async
 
 APP = "tests.fixtures.scoped_tools:app"
 bound_fleet = module_fleet(
@@ -175,3 +179,61 @@ def test_a_request_state_is_bound_to_its_principal(http: httpx.Client) -> None:
     again = hs256("alice")
     done = modern(http, again, "tools/call", retry, name="ask_name", elicitation=True)
     assert result(done)["content"][0]["text"] == "hello Al"
+
+
+async def _statuses_on_get_stream(
+    url: str, session: LegacySession, token: str, heard: list[dict[str, Any]], primed: list[bool]
+) -> None:
+    """Read the session's GET stream (with ``token``) until cancelled, keeping every
+    ``notifications/tasks/status``."""
+    headers = {**session.headers(), **bearer(token), "accept": "text/event-stream"}
+    async with (
+        httpx.AsyncClient(timeout=60) as client,
+        client.stream("GET", url, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            data = line.removeprefix("data:").strip() if line.startswith("data:") else None
+            if data == "":
+                primed.append(True)
+            elif data:
+                message = json.loads(data)
+                if message.get("method") == "notifications/tasks/status":
+                    heard.append(message["params"])
+
+
+async def test_the_owners_get_stream_hears_its_tasks_and_only_them(
+    bound_fleet: RunningFleet,
+) -> None:
+    with bound_fleet.http() as http:
+        alice, bob = LegacySession(http, ALICE), LegacySession(http, BOB)
+        alice_heard: list[dict[str, Any]] = []
+        bob_heard: list[dict[str, Any]] = []
+        primed: list[bool] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                _statuses_on_get_stream, bound_fleet.url, alice, ALICE, alice_heard, primed
+            )
+            nursery.start_soon(
+                _statuses_on_get_stream, bound_fleet.url, bob, BOB, bob_heard, primed
+            )
+            await wait_until_async(lambda: len(primed) == 2, deadline_s=10, what="GET streams")
+            # Created in another session of alice's: hers all the same.
+            other = LegacySession(http, hs256("alice", scope="jobs:run"))
+            task_id = await trio.to_thread.run_sync(_legacy_task, other, 0)
+            await wait_until_async(
+                lambda: (
+                    [p["status"] for p in alice_heard if p["taskId"] == task_id] == ["completed"]
+                ),
+                deadline_s=15,
+                what="alice's task to complete on her stream",
+            )
+            bobs = await trio.to_thread.run_sync(_legacy_task, bob, 0)
+            await wait_until_async(
+                lambda: any(p["taskId"] == bobs for p in bob_heard),
+                deadline_s=15,
+                what="bob's own task on his stream",
+            )
+            nursery.cancel_scope.cancel()
+    assert all(p["taskId"] != task_id for p in bob_heard)
+    assert all(p["taskId"] != bobs for p in alice_heard)
