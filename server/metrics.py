@@ -126,13 +126,13 @@ class FrontMetrics:
             TASKS_METRIC.name, TASKS_METRIC.help, TASKS_METRIC.labels, registry=self.registry
         )
         self._tasks = {status: tasks.labels(status.value) for status in TERMINAL_STATUSES}
-        failures = Counter(
+        # Series made on first use: a fleet without [auth] shows none (ADR-0016).
+        self._auth_failures = Counter(
             AUTH_FAILURES_METRIC.name,
             AUTH_FAILURES_METRIC.help,
             AUTH_FAILURES_METRIC.labels,
             registry=self.registry,
         )
-        self._auth_failures = {reason: failures.labels(reason.value) for reason in AuthFailure}
         self._authz_denials = Counter(
             AUTHZ_DENIALS_METRIC.name,
             AUTHZ_DENIALS_METRIC.help,
@@ -159,7 +159,7 @@ class FrontMetrics:
 
     def auth_failed(self, reason: AuthFailure) -> None:
         """Count a request refused with 401 (ADR-0016)."""
-        self._auth_failures[reason].inc()
+        self._auth_failures.labels(reason.value).inc()
 
     def authz_denied(self, tool: str) -> None:
         """Count a call of ``tool`` refused with 403 (a registered tool: the label stays

@@ -50,6 +50,9 @@ def _call(http: httpx.Client, token: str) -> httpx.Response:
 
 def _reason(response: httpx.Response) -> str:
     assert response.status_code == 401, response.text
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith('Bearer error="invalid_token", ')
+    assert 'resource_metadata="http://127.0.0.1:' in challenge
     return str(response.json()["error"]["data"]["reason"])
 
 
