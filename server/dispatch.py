@@ -50,6 +50,7 @@ from proto import (
     TASKS_UPDATE,
     TOOLS_CALL,
     TOOLS_LIST,
+    ArgumentLimits,
     CallKind,
     CallToolParams2025,
     CallToolParams2026,
@@ -167,6 +168,8 @@ class Dispatcher:
             as one (tasks are then neither advertised nor served).
         metrics: counts and times every request served (``handshake``, ``modern``,
             ``initialize`` and ``subscribe``), whatever its transport.
+        argument_limits: the bounds a ``tools/call``'s arguments must keep (ADR-0018),
+            checked before the tool's own schema.
 
     Attributes:
         requests_inflight: requests in ``handshake`` or ``modern`` now (a plain int for
@@ -182,9 +185,11 @@ class Dispatcher:
         input_rounds: InputRounds,
         visibility: CatalogVisibility,
         metrics: FrontMetrics,
+        argument_limits: ArgumentLimits,
         tasks: TaskMethods | None = None,
     ) -> None:
         self._catalog = catalog
+        self._argument_limits = argument_limits
         self._metrics = metrics
         self._calls = calls
         self._rounds = input_rounds
@@ -622,6 +627,8 @@ class Dispatcher:
         if missing:
             return self._lacks_capability(tool.name, missing, version)
         raw_args = _arguments_object(params.arguments)
+        # A server limit, not the tool's schema: -32602 in every revision.
+        self._argument_limits.check(raw_args)
         problem = tool.argument_problem(raw_args)
         if problem is not None:
             if validation_failure_is_tool_error(version):

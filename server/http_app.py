@@ -112,7 +112,8 @@ through another front or once Redis is back."""
 _SHUTTING_DOWN: Final = encode_error(
     None, ShuttingDownError.code, str(ShuttingDownError()), {"reason": "shutting_down"}
 )
-_CLOSING_HEADERS: Final = [*_JSON_HEADERS, (b"connection", b"close")]
+_CLOSE: Final = (b"connection", b"close")
+_CLOSING_HEADERS: Final = [*_JSON_HEADERS, _CLOSE]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
 _ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
@@ -156,6 +157,7 @@ class HttpApp:
         self._listen_streams = listen_streams
         self._config = config
         self._path = config.path
+        self._max_depth = config.max_json_depth
         self._checks = TransportChecks(config)
         self._readiness = readiness
         self._metrics = metrics
@@ -261,6 +263,10 @@ class HttpApp:
                 status, payload = served
         except HttpError as exc:
             status, payload = exc.status, exc.render()
+            if status == 413:
+                # The rest of the body was never read: the connection cannot carry another
+                # request, so the client is told to open a new one.
+                extra.append(_CLOSE)
         if payload is None:
             await _respond(send, status, b"", extra)
         else:
@@ -325,7 +331,7 @@ class HttpApp:
         whose client can answer requests (its handler may ask), gets its own event stream,
         answered through ``send`` (then None is returned): other requests never pay for
         the nursery."""
-        message = _decode(body)
+        message = _decode(body, self._max_depth)
         rid = message.id if isinstance(message, Request) else None
         if not isinstance(message, ClientResponse):
             try:
@@ -424,7 +430,9 @@ class HttpApp:
         if not allows_batches(session.protocol_version):
             raise HttpError(400, batch_refused_error())
         try:
-            members = decode_batch(body, max_items=self._config.max_batch_requests)
+            members = decode_batch(
+                body, max_items=self._config.max_batch_requests, max_depth=self._max_depth
+            )
         except RequestError as exc:
             raise HttpError(400, exc.error, exc.request_id) from None
         answer = await self._batches.serve(
@@ -550,7 +558,7 @@ class HttpApp:
         notify: NotificationSink | None,
         on_long_wait: Callable[[], None] | None,
     ) -> tuple[int, bytes | None]:
-        checked = _check_modern(headers, body)
+        checked = _check_modern(headers, body, self._max_depth)
         if checked is None:
             return 202, None
         message, version, params = checked
@@ -579,7 +587,7 @@ class HttpApp:
         then a response stream that stays open (``server/listen_stream.py``). Every
         refusal comes before the stream starts, as JSON with its status."""
         try:
-            checked = _check_modern(headers, body)
+            checked = _check_modern(headers, body, self._max_depth)
             if checked is None:
                 await _respond(send, 202, b"", [])
                 return
@@ -623,7 +631,9 @@ def _check_routing_headers(
         raise HeaderMismatchError(f"Mcp-Name header must be present once and equal {field}")
 
 
-def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, ModernParams] | None:
+def _check_modern(
+    headers: RequestHeaders, body: bytes, max_depth: int
+) -> tuple[Request, str, ModernParams] | None:
     """The 2026-07-28 ladder every modern POST passes (mcp-protocol.md 5.4 steps 2-6):
     decode, envelope, header/body agreement, version. Returns the request, its version and
     envelope, or None for a notification (acknowledged with 202 and dropped: the 2026 core
@@ -632,7 +642,7 @@ def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, M
     Raises:
         HttpError: the refusal, with its status and the request id when it is known.
     """
-    message = _decode(body)
+    message = _decode(body, max_depth)
     if isinstance(message, Notification):
         header_version = headers.single_version()
         if header_version not in MODERN_VERSIONS:
@@ -675,9 +685,9 @@ async def _accepted(relay: Awaitable[None]) -> tuple[int, bytes | None]:
     return 202, None
 
 
-def _decode(body: bytes) -> Request | Notification | ClientResponse:
+def _decode(body: bytes, max_depth: int) -> Request | Notification | ClientResponse:
     try:
-        return decode_message(body)
+        return decode_message(body, max_depth=max_depth)
     except RequestError as exc:
         raise HttpError(400, exc.error, exc.request_id) from None
 

@@ -1,0 +1,93 @@
+"""What the hardening of issue 7 costs (ADR-0018): the nesting-depth bound and the argument
+bounds on a typical ``tools/call`` and on hostile bodies.
+
+Run with ``python -m bench.hardening_overhead``. Reports the best of five timings per
+operation (micro-benchmarks in one process: ratios matter, absolute numbers depend on the
+machine and its load).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import timeit
+from collections.abc import Callable
+from typing import Final
+
+import msgspec
+
+from proto import DEFAULT_MAX_JSON_DEPTH, decode_message, nesting_exceeds
+from server.config import FrontConfig
+
+TYPICAL_ARGUMENTS = {
+    "query": "quarterly revenue by region for the last four quarters",
+    "limit": 20,
+    "filters": {"year": 2025, "tags": ["finance", "emea"], "currency": "EUR"},
+}
+TYPICAL = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 17,
+        "method": "tools/call",
+        "params": {
+            "name": "search_documents",
+            "arguments": TYPICAL_ARGUMENTS,
+            "_meta": {"progressToken": "tok-17"},
+        },
+    },
+    separators=(",", ":"),
+).encode()
+
+MIB = 1024 * 1024
+HOSTILE = {
+    "100 000 levels": b"[" * 100_000 + b"]" * 100_000,
+    "4 MiB, siblings 63 deep": b"[" + b",".join([b"[" * 63 + b"]" * 63] * (4 * MIB // 127)) + b"]",
+    "4 MiB, flat [[],[],...]": b"[" + b"[]," * (4 * MIB // 3 - 1) + b"[]]",
+    "4 MiB, brackets in one string": b'["' + b"[" * (4 * MIB - 4) + b'"]',
+    "4 MiB, escaped quotes": b'["' + b'\\"[' * (4 * MIB // 3 - 2) + b'"]',
+    "4 MiB, 800k strings of [": b"[" * 60 + b",".join([b'"["'] * 800_000) + b"]" * 60,
+}
+
+
+class _Envelope(msgspec.Struct):
+    params: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+_envelope: Final = msgspec.json.Decoder(_Envelope)  # what decode_message does first
+
+
+def per_call_ns(operation: Callable[[], object], number: int = 200_000) -> float:
+    return min(timeit.repeat(operation, number=number, repeat=5)) / number * 1e9
+
+
+def once_ms(operation: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        with contextlib.suppress(msgspec.DecodeError, RecursionError):  # a refusal is a result
+            operation()
+        best = min(best, time.perf_counter() - started)
+    return best * 1e3
+
+
+def main() -> None:
+    limits = FrontConfig().argument_limits()
+    arguments = json.dumps(TYPICAL_ARGUMENTS, separators=(",", ":")).encode()
+    print(f"typical tools/call: {len(TYPICAL)} bytes, arguments {len(arguments)} bytes")
+    depth = per_call_ns(lambda: nesting_exceeds(TYPICAL, DEFAULT_MAX_JSON_DEPTH))
+    check = per_call_ns(lambda: limits.check(arguments))
+    decode = per_call_ns(lambda: decode_message(TYPICAL))
+    print(f"  depth bound (two byte counts)    {depth:8.0f} ns")
+    print(f"  argument bounds (comparisons)    {check:8.0f} ns")
+    print(f"  decode_message, depth included   {decode:8.0f} ns")
+    print("hostile bodies: exact depth scan vs the envelope decode (msgspec, params kept raw)")
+    for name, body in HOSTILE.items():
+        scan = once_ms(lambda body=body: nesting_exceeds(body, DEFAULT_MAX_JSON_DEPTH))
+        wrapped = b'{"params":' + body + b"}"
+        envelope = once_ms(lambda wrapped=wrapped: _envelope.decode(wrapped))
+        print(f"  {name:32s} scan {scan:8.2f} ms   envelope decode {envelope:8.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
