@@ -64,6 +64,12 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     batch is refused whole with -32600 (HTTP 400). Each request of a batch runs at once,
     so this also bounds the calls one POST or line can start."""
 
+    hsts_max_age_s: Annotated[int, msgspec.Meta(ge=0, le=63_072_000)] = 0
+    """``Strict-Transport-Security: max-age=<this>; includeSubDomains`` on every HTTP
+    response when above 0. Set it only when clients reach the fleet over HTTPS (through a
+    TLS-terminating proxy that does not add the header itself): browsers then refuse plain
+    HTTP to the host for that long. 0: not sent (the front itself speaks plain HTTP)."""
+
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
 

@@ -85,11 +85,13 @@ from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
 from server.resource_subscriptions import SessionSubscriptions
+from server.response_headers import SECURITY_HEADERS, hsts_header
 from server.session_store import SessionStore
 from server.sse_response import (
     SSE_HEADERS,
     EventStream,
     LateDisconnectWatch,
+    Message,
     Receive,
     ResumableStream,
     Scope,
@@ -158,6 +160,7 @@ class HttpApp:
         self._config = config
         self._path = config.path
         self._max_depth = config.max_json_depth
+        self._hsts = hsts_header(config.hsts_max_age_s)
         self._checks = TransportChecks(config)
         self._readiness = readiness
         self._metrics = metrics
@@ -171,6 +174,8 @@ class HttpApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if self._hsts is not None:
+                send = _adding_header(send, self._hsts)
             if not self._in_flight.admit():
                 await _respond(send, 503, _SHUTTING_DOWN, _CLOSING_HEADERS)
                 return
@@ -706,11 +711,23 @@ async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS
 ) -> None:
     # An explicit length spares the client chunked decoding and lets it reuse the connection.
-    all_headers = [*headers, (b"content-length", b"%d" % len(body))]
+    all_headers = [*headers, *SECURITY_HEADERS, (b"content-length", b"%d" % len(body))]
     if status == 503:
         all_headers.append(_RETRY_AFTER)
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _adding_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+    """``send``, with ``header`` added to the response's start (``front.hsts_max_age_s``:
+    a closure per request, paid only when configured)."""
+
+    async def send_with_header(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message["headers"], header]
+        await send(message)
+
+    return send_with_header
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
