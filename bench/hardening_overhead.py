@@ -1,6 +1,6 @@
 """What the hardening of issue 7 costs (ADR-0018): the nesting-depth bound and the argument
 bounds on a typical ``tools/call`` and on hostile bodies; the security headers in h11 (which
-hypercorn uses, and which validates every header it sends).
+hypercorn uses, and which validates every header it sends); the log redaction per line.
 
 Run with ``python -m bench.hardening_overhead``. Reports the best of five timings per
 operation (micro-benchmarks in one process: ratios matter, absolute numbers depend on the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 import timeit
 from collections.abc import Callable
@@ -18,10 +19,12 @@ from typing import Final
 
 import h11
 import msgspec
+import structlog
 
 from proto import DEFAULT_MAX_JSON_DEPTH, decode_message, nesting_exceeds
 from server.config import FrontConfig
 from server.response_headers import SECURITY_HEADERS
+from supervisor.log_redaction import SecretRedactor
 
 TYPICAL_ARGUMENTS = {
     "query": "quarterly revenue by region for the last four quarters",
@@ -116,6 +119,45 @@ def cpu_us(operation: Callable[[], object], *, rounds: int = 30, number: int = 2
     return best * 1e6
 
 
+TYPICAL_LINE: Final = {
+    "event": "call.finished",
+    "request_id": "front-0-a584a8-17",
+    "call_id": 17,
+    "tool": "search_documents",
+    "principal": "anonymous",
+    "worker_id": "w-3f2a",
+    "duration_ms": 1.24,
+    "role": "worker",
+    "pid": 31717,
+    "level": "info",
+    "timestamp": "2026-11-21T20:01:16.979425Z",
+}
+DATA_LINE: Final = {
+    **TYPICAL_LINE,
+    "event": "tool.log",
+    "message": "fetched page 3",
+    "data": {"page": 3, "rows": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]},
+}
+
+
+def log_line_us(redact: bool) -> float:
+    """A whole structlog line through the fleet's processors, rendered and written to
+    /dev/null, with or without the redactor."""
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        processors: list[structlog.types.Processor] = [
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ]
+        if redact:
+            processors.append(SecretRedactor())
+        processors.append(structlog.processors.JSONRenderer())
+        logger = structlog.wrap_logger(
+            structlog.WriteLogger(sink), processors=processors, cache_logger_on_first_use=True
+        )
+        fields = {k: v for k, v in TYPICAL_LINE.items() if k not in ("event", "level", "timestamp")}
+        return cpu_us(lambda: logger.info("call.finished", **fields), number=5000)
+
+
 def main() -> None:
     limits = FrontConfig().argument_limits()
     arguments = json.dumps(TYPICAL_ARGUMENTS, separators=(",", ":")).encode()
@@ -137,6 +179,17 @@ def main() -> None:
     print("h11, one kept-alive request/response cycle (CPU, best of 30 rounds)")
     print(f"  before: content-type, length, date, server     {before:7.2f} us")
     print(f"  after:  without server, with 5 security headers {after:7.2f} us")
+    redactor = SecretRedactor()
+    typical = per_call_ns(lambda: redactor(None, "info", dict(TYPICAL_LINE)))
+    nested = per_call_ns(lambda: redactor(None, "info", dict(DATA_LINE)))
+    copying = per_call_ns(lambda: dict(TYPICAL_LINE))
+    print("log redaction, per line")
+    print(f"  typical line, 11 fields (dict copy {copying:.0f} ns included) {typical:7.0f} ns")
+    print(f"  ctx.log line with nested data                       {nested:7.0f} ns")
+    print(
+        f"  whole line rendered to /dev/null: without {log_line_us(False):6.2f} us, "
+        f"with {log_line_us(True):6.2f} us"
+    )
 
 
 if __name__ == "__main__":

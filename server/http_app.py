@@ -202,7 +202,7 @@ class HttpApp:
             await _respond(send, 404, b'{"error":"not found"}')
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = RequestHeaders(scope["headers"])
+        headers = RequestHeaders(scope["headers"], scope.get("client"))
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._checks.check_head(headers)
@@ -403,6 +403,7 @@ class HttpApp:
                 log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
                 subscriptions=SessionSubscriptions(self._sessions, session_id),
                 client_capabilities=session.client_capabilities,
+                client=headers.client,
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
@@ -576,6 +577,7 @@ class HttpApp:
                 notify=notify,
                 param_headers=headers.params,
                 on_long_wait=on_long_wait,
+                client=headers.client,
             )
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)

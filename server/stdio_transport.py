@@ -119,6 +119,8 @@ __all__ = ["StdioConnection", "local_principal"]
 log = structlog.get_logger()
 
 _READ_CHUNK: Final = 64 * 1024
+_STDIO_CLIENT: Final = "stdio"
+"""The peer as the audit trail names it: the client that launched this process."""
 _OUTBOX: Final = 128
 """Messages queued for the writer; past this, responses wait and progress is dropped."""
 _WRITE_BATCH: Final = 64
@@ -478,6 +480,7 @@ class StdioConnection:
                     principal=self._principal,
                     client_capabilities=self._client_capabilities,
                     connection=self._connection_id,
+                    client=_STDIO_CLIENT,
                 )
         except CallCancelledError:
             return None  # cancelled by its request id through the fleet: nothing is sent
@@ -498,6 +501,7 @@ class StdioConnection:
             notify=notify,
             principal=self._principal,
             connection=self._connection_id,
+            client=_STDIO_CLIENT,
         )
 
     # --- listen subscriptions (2026-07-28) ---------------------------------------------------
