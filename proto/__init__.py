@@ -83,6 +83,7 @@ from proto.input_requests import (
     decode_client_answer,
     input_responses,
 )
+from proto.json_limits import DEFAULT_MAX_JSON_DEPTH, ArgumentLimits, nesting_exceeds
 from proto.jsonrpc import (
     BatchReplies,
     ClientResponse,
@@ -433,6 +434,7 @@ __all__ = [
     "CLIENT_REQUEST_ID_PREFIX",
     "COMPLETION_COMPLETE",
     "DEFAULT_HEADERLESS_VERSION",
+    "DEFAULT_MAX_JSON_DEPTH",
     "DISABLED",
     "ELICITATION_CREATE",
     "ENABLED",
@@ -524,6 +526,7 @@ __all__ = [
     "Admission",
     "Annotations",
     "AnsweredInput",
+    "ArgumentLimits",
     "AudioContent",
     "BackendUnavailableError",
     "BatchReplies",
@@ -758,6 +761,7 @@ __all__ = [
     "mirrored_name",
     "modern_task",
     "negotiate_handshake_version",
+    "nesting_exceeds",
     "open_request_state",
     "param_header_mismatch",
     "param_header_problem",

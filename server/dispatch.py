@@ -50,6 +50,7 @@ from proto import (
     TASKS_UPDATE,
     TOOLS_CALL,
     TOOLS_LIST,
+    ArgumentLimits,
     CallKind,
     CallToolParams2025,
     CallToolParams2026,
@@ -120,6 +121,7 @@ from proto import (
     supports_tasks,
     validation_failure_is_tool_error,
 )
+from server.audit_log import Requester
 from server.call_queue import IDEMPOTENT_CALL_MAX_RUNS, CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.input_rounds import InputRounds, RoundInputs
@@ -167,6 +169,8 @@ class Dispatcher:
             as one (tasks are then neither advertised nor served).
         metrics: counts and times every request served (``handshake``, ``modern``,
             ``initialize`` and ``subscribe``), whatever its transport.
+        argument_limits: the bounds a ``tools/call``'s arguments must keep (ADR-0018),
+            checked before the tool's own schema.
 
     Attributes:
         requests_inflight: requests in ``handshake`` or ``modern`` now (a plain int for
@@ -182,9 +186,11 @@ class Dispatcher:
         input_rounds: InputRounds,
         visibility: CatalogVisibility,
         metrics: FrontMetrics,
+        argument_limits: ArgumentLimits,
         tasks: TaskMethods | None = None,
     ) -> None:
         self._catalog = catalog
+        self._argument_limits = argument_limits
         self._metrics = metrics
         self._calls = calls
         self._rounds = input_rounds
@@ -225,6 +231,7 @@ class Dispatcher:
         principal: Principal | None = None,
         client_capabilities: int = 0,
         connection: str = "",
+        client: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
@@ -237,7 +244,8 @@ class Dispatcher:
         anonymous caller bound to ``session_id``. ``client_capabilities``: what the client
         declared in ``initialize`` (``ClientCapability`` flags); a handler's requests for
         the client go to ``notify`` too. ``connection``: a per-connection id on stdio,
-        scoping the tasks it creates (``TaskSpec.owner_of``).
+        scoping the tasks it creates (``TaskSpec.owner_of``). ``client``: the peer's
+        address, for the audit trail.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -264,6 +272,7 @@ class Dispatcher:
                 principal=principal or Principal.anonymous(session_id or ""),
                 client_capabilities=client_capabilities,
                 connection=connection,
+                client=client,
             )
             return await handler(self, served)
         except BaseException as exc:  # only to tell how it ended: re-raised
@@ -365,6 +374,7 @@ class Dispatcher:
         on_long_wait: Callable[[], None] | None = None,
         principal: Principal | None = None,
         connection: str = "",
+        client: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
@@ -374,7 +384,7 @@ class Dispatcher:
         ``tools/call`` waits long for its worker (``CallQueue.call``). ``param_headers``:
         the request's ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport
         without headers passes None); a ``tools/call`` must mirror the tool's annotated
-        arguments in them. ``connection`` as for :meth:`handshake`.
+        arguments in them. ``connection`` and ``client`` as for :meth:`handshake`.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -402,6 +412,7 @@ class Dispatcher:
                 client_capabilities=_declared_capabilities(params),
                 connection=connection,
                 tasks_declared=declares_tasks_extension(params.meta),
+                client=client,
             )
             return await handler(self, served)
         except BaseException as exc:  # only to tell how it ended: re-raised
@@ -622,6 +633,8 @@ class Dispatcher:
         if missing:
             return self._lacks_capability(tool.name, missing, version)
         raw_args = _arguments_object(params.arguments)
+        # A server limit, not the tool's schema: -32602 in every revision.
+        self._argument_limits.check(raw_args)
         problem = tool.argument_problem(raw_args)
         if problem is not None:
             if validation_failure_is_tool_error(version):
@@ -723,7 +736,7 @@ class Dispatcher:
 
     async def _tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._legacy_tasks(served)
-        return await tasks.legacy_cancel(served.request.params, _owner(served))
+        return await tasks.legacy_cancel(served.request.params, _owner(served), _requester(served))
 
     async def _modern_tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
         return await self._modern_tasks(served).modern_get(served.request.params, _owner(served))
@@ -734,7 +747,7 @@ class Dispatcher:
 
     async def _modern_tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._modern_tasks(served)
-        return await tasks.modern_cancel(served.request.params, _owner(served))
+        return await tasks.modern_cancel(served.request.params, _owner(served), _requester(served))
 
     async def _on_worker(
         self,
@@ -923,9 +936,11 @@ class ServedRequest:
             declared in ``initialize`` (handshake era) or the request's envelope.
         connection: the stdio connection's id ("" on HTTP), scoping its tasks.
         tasks_declared: a 2026-07-28 request declares the tasks extension.
+        client: the peer's address, for the audit trail (``"stdio"`` on stdio).
     """
 
     __slots__ = (
+        "client",
         "client_capabilities",
         "connection",
         "log_level",
@@ -959,7 +974,9 @@ class ServedRequest:
         client_capabilities: int = 0,
         connection: str = "",
         tasks_declared: bool = False,
+        client: str = "",
     ) -> None:
+        self.client = client
         self.client_capabilities = client_capabilities
         self.connection = connection
         self.tasks_declared = tasks_declared
@@ -1047,6 +1064,11 @@ def _owner(served: ServedRequest) -> str:
     """Who the request's tasks belong to: its principal (a handshake-era HTTP caller with
     its session) and its stdio connection (ADR-0011)."""
     return TaskSpec.owner_of(served.principal, served.connection)
+
+
+def _requester(served: ServedRequest) -> Requester:
+    """Who made the request, as the audit trail names them."""
+    return Requester(principal=served.principal, request_id=served.request_id, client=served.client)
 
 
 def _subscriptions_of(served: ServedRequest) -> ResourceSubscriptions:

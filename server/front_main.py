@@ -55,6 +55,9 @@ def build_hypercorn_config(
     hc.graceful_timeout = config.graceful_timeout_s if hard_timeout_s is None else hard_timeout_s
     hc.accesslog = None
     hc.errorlog = None
+    # No "server: hypercorn-h11": it tells an attacker which software to look up, and h11
+    # validates every header sent (its cost pays for one of the security headers).
+    hc.include_server_header = False
     hc.backlog = 1024
     # The request head (bodies stream past it; the app bounds them with 413): h11 answers
     # 431 beyond it, h2 refuses larger header lists.

@@ -189,6 +189,7 @@ async def open_front_services(
             input_rounds=rounds,
             visibility=visibility,
             metrics=metrics,
+            argument_limits=config.argument_limits(),
             tasks=tasks,
         )
         changes = ChangeFeed(

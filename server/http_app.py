@@ -85,11 +85,13 @@ from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
 from server.resource_subscriptions import SessionSubscriptions
+from server.response_headers import SECURITY_HEADERS, hsts_header
 from server.session_store import SessionStore
 from server.sse_response import (
     SSE_HEADERS,
     EventStream,
     LateDisconnectWatch,
+    Message,
     Receive,
     ResumableStream,
     Scope,
@@ -112,7 +114,8 @@ through another front or once Redis is back."""
 _SHUTTING_DOWN: Final = encode_error(
     None, ShuttingDownError.code, str(ShuttingDownError()), {"reason": "shutting_down"}
 )
-_CLOSING_HEADERS: Final = [*_JSON_HEADERS, (b"connection", b"close")]
+_CLOSE: Final = (b"connection", b"close")
+_CLOSING_HEADERS: Final = [*_JSON_HEADERS, _CLOSE]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
 _ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
@@ -156,6 +159,8 @@ class HttpApp:
         self._listen_streams = listen_streams
         self._config = config
         self._path = config.path
+        self._max_depth = config.max_json_depth
+        self._hsts = hsts_header(config.hsts_max_age_s)
         self._checks = TransportChecks(config)
         self._readiness = readiness
         self._metrics = metrics
@@ -169,6 +174,8 @@ class HttpApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if self._hsts is not None:
+                send = _adding_header(send, self._hsts)
             if not self._in_flight.admit():
                 await _respond(send, 503, _SHUTTING_DOWN, _CLOSING_HEADERS)
                 return
@@ -195,7 +202,7 @@ class HttpApp:
             await _respond(send, 404, b'{"error":"not found"}')
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = RequestHeaders(scope["headers"])
+        headers = RequestHeaders(scope["headers"], scope.get("client"))
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._checks.check_head(headers)
@@ -261,6 +268,10 @@ class HttpApp:
                 status, payload = served
         except HttpError as exc:
             status, payload = exc.status, exc.render()
+            if status == 413:
+                # The rest of the body was never read: the connection cannot carry another
+                # request, so the client is told to open a new one.
+                extra.append(_CLOSE)
         if payload is None:
             await _respond(send, status, b"", extra)
         else:
@@ -325,7 +336,7 @@ class HttpApp:
         whose client can answer requests (its handler may ask), gets its own event stream,
         answered through ``send`` (then None is returned): other requests never pay for
         the nursery."""
-        message = _decode(body)
+        message = _decode(body, self._max_depth)
         rid = message.id if isinstance(message, Request) else None
         if not isinstance(message, ClientResponse):
             try:
@@ -392,6 +403,7 @@ class HttpApp:
                 log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
                 subscriptions=SessionSubscriptions(self._sessions, session_id),
                 client_capabilities=session.client_capabilities,
+                client=headers.client,
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
@@ -424,7 +436,9 @@ class HttpApp:
         if not allows_batches(session.protocol_version):
             raise HttpError(400, batch_refused_error())
         try:
-            members = decode_batch(body, max_items=self._config.max_batch_requests)
+            members = decode_batch(
+                body, max_items=self._config.max_batch_requests, max_depth=self._max_depth
+            )
         except RequestError as exc:
             raise HttpError(400, exc.error, exc.request_id) from None
         answer = await self._batches.serve(
@@ -550,7 +564,7 @@ class HttpApp:
         notify: NotificationSink | None,
         on_long_wait: Callable[[], None] | None,
     ) -> tuple[int, bytes | None]:
-        checked = _check_modern(headers, body)
+        checked = _check_modern(headers, body, self._max_depth)
         if checked is None:
             return 202, None
         message, version, params = checked
@@ -563,6 +577,7 @@ class HttpApp:
                 notify=notify,
                 param_headers=headers.params,
                 on_long_wait=on_long_wait,
+                client=headers.client,
             )
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
@@ -579,7 +594,7 @@ class HttpApp:
         then a response stream that stays open (``server/listen_stream.py``). Every
         refusal comes before the stream starts, as JSON with its status."""
         try:
-            checked = _check_modern(headers, body)
+            checked = _check_modern(headers, body, self._max_depth)
             if checked is None:
                 await _respond(send, 202, b"", [])
                 return
@@ -623,7 +638,9 @@ def _check_routing_headers(
         raise HeaderMismatchError(f"Mcp-Name header must be present once and equal {field}")
 
 
-def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, ModernParams] | None:
+def _check_modern(
+    headers: RequestHeaders, body: bytes, max_depth: int
+) -> tuple[Request, str, ModernParams] | None:
     """The 2026-07-28 ladder every modern POST passes (mcp-protocol.md 5.4 steps 2-6):
     decode, envelope, header/body agreement, version. Returns the request, its version and
     envelope, or None for a notification (acknowledged with 202 and dropped: the 2026 core
@@ -632,7 +649,7 @@ def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, M
     Raises:
         HttpError: the refusal, with its status and the request id when it is known.
     """
-    message = _decode(body)
+    message = _decode(body, max_depth)
     if isinstance(message, Notification):
         header_version = headers.single_version()
         if header_version not in MODERN_VERSIONS:
@@ -675,9 +692,9 @@ async def _accepted(relay: Awaitable[None]) -> tuple[int, bytes | None]:
     return 202, None
 
 
-def _decode(body: bytes) -> Request | Notification | ClientResponse:
+def _decode(body: bytes, max_depth: int) -> Request | Notification | ClientResponse:
     try:
-        return decode_message(body)
+        return decode_message(body, max_depth=max_depth)
     except RequestError as exc:
         raise HttpError(400, exc.error, exc.request_id) from None
 
@@ -696,11 +713,23 @@ async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS
 ) -> None:
     # An explicit length spares the client chunked decoding and lets it reuse the connection.
-    all_headers = [*headers, (b"content-length", b"%d" % len(body))]
+    all_headers = [*headers, *SECURITY_HEADERS, (b"content-length", b"%d" % len(body))]
     if status == 503:
         all_headers.append(_RETRY_AFTER)
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _adding_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+    """``send``, with ``header`` added to the response's start (``front.hsts_max_age_s``:
+    a closure per request, paid only when configured)."""
+
+    async def send_with_header(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message["headers"], header]
+        await send(message)
+
+    return send_with_header
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

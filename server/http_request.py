@@ -5,6 +5,7 @@ Origin, Accept, Content-Type, size of the body), and the refusal they raise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -44,10 +45,13 @@ class HttpError(FleetError):
 
 
 class RequestHeaders:
-    """The request headers the transport reads, gathered in one pass."""
+    """The request headers the transport reads, gathered in one pass, and the peer's
+    address (``client``: the ASGI scope's host, ``""`` when unknown) for the audit trail.
+    Behind a proxy the peer is the proxy."""
 
     __slots__ = (
         "accept",
+        "client",
         "content_length",
         "content_type",
         "host",
@@ -61,7 +65,10 @@ class RequestHeaders:
         "versions",
     )
 
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self, raw: list[tuple[bytes, bytes]], client: Sequence[object] | None = None
+    ) -> None:
+        self.client = str(client[0]) if client else ""
         self.accept = ""
         self.content_type = ""
         self.content_length: int | None = None

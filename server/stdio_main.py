@@ -83,6 +83,7 @@ async def serve_stdio(
             max_line_bytes=config.max_body_bytes,
             max_in_flight=config.stdio_max_in_flight,
             max_batch_requests=config.max_batch_requests,
+            max_json_depth=config.max_json_depth,
             max_listens=config.max_listen_streams,
             eof_grace_s=config.stdio_eof_grace_s,
         )
