@@ -208,3 +208,17 @@ class Keyspace:
         then LTRIM to ``SCALE_EVENTS_KEPT`` by each supervisor's autoscaler (ADR-0013);
         read by ``mcpfleet status``. No TTL (bounded by the trim)."""
         return self._prefix + "scale-events"
+
+    def rate_bucket(self, identity: str, tool: str = "") -> str:
+        """Hash: one caller's token bucket (``tokens``: what it held at ``ts``, Redis's
+        clock in microseconds), or with ``tool`` its bucket for that tool
+        (``limits.tool_rates``). ``identity``: the caller's ``proto.limit_identity``.
+        Written and read only by ``ADMIT`` (every front), which sets it to expire when it
+        would be full again, so an idle caller's bucket goes (ADR-0017)."""
+        suffix = f":tool:{tool}" if tool else ""
+        return f"{self._prefix}rate:{{{identity}}}{suffix}"
+
+    def global_rate_bucket(self) -> str:
+        """Hash: the fleet's own token bucket, shared by every caller
+        (``limits.global_rate``); as :meth:`rate_bucket`."""
+        return self._prefix + "rate-global"

@@ -225,6 +225,7 @@ class Dispatcher:
         principal: Principal | None = None,
         client_capabilities: int = 0,
         connection: str = "",
+        client: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
@@ -264,6 +265,7 @@ class Dispatcher:
                 principal=principal or Principal.anonymous(session_id or ""),
                 client_capabilities=client_capabilities,
                 connection=connection,
+                client=client,
             )
             return await handler(self, served)
         except BaseException as exc:  # only to tell how it ended: re-raised
@@ -365,6 +367,7 @@ class Dispatcher:
         on_long_wait: Callable[[], None] | None = None,
         principal: Principal | None = None,
         connection: str = "",
+        client: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
@@ -374,7 +377,7 @@ class Dispatcher:
         ``tools/call`` waits long for its worker (``CallQueue.call``). ``param_headers``:
         the request's ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport
         without headers passes None); a ``tools/call`` must mirror the tool's annotated
-        arguments in them. ``connection`` as for :meth:`handshake`.
+        arguments in them. ``connection`` and ``client`` as for :meth:`handshake`.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -402,6 +405,7 @@ class Dispatcher:
                 client_capabilities=_declared_capabilities(params),
                 connection=connection,
                 tasks_declared=declares_tasks_extension(params.meta),
+                client=client,
             )
             return await handler(self, served)
         except BaseException as exc:  # only to tell how it ended: re-raised
@@ -656,6 +660,7 @@ class Dispatcher:
             requested_ttl_ms=tasks.requested_ttl_ms(task_param),
             idempotency_key=tasks.idempotency_key(served.request.params),
             client_capabilities=served.client_capabilities,
+            client=served.client,
         )
         if served.version not in MODERN_VERSIONS:
             return await tasks.create_legacy(call)
@@ -793,6 +798,7 @@ class Dispatcher:
             input_responses=None if rounds is None else rounds.answers,
             input_round=0 if rounds is None else rounds.round,
             max_runs=max_runs,
+            client=served.client,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -923,9 +929,11 @@ class ServedRequest:
             declared in ``initialize`` (handshake era) or the request's envelope.
         connection: the stdio connection's id ("" on HTTP), scoping its tasks.
         tasks_declared: a 2026-07-28 request declares the tasks extension.
+        client: the caller's address on HTTP ("" otherwise), for its limits.
     """
 
     __slots__ = (
+        "client",
         "client_capabilities",
         "connection",
         "log_level",
@@ -959,7 +967,9 @@ class ServedRequest:
         client_capabilities: int = 0,
         connection: str = "",
         tasks_declared: bool = False,
+        client: str = "",
     ) -> None:
+        self.client = client
         self.client_capabilities = client_capabilities
         self.connection = connection
         self.tasks_declared = tasks_declared

@@ -24,6 +24,7 @@ from server.event_store import EventStore
 from server.front_services import open_front_services
 from server.get_stream import GetStreams
 from server.http_app import HttpApp
+from server.limits_config import LimitsConfig
 from server.listen_socket import bind_shared_socket
 from server.listen_stream import ListenStreams
 from server.metrics_endpoint import MetricsEndpoint
@@ -66,6 +67,7 @@ def build_hypercorn_config(
 async def serve(
     config: FrontConfig,
     *,
+    limits: LimitsConfig,
     catalog: ToolCatalog,
     redis_url: str,
     fleet: str,
@@ -78,6 +80,7 @@ async def serve(
 
     Args:
         config: the front's settings.
+        limits: the rate limits and admission control it enforces (ADR-0017).
         catalog: the tools served.
         redis_url: the fleet's Redis.
         fleet: the fleet's key namespace.
@@ -88,6 +91,7 @@ async def serve(
     async with (
         open_front_services(
             config,
+            limits=limits,
             catalog=catalog,
             redis_url=redis_url,
             fleet=fleet,
@@ -141,6 +145,7 @@ async def serve(
             metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,
             in_flight=in_flight,
+            trusted_proxy_hops=limits.trusted_proxy_hops,
         )
         # Bound here rather than by hypercorn, which sets SO_REUSEPORT only for its own
         # multi-process mode; it takes the descriptor over (and closes it).

@@ -4,7 +4,9 @@ owner's tasks.
 
 Creation is the one place the front uses redis-py (rq speaks nothing else): the rq job
 and the task's record, retention and owner index go in ONE transaction, through a thread
-hop under the pool's limiter (:mod:`server.sync_redis`). Reads, cancellation and listing
+hop under the pool's limiter (:mod:`server.sync_redis`). When a limit applies, ``ADMIT``
+runs first in the same thread (one round trip more, ADR-0017): a refused task is never
+created. Reads, cancellation and listing
 use the front's trio client. Every status change after creation goes through
 ``TASK_TRANSITION`` (or, for answers, ``TASK_ANSWER``), so a task that ended never moves
 again.
@@ -23,6 +25,7 @@ import math
 import secrets
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Final
 
 import msgspec
@@ -32,14 +35,17 @@ import trio
 from rq import Queue
 
 from proto import (
+    ADMIT,
     CALL_PAYLOAD_FIELD,
     CANCEL_STREAM_MAXLEN,
     HOLD_IF_OWNER,
     TASK_ANSWER,
     TASK_JOB_FUNCTION,
+    AdmitRefusal,
     BackendUnavailableError,
     InvalidParamsError,
     Keyspace,
+    LimitExceededError,
     RedisArg,
     TaskAnswered,
     TaskField,
@@ -53,6 +59,7 @@ from proto import (
     encode_task_spec,
     encode_wire,
 )
+from server.admission import AdmissionControl, AdmitCommand, Caller
 from server.metrics import FrontMetrics
 from server.redis_client import RedisClient, RedisCommandError, RedisReply
 from server.sync_redis import SyncRedis
@@ -111,6 +118,7 @@ class TaskStore:
         keys: the fleet's key schema.
         retention: retention and polling settings.
         metrics: counts the tasks this front cancels (``mcpfleet_tasks_total``).
+        admission: the limits a task must meet before it is created (ADR-0017).
     """
 
     def __init__(
@@ -121,8 +129,10 @@ class TaskStore:
         *,
         retention: TaskRetention,
         metrics: FrontMetrics,
+        admission: AdmissionControl,
     ) -> None:
         self._redis = redis
+        self._admission = admission
         self._metrics = metrics
         self._sync = sync_redis
         self._keys = keys
@@ -137,6 +147,7 @@ class TaskStore:
         *,
         requested_ttl_ms: int | None,
         idempotency_key: str | None = None,
+        client: str = "",
     ) -> TaskRecord:
         """Create a task running ``spec`` for ``spec.owner``: its rq job, record, retention
         and owner index in one transaction; once this returns, a read finds it.
@@ -145,9 +156,12 @@ class TaskStore:
         the new task's id for the task's retention); when a submission already holds it,
         that task is answered as it stands (its retention and the key's slide) and nothing
         is created. A claim whose task does not appear within ``_CLAIM_WAIT_S`` (its
-        creation failed, or the task expired) is released and claimed again.
+        creation failed, or the task expired) is released and claimed again. Only a new
+        task meets the limits (``client``: the caller's address, for an anonymous
+        caller's); answering the task a key created is not new work.
 
         Raises:
+            LimitExceededError: a limit refused the task; nothing was created.
             InvalidParamsError: the key names the owner's task of another tool or other
                 arguments (-32602).
             BackendUnavailableError: Redis did not take it (nothing was created).
@@ -157,14 +171,14 @@ class TaskStore:
         """
         ttl_ms = self.retention.ttl_for(requested_ttl_ms)
         if idempotency_key is None:
-            return await self._create_new(spec, secrets.token_urlsafe(32), ttl_ms)
+            return await self._create_new(spec, secrets.token_urlsafe(32), ttl_ms, client)
         claim = self._keys.task_idempotency(spec.owner, _digest(idempotency_key))
         for _ in range(_CLAIM_ROUNDS):
             task_id = secrets.token_urlsafe(32)
             if await self._execute("SET", claim, task_id, "NX", "PX", ttl_ms) is not None:
                 try:
-                    return await self._create_new(spec, task_id, ttl_ms)
-                except BackendUnavailableError:
+                    return await self._create_new(spec, task_id, ttl_ms, client)
+                except (BackendUnavailableError, LimitExceededError):
                     await self._release_claim(claim, task_id)
                     raise
             holder = await self._execute("GET", claim)
@@ -180,7 +194,11 @@ class TaskStore:
             await self._release_claim(claim, holder.decode())
         raise BackendUnavailableError("Could not settle the task's idempotency key: try again")
 
-    async def _create_new(self, spec: TaskSpec, task_id: str, ttl_ms: int) -> TaskRecord:
+    async def _create_new(
+        self, spec: TaskSpec, task_id: str, ttl_ms: int, client: str
+    ) -> TaskRecord:
+        caller = Caller(spec.principal, client, spec.request_id)
+        admit = self._admission.task_command(caller, spec.tool)
         now_ms = _now_ms()
         fields: dict[str | bytes, str | bytes] = {
             TaskField.STATUS.value: TaskStatus.WORKING.value,
@@ -192,10 +210,12 @@ class TaskStore:
             TaskField.SPEC.value: encode_task_spec(spec),
             TaskField.ATTEMPTS.value: "0",
         }
-        await trio.to_thread.run_sync(
-            self._create_sync, task_id, fields, ttl_ms, spec.owner, now_ms,
+        refusal = await trio.to_thread.run_sync(
+            partial(self._create_sync, admit=admit), task_id, fields, ttl_ms, spec.owner, now_ms,
             limiter=self._sync.limiter,
         )  # fmt: skip
+        if refusal is not None:
+            raise self._admission.refuse(refusal, caller, spec.tool)
         log.info("task.created", task_id=task_id, tool=spec.tool, ttl_ms=ttl_ms)
         return TaskRecord(
             task_id=task_id,
@@ -214,12 +234,20 @@ class TaskStore:
         ttl_ms: int,
         owner: str,
         now_ms: int,
-    ) -> None:
+        *,
+        admit: AdmitCommand | None,
+    ) -> AdmitRefusal | None:
         # rq puts the pipeline in MULTI itself, so it enqueues first; our writes join the
         # same transaction (the contract of ADR-0011).
         key = self._keys.task(task_id)
         owner_key = self._keys.owner_tasks(owner)
         try:
+            if admit is not None:
+                # Checked right before the transaction, in its thread: the checks of
+                # concurrent creations overlap only by the threads of each front.
+                verdict = admit.read(self._admit_sync(admit, task_id))
+                if isinstance(verdict, AdmitRefusal):
+                    return verdict
             with self._sync.client.pipeline(transaction=True) as pipe:
                 self._queue.enqueue_call(
                     TASK_JOB_FUNCTION,
@@ -238,6 +266,16 @@ class TaskStore:
                 pipe.execute()
         except redis.RedisError as exc:
             raise BackendUnavailableError(f"Redis did not take the task: {exc}") from None
+        return None
+
+    def _admit_sync(self, admit: AdmitCommand, task_id: str) -> object:
+        """Run ``ADMIT`` with redis-py (in the creating thread)."""
+        client = self._sync.client
+        args = [*admit.keys, *admit.argv_with(task_id)]
+        try:
+            return client.evalsha(ADMIT.sha, len(admit.keys), *args)
+        except redis.exceptions.NoScriptError:
+            return client.eval(ADMIT.source, len(admit.keys), *args)
 
     async def _claimed(self, task_id: str, spec: TaskSpec) -> TaskRecord | None:
         """The owner's task an idempotency claim names, once its record exists (its creator

@@ -1,0 +1,174 @@
+"""Rate limits and admission as Redis sees them (ADR-0017): whose bucket a request charges,
+the ``ADMIT`` script's arguments, and what its answer means.
+
+Pure: the front builds the arguments here, runs the script and turns a refusal into the
+error its transport renders (``proto.LimitExceededError``).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import msgspec
+
+from proto.lua_scripts import ADMIT
+from proto.principal import Principal, PrincipalKind
+from proto.resp import RedisArg, encode_command
+
+__all__ = [
+    "AdmitRefusal",
+    "Bucket",
+    "RejectionReason",
+    "admit_call_script",
+    "admit_task_script",
+    "encode_admit_head",
+    "limit_identity",
+    "read_admit_reply",
+    "retry_after_s",
+]
+
+_IDENTITY_CHARS: Final = 32
+"""Hex characters of a caller's identity in its keys: 128 bits of a SHA-256."""
+_EMPTY_BULK: Final = b"$0\r\n\r\n"
+
+
+class RejectionReason(enum.StrEnum):
+    """Why a limit refused a request: ``data.reason`` of the error, the ``reason`` label of
+    ``mcpfleet_rejections_total`` and of the ``limit.rejected`` audit line."""
+
+    RATE_LIMITED = "rate_limited"
+    """The caller's own bucket (``limits.rate``) is empty: HTTP 429."""
+    TOOL_RATE_LIMITED = "tool_rate_limited"
+    """The caller's bucket for this tool (``limits.tool_rates``) is empty: HTTP 429."""
+    GLOBAL_RATE_LIMITED = "global_rate_limited"
+    """The fleet's bucket (``limits.global_rate``), shared by every caller, is empty:
+    HTTP 429."""
+
+
+class Bucket(msgspec.Struct, frozen=True):
+    """One token bucket a request must find a token in.
+
+    Attributes:
+        reason: what its refusal is called.
+        key: its Redis key (``Keyspace.rate_bucket`` or ``global_rate_bucket``).
+        rate: tokens added per second.
+        burst: the most it holds.
+    """
+
+    reason: RejectionReason
+    key: str
+    rate: float
+    burst: int
+
+
+class AdmitRefusal(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``ADMIT`` refused a request for.
+
+    Attributes:
+        reason: which limit.
+        retry_after_s: whole seconds until a retry may succeed (at least 1).
+        bucket: the refusing bucket (None: not a bucket's refusal).
+        remaining: whole tokens left in it.
+        reset_s: whole seconds until it is full again.
+    """
+
+    reason: RejectionReason
+    retry_after_s: int
+    bucket: Bucket | None = None
+    remaining: int = 0
+    reset_s: int = 0
+
+
+def limit_identity(principal: Principal, client: str) -> str:
+    """Whose buckets a request charges: a bearer principal by its issuer and subject (one
+    caller however many sessions or addresses it uses), the local user by name (stdio), an
+    anonymous caller by its address (``client``; a new session is free to open, an address
+    is not). A fixed-length digest, so a hostile subject makes no long or odd key."""
+    parts: tuple[str, ...]
+    if principal.kind == PrincipalKind.ANONYMOUS or not principal.subject:
+        parts = ("address", client)
+    elif principal.kind == PrincipalKind.LOCAL:
+        parts = ("local", principal.subject)
+    else:
+        parts = (principal.kind, principal.issuer, principal.subject)
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return digest[:_IDENTITY_CHARS]
+
+
+def admit_call_script(
+    buckets: Sequence[Bucket], *, stream: str, group: str, field: bytes
+) -> tuple[list[RedisArg], list[RedisArg]]:
+    """``ADMIT``'s keys and arguments for a call that, once admitted, is appended to
+    ``stream`` (the call lane) as ``field``, all but the last argument: the encoded call."""
+    keys: list[RedisArg] = [bucket.key for bucket in buckets]
+    keys.append(stream)
+    argv: list[RedisArg] = [len(buckets), "call", 0, group, field]
+    return keys, _with_buckets(argv, buckets)
+
+
+def admit_task_script(
+    buckets: Sequence[Bucket], *, queue: str
+) -> tuple[list[RedisArg], list[RedisArg]]:
+    """``ADMIT``'s keys and arguments for a task the caller creates once admitted, on the
+    task queue's list ``queue``, all but the last argument: the task's id."""
+    keys: list[RedisArg] = [bucket.key for bucket in buckets]
+    keys.append(queue)
+    argv: list[RedisArg] = [len(buckets), "task", 0, "", ""]
+    return keys, _with_buckets(argv, buckets)
+
+
+def _with_buckets(argv: list[RedisArg], buckets: Sequence[Bucket]) -> list[RedisArg]:
+    for bucket in buckets:
+        argv += [bucket.rate, bucket.burst]
+    return argv
+
+
+def encode_admit_head(keys: Sequence[RedisArg], argv: Sequence[RedisArg]) -> bytes:
+    """``EVALSHA`` of ``ADMIT`` with ``keys`` and ``argv`` as RESP, but for its last
+    argument: a caller encodes what is constant for a caller once, then appends the
+    request's own value as one bulk string (``$``, its length, CR LF, it, CR LF)."""
+    # The array header counts the missing argument; its empty bulk ($0 CR LF CR LF) goes.
+    whole = encode_command(["EVALSHA", ADMIT.sha, len(keys), *keys, *argv, b""])
+    return whole[: -len(_EMPTY_BULK)]
+
+
+def read_admit_reply(
+    reply: object, buckets: Sequence[Bucket]
+) -> AdmitRefusal | bytes | bool | None:
+    """What ``ADMIT`` answered: the call's stream entry id (``call``), True (``task``
+    admitted), an :class:`AdmitRefusal`, or None when the call stream does not exist.
+
+    Raises:
+        ValueError: not an answer the script gives.
+    """
+    if not isinstance(reply, list) or not reply or not isinstance(reply[0], bytes):
+        raise ValueError(f"not an ADMIT answer: {reply!r}")
+    verdict = reply[0]
+    if verdict == b"ok":
+        entry = reply[1] if len(reply) > 1 else None
+        return entry if isinstance(entry, bytes) else True
+    if verdict == b"no_lane":
+        return None
+    if verdict == b"bucket" and len(reply) == 5 and all(isinstance(v, int) for v in reply[1:]):
+        index, wait_ms, remaining, full_ms = (int(v) for v in reply[1:])
+        if not 1 <= index <= len(buckets):
+            raise ValueError(f"ADMIT named bucket {index} of {len(buckets)}")
+        bucket = buckets[index - 1]
+        return AdmitRefusal(
+            reason=bucket.reason,
+            retry_after_s=retry_after_s(wait_ms),
+            bucket=bucket,
+            remaining=max(remaining, 0),
+            reset_s=math.ceil(max(full_ms, 0) / 1000),
+        )
+    raise ValueError(f"not an ADMIT answer: {reply!r}")
+
+
+def retry_after_s(wait_ms: int) -> int:
+    """A wait in milliseconds as ``Retry-After`` says it: whole seconds, rounded up, at
+    least 1 (``Retry-After: 0`` would invite a retry that is refused again)."""
+    return max(1, math.ceil(wait_ms / 1000))

@@ -1,0 +1,79 @@
+-- Admit one request to a lane, or refuse it, in one atomic step (ADR-0017): every token
+-- bucket that applies must hold a token; only then is each charged one and the work put
+-- on its lane. A refused request changes nothing, and every front of the fleet decides on
+-- the same state.
+--
+-- A bucket is a hash {tokens, ts}: the tokens it held at ts (Redis's clock, in
+-- microseconds). It refills continuously at `rate` tokens per second up to `burst`. A
+-- bucket with no key is full, so each one is set to expire when it would be full again:
+-- an idle caller leaves nothing behind.
+--
+-- KEYS[1..n]: the buckets. KEYS[n+1]: the lane: the call stream ("call"), the task
+-- queue's list ("task").
+-- ARGV[1]: n. ARGV[2]: "call" (append the call with XADD NOMKSTREAM) or "task" (the
+-- caller creates the task next). ARGV[3]: reserved (0). ARGV[4]: "call": the workers'
+-- consumer group. ARGV[5]: "call": the entry's field. ARGV[6] to ARGV[5 + 2n]: each
+-- bucket's rate and burst. ARGV[6 + 2n] (the last, so that a front encodes the others
+-- once per caller): "call": the encoded call; "task": the task's id.
+--
+-- Returns {"ok", entry id} ("call") or {"ok"} ("task"); {"bucket", i, ms until it holds a
+-- token, whole tokens left, ms until it is full} when bucket i refuses; {"no_lane"} when
+-- the call stream does not exist (Redis lost it: the workers make it again).
+local n = tonumber(ARGV[1])
+local mode = ARGV[2]
+local last = ARGV[6 + 2 * n]
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+
+local function level(i)
+  local rate = tonumber(ARGV[4 + 2 * i])
+  local burst = tonumber(ARGV[5 + 2 * i])
+  local state = redis.call("HMGET", KEYS[i], "tokens", "ts")
+  local tokens, since = tonumber(state[1]), tonumber(state[2])
+  if tokens == nil or since == nil then
+    return burst, rate, burst
+  end
+  local elapsed = now - since
+  if elapsed < 0 then
+    elapsed = 0 -- Redis's clock stepped back (a failover): no refill, never a debt
+  end
+  return math.min(burst, tokens + elapsed * rate / 1000000), rate, burst
+end
+
+local levels = {}
+local refused, longest = nil, -1
+for i = 1, n do
+  local tokens, rate, burst = level(i)
+  levels[i] = tokens
+  if tokens < 1 then
+    local wait_ms = math.ceil((1 - tokens) * 1000 / rate)
+    if wait_ms > longest then
+      refused, longest = i, wait_ms
+    end
+  end
+end
+if refused ~= nil then
+  local tokens = levels[refused]
+  local rate, burst = tonumber(ARGV[4 + 2 * refused]), tonumber(ARGV[5 + 2 * refused])
+  return {"bucket", refused, longest, math.floor(tokens), math.ceil((burst - tokens) * 1000 / rate)}
+end
+
+local entry = nil
+if mode == "call" then
+  entry = redis.call("XADD", KEYS[n + 1], "NOMKSTREAM", "*", ARGV[5], last)
+  if not entry then
+    return {"no_lane"}
+  end
+end
+
+for i = 1, n do
+  local rate, burst = tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
+  local left = levels[i] - 1
+  -- %.17g: Lua's own number format keeps 14 digits, too few for microseconds since 1970.
+  redis.call("HSET", KEYS[i], "tokens", string.format("%.17g", left), "ts", string.format("%.17g", now))
+  redis.call("PEXPIRE", KEYS[i], math.max(1, math.ceil((burst - left) * 1000 / rate)))
+end
+if entry then
+  return {"ok", entry}
+end
+return {"ok"}
