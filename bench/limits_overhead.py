@@ -43,6 +43,8 @@ CONFIGS: dict[str, LimitsConfig] = {
     "caller + tool": LimitsConfig(
         rate=FAST, burst=1_000_000_000, tool_rates={"echo": ToolRate(rate=FAST, burst=10**9)}
     ),
+    "lane bound": LimitsConfig(max_queued=10**7),
+    "caller bucket + lane bound": LimitsConfig(rate=FAST, burst=10**9, max_queued=10**7),
     "caller + tool + fleet": LimitsConfig(
         rate=FAST,
         burst=10**9,

@@ -47,6 +47,8 @@ class RejectionReason(enum.StrEnum):
     GLOBAL_RATE_LIMITED = "global_rate_limited"
     """The fleet's bucket (``limits.global_rate``), shared by every caller, is empty:
     HTTP 429."""
+    QUEUE_FULL = "queue_full"
+    """The lane the request needs holds ``limits.max_queued`` waiting entries: HTTP 503."""
 
 
 class Bucket(msgspec.Struct, frozen=True):
@@ -74,6 +76,7 @@ class AdmitRefusal(msgspec.Struct, frozen=True, kw_only=True):
         bucket: the refusing bucket (None: not a bucket's refusal).
         remaining: whole tokens left in it.
         reset_s: whole seconds until it is full again.
+        waiting: what waited in the full lane.
     """
 
     reason: RejectionReason
@@ -81,6 +84,7 @@ class AdmitRefusal(msgspec.Struct, frozen=True, kw_only=True):
     bucket: Bucket | None = None
     remaining: int = 0
     reset_s: int = 0
+    waiting: int = 0
 
 
 def limit_identity(principal: Principal, client: str) -> str:
@@ -100,24 +104,26 @@ def limit_identity(principal: Principal, client: str) -> str:
 
 
 def admit_call_script(
-    buckets: Sequence[Bucket], *, stream: str, group: str, field: bytes
+    buckets: Sequence[Bucket], *, stream: str, group: str, field: bytes, max_queued: int = 0
 ) -> tuple[list[RedisArg], list[RedisArg]]:
     """``ADMIT``'s keys and arguments for a call that, once admitted, is appended to
-    ``stream`` (the call lane) as ``field``, all but the last argument: the encoded call."""
+    ``stream`` (the call lane, holding at most ``max_queued`` calls no worker of ``group``
+    took; 0: no bound) as ``field``, all but the last argument: the encoded call."""
     keys: list[RedisArg] = [bucket.key for bucket in buckets]
     keys.append(stream)
-    argv: list[RedisArg] = [len(buckets), "call", 0, group, field]
+    argv: list[RedisArg] = [len(buckets), "call", max_queued, group, field]
     return keys, _with_buckets(argv, buckets)
 
 
 def admit_task_script(
-    buckets: Sequence[Bucket], *, queue: str
+    buckets: Sequence[Bucket], *, queue: str, max_queued: int = 0
 ) -> tuple[list[RedisArg], list[RedisArg]]:
     """``ADMIT``'s keys and arguments for a task the caller creates once admitted, on the
-    task queue's list ``queue``, all but the last argument: the task's id."""
+    task queue's list ``queue`` (holding at most ``max_queued`` tasks; 0: no bound), all
+    but the last argument: the task's id."""
     keys: list[RedisArg] = [bucket.key for bucket in buckets]
     keys.append(queue)
-    argv: list[RedisArg] = [len(buckets), "task", 0, "", ""]
+    argv: list[RedisArg] = [len(buckets), "task", max_queued, "", ""]
     return keys, _with_buckets(argv, buckets)
 
 
@@ -137,10 +143,11 @@ def encode_admit_head(keys: Sequence[RedisArg], argv: Sequence[RedisArg]) -> byt
 
 
 def read_admit_reply(
-    reply: object, buckets: Sequence[Bucket]
+    reply: object, buckets: Sequence[Bucket], *, busy_retry_after_s: int = 1
 ) -> AdmitRefusal | bytes | bool | None:
     """What ``ADMIT`` answered: the call's stream entry id (``call``), True (``task``
     admitted), an :class:`AdmitRefusal`, or None when the call stream does not exist.
+    ``busy_retry_after_s``: the ``Retry-After`` of a full lane (no bucket times it).
 
     Raises:
         ValueError: not an answer the script gives.
@@ -153,6 +160,12 @@ def read_admit_reply(
         return entry if isinstance(entry, bytes) else True
     if verdict == b"no_lane":
         return None
+    if verdict == b"queue_full" and len(reply) == 2 and isinstance(reply[1], int):
+        return AdmitRefusal(
+            reason=RejectionReason.QUEUE_FULL,
+            retry_after_s=busy_retry_after_s,
+            waiting=int(reply[1]),
+        )
     if verdict == b"bucket" and len(reply) == 5 and all(isinstance(v, int) for v in reply[1:]):
         index, wait_ms, remaining, full_ms = (int(v) for v in reply[1:])
         if not 1 <= index <= len(buckets):

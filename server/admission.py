@@ -23,8 +23,10 @@ from proto import (
     Keyspace,
     LimitExceededError,
     LocalProtocolError,
+    OverloadedError,
     Principal,
     PrincipalKind,
+    QueueLane,
     RateLimitedError,
     RedisArg,
     RejectionReason,
@@ -67,6 +69,8 @@ class AdmitCommand(NamedTuple):
     buckets: Sequence[Bucket]
     head: bytes
     """``EVALSHA`` with ``keys`` and ``argv`` as RESP, awaiting the last argument."""
+    busy_retry_after_s: int
+    """``Retry-After`` of a full lane."""
 
     def encoded(self, last: bytes) -> bytes:
         """The whole command, ending with ``last``."""
@@ -83,7 +87,7 @@ class AdmitCommand(NamedTuple):
             LocalProtocolError: not an answer the script gives.
         """
         try:
-            return read_admit_reply(reply, self.buckets)
+            return read_admit_reply(reply, self.buckets, busy_retry_after_s=self.busy_retry_after_s)
         except ValueError as exc:
             raise LocalProtocolError(f"ADMIT answered oddly: {exc}") from None
 
@@ -101,7 +105,8 @@ class AdmissionControl:
         self._config = config
         self._keys = keys
         self._metrics = metrics
-        self._limits_calls = config.limits_rates
+        self._limits_calls = config.limits_rates or config.call_bound > 0
+        self._limits_tasks = config.limits_rates or config.task_bound > 0
         self._commands: dict[tuple[str, ...], AdmitCommand | None] = {}
         self._stream = keys.call_stream()
         # rq's own key schema (ADR-0011): the task queue's list.
@@ -153,7 +158,7 @@ class AdmissionControl:
     def task_command(self, caller: Caller, tool: str) -> AdmitCommand | None:
         """``ADMIT`` for a task of ``tool`` about to be created; None when no limit
         applies."""
-        if not self._limits_calls:
+        if not self._limits_tasks:
             return None
         return self._command("task", caller, tool)
 
@@ -173,20 +178,33 @@ class AdmissionControl:
         return command
 
     def _build(self, mode: str, caller: Caller, tool: str | None) -> AdmitCommand | None:
+        config = self._config
         buckets = self.buckets(caller, tool)
-        if not buckets:
-            return None
         if mode == "call":
+            if not (buckets or config.call_bound):
+                return None
             keys, argv = admit_call_script(
-                buckets, stream=self._stream, group=CALL_GROUP, field=CALL_PAYLOAD_FIELD
+                buckets,
+                stream=self._stream,
+                group=CALL_GROUP,
+                field=CALL_PAYLOAD_FIELD,
+                max_queued=config.call_bound,
             )
         else:
-            keys, argv = admit_task_script(buckets, queue=self._task_queue)
-        return AdmitCommand(keys, argv, buckets, encode_admit_head(keys, argv))
+            if not (buckets or config.task_bound):
+                return None
+            keys, argv = admit_task_script(
+                buckets, queue=self._task_queue, max_queued=config.task_bound
+            )
+        head = encode_admit_head(keys, argv)
+        return AdmitCommand(keys, argv, buckets, head, config.retry_after_s)
 
-    def refuse(self, refusal: AdmitRefusal, caller: Caller, target: str) -> LimitExceededError:
+    def refuse(
+        self, refusal: AdmitRefusal, caller: Caller, target: str, *, lane: QueueLane
+    ) -> LimitExceededError:
         """The error ``refusal`` answers the request with, once audited and counted.
-        ``target``: what the request was for (a tool, a resource's URI, a prompt)."""
+        ``target``: what the request was for (a tool, a resource's URI, a prompt);
+        ``lane``: where it would have waited."""
         reason = refusal.reason
         self._metrics.rejected(reason)
         audit(
@@ -199,12 +217,20 @@ class AdmissionControl:
             client=caller.client,
             retry_after_s=refusal.retry_after_s,
         )
-        return _error(refusal, target)
+        return _error(refusal, target, lane)
 
 
-def _error(refusal: AdmitRefusal, target: str) -> LimitExceededError:
+def _error(refusal: AdmitRefusal, target: str, lane: QueueLane) -> LimitExceededError:
     reason = refusal.reason
     retry = refusal.retry_after_s
+    if reason is RejectionReason.QUEUE_FULL:
+        what = "calls" if lane is QueueLane.CALLS else "tasks"
+        return OverloadedError(
+            f"Server overloaded: too many {what} are waiting for a worker; retry after {retry} s",
+            reason=reason.value,
+            retry_after_s=retry,
+            lane=lane.value,
+        )
     bucket = refusal.bucket
     if bucket is None:
         raise LocalProtocolError(f"a {reason} refusal without its bucket")

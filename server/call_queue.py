@@ -34,6 +34,7 @@ from proto import (
     Keyspace,
     LocalProtocolError,
     Principal,
+    QueueLane,
     ResultReply,
     ShuttingDownError,
     encode_wire,
@@ -300,7 +301,7 @@ class CallQueue:
         except RedisCommandError as exc:  # LOADING, OOM, MISCONF, READONLY…
             raise BackendUnavailableError(f"Redis refused the call: {exc}") from None
         if isinstance(entry, AdmitRefusal):
-            raise self._admission.refuse(entry, caller, message.tool)
+            raise self._admission.refuse(entry, caller, message.tool, lane=QueueLane.CALLS)
         if entry is None:
             raise BackendUnavailableError("the call lane is not ready (no worker has joined yet)")
 

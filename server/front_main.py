@@ -141,6 +141,7 @@ async def serve(
                 keys,
                 subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
+                limits=limits,
             ),
             metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,

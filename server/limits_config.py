@@ -63,6 +63,25 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     global_burst: Burst = 0
     """The fleet bucket's size. 0: one second's worth of ``global_rate``, at least 1."""
 
+    max_queued: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] = 0
+    """Work each lane may hold waiting for a worker (``MCPFLEET_MAX_QUEUED``): calls no
+    worker has taken yet on the call lane, queued tasks on the task lane. A request that
+    would queue past it is refused with 503 before anything is queued, and
+    ``/health/ready`` reports the lane full while it is. 0: no bound."""
+
+    max_queued_tasks: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] | None = None
+    """The task lane's own bound, when it should differ from ``max_queued`` (tasks wait
+    longer than calls by nature). 0: none; None: ``max_queued``."""
+
+    retry_after_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 1
+    """``Retry-After`` (whole seconds) of the refusals no bucket times: a full lane."""
+
+    unready_when_full: bool = True
+    """Whether ``/health/ready`` answers 503 while a lane is full (it reports ``queue``
+    either way). Every front reads the same lanes, so all turn unready together: a load
+    balancer that probes readiness then sheds the load itself. False keeps them ready (the
+    fronts still refuse what would overflow the lane)."""
+
     trusted_proxy_hops: Annotated[int, msgspec.Meta(ge=0, le=16)] = 0
     """Proxies in front of the HTTP fronts that append the address they received from to
     ``X-Forwarded-For``: an anonymous caller's bucket is keyed by the address the
@@ -98,3 +117,13 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     def limits_rates(self) -> bool:
         """Whether any token bucket applies to some request."""
         return bool(self.rate or self.global_rate or self.tool_rates)
+
+    @property
+    def call_bound(self) -> int:
+        """The call lane's bound (0: none)."""
+        return self.max_queued
+
+    @property
+    def task_bound(self) -> int:
+        """The task lane's bound (0: none)."""
+        return self.max_queued if self.max_queued_tasks is None else self.max_queued_tasks

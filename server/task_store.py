@@ -46,6 +46,7 @@ from proto import (
     InvalidParamsError,
     Keyspace,
     LimitExceededError,
+    QueueLane,
     RedisArg,
     TaskAnswered,
     TaskField,
@@ -215,7 +216,7 @@ class TaskStore:
             limiter=self._sync.limiter,
         )  # fmt: skip
         if refusal is not None:
-            raise self._admission.refuse(refusal, caller, spec.tool)
+            raise self._admission.refuse(refusal, caller, spec.tool, lane=QueueLane.TASKS)
         log.info("task.created", task_id=task_id, tool=spec.tool, ttl_ms=ttl_ms)
         return TaskRecord(
             task_id=task_id,

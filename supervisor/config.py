@@ -230,6 +230,7 @@ _SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling", "limit
 ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {
     "MCPFLEET_RATE_LIMIT_RATE": ("limits", "rate"),
     "MCPFLEET_RATE_LIMIT_BURST": ("limits", "burst"),
+    "MCPFLEET_MAX_QUEUED": ("limits", "max_queued"),
 }
 """Documented environment names outside the ``MCPFLEET_<SECTION>__<KEY>`` scheme (issue
 7's ``MCPFLEET_AUTH_JWT_SECRET`` and friends) → the (section, key) they set. Either

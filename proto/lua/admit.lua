@@ -1,29 +1,40 @@
 -- Admit one request to a lane, or refuse it, in one atomic step (ADR-0017): every token
--- bucket that applies must hold a token; only then is each charged one and the work put
--- on its lane. A refused request changes nothing, and every front of the fleet decides on
--- the same state.
+-- bucket that applies must hold a token and the lane must have room; only then is each
+-- bucket charged one and the work put on its lane. A refused request changes nothing, and
+-- every front of the fleet decides on the same state.
 --
 -- A bucket is a hash {tokens, ts}: the tokens it held at ts (Redis's clock, in
 -- microseconds). It refills continuously at `rate` tokens per second up to `burst`. A
 -- bucket with no key is full, so each one is set to expire when it would be full again:
 -- an idle caller leaves nothing behind.
 --
+-- The lane's room: "call", the call stream's entries no worker has taken (its length less
+-- the consumer group's pending count, as server/queue_depths.py reads it); "task", the
+-- task queue's length. Below `max_queued`, or no bound when it is 0.
+--
 -- KEYS[1..n]: the buckets. KEYS[n+1]: the lane: the call stream ("call"), the task
 -- queue's list ("task").
 -- ARGV[1]: n. ARGV[2]: "call" (append the call with XADD NOMKSTREAM) or "task" (the
--- caller creates the task next). ARGV[3]: reserved (0). ARGV[4]: "call": the workers'
--- consumer group. ARGV[5]: "call": the entry's field. ARGV[6] to ARGV[5 + 2n]: each
--- bucket's rate and burst. ARGV[6 + 2n] (the last, so that a front encodes the others
--- once per caller): "call": the encoded call; "task": the task's id.
+-- caller creates the task next). ARGV[3]: the lane's bound (0: none). ARGV[4]: "call":
+-- the workers' consumer group. ARGV[5]: "call": the entry's field. ARGV[6] to
+-- ARGV[5 + 2n]: each bucket's rate and burst. ARGV[6 + 2n] (the last, so that a front
+-- encodes the others once per caller): "call": the encoded call; "task": the task's id.
 --
 -- Returns {"ok", entry id} ("call") or {"ok"} ("task"); {"bucket", i, ms until it holds a
--- token, whole tokens left, ms until it is full} when bucket i refuses; {"no_lane"} when
--- the call stream does not exist (Redis lost it: the workers make it again).
+-- token, whole tokens left, ms until it is full} when bucket i refuses; {"queue_full",
+-- waiting} when the lane is full; {"no_lane"} when the call stream does not exist (Redis
+-- lost it: the workers make it again). A bucket's refusal comes first: it is the
+-- caller's own to wait out.
 local n = tonumber(ARGV[1])
 local mode = ARGV[2]
+local max_queued = tonumber(ARGV[3])
+local lane = KEYS[n + 1]
 local last = ARGV[6 + 2 * n]
-local clock = redis.call("TIME")
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local now = 0
+if n > 0 then
+  local clock = redis.call("TIME")
+  now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+end
 
 local function level(i)
   local rate = tonumber(ARGV[4 + 2 * i])
@@ -38,6 +49,32 @@ local function level(i)
     elapsed = 0 -- Redis's clock stepped back (a failover): no refill, never a debt
   end
   return math.min(burst, tokens + elapsed * rate / 1000000), rate, burst
+end
+
+local function untaken_calls()
+  local length = redis.call("XLEN", lane)
+  if length == 0 then
+    return 0
+  end
+  -- A stream without the group (never made yet) has every entry waiting.
+  local groups = redis.pcall("XINFO", "GROUPS", lane)
+  if type(groups) ~= "table" or groups.err then
+    return length
+  end
+  for _, group in ipairs(groups) do
+    local name, pending = nil, 0
+    for j = 1, #group, 2 do
+      if group[j] == "name" then
+        name = group[j + 1]
+      elseif group[j] == "pending" then
+        pending = group[j + 1]
+      end
+    end
+    if name == ARGV[4] then
+      return math.max(length - pending, 0)
+    end
+  end
+  return length
 end
 
 local levels = {}
@@ -58,9 +95,21 @@ if refused ~= nil then
   return {"bucket", refused, longest, math.floor(tokens), math.ceil((burst - tokens) * 1000 / rate)}
 end
 
+if max_queued > 0 then
+  local waiting
+  if mode == "call" then
+    waiting = untaken_calls()
+  else
+    waiting = redis.call("LLEN", lane)
+  end
+  if waiting >= max_queued then
+    return {"queue_full", waiting}
+  end
+end
+
 local entry = nil
 if mode == "call" then
-  entry = redis.call("XADD", KEYS[n + 1], "NOMKSTREAM", "*", ARGV[5], last)
+  entry = redis.call("XADD", lane, "NOMKSTREAM", "*", ARGV[5], last)
   if not entry then
     return {"no_lane"}
   end

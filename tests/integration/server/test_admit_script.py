@@ -1,6 +1,7 @@
 """``ADMIT`` (proto/lua/admit.lua) against a real Redis: token buckets on Redis's clock that
 refill continuously up to their burst, expire when they would be full again, refuse with
-how long to wait, charge nothing (and append nothing) when any bucket refuses."""
+how long to wait, charge nothing (and append nothing) when any bucket refuses; a lane's
+bound counted as the queue depths count it (calls no worker took, queued tasks)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,14 @@ def bucket(keys: Keyspace, rate: float, burst: int, name: str = "alice") -> Buck
 
 
 async def call(
-    client: RedisClient, keys: Keyspace, *buckets: Bucket
+    client: RedisClient, keys: Keyspace, *buckets: Bucket, max_queued: int = 0
 ) -> AdmitRefusal | bytes | bool | None:
     script_keys, argv = admit_call_script(
-        buckets, stream=keys.call_stream(), group=CALL_GROUP, field=CALL_PAYLOAD_FIELD
+        buckets,
+        stream=keys.call_stream(),
+        group=CALL_GROUP,
+        field=CALL_PAYLOAD_FIELD,
+        max_queued=max_queued,
     )
     reply = await client.run_script(ADMIT, script_keys, [*argv, b"call"])
     return read_admit_reply(reply, buckets)
@@ -178,3 +183,66 @@ async def test_a_task_is_only_charged_for(
     assert isinstance(refusal, AdmitRefusal)
     assert refusal.reason is RejectionReason.RATE_LIMITED
     assert not redis_server.client().exists("rq:queue:" + keys.task_queue())
+
+
+async def test_the_call_lane_is_full_at_its_bound_of_untaken_calls(
+    client: RedisClient, redis_server: RedisServer, fleet_name: str
+) -> None:
+    keys = Keyspace(fleet_name)
+    sync = lane(redis_server, keys)
+    stream = keys.call_stream()
+    for _ in range(3):
+        assert isinstance(await call(client, keys, max_queued=3), bytes)
+    refusal = await call(client, keys, max_queued=3)
+    assert refusal == AdmitRefusal(reason=RejectionReason.QUEUE_FULL, retry_after_s=1, waiting=3)
+    assert sync.xlen(stream) == 3  # nothing appended
+    # A worker takes two: taken calls do not wait, so two more fit (and no more).
+    sync.xreadgroup(CALL_GROUP, "worker-a", {stream: ">"}, count=2)
+    assert isinstance(await call(client, keys, max_queued=3), bytes)
+    assert isinstance(await call(client, keys, max_queued=3), bytes)
+    assert isinstance(await call(client, keys, max_queued=3), AdmitRefusal)
+    assert sync.xlen(stream) == 5
+
+
+async def test_a_stream_without_the_group_has_every_entry_waiting(
+    client: RedisClient, redis_server: RedisServer, fleet_name: str
+) -> None:
+    keys = Keyspace(fleet_name)
+    sync = redis_server.client()
+    sync.xadd(keys.call_stream(), {CALL_PAYLOAD_FIELD: b"x"})
+    sync.xgroup_create(keys.call_stream(), "someone-else", id="0")
+    refusal = await call(client, keys, max_queued=1)
+    assert isinstance(refusal, AdmitRefusal)
+    assert refusal.waiting == 1
+
+
+async def test_a_bucket_refusal_comes_before_a_full_lane_and_a_full_lane_charges_nothing(
+    client: RedisClient, redis_server: RedisServer, fleet_name: str
+) -> None:
+    keys = Keyspace(fleet_name)
+    sync = lane(redis_server, keys)
+    alice = bucket(keys, rate=1.0, burst=2)
+    assert isinstance(await call(client, keys, alice, max_queued=1), bytes)
+    tokens = sync.hget(alice.key, "tokens")
+    full = await call(client, keys, alice, max_queued=1)
+    assert isinstance(full, AdmitRefusal)
+    assert full.reason is RejectionReason.QUEUE_FULL
+    assert sync.hget(alice.key, "tokens") == tokens  # not charged
+    set_bucket(sync, alice.key, 0.0, redis_now_us(sync))
+    empty = await call(client, keys, alice, max_queued=1)
+    assert isinstance(empty, AdmitRefusal)
+    assert empty.reason is RejectionReason.RATE_LIMITED
+
+
+async def test_the_task_lane_is_full_at_its_queue_length(
+    client: RedisClient, redis_server: RedisServer, fleet_name: str
+) -> None:
+    keys = Keyspace(fleet_name)
+    queue = "rq:queue:" + keys.task_queue()
+    sync = redis_server.client()
+    script_keys, argv = admit_task_script([], queue=queue, max_queued=2)
+    argv.append("task-1")
+    assert read_admit_reply(await client.run_script(ADMIT, script_keys, argv), []) is True
+    sync.rpush(queue, "a", "b")
+    refusal = read_admit_reply(await client.run_script(ADMIT, script_keys, argv), [])
+    assert refusal == AdmitRefusal(reason=RejectionReason.QUEUE_FULL, retry_after_s=1, waiting=2)

@@ -88,6 +88,20 @@ def test_reading_admissions() -> None:
     assert read_admit_reply([b"no_lane"], BUCKETS) is None
 
 
+def test_reading_a_full_lane() -> None:
+    refusal = read_admit_reply([b"queue_full", 12], BUCKETS, busy_retry_after_s=5)
+    assert refusal == AdmitRefusal(
+        reason=RejectionReason.QUEUE_FULL, retry_after_s=5, bucket=None, waiting=12
+    )
+
+
+def test_lane_bounds_in_the_arguments() -> None:
+    _, argv = admit_call_script([], stream="s", group="g", field=b"m", max_queued=50)
+    assert argv == [0, "call", 50, "g", b"m"]
+    _, argv = admit_task_script([], queue="q", max_queued=7)
+    assert argv == [0, "task", 7, "", ""]
+
+
 def test_reading_a_bucket_refusal() -> None:
     refusal = read_admit_reply([b"bucket", 2, 1500, 0, 5001], BUCKETS)
     assert refusal == AdmitRefusal(
@@ -101,7 +115,16 @@ def test_reading_a_bucket_refusal() -> None:
 
 @pytest.mark.parametrize(
     "reply",
-    [None, [], [b"maybe"], [b"bucket", 3, 1, 0, 1], [b"bucket", 0, 1, 0, 1], [b"bucket", b"1"], 7],
+    [
+        None,
+        [],
+        [b"maybe"],
+        [b"bucket", 3, 1, 0, 1],
+        [b"bucket", 0, 1, 0, 1],
+        [b"bucket", b"1"],
+        [b"queue_full"],
+        7,
+    ],
 )
 def test_odd_replies_are_errors(reply: object) -> None:
     with pytest.raises(ValueError, match="ADMIT"):

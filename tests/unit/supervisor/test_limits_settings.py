@@ -99,3 +99,34 @@ def test_limits_reach_the_children_unchanged(tmp_path: Path) -> None:
         {"MCPFLEET_RATE_LIMIT_RATE": "4", "MCPFLEET_LIMITS__TOOL_RATES": '{"t": {"rate": 1}}'},
     )
     assert msgspec.json.decode(msgspec.json.encode(config), type=FleetConfig) == config
+
+
+def test_the_lane_bound_from_its_documented_name_bounds_both_lanes(tmp_path: Path) -> None:
+    limits = _load(tmp_path, {"MCPFLEET_MAX_QUEUED": "100"}).limits
+    assert (limits.max_queued, limits.call_bound, limits.task_bound) == (100, 100, 100)
+    assert limits.retry_after_s == 1
+    assert limits.unready_when_full is True
+
+
+def test_the_task_lane_may_have_a_bound_of_its_own_or_none(tmp_path: Path) -> None:
+    own = _load(
+        tmp_path, {"MCPFLEET_MAX_QUEUED": "100", "MCPFLEET_LIMITS__MAX_QUEUED_TASKS": "5000"}
+    ).limits
+    assert (own.call_bound, own.task_bound) == (100, 5000)
+    unbounded = _load(
+        tmp_path, {"MCPFLEET_MAX_QUEUED": "100", "MCPFLEET_LIMITS__MAX_QUEUED_TASKS": "0"}
+    ).limits
+    assert (unbounded.call_bound, unbounded.task_bound) == (100, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MCPFLEET_MAX_QUEUED", "-1"),
+        ("MCPFLEET_LIMITS__RETRY_AFTER_S", "0"),
+        ("MCPFLEET_LIMITS__UNREADY_WHEN_FULL", "maybe"),
+    ],
+)
+def test_bad_lane_settings_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        _load(tmp_path, {name: value})
