@@ -102,7 +102,7 @@ async def measure(
     keys = Keyspace(fleet)
     sync = redis.Redis.from_url(url)
     sync.xgroup_create(keys.call_stream(), CALL_GROUP, id="0", mkstream=True)
-    admission = AdmissionControl(config, keys, FrontMetrics(()))
+    admission = AdmissionControl(config, keys, FrontMetrics(()), task_slots_ttl_ms=1000)
     async with open_redis(parse_redis_url(url)) as client:
         append = appender(client, admission, keys)
         await client.execute("SCRIPT", "LOAD", ADMIT.source)

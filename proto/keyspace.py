@@ -218,6 +218,15 @@ class Keyspace:
         suffix = f":tool:{tool}" if tool else ""
         return f"{self._prefix}rate:{{{identity}}}{suffix}"
 
+    def task_slots(self, identity: str) -> str:
+        """Sorted set: the ids of one caller's tasks (``proto.limit_identity``), scored by
+        when ``ADMIT`` admitted each (Redis's clock, ms), for
+        ``limits.max_tasks_per_principal``. Members are added only by ``ADMIT`` (every
+        front), at most the bound; a front refused there reads their tasks and removes
+        the ended, expired and never-created ones (ZREM), as does a front whose creation
+        failed. TTL ``front.task_max_ttl_ms``, renewed with each member (ADR-0017)."""
+        return f"{self._prefix}task-slots:{{{identity}}}"
+
     def global_rate_bucket(self) -> str:
         """Hash: the fleet's own token bucket, shared by every caller
         (``limits.global_rate``); as :meth:`rate_bucket`."""

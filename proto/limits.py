@@ -18,6 +18,7 @@ import msgspec
 from proto.lua_scripts import ADMIT
 from proto.principal import Principal, PrincipalKind
 from proto.resp import RedisArg, encode_command
+from proto.tasks import TERMINAL_STATUSES
 
 __all__ = [
     "AdmitRefusal",
@@ -34,6 +35,7 @@ __all__ = [
 _IDENTITY_CHARS: Final = 32
 """Hex characters of a caller's identity in its keys: 128 bits of a SHA-256."""
 _EMPTY_BULK: Final = b"$0\r\n\r\n"
+_ENDED: Final = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
 class RejectionReason(enum.StrEnum):
@@ -49,6 +51,8 @@ class RejectionReason(enum.StrEnum):
     HTTP 429."""
     QUEUE_FULL = "queue_full"
     """The lane the request needs holds ``limits.max_queued`` waiting entries: HTTP 503."""
+    TOO_MANY_TASKS = "too_many_tasks"
+    """The caller has ``limits.max_tasks_per_principal`` unfinished tasks: HTTP 429."""
 
 
 class Bucket(msgspec.Struct, frozen=True):
@@ -76,7 +80,9 @@ class AdmitRefusal(msgspec.Struct, frozen=True, kw_only=True):
         bucket: the refusing bucket (None: not a bucket's refusal).
         remaining: whole tokens left in it.
         reset_s: whole seconds until it is full again.
-        waiting: what waited in the full lane.
+        waiting: what waited in the full lane, or the caller's task slots held.
+        held: the caller's task slots: each task's id and when it was admitted (ms).
+        now_ms: Redis's clock when the slots were read.
     """
 
     reason: RejectionReason
@@ -85,6 +91,21 @@ class AdmitRefusal(msgspec.Struct, frozen=True, kw_only=True):
     remaining: int = 0
     reset_s: int = 0
     waiting: int = 0
+    held: tuple[tuple[str, int], ...] = ()
+    now_ms: int = 0
+
+    def ended_slots(self, statuses: Sequence[bytes | None], *, creating_ms: int) -> list[str]:
+        """The slots of :attr:`held` whose task no longer counts, given each task's
+        ``status`` (None: no record): it ended, or its record is gone (expired) and it was
+        admitted over ``creating_ms`` ago (a younger one may still be being created)."""
+        ended: list[str] = []
+        for (task_id, admitted_ms), status in zip(self.held, statuses, strict=True):
+            if status is None:
+                if self.now_ms - admitted_ms > creating_ms:
+                    ended.append(task_id)
+            elif status.decode(errors="replace") in _ENDED:
+                ended.append(task_id)
+        return ended
 
 
 def limit_identity(principal: Principal, client: str) -> str:
@@ -116,14 +137,23 @@ def admit_call_script(
 
 
 def admit_task_script(
-    buckets: Sequence[Bucket], *, queue: str, max_queued: int = 0
+    buckets: Sequence[Bucket],
+    *,
+    queue: str,
+    slots: str = "",
+    max_queued: int = 0,
+    max_tasks: int = 0,
+    slots_ttl_ms: int = 1,
 ) -> tuple[list[RedisArg], list[RedisArg]]:
     """``ADMIT``'s keys and arguments for a task the caller creates once admitted, on the
-    task queue's list ``queue`` (holding at most ``max_queued`` tasks; 0: no bound), all
-    but the last argument: the task's id."""
+    task queue's list ``queue`` (holding at most ``max_queued`` tasks; 0: no bound), taking
+    one of the caller's ``max_tasks`` task slots (``slots``, kept ``slots_ttl_ms``; 0: no
+    bound), all but the last argument: the task's id."""
     keys: list[RedisArg] = [bucket.key for bucket in buckets]
     keys.append(queue)
-    argv: list[RedisArg] = [len(buckets), "task", max_queued, "", ""]
+    if max_tasks:
+        keys.append(slots)
+    argv: list[RedisArg] = [len(buckets), "task", max_queued, max_tasks, slots_ttl_ms]
     return keys, _with_buckets(argv, buckets)
 
 
@@ -160,6 +190,10 @@ def read_admit_reply(
         return entry if isinstance(entry, bytes) else True
     if verdict == b"no_lane":
         return None
+    if verdict == b"tasks" and len(reply) >= 3 and len(reply) % 2 == 1:
+        refusal = _too_many_tasks(reply, busy_retry_after_s)
+        if refusal is not None:
+            return refusal
     if verdict == b"queue_full" and len(reply) == 2 and isinstance(reply[1], int):
         return AdmitRefusal(
             reason=RejectionReason.QUEUE_FULL,
@@ -179,6 +213,25 @@ def read_admit_reply(
             reset_s=math.ceil(max(full_ms, 0) / 1000),
         )
     raise ValueError(f"not an ADMIT answer: {reply!r}")
+
+
+def _too_many_tasks(reply: list[object], busy_retry_after_s: int) -> AdmitRefusal | None:
+    """``{"tasks", held, now, id, admitted, ...}`` read; None if it is not that."""
+    held_count, now_ms, *flat = reply[1:]
+    held = [
+        (task_id.decode(), int(float(admitted)))
+        for task_id, admitted in zip(flat[::2], flat[1::2], strict=True)
+        if isinstance(task_id, bytes) and isinstance(admitted, bytes)
+    ]
+    if not (isinstance(held_count, int) and isinstance(now_ms, int)) or 2 * len(held) != len(flat):
+        return None
+    return AdmitRefusal(
+        reason=RejectionReason.TOO_MANY_TASKS,
+        retry_after_s=busy_retry_after_s,
+        waiting=held_count,
+        held=tuple(held),
+        now_ms=now_ms,
+    )
 
 
 def retry_after_s(wait_ms: int) -> int:

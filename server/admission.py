@@ -30,6 +30,7 @@ from proto import (
     RateLimitedError,
     RedisArg,
     RejectionReason,
+    TooManyTasksError,
     admit_call_script,
     admit_task_script,
     encode_admit_head,
@@ -70,7 +71,9 @@ class AdmitCommand(NamedTuple):
     head: bytes
     """``EVALSHA`` with ``keys`` and ``argv`` as RESP, awaiting the last argument."""
     busy_retry_after_s: int
-    """``Retry-After`` of a full lane."""
+    """``Retry-After`` of a full lane or of too many tasks."""
+    slots: str = ""
+    """A task's: the caller's task slots (``Keyspace.task_slots``), "" when unbounded."""
 
     def encoded(self, last: bytes) -> bytes:
         """The whole command, ending with ``last``."""
@@ -99,14 +102,24 @@ class AdmissionControl:
         config: the ``[limits]`` settings.
         keys: the fleet's key schema.
         metrics: counts refusals (``mcpfleet_rejections_total``).
+        task_slots_ttl_ms: how long a caller's task slots outlive its last task's
+            admission (``front.task_max_ttl_ms``: no task lives longer unread).
     """
 
-    def __init__(self, config: LimitsConfig, keys: Keyspace, metrics: FrontMetrics) -> None:
+    def __init__(
+        self,
+        config: LimitsConfig,
+        keys: Keyspace,
+        metrics: FrontMetrics,
+        *,
+        task_slots_ttl_ms: int,
+    ) -> None:
         self._config = config
         self._keys = keys
         self._metrics = metrics
         self._limits_calls = config.limits_rates or config.call_bound > 0
-        self._limits_tasks = config.limits_rates or config.task_bound > 0
+        self._limits_tasks = config.limits_tasks
+        self._task_slots_ttl_ms = task_slots_ttl_ms
         self._commands: dict[tuple[str, ...], AdmitCommand | None] = {}
         self._stream = keys.call_stream()
         # rq's own key schema (ADR-0011): the task queue's list.
@@ -190,14 +203,25 @@ class AdmissionControl:
                 field=CALL_PAYLOAD_FIELD,
                 max_queued=config.call_bound,
             )
-        else:
-            if not (buckets or config.task_bound):
-                return None
-            keys, argv = admit_task_script(
-                buckets, queue=self._task_queue, max_queued=config.task_bound
+            return AdmitCommand(
+                keys, argv, buckets, encode_admit_head(keys, argv), config.retry_after_s
             )
+        max_tasks = config.max_tasks_per_principal
+        if not (buckets or config.task_bound or max_tasks):
+            return None
+        slots = ""
+        if max_tasks:
+            slots = self._keys.task_slots(limit_identity(caller.principal, caller.client))
+        keys, argv = admit_task_script(
+            buckets,
+            queue=self._task_queue,
+            slots=slots,
+            max_queued=config.task_bound,
+            max_tasks=max_tasks,
+            slots_ttl_ms=self._task_slots_ttl_ms,
+        )
         head = encode_admit_head(keys, argv)
-        return AdmitCommand(keys, argv, buckets, head, config.retry_after_s)
+        return AdmitCommand(keys, argv, buckets, head, config.retry_after_s, slots)
 
     def refuse(
         self, refusal: AdmitRefusal, caller: Caller, target: str, *, lane: QueueLane
@@ -217,12 +241,22 @@ class AdmissionControl:
             client=caller.client,
             retry_after_s=refusal.retry_after_s,
         )
-        return _error(refusal, target, lane)
+        return _error(refusal, target, lane, self._config.max_tasks_per_principal)
 
 
-def _error(refusal: AdmitRefusal, target: str, lane: QueueLane) -> LimitExceededError:
+def _error(
+    refusal: AdmitRefusal, target: str, lane: QueueLane, max_tasks: int
+) -> LimitExceededError:
     reason = refusal.reason
     retry = refusal.retry_after_s
+    if reason is RejectionReason.TOO_MANY_TASKS:
+        return TooManyTasksError(
+            f"Too many unfinished tasks: at most {max_tasks} at once per caller; "
+            "retry once one of yours has ended",
+            reason=reason.value,
+            retry_after_s=retry,
+            maxTasks=max_tasks,
+        )
     if reason is RejectionReason.QUEUE_FULL:
         what = "calls" if lane is QueueLane.CALLS else "tasks"
         return OverloadedError(

@@ -158,7 +158,9 @@ async def open_front_services(
         await nursery.start(subscriber.run)
         await nursery.start(KeptReplyFetcher(redis, router, keys.kept_replies(front_id)).run)
         metrics = FrontMetrics(SERVED_METHODS)
-        admission = AdmissionControl(limits, keys, metrics)
+        admission = AdmissionControl(
+            limits, keys, metrics, task_slots_ttl_ms=config.task_max_ttl_ms
+        )
         calls = CallQueue(
             redis,
             router,

@@ -74,13 +74,21 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     longer than calls by nature). 0: none; None: ``max_queued``."""
 
     retry_after_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 1
-    """``Retry-After`` (whole seconds) of the refusals no bucket times: a full lane."""
+    """``Retry-After`` (whole seconds) of the refusals no bucket times: a full lane, too
+    many unfinished tasks."""
 
     unready_when_full: bool = True
     """Whether ``/health/ready`` answers 503 while a lane is full (it reports ``queue``
     either way). Every front reads the same lanes, so all turn unready together: a load
     balancer that probes readiness then sheds the load itself. False keeps them ready (the
     fronts still refuse what would overflow the lane)."""
+
+    max_tasks_per_principal: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 0
+    """Unfinished durable tasks (``working`` or ``input_required``) each caller may have
+    at once; a ``tools/call`` that would create one more is refused with 429 before it is
+    created. A task stops counting once it ends (completed, failed, cancelled, including
+    a failure the supervisor settles after its worker was lost) or expires. 0: no bound;
+    at most 1000 (a refusal at the bound reads that many task records)."""
 
     trusted_proxy_hops: Annotated[int, msgspec.Meta(ge=0, le=16)] = 0
     """Proxies in front of the HTTP fronts that append the address they received from to
@@ -122,6 +130,11 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     def call_bound(self) -> int:
         """The call lane's bound (0: none)."""
         return self.max_queued
+
+    @property
+    def limits_tasks(self) -> bool:
+        """Whether any limit applies to creating a task."""
+        return self.limits_rates or self.task_bound > 0 or self.max_tasks_per_principal > 0
 
     @property
     def task_bound(self) -> int:

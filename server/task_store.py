@@ -48,6 +48,7 @@ from proto import (
     LimitExceededError,
     QueueLane,
     RedisArg,
+    RejectionReason,
     TaskAnswered,
     TaskField,
     TaskJobSerializer,
@@ -75,6 +76,10 @@ _CLAIM_ROUNDS: Final = 3
 _CLAIM_WAIT_S: Final = 5.0
 """How long a resubmission waits for the task a claim names to appear (its creator holds
 the claim from before its transaction until after it)."""
+_CREATING_MS: Final = 10_000
+"""A task slot younger than this whose task has no record yet is a creation in progress
+(admission and creation run back to back in one thread, milliseconds apart; redis-py
+gives up on a command after ``front.redis_command_timeout_s``, 5 s by default)."""
 _FIRST_CLAIM_POLL_S: Final = 0.01
 _LAST_CLAIM_POLL_S: Final = 0.2
 
@@ -238,45 +243,86 @@ class TaskStore:
         *,
         admit: AdmitCommand | None,
     ) -> AdmitRefusal | None:
-        # rq puts the pipeline in MULTI itself, so it enqueues first; our writes join the
-        # same transaction (the contract of ADR-0011).
-        key = self._keys.task(task_id)
-        owner_key = self._keys.owner_tasks(owner)
+        """Admit (when a limit applies) and create the task; the refusal, or None once it
+        exists."""
         try:
             if admit is not None:
                 # Checked right before the transaction, in its thread: the checks of
                 # concurrent creations overlap only by the threads of each front.
-                verdict = admit.read(self._admit_sync(admit, task_id))
-                if isinstance(verdict, AdmitRefusal):
-                    return verdict
-            with self._sync.client.pipeline(transaction=True) as pipe:
-                self._queue.enqueue_call(
-                    TASK_JOB_FUNCTION,
-                    args=[task_id],
-                    job_id=task_id,
-                    timeout=-1,
-                    result_ttl=0,
-                    failure_ttl=math.ceil(ttl_ms / 1000),
-                    pipeline=pipe,
-                )
-                pipe.hset(key, items=[part for pair in fields.items() for part in pair])
-                pipe.pexpire(key, ttl_ms)
-                pipe.zadd(owner_key, {task_id: now_ms})
-                # The index lives as long as the longest task it may hold.
-                pipe.pexpire(owner_key, self.retention.max_ttl_ms)
-                pipe.execute()
+                refusal = self._admit_sync(admit, task_id)
+                if refusal is not None:
+                    return refusal
+            self._write_sync(task_id, fields, ttl_ms, owner, now_ms)
         except redis.RedisError as exc:
+            if admit is not None and admit.slots:
+                self._release_slot_sync(admit.slots, task_id)
             raise BackendUnavailableError(f"Redis did not take the task: {exc}") from None
         return None
 
-    def _admit_sync(self, admit: AdmitCommand, task_id: str) -> object:
-        """Run ``ADMIT`` with redis-py (in the creating thread)."""
+    def _write_sync(
+        self, task_id: str, fields: dict[str | bytes, str | bytes], ttl_ms: int, owner: str,
+        now_ms: int,
+    ) -> None:  # fmt: skip
+        # rq puts the pipeline in MULTI itself, so it enqueues first; our writes join the
+        # same transaction (the contract of ADR-0011).
+        key = self._keys.task(task_id)
+        owner_key = self._keys.owner_tasks(owner)
+        with self._sync.client.pipeline(transaction=True) as pipe:
+            self._queue.enqueue_call(
+                TASK_JOB_FUNCTION,
+                args=[task_id],
+                job_id=task_id,
+                timeout=-1,
+                result_ttl=0,
+                failure_ttl=math.ceil(ttl_ms / 1000),
+                pipeline=pipe,
+            )
+            pipe.hset(key, items=[part for pair in fields.items() for part in pair])
+            pipe.pexpire(key, ttl_ms)
+            pipe.zadd(owner_key, {task_id: now_ms})
+            # The index lives as long as the longest task it may hold.
+            pipe.pexpire(owner_key, self.retention.max_ttl_ms)
+            pipe.execute()
+
+    def _admit_sync(self, admit: AdmitCommand, task_id: str) -> AdmitRefusal | None:
+        """``ADMIT`` for the task (in the creating thread, with redis-py): its refusal, or
+        None once admitted. A caller refused at its task bound has its slots checked
+        against their tasks (``_ended_slots_sync``); if some task had ended, its slot is
+        freed and the task asked for again, once."""
+        verdict = admit.read(self._run_admit_sync(admit, task_id))
+        if isinstance(verdict, AdmitRefusal) and verdict.reason is RejectionReason.TOO_MANY_TASKS:
+            ended = self._ended_slots_sync(verdict)
+            if ended:
+                self._sync.client.zrem(admit.slots, *ended)
+                verdict = admit.read(self._run_admit_sync(admit, task_id))
+        return verdict if isinstance(verdict, AdmitRefusal) else None
+
+    def _run_admit_sync(self, admit: AdmitCommand, task_id: str) -> object:
         client = self._sync.client
         args = [*admit.keys, *admit.argv_with(task_id)]
         try:
             return client.evalsha(ADMIT.sha, len(admit.keys), *args)
         except redis.exceptions.NoScriptError:
             return client.eval(ADMIT.source, len(admit.keys), *args)
+
+    def _ended_slots_sync(self, refusal: AdmitRefusal) -> list[str]:
+        """The caller's slots whose task no longer counts (ended, expired, or never created
+        past ``_CREATING_MS``): one pipelined read of every held task's status, a rare
+        round trip, made only at the bound (ADR-0017)."""
+        with self._sync.client.pipeline(transaction=False) as pipe:
+            for task_id, _admitted in refusal.held:
+                pipe.hget(self._keys.task(task_id), TaskField.STATUS.value)
+            statuses = pipe.execute()
+        found = [status if isinstance(status, bytes) else None for status in statuses]
+        return refusal.ended_slots(found, creating_ms=_CREATING_MS)
+
+    def _release_slot_sync(self, slots: str, task_id: str) -> None:
+        """Give back the slot of a task whose creation failed; best effort (a slot left
+        behind is freed at the caller's bound once ``_CREATING_MS`` passed)."""
+        try:
+            self._sync.client.zrem(slots, task_id)
+        except redis.RedisError as exc:
+            log.warning("task.slot_not_released", error=str(exc))
 
     async def _claimed(self, task_id: str, spec: TaskSpec) -> TaskRecord | None:
         """The owner's task an idempotency claim names, once its record exists (its creator

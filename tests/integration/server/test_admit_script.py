@@ -246,3 +246,29 @@ async def test_the_task_lane_is_full_at_its_queue_length(
     sync.rpush(queue, "a", "b")
     refusal = read_admit_reply(await client.run_script(ADMIT, script_keys, argv), [])
     assert refusal == AdmitRefusal(reason=RejectionReason.QUEUE_FULL, retry_after_s=1, waiting=2)
+
+
+async def test_a_task_takes_one_of_its_callers_slots_and_none_past_the_bound(
+    client: RedisClient, redis_server: RedisServer, fleet_name: str
+) -> None:
+    keys = Keyspace(fleet_name)
+    sync = redis_server.client()
+    alice = bucket(keys, rate=1.0, burst=5)
+    slots = keys.task_slots("alice")
+    script_keys, argv = admit_task_script(
+        [alice], queue="rq:queue:" + keys.task_queue(), slots=slots, max_tasks=2,
+        slots_ttl_ms=60_000,
+    )  # fmt: skip
+    for task_id in ("t1", "t2"):
+        reply = await client.run_script(ADMIT, script_keys, [*argv, task_id])
+        assert read_admit_reply(reply, [alice]) is True
+    assert [m for m, _ in sync.zrange(slots, 0, -1, withscores=True)] == [b"t1", b"t2"]
+    assert 59_000 < sync.pttl(slots) <= 60_000
+    tokens = sync.hget(alice.key, "tokens")
+    refusal = read_admit_reply(await client.run_script(ADMIT, script_keys, [*argv, "t3"]), [alice])
+    assert isinstance(refusal, AdmitRefusal)
+    assert refusal.reason is RejectionReason.TOO_MANY_TASKS
+    assert [task_id for task_id, _ in refusal.held] == ["t1", "t2"]
+    assert all(0 <= refusal.now_ms - admitted < 5_000 for _, admitted in refusal.held)
+    assert sync.hget(alice.key, "tokens") == tokens  # nothing charged
+    assert sync.zcard(slots) == 2

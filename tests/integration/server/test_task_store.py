@@ -58,7 +58,9 @@ async def open_store(
     sync = open_sync_redis(parse_redis_url(url), connections=2, timeout_s=5.0)
     keys = Keyspace(fleet)
     metrics = FrontMetrics(())
-    admission = AdmissionControl(limits or LimitsConfig(), keys, metrics)
+    admission = AdmissionControl(
+        limits or LimitsConfig(), keys, metrics, task_slots_ttl_ms=RETENTION.max_ttl_ms
+    )
     try:
         async with open_redis(parse_redis_url(url)) as client:
             store = TaskStore(

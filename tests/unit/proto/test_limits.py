@@ -71,7 +71,7 @@ def test_call_arguments_all_but_the_call() -> None:
 def test_task_arguments_all_but_the_task_id() -> None:
     keys, argv = admit_task_script(BUCKETS, queue="rq:queue:q")
     assert keys == ["k:global", "k:alice", "rq:queue:q"]
-    assert argv == [2, "task", 0, "", "", 100.0, 200, 0.5, 3]
+    assert argv == [2, "task", 0, 0, 1, 100.0, 200, 0.5, 3]
 
 
 def test_the_encoded_head_awaits_only_the_last_argument() -> None:
@@ -98,8 +98,46 @@ def test_reading_a_full_lane() -> None:
 def test_lane_bounds_in_the_arguments() -> None:
     _, argv = admit_call_script([], stream="s", group="g", field=b"m", max_queued=50)
     assert argv == [0, "call", 50, "g", b"m"]
-    _, argv = admit_task_script([], queue="q", max_queued=7)
-    assert argv == [0, "task", 7, "", ""]
+    keys, argv = admit_task_script([], queue="q", max_queued=7)
+    assert (keys, argv) == (["q"], [0, "task", 7, 0, 1])
+
+
+def test_the_task_bound_names_the_callers_slots() -> None:
+    keys, argv = admit_task_script(
+        BUCKETS[:1], queue="q", slots="k:slots", max_tasks=3, slots_ttl_ms=60_000
+    )
+    assert keys == ["k:global", "q", "k:slots"]
+    assert argv == [1, "task", 0, 3, 60_000, 100.0, 200]
+
+
+def test_reading_a_callers_held_slots() -> None:
+    refusal = read_admit_reply(
+        [b"tasks", 2, 50_000, b"t1", b"10000", b"t2", b"45000"], BUCKETS, busy_retry_after_s=3
+    )
+    assert refusal == AdmitRefusal(
+        reason=RejectionReason.TOO_MANY_TASKS,
+        retry_after_s=3,
+        waiting=2,
+        held=(("t1", 10_000), ("t2", 45_000)),
+        now_ms=50_000,
+    )
+
+
+def test_which_slots_no_longer_count() -> None:
+    refusal = AdmitRefusal(
+        reason=RejectionReason.TOO_MANY_TASKS,
+        retry_after_s=1,
+        held=(("done", 1), ("failed", 1), ("cancelled", 1), ("working", 1), ("asking", 1),
+              ("expired", 10_000), ("creating", 45_000)),
+        now_ms=50_000,
+    )  # fmt: skip
+    statuses = [b"completed", b"failed", b"cancelled", b"working", b"input_required", None, None]
+    assert refusal.ended_slots(statuses, creating_ms=10_000) == [
+        "done",
+        "failed",
+        "cancelled",
+        "expired",
+    ]
 
 
 def test_reading_a_bucket_refusal() -> None:
@@ -123,6 +161,8 @@ def test_reading_a_bucket_refusal() -> None:
         [b"bucket", 0, 1, 0, 1],
         [b"bucket", b"1"],
         [b"queue_full"],
+        [b"tasks", 1, 5, b"t1"],
+        [b"tasks", 1, 5, b"t1", 7],
         7,
     ],
 )
