@@ -6,14 +6,17 @@ Creation is the one place the front uses redis-py (rq speaks nothing else): the 
 and the task's record, retention and owner index go in ONE transaction, through a thread
 hop under the pool's limiter (:mod:`server.sync_redis`). When a limit applies, ``ADMIT``
 runs first in the same thread (one round trip more, ADR-0017): a refused task is never
-created. Reads, cancellation and listing
-use the front's trio client. Every status change after creation goes through
-``TASK_TRANSITION`` (or, for answers, ``TASK_ANSWER``), so a task that ended never moves
-again.
+created (``server/task_admission.py``). Reads, cancellation and listing use the front's
+trio client. Every status change after creation goes through ``TASK_TRANSITION`` (or, for
+answers, ``TASK_ANSWER``), so a task that ended never moves again.
 
 Ownership: every access compares the record's owner (``TaskSpec.owner_of``) with the
 caller's, and another owner's task is answered exactly like one that never existed or
 expired (:class:`proto.TaskNotFoundError`). Reads slide the task's retention.
+
+About 500 lines in one class on purpose: creation (its idempotency claims, its admission),
+reads, cancellation, answers and listing all share the record's format and the ownership
+rule.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ import trio
 from rq import Queue
 
 from proto import (
-    ADMIT,
     CALL_PAYLOAD_FIELD,
     CANCEL_STREAM_MAXLEN,
     HOLD_IF_OWNER,
@@ -48,7 +50,6 @@ from proto import (
     LimitExceededError,
     QueueLane,
     RedisArg,
-    RejectionReason,
     TaskAnswered,
     TaskField,
     TaskJobSerializer,
@@ -65,6 +66,7 @@ from server.admission import AdmissionControl, AdmitCommand, Caller
 from server.metrics import FrontMetrics
 from server.redis_client import RedisClient, RedisCommandError, RedisReply
 from server.sync_redis import SyncRedis
+from server.task_admission import TaskAdmission
 from server.task_cancel import cancel_task
 
 __all__ = ["TaskPage", "TaskRetention", "TaskStore"]
@@ -76,10 +78,6 @@ _CLAIM_ROUNDS: Final = 3
 _CLAIM_WAIT_S: Final = 5.0
 """How long a resubmission waits for the task a claim names to appear (its creator holds
 the claim from before its transaction until after it)."""
-_CREATING_MS: Final = 10_000
-"""A task slot younger than this whose task has no record yet is a creation in progress
-(admission and creation run back to back in one thread, milliseconds apart; redis-py
-gives up on a command after ``front.redis_command_timeout_s``, 5 s by default)."""
 _FIRST_CLAIM_POLL_S: Final = 0.01
 _LAST_CLAIM_POLL_S: Final = 0.2
 
@@ -139,6 +137,7 @@ class TaskStore:
     ) -> None:
         self._redis = redis
         self._admission = admission
+        self._task_admission = TaskAdmission(sync_redis.client, keys)
         self._metrics = metrics
         self._sync = sync_redis
         self._keys = keys
@@ -249,13 +248,13 @@ class TaskStore:
             if admit is not None:
                 # Checked right before the transaction, in its thread: the checks of
                 # concurrent creations overlap only by the threads of each front.
-                refusal = self._admit_sync(admit, task_id)
+                refusal = self._task_admission.admit(admit, task_id)
                 if refusal is not None:
                     return refusal
             self._write_sync(task_id, fields, ttl_ms, owner, now_ms)
         except redis.RedisError as exc:
             if admit is not None and admit.slots:
-                self._release_slot_sync(admit.slots, task_id)
+                self._task_admission.release(admit.slots, task_id)
             raise BackendUnavailableError(f"Redis did not take the task: {exc}") from None
         return None
 
@@ -283,46 +282,6 @@ class TaskStore:
             # The index lives as long as the longest task it may hold.
             pipe.pexpire(owner_key, self.retention.max_ttl_ms)
             pipe.execute()
-
-    def _admit_sync(self, admit: AdmitCommand, task_id: str) -> AdmitRefusal | None:
-        """``ADMIT`` for the task (in the creating thread, with redis-py): its refusal, or
-        None once admitted. A caller refused at its task bound has its slots checked
-        against their tasks (``_ended_slots_sync``); if some task had ended, its slot is
-        freed and the task asked for again, once."""
-        verdict = admit.read(self._run_admit_sync(admit, task_id))
-        if isinstance(verdict, AdmitRefusal) and verdict.reason is RejectionReason.TOO_MANY_TASKS:
-            ended = self._ended_slots_sync(verdict)
-            if ended:
-                self._sync.client.zrem(admit.slots, *ended)
-                verdict = admit.read(self._run_admit_sync(admit, task_id))
-        return verdict if isinstance(verdict, AdmitRefusal) else None
-
-    def _run_admit_sync(self, admit: AdmitCommand, task_id: str) -> object:
-        client = self._sync.client
-        args = [*admit.keys, *admit.argv_with(task_id)]
-        try:
-            return client.evalsha(ADMIT.sha, len(admit.keys), *args)
-        except redis.exceptions.NoScriptError:
-            return client.eval(ADMIT.source, len(admit.keys), *args)
-
-    def _ended_slots_sync(self, refusal: AdmitRefusal) -> list[str]:
-        """The caller's slots whose task no longer counts (ended, expired, or never created
-        past ``_CREATING_MS``): one pipelined read of every held task's status, a rare
-        round trip, made only at the bound (ADR-0017)."""
-        with self._sync.client.pipeline(transaction=False) as pipe:
-            for task_id, _admitted in refusal.held:
-                pipe.hget(self._keys.task(task_id), TaskField.STATUS.value)
-            statuses = pipe.execute()
-        found = [status if isinstance(status, bytes) else None for status in statuses]
-        return refusal.ended_slots(found, creating_ms=_CREATING_MS)
-
-    def _release_slot_sync(self, slots: str, task_id: str) -> None:
-        """Give back the slot of a task whose creation failed; best effort (a slot left
-        behind is freed at the caller's bound once ``_CREATING_MS`` passed)."""
-        try:
-            self._sync.client.zrem(slots, task_id)
-        except redis.RedisError as exc:
-            log.warning("task.slot_not_released", error=str(exc))
 
     async def _claimed(self, task_id: str, spec: TaskSpec) -> TaskRecord | None:
         """The owner's task an idempotency claim names, once its record exists (its creator
