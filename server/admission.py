@@ -5,7 +5,7 @@ refusal becomes (the error its transport renders, an audit line, a count).
 The check costs no round trip of its own on the call lane: ``ADMIT`` appends the call
 itself (it replaces the lane's ``XADD``), and when no limit applies the lane keeps its
 plain ``XADD``. A task's check runs in the thread that creates it, one round trip before
-the creating transaction (``server/task_store.py``).
+the creating transaction (``server/task_admission.py``).
 """
 
 from __future__ import annotations
