@@ -23,3 +23,10 @@ class ErrorCode(enum.IntEnum):
     HEADER_MISMATCH = -32020
     MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
     UNSUPPORTED_PROTOCOL_VERSION = -32022
+    RATE_LIMITED = -31429
+    """mcpfleet's own: a limit on the caller refused the request (HTTP 429): its rate,
+    its tool's rate, the fleet's rate, or its unfinished tasks (ADR-0017). Outside the
+    JSON-RPC range, as the 2026-07-28 allocation policy asks of application errors
+    (mcp-protocol.md 2.4); the last three digits are the HTTP status."""
+    OVERLOADED = -31503
+    """mcpfleet's own: the lane the request needs is full (HTTP 503, ADR-0017)."""

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Final
 
 __all__ = [
+    "ADMIT",
     "ANNOUNCE_CATALOG",
     "APPEND_EVENT",
     "HOLD_IF_OWNER",
@@ -80,3 +81,12 @@ an input request's key and the client's answer. Takes each answer whose request 
 outstanding (``request:<key>`` goes, ``answer:<key>`` is set), ignores the others, and moves
 an ``input_required`` task back to ``working`` once no request is left. Returns how many
 answers it took, -1 if there is no such task (ADR-0011)."""
+
+ADMIT: Final = LuaScript("admit")
+"""KEYS: the token buckets that apply, then the lane (the call stream, or the task queue's
+list). ARGV: the bucket count, the mode (``call``: append the call; ``task``: charge only),
+reserved, the consumer group, the entry's field and the encoded call (``call``), then each
+bucket's rate and burst (``proto.admit_call_script`` builds them). Charges every bucket and
+appends the call only if every bucket holds a token. Returns ``{"ok", entry id}``,
+``{"ok"}``, ``{"bucket", i, retry ms, tokens left, ms until full}`` or ``{"no_lane"}``
+(ADR-0017)."""

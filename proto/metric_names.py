@@ -24,6 +24,7 @@ __all__ = [
     "OTHER_METHOD",
     "QUEUE_DEPTH_METRIC",
     "QUEUE_OLDEST_AGE_METRIC",
+    "REJECTIONS_METRIC",
     "REQUESTS_METRIC",
     "REQUEST_DURATION_BUCKETS_S",
     "REQUEST_DURATION_METRIC",
@@ -173,6 +174,11 @@ QUEUE_OLDEST_AGE_METRIC: Final = MetricSpec(
     "How long the oldest waiting work has waited (0 when none), read at scrape time.",
     ("lane",),
 )
+REJECTIONS_METRIC: Final = MetricSpec(
+    "mcpfleet_rejections_total",
+    "Requests a front's limits refused before anything was queued, by reason (ADR-0017).",
+    ("reason",),
+)
 
 ALL_METRICS: Final = (
     REQUESTS_METRIC,
@@ -186,5 +192,6 @@ ALL_METRICS: Final = (
     WORKERS_METRIC,
     QUEUE_DEPTH_METRIC,
     QUEUE_OLDEST_AGE_METRIC,
+    REJECTIONS_METRIC,
 )
 """Every metric the fleet exposes."""

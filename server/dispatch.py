@@ -669,6 +669,7 @@ class Dispatcher:
             requested_ttl_ms=tasks.requested_ttl_ms(task_param),
             idempotency_key=tasks.idempotency_key(served.request.params),
             client_capabilities=served.client_capabilities,
+            client=served.client,
         )
         if served.version not in MODERN_VERSIONS:
             return await tasks.create_legacy(call)
@@ -806,6 +807,7 @@ class Dispatcher:
             input_responses=None if rounds is None else rounds.answers,
             input_round=0 if rounds is None else rounds.round,
             max_runs=max_runs,
+            client=served.client,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -936,7 +938,8 @@ class ServedRequest:
             declared in ``initialize`` (handshake era) or the request's envelope.
         connection: the stdio connection's id ("" on HTTP), scoping its tasks.
         tasks_declared: a 2026-07-28 request declares the tasks extension.
-        client: the peer's address, for the audit trail (``"stdio"`` on stdio).
+        client: the caller's address on HTTP, for its limits and the audit trail
+            (``"stdio"`` on stdio).
     """
 
     __slots__ = (

@@ -24,6 +24,7 @@ from server.event_store import EventStore
 from server.front_services import open_front_services
 from server.get_stream import GetStreams
 from server.http_app import HttpApp
+from server.limits_config import LimitsConfig
 from server.listen_socket import bind_shared_socket
 from server.listen_stream import ListenStreams
 from server.metrics_endpoint import MetricsEndpoint
@@ -69,6 +70,7 @@ def build_hypercorn_config(
 async def serve(
     config: FrontConfig,
     *,
+    limits: LimitsConfig,
     catalog: ToolCatalog,
     redis_url: str,
     fleet: str,
@@ -81,6 +83,7 @@ async def serve(
 
     Args:
         config: the front's settings.
+        limits: the rate limits and admission control it enforces (ADR-0017).
         catalog: the tools served.
         redis_url: the fleet's Redis.
         fleet: the fleet's key namespace.
@@ -91,6 +94,7 @@ async def serve(
     async with (
         open_front_services(
             config,
+            limits=limits,
             catalog=catalog,
             redis_url=redis_url,
             fleet=fleet,
@@ -140,10 +144,12 @@ async def serve(
                 keys,
                 subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
+                limits=limits,
             ),
             metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,
             in_flight=in_flight,
+            trusted_proxy_hops=limits.trusted_proxy_hops,
         )
         # Bound here rather than by hypercorn, which sets SO_REUSEPORT only for its own
         # multi-process mode; it takes the descriptor over (and closes it).

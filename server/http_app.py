@@ -41,6 +41,7 @@ from proto import (
     ErrorCode,
     HeaderMismatchError,
     InvalidRequestError,
+    LimitExceededError,
     ModernParams,
     Notification,
     ProtocolError,
@@ -71,6 +72,7 @@ from proto import (
 )
 from proto import unsupported_version_error as _unsupported
 from server.call_queue import CallCancelledError
+from server.client_address import client_address
 from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
 from server.drain import InFlight
@@ -109,8 +111,8 @@ _LOG_LEVEL: Final = b'"io.modelcontextprotocol/logLevel"'
 
 _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
 _RETRY_AFTER: Final = (b"retry-after", b"1")
-"""On every 503 (shutting down, Redis unreachable, at capacity): a retry may succeed soon,
-through another front or once Redis is back."""
+"""On every 503 (shutting down, Redis unreachable, at capacity) that does not say its own:
+a retry may succeed soon, through another front or once Redis is back."""
 _SHUTTING_DOWN: Final = encode_error(
     None, ShuttingDownError.code, str(ShuttingDownError()), {"reason": "shutting_down"}
 )
@@ -133,6 +135,8 @@ class HttpApp:
         background: where disconnect watchers of long calls run; it must outlive every
             request (they are stopped when their request ends).
         in_flight: counts the requests being served (the drain waits for none).
+        trusted_proxy_hops: proxies in front whose ``X-Forwarded-For`` entries name the
+            caller's address (``limits.trusted_proxy_hops``).
     """
 
     def __init__(
@@ -149,8 +153,10 @@ class HttpApp:
         metrics: MetricsEndpoint,
         background: trio.Nursery,
         in_flight: InFlight,
+        trusted_proxy_hops: int = 0,
     ) -> None:
         self._dispatcher = dispatcher
+        self._proxy_hops = trusted_proxy_hops
         self._in_flight = in_flight
         self._background = background
         self._sessions = sessions
@@ -202,7 +208,7 @@ class HttpApp:
             await _respond(send, 404, b'{"error":"not found"}')
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = RequestHeaders(scope["headers"], scope.get("client"))
+        headers = RequestHeaders(scope["headers"], client_address(scope, self._proxy_hops))
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._checks.check_head(headers)
@@ -224,7 +230,7 @@ class HttpApp:
             self._checks.check_post(headers)
             body = await self._checks.read_body(receive, headers.content_length)
             if is_batch(body):
-                await self._batch(headers, body, send)
+                await self._batch(headers, body, send, client)
                 return
             if not handshake and headers.method == [SUBSCRIPTIONS_LISTEN]:
                 # Routed on the header, which the ladder then checks against the body.
@@ -245,7 +251,7 @@ class HttpApp:
                 async with trio.open_nursery() as nursery:
                     events = EventStream(send, nursery, self._config.sse_keepalive_s)
                     served = await self._serve_watched(
-                        headers, body, extra, receive, events, watch=watch
+                        headers, body, extra, receive, events, client=client, watch=watch
                     )
                     events.close()
                 if served is None:
@@ -256,13 +262,17 @@ class HttpApp:
                     await events.finish(payload)
                     return
             elif watch:
-                served = await self._serve_watched(headers, body, extra, receive, None, watch=True)
+                served = await self._serve_watched(
+                    headers, body, extra, receive, None, client=client, watch=True
+                )
                 if served is None:
                     return
                 status, payload = served
             else:
                 # Nothing can stream or be cancelled: no nursery, no scope (~20 µs).
-                served = await self._serve(headers, body, extra, None, None, send=send)
+                served = await self._serve(
+                    headers, body, extra, None, None, client=client, send=send
+                )
                 if served is None:
                     return  # answered as an event stream already
                 status, payload = served
@@ -285,6 +295,7 @@ class HttpApp:
         receive: Receive,
         events: EventStream | None,
         *,
+        client: str,
         watch: bool,
     ) -> tuple[int, bytes | None] | None:
         """:meth:`_serve`, cancelled if the client disconnects while a call waits long for
@@ -295,7 +306,7 @@ class HttpApp:
         try:
             with served:
                 on_long_wait = disconnects.start if watch else None
-                return await self._serve(headers, body, extra, events, on_long_wait)
+                return await self._serve(headers, body, extra, events, on_long_wait, client=client)
         finally:
             disconnects.stop()
         log.info("request.cancelled_by_disconnect")
@@ -309,6 +320,7 @@ class HttpApp:
         events: EventStream | None,
         on_long_wait: Callable[[], None] | None,
         *,
+        client: str,
         send: Send | None = None,
     ) -> tuple[int, bytes | None] | None:
         """Serve a request; the status and payload to answer with, or None when the answer
@@ -318,8 +330,8 @@ class HttpApp:
         try:
             if era_of(headers.single_version()) is Era.MODERN:
                 notify = events.notify if events else None
-                return await self._modern(headers, body, notify, on_long_wait)
-            return await self._handshake(headers, body, extra, events, send)
+                return await self._modern(headers, body, extra, notify, on_long_wait, client=client)
+            return await self._handshake(headers, body, extra, events, send, client=client)
         except HttpError as exc:
             return exc.status, exc.render()
 
@@ -330,6 +342,8 @@ class HttpApp:
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
         send: Send | None,
+        *,
+        client: str,
     ) -> tuple[int, bytes | None] | None:
         """A handshake-era POST. Without ``events`` (no progress token), a call to a worker
         (``tools/call``, ``resources/read``, ...) of a session that set a log level, or
@@ -351,8 +365,12 @@ class HttpApp:
         if not isinstance(message, Request):
             return await self._client_response(message, headers.session_id or "")
         if events is None and send is not None and _may_stream(message.method, session):
-            return await self._handshake_streamed(message, session, headers, extra, send)
-        return await self._handshake_request(message, session, headers, extra, events)
+            return await self._handshake_streamed(
+                message, session, headers, extra, send, client=client
+            )
+        return await self._handshake_request(
+            message, session, headers, extra, events, client=client
+        )
 
     async def _handshake_streamed(
         self,
@@ -361,13 +379,15 @@ class HttpApp:
         headers: RequestHeaders,
         extra: list[tuple[bytes, bytes]],
         send: Send,
+        *,
+        client: str,
     ) -> tuple[int, bytes | None] | None:
         """:meth:`_handshake_request` with an event stream its log entries may commit to
         (the deferred commitment, as for progress); None once it answered as a stream."""
         async with trio.open_nursery() as nursery:
             events = EventStream(send, nursery, self._config.sse_keepalive_s)
             status, payload = await self._handshake_request(
-                message, session, headers, extra, events
+                message, session, headers, extra, events, client=client
             )
             events.close()
         if not events.started:
@@ -382,9 +402,12 @@ class HttpApp:
         headers: RequestHeaders,
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
+        *,
+        client: str,
     ) -> tuple[int, bytes | None]:
         """A handshake-era request of ``session``, dispatched; its notifications go to
-        ``events`` (if any), stored for resumption."""
+        ``events`` (if any), stored for resumption. A limit's refusal answers with its own
+        status (429, 503) and headers in this era too (ADR-0017)."""
         session_id = headers.session_id or ""
         if events is not None:
             events.resumable = ResumableStream(
@@ -410,6 +433,8 @@ class HttpApp:
             # exchange still has to end, as an event stream without events.
             extra.append(SSE_HEADERS[0])
             return 200, None
+        except LimitExceededError as exc:
+            return _refused_by_limit(exc, message.id, extra)
         except ProtocolError as exc:
             # In the handshake era a refused request is still a completed exchange (200);
             # only a contradicting header is a transport error, and our own failures 5xx.
@@ -421,7 +446,7 @@ class HttpApp:
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
 
-    async def _batch(self, headers: RequestHeaders, body: bytes, send: Send) -> None:
+    async def _batch(self, headers: RequestHeaders, body: bytes, send: Send, client: str) -> None:
         """A JSON-RPC batch: served on a 2025-03-26 session, the one revision that has them;
         anywhere else (no session, another version, 2026-07-28) 400 -32600 with id null,
         which conformance requires from 2025-06-18 on (mcp-protocol.md 2.2, question 18).
@@ -452,6 +477,7 @@ class HttpApp:
             ),
             subscriptions=SessionSubscriptions(self._sessions, headers.session_id or ""),
             client_capabilities=session.client_capabilities,
+            client=client,
         )
         if answer is not None:
             await _respond(send, *answer)
@@ -561,8 +587,11 @@ class HttpApp:
         self,
         headers: RequestHeaders,
         body: bytes,
+        extra: list[tuple[bytes, bytes]],
         notify: NotificationSink | None,
         on_long_wait: Callable[[], None] | None,
+        *,
+        client: str,
     ) -> tuple[int, bytes | None]:
         checked = _check_modern(headers, body, self._max_depth)
         if checked is None:
@@ -579,6 +608,8 @@ class HttpApp:
                 on_long_wait=on_long_wait,
                 client=headers.client,
             )
+        except LimitExceededError as exc:
+            return _refused_by_limit(exc, message.id, extra)
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
         except ProtocolError as exc:
@@ -709,12 +740,28 @@ def _server_failure(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
 _internal_error = _server_failure
 
 
+def _refused_by_limit(
+    exc: LimitExceededError, request_id: RequestId, extra: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes]:
+    """A limit's refusal (ADR-0017): its status, ``Retry-After`` and, for a token bucket,
+    ``X-RateLimit-Limit`` (its burst), ``-Remaining`` (whole tokens left) and ``-Reset``
+    (seconds until it is full again); the same facts in the error's ``data``."""
+    extra.append((b"retry-after", b"%d" % exc.retry_after_s))
+    if exc.limit is not None:
+        extra += [
+            (b"x-ratelimit-limit", b"%d" % exc.limit),
+            (b"x-ratelimit-remaining", b"%d" % exc.remaining),
+            (b"x-ratelimit-reset", b"%d" % exc.reset_s),
+        ]
+    return exc.http_status, encode_error(request_id, exc.code, exc.message, exc.data)
+
+
 async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS
 ) -> None:
     # An explicit length spares the client chunked decoding and lets it reuse the connection.
     all_headers = [*headers, *SECURITY_HEADERS, (b"content-length", b"%d" % len(body))]
-    if status == 503:
+    if status == 503 and not any(name == _RETRY_AFTER[0] for name, _ in headers):
         all_headers.append(_RETRY_AFTER)
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})

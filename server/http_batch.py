@@ -96,13 +96,16 @@ class HttpBatches:
         log_setting: LogLevelSetting | None = None,
         subscriptions: ResourceSubscriptions | None = None,
         client_capabilities: int = 0,
+        client: str = "",
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """Serve a decoded batch of a 2025-03-26 session.
 
         ``prime``: an SSE answer opens with a priming event (never, at 2025-03-26).
         ``log_setting``: the session's ``logging/setLevel`` level; ``subscriptions``: its
         resource subscriptions; ``client_capabilities``: what its client declared it can
-        answer (a handler's requests go out on the batch's stream, ADR-0009).
+        answer (a handler's requests go out on the batch's stream, ADR-0009); ``client``:
+        the caller's address (its limits, ADR-0017: a member a limit refuses gets its
+        JSON-RPC error in the batch's answer).
 
         Returns:
             The status, body and headers to answer with; None when the answer was an SSE
@@ -125,6 +128,7 @@ class HttpBatches:
                 log_setting=log_setting,
                 subscriptions=subscriptions,
                 client_capabilities=client_capabilities,
+                client=client,
             )
             await batch.serve(members)
             events.close()
@@ -149,8 +153,10 @@ class _Batch:
         log_setting: LogLevelSetting | None,
         subscriptions: ResourceSubscriptions | None,
         client_capabilities: int,
+        client: str,
     ) -> None:
         self._dispatcher = dispatcher
+        self._client = client
         self._client_capabilities = client_capabilities
         self._log_setting = log_setting
         self._subscriptions = subscriptions
@@ -226,6 +232,7 @@ class _Batch:
                 log_setting=self._log_setting,
                 subscriptions=self._subscriptions,
                 client_capabilities=self._client_capabilities,
+                client=self._client,
             )
         except CallCancelledError:
             self._unanswered -= 1  # cancelled by the client: left out (mcp-protocol.md 9.2)

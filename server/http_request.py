@@ -45,9 +45,9 @@ class HttpError(FleetError):
 
 
 class RequestHeaders:
-    """The request headers the transport reads, gathered in one pass, and the peer's
-    address (``client``: the ASGI scope's host, ``""`` when unknown) for the audit trail.
-    Behind a proxy the peer is the proxy."""
+    """The request headers the transport reads, gathered in one pass, and the caller's
+    address (``client``: ``server/client_address.py``, ``""`` when unknown) for the audit
+    trail and the limits."""
 
     __slots__ = (
         "accept",
@@ -65,10 +65,8 @@ class RequestHeaders:
         "versions",
     )
 
-    def __init__(
-        self, raw: list[tuple[bytes, bytes]], client: Sequence[object] | None = None
-    ) -> None:
-        self.client = str(client[0]) if client else ""
+    def __init__(self, raw: list[tuple[bytes, bytes]], client: str = "") -> None:
+        self.client = client
         self.accept = ""
         self.content_type = ""
         self.content_length: int | None = None

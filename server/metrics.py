@@ -1,6 +1,7 @@
 """The front's Prometheus metrics (ADR-0012): every JSON-RPC request it serves, by method
-and outcome, with its duration; the durable tasks it ends (a client's ``tasks/cancel``); and
-the rendering of ``/metrics`` for every process of the fleet.
+and outcome, with its duration; the durable tasks it ends (a client's ``tasks/cancel``); the
+requests its limits refuse, by reason (ADR-0017); and the rendering of ``/metrics`` for
+every process of the fleet.
 
 Two modes, chosen by the environment when the process starts:
 
@@ -32,6 +33,7 @@ from proto import (
     OTHER_METHOD,
     QUEUE_DEPTH_METRIC,
     QUEUE_OLDEST_AGE_METRIC,
+    REJECTIONS_METRIC,
     REQUEST_DURATION_BUCKETS_S,
     REQUEST_DURATION_METRIC,
     REQUESTS_METRIC,
@@ -40,6 +42,7 @@ from proto import (
     ErrorCode,
     ProtocolError,
     QueueLane,
+    RejectionReason,
     RequestOutcome,
     TaskOutcomeError,
     TaskStatus,
@@ -122,6 +125,13 @@ class FrontMetrics:
             TASKS_METRIC.name, TASKS_METRIC.help, TASKS_METRIC.labels, registry=self.registry
         )
         self._tasks = {status: tasks.labels(status.value) for status in TERMINAL_STATUSES}
+        rejections = Counter(
+            REJECTIONS_METRIC.name,
+            REJECTIONS_METRIC.help,
+            REJECTIONS_METRIC.labels,
+            registry=self.registry,
+        )
+        self._rejections = {reason: rejections.labels(reason.value) for reason in RejectionReason}
         self._known = frozenset(methods)
         self._series: dict[str, _MethodSeries] = {}
         self._other = self._series_of(OTHER_METHOD)
@@ -139,6 +149,10 @@ class FrontMetrics:
     def task_ended(self, status: TaskStatus) -> None:
         """Count a durable task this process moved to its final ``status``."""
         self._tasks[status].inc()
+
+    def rejected(self, reason: RejectionReason) -> None:
+        """Count one request a limit refused (ADR-0017)."""
+        self._rejections[reason].inc()
 
     def _series_of(self, method: str) -> _MethodSeries:
         series = self._series[method] = _MethodSeries(self._requests, self._durations, method)

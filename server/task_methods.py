@@ -110,6 +110,8 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
         idempotency_key: the client's ``_meta["mcpfleet/idempotencyKey"]``, if any.
         client_capabilities: what the client can answer (``ClientCapability`` flags):
             what the task's handler may ask it.
+        client: the caller's address ("" when none), keying an anonymous caller's
+            limits (ADR-0017).
     """
 
     tool: CatalogTool
@@ -121,6 +123,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     requested_ttl_ms: int | None = None
     idempotency_key: str | None = None
     client_capabilities: int = 0
+    client: str = ""
 
 
 def _send_input_requests(
@@ -222,6 +225,7 @@ class TaskMethods:
         whose idempotency key the owner already used, answer the task it created.
 
         Raises:
+            LimitExceededError: a limit refused it (ADR-0017); nothing was created.
             InvalidParamsError: the key was used for another tool or other arguments.
             BackendUnavailableError: Redis did not take it.
         """
@@ -238,7 +242,10 @@ class TaskMethods:
             client_capabilities=call.client_capabilities,
         )
         return await self._store.create(
-            spec, requested_ttl_ms=call.requested_ttl_ms, idempotency_key=call.idempotency_key
+            spec,
+            requested_ttl_ms=call.requested_ttl_ms,
+            idempotency_key=call.idempotency_key,
+            client=call.client,
         )
 
     async def create_legacy(self, call: TaskCall) -> bytes:

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from proto import FleetError
-from server import FrontConfig
+from server import FrontConfig, LimitsConfig
 from workers.runtime import HEARTBEAT_TTL_INTERVALS, WorkerConfig
 
 __all__ = [
@@ -204,6 +204,7 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
     scaling: ScalingConfig = msgspec.field(default_factory=ScalingConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
 
     def __post_init__(self) -> None:
         # Validated here so every way of building the config checks it (msgspec turns
@@ -224,9 +225,13 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return parse_worker_range(self.workers)
 
 
-_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling"})
+_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling", "limits"})
 
-ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {}
+ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {
+    "MCPFLEET_RATE_LIMIT_RATE": ("limits", "rate"),
+    "MCPFLEET_RATE_LIMIT_BURST": ("limits", "burst"),
+    "MCPFLEET_MAX_QUEUED": ("limits", "max_queued"),
+}
 """Documented environment names outside the ``MCPFLEET_<SECTION>__<KEY>`` scheme (issue
 7's ``MCPFLEET_AUTH_JWT_SECRET`` and friends) → the (section, key) they set. Either
 spelling works; the documented one is what docs/configuration.md shows."""
@@ -267,8 +272,12 @@ def _check_consistent(config: FleetConfig) -> FleetConfig:
     pair and rely on another layer for the other).
 
     Raises:
-        ConfigError: ``supervisor.hung_after_s`` outside its bounds.
+        ConfigError: ``supervisor.hung_after_s`` outside its bounds; ``[limits]`` keys
+            that contradict each other.
     """
+    limits_problem = config.limits.inconsistency()
+    if limits_problem is not None:
+        raise ConfigError(f"invalid configuration: {limits_problem}")
     interval_s = config.worker.heartbeat_interval_s
     hung_after_s = config.supervisor.hung_after_s
     if hung_after_s is not None and not (

@@ -12,12 +12,16 @@ from proto import (
     HeaderMismatchError,
     InvalidParamsError,
     InvalidRequestError,
+    LimitExceededError,
     LocalProtocolError,
     MethodNotFoundError,
     MissingClientCapabilityError,
+    OverloadedError,
     ParseError,
     ProtocolError,
+    RateLimitedError,
     RemoteProtocolError,
+    TooManyTasksError,
     UnsupportedVersionError,
     http_status_for_code,
 )
@@ -114,6 +118,8 @@ def test_retired_codes_are_not_emitted() -> None:
         -32020,
         -32021,
         -32022,
+        -31429,  # mcpfleet's own, outside the JSON-RPC range (ADR-0017)
+        -31503,
     }
 
 
@@ -159,3 +165,34 @@ def test_redis_error_replies_know_whether_to_retry(reply: str, transient: bool) 
     from proto import RedisCommandError
 
     assert RedisCommandError(reply).is_transient is transient
+
+
+@pytest.mark.parametrize(
+    ("cls", "code", "status"),
+    [
+        (RateLimitedError, -31429, 429),
+        (TooManyTasksError, -31429, 429),
+        (OverloadedError, -31503, 503),
+    ],
+)
+def test_a_limits_refusal_carries_its_facts_in_data(
+    cls: type[LimitExceededError], code: int, status: int
+) -> None:
+    err = cls("slow down", reason="rate_limited", retry_after_s=3, limit=10, reset_s=7, tool="t")
+    assert (err.code, err.http_status) == (code, status)
+    assert http_status_for_code(code) == status
+    assert err.data == {
+        "reason": "rate_limited",
+        "retryAfter": 3,
+        "limit": 10,
+        "remaining": 0,
+        "reset": 7,
+        "tool": "t",
+    }
+    assert (err.retry_after_s, err.limit, err.remaining, err.reset_s) == (3, 10, 0, 7)
+
+
+def test_a_refusal_that_is_no_buckets_has_no_bucket_facts() -> None:
+    err = OverloadedError("full", reason="queue_full", retry_after_s=1, lane="calls")
+    assert err.data == {"reason": "queue_full", "retryAfter": 1, "lane": "calls"}
+    assert err.limit is None
