@@ -208,7 +208,8 @@ class HttpApp:
             await _respond(send, 404, b'{"error":"not found"}')
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = RequestHeaders(scope["headers"], client_address(scope, self._proxy_hops))
+        client = client_address(scope, self._proxy_hops)
+        headers = RequestHeaders(scope["headers"], client)
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._checks.check_head(headers)

@@ -5,7 +5,6 @@ Origin, Accept, Content-Type, size of the body), and the refusal they raise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlsplit
 
