@@ -83,10 +83,13 @@ an ``input_required`` task back to ``working`` once no request is left. Returns 
 answers it took, -1 if there is no such task (ADR-0011)."""
 
 ADMIT: Final = LuaScript("admit")
-"""KEYS: the token buckets that apply, then the lane (the call stream, or the task queue's
-list). ARGV: the bucket count, the mode (``call``: append the call; ``task``: charge only),
-reserved, the consumer group, the entry's field and the encoded call (``call``), then each
-bucket's rate and burst (``proto.admit_call_script`` builds them). Charges every bucket and
-appends the call only if every bucket holds a token. Returns ``{"ok", entry id}``,
-``{"ok"}``, ``{"bucket", i, retry ms, tokens left, ms until full}`` or ``{"no_lane"}``
-(ADR-0017)."""
+"""KEYS: the token buckets that apply, the lane (the call stream, or the task queue's list)
+and, for a task under a bound, the caller's task slots. ARGV: the bucket count, the mode
+(``call``: append the call; ``task``: the caller creates it next), the lane's bound, the
+consumer group or the most tasks, the entry's field or the slots' TTL, each bucket's rate
+and burst, and last the encoded call or the task's id (``proto.admit_call_script`` and
+``admit_task_script`` build them). Admits only if every bucket holds a token, the lane has
+room and a slot is free; then charges the buckets and appends the call (or takes the
+slot). Returns ``{"ok", entry id}``, ``{"ok"}``, ``{"bucket", i, retry ms, tokens left, ms
+until full}``, ``{"queue_full", waiting}``, ``{"tasks", held, now ms, id, admitted ms,
+...}`` or ``{"no_lane"}`` (ADR-0017)."""

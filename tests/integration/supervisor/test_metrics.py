@@ -21,7 +21,14 @@ import trio
 from mcp import Client
 from mcp_types import TextContent
 
-from proto import TERMINAL_STATUSES, Keyspace, QueueLane, RequestOutcome, ToolOutcome
+from proto import (
+    TERMINAL_STATUSES,
+    Keyspace,
+    QueueLane,
+    RejectionReason,
+    RequestOutcome,
+    ToolOutcome,
+)
 from server.dispatch import SERVED_METHODS
 from supervisor.child_slot import ExitReason, SlotState
 from tests.e2e.test_http_bad_input import ACCEPT, ENVELOPE, modern_headers, open_session
@@ -234,7 +241,8 @@ def test_no_label_value_is_an_id(metrics_fleet: RunningFleet) -> None:
         "outcome": {*(o.value for o in RequestOutcome), *(o.value for o in ToolOutcome)},
         "tool": set(test_tools.tools),
         "status": {status.value for status in TERMINAL_STATUSES},
-        "reason": {reason.value for reason in ExitReason},
+        # A restart's why, or a limit's refusal (mcpfleet_rejections_total).
+        "reason": {*(r.value for r in ExitReason), *(r.value for r in RejectionReason)},
         "direction": {"up", "down"},
         "state": {state.value for state in SlotState},
         "lane": {lane.value for lane in QueueLane},
