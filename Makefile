@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/mcpfleet up --app examples.demo:app
 
+# Two test processes by default (pytest-xdist; each module stays on one, with its fleets):
+# the suite is mostly waiting on real processes, so two halve its time on a 2-core machine.
+# TEST_JOBS=0 runs it in one process.
+TEST_JOBS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

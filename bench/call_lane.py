@@ -4,6 +4,8 @@ at most ~0.6 ms CPU per call in total, p50 under 1 ms at one client).
 Starts ``mcpfleet up`` (2 workers) on a throwaway redis-server, drives ``tools/call echo``
 (2026-07-28, one POST per call) from C keep-alive connections on a minimal raw HTTP/1.1
 client, and reports calls/s, p50/p99 latency and the CPU each part spent per call.
+
+    python -m bench.call_lane [MCPFLEET_KEY=value ...]   # settings for the fleet
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ def main() -> None:
              "--redis", url, "--http", "127.0.0.1:0", "--data-dir", tmp, "--workers", "2",
              "--fleet", "bench"],
             cwd=ROOT, stderr=subprocess.PIPE, text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")},
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")},
+                 **dict(arg.split("=", 1) for arg in sys.argv[1:])},
         )  # fmt: skip
         assert proc.stderr is not None
         for line in proc.stderr:

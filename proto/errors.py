@@ -18,17 +18,21 @@ __all__ = [
     "HeaderMismatchError",
     "InvalidParamsError",
     "InvalidRequestError",
+    "LimitExceededError",
     "LocalProtocolError",
     "MethodNotFoundError",
     "MissingClientCapabilityError",
+    "OverloadedError",
     "ParseError",
     "ProtocolError",
+    "RateLimitedError",
     "RedisCommandError",
     "RemoteProtocolError",
     "ServiceUnavailableError",
     "ShuttingDownError",
     "TaskNotFoundError",
     "TaskOutcomeError",
+    "TooManyTasksError",
     "UnauthorizedError",
     "UnsupportedVersionError",
     "http_status_for_code",
@@ -73,12 +77,16 @@ _STATUS_BY_CODE: dict[int, int] = {
     ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.OVERLOADED: 503,
 }
 
 
 def http_status_for_code(code: int) -> int:
     """The 2026-07-28 HTTP status of a JSON-RPC error code (mcp-protocol.md 5.4): client
-    errors 400, unknown method 404, anything else (internal errors) 500."""
+    errors 400, unknown method 404, our auth's 401 and 403 (ADR-0016) and limits' 429 and
+    503 (ADR-0017), anything else
+    (internal errors) 500."""
     return _STATUS_BY_CODE.get(code, 500)
 
 
@@ -172,7 +180,7 @@ class UnsupportedVersionError(RemoteProtocolError):
 
 
 class UnauthorizedError(RemoteProtocolError):
-    """No valid bearer token (HTTP 401, -32010; ADR-0016). ``reason`` is one of a few fixed
+    """No valid bearer token (HTTP 401, -31401; ADR-0016). ``reason`` is one of a few fixed
     words (``missing``, ``expired``, ``signature``, ...): the audit field and metric label,
     never anything from the token. ``token_presented`` decides whether the challenge says
     ``error="invalid_token"`` (RFC 6750 3.1: not when no token was sent); ``description``
@@ -192,7 +200,7 @@ class UnauthorizedError(RemoteProtocolError):
 
 
 class ForbiddenError(RemoteProtocolError):
-    """The caller's token lacks a scope the tool requires (HTTP 403, -32011,
+    """The caller's token lacks a scope the tool requires (HTTP 403, -31403,
     ``insufficient_scope``; ADR-0016). ``required`` are all the scopes the tool needs (a
     client stepping up asks for them all), ``missing`` those the token lacks."""
 
@@ -230,6 +238,67 @@ class ShuttingDownError(ServiceUnavailableError):
 
     def __init__(self) -> None:
         super().__init__("The server is shutting down", {"reason": "shutting_down"})
+
+
+class LimitExceededError(ProtocolError):
+    """A limit refused the request before anything was queued (ADR-0017). HTTP answers
+    with its status and ``Retry-After`` (whole seconds), plus ``X-RateLimit-*`` for a
+    token bucket; every transport sends the JSON-RPC error with the same facts in
+    ``data``: ``reason``, ``retryAfter`` and, for a bucket, ``limit`` (its burst),
+    ``remaining`` (whole tokens left) and ``reset`` (seconds until it is full again).
+    A refusal is audited and counted where it is made, never logged as a failure.
+
+    Args:
+        message: human-readable text sent to the client.
+        reason: which limit (``proto.RejectionReason``).
+        retry_after_s: when a retry may succeed, in whole seconds (at least 1).
+        limit: a bucket's burst (None: not a bucket).
+        remaining: whole tokens left in it.
+        reset_s: seconds until it is full again.
+        detail: more facts for ``data`` (``tool``, ``lane``).
+    """
+
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        retry_after_s: int,
+        limit: int | None = None,
+        remaining: int = 0,
+        reset_s: int = 0,
+        **detail: str | int,
+    ) -> None:
+        data: dict[str, str | int] = {"reason": reason, "retryAfter": retry_after_s}
+        if limit is not None:
+            data.update(limit=limit, remaining=remaining, reset=reset_s)
+        data.update(detail)
+        super().__init__(message, data)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+        self.limit = limit
+        self.remaining = remaining
+        self.reset_s = reset_s
+
+
+class RateLimitedError(LimitExceededError):
+    """A token bucket the request needs is empty: the caller's, its tool's or the
+    fleet's (``mcpfleet`` code -31429, HTTP 429)."""
+
+
+class TooManyTasksError(LimitExceededError):
+    """The caller has as many unfinished tasks as it may (-31429, HTTP 429)."""
+
+
+class OverloadedError(LimitExceededError):
+    """The lane the request needs holds as much waiting work as it may (``mcpfleet``
+    code -31503, HTTP 503): nothing was queued."""
+
+    code = ErrorCode.OVERLOADED
+    http_status = 503
 
 
 class BackendUnavailableError(FleetError):

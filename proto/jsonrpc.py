@@ -25,6 +25,7 @@ from proto.errors import (
     ParseError,
     ProtocolError,
 )
+from proto.json_limits import DEFAULT_MAX_JSON_DEPTH, nesting_exceeds
 from proto.methods import INITIALIZE
 
 __all__ = [
@@ -100,7 +101,10 @@ _envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
 _any_decoder: Final = msgspec.json.Decoder()
 
 
-_TOO_DEEP: Final = "Invalid JSON-RPC message: nested too deeply"
+def _too_deep(max_depth: int) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"Invalid JSON-RPC message: arrays and objects nested deeper than {max_depth} levels"
+    )
 
 
 def _is_json(body: bytes) -> bool:
@@ -128,13 +132,15 @@ def _salvage_id(body: bytes) -> RequestId | None:
     return rid
 
 
-def decode_message(body: bytes) -> IncomingMessage:
-    """Decode exactly one JSON-RPC message.
+def decode_message(body: bytes, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> IncomingMessage:
+    """Decode exactly one JSON-RPC message, nested at most ``max_depth`` deep (checked
+    after the envelope, before ``params`` is decoded: ``proto/json_limits.py``).
 
     Raises:
         ParseError: not JSON (-32700, id null).
-        InvalidRequestError: JSON but not one valid JSON-RPC message, including batches
-            (-32600); ``request_id`` carries the id when it could be read.
+        InvalidRequestError: JSON but not one valid JSON-RPC message, including batches,
+            or nested too deep (-32600); ``request_id`` carries the id when it could be
+            read.
     """
     try:
         env = _envelope_decoder.decode(body)
@@ -151,8 +157,10 @@ def decode_message(body: bytes) -> IncomingMessage:
     except UnicodeDecodeError:
         raise RequestError(ParseError("Parse error: invalid UTF-8"), None) from None
     except RecursionError:
-        raise RequestError(InvalidRequestError(_TOO_DEEP), None) from None
+        raise RequestError(_too_deep(max_depth), None) from None
     rid = env.id if isinstance(env.id, int | str) else None
+    if nesting_exceeds(body, max_depth):
+        raise RequestError(_too_deep(max_depth), rid)
     if env.jsonrpc != JSONRPC_VERSION:
         raise RequestError(InvalidRequestError('"jsonrpc" must be "2.0"'), rid)
     if isinstance(env.method, str):
@@ -195,11 +203,13 @@ def batch_refused_error() -> InvalidRequestError:
     )
 
 
-def decode_batch(body: bytes, *, max_items: int) -> list[IncomingMessage | RequestError]:
+def decode_batch(
+    body: bytes, *, max_items: int, max_depth: int = DEFAULT_MAX_JSON_DEPTH
+) -> list[IncomingMessage | RequestError]:
     """Decode a 2025-03-26 batch (mcp-protocol.md 2.2) into its members, in order: each
-    decoded as by :func:`decode_message`, or the :class:`RequestError` its own reply
-    carries. ``initialize`` MUST NOT be in a batch, and a batch cannot nest: both are
-    refused per member (-32600).
+    decoded as by :func:`decode_message` (with ``max_depth``), or the
+    :class:`RequestError` its own reply carries. ``initialize`` MUST NOT be in a batch, and
+    a batch cannot nest: both are refused per member (-32600).
 
     Raises:
         RequestError: the batch as a whole is refused, id null: not JSON (-32700); not an
@@ -215,7 +225,7 @@ def decode_batch(body: bytes, *, max_items: int) -> list[IncomingMessage | Reque
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise RequestError(ParseError(f"Parse error: {exc}"), None) from None
     except RecursionError:
-        raise RequestError(InvalidRequestError(_TOO_DEEP), None) from None
+        raise RequestError(_too_deep(max_depth), None) from None
     if not items:
         raise RequestError(InvalidRequestError("Invalid JSON-RPC batch: it is empty"), None)
     if len(items) > max_items:
@@ -225,14 +235,14 @@ def decode_batch(body: bytes, *, max_items: int) -> list[IncomingMessage | Reque
             ),
             None,
         )
-    return [_decode_member(bytes(item)) for item in items]
+    return [_decode_member(bytes(item), max_depth) for item in items]
 
 
-def _decode_member(data: bytes) -> IncomingMessage | RequestError:
+def _decode_member(data: bytes, max_depth: int) -> IncomingMessage | RequestError:
     if is_batch(data):
         return RequestError(InvalidRequestError("A JSON-RPC batch cannot contain a batch"), None)
     try:
-        message = decode_message(data)
+        message = decode_message(data, max_depth=max_depth)
     except RequestError as exc:
         return exc
     if isinstance(message, Request) and message.method == INITIALIZE:

@@ -208,3 +208,26 @@ class Keyspace:
         then LTRIM to ``SCALE_EVENTS_KEPT`` by each supervisor's autoscaler (ADR-0013);
         read by ``mcpfleet status``. No TTL (bounded by the trim)."""
         return self._prefix + "scale-events"
+
+    def rate_bucket(self, identity: str, tool: str = "") -> str:
+        """Hash: one caller's token bucket (``tokens``: what it held at ``ts``, Redis's
+        clock in microseconds), or with ``tool`` its bucket for that tool
+        (``limits.tool_rates``). ``identity``: the caller's ``proto.limit_identity``.
+        Written and read only by ``ADMIT`` (every front), which sets it to expire when it
+        would be full again, so an idle caller's bucket goes (ADR-0017)."""
+        suffix = f":tool:{tool}" if tool else ""
+        return f"{self._prefix}rate:{{{identity}}}{suffix}"
+
+    def task_slots(self, identity: str) -> str:
+        """Sorted set: the ids of one caller's tasks (``proto.limit_identity``), scored by
+        when ``ADMIT`` admitted each (Redis's clock, ms), for
+        ``limits.max_tasks_per_principal``. Members are added only by ``ADMIT`` (every
+        front), at most the bound; a front refused there reads their tasks and removes
+        the ended, expired and never-created ones (ZREM), as does a front whose creation
+        failed. TTL ``front.task_max_ttl_ms``, renewed with each member (ADR-0017)."""
+        return f"{self._prefix}task-slots:{{{identity}}}"
+
+    def global_rate_bucket(self) -> str:
+        """Hash: the fleet's own token bucket, shared by every caller
+        (``limits.global_rate``); as :meth:`rate_bucket`."""
+        return self._prefix + "rate-global"

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Final
 
 __all__ = [
+    "ADMIT",
     "ANNOUNCE_CATALOG",
     "APPEND_EVENT",
     "HOLD_IF_OWNER",
@@ -80,3 +81,15 @@ an input request's key and the client's answer. Takes each answer whose request 
 outstanding (``request:<key>`` goes, ``answer:<key>`` is set), ignores the others, and moves
 an ``input_required`` task back to ``working`` once no request is left. Returns how many
 answers it took, -1 if there is no such task (ADR-0011)."""
+
+ADMIT: Final = LuaScript("admit")
+"""KEYS: the token buckets that apply, the lane (the call stream, or the task queue's list)
+and, for a task under a bound, the caller's task slots. ARGV: the bucket count, the mode
+(``call``: append the call; ``task``: the caller creates it next), the lane's bound, the
+consumer group or the most tasks, the entry's field or the slots' TTL, each bucket's rate
+and burst, and last the encoded call or the task's id (``proto.admit_call_script`` and
+``admit_task_script`` build them). Admits only if every bucket holds a token, the lane has
+room and a slot is free; then charges the buckets and appends the call (or takes the
+slot). Returns ``{"ok", entry id}``, ``{"ok"}``, ``{"bucket", i, retry ms, tokens left, ms
+until full}``, ``{"queue_full", waiting}``, ``{"tasks", held, now ms, id, admitted ms,
+...}`` or ``{"no_lane"}`` (ADR-0017)."""

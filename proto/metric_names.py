@@ -26,6 +26,7 @@ __all__ = [
     "OTHER_METHOD",
     "QUEUE_DEPTH_METRIC",
     "QUEUE_OLDEST_AGE_METRIC",
+    "REJECTIONS_METRIC",
     "REQUESTS_METRIC",
     "REQUEST_DURATION_BUCKETS_S",
     "REQUEST_DURATION_METRIC",
@@ -218,6 +219,11 @@ QUEUE_OLDEST_AGE_METRIC: Final = MetricSpec(
     "How long the oldest waiting work has waited (0 when none), read at scrape time.",
     ("lane",),
 )
+REJECTIONS_METRIC: Final = MetricSpec(
+    "mcpfleet_rejections_total",
+    "Requests a front's limits refused before anything was queued, by reason (ADR-0017).",
+    ("reason",),
+)
 
 ALL_METRICS: Final = (
     REQUESTS_METRIC,
@@ -233,5 +239,6 @@ ALL_METRICS: Final = (
     QUEUE_OLDEST_AGE_METRIC,
     AUTH_FAILURES_METRIC,
     AUTHZ_DENIALS_METRIC,
+    REJECTIONS_METRIC,
 )
 """Every metric the fleet exposes."""

@@ -8,6 +8,7 @@ from server.auth_config import AuthConfig
 from server.config import FrontConfig
 from server.drain import drain_budget_s
 from server.front_main import serve
+from server.limits_config import LimitsConfig, ToolRate
 from server.listen_socket import bind_address
 from server.metrics_files import METRICS_FILE_PATTERNS, ArchiveCommitError, fold_dead_processes
 from server.redis_client import (
@@ -26,10 +27,12 @@ __all__ = [
     "AuthConfig",
     "CatalogTool",
     "FrontConfig",
+    "LimitsConfig",
     "RedisClient",
     "RedisCommandError",
     "RedisReply",
     "ToolCatalog",
+    "ToolRate",
     "bind_address",
     "drain_budget_s",
     "fold_dead_processes",

@@ -1,7 +1,8 @@
 """The front side of the call lane: append a call to the stream, wait for its reply.
 
-One Redis command per call from the front (XADD); the reply arrives on the front's own
-pub/sub channel, routed by call id. No rq job, no thread hop (DESIGN.md section 6).
+One Redis command per call from the front: XADD, or ``ADMIT`` (which appends the call
+once its limits allow it, ADR-0017) when a limit applies; the reply arrives on the front's
+own pub/sub channel, routed by call id. No rq job, no thread hop (DESIGN.md section 6).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import structlog
 import trio
 
 from proto import (
+    ADMIT,
     CALL_PAYLOAD_FIELD,
     CANCEL_STREAM_MAXLEN,
+    AdmitRefusal,
     AnsweredInput,
     BackendUnavailableError,
     BroadcastMessage,
@@ -31,11 +34,13 @@ from proto import (
     Keyspace,
     LocalProtocolError,
     Principal,
+    QueueLane,
     ResultReply,
     ShuttingDownError,
     encode_wire,
 )
-from server.redis_client import RedisClient, RedisCommandError
+from server.admission import AdmissionControl, AdmitCommand, Caller
+from server.redis_client import RedisClient, RedisCommandError, RedisReply
 from server.reply_router import ClientRequestSink, LogSink, ProgressSink, ReplyRouter
 
 __all__ = [
@@ -52,6 +57,8 @@ LONG_WAIT_S: Final = 0.25
 """A call still unanswered after this long is a long one (``on_long_wait``). Most calls
 answer far sooner, even under load; a client that goes away from a shorter call costs at
 most this much of a worker's time (ADR-0004)."""
+
+_ANONYMOUS: Final = Principal.anonymous()
 
 IDEMPOTENT_CALL_MAX_RUNS: Final = 3
 """Runs at most of a call to a tool declared idempotent: a run lost with its worker is put
@@ -76,6 +83,7 @@ class CallQueue:
         keys: the fleet's key schema.
         front_id: this front's id, naming its reply channel.
         reply_grace_s: extra wait beyond the tool timeout before giving up on a worker.
+        admission: the limits a call must meet before it is appended (ADR-0017).
         cancel_timeout_s: how long a cancelled caller waits to tell the workers.
     """
 
@@ -87,9 +95,11 @@ class CallQueue:
         *,
         front_id: str,
         reply_grace_s: float,
+        admission: AdmissionControl,
         cancel_timeout_s: float = 2.0,
     ) -> None:
         self._redis = redis
+        self._admission = admission
         self._router = router
         self._keys = keys
         self._stream = keys.call_stream()
@@ -119,6 +129,7 @@ class CallQueue:
         input_responses: dict[str, msgspec.Raw] | None = None,
         input_round: int = 0,
         max_runs: int = 1,
+        client: str = "",
     ) -> ResultReply | ErrorReply | InputRequiredReply:
         """Enqueue a validated call and wait for the worker's reply.
 
@@ -136,8 +147,10 @@ class CallQueue:
         (an idempotent tool, :data:`IDEMPOTENT_CALL_MAX_RUNS`) lets the supervisor run the
         call again on another worker if its worker is lost (ADR-0014): the reply still
         names this call id, and a cancel still reaches whichever worker holds it.
+        ``client``: the caller's address, keying an anonymous caller's rate limit.
 
         Raises:
+            LimitExceededError: a limit refused the call; nothing was appended.
             BackendUnavailableError: Redis refused or did not answer the XADD.
             NoWorkerAnswerError: no reply within the tool timeout plus the grace period.
             CallCancelledError: the client cancelled the call by its request id.
@@ -171,7 +184,7 @@ class CallQueue:
             call_id, on_progress, on_log, on_request, deadline_ms=message.deadline_ms
         ) as pending:
             try:
-                await self._append(message)
+                await self._append(message, client)
                 deadline = trio.current_time() + timeout_s + self._reply_grace_s
                 if on_long_wait is not None:
                     with trio.move_on_at(min(deadline, trio.current_time() + LONG_WAIT_S)):
@@ -269,15 +282,36 @@ class CallQueue:
         except RedisCommandError as exc:
             raise BackendUnavailableError(f"Redis refused the cancellation: {exc}") from None
 
-    async def _append(self, message: CallMessage) -> None:
+    async def _append(self, message: CallMessage, client: str) -> None:
         # NOMKSTREAM: if Redis lost the stream (restarted empty), appending would recreate it
         # without the consumer group and the call would wait for nobody; refuse instead,
         # while the workers re-create the lane.
+        payload = encode_wire(message)
+        caller = Caller(message.principal or _ANONYMOUS, client, message.request_id)
+        tool = message.tool if message.kind is CallKind.TOOL else None
+        admit = self._admission.call_command(caller, tool)
+        entry: AdmitRefusal | RedisReply | bool
         try:
-            entry = await self._redis.execute(
-                "XADD", self._stream, "NOMKSTREAM", "*", CALL_PAYLOAD_FIELD, encode_wire(message)
-            )
+            if admit is None:
+                entry = await self._redis.execute(
+                    "XADD", self._stream, "NOMKSTREAM", "*", CALL_PAYLOAD_FIELD, payload
+                )
+            else:
+                entry = admit.read(await self._admit(admit, payload))
         except RedisCommandError as exc:  # LOADING, OOM, MISCONF, READONLY…
             raise BackendUnavailableError(f"Redis refused the call: {exc}") from None
+        if isinstance(entry, AdmitRefusal):
+            raise self._admission.refuse(entry, caller, message.tool, lane=QueueLane.CALLS)
         if entry is None:
             raise BackendUnavailableError("the call lane is not ready (no worker has joined yet)")
+
+    async def _admit(self, admit: AdmitCommand, payload: bytes) -> RedisReply:
+        """``ADMIT`` appending ``payload``: its arguments encoded once per caller, so the
+        call path pays what a plain ``XADD`` does (ADR-0017); the script's source goes
+        only when Redis does not know it (first use, restart)."""
+        try:
+            return await self._redis.execute_encoded(admit.encoded(payload))
+        except RedisCommandError as exc:
+            if "NOSCRIPT" not in str(exc):
+                raise
+        return await self._redis.run_script(ADMIT, admit.keys, admit.argv_with(payload))

@@ -6,6 +6,8 @@ from typing import Annotated, Final
 
 import msgspec
 
+from proto import DEFAULT_MAX_JSON_DEPTH, ArgumentLimits
+
 __all__ = ["PROBE_PATHS", "FrontConfig"]
 
 PROBE_PATHS: Final = ("/health", "/health/ready", "/ready")
@@ -40,10 +42,33 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Largest HTTP request head (request line plus all header fields); a larger one gets
     431 and the connection is closed, before the app sees the request."""
 
+    max_json_depth: Annotated[int, msgspec.Meta(ge=16, le=256)] = DEFAULT_MAX_JSON_DEPTH
+    """Deepest nesting of arrays and objects in one message (HTTP body or stdio line,
+    tool arguments included); a deeper one gets -32600 (HTTP 400) before its params are
+    decoded (ADR-0018)."""
+
+    max_arguments_bytes: PositiveInt = 1024 * 1024
+    """Largest ``arguments`` object of a ``tools/call`` (its JSON bytes); a larger one gets
+    -32602 (HTTP 400 at 2026-07-28), never reaching a worker."""
+
+    max_argument_string_chars: PositiveInt = 256 * 1024
+    """Longest string anywhere in a ``tools/call``'s arguments (a value or a member's name),
+    in characters; a longer one gets -32602 naming the argument (``$.notes``)."""
+
+    max_argument_items: PositiveInt = 10_000
+    """Most items of one array, or members of one object, in a ``tools/call``'s arguments;
+    more get -32602 naming the argument (``$.rows``)."""
+
     max_batch_requests: PositiveInt = 64
     """Most messages in one JSON-RPC batch (2025-03-26 only, HTTP and stdio); a larger
     batch is refused whole with -32600 (HTTP 400). Each request of a batch runs at once,
     so this also bounds the calls one POST or line can start."""
+
+    hsts_max_age_s: Annotated[int, msgspec.Meta(ge=0, le=63_072_000)] = 0
+    """``Strict-Transport-Security: max-age=<this>; includeSubDomains`` on every HTTP
+    response when above 0. Set it only when clients reach the fleet over HTTPS (through a
+    TLS-terminating proxy that does not add the header itself): browsers then refuse plain
+    HTTP to the host for that long. 0: not sent (the front itself speaks plain HTTP)."""
 
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides loopback ones (``https://app.example.com``)."""
@@ -139,6 +164,14 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """2026-07-28, a tool with ``input_before_task``: how long the creating ``tools/call``
     waits for its task to ask for input (answered then as an ``InputRequiredResult``) or to
     end, before it answers with the task."""
+
+    def argument_limits(self) -> ArgumentLimits:
+        """The bounds on a ``tools/call``'s arguments (``max_argument*``)."""
+        return ArgumentLimits(
+            max_bytes=self.max_arguments_bytes,
+            max_string_chars=self.max_argument_string_chars,
+            max_items=self.max_argument_items,
+        )
 
     def __post_init__(self) -> None:
         if self.task_ttl_ms > self.task_max_ttl_ms:

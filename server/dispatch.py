@@ -50,6 +50,7 @@ from proto import (
     TASKS_UPDATE,
     TOOLS_CALL,
     TOOLS_LIST,
+    ArgumentLimits,
     CallKind,
     CallToolParams2025,
     CallToolParams2026,
@@ -121,7 +122,7 @@ from proto import (
     supports_tasks,
     validation_failure_is_tool_error,
 )
-from server.audit_log import audit
+from server.audit_log import Requester
 from server.call_queue import IDEMPOTENT_CALL_MAX_RUNS, CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.input_rounds import InputRounds, RoundInputs
@@ -170,6 +171,8 @@ class Dispatcher:
             as one (tasks are then neither advertised nor served).
         metrics: counts and times every request served (``handshake``, ``modern``,
             ``initialize`` and ``subscribe``), whatever its transport.
+        argument_limits: the bounds a ``tools/call``'s arguments must keep (ADR-0018),
+            checked before the tool's own schema.
 
     Attributes:
         requests_inflight: requests in ``handshake`` or ``modern`` now (a plain int for
@@ -185,9 +188,11 @@ class Dispatcher:
         input_rounds: InputRounds,
         visibility: CatalogVisibility,
         metrics: FrontMetrics,
+        argument_limits: ArgumentLimits,
         tasks: TaskMethods | None = None,
     ) -> None:
         self._catalog = catalog
+        self._argument_limits = argument_limits
         self._metrics = metrics
         self._calls = calls
         self._rounds = input_rounds
@@ -228,6 +233,7 @@ class Dispatcher:
         principal: Principal | None = None,
         client_capabilities: int = 0,
         connection: str = "",
+        client: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a handshake-era request; ``version`` is the session's negotiated version.
 
@@ -240,7 +246,8 @@ class Dispatcher:
         anonymous caller bound to ``session_id``. ``client_capabilities``: what the client
         declared in ``initialize`` (``ClientCapability`` flags); a handler's requests for
         the client go to ``notify`` too. ``connection``: a per-connection id on stdio,
-        scoping the tasks it creates (``TaskSpec.owner_of``).
+        scoping the tasks it creates (``TaskSpec.owner_of``). ``client``: the peer's
+        address, for the audit trail.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -267,6 +274,7 @@ class Dispatcher:
                 principal=principal or Principal.anonymous(session_id or ""),
                 client_capabilities=client_capabilities,
                 connection=connection,
+                client=client,
             )
             return await handler(self, served)
         except BaseException as exc:  # only to tell how it ended: re-raised
@@ -368,6 +376,7 @@ class Dispatcher:
         on_long_wait: Callable[[], None] | None = None,
         principal: Principal | None = None,
         connection: str = "",
+        client: str = "",
     ) -> bytes | msgspec.Raw:
         """Serve a 2026-07-28 request whose envelope and headers were already checked.
 
@@ -377,7 +386,7 @@ class Dispatcher:
         ``tools/call`` waits long for its worker (``CallQueue.call``). ``param_headers``:
         the request's ``Mcp-Param-*`` values by lower-cased token, on HTTP (a transport
         without headers passes None); a ``tools/call`` must mirror the tool's annotated
-        arguments in them. ``connection`` as for :meth:`handshake`.
+        arguments in them. ``connection`` and ``client`` as for :meth:`handshake`.
 
         Raises:
             ProtocolError: the request is refused; render it with ``request.id``.
@@ -405,6 +414,7 @@ class Dispatcher:
                 client_capabilities=_declared_capabilities(params),
                 connection=connection,
                 tasks_declared=declares_tasks_extension(params.meta),
+                client=client,
             )
             return await handler(self, served)
         except BaseException as exc:  # only to tell how it ended: re-raised
@@ -627,6 +637,8 @@ class Dispatcher:
         if missing:
             return self._lacks_capability(tool.name, missing, version)
         raw_args = _arguments_object(params.arguments)
+        # A server limit, not the tool's schema: -32602 in every revision.
+        self._argument_limits.check(raw_args)
         problem = tool.argument_problem(raw_args)
         if problem is not None:
             if validation_failure_is_tool_error(version):
@@ -661,6 +673,7 @@ class Dispatcher:
             requested_ttl_ms=tasks.requested_ttl_ms(task_param),
             idempotency_key=tasks.idempotency_key(served.request.params),
             client_capabilities=served.client_capabilities,
+            client=served.client,
         )
         if served.version not in MODERN_VERSIONS:
             return await tasks.create_legacy(call)
@@ -739,7 +752,7 @@ class Dispatcher:
         """A bearer caller must hold every scope ``tool`` requires (ADR-0016).
 
         Raises:
-            ForbiddenError: it lacks one (-32011, HTTP 403 ``insufficient_scope``); audited.
+            ForbiddenError: it lacks one (-31403, HTTP 403 ``insufficient_scope``); audited.
         """
         principal = served.principal
         if not principal.is_bearer:
@@ -747,15 +760,13 @@ class Dispatcher:
         missing = tuple(scope for scope in required if scope not in principal.scopes)
         if not missing:
             return
-        audit(
+        _requester(served).audit(
             "authz.denied",
-            principal=principal.name,
             issuer=principal.issuer,
             tool=tool,
             required=list(required),
             missing=list(missing),
             method=served.request.method,
-            request_id=served.request_id,
             outcome="denied",
         )
         self._metrics.authz_denied(tool)
@@ -777,7 +788,7 @@ class Dispatcher:
     async def _tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._legacy_tasks(served)
         await self._authorize_task(tasks, served)
-        return await tasks.legacy_cancel(served.request.params, _owner(served))
+        return await tasks.legacy_cancel(served.request.params, _owner(served), _requester(served))
 
     async def _modern_tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._modern_tasks(served)
@@ -792,7 +803,7 @@ class Dispatcher:
     async def _modern_tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._modern_tasks(served)
         await self._authorize_task(tasks, served)
-        return await tasks.modern_cancel(served.request.params, _owner(served))
+        return await tasks.modern_cancel(served.request.params, _owner(served), _requester(served))
 
     async def _on_worker(
         self,
@@ -851,6 +862,7 @@ class Dispatcher:
             input_responses=None if rounds is None else rounds.answers,
             input_round=0 if rounds is None else rounds.round,
             max_runs=max_runs,
+            client=served.client,
         )
         if isinstance(reply, ResultReply):
             return reply.result
@@ -981,9 +993,12 @@ class ServedRequest:
             declared in ``initialize`` (handshake era) or the request's envelope.
         connection: the stdio connection's id ("" on HTTP), scoping its tasks.
         tasks_declared: a 2026-07-28 request declares the tasks extension.
+        client: the caller's address on HTTP, for its limits and the audit trail
+            (``"stdio"`` on stdio).
     """
 
     __slots__ = (
+        "client",
         "client_capabilities",
         "connection",
         "log_level",
@@ -1017,7 +1032,9 @@ class ServedRequest:
         client_capabilities: int = 0,
         connection: str = "",
         tasks_declared: bool = False,
+        client: str = "",
     ) -> None:
+        self.client = client
         self.client_capabilities = client_capabilities
         self.connection = connection
         self.tasks_declared = tasks_declared
@@ -1105,6 +1122,11 @@ def _owner(served: ServedRequest) -> str:
     """Who the request's tasks belong to: its principal (a handshake-era HTTP caller with
     its session) and its stdio connection (ADR-0011)."""
     return TaskSpec.owner_of(served.principal, served.connection)
+
+
+def _requester(served: ServedRequest) -> Requester:
+    """Who made the request, as the audit trail names them."""
+    return Requester(principal=served.principal, request_id=served.request_id, client=served.client)
 
 
 def _subscriptions_of(served: ServedRequest) -> ResourceSubscriptions:

@@ -27,6 +27,7 @@ from server.get_stream import GetStreams
 from server.http_app import HttpApp
 from server.jwks_cache import JwksCache
 from server.jwt_auth import TokenVerifier, load_public_key
+from server.limits_config import LimitsConfig
 from server.listen_socket import bind_shared_socket
 from server.listen_stream import ListenStreams
 from server.metrics import FrontMetrics
@@ -60,6 +61,9 @@ def build_hypercorn_config(
     hc.graceful_timeout = config.graceful_timeout_s if hard_timeout_s is None else hard_timeout_s
     hc.accesslog = None
     hc.errorlog = None
+    # No "server: hypercorn-h11": it tells an attacker which software to look up, and h11
+    # validates every header sent (its cost pays for one of the security headers).
+    hc.include_server_header = False
     hc.backlog = 1024
     # The request head (bodies stream past it; the app bounds them with 413): h11 answers
     # 431 beyond it, h2 refuses larger header lists.
@@ -71,6 +75,7 @@ def build_hypercorn_config(
 async def serve(
     config: FrontConfig,
     *,
+    limits: LimitsConfig,
     catalog: ToolCatalog,
     redis_url: str,
     fleet: str,
@@ -84,6 +89,7 @@ async def serve(
 
     Args:
         config: the front's settings.
+        limits: the rate limits and admission control it enforces (ADR-0017).
         auth: bearer-token authentication (``[auth]``, ADR-0016); None or not enabled:
             every caller is anonymous.
         catalog: the tools served.
@@ -96,6 +102,7 @@ async def serve(
     async with (
         open_front_services(
             config,
+            limits=limits,
             catalog=catalog,
             redis_url=redis_url,
             fleet=fleet,
@@ -151,11 +158,13 @@ async def serve(
                 subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
                 jwks_fetched=None if jwks is None else lambda: jwks.healthy,
+                limits=limits,
             ),
             metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,
             in_flight=in_flight,
             auth=resource_server,
+            trusted_proxy_hops=limits.trusted_proxy_hops,
         )
         # Bound here rather than by hypercorn, which sets SO_REUSEPORT only for its own
         # multi-process mode; it takes the descriptor over (and closes it).

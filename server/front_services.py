@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from proto import FrontLoad, Keyspace, ResultMeta
+from server.admission import AdmissionControl
 from server.call_queue import CallQueue
 from server.catalog_visibility import CatalogVisibility
 from server.change_feed import ChangeFeed
@@ -23,6 +24,7 @@ from server.config import FrontConfig
 from server.dispatch import SERVED_METHODS, Dispatcher
 from server.front_load import FrontLoadPublisher
 from server.input_rounds import InputRounds, load_request_state_key
+from server.limits_config import LimitsConfig
 from server.metrics import FrontMetrics
 from server.queue_depths import QueueDepths
 from server.redis_client import RedisClient, open_redis, parse_redis_url
@@ -115,6 +117,7 @@ class FrontServices:
 async def open_front_services(
     config: FrontConfig,
     *,
+    limits: LimitsConfig,
     catalog: ToolCatalog,
     redis_url: str,
     fleet: str,
@@ -125,6 +128,7 @@ async def open_front_services(
 
     Args:
         config: the front's settings.
+        limits: the rate limits and admission control it enforces (ADR-0017).
         catalog: the tools served.
         redis_url: the fleet's Redis.
         fleet: the fleet's key namespace.
@@ -153,8 +157,17 @@ async def open_front_services(
         )
         await nursery.start(subscriber.run)
         await nursery.start(KeptReplyFetcher(redis, router, keys.kept_replies(front_id)).run)
+        metrics = FrontMetrics(SERVED_METHODS)
+        admission = AdmissionControl(
+            limits, keys, metrics, task_slots_ttl_ms=config.task_max_ttl_ms
+        )
         calls = CallQueue(
-            redis, router, keys, front_id=front_id, reply_grace_s=config.reply_grace_s
+            redis,
+            router,
+            keys,
+            front_id=front_id,
+            reply_grace_s=config.reply_grace_s,
+            admission=admission,
         )
         rounds = InputRounds(
             await load_request_state_key(redis, keys),
@@ -170,9 +183,13 @@ async def open_front_services(
         )
         task_events = TaskEvents(redis=redis, keys=keys, subscriber=subscriber)
         await nursery.start(task_events.run)
-        metrics = FrontMetrics(SERVED_METHODS)
         task_store = TaskStore(
-            redis, sync_redis, keys, retention=_retention(config), metrics=metrics
+            redis,
+            sync_redis,
+            keys,
+            retention=_retention(config),
+            metrics=metrics,
+            admission=admission,
         )
         tasks = TaskMethods(
             task_store,
@@ -189,6 +206,7 @@ async def open_front_services(
             input_rounds=rounds,
             visibility=visibility,
             metrics=metrics,
+            argument_limits=config.argument_limits(),
             tasks=tasks,
         )
         changes = ChangeFeed(

@@ -47,6 +47,7 @@ from proto import (
     ForbiddenError,
     HeaderMismatchError,
     InvalidRequestError,
+    LimitExceededError,
     ModernParams,
     Notification,
     Principal,
@@ -78,6 +79,7 @@ from proto import (
 )
 from proto import unsupported_version_error as _unsupported
 from server.call_queue import CallCancelledError
+from server.client_address import client_address
 from server.config import FrontConfig
 from server.dispatch import Dispatcher, NotificationSink
 from server.drain import InFlight
@@ -93,11 +95,13 @@ from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
 from server.resource_server import ResourceServer
 from server.resource_subscriptions import SessionSubscriptions
+from server.response_headers import SECURITY_HEADERS, hsts_header
 from server.session_store import SessionStore
 from server.sse_response import (
     SSE_HEADERS,
     EventStream,
     LateDisconnectWatch,
+    Message,
     Receive,
     ResumableStream,
     Scope,
@@ -115,12 +119,13 @@ _LOG_LEVEL: Final = b'"io.modelcontextprotocol/logLevel"'
 
 _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
 _RETRY_AFTER: Final = (b"retry-after", b"1")
-"""On every 503 (shutting down, Redis unreachable, at capacity): a retry may succeed soon,
-through another front or once Redis is back."""
+"""On every 503 (shutting down, Redis unreachable, at capacity) that does not say its own:
+a retry may succeed soon, through another front or once Redis is back."""
 _SHUTTING_DOWN: Final = encode_error(
     None, ShuttingDownError.code, str(ShuttingDownError()), {"reason": "shutting_down"}
 )
-_CLOSING_HEADERS: Final = [*_JSON_HEADERS, (b"connection", b"close")]
+_CLOSE: Final = (b"connection", b"close")
+_CLOSING_HEADERS: Final = [*_JSON_HEADERS, _CLOSE]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
 _ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
 _ALLOW_GET: Final = [*_JSON_HEADERS, (b"allow", b"GET, HEAD")]
@@ -141,6 +146,8 @@ class HttpApp:
         in_flight: counts the requests being served (the drain waits for none).
         auth: checks bearer tokens and serves the protected-resource metadata; None while
             authentication is off.
+        trusted_proxy_hops: proxies in front whose ``X-Forwarded-For`` entries name the
+            caller's address (``limits.trusted_proxy_hops``).
     """
 
     def __init__(
@@ -158,10 +165,12 @@ class HttpApp:
         background: trio.Nursery,
         in_flight: InFlight,
         auth: ResourceServer | None = None,
+        trusted_proxy_hops: int = 0,
     ) -> None:
         self._dispatcher = dispatcher
         self._auth = auth
         self._metadata_paths = frozenset() if auth is None else auth.metadata_paths
+        self._proxy_hops = trusted_proxy_hops
         self._in_flight = in_flight
         self._background = background
         self._sessions = sessions
@@ -170,6 +179,8 @@ class HttpApp:
         self._listen_streams = listen_streams
         self._config = config
         self._path = config.path
+        self._max_depth = config.max_json_depth
+        self._hsts = hsts_header(config.hsts_max_age_s)
         self._checks = TransportChecks(config)
         self._readiness = readiness
         self._metrics = metrics
@@ -183,6 +194,8 @@ class HttpApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if self._hsts is not None:
+                send = _adding_header(send, self._hsts)
             if not self._in_flight.admit():
                 await _respond(send, 503, _SHUTTING_DOWN, _CLOSING_HEADERS)
                 return
@@ -211,7 +224,7 @@ class HttpApp:
             await _respond(send, 404, b'{"error":"not found"}')
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = RequestHeaders(scope["headers"])
+        headers = RequestHeaders(scope["headers"], client_address(scope, self._proxy_hops))
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._checks.check_head(headers)
@@ -280,6 +293,10 @@ class HttpApp:
         except HttpError as exc:
             status, payload = exc.status, exc.render()
             extra.extend(exc.headers)
+            if status == 413:
+                # The rest of the body was never read: the connection cannot carry another
+                # request, so the client is told to open a new one.
+                extra.append(_CLOSE)
         if payload is None:
             await _respond(send, status, b"", extra)
         else:
@@ -345,7 +362,7 @@ class HttpApp:
         whose client can answer requests (its handler may ask), gets its own event stream,
         answered through ``send`` (then None is returned): other requests never pay for
         the nursery."""
-        message = _decode(body)
+        message = _decode(body, self._max_depth)
         rid = message.id if isinstance(message, Request) else None
         if not isinstance(message, ClientResponse):
             try:
@@ -395,7 +412,8 @@ class HttpApp:
         events: EventStream | None,
     ) -> tuple[int, bytes | None]:
         """A handshake-era request of ``session``, dispatched; its notifications go to
-        ``events`` (if any), stored for resumption."""
+        ``events`` (if any), stored for resumption. A limit's refusal answers with its own
+        status (429, 503) and headers in this era too (ADR-0017)."""
         session_id = headers.session_id or ""
         if events is not None:
             events.resumable = ResumableStream(
@@ -415,6 +433,7 @@ class HttpApp:
                 subscriptions=SessionSubscriptions(self._sessions, session_id),
                 principal=_in_session(headers.principal, session_id),
                 client_capabilities=session.client_capabilities,
+                client=headers.client,
             )
         except CallCancelledError:
             # Cancelled by the client: no response at all (mcp-protocol.md 9.2); the HTTP
@@ -423,6 +442,8 @@ class HttpApp:
             return 200, None
         except ForbiddenError as exc:
             return self._forbidden(exc, headers, extra, message.id)
+        except LimitExceededError as exc:
+            return _refused_by_limit(exc, message.id, extra)
         except ProtocolError as exc:
             # In the handshake era a refused request is still a completed exchange (200);
             # only a contradicting header is a transport error, and our own failures 5xx.
@@ -449,7 +470,9 @@ class HttpApp:
         if not allows_batches(session.protocol_version):
             raise HttpError(400, batch_refused_error())
         try:
-            members = decode_batch(body, max_items=self._config.max_batch_requests)
+            members = decode_batch(
+                body, max_items=self._config.max_batch_requests, max_depth=self._max_depth
+            )
         except RequestError as exc:
             raise HttpError(400, exc.error, exc.request_id) from None
         answer = await self._batches.serve(
@@ -464,6 +487,7 @@ class HttpApp:
             subscriptions=SessionSubscriptions(self._sessions, headers.session_id or ""),
             client_capabilities=session.client_capabilities,
             principal=_in_session(headers.principal, headers.session_id or ""),
+            client=headers.client,
         )
         if answer is not None:
             await _respond(send, *answer)
@@ -593,7 +617,7 @@ class HttpApp:
         notify: NotificationSink | None,
         on_long_wait: Callable[[], None] | None,
     ) -> tuple[int, bytes | None]:
-        checked = _check_modern(headers, body)
+        checked = _check_modern(headers, body, self._max_depth)
         if checked is None:
             return 202, None
         message, version, params = checked
@@ -607,9 +631,12 @@ class HttpApp:
                 param_headers=headers.params,
                 on_long_wait=on_long_wait,
                 principal=headers.principal,
+                client=headers.client,
             )
         except ForbiddenError as exc:
             return self._forbidden(exc, headers, extra, message.id)
+        except LimitExceededError as exc:
+            return _refused_by_limit(exc, message.id, extra)
         except RemoteProtocolError as exc:
             return exc.http_status, encode_error(message.id, exc.code, exc.message, exc.data)
         except ProtocolError as exc:
@@ -625,7 +652,7 @@ class HttpApp:
         then a response stream that stays open (``server/listen_stream.py``). Every
         refusal comes before the stream starts, as JSON with its status."""
         try:
-            checked = _check_modern(headers, body)
+            checked = _check_modern(headers, body, self._max_depth)
             if checked is None:
                 await _respond(send, 202, b"", [])
                 return
@@ -656,7 +683,7 @@ class HttpApp:
         headers.scheme = scope.get("scheme", "http")
         headers.http_method = scope["method"]
         headers.principal = await self._auth.authenticate(
-            headers, client=_client_address(scope), new_request_id=self._next_request_id
+            headers, new_request_id=self._next_request_id
         )
 
     def _forbidden(
@@ -707,7 +734,9 @@ def _check_routing_headers(
         raise HeaderMismatchError(f"Mcp-Name header must be present once and equal {field}")
 
 
-def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, ModernParams] | None:
+def _check_modern(
+    headers: RequestHeaders, body: bytes, max_depth: int
+) -> tuple[Request, str, ModernParams] | None:
     """The 2026-07-28 ladder every modern POST passes (mcp-protocol.md 5.4 steps 2-6):
     decode, envelope, header/body agreement, version. Returns the request, its version and
     envelope, or None for a notification (acknowledged with 202 and dropped: the 2026 core
@@ -716,7 +745,7 @@ def _check_modern(headers: RequestHeaders, body: bytes) -> tuple[Request, str, M
     Raises:
         HttpError: the refusal, with its status and the request id when it is known.
     """
-    message = _decode(body)
+    message = _decode(body, max_depth)
     if isinstance(message, Notification):
         header_version = headers.single_version()
         if header_version not in MODERN_VERSIONS:
@@ -752,14 +781,6 @@ def _in_session(principal: Principal | None, session_id: str) -> Principal | Non
     return msgspec.structs.replace(principal, session_id=session_id)
 
 
-def _client_address(scope: Scope) -> str:
-    """``host:port`` of the peer, for the audit trail ("" when the server does not say)."""
-    client = scope.get("client")
-    if not client:
-        return ""
-    return f"{client[0]}:{client[1]}"
-
-
 def _may_stream(method: str, session: SessionRecord) -> bool:
     """Whether a handshake-era request gets an event stream it may commit to: a call to a
     worker of a session that set a log level or whose client can answer requests (its
@@ -782,9 +803,9 @@ async def _accepted(relay: Awaitable[None]) -> tuple[int, bytes | None]:
     return 202, None
 
 
-def _decode(body: bytes) -> Request | Notification | ClientResponse:
+def _decode(body: bytes, max_depth: int) -> Request | Notification | ClientResponse:
     try:
-        return decode_message(body)
+        return decode_message(body, max_depth=max_depth)
     except RequestError as exc:
         raise HttpError(400, exc.error, exc.request_id) from None
 
@@ -799,15 +820,43 @@ def _server_failure(exc: Exception, request_id: RequestId) -> tuple[int, bytes]:
 _internal_error = _server_failure
 
 
+def _refused_by_limit(
+    exc: LimitExceededError, request_id: RequestId, extra: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes]:
+    """A limit's refusal (ADR-0017): its status, ``Retry-After`` and, for a token bucket,
+    ``X-RateLimit-Limit`` (its burst), ``-Remaining`` (whole tokens left) and ``-Reset``
+    (seconds until it is full again); the same facts in the error's ``data``."""
+    extra.append((b"retry-after", b"%d" % exc.retry_after_s))
+    if exc.limit is not None:
+        extra += [
+            (b"x-ratelimit-limit", b"%d" % exc.limit),
+            (b"x-ratelimit-remaining", b"%d" % exc.remaining),
+            (b"x-ratelimit-reset", b"%d" % exc.reset_s),
+        ]
+    return exc.http_status, encode_error(request_id, exc.code, exc.message, exc.data)
+
+
 async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = _JSON_HEADERS
 ) -> None:
     # An explicit length spares the client chunked decoding and lets it reuse the connection.
-    all_headers = [*headers, (b"content-length", b"%d" % len(body))]
-    if status == 503:
+    all_headers = [*headers, *SECURITY_HEADERS, (b"content-length", b"%d" % len(body))]
+    if status == 503 and not any(name == _RETRY_AFTER[0] for name, _ in headers):
         all_headers.append(_RETRY_AFTER)
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _adding_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+    """``send``, with ``header`` added to the response's start (``front.hsts_max_age_s``:
+    a closure per request, paid only when configured)."""
+
+    async def send_with_header(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message["headers"], header]
+        await send(message)
+
+    return send_with_header
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

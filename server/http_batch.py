@@ -98,6 +98,7 @@ class HttpBatches:
         subscriptions: ResourceSubscriptions | None = None,
         client_capabilities: int = 0,
         principal: Principal | None = None,
+        client: str = "",
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """Serve a decoded batch of a 2025-03-26 session.
 
@@ -105,7 +106,9 @@ class HttpBatches:
         ``log_setting``: the session's ``logging/setLevel`` level; ``subscriptions``: its
         resource subscriptions; ``client_capabilities``: what its client declared it can
         answer (a handler's requests go out on the batch's stream, ADR-0009);
-        ``principal``: the verified caller (None: anonymous, bound to the session).
+        ``principal``: the verified caller (None: anonymous, bound to the session);
+        ``client``: the caller's address (its limits, ADR-0017: a member a limit refuses
+        gets its JSON-RPC error in the batch's answer).
 
         Returns:
             The status, body and headers to answer with; None when the answer was an SSE
@@ -129,6 +132,7 @@ class HttpBatches:
                 subscriptions=subscriptions,
                 client_capabilities=client_capabilities,
                 principal=principal,
+                client=client,
             )
             await batch.serve(members)
             events.close()
@@ -154,9 +158,11 @@ class _Batch:
         subscriptions: ResourceSubscriptions | None,
         client_capabilities: int,
         principal: Principal | None,
+        client: str,
     ) -> None:
         self._dispatcher = dispatcher
         self._principal = principal
+        self._client = client
         self._client_capabilities = client_capabilities
         self._log_setting = log_setting
         self._subscriptions = subscriptions
@@ -233,6 +239,7 @@ class _Batch:
                 subscriptions=self._subscriptions,
                 principal=self._principal,
                 client_capabilities=self._client_capabilities,
+                client=self._client,
             )
         except CallCancelledError:
             self._unanswered -= 1  # cancelled by the client: left out (mcp-protocol.md 9.2)

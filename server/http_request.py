@@ -58,6 +58,8 @@ class RequestHeaders:
     transport learns about the request before its era's handling.
 
     Attributes:
+        client: the caller's address (``server/client_address.py``, ``""`` when unknown)
+            for the audit trail and the limits.
         scheme: ``http`` or ``https`` (the ASGI scope's), set by the transport.
         http_method: ``GET``, ``POST``, ... (the ASGI scope's), set by the transport.
         principal: who sent it, once its bearer token was verified (ADR-0016); None while
@@ -67,6 +69,7 @@ class RequestHeaders:
     __slots__ = (
         "accept",
         "authorization",
+        "client",
         "content_length",
         "content_type",
         "host",
@@ -83,7 +86,8 @@ class RequestHeaders:
         "versions",
     )
 
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, raw: list[tuple[bytes, bytes]], client: str = "") -> None:
+        self.client = client
         self.accept = ""
         self.content_type = ""
         self.content_length: int | None = None

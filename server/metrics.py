@@ -1,7 +1,7 @@
 """The front's Prometheus metrics (ADR-0012): every JSON-RPC request it serves, by method
 and outcome, with its duration; the durable tasks it ends (a client's ``tasks/cancel``); the
-requests refused for their token or its scopes (ADR-0016); and the rendering of
-``/metrics`` for every process of the fleet.
+requests refused for their token or its scopes (ADR-0016); requests its limits refuse, by
+reason (ADR-0017); and the rendering of ``/metrics`` for every process of the fleet.
 
 Two modes, chosen by the environment when the process starts:
 
@@ -35,6 +35,7 @@ from proto import (
     OTHER_METHOD,
     QUEUE_DEPTH_METRIC,
     QUEUE_OLDEST_AGE_METRIC,
+    REJECTIONS_METRIC,
     REQUEST_DURATION_BUCKETS_S,
     REQUEST_DURATION_METRIC,
     REQUESTS_METRIC,
@@ -44,6 +45,7 @@ from proto import (
     ErrorCode,
     ProtocolError,
     QueueLane,
+    RejectionReason,
     RequestOutcome,
     TaskOutcomeError,
     TaskStatus,
@@ -139,6 +141,13 @@ class FrontMetrics:
             AUTHZ_DENIALS_METRIC.labels,
             registry=self.registry,
         )
+        rejections = Counter(
+            REJECTIONS_METRIC.name,
+            REJECTIONS_METRIC.help,
+            REJECTIONS_METRIC.labels,
+            registry=self.registry,
+        )
+        self._rejections = {reason: rejections.labels(reason.value) for reason in RejectionReason}
         self._known = frozenset(methods)
         self._series: dict[str, _MethodSeries] = {}
         self._other = self._series_of(OTHER_METHOD)
@@ -165,6 +174,10 @@ class FrontMetrics:
         """Count a call of ``tool`` refused with 403 (a registered tool: the label stays
         bounded)."""
         self._authz_denials.labels(tool).inc()
+
+    def rejected(self, reason: RejectionReason) -> None:
+        """Count one request a limit refused (ADR-0017)."""
+        self._rejections[reason].inc()
 
     def _series_of(self, method: str) -> _MethodSeries:
         series = self._series[method] = _MethodSeries(self._requests, self._durations, method)

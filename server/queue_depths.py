@@ -144,6 +144,21 @@ class QueueDepths:
             tasks=LaneDepth(task_count, job_age_s(enqueued_at, now_s)),
         )
 
+    async def waiting(self) -> tuple[int, int]:
+        """How many calls no worker has taken and how many tasks are queued, in one round
+        trip: :meth:`read`'s counts without the ages (readiness, ADR-0017).
+
+        Raises:
+            BackendUnavailableError: Redis did not answer.
+        """
+        length, groups, tasks = await self._transaction(
+            ("XLEN", self._stream),
+            ("XINFO", "GROUPS", self._stream),
+            ("LLEN", self._task_queue),
+        )
+        task_count = max(tasks, 0) if isinstance(tasks, int) else 0
+        return call_backlog(length, groups).waiting, task_count
+
     async def _transaction(self, *commands: tuple[RedisArg, ...]) -> list[RedisReply]:
         """Run ``commands`` in one ``MULTI``/``EXEC`` (one round trip) and return their
         replies. A command's error stays in ``EXEC``'s array as a value, which the readers

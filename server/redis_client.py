@@ -251,15 +251,27 @@ class RedisClient:
                 raise
         return await self.execute("EVAL", script.source, len(keys), *keys, *args)
 
+    async def execute_encoded(self, command: bytes) -> RedisReply:
+        """Run one command already encoded as RESP (``encode_command``): for a hot path
+        that encodes what does not change once (``ADMIT``'s arguments for a caller).
+
+        Raises:
+            as :meth:`execute`.
+        """
+        (reply,) = await self._submit(command, 1)
+        return reply
+
     async def execute_many(self, commands: Sequence[Sequence[RedisArg]]) -> list[RedisReply]:
         """Send several commands in one write and return their replies in order.
 
         Not a transaction: use MULTI/EXEC or a script for atomicity. Error replies raise
         :class:`RedisCommandError` after all replies have arrived.
         """
+        return await self._submit(b"".join(encode_command(c) for c in commands), len(commands))
+
+    async def _submit(self, payload: bytes, count: int) -> list[RedisReply]:
         conn = await self._connection()
-        payload = b"".join(encode_command(c) for c in commands)
-        waiters = conn.submit(payload, len(commands))
+        waiters = conn.submit(payload, count)
         await conn.flush()
         replies: list[RedisReply] = []
         with trio.move_on_after(self._command_timeout_s) as scope:

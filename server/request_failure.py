@@ -1,8 +1,10 @@
 """How a request that failed on our side is answered and logged, in every transport.
 
-A refusal of the client's request (``RemoteProtocolError``), a task's own error relayed
-by ``tasks/result`` (``TaskOutcomeError``) and the answer of a request the front's shutdown
-ended (``ShuttingDownError``) are answered as they are and not logged one by one.
+A refusal of the client's request (``RemoteProtocolError``), a limit's refusal
+(``LimitExceededError``: audited and counted where it is made, ADR-0017), a task's own
+error relayed by ``tasks/result`` (``TaskOutcomeError``) and the answer of a request the
+front's shutdown ended (``ShuttingDownError``) are answered as they are and not logged one
+by one.
 Anything else is logged once, here, at the boundary of the request: a failure we relay (no
 worker answered, a worker was lost) as a warning; Redis unreachable as a warning and
 "Service unavailable" (HTTP 503); an unexpected exception as an error with its traceback,
@@ -15,6 +17,7 @@ import structlog
 
 from proto import (
     BackendUnavailableError,
+    LimitExceededError,
     LocalProtocolError,
     ProtocolError,
     RedisCommandError,
@@ -34,7 +37,9 @@ def failure_error(exc: Exception) -> ProtocolError:
 
     Its ``http_status`` is what an HTTP transport answers with.
     """
-    if isinstance(exc, RemoteProtocolError | TaskOutcomeError | ShuttingDownError):
+    if isinstance(
+        exc, RemoteProtocolError | LimitExceededError | TaskOutcomeError | ShuttingDownError
+    ):
         return exc  # a shutdown's answers are counted once, by the front's drain
     if isinstance(exc, ProtocolError):
         log.warning("request.failed", error=exc.message, code=exc.code)

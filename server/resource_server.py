@@ -6,7 +6,7 @@ request's era; the protected-resource metadata (RFC 9728) is served at
 
 A refusal is the spec's: 401 with ``WWW-Authenticate: Bearer resource_metadata="…",
 scope="…"`` (plus ``error="invalid_token"`` and a description only when a token was
-presented, RFC 6750 3.1) and a JSON-RPC error body (-32010, id null: the body is not read);
+presented, RFC 6750 3.1) and a JSON-RPC error body (-31401, id null: the body is not read);
 400 ``invalid_request`` for several ``Authorization`` headers. Each one is one
 ``auth.failed`` audit line (the reason, the client's address, the front's request id: never
 the token) and counts in ``mcpfleet_auth_failures_total``.
@@ -87,7 +87,7 @@ class ResourceServer:
         self.metadata_paths = frozenset(paths)
 
     async def authenticate(
-        self, headers: RequestHeaders, *, client: str, new_request_id: Callable[[], str]
+        self, headers: RequestHeaders, *, new_request_id: Callable[[], str]
     ) -> Principal:
         """The principal the request's bearer token vouches for.
 
@@ -102,7 +102,6 @@ class ResourceServer:
                 UnauthorizedError(
                     AuthFailure.INVALID_REQUEST, "more than one Authorization header"
                 ),
-                client=client,
                 request_id=new_request_id(),
             )
         token = _bearer_token(values[0]) if values else None
@@ -115,16 +114,16 @@ class ResourceServer:
                 )
             return await self._verifier.verify(token)
         except UnauthorizedError as exc:
-            raise self._refused(headers, exc, client=client, request_id=new_request_id()) from None
+            raise self._refused(headers, exc, request_id=new_request_id()) from None
 
     def _refused(
-        self, headers: RequestHeaders, error: UnauthorizedError, *, client: str, request_id: str
+        self, headers: RequestHeaders, error: UnauthorizedError, *, request_id: str
     ) -> HttpError:
         reason = AuthFailure(error.reason)
         audit(
             "auth.failed",
             reason=reason.value,
-            client=client,
+            client=headers.client,
             request_id=request_id,
             http_method=headers.http_method,
             outcome="refused",

@@ -23,6 +23,7 @@ from proto import (
     encode_priming_event,
 )
 from server.event_store import EventStore
+from server.response_headers import RENDERING_HEADERS
 
 __all__ = [
     "SSE_HEADERS",
@@ -46,8 +47,11 @@ Send = Callable[[Message], Awaitable[None]]
 
 SSE_HEADERS: Final = [
     (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache, no-transform"),
+    # no-store like every MCP answer (server/response_headers.py); no-transform keeps
+    # proxies from compressing or buffering the stream.
+    (b"cache-control", b"no-store, no-transform"),
     (b"x-accel-buffering", b"no"),
+    *RENDERING_HEADERS,
 ]
 _EVENT_QUEUE: Final = 64
 

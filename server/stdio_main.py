@@ -15,6 +15,7 @@ import trio
 
 from server.config import FrontConfig
 from server.front_services import open_front_services, watch_stop_signals
+from server.limits_config import LimitsConfig
 from server.redis_client import open_redis, parse_redis_url
 from server.stdio_transport import StdioConnection
 from server.tool_catalog import ToolCatalog
@@ -27,6 +28,7 @@ log = structlog.get_logger()
 async def serve_stdio(
     config: FrontConfig,
     *,
+    limits: LimitsConfig,
     catalog: ToolCatalog,
     redis_url: str,
     fleet: str,
@@ -40,6 +42,8 @@ async def serve_stdio(
 
     Args:
         config: the front's settings (``max_body_bytes`` bounds a line; ``stdio_*``).
+        limits: the rate limits and admission control it enforces (ADR-0017; the local
+            user is the caller).
         catalog: the tools served.
         redis_url: the fleet's Redis.
         fleet: the fleet's key namespace.
@@ -66,6 +70,7 @@ async def serve_stdio(
     async with (
         open_front_services(
             config,
+            limits=limits,
             catalog=catalog,
             redis_url=redis_url,
             fleet=fleet,
@@ -83,6 +88,7 @@ async def serve_stdio(
             max_line_bytes=config.max_body_bytes,
             max_in_flight=config.stdio_max_in_flight,
             max_batch_requests=config.max_batch_requests,
+            max_json_depth=config.max_json_depth,
             max_listens=config.max_listen_streams,
             eof_grace_s=config.stdio_eof_grace_s,
         )

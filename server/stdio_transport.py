@@ -61,6 +61,7 @@ import structlog
 import trio
 
 from proto import (
+    DEFAULT_MAX_JSON_DEPTH,
     END_OF_INPUT,
     LATEST_HANDSHAKE_VERSION,
     NEED_DATA,
@@ -118,6 +119,8 @@ __all__ = ["StdioConnection", "local_principal"]
 log = structlog.get_logger()
 
 _READ_CHUNK: Final = 64 * 1024
+_STDIO_CLIENT: Final = "stdio"
+"""The peer as the audit trail names it: the client that launched this process."""
 _OUTBOX: Final = 128
 """Messages queued for the writer; past this, responses wait and progress is dropped."""
 _WRITE_BATCH: Final = 64
@@ -160,6 +163,7 @@ class StdioConnection:
         max_line_bytes: longest accepted message line.
         max_in_flight: requests served at once; reading pauses at the bound.
         max_batch_requests: most messages in one batch (2025-03-26).
+        max_json_depth: deepest nesting of arrays and objects in one message (ADR-0018).
         max_listens: listen subscriptions open at once; more are refused (-32603).
         eof_grace_s: after the end of input, how long requests in flight may take.
         principal: who the calls are made for; the local OS user by default
@@ -178,6 +182,7 @@ class StdioConnection:
         max_in_flight: int,
         max_batch_requests: int,
         max_listens: int,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         eof_grace_s: float,
         principal: Principal | None = None,
         task_status: TaskStatusRelay | None = None,
@@ -196,6 +201,7 @@ class StdioConnection:
         self._front_id = front_id
         self._max_line_bytes = max_line_bytes
         self._max_batch_requests = max_batch_requests
+        self._max_depth = max_json_depth
         self._eof_grace_s = eof_grace_s
         self._session = StdioSession()
         self._client_capabilities = 0  # declared in initialize (handshake era)
@@ -307,7 +313,7 @@ class StdioConnection:
         """Handle one message; its answer, if any, goes to ``deliver`` (the outbox, or the
         batch it came in)."""
         try:
-            message = decode_message(data)
+            message = decode_message(data, max_depth=self._max_depth)
         except RequestError as exc:
             await deliver(_error_reply(exc.request_id, exc.error))
             return
@@ -381,7 +387,9 @@ class StdioConnection:
         notifications in it are handled and not answered; a cancelled request is left out
         of the array."""
         try:
-            members = decode_batch(line, max_items=self._max_batch_requests)
+            members = decode_batch(
+                line, max_items=self._max_batch_requests, max_depth=self._max_depth
+            )
         except RequestError as exc:  # refused as a whole: one error, id null
             await self._outbox.send(_error_reply(exc.request_id, exc.error))
             return
@@ -472,6 +480,7 @@ class StdioConnection:
                     principal=self._principal,
                     client_capabilities=self._client_capabilities,
                     connection=self._connection_id,
+                    client=_STDIO_CLIENT,
                 )
         except CallCancelledError:
             return None  # cancelled by its request id through the fleet: nothing is sent
@@ -492,6 +501,7 @@ class StdioConnection:
             notify=notify,
             principal=self._principal,
             connection=self._connection_id,
+            client=_STDIO_CLIENT,
         )
 
     # --- listen subscriptions (2026-07-28) ---------------------------------------------------

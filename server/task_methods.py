@@ -60,6 +60,7 @@ from proto import (
     supports_tasks,
     task_answer,
 )
+from server.audit_log import Requester
 from server.task_events import TaskEvents
 from server.task_store import TaskStore
 from server.tool_catalog import CatalogTool
@@ -109,6 +110,8 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
         idempotency_key: the client's ``_meta["mcpfleet/idempotencyKey"]``, if any.
         client_capabilities: what the client can answer (``ClientCapability`` flags):
             what the task's handler may ask it.
+        client: the caller's address ("" when none), keying an anonymous caller's
+            limits (ADR-0017).
     """
 
     tool: CatalogTool
@@ -120,6 +123,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     requested_ttl_ms: int | None = None
     idempotency_key: str | None = None
     client_capabilities: int = 0
+    client: str = ""
 
 
 def _send_input_requests(
@@ -221,6 +225,7 @@ class TaskMethods:
         whose idempotency key the owner already used, answer the task it created.
 
         Raises:
+            LimitExceededError: a limit refused it (ADR-0017); nothing was created.
             InvalidParamsError: the key was used for another tool or other arguments.
             BackendUnavailableError: Redis did not take it.
         """
@@ -237,7 +242,10 @@ class TaskMethods:
             client_capabilities=call.client_capabilities,
         )
         return await self._store.create(
-            spec, requested_ttl_ms=call.requested_ttl_ms, idempotency_key=call.idempotency_key
+            spec,
+            requested_ttl_ms=call.requested_ttl_ms,
+            idempotency_key=call.idempotency_key,
+            client=call.client,
         )
 
     async def create_legacy(self, call: TaskCall) -> bytes:
@@ -397,10 +405,11 @@ class TaskMethods:
             )
         )
 
-    async def legacy_cancel(self, params: msgspec.Raw, owner: str) -> bytes:
-        """``tasks/cancel``: the Task, already ``cancelled``; an ended task is -32602."""
+    async def legacy_cancel(self, params: msgspec.Raw, owner: str, requester: Requester) -> bytes:
+        """``tasks/cancel``: the Task, already ``cancelled``; an ended task is -32602.
+        Audited (:meth:`_cancel`)."""
         task_id = decode_params(params, _id_params).task_id
-        moved, record = await self._store.cancel(task_id, owner)
+        moved, record = await self._cancel(task_id, owner, requester)
         task = legacy_task(record)
         if not moved:
             raise InvalidParamsError(
@@ -428,10 +437,29 @@ class TaskMethods:
         await self.answer(update.task_id, owner, answers)
         return self._acknowledgement()
 
-    async def modern_cancel(self, params: msgspec.Raw, owner: str) -> bytes:
-        """``tasks/cancel``: acknowledged, also for a task that has ended (idempotent)."""
-        await self._store.cancel(decode_params(params, _id_params).task_id, owner)
+    async def modern_cancel(self, params: msgspec.Raw, owner: str, requester: Requester) -> bytes:
+        """``tasks/cancel``: acknowledged, also for a task that has ended (idempotent).
+        Audited (:meth:`_cancel`)."""
+        await self._cancel(decode_params(params, _id_params).task_id, owner, requester)
         return self._acknowledgement()
+
+    async def _cancel(
+        self, task_id: str, owner: str, requester: Requester
+    ) -> tuple[bool, TaskRecord]:
+        """``TaskStore.cancel``, with one ``task.cancel_requested`` audit line saying how
+        it ended: ``cancelled``, ``already_ended``, ``not_found`` (unknown, expired or
+        another owner's: the trail sees the probe the client cannot), or ``error``."""
+        outcome = "error"
+        try:
+            moved, record = await self._store.cancel(task_id, owner)
+        except TaskNotFoundError:
+            outcome = "not_found"
+            raise
+        else:
+            outcome = "cancelled" if moved else "already_ended"
+            return moved, record
+        finally:
+            requester.audit("task.cancel_requested", task_id=task_id, outcome=outcome)
 
     @staticmethod
     def require_extension(declared: bool, method: str) -> None:

@@ -4,14 +4,19 @@ owner's tasks.
 
 Creation is the one place the front uses redis-py (rq speaks nothing else): the rq job
 and the task's record, retention and owner index go in ONE transaction, through a thread
-hop under the pool's limiter (:mod:`server.sync_redis`). Reads, cancellation and listing
-use the front's trio client. Every status change after creation goes through
-``TASK_TRANSITION`` (or, for answers, ``TASK_ANSWER``), so a task that ended never moves
-again.
+hop under the pool's limiter (:mod:`server.sync_redis`). When a limit applies, ``ADMIT``
+runs first in the same thread (one round trip more, ADR-0017): a refused task is never
+created (``server/task_admission.py``). Reads, cancellation and listing use the front's
+trio client. Every status change after creation goes through ``TASK_TRANSITION`` (or, for
+answers, ``TASK_ANSWER``), so a task that ended never moves again.
 
 Ownership: every access compares the record's owner (``TaskSpec.owner_of``) with the
 caller's, and another owner's task is answered exactly like one that never existed or
 expired (:class:`proto.TaskNotFoundError`). Reads slide the task's retention.
+
+About 500 lines in one class on purpose: creation (its idempotency claims, its admission),
+reads, cancellation, answers and listing all share the record's format and the ownership
+rule.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import math
 import secrets
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Final
 
 import msgspec
@@ -37,9 +43,12 @@ from proto import (
     HOLD_IF_OWNER,
     TASK_ANSWER,
     TASK_JOB_FUNCTION,
+    AdmitRefusal,
     BackendUnavailableError,
     InvalidParamsError,
     Keyspace,
+    LimitExceededError,
+    QueueLane,
     RedisArg,
     TaskAnswered,
     TaskField,
@@ -53,9 +62,11 @@ from proto import (
     encode_task_spec,
     encode_wire,
 )
+from server.admission import AdmissionControl, AdmitCommand, Caller
 from server.metrics import FrontMetrics
 from server.redis_client import RedisClient, RedisCommandError, RedisReply
 from server.sync_redis import SyncRedis
+from server.task_admission import TaskAdmission
 from server.task_cancel import cancel_task
 
 __all__ = ["TaskPage", "TaskRetention", "TaskStore"]
@@ -111,6 +122,7 @@ class TaskStore:
         keys: the fleet's key schema.
         retention: retention and polling settings.
         metrics: counts the tasks this front cancels (``mcpfleet_tasks_total``).
+        admission: the limits a task must meet before it is created (ADR-0017).
     """
 
     def __init__(
@@ -121,8 +133,11 @@ class TaskStore:
         *,
         retention: TaskRetention,
         metrics: FrontMetrics,
+        admission: AdmissionControl,
     ) -> None:
         self._redis = redis
+        self._admission = admission
+        self._task_admission = TaskAdmission(sync_redis.client, keys)
         self._metrics = metrics
         self._sync = sync_redis
         self._keys = keys
@@ -137,6 +152,7 @@ class TaskStore:
         *,
         requested_ttl_ms: int | None,
         idempotency_key: str | None = None,
+        client: str = "",
     ) -> TaskRecord:
         """Create a task running ``spec`` for ``spec.owner``: its rq job, record, retention
         and owner index in one transaction; once this returns, a read finds it.
@@ -145,9 +161,12 @@ class TaskStore:
         the new task's id for the task's retention); when a submission already holds it,
         that task is answered as it stands (its retention and the key's slide) and nothing
         is created. A claim whose task does not appear within ``_CLAIM_WAIT_S`` (its
-        creation failed, or the task expired) is released and claimed again.
+        creation failed, or the task expired) is released and claimed again. Only a new
+        task meets the limits (``client``: the caller's address, for an anonymous
+        caller's); answering the task a key created is not new work.
 
         Raises:
+            LimitExceededError: a limit refused the task; nothing was created.
             InvalidParamsError: the key names the owner's task of another tool or other
                 arguments (-32602).
             BackendUnavailableError: Redis did not take it (nothing was created).
@@ -157,14 +176,14 @@ class TaskStore:
         """
         ttl_ms = self.retention.ttl_for(requested_ttl_ms)
         if idempotency_key is None:
-            return await self._create_new(spec, secrets.token_urlsafe(32), ttl_ms)
+            return await self._create_new(spec, secrets.token_urlsafe(32), ttl_ms, client)
         claim = self._keys.task_idempotency(spec.owner, _digest(idempotency_key))
         for _ in range(_CLAIM_ROUNDS):
             task_id = secrets.token_urlsafe(32)
             if await self._execute("SET", claim, task_id, "NX", "PX", ttl_ms) is not None:
                 try:
-                    return await self._create_new(spec, task_id, ttl_ms)
-                except BackendUnavailableError:
+                    return await self._create_new(spec, task_id, ttl_ms, client)
+                except (BackendUnavailableError, LimitExceededError):
                     await self._release_claim(claim, task_id)
                     raise
             holder = await self._execute("GET", claim)
@@ -180,7 +199,11 @@ class TaskStore:
             await self._release_claim(claim, holder.decode())
         raise BackendUnavailableError("Could not settle the task's idempotency key: try again")
 
-    async def _create_new(self, spec: TaskSpec, task_id: str, ttl_ms: int) -> TaskRecord:
+    async def _create_new(
+        self, spec: TaskSpec, task_id: str, ttl_ms: int, client: str
+    ) -> TaskRecord:
+        caller = Caller(spec.principal, client, spec.request_id)
+        admit = self._admission.task_command(caller, spec.tool)
         now_ms = _now_ms()
         fields: dict[str | bytes, str | bytes] = {
             TaskField.STATUS.value: TaskStatus.WORKING.value,
@@ -192,10 +215,12 @@ class TaskStore:
             TaskField.SPEC.value: encode_task_spec(spec),
             TaskField.ATTEMPTS.value: "0",
         }
-        await trio.to_thread.run_sync(
-            self._create_sync, task_id, fields, ttl_ms, spec.owner, now_ms,
+        refusal = await trio.to_thread.run_sync(
+            partial(self._create_sync, admit=admit), task_id, fields, ttl_ms, spec.owner, now_ms,
             limiter=self._sync.limiter,
         )  # fmt: skip
+        if refusal is not None:
+            raise self._admission.refuse(refusal, caller, spec.tool, lane=QueueLane.TASKS)
         log.info("task.created", task_id=task_id, tool=spec.tool, ttl_ms=ttl_ms)
         return TaskRecord(
             task_id=task_id,
@@ -214,30 +239,49 @@ class TaskStore:
         ttl_ms: int,
         owner: str,
         now_ms: int,
-    ) -> None:
+        *,
+        admit: AdmitCommand | None,
+    ) -> AdmitRefusal | None:
+        """Admit (when a limit applies) and create the task; the refusal, or None once it
+        exists."""
+        try:
+            if admit is not None:
+                # Checked right before the transaction, in its thread: the checks of
+                # concurrent creations overlap only by the threads of each front.
+                refusal = self._task_admission.admit(admit, task_id)
+                if refusal is not None:
+                    return refusal
+            self._write_sync(task_id, fields, ttl_ms, owner, now_ms)
+        except redis.RedisError as exc:
+            if admit is not None and admit.slots:
+                self._task_admission.release(admit.slots, task_id)
+            raise BackendUnavailableError(f"Redis did not take the task: {exc}") from None
+        return None
+
+    def _write_sync(
+        self, task_id: str, fields: dict[str | bytes, str | bytes], ttl_ms: int, owner: str,
+        now_ms: int,
+    ) -> None:  # fmt: skip
         # rq puts the pipeline in MULTI itself, so it enqueues first; our writes join the
         # same transaction (the contract of ADR-0011).
         key = self._keys.task(task_id)
         owner_key = self._keys.owner_tasks(owner)
-        try:
-            with self._sync.client.pipeline(transaction=True) as pipe:
-                self._queue.enqueue_call(
-                    TASK_JOB_FUNCTION,
-                    args=[task_id],
-                    job_id=task_id,
-                    timeout=-1,
-                    result_ttl=0,
-                    failure_ttl=math.ceil(ttl_ms / 1000),
-                    pipeline=pipe,
-                )
-                pipe.hset(key, items=[part for pair in fields.items() for part in pair])
-                pipe.pexpire(key, ttl_ms)
-                pipe.zadd(owner_key, {task_id: now_ms})
-                # The index lives as long as the longest task it may hold.
-                pipe.pexpire(owner_key, self.retention.max_ttl_ms)
-                pipe.execute()
-        except redis.RedisError as exc:
-            raise BackendUnavailableError(f"Redis did not take the task: {exc}") from None
+        with self._sync.client.pipeline(transaction=True) as pipe:
+            self._queue.enqueue_call(
+                TASK_JOB_FUNCTION,
+                args=[task_id],
+                job_id=task_id,
+                timeout=-1,
+                result_ttl=0,
+                failure_ttl=math.ceil(ttl_ms / 1000),
+                pipeline=pipe,
+            )
+            pipe.hset(key, items=[part for pair in fields.items() for part in pair])
+            pipe.pexpire(key, ttl_ms)
+            pipe.zadd(owner_key, {task_id: now_ms})
+            # The index lives as long as the longest task it may hold.
+            pipe.pexpire(owner_key, self.retention.max_ttl_ms)
+            pipe.execute()
 
     async def _claimed(self, task_id: str, spec: TaskSpec) -> TaskRecord | None:
         """The owner's task an idempotency claim names, once its record exists (its creator

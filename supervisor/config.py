@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from proto import FleetError
-from server import AuthConfig, FrontConfig
+from server import AuthConfig, FrontConfig, LimitsConfig
 from workers.runtime import HEARTBEAT_TTL_INTERVALS, WorkerConfig
 
 __all__ = [
@@ -205,6 +205,7 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
     scaling: ScalingConfig = msgspec.field(default_factory=ScalingConfig)
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
 
     def __post_init__(self) -> None:
         # Validated here so every way of building the config checks it (msgspec turns
@@ -225,7 +226,7 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return parse_worker_range(self.workers)
 
 
-_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling", "auth"})
+_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling", "auth", "limits"})
 
 ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {
     # [auth] (ADR-0016)
@@ -235,6 +236,10 @@ ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {
     "MCPFLEET_AUTH_ALGORITHMS": ("auth", "algorithms"),
     "MCPFLEET_AUTH_ISSUER": ("auth", "issuer"),
     "MCPFLEET_AUTH_AUDIENCE": ("auth", "audience"),
+    # [limits] (ADR-0017)
+    "MCPFLEET_RATE_LIMIT_RATE": ("limits", "rate"),
+    "MCPFLEET_RATE_LIMIT_BURST": ("limits", "burst"),
+    "MCPFLEET_MAX_QUEUED": ("limits", "max_queued"),
 }
 """Documented environment names outside the ``MCPFLEET_<SECTION>__<KEY>`` scheme (issue
 7's ``MCPFLEET_AUTH_JWT_SECRET`` and friends) → the (section, key) they set. Either
@@ -276,12 +281,15 @@ def _check_consistent(config: FleetConfig) -> FleetConfig:
     pair and rely on another layer for the other).
 
     Raises:
-        ConfigError: ``supervisor.hung_after_s`` outside its bounds; ``[auth]`` keys that
-            contradict each other.
+        ConfigError: ``supervisor.hung_after_s`` outside its bounds; ``[auth]`` or
+            ``[limits]`` keys that contradict each other.
     """
     auth_problem = config.auth.problem()
     if auth_problem is not None:
         raise ConfigError(f"invalid configuration: [auth] {auth_problem}")
+    limits_problem = config.limits.inconsistency()
+    if limits_problem is not None:
+        raise ConfigError(f"invalid configuration: {limits_problem}")
     interval_s = config.worker.heartbeat_interval_s
     hung_after_s = config.supervisor.hung_after_s
     if hung_after_s is not None and not (

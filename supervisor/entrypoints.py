@@ -66,6 +66,7 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
     trio.run(
         lambda: server.serve(
             config.front,
+            limits=config.limits,
             catalog=catalog,
             redis_url=config.redis_url or "",
             fleet=config.fleet,
@@ -113,6 +114,7 @@ def run_stdio_front(
     trio.run(
         lambda: server.serve_stdio(
             config.front,
+            limits=config.limits,
             catalog=catalog,
             redis_url=config.redis_url or "",
             fleet=config.fleet,

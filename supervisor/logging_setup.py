@@ -1,5 +1,6 @@
 """structlog configuration, done once per process by its entry point: JSON lines on stderr
-(stdout belongs to the protocol on stdio), stdlib loggers bridged into the same stream."""
+(stdout belongs to the protocol on stdio), stdlib loggers bridged into the same stream,
+secrets redacted from both (``supervisor/log_redaction.py``) just before rendering."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import sys
 
 import structlog
+
+from supervisor.log_redaction import SecretRedactor
 
 __all__ = ["configure_logging"]
 
@@ -36,8 +39,9 @@ class _ProcessFields:
 
 def configure_logging(level: str, *, role: str) -> None:
     """Send every log line of this process to stderr as JSON, tagged with its ``role`` and
-    pid."""
+    pid, secrets redacted."""
     threshold = _LEVELS.get(level, logging.INFO)
+    redact = SecretRedactor()
     shared: list[structlog.types.Processor] = [
         _ProcessFields(role),
         structlog.contextvars.merge_contextvars,
@@ -51,6 +55,7 @@ def configure_logging(level: str, *, role: str) -> None:
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
+            redact,  # last: a rendered exception's text is searched too
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
@@ -63,6 +68,7 @@ def configure_logging(level: str, *, role: str) -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact,
                 structlog.processors.JSONRenderer(),
             ],
         )

@@ -17,6 +17,8 @@ Exit codes: 0 done, 1 no such task (unknown or expired), 2 usage or configuratio
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 from contextlib import AbstractAsyncContextManager
 from functools import partial
@@ -36,6 +38,7 @@ from proto import (
     iso_time,
 )
 from server import RedisClient, open_redis, parse_redis_url
+from server.audit_log import audit
 from server.task_cancel import cancel_task
 from supervisor.config import ConfigError, FleetConfig
 from supervisor.visibility_commands import running_fleet
@@ -152,18 +155,34 @@ async def _get(task_id: str, *, config: FleetConfig) -> _Task | None:
 
 
 async def _cancel(task_id: str, *, config: FleetConfig) -> str | None:
-    """What happened, or None when there is no such task."""
+    """What happened, or None when there is no such task. Audited like a client's
+    ``tasks/cancel`` (``task.cancel_requested``), the principal being the operator."""
     keys = Keyspace(config.fleet)
-    async with _redis(config) as redis:
-        moved = await cancel_task(redis, keys, task_id)
-        after = decode_task_record(
-            task_id, _hash(await redis.execute("HGETALL", keys.task(task_id)))
-        )
-    if after is None:
-        return None
-    if moved:
-        return f"task {task_id} cancelled"
-    return f"task {task_id} had already ended ({after.status.value}): nothing to cancel"
+    outcome = "error"
+    try:
+        async with _redis(config) as redis:
+            moved = await cancel_task(redis, keys, task_id)
+            after = decode_task_record(
+                task_id, _hash(await redis.execute("HGETALL", keys.task(task_id)))
+            )
+        if after is None:
+            outcome = "not_found"
+            return None
+        if moved:
+            outcome = "cancelled"
+            return f"task {task_id} cancelled"
+        outcome = "already_ended"
+        return f"task {task_id} had already ended ({after.status.value}): nothing to cancel"
+    finally:
+        audit("task.cancel_requested", principal=_operator(), task_id=task_id, outcome=outcome)
+
+
+def _operator() -> str:
+    """The OS user running the command, as the audit trail names an operator."""
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):  # a user without a name, as in some containers
+        return f"operator:uid-{os.getuid()}"
 
 
 def _task(task_id: str, fields: dict[bytes, bytes]) -> _Task | None:

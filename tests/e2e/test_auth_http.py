@@ -104,7 +104,7 @@ def _assert_401(response: httpx.Response, *, presented: bool) -> dict[str, Any]:
         assert challenge["error_description"]
     body = response.json()
     assert body["jsonrpc"] == "2.0" and body["id"] is None
-    assert body["error"]["code"] == -32010
+    assert body["error"]["code"] == -31401
     assert body["error"]["message"].startswith("Unauthorized: ")
     return dict(body["error"])
 
@@ -259,7 +259,7 @@ async def test_the_official_client_without_a_token_sees_the_refusal(
         async with _client(auth_fleet.url, None, mode) as client:
             await client.call_tool("echo", {"text": "x"})
     error = _mcp_error(info.value)
-    assert error.code == -32010
+    assert error.code == -31401
     assert "Bearer" in error.message
 
 

@@ -69,7 +69,7 @@ def _assert_403(
     assert params["resource_metadata"].endswith("/.well-known/oauth-protected-resource/mcp")
     body = response.json()
     assert body["id"] == rid
-    assert body["error"]["code"] == -32011
+    assert body["error"]["code"] == -31403
     assert body["error"]["data"]["requiredScopes"] == required
     assert body["error"]["data"]["missingScopes"] == missing
 
@@ -245,7 +245,7 @@ async def test_the_official_client_sees_only_its_tools_and_gets_the_refusal(
         assert done.content[0].text == "contents of x"  # type: ignore[union-attr]
         with pytest.raises(MCPError) as info:
             await client.call_tool("write_file", {"path": "x", "text": "y"})
-    assert info.value.code == -32011
+    assert info.value.code == -31403
     assert "files:write" in info.value.message
 
 
@@ -280,5 +280,5 @@ def test_in_a_2025_03_26_batch_a_denied_call_is_that_members_error(http: httpx.C
     assert response.status_code == 200, response.text
     replies = {reply["id"]: reply for reply in response.json()}
     assert replies[1]["result"]["content"][0]["text"] == "contents of a"
-    assert replies[2]["error"]["code"] == -32011
+    assert replies[2]["error"]["code"] == -31403
     assert replies[2]["error"]["data"]["missingScopes"] == ["files:write"]

@@ -27,6 +27,8 @@ from proto import (
     decode_broadcast,
     decode_task_spec,
 )
+from server.admission import AdmissionControl
+from server.limits_config import LimitsConfig
 from server.metrics import FrontMetrics
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.sync_redis import open_sync_redis
@@ -50,16 +52,21 @@ def spec(owner: str = ALICE, tool: str = "echo") -> TaskSpec:
 
 
 @asynccontextmanager
-async def open_store(url: str, fleet: str) -> AsyncIterator[tuple[TaskStore, RedisClient]]:
+async def open_store(
+    url: str, fleet: str, limits: LimitsConfig | None = None
+) -> AsyncIterator[tuple[TaskStore, RedisClient]]:
     sync = open_sync_redis(parse_redis_url(url), connections=2, timeout_s=5.0)
+    keys = Keyspace(fleet)
+    metrics = FrontMetrics(())
+    admission = AdmissionControl(
+        limits or LimitsConfig(), keys, metrics, task_slots_ttl_ms=RETENTION.max_ttl_ms
+    )
     try:
         async with open_redis(parse_redis_url(url)) as client:
-            yield (
-                TaskStore(
-                    client, sync, Keyspace(fleet), retention=RETENTION, metrics=FrontMetrics(())
-                ),
-                client,
+            store = TaskStore(
+                client, sync, keys, retention=RETENTION, metrics=metrics, admission=admission
             )
+            yield store, client
     finally:
         sync.close()
 

@@ -99,9 +99,9 @@ def test_every_front_listens_on_the_one_port_and_serves(fronts: RunningFleet) ->
 async def test_a_killed_front_takes_only_its_requests_down_and_comes_back_on_the_port(
     fronts: RunningFleet,
 ) -> None:
-    """Clients retry a call once when its connection failed: every call then succeeds. The
-    failures are those the killed front held (cut mid-call) or had queued unaccepted
-    (reset); the other front and the restarted one serve the rest."""
+    """Clients retry a call when its connection failed (up to twice): every call then
+    succeeds. The failures are those the killed front held (cut mid-call) or had queued
+    unaccepted (reset); the other front and the restarted one serve the rest."""
     before = {front_child(r) for r in await _calls_by_fresh_connections(fronts, 20)}
     victim_pid = _pid_of_slot(fronts, "front-0")
     outcomes: collections.Counter[str] = collections.Counter()
@@ -113,12 +113,19 @@ async def test_a_killed_front_takes_only_its_requests_down_and_comes_back_on_the
     async def client() -> None:
         async with httpx.AsyncClient(timeout=30) as http:
             while not enough.is_set():
-                try:
-                    response = await http.post(fronts.url, json=traced_wait(50), headers=HEADERS)
-                except httpx.TransportError as exc:
-                    failures.append(type(exc).__name__)
-                    response = await http.post(fronts.url, json=traced_wait(50), headers=HEADERS)
-                    outcomes["retried"] += 1
+                response = None
+                for _attempt in range(3):
+                    try:
+                        response = await http.post(
+                            fronts.url, json=traced_wait(50), headers=HEADERS
+                        )
+                        break
+                    except httpx.TransportError as exc:
+                        # A retry's new connection may still land in the dying front's
+                        # accept queue in the instant before the kernel closes it.
+                        failures.append(type(exc).__name__)
+                        outcomes["retried"] += 1
+                assert response is not None, failures
                 rid = answered_id(response)
                 outcomes["after kill" if killed.is_set() else "before kill"] += 1
                 served_by.add(front_child(rid))
@@ -140,8 +147,9 @@ async def test_a_killed_front_takes_only_its_requests_down_and_comes_back_on_the
     assert exited["exit_code"] == -signal.SIGKILL
     assert str(exited["child_id"]).startswith("front-0-")
     assert not os.path.exists(f"/proc/{victim_pid}")
-    # At most one failure per client connection the killed front held or had queued.
-    assert len(failures) <= 16
+    # At most one failure per client connection the killed front held or had queued, and
+    # one more per client whose retry raced the listener's close.
+    assert len(failures) <= 32
     assert set(failures) <= {"RemoteProtocolError", "ReadError", "ConnectError", "WriteError"}
     assert outcomes["retried"] == len(failures)
     # The restarted front takes new connections on the same port.

@@ -26,6 +26,7 @@ from proto import (
     AuthFailure,
     Keyspace,
     QueueLane,
+    RejectionReason,
     RequestOutcome,
     ToolOutcome,
 )
@@ -241,7 +242,13 @@ def test_no_label_value_is_an_id(metrics_fleet: RunningFleet) -> None:
         "outcome": {*(o.value for o in RequestOutcome), *(o.value for o in ToolOutcome)},
         "tool": set(test_tools.tools),
         "status": {status.value for status in TERMINAL_STATUSES},
-        "reason": {*(r.value for r in ExitReason), *(r.value for r in AuthFailure)},
+        # A restart's why, a limit's refusal (mcpfleet_rejections_total) or an
+        # authentication failure's (mcpfleet_auth_failures_total).
+        "reason": {
+            *(r.value for r in ExitReason),
+            *(r.value for r in RejectionReason),
+            *(r.value for r in AuthFailure),
+        },
         "direction": {"up", "down"},
         "state": {state.value for state in SlotState},
         "lane": {lane.value for lane in QueueLane},

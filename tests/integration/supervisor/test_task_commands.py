@@ -103,7 +103,15 @@ def test_an_unknown_task_is_exit_1_and_bad_usage_exit_2(fleet: RunningFleet) -> 
     for action in ("get", "cancel"):
         missing = tasks(fleet, action, "no-such-task")
         assert missing.returncode == 1
-        assert missing.stderr == "mcpfleet: no task no-such-task (unknown, or expired)\n"
+        lines = missing.stderr.splitlines()
+        # A cancel is audited whatever its outcome (docs/security.md).
+        audited = [json.loads(line) for line in lines if line.startswith("{")]
+        assert [line["outcome"] for line in audited] == (
+            ["not_found"] if action == "cancel" else []
+        )
+        assert [line for line in lines if not line.startswith("{")] == [
+            "mcpfleet: no task no-such-task (unknown, or expired)"
+        ]
         assert missing.stdout == ""
     assert tasks(fleet, "get").returncode == 2
     assert tasks(fleet, "list", "--status", "sleeping").returncode == 2

@@ -13,12 +13,16 @@ from proto import (
     HeaderMismatchError,
     InvalidParamsError,
     InvalidRequestError,
+    LimitExceededError,
     LocalProtocolError,
     MethodNotFoundError,
     MissingClientCapabilityError,
+    OverloadedError,
     ParseError,
     ProtocolError,
+    RateLimitedError,
     RemoteProtocolError,
+    TooManyTasksError,
     UnauthorizedError,
     UnsupportedVersionError,
     http_status_for_code,
@@ -116,28 +120,29 @@ def test_retired_codes_are_not_emitted() -> None:
         -32020,
         -32021,
         -32022,
-        # Authentication and authorization (ADR-0016), in the implementation-defined band
-        # -32000..-32019 (never the spec's -32020..-32099).
-        -32010,
-        -32011,
+        # mcpfleet's own, outside the JSON-RPC range (ADR-0016, ADR-0017)
+        -31401,
+        -31403,
+        -31429,
+        -31503,
     }
 
 
 def test_auth_errors_carry_their_status_and_oauth_error() -> None:
     unauthorized = UnauthorizedError("expired", "the token has expired")
-    assert (unauthorized.code, unauthorized.http_status) == (-32010, 401)
+    assert (unauthorized.code, unauthorized.http_status) == (-31401, 401)
     assert unauthorized.data == {"error": "invalid_token", "reason": "expired"}
     missing = UnauthorizedError("missing", "no token", token_presented=False)
     assert missing.data == {"reason": "missing"}
     forbidden = ForbiddenError("deploy", ("ops:read", "ops:write"), ("ops:write",))
-    assert (forbidden.code, forbidden.http_status) == (-32011, 403)
+    assert (forbidden.code, forbidden.http_status) == (-31403, 403)
     assert forbidden.data == {
         "error": "insufficient_scope",
         "tool": "deploy",
         "requiredScopes": ["ops:read", "ops:write"],
         "missingScopes": ["ops:write"],
     }
-    assert http_status_for_code(-32010) == 401 and http_status_for_code(-32011) == 403
+    assert http_status_for_code(-31401) == 401 and http_status_for_code(-31403) == 403
 
 
 @pytest.mark.parametrize(
@@ -182,3 +187,34 @@ def test_redis_error_replies_know_whether_to_retry(reply: str, transient: bool) 
     from proto import RedisCommandError
 
     assert RedisCommandError(reply).is_transient is transient
+
+
+@pytest.mark.parametrize(
+    ("cls", "code", "status"),
+    [
+        (RateLimitedError, -31429, 429),
+        (TooManyTasksError, -31429, 429),
+        (OverloadedError, -31503, 503),
+    ],
+)
+def test_a_limits_refusal_carries_its_facts_in_data(
+    cls: type[LimitExceededError], code: int, status: int
+) -> None:
+    err = cls("slow down", reason="rate_limited", retry_after_s=3, limit=10, reset_s=7, tool="t")
+    assert (err.code, err.http_status) == (code, status)
+    assert http_status_for_code(code) == status
+    assert err.data == {
+        "reason": "rate_limited",
+        "retryAfter": 3,
+        "limit": 10,
+        "remaining": 0,
+        "reset": 7,
+        "tool": "t",
+    }
+    assert (err.retry_after_s, err.limit, err.remaining, err.reset_s) == (3, 10, 0, 7)
+
+
+def test_a_refusal_that_is_no_buckets_has_no_bucket_facts() -> None:
+    err = OverloadedError("full", reason="queue_full", retry_after_s=1, lane="calls")
+    assert err.data == {"reason": "queue_full", "retryAfter": 1, "lane": "calls"}
+    assert err.limit is None

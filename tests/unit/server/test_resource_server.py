@@ -31,20 +31,20 @@ def _server(config: AuthConfig = CONFIG) -> ResourceServer:
 
 def _headers(*authorization: str, host: str = "127.0.0.1:8000") -> RequestHeaders:
     raw = [(b"host", host.encode()), *((b"authorization", a.encode()) for a in authorization)]
-    headers = RequestHeaders(raw)
+    headers = RequestHeaders(raw, "127.0.0.1:5")
     headers.http_method = "POST"
     return headers
 
 
 async def _refusal(server: ResourceServer, headers: RequestHeaders) -> HttpError:
     with pytest.raises(HttpError) as info:
-        await server.authenticate(headers, client="127.0.0.1:5", new_request_id=lambda: "r-1")
+        await server.authenticate(headers, new_request_id=lambda: "r-1")
     return info.value
 
 
 @pytest.mark.parametrize("value", [f"Bearer {hs256()}", f"bearer {hs256()}", f"BEARER  {hs256()} "])
 async def test_the_bearer_scheme_is_case_insensitive(value: str) -> None:
-    principal = await _server().authenticate(_headers(value), client="", new_request_id=lambda: "r")
+    principal = await _server().authenticate(_headers(value), new_request_id=lambda: "r")
     assert principal == Principal.bearer("alice", ISSUER, ())
 
 
