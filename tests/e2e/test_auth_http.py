@@ -184,7 +184,7 @@ def test_each_refusal_is_one_audit_line_with_client_and_request_id(
     line = auth_fleet.find("auth.failed")[-1]
     assert line["audit"] is True
     assert line["reason"] == "expired"
-    assert str(line["client"]).startswith("127.0.0.1:")
+    assert line["client"] == "127.0.0.1"
     assert line["request_id"] and line["http_method"] == "POST"
     assert len(auth_fleet.find("auth.failed", reason="lifetime")) == before
 
