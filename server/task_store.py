@@ -450,14 +450,26 @@ class TaskStore:
 
     async def _position(self, index: str, cursor: str) -> int:
         """Where the page after ``cursor`` starts: after its last task if still listed,
-        else after every task created up to that one's time."""
+        else where that task stood: after every task created before its millisecond and
+        those of the same millisecond whose ids sort up to its own (Redis orders tasks
+        of one score by id, so a task of that millisecond is neither skipped nor
+        repeated)."""
         score, last_id = _decode_cursor(cursor)
-        rank, count = await self._execute_many(
-            [("ZRANK", index, last_id), ("ZCOUNT", index, "-inf", score)]
+        rank, earlier, same_ms = await self._execute_many(
+            [
+                ("ZRANK", index, last_id),
+                ("ZCOUNT", index, "-inf", f"({score}"),
+                ("ZRANGEBYSCORE", index, score, score),
+            ]
         )
         if isinstance(rank, int):
             return rank + 1
-        return count if isinstance(count, int) else 0
+        if not isinstance(earlier, int) or not isinstance(same_ms, list):
+            return 0
+        last = last_id.encode()
+        return earlier + sum(
+            1 for task_id in same_ms if isinstance(task_id, bytes) and task_id <= last
+        )
 
     async def _read(self, task_id: str) -> TaskRecord | None:
         fields = await self._execute("HGETALL", self._keys.task(task_id))

@@ -184,6 +184,27 @@ async def test_an_ended_task_is_not_cancelled(redis_server: RedisServer, fleet_n
         assert await client.execute("XLEN", keys.cancel_stream()) == 0
 
 
+async def test_a_page_ending_on_an_expired_task_skips_none_of_its_millisecond(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    # Tasks of one millisecond are ordered by id; when the task a cursor names has left
+    # the index, the next page starts where it stood, not after its whole millisecond.
+    keys = Keyspace(fleet_name)
+    async with open_store(redis_server.url, fleet_name) as (store, client):
+        created = [(await store.create(spec(), requested_ttl_ms=None)).task_id for _ in range(5)]
+        ids = sorted(created)
+        for task_id in ids:
+            await client.execute("ZADD", keys.owner_tasks(ALICE), 1_000, task_id)
+        await client.execute("DEL", keys.task(ids[1]))  # the first page's last: expired
+        first = await store.list_page(ALICE, None, page_size=2)
+        assert [r.task_id for r in first.records] == [ids[0]]
+        second = await store.list_page(ALICE, first.next_cursor, page_size=2)
+        assert [r.task_id for r in second.records] == ids[2:4]
+        third = await store.list_page(ALICE, second.next_cursor, page_size=2)
+        assert [r.task_id for r in third.records] == ids[4:]
+        assert third.next_cursor is None
+
+
 async def test_list_pages_an_owners_tasks_by_creation_and_drops_expired_ones(
     redis_server: RedisServer, fleet_name: str
 ) -> None:
