@@ -23,6 +23,11 @@ class ErrorCode(enum.IntEnum):
     HEADER_MISMATCH = -32020
     MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
     UNSUPPORTED_PROTOCOL_VERSION = -32022
+    UNAUTHORIZED = -31401
+    """mcpfleet's own: no valid bearer token (HTTP 401, ADR-0016). Like the limits' codes,
+    outside the JSON-RPC range with the HTTP status as its last three digits."""
+    FORBIDDEN = -31403
+    """mcpfleet's own: the token lacks a scope the tool requires (HTTP 403, ADR-0016)."""
     RATE_LIMITED = -31429
     """mcpfleet's own: a limit on the caller refused the request (HTTP 429): its rate,
     its tool's rate, the fleet's rate, or its unfinished tasks (ADR-0017). Outside the

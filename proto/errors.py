@@ -14,6 +14,7 @@ __all__ = [
     "BackendUnavailableError",
     "BodyTooLargeError",
     "FleetError",
+    "ForbiddenError",
     "HeaderMismatchError",
     "InvalidParamsError",
     "InvalidRequestError",
@@ -32,6 +33,7 @@ __all__ = [
     "TaskNotFoundError",
     "TaskOutcomeError",
     "TooManyTasksError",
+    "UnauthorizedError",
     "UnsupportedVersionError",
     "http_status_for_code",
 ]
@@ -73,6 +75,8 @@ _STATUS_BY_CODE: dict[int, int] = {
     ErrorCode.HEADER_MISMATCH: 400,
     ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
     ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.OVERLOADED: 503,
 }
@@ -80,7 +84,8 @@ _STATUS_BY_CODE: dict[int, int] = {
 
 def http_status_for_code(code: int) -> int:
     """The 2026-07-28 HTTP status of a JSON-RPC error code (mcp-protocol.md 5.4): client
-    errors 400, unknown method 404, our limits' 429 and 503 (ADR-0017), anything else
+    errors 400, unknown method 404, our auth's 401 and 403 (ADR-0016) and limits' 429 and
+    503 (ADR-0017), anything else
     (internal errors) 500."""
     return _STATUS_BY_CODE.get(code, 500)
 
@@ -172,6 +177,50 @@ class UnsupportedVersionError(RemoteProtocolError):
 
     code = ErrorCode.UNSUPPORTED_PROTOCOL_VERSION
     http_status = 400
+
+
+class UnauthorizedError(RemoteProtocolError):
+    """No valid bearer token (HTTP 401, -31401; ADR-0016). ``reason`` is one of a few fixed
+    words (``missing``, ``expired``, ``signature``, ...): the audit field and metric label,
+    never anything from the token. ``token_presented`` decides whether the challenge says
+    ``error="invalid_token"`` (RFC 6750 3.1: not when no token was sent); ``description``
+    (the message without its prefix) becomes its ``error_description``."""
+
+    code = ErrorCode.UNAUTHORIZED
+    http_status = 401
+
+    def __init__(self, reason: str, message: str, *, token_presented: bool = True) -> None:
+        data = (
+            {"error": "invalid_token", "reason": reason} if token_presented else {"reason": reason}
+        )
+        super().__init__(f"Unauthorized: {message}", data)
+        self.description = message
+        self.reason = reason
+        self.token_presented = token_presented
+
+
+class ForbiddenError(RemoteProtocolError):
+    """The caller's token lacks a scope the tool requires (HTTP 403, -31403,
+    ``insufficient_scope``; ADR-0016). ``required`` are all the scopes the tool needs (a
+    client stepping up asks for them all), ``missing`` those the token lacks."""
+
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+
+    def __init__(self, tool: str, required: tuple[str, ...], missing: tuple[str, ...]) -> None:
+        super().__init__(
+            f"Forbidden: tool {tool!r} requires the scopes {' '.join(required)!r}; the token "
+            f"lacks {' '.join(missing)!r}",
+            {
+                "error": "insufficient_scope",
+                "tool": tool,
+                "requiredScopes": list(required),
+                "missingScopes": list(missing),
+            },
+        )
+        self.tool = tool
+        self.required = required
+        self.missing = missing
 
 
 class ServiceUnavailableError(ProtocolError):

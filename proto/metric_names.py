@@ -19,6 +19,8 @@ import msgspec
 
 __all__ = [
     "ALL_METRICS",
+    "AUTHZ_DENIALS_METRIC",
+    "AUTH_FAILURES_METRIC",
     "FRONT_RESTARTS_METRIC",
     "METRICS_DIR_ENV",
     "OTHER_METHOD",
@@ -35,6 +37,7 @@ __all__ = [
     "TOOL_DURATION_METRIC",
     "WORKERS_METRIC",
     "WORKER_RESTARTS_METRIC",
+    "AuthFailure",
     "MetricSpec",
     "QueueLane",
     "RequestOutcome",
@@ -89,6 +92,38 @@ class ToolOutcome(enum.StrEnum):
     """The client cancelled it, or the worker's shutdown interrupted it."""
     INPUT_REQUIRED = "input_required"
     """2026-07-28: it asked the client for input its request did not bring."""
+
+
+class AuthFailure(enum.StrEnum):
+    """Why a request's bearer token was refused (``reason`` of
+    ``mcpfleet_auth_failures_total`` and of the ``auth.failed`` audit line; ADR-0016)."""
+
+    MISSING = "missing"
+    """No ``Authorization: Bearer`` header (or another scheme)."""
+    INVALID_REQUEST = "invalid_request"
+    """Several ``Authorization`` headers, or an empty token."""
+    MALFORMED = "malformed"
+    """Not a JWT."""
+    ALGORITHM = "algorithm"
+    """An algorithm outside the allow-list (``none`` included), or not its key's."""
+    KEY = "key"
+    """No configured key of the algorithm's family."""
+    UNKNOWN_KEY = "unknown_key"
+    """The issuer's key set has no key of the token's ``kid``."""
+    SIGNATURE = "signature"
+    """The signature does not verify."""
+    EXPIRED = "expired"
+    """Past ``exp`` (beyond the leeway)."""
+    NOT_YET_VALID = "not_yet_valid"
+    """Before ``nbf``, or ``iat`` in the future (beyond the leeway)."""
+    AUDIENCE = "audience"
+    """Issued for another audience."""
+    ISSUER = "issuer"
+    """Issued by another issuer."""
+    CLAIMS = "claims"
+    """A required claim missing (``exp``, ``sub``, ...) or malformed."""
+    LIFETIME = "lifetime"
+    """Living longer than ``auth.max_token_lifetime_s``."""
 
 
 class QueueLane(enum.StrEnum):
@@ -164,6 +199,16 @@ WORKERS_METRIC: Final = MetricSpec(
     "Worker slots of the pool, by the state of their process.",
     ("state",),
 )
+AUTH_FAILURES_METRIC: Final = MetricSpec(
+    "mcpfleet_auth_failures_total",
+    "HTTP requests refused with 401 because their bearer token was missing or invalid, by why.",
+    ("reason",),
+)
+AUTHZ_DENIALS_METRIC: Final = MetricSpec(
+    "mcpfleet_authz_denials_total",
+    "Calls refused with 403 because the token lacked a scope the tool requires, by tool.",
+    ("tool",),
+)
 QUEUE_DEPTH_METRIC: Final = MetricSpec(
     "mcpfleet_queue_depth",
     "Work waiting for a worker (not yet taken by any), read from Redis at scrape time.",
@@ -192,6 +237,8 @@ ALL_METRICS: Final = (
     WORKERS_METRIC,
     QUEUE_DEPTH_METRIC,
     QUEUE_OLDEST_AGE_METRIC,
+    AUTH_FAILURES_METRIC,
+    AUTHZ_DENIALS_METRIC,
     REJECTIONS_METRIC,
 )
 """Every metric the fleet exposes."""

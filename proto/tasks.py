@@ -215,9 +215,13 @@ class TaskSpec(msgspec.Struct, frozen=True, array_like=True):
 
     @staticmethod
     def owner_of(principal: Principal, connection: str = "") -> str:
-        """The ownership key of tasks ``principal`` creates: its name, its handshake-era
-        session, and on stdio the connection (``connection``) — tasks do not outlive the
-        scope that made them, until authentication gives a stable subject."""
+        """The ownership key of tasks ``principal`` creates. A bearer principal's tasks are
+        its own whatever the session or era it uses (its identity: issuer and subject,
+        ADR-0016); otherwise they belong to its name, its handshake-era session, and on
+        stdio the connection (``connection``): without a verified subject, tasks do not
+        outlive the scope that made them."""
+        if principal.is_bearer:
+            return principal.identity
         return f"{principal.name}|{principal.session_id}|{connection}"
 
 

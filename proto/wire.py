@@ -300,6 +300,10 @@ class SessionRecord(msgspec.Struct, frozen=True):
     client_capabilities: int = 0
     """What the client declared in ``initialize`` it can answer (``ClientCapability``
     flags); 0 in records written before asking existed."""
+    owner: str = ""
+    """Who opened the session: the ``Principal.identity`` of its bearer caller (ADR-0016),
+    "" for an anonymous one (authentication off) and in records written before. Only that
+    caller may use the session; another gets the 404 of an unknown one."""
 
 
 class WorkerHeartbeat(msgspec.Struct, frozen=True):

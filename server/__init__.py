@@ -4,6 +4,7 @@ It validates and dispatches requests, serves listings from memory, and puts tool
 the Redis call lane. It never imports :mod:`workers`.
 """
 
+from server.auth_config import AuthConfig
 from server.config import FrontConfig
 from server.drain import drain_budget_s
 from server.front_main import serve
@@ -23,6 +24,7 @@ from server.tool_catalog import CatalogTool, ToolCatalog
 __all__ = [
     "METRICS_FILE_PATTERNS",
     "ArchiveCommitError",
+    "AuthConfig",
     "CatalogTool",
     "FrontConfig",
     "LimitsConfig",

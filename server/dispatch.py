@@ -63,6 +63,7 @@ from proto import (
     CompletionArguments,
     CompletionsCapability,
     DiscoverResult,
+    ForbiddenError,
     GetPromptParams,
     HeaderMismatchError,
     InitializeParams,
@@ -153,6 +154,7 @@ _EMPTY_RESULT: Final = b"{}"
 _EMPTY_ARGUMENTS: Final = b"{}"
 _FIRST_TOKEN: Final = re.compile(rb"[ \t\r\n]*(.)", re.S)
 _ANONYMOUS: Final = Principal.anonymous()
+_NO_TOOLS: Final[frozenset[str]] = frozenset()
 
 
 class Dispatcher:
@@ -462,7 +464,7 @@ class Dispatcher:
 
     async def _tools_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         cursor = decode_params(served.request.params, _list_params).cursor
-        return self._catalog.list_result(served.version, cursor)
+        return self._catalog.list_result(served.version, cursor, hidden=self._hidden(served))
 
     async def _resources_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
         self._require(len(self._catalog.resources), served)
@@ -621,6 +623,8 @@ class Dispatcher:
         tool = self._catalog.get(params.name)
         if tool is None:
             raise InvalidParamsError(f"Unknown tool: {params.name}")
+        if tool.scopes:
+            self._authorize(tool.name, tool.scopes, served)
         task_param = params.task if isinstance(params, CallToolParams2025) else UNSET
         as_task = self._tasks is not None and task_mode(
             tool,
@@ -725,11 +729,57 @@ class Dispatcher:
         tasks.require_extension(served.tasks_declared, served.request.method)
         return tasks
 
+    async def _authorize_task(self, tasks: TaskMethods, served: ServedRequest) -> None:
+        """A ``tasks/*`` request about a task of a tool its caller may not call is refused
+        like the call would be (403, ADR-0016). Only a bearer caller some tool is hidden
+        from pays the lookup (one round trip); another owner's task is left to fail as
+        unknown."""
+        if not self._hidden(served):
+            return
+        tool = await tasks.tool_of(served.request.params, _owner(served))
+        if tool is not None:
+            self._authorize(tool, self._catalog.required_scopes(tool), served)
+
+    def _hidden(self, served: ServedRequest) -> frozenset[str]:
+        """The tools the request's caller may not see nor call: none unless a bearer token
+        vouches for it (stdio's local user and anonymous callers are not restricted)."""
+        principal = served.principal
+        if not principal.is_bearer:
+            return _NO_TOOLS
+        return self._catalog.hidden_for(principal.scopes)
+
+    def _authorize(self, tool: str, required: tuple[str, ...], served: ServedRequest) -> None:
+        """A bearer caller must hold every scope ``tool`` requires (ADR-0016).
+
+        Raises:
+            ForbiddenError: it lacks one (-31403, HTTP 403 ``insufficient_scope``); audited.
+        """
+        principal = served.principal
+        if not principal.is_bearer:
+            return
+        missing = tuple(scope for scope in required if scope not in principal.scopes)
+        if not missing:
+            return
+        _requester(served).audit(
+            "authz.denied",
+            issuer=principal.issuer,
+            tool=tool,
+            required=list(required),
+            missing=list(missing),
+            method=served.request.method,
+            outcome="denied",
+        )
+        self._metrics.authz_denied(tool)
+        raise ForbiddenError(tool, required, missing)
+
     async def _tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
-        return await self._legacy_tasks(served).legacy_get(served.request.params, _owner(served))
+        tasks = self._legacy_tasks(served)
+        await self._authorize_task(tasks, served)
+        return await tasks.legacy_get(served.request.params, _owner(served))
 
     async def _tasks_result(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._legacy_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.legacy_result(served.request.params, _owner(served), served.notify)
 
     async def _tasks_list(self, served: ServedRequest) -> bytes | msgspec.Raw:
@@ -737,17 +787,22 @@ class Dispatcher:
 
     async def _tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._legacy_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.legacy_cancel(served.request.params, _owner(served), _requester(served))
 
     async def _modern_tasks_get(self, served: ServedRequest) -> bytes | msgspec.Raw:
-        return await self._modern_tasks(served).modern_get(served.request.params, _owner(served))
+        tasks = self._modern_tasks(served)
+        await self._authorize_task(tasks, served)
+        return await tasks.modern_get(served.request.params, _owner(served))
 
     async def _modern_tasks_update(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._modern_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.modern_update(served.request.params, _owner(served))
 
     async def _modern_tasks_cancel(self, served: ServedRequest) -> bytes | msgspec.Raw:
         tasks = self._modern_tasks(served)
+        await self._authorize_task(tasks, served)
         return await tasks.modern_cancel(served.request.params, _owner(served), _requester(served))
 
     async def _on_worker(
@@ -1099,8 +1154,10 @@ def _declared_capabilities(params: ModernParams) -> int:
 
 
 def _binding(served: ServedRequest, asked: tuple[str, bytes]) -> RequestBinding:
+    """What a ``requestState`` is bound to: the request, and its caller's identity (a
+    bearer caller's issuer and subject, ADR-0016)."""
     target, arguments = asked
-    return RequestBinding.of(served.request.method, target, arguments, served.principal.name)
+    return RequestBinding.of(served.request.method, target, arguments, served.principal.identity)
 
 
 def _request_forwarder(notify: NotificationSink | None) -> ClientRequestSink | None:

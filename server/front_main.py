@@ -18,17 +18,22 @@ import structlog
 import trio
 from hypercorn.config import Config as HypercornConfig
 
+from server.auth_config import AuthConfig
 from server.config import FrontConfig
 from server.drain import FrontDrain
 from server.event_store import EventStore
 from server.front_services import open_front_services
 from server.get_stream import GetStreams
 from server.http_app import HttpApp
+from server.jwks_cache import JwksCache
+from server.jwt_auth import TokenVerifier, load_public_key
 from server.limits_config import LimitsConfig
 from server.listen_socket import bind_shared_socket
 from server.listen_stream import ListenStreams
+from server.metrics import FrontMetrics
 from server.metrics_endpoint import MetricsEndpoint
 from server.readiness import Readiness
+from server.resource_server import ResourceServer
 from server.session_store import SessionStore
 from server.tool_catalog import ToolCatalog
 
@@ -75,6 +80,7 @@ async def serve(
     redis_url: str,
     fleet: str,
     front_id: str,
+    auth: AuthConfig | None = None,
     load_interval_s: float = 1.0,
     on_ready: Callable[[list[str]], None] = lambda binds: None,
 ) -> None:
@@ -84,6 +90,8 @@ async def serve(
     Args:
         config: the front's settings.
         limits: the rate limits and admission control it enforces (ADR-0017).
+        auth: bearer-token authentication (``[auth]``, ADR-0016); None or not enabled:
+            every caller is anonymous.
         catalog: the tools served.
         redis_url: the fleet's Redis.
         fleet: the fleet's key namespace.
@@ -128,6 +136,11 @@ async def serve(
             task_status=services.task_status,
         )
         listen_streams = ListenStreams(changes=services.changes, config=config, draining=shutdown)
+        resource_server = jwks = None
+        if auth is not None and auth.enabled:
+            resource_server, jwks = await _start_resource_server(
+                auth, config, catalog, services.metrics, nursery
+            )
         nursery.start_soon(
             services.publish_load, lambda: get_streams.open_streams + listen_streams.open_streams
         )
@@ -144,11 +157,13 @@ async def serve(
                 keys,
                 subscribed=lambda: subscriber.connected,
                 draining=shutdown.is_set,
+                jwks_fetched=None if jwks is None else lambda: jwks.healthy,
                 limits=limits,
             ),
             metrics=MetricsEndpoint(services.metrics, services.queues),
             background=nursery,
             in_flight=in_flight,
+            auth=resource_server,
             trusted_proxy_hops=limits.trusted_proxy_hops,
         )
         # Bound here rather than by hypercorn, which sets SO_REUSEPORT only for its own
@@ -177,3 +192,41 @@ async def serve(
         # No request is left (finished, answered, or cut at the hard timeout).
         log.info("front.stopped")
         nursery.cancel_scope.cancel()
+
+
+async def _start_resource_server(
+    auth: AuthConfig,
+    config: FrontConfig,
+    catalog: ToolCatalog,
+    metrics: FrontMetrics,
+    nursery: trio.Nursery,
+) -> tuple[ResourceServer, JwksCache | None]:
+    """The token checks of ``auth``: its public key read, or its JWKS fetched (a service of
+    ``nursery``, started before the front reports ready; a first fetch that fails does not
+    stop it, ``server/jwks_cache.py``), and that JWKS.
+
+    Raises:
+        KeyFileError: the public key file cannot be read.
+    """
+    public_key = load_public_key(auth.public_key_file) if auth.public_key_file else None
+    jwks = None
+    verifier: TokenVerifier | None = None
+    if auth.jwks_url:
+        jwks = JwksCache(
+            auth.jwks_url,
+            cache_s=auth.jwks_cache_s,
+            cooldown_s=auth.jwks_refresh_cooldown_s,
+            timeout_s=auth.jwks_timeout_s,
+            # A key the issuer withdrew stops verifying at once, remembered tokens too.
+            on_change=lambda: verifier.forget_verified() if verifier else None,
+        )
+        await nursery.start(jwks.run)
+    verifier = TokenVerifier(auth, public_key=public_key, jwks=jwks)
+    if auth.expected_audience is None:
+        log.warning("auth.audience_unchecked", hint="set auth.resource or auth.audience")
+    if not auth.metadata_servers:
+        log.warning("auth.no_authorization_server", hint="set auth.issuer")
+    server = ResourceServer(
+        auth, verifier, mcp_path=config.path, scopes=catalog.scopes, metrics=metrics
+    )
+    return server, jwks

@@ -147,10 +147,13 @@ class GetStreams:
         receive: Receive,
         send: Send,
         tasks: bool = False,
+        principal: Principal | None = None,
     ) -> None:
         """Serve the stream until the client leaves, the front drains, or (for a resumed
         POST stream) its final response was sent. ``tasks``: the session has tasks
-        (2025-11-25), so its standalone stream carries their status changes.
+        (2025-11-25), so its standalone stream carries the status changes of its caller's
+        tasks; ``principal``: that caller, once verified (ADR-0016; None: anonymous, bound
+        to the session).
 
         Raises:
             GetStreamRefused: before anything was sent.
@@ -177,6 +180,7 @@ class GetStreams:
                 receive=receive,
                 send=send,
                 tasks=tasks,
+                principal=principal,
             )
         finally:
             self.open_streams -= 1
@@ -194,6 +198,7 @@ class GetStreams:
         receive: Receive,
         send: Send,
         tasks: bool,
+        principal: Principal | None,
     ) -> None:
         channel = self._keys.session_event_channel(session_id)
         standalone = stream == GET_STREAM
@@ -211,9 +216,10 @@ class GetStreams:
                 # Taken before the stream is answered: no status change after it is missed.
                 owned: AbstractContextManager[OwnedEvents | None] = nullcontext()
                 if standalone and tasks:
-                    # The session's own tasks: ``Dispatcher.handshake`` serves an HTTP
-                    # session's requests as its anonymous principal.
-                    owner = TaskSpec.owner_of(Principal.anonymous(session_id))
+                    # Its caller's tasks: a verified principal's (in every session), or
+                    # the session's own, ``Dispatcher.handshake`` serving an HTTP session's
+                    # requests as its anonymous principal.
+                    owner = TaskSpec.owner_of(principal or Principal.anonymous(session_id))
                     owned = self._task_status.watch(owner)
                 with owned as task_events:
                     await self._stream(

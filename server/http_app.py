@@ -6,8 +6,12 @@ request path is budgeted, DESIGN.md section 6).
 (``front.metrics_path``) is the Prometheus endpoint (``server/metrics_endpoint.py``).
 Transport checks run in the order of mcp-protocol.md 5.4: origin, method, Accept,
 Content-Type, size (``server/http_request.py``), then JSON-RPC decoding and the era's own
-ladder. Every 4xx carries a JSON-RPC error body, so a dual-era client can tell a modern
-server's refusal from a legacy server (section 5.9).
+ladder. With ``[auth]`` on, the bearer token of every request to the MCP endpoint is
+checked right after the head's checks, before its method or era matters
+(``server/resource_server.py``, ADR-0016), and the protected-resource metadata is served at
+its well-known paths; the probes and ``/metrics`` stay open. Every 4xx carries a JSON-RPC
+error body, so a dual-era client can tell a modern server's refusal from a legacy server
+(section 5.9).
 
 A body that is a JSON array (one byte compared, before any decoding) is a JSON-RPC batch:
 served on 2025-03-26 sessions (``server/http_batch.py``), refused with 400 -32600 and id
@@ -35,15 +39,18 @@ from proto import (
     MODERN_VERSIONS,
     SUBSCRIPTIONS_LISTEN,
     TASKS_RESULT,
+    WWW_AUTHENTICATE,
     BackendUnavailableError,
     ClientResponse,
     Era,
     ErrorCode,
+    ForbiddenError,
     HeaderMismatchError,
     InvalidRequestError,
     LimitExceededError,
     ModernParams,
     Notification,
+    Principal,
     ProtocolError,
     RedisCommandError,
     RemoteProtocolError,
@@ -86,6 +93,7 @@ from server.metrics_endpoint import MetricsEndpoint
 from server.readiness import Readiness
 from server.request_failure import failure_error
 from server.request_failure import unavailable_error as _unavailable
+from server.resource_server import ResourceServer
 from server.resource_subscriptions import SessionSubscriptions
 from server.response_headers import SECURITY_HEADERS, hsts_header
 from server.session_store import SessionStore
@@ -120,6 +128,7 @@ _CLOSE: Final = (b"connection", b"close")
 _CLOSING_HEADERS: Final = [*_JSON_HEADERS, _CLOSE]
 _ALLOW_HANDSHAKE: Final = [*_JSON_HEADERS, (b"allow", b"GET, POST, DELETE")]
 _ALLOW_MODERN: Final = [*_JSON_HEADERS, (b"allow", b"POST")]
+_ALLOW_GET: Final = [*_JSON_HEADERS, (b"allow", b"GET, HEAD")]
 _modern_params: Final = msgspec.json.Decoder(ModernParams)
 
 
@@ -135,6 +144,8 @@ class HttpApp:
         background: where disconnect watchers of long calls run; it must outlive every
             request (they are stopped when their request ends).
         in_flight: counts the requests being served (the drain waits for none).
+        auth: checks bearer tokens and serves the protected-resource metadata; None while
+            authentication is off.
         trusted_proxy_hops: proxies in front whose ``X-Forwarded-For`` entries name the
             caller's address (``limits.trusted_proxy_hops``).
     """
@@ -153,9 +164,12 @@ class HttpApp:
         metrics: MetricsEndpoint,
         background: trio.Nursery,
         in_flight: InFlight,
+        auth: ResourceServer | None = None,
         trusted_proxy_hops: int = 0,
     ) -> None:
         self._dispatcher = dispatcher
+        self._auth = auth
+        self._metadata_paths = frozenset() if auth is None else auth.metadata_paths
         self._proxy_hops = trusted_proxy_hops
         self._in_flight = in_flight
         self._background = background
@@ -204,15 +218,18 @@ class HttpApp:
         elif path == self._metrics_path:
             status, headers, body = await self._metrics.answer(scope["method"])
             await _respond(send, status, body, headers)
+        elif path in self._metadata_paths:
+            await self._resource_metadata(scope, send)
         else:
             await _respond(send, 404, b'{"error":"not found"}')
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = client_address(scope, self._proxy_hops)
-        headers = RequestHeaders(scope["headers"], client)
+        headers = RequestHeaders(scope["headers"], client_address(scope, self._proxy_hops))
         extra: list[tuple[bytes, bytes]] = []  # response headers a handler adds
         try:
             self._checks.check_head(headers)
+            if self._auth is not None:
+                await self._authenticate(scope, headers)
             handshake = era_of(headers.single_version()) is Era.HANDSHAKE
             if scope["method"] == "DELETE" and handshake:
                 await self._end_session(headers, send)
@@ -231,7 +248,7 @@ class HttpApp:
             self._checks.check_post(headers)
             body = await self._checks.read_body(receive, headers.content_length)
             if is_batch(body):
-                await self._batch(headers, body, send, client)
+                await self._batch(headers, body, send)
                 return
             if not handshake and headers.method == [SUBSCRIPTIONS_LISTEN]:
                 # Routed on the header, which the ladder then checks against the body.
@@ -252,7 +269,7 @@ class HttpApp:
                 async with trio.open_nursery() as nursery:
                     events = EventStream(send, nursery, self._config.sse_keepalive_s)
                     served = await self._serve_watched(
-                        headers, body, extra, receive, events, client=client, watch=watch
+                        headers, body, extra, receive, events, watch=watch
                     )
                     events.close()
                 if served is None:
@@ -263,22 +280,19 @@ class HttpApp:
                     await events.finish(payload)
                     return
             elif watch:
-                served = await self._serve_watched(
-                    headers, body, extra, receive, None, client=client, watch=True
-                )
+                served = await self._serve_watched(headers, body, extra, receive, None, watch=True)
                 if served is None:
                     return
                 status, payload = served
             else:
                 # Nothing can stream or be cancelled: no nursery, no scope (~20 µs).
-                served = await self._serve(
-                    headers, body, extra, None, None, client=client, send=send
-                )
+                served = await self._serve(headers, body, extra, None, None, send=send)
                 if served is None:
                     return  # answered as an event stream already
                 status, payload = served
         except HttpError as exc:
             status, payload = exc.status, exc.render()
+            extra.extend(exc.headers)
             if status == 413:
                 # The rest of the body was never read: the connection cannot carry another
                 # request, so the client is told to open a new one.
@@ -296,7 +310,6 @@ class HttpApp:
         receive: Receive,
         events: EventStream | None,
         *,
-        client: str,
         watch: bool,
     ) -> tuple[int, bytes | None] | None:
         """:meth:`_serve`, cancelled if the client disconnects while a call waits long for
@@ -307,7 +320,7 @@ class HttpApp:
         try:
             with served:
                 on_long_wait = disconnects.start if watch else None
-                return await self._serve(headers, body, extra, events, on_long_wait, client=client)
+                return await self._serve(headers, body, extra, events, on_long_wait)
         finally:
             disconnects.stop()
         log.info("request.cancelled_by_disconnect")
@@ -321,7 +334,6 @@ class HttpApp:
         events: EventStream | None,
         on_long_wait: Callable[[], None] | None,
         *,
-        client: str,
         send: Send | None = None,
     ) -> tuple[int, bytes | None] | None:
         """Serve a request; the status and payload to answer with, or None when the answer
@@ -331,9 +343,10 @@ class HttpApp:
         try:
             if era_of(headers.single_version()) is Era.MODERN:
                 notify = events.notify if events else None
-                return await self._modern(headers, body, extra, notify, on_long_wait, client=client)
-            return await self._handshake(headers, body, extra, events, send, client=client)
+                return await self._modern(headers, body, extra, notify, on_long_wait)
+            return await self._handshake(headers, body, extra, events, send)
         except HttpError as exc:
+            extra.extend(exc.headers)
             return exc.status, exc.render()
 
     async def _handshake(
@@ -343,8 +356,6 @@ class HttpApp:
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
         send: Send | None,
-        *,
-        client: str,
     ) -> tuple[int, bytes | None] | None:
         """A handshake-era POST. Without ``events`` (no progress token), a call to a worker
         (``tools/call``, ``resources/read``, ...) of a session that set a log level, or
@@ -359,19 +370,17 @@ class HttpApp:
             except HeaderMismatchError as exc:
                 raise HttpError(400, exc, rid) from None
         if isinstance(message, Request) and message.method == INITIALIZE:
-            return await self._initialize(message, extra)
+            return await self._initialize(message, headers, extra)
         session = await self._session(headers, rid)
         if isinstance(message, Notification):
             return await self._handshake_notification(message, headers.session_id or "")
         if not isinstance(message, Request):
-            return await self._client_response(message, headers.session_id or "")
+            session_id = headers.session_id or ""
+            principal = _in_session(headers.principal, session_id)
+            return await self._client_response(message, session_id, principal)
         if events is None and send is not None and _may_stream(message.method, session):
-            return await self._handshake_streamed(
-                message, session, headers, extra, send, client=client
-            )
-        return await self._handshake_request(
-            message, session, headers, extra, events, client=client
-        )
+            return await self._handshake_streamed(message, session, headers, extra, send)
+        return await self._handshake_request(message, session, headers, extra, events)
 
     async def _handshake_streamed(
         self,
@@ -380,15 +389,13 @@ class HttpApp:
         headers: RequestHeaders,
         extra: list[tuple[bytes, bytes]],
         send: Send,
-        *,
-        client: str,
     ) -> tuple[int, bytes | None] | None:
         """:meth:`_handshake_request` with an event stream its log entries may commit to
         (the deferred commitment, as for progress); None once it answered as a stream."""
         async with trio.open_nursery() as nursery:
             events = EventStream(send, nursery, self._config.sse_keepalive_s)
             status, payload = await self._handshake_request(
-                message, session, headers, extra, events, client=client
+                message, session, headers, extra, events
             )
             events.close()
         if not events.started:
@@ -403,8 +410,6 @@ class HttpApp:
         headers: RequestHeaders,
         extra: list[tuple[bytes, bytes]],
         events: EventStream | None,
-        *,
-        client: str,
     ) -> tuple[int, bytes | None]:
         """A handshake-era request of ``session``, dispatched; its notifications go to
         ``events`` (if any), stored for resumption. A limit's refusal answers with its own
@@ -426,6 +431,7 @@ class HttpApp:
                 session_id=headers.session_id,
                 log_setting=SessionLogLevel(self._sessions, session_id, session.log_level),
                 subscriptions=SessionSubscriptions(self._sessions, session_id),
+                principal=_in_session(headers.principal, session_id),
                 client_capabilities=session.client_capabilities,
                 client=headers.client,
             )
@@ -434,6 +440,8 @@ class HttpApp:
             # exchange still has to end, as an event stream without events.
             extra.append(SSE_HEADERS[0])
             return 200, None
+        except ForbiddenError as exc:
+            return self._forbidden(exc, headers, extra, message.id)
         except LimitExceededError as exc:
             return _refused_by_limit(exc, message.id, extra)
         except ProtocolError as exc:
@@ -447,7 +455,7 @@ class HttpApp:
             return _internal_error(exc, message.id)
         return 200, encode_result(message.id, result)
 
-    async def _batch(self, headers: RequestHeaders, body: bytes, send: Send, client: str) -> None:
+    async def _batch(self, headers: RequestHeaders, body: bytes, send: Send) -> None:
         """A JSON-RPC batch: served on a 2025-03-26 session, the one revision that has them;
         anywhere else (no session, another version, 2026-07-28) 400 -32600 with id null,
         which conformance requires from 2025-06-18 on (mcp-protocol.md 2.2, question 18).
@@ -478,7 +486,8 @@ class HttpApp:
             ),
             subscriptions=SessionSubscriptions(self._sessions, headers.session_id or ""),
             client_capabilities=session.client_capabilities,
-            client=client,
+            principal=_in_session(headers.principal, headers.session_id or ""),
+            client=headers.client,
         )
         if answer is not None:
             await _respond(send, *answer)
@@ -491,20 +500,25 @@ class HttpApp:
         )
 
     async def _client_response(
-        self, message: ClientResponse, session_id: str
+        self, message: ClientResponse, session_id: str, principal: Principal | None
     ) -> tuple[int, bytes | None]:
         """A client's response to a request a handler sent it: 202 once it is on its way to
         that handler's worker (ADR-0009); 503 if Redis did not take it (the client may
         post it again)."""
-        return await _accepted(self._dispatcher.client_response(message, session_id))
+        return await _accepted(
+            self._dispatcher.client_response(message, session_id, principal=principal)
+        )
 
     async def _initialize(
-        self, message: Request, extra: list[tuple[bytes, bytes]]
+        self, message: Request, headers: RequestHeaders, extra: list[tuple[bytes, bytes]]
     ) -> tuple[int, bytes | None]:
-        """Answer ``initialize`` and open a session every front can serve."""
+        """Answer ``initialize`` and open a session every front can serve, owned by its
+        caller (ADR-0016)."""
         try:
             result, version, client_name, capabilities = await self._dispatcher.initialize(message)
-            session_id = await self._sessions.create(version, client_name, capabilities)
+            session_id = await self._sessions.create(
+                version, client_name, capabilities, owner=_owner(headers.principal)
+            )
         except RemoteProtocolError as exc:
             return 200, encode_error(message.id, exc.code, exc.message, exc.data)
         except Exception as exc:  # noqa: BLE001  # supervision boundary of one request
@@ -533,6 +547,7 @@ class HttpApp:
                 receive=receive,
                 send=send,
                 tasks=supports_tasks(session.protocol_version),
+                principal=headers.principal,
             )
         except HttpError as exc:
             await _respond(send, exc.status, exc.render())
@@ -542,7 +557,8 @@ class HttpApp:
 
     async def _session(self, headers: RequestHeaders, rid: RequestId | None) -> SessionRecord:
         """The session this request belongs to (mcp-protocol.md 4.5, checklist 18), whose
-        negotiated version the version header, if any, must name."""
+        negotiated version the version header, if any, must name. Another caller's session
+        is answered exactly as an unknown one (ADR-0016, checklist 55)."""
         if headers.session_id is None:
             raise HttpError(
                 400, InvalidRequestError("Bad Request: missing Mcp-Session-Id header"), rid
@@ -551,7 +567,7 @@ class HttpApp:
             record = await self._sessions.touch(headers.session_id)
         except (BackendUnavailableError, RedisCommandError) as exc:
             raise HttpError(503, _unavailable(exc), rid) from None
-        if record is None:
+        if record is None or record.owner != _owner(headers.principal):
             raise HttpError(404, InvalidRequestError("Session not found"), rid)
         header_version = headers.single_version()
         if header_version is not None and header_version != record.protocol_version:
@@ -573,7 +589,7 @@ class HttpApp:
             await _respond(send, 400, encode_error(None, error.code, error.message))
             return
         try:
-            ended = await self._sessions.delete(headers.session_id)
+            ended = await self._end_own_session(headers.session_id, headers.principal)
         except (BackendUnavailableError, RedisCommandError) as exc:
             await _respond(send, 503, encode_error(None, ErrorCode.INTERNAL_ERROR, str(exc)))
             return
@@ -584,6 +600,15 @@ class HttpApp:
             return
         await _respond(send, 200, b"")
 
+    async def _end_own_session(self, session_id: str, principal: Principal | None) -> bool:
+        """End the session if it is the caller's; False (an unknown session's answer) if it
+        does not exist or is another's. Its owner never changes, so reading it first
+        cannot race with a change of hands."""
+        record = await self._sessions.touch(session_id)
+        if record is None or record.owner != _owner(principal):
+            return False
+        return await self._sessions.delete(session_id)
+
     async def _modern(
         self,
         headers: RequestHeaders,
@@ -591,8 +616,6 @@ class HttpApp:
         extra: list[tuple[bytes, bytes]],
         notify: NotificationSink | None,
         on_long_wait: Callable[[], None] | None,
-        *,
-        client: str,
     ) -> tuple[int, bytes | None]:
         checked = _check_modern(headers, body, self._max_depth)
         if checked is None:
@@ -607,8 +630,11 @@ class HttpApp:
                 notify=notify,
                 param_headers=headers.params,
                 on_long_wait=on_long_wait,
+                principal=headers.principal,
                 client=headers.client,
             )
+        except ForbiddenError as exc:
+            return self._forbidden(exc, headers, extra, message.id)
         except LimitExceededError as exc:
             return _refused_by_limit(exc, message.id, extra)
         except RemoteProtocolError as exc:
@@ -645,6 +671,44 @@ class HttpApp:
                 failure_error(exc)
         except HttpError as exc:
             await _respond(send, exc.status, exc.render())
+
+    async def _authenticate(self, scope: Scope, headers: RequestHeaders) -> None:
+        """Verify the request's bearer token (``[auth]`` on): ``headers.principal`` is then
+        who sent it.
+
+        Raises:
+            HttpError: 401 (or 400) with its challenge.
+        """
+        assert self._auth is not None
+        headers.scheme = scope.get("scheme", "http")
+        headers.http_method = scope["method"]
+        headers.principal = await self._auth.authenticate(
+            headers, new_request_id=self._next_request_id
+        )
+
+    def _forbidden(
+        self,
+        error: ForbiddenError,
+        headers: RequestHeaders,
+        extra: list[tuple[bytes, bytes]],
+        request_id: RequestId,
+    ) -> tuple[int, bytes]:
+        """403 ``insufficient_scope`` for a call of a tool the token's scopes do not cover,
+        in both eras (the handshake era's other refusals are 200): the challenge tells an
+        OAuth client which scopes to step up to (mcp-protocol.md 11, checklist 54)."""
+        if self._auth is not None:
+            extra.append((WWW_AUTHENTICATE, self._auth.forbidden_challenge(headers, error)))
+        return 403, encode_error(request_id, error.code, error.message, error.data)
+
+    async def _resource_metadata(self, scope: Scope, send: Send) -> None:
+        """The RFC 9728 document (mcp-protocol.md 11): public, GET (or HEAD) only."""
+        assert self._auth is not None
+        if scope["method"] not in ("GET", "HEAD"):
+            await _respond(send, 405, b'{"error":"method not allowed"}', _ALLOW_GET)
+            return
+        headers = RequestHeaders(scope["headers"])
+        headers.scheme = scope.get("scheme", "http")
+        await _respond(send, 200, self._auth.metadata(headers))
 
     def _next_request_id(self) -> str:
         return f"{self._front_id}-{next(self._request_numbers)}"
@@ -700,6 +764,21 @@ def _check_modern(
     except RemoteProtocolError as exc:
         raise HttpError(exc.http_status, exc, message.id) from None
     return message, version, params
+
+
+def _owner(principal: Principal | None) -> str:
+    """Who a session belongs to (``SessionRecord.owner``): a verified caller's identity, ""
+    for an anonymous one (authentication off)."""
+    return "" if principal is None else principal.identity
+
+
+def _in_session(principal: Principal | None, session_id: str) -> Principal | None:
+    """A verified caller as its handshake-era session's requests carry it (handlers read
+    ``ctx.principal.session_id``); None (anonymous, bound to the session) while
+    authentication is off."""
+    if principal is None:
+        return None
+    return msgspec.structs.replace(principal, session_id=session_id)
 
 
 def _may_stream(method: str, session: SessionRecord) -> bool:

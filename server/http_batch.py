@@ -33,6 +33,7 @@ from proto import (
     IncomingMessage,
     InvalidRequestError,
     Notification,
+    Principal,
     ProtocolError,
     RedisCommandError,
     Request,
@@ -96,6 +97,7 @@ class HttpBatches:
         log_setting: LogLevelSetting | None = None,
         subscriptions: ResourceSubscriptions | None = None,
         client_capabilities: int = 0,
+        principal: Principal | None = None,
         client: str = "",
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """Serve a decoded batch of a 2025-03-26 session.
@@ -103,9 +105,10 @@ class HttpBatches:
         ``prime``: an SSE answer opens with a priming event (never, at 2025-03-26).
         ``log_setting``: the session's ``logging/setLevel`` level; ``subscriptions``: its
         resource subscriptions; ``client_capabilities``: what its client declared it can
-        answer (a handler's requests go out on the batch's stream, ADR-0009); ``client``:
-        the caller's address (its limits, ADR-0017: a member a limit refuses gets its
-        JSON-RPC error in the batch's answer).
+        answer (a handler's requests go out on the batch's stream, ADR-0009);
+        ``principal``: the verified caller (None: anonymous, bound to the session);
+        ``client``: the caller's address (its limits, ADR-0017: a member a limit refuses
+        gets its JSON-RPC error in the batch's answer).
 
         Returns:
             The status, body and headers to answer with; None when the answer was an SSE
@@ -128,6 +131,7 @@ class HttpBatches:
                 log_setting=log_setting,
                 subscriptions=subscriptions,
                 client_capabilities=client_capabilities,
+                principal=principal,
                 client=client,
             )
             await batch.serve(members)
@@ -153,9 +157,11 @@ class _Batch:
         log_setting: LogLevelSetting | None,
         subscriptions: ResourceSubscriptions | None,
         client_capabilities: int,
+        principal: Principal | None,
         client: str,
     ) -> None:
         self._dispatcher = dispatcher
+        self._principal = principal
         self._client = client
         self._client_capabilities = client_capabilities
         self._log_setting = log_setting
@@ -231,6 +237,7 @@ class _Batch:
                 session_id=self._session_id,
                 log_setting=self._log_setting,
                 subscriptions=self._subscriptions,
+                principal=self._principal,
                 client_capabilities=self._client_capabilities,
                 client=self._client,
             )
@@ -252,7 +259,9 @@ class _Batch:
         """A notification (a cancel), or a response to a handler's request, passed on."""
         try:
             if isinstance(message, ClientResponse):
-                await self._dispatcher.client_response(message, self._session_id)
+                await self._dispatcher.client_response(
+                    message, self._session_id, principal=self._principal
+                )
             else:
                 await self._dispatcher.handshake_notification(message, session_id=self._session_id)
         except (BackendUnavailableError, RedisCommandError) as exc:

@@ -17,6 +17,7 @@ from proto import (
     BodyTooLargeError,
     FleetError,
     InvalidRequestError,
+    Principal,
     ProtocolError,
     RequestId,
     encode_error,
@@ -30,13 +31,22 @@ _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 class HttpError(FleetError):
-    """A refusal at the HTTP layer: status plus a JSON-RPC error body."""
+    """A refusal at the HTTP layer: status plus a JSON-RPC error body, and the response
+    headers it needs (a ``WWW-Authenticate`` challenge)."""
 
-    def __init__(self, status: int, error: ProtocolError, request_id: RequestId | None = None):
+    def __init__(
+        self,
+        status: int,
+        error: ProtocolError,
+        request_id: RequestId | None = None,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ):
         super().__init__(error.message)
         self.status = status
         self.error = error
         self.request_id = request_id
+        self.headers = headers or []
 
     def render(self) -> bytes:
         """The JSON-RPC error body."""
@@ -44,21 +54,33 @@ class HttpError(FleetError):
 
 
 class RequestHeaders:
-    """The request headers the transport reads, gathered in one pass, and the caller's
-    address (``client``: ``server/client_address.py``, ``""`` when unknown) for the audit
-    trail and the limits."""
+    """The request headers the transport reads, gathered in one pass, and what the
+    transport learns about the request before its era's handling.
+
+    Attributes:
+        client: the caller's address (``server/client_address.py``, ``""`` when unknown)
+            for the audit trail and the limits.
+        scheme: ``http`` or ``https`` (the ASGI scope's), set by the transport.
+        http_method: ``GET``, ``POST``, ... (the ASGI scope's), set by the transport.
+        principal: who sent it, once its bearer token was verified (ADR-0016); None while
+            authentication is off (the caller is then anonymous).
+    """
 
     __slots__ = (
         "accept",
+        "authorization",
         "client",
         "content_length",
         "content_type",
         "host",
+        "http_method",
         "last_event_id",
         "method",
         "name",
         "origin",
         "params",
+        "principal",
+        "scheme",
         "session_id",
         "size",
         "versions",
@@ -77,6 +99,10 @@ class RequestHeaders:
         self.method: list[str] = []
         self.name: list[str] = []
         self.params: dict[str, list[str]] = {}  # Mcp-Param-* values by lower-cased token
+        self.authorization: list[str] = []
+        self.scheme = "http"
+        self.http_method = ""
+        self.principal: Principal | None = None
         size = 4 * len(raw)  # bytes of all header fields as on the wire: "name: value\r\n"
         for key, value in raw:
             size += len(key) + len(value)
@@ -98,6 +124,8 @@ class RequestHeaders:
                 self.host = value.decode("latin-1")
             elif key == MCP_SESSION_ID:
                 self.session_id = value.decode("latin-1").strip()
+            elif key == b"authorization":
+                self.authorization.append(value.decode("latin-1"))
             elif key == b"last-event-id":
                 self.last_event_id = value.decode("latin-1")
             elif key.startswith(MCP_PARAM_PREFIX):

@@ -26,7 +26,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -88,9 +88,11 @@ class ListPages(Generic[E]):
             its cursors carry a prefix of it.
         render: one page's result (see :data:`PageRenderer`).
         settings: page size and 2026-07-28 hints.
+        cache_scope: the 2026-07-28 ``cacheScope``: ``"private"`` for a list that depends on
+            who asks (tools some callers may not see, ADR-0016).
     """
 
-    __slots__ = ("_entries", "_method", "_pages", "_render", "_settings", "_tag")
+    __slots__ = ("_cache_scope", "_entries", "_method", "_pages", "_render", "_settings", "_tag")
 
     def __init__(
         self,
@@ -100,7 +102,9 @@ class ListPages(Generic[E]):
         digest: str,
         render: PageRenderer[E],
         settings: ListSettings,
+        cache_scope: Literal["public", "private"] = "public",
     ) -> None:
+        self._cache_scope: Literal["public", "private"] = cache_scope
         self._method = method
         self._entries = tuple(entries)
         self._tag = f"{method}:{digest[:_CURSOR_DIGEST_CHARS]}:".encode()
@@ -169,7 +173,7 @@ class ListPages(Generic[E]):
                 result,
                 result_type="complete",
                 ttl_ms=settings.ttl_ms,
-                cache_scope="public",
+                cache_scope=self._cache_scope,
                 meta=settings.meta,
             )
         return _encoder.encode(result)

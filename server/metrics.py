@@ -1,7 +1,7 @@
 """The front's Prometheus metrics (ADR-0012): every JSON-RPC request it serves, by method
 and outcome, with its duration; the durable tasks it ends (a client's ``tasks/cancel``); the
-requests its limits refuse, by reason (ADR-0017); and the rendering of ``/metrics`` for
-every process of the fleet.
+requests refused for their token or its scopes (ADR-0016); requests its limits refuse, by
+reason (ADR-0017); and the rendering of ``/metrics`` for every process of the fleet.
 
 Two modes, chosen by the environment when the process starts:
 
@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Final
 import structlog
 
 from proto import (
+    AUTH_FAILURES_METRIC,
+    AUTHZ_DENIALS_METRIC,
     METRICS_DIR_ENV,
     OTHER_METHOD,
     QUEUE_DEPTH_METRIC,
@@ -39,6 +41,7 @@ from proto import (
     REQUESTS_METRIC,
     TASKS_METRIC,
     TERMINAL_STATUSES,
+    AuthFailure,
     ErrorCode,
     ProtocolError,
     QueueLane,
@@ -125,6 +128,19 @@ class FrontMetrics:
             TASKS_METRIC.name, TASKS_METRIC.help, TASKS_METRIC.labels, registry=self.registry
         )
         self._tasks = {status: tasks.labels(status.value) for status in TERMINAL_STATUSES}
+        # Series made on first use: a fleet without [auth] shows none (ADR-0016).
+        self._auth_failures = Counter(
+            AUTH_FAILURES_METRIC.name,
+            AUTH_FAILURES_METRIC.help,
+            AUTH_FAILURES_METRIC.labels,
+            registry=self.registry,
+        )
+        self._authz_denials = Counter(
+            AUTHZ_DENIALS_METRIC.name,
+            AUTHZ_DENIALS_METRIC.help,
+            AUTHZ_DENIALS_METRIC.labels,
+            registry=self.registry,
+        )
         rejections = Counter(
             REJECTIONS_METRIC.name,
             REJECTIONS_METRIC.help,
@@ -149,6 +165,15 @@ class FrontMetrics:
     def task_ended(self, status: TaskStatus) -> None:
         """Count a durable task this process moved to its final ``status``."""
         self._tasks[status].inc()
+
+    def auth_failed(self, reason: AuthFailure) -> None:
+        """Count a request refused with 401 (ADR-0016)."""
+        self._auth_failures.labels(reason.value).inc()
+
+    def authz_denied(self, tool: str) -> None:
+        """Count a call of ``tool`` refused with 403 (a registered tool: the label stays
+        bounded)."""
+        self._authz_denials.labels(tool).inc()
 
     def rejected(self, reason: RejectionReason) -> None:
         """Count one request a limit refused (ADR-0017)."""

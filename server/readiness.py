@@ -4,7 +4,9 @@ Ready means: not draining, the reply subscription is up (replies can reach us), 
 answers, at least one worker's heartbeat is current, and, when ``[limits]`` bounds the
 lanes, none of them is full (ADR-0017; ``limits.unready_when_full``). Each probe costs one
 ZCOUNT, plus one MULTI/EXEC of the lanes' counts when they are bounded, bounded by a short
-deadline; liveness (``/health``) depends on nothing.
+deadline; liveness (``/health``) depends on nothing. With a JWKS (``[auth]``, ADR-0016) the
+probe also says whether its latest fetch succeeded; a failed one is ``degraded``, not
+unready: the keys fetched before keep verifying tokens.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Readiness:
         keys: the fleet's key schema.
         subscribed: whether the reply subscription is up.
         draining: whether the front is shutting down.
+        jwks_fetched: whether the latest JWKS fetch succeeded (None: no JWKS).
         limits: the lanes' bounds (``max_queued``) and whether a full lane makes the
             front unready.
     """
@@ -52,8 +55,10 @@ class Readiness:
         *,
         subscribed: Callable[[], bool],
         draining: Callable[[], bool],
+        jwks_fetched: Callable[[], bool] | None = None,
         limits: LimitsConfig | None = None,
     ) -> None:
+        self._jwks_fetched = jwks_fetched
         self._redis = redis
         self._live_key = keys.live_workers()
         self._subscribed = subscribed
@@ -81,6 +86,8 @@ class Readiness:
             checks["workers"] = "unknown"
             if self._queues is not None:
                 checks["queue"] = "unknown"
+        if self._jwks_fetched is not None:
+            checks["jwks"] = "ok" if self._jwks_fetched() else "degraded"
         ready = (
             checks["draining"] == "no"
             and checks["subscription"] == "ok"

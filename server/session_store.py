@@ -4,6 +4,10 @@ A session id is 128 random bits in hex, minted at ``initialize``; each use slide
 TTL in the same command that reads it (GETEX, Redis 6.2+). Ids that cannot be ours are
 refused without a Redis round trip.
 
+A session belongs to the caller that opened it (``SessionRecord.owner``, ADR-0016): the
+transport compares it with each request's caller and answers another caller's use of the
+id as it answers an unknown id.
+
 A session's resource subscriptions (``resources/subscribe``) are a set next to its record
 (``Keyspace.session_subscriptions``), with the same idle TTL. It is renewed when the session
 subscribes or unsubscribes and while its GET stream is open (updates go nowhere else), not
@@ -50,10 +54,16 @@ class SessionStore:
         self._idle_ttl_s = idle_ttl_s
 
     async def create(
-        self, protocol_version: str, client_name: str, client_capabilities: int = 0
+        self,
+        protocol_version: str,
+        client_name: str,
+        client_capabilities: int = 0,
+        *,
+        owner: str = "",
     ) -> str:
         """Store a new session and return its id; ``client_capabilities`` are what the
-        client declared it can answer (``ClientCapability`` flags).
+        client declared it can answer (``ClientCapability`` flags), ``owner`` who opened
+        it (``SessionRecord.owner``).
 
         Raises:
             BackendUnavailableError: Redis is unreachable.
@@ -64,6 +74,7 @@ class SessionStore:
             created_ms=int(time.time() * 1000),
             client_name=client_name,
             client_capabilities=client_capabilities,
+            owner=owner,
         )
         await self._redis.execute(
             "SET", self._keys.session(session_id), _encoder.encode(record), "EX", self._idle_ttl_s

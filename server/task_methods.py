@@ -288,6 +288,15 @@ class TaskMethods:
             task_id, owner, {key: task_answer(bytes(answer)) for key, answer in answers.items()}
         )
 
+    async def tool_of(self, params: msgspec.Raw, owner: str) -> str | None:
+        """The tool of the task a ``tasks/*`` request names, if ``owner`` owns it (None
+        otherwise: the request then fails as for an unknown task).
+
+        Raises:
+            InvalidParamsError: no ``taskId`` (-32602).
+        """
+        return await self._store.tool_of(decode_params(params, _id_params).task_id, owner)
+
     @staticmethod
     def requested_ttl_ms(task_param: object) -> int | None:
         """The ``ttl`` of a 2025-11-25 ``task`` param (None: absent or null).

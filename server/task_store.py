@@ -347,6 +347,23 @@ class TaskStore:
         record = await self._read(task_id)
         return record if record is not None and record.owner == owner else None
 
+    async def tool_of(self, task_id: str, owner: str) -> str | None:
+        """The tool ``owner``'s task runs, or None (unknown, expired, foreign); its
+        retention does not slide (the scope check before a client's access, ADR-0016).
+
+        Raises:
+            BackendUnavailableError: Redis did not answer.
+        """
+        owned, spec = await self._execute_many(
+            [("HGET", self._keys.task(task_id), field) for field in _TOOL_FIELDS]
+        )
+        if not isinstance(owned, bytes) or owned.decode() != owner or not isinstance(spec, bytes):
+            return None
+        try:
+            return decode_task_spec(spec).tool
+        except msgspec.MsgspecError:
+            return None
+
     async def cancel(self, task_id: str, owner: str) -> tuple[bool, TaskRecord]:
         """Move ``owner``'s task to ``cancelled`` (with ``cancel="1"``) unless it has ended,
         then tell the worker running it (``CancelTask`` on the broadcast stream).
@@ -479,6 +496,9 @@ class TaskStore:
             return await self._redis.execute_many(commands)
         except RedisCommandError as exc:
             raise BackendUnavailableError(f"Redis refused a task command: {exc}") from None
+
+
+_TOOL_FIELDS: Final = (TaskField.OWNER.value, TaskField.SPEC.value)
 
 
 def _digest(key: str) -> str:

@@ -11,10 +11,17 @@ call of an unknown tool, before anything is queued. The same holds for the resou
 prompts catalogs. Each list's pages are rebuilt whole when what is on changes, and their
 cursors are bound to what is off (``VisibleItems.view_digest``): a cursor from before a
 toggle is refused, and the client lists again from the start.
+
+Scopes (ADR-0016): a tool may require OAuth scopes. A caller with a bearer token that lacks
+one of them does not see the tool (:meth:`ToolCatalog.hidden_for` names those, and
+:meth:`ToolCatalog.list_result` leaves them out), its pages built once per set of hidden
+tools and bound to it; once any tool requires a scope, ``tools/list`` is
+``cacheScope: "private"`` (what a listing holds depends on who asks).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
@@ -48,6 +55,10 @@ from server.visible_items import SwitchableCatalog, VisibleItems
 __all__ = ["CatalogTool", "ToolCatalog"]
 
 _EMPTY_ARGS: Final = b"{}"
+_NOTHING: Final[frozenset[str]] = frozenset()
+_MAX_SCOPE_VIEWS: Final = 1024
+"""Sets of granted scopes whose hidden tools are remembered, and sets of hidden tools whose
+pages are (each is small; past the bound the memory starts over)."""
 
 
 class CatalogTool:
@@ -67,6 +78,7 @@ class CatalogTool:
         input_before_task: at 2026-07-28, the input its task asks for as it starts is
             gathered by rounds of the creating ``tools/call`` (ADR-0011).
         enabled: the declared state: False for a tool registered turned off (ADR-0010).
+        scopes: the OAuth scopes a bearer caller needs, all of them (ADR-0016).
     """
 
     __slots__ = (
@@ -79,6 +91,7 @@ class CatalogTool:
         "param_headers",
         "required_client",
         "retryable",
+        "scopes",
         "task_support",
         "timeout_s",
     )
@@ -96,8 +109,10 @@ class CatalogTool:
         retryable: bool = False,
         input_before_task: bool = False,
         enabled: bool = True,
+        scopes: tuple[str, ...] = (),
     ) -> None:
         self.name = listing.name
+        self.scopes = scopes
         self.required_client = required_client
         self.task_support = task_support
         self.retryable = retryable
@@ -189,6 +204,8 @@ class ToolCatalog(SwitchableCatalog[CatalogTool]):
         self._digest = self._registered.digest(
             [tool.listing for tool in self._registered.items.values()]
         )
+        self._scoped = {name: t.scopes for name, t in self._registered.items.items() if t.scopes}
+        self._hidden_by_grant: dict[tuple[str, ...], frozenset[str]] = {}
         self._show()
 
     def _show(self) -> None:
@@ -197,12 +214,23 @@ class ToolCatalog(SwitchableCatalog[CatalogTool]):
         # bound to the tools off.
         visible = self._registered.visible
         self._tools = visible
-        self._pages = ListPages(
+        self._view_digest = self._registered.view_digest(self._digest)
+        self._pages = self._pages_without(_NOTHING)
+        self._pages_by_hidden: dict[frozenset[str], ListPages[CatalogTool]] = {}
+
+    def _pages_without(self, hidden: frozenset[str]) -> ListPages[CatalogTool]:
+        """The pages of the tools on now but ``hidden``, their cursors bound to both."""
+        digest = self._view_digest
+        if hidden:
+            data = f"{digest}\nscopes:".encode() + "\n".join(sorted(hidden)).encode()
+            digest = hashlib.sha256(data).hexdigest()
+        return ListPages(
             TOOLS_LIST,
-            list(visible.values()),
-            digest=self._registered.view_digest(self._digest),
+            [tool for name, tool in self._tools.items() if name not in hidden],
+            digest=digest,
             render=_tools_page,
             settings=self._settings,
+            cache_scope="private" if self._scoped else "public",
         )
 
     def get(self, name: str) -> CatalogTool | None:
@@ -221,6 +249,33 @@ class ToolCatalog(SwitchableCatalog[CatalogTool]):
             tool.task_support is not TaskSupport.FORBIDDEN
             for tool in self._registered.items.values()
         )
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope some registered tool requires, sorted (what a 401 challenge asks for
+        when ``auth.scopes_supported`` is not set)."""
+        return tuple(sorted({s for scopes in self._scoped.values() for s in scopes}))
+
+    def required_scopes(self, name: str) -> tuple[str, ...]:
+        """The scopes a registered tool requires (on or off); () for any other name."""
+        return self._scoped.get(name, ())
+
+    def hidden_for(self, granted: tuple[str, ...]) -> frozenset[str]:
+        """The registered tools a caller granted ``granted`` may not see nor call: those
+        requiring a scope it lacks (all-of semantics). Remembered per set of scopes: a
+        listing or a call pays a dict lookup."""
+        if not self._scoped:
+            return _NOTHING
+        hidden = self._hidden_by_grant.get(granted)
+        if hidden is None:
+            have = set(granted)
+            hidden = frozenset(
+                n for n, scopes in self._scoped.items() if not have.issuperset(scopes)
+            )
+            if len(self._hidden_by_grant) >= _MAX_SCOPE_VIEWS:
+                self._hidden_by_grant.clear()
+            self._hidden_by_grant[granted] = hidden
+        return hidden
 
     @property
     def longest_timeout_s(self) -> float:
@@ -284,14 +339,29 @@ class ToolCatalog(SwitchableCatalog[CatalogTool]):
             raise InvalidParamsError(f"Resource template {ref.uri!r} has no variable {argument!r}")
         return completion_key("resource", ref.uri, argument), template.timeout_s
 
-    def list_result(self, version: str, cursor: str | UnsetType = UNSET) -> bytes:
-        """The encoded ``tools/list`` page for ``version`` that ``cursor`` names.
+    def list_result(
+        self,
+        version: str,
+        cursor: str | UnsetType = UNSET,
+        *,
+        hidden: frozenset[str] = _NOTHING,
+    ) -> bytes:
+        """The encoded ``tools/list`` page for ``version`` that ``cursor`` names, without
+        the ``hidden`` tools (:meth:`hidden_for`).
 
         Raises:
             InvalidParamsError: a cursor this list did not issue for the tools on now
-                (foreign, forged, or from before a tool was turned on or off).
+                (foreign, forged, or from before a tool was turned on or off) and these
+                hidden ones.
         """
-        return self._pages.result(version, cursor)
+        if not hidden:
+            return self._pages.result(version, cursor)
+        pages = self._pages_by_hidden.get(hidden)
+        if pages is None:
+            if len(self._pages_by_hidden) >= _MAX_SCOPE_VIEWS:
+                self._pages_by_hidden.clear()
+            pages = self._pages_by_hidden[hidden] = self._pages_without(hidden)
+        return pages.result(version, cursor)
 
 
 def _tools_page(

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
 
 from proto import FleetError, Prompt, Tool, param_headers_of
-from server import CatalogTool, ToolCatalog
+from server import AuthConfig, CatalogTool, ToolCatalog
+from server.jwt_auth import KeyFileError, load_public_key
 from server.prompt_catalog import CatalogPrompt
 from server.resource_catalog import CatalogResource
+from supervisor.config import ConfigError
 from workers import Toolset
 from workers.prompts import PromptDefinition
 from workers.resources import ResourceDefinition
 from workers.runtime import ToolDefinition, WorkerConfig
 
-__all__ = ["AppLoadError", "build_catalog", "load_toolset"]
+__all__ = ["AppLoadError", "build_catalog", "check_auth", "load_toolset"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -56,15 +59,46 @@ def load_toolset(spec: str | None) -> Toolset:
     return toolset
 
 
+def check_auth(auth: AuthConfig, toolset: Toolset) -> None:
+    """What ``[auth]`` names outside the configuration exists: its public key file holds a
+    public key, and ``tool_scopes`` names registered tools (a misspelt name would leave the
+    tool it meant open).
+
+    Raises:
+        ConfigError: it does not (the message names the key).
+    """
+    unknown = sorted(set(auth.tool_scopes) - set(toolset.tools))
+    if unknown:
+        raise ConfigError(
+            f"invalid configuration: [auth] tool_scopes names tools the app does not "
+            f"register: {', '.join(unknown)}"
+        )
+    if auth.public_key_file:
+        try:
+            load_public_key(auth.public_key_file)
+        except KeyFileError as exc:
+            raise ConfigError(f"invalid configuration: [auth] {exc}") from None
+
+
 def build_catalog(
-    toolset: Toolset, worker_config: WorkerConfig, *, list_ttl_ms: int, list_page_size: int
+    toolset: Toolset,
+    worker_config: WorkerConfig,
+    *,
+    list_ttl_ms: int,
+    list_page_size: int,
+    tool_scopes: Mapping[str, tuple[str, ...]] | None = None,
 ) -> ToolCatalog:
-    """Describe ``toolset`` for the front: listings, argument types and timeouts."""
+    """Describe ``toolset`` for the front: listings, argument types, timeouts, and the
+    scopes each tool requires (``tool_scopes``, ``[auth]``'s, replaces a tool's own)."""
     default_s = worker_config.default_timeout_s
+    scopes = tool_scopes or {}
     return ToolCatalog(
         server_info=toolset.server_info,
         instructions=toolset.instructions,
-        tools=[_catalog_tool(tool, default_s) for tool in toolset.tools.values()],
+        tools=[
+            _catalog_tool(tool, default_s, scopes.get(name, tool.scopes))
+            for name, tool in toolset.tools.items()
+        ],
         list_ttl_ms=list_ttl_ms,
         page_size=list_page_size,
         resources=[_catalog_resource(r, default_s) for r in toolset.resources.values()],
@@ -102,7 +136,9 @@ def _catalog_prompt(prompt: PromptDefinition, default_timeout_s: float) -> Catal
     )
 
 
-def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool:
+def _catalog_tool(
+    tool: ToolDefinition, default_timeout_s: float, scopes: tuple[str, ...]
+) -> CatalogTool:
     output = tool.output
     listing = Tool(
         name=tool.name,
@@ -126,6 +162,7 @@ def _catalog_tool(tool: ToolDefinition, default_timeout_s: float) -> CatalogTool
         retryable=tool.annotations is not None and tool.annotations.idempotent_hint is True,
         input_before_task=tool.input_before_task,
         enabled=tool.enabled,
+        scopes=scopes,
     )
 
 

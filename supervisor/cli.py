@@ -238,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from supervisor.app_loader import AppLoadError, load_toolset  # noqa: PLC0415
+    from supervisor.app_loader import AppLoadError, check_auth, load_toolset  # noqa: PLC0415
     from supervisor.config import ConfigError, load_config  # noqa: PLC0415
     from supervisor.data_dir_lock import lock_data_dir  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
@@ -272,7 +272,8 @@ def _up(args: argparse.Namespace) -> int:
     share_metrics_dir(config.data_dir)
     try:
         toolset = load_toolset(config.app)  # fail here, once, clearly, not in every child
-    except AppLoadError:
+        check_auth(config.auth, toolset)  # once, clearly, before any front starts
+    except (AppLoadError, ConfigError):
         if new_data_dir:  # refused before anything started: leave nothing behind
             shutil.rmtree(config.data_dir, ignore_errors=True)
         raise

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from proto import FleetError
-from server import FrontConfig, LimitsConfig
+from server import AuthConfig, FrontConfig, LimitsConfig
 from workers.runtime import HEARTBEAT_TTL_INTERVALS, WorkerConfig
 
 __all__ = [
@@ -204,6 +204,7 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
     scaling: ScalingConfig = msgspec.field(default_factory=ScalingConfig)
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
 
     def __post_init__(self) -> None:
@@ -225,9 +226,17 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return parse_worker_range(self.workers)
 
 
-_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling", "limits"})
+_SECTIONS: Final = frozenset({"front", "worker", "supervisor", "scaling", "auth", "limits"})
 
 ENV_ALIASES: Final[Mapping[str, tuple[str, str]]] = {
+    # [auth] (ADR-0016)
+    "MCPFLEET_AUTH_JWT_SECRET": ("auth", "jwt_secret"),
+    "MCPFLEET_AUTH_JWKS_URL": ("auth", "jwks_url"),
+    "MCPFLEET_AUTH_PUBLIC_KEY_FILE": ("auth", "public_key_file"),
+    "MCPFLEET_AUTH_ALGORITHMS": ("auth", "algorithms"),
+    "MCPFLEET_AUTH_ISSUER": ("auth", "issuer"),
+    "MCPFLEET_AUTH_AUDIENCE": ("auth", "audience"),
+    # [limits] (ADR-0017)
     "MCPFLEET_RATE_LIMIT_RATE": ("limits", "rate"),
     "MCPFLEET_RATE_LIMIT_BURST": ("limits", "burst"),
     "MCPFLEET_MAX_QUEUED": ("limits", "max_queued"),
@@ -272,9 +281,12 @@ def _check_consistent(config: FleetConfig) -> FleetConfig:
     pair and rely on another layer for the other).
 
     Raises:
-        ConfigError: ``supervisor.hung_after_s`` outside its bounds; ``[limits]`` keys
-            that contradict each other.
+        ConfigError: ``supervisor.hung_after_s`` outside its bounds; ``[auth]`` or
+            ``[limits]`` keys that contradict each other.
     """
+    auth_problem = config.auth.problem()
+    if auth_problem is not None:
+        raise ConfigError(f"invalid configuration: [auth] {auth_problem}")
     limits_problem = config.limits.inconsistency()
     if limits_problem is not None:
         raise ConfigError(f"invalid configuration: {limits_problem}")

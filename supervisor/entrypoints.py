@@ -56,6 +56,7 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
         config.worker,
         list_ttl_ms=config.front.list_ttl_ms,
         list_page_size=config.front.list_page_size,
+        tool_scopes=config.auth.tool_scopes,
     )
     assert config.redis_url is not None  # resolved by the supervisor before spawning
 
@@ -70,6 +71,7 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
             redis_url=config.redis_url or "",
             fleet=config.fleet,
             front_id=front_id,
+            auth=config.auth,
             load_interval_s=config.supervisor.status_interval_s,
             on_ready=on_ready,
         )
@@ -102,6 +104,7 @@ def run_stdio_front(
         config.worker,
         list_ttl_ms=config.front.list_ttl_ms,
         list_page_size=config.front.list_page_size,
+        tool_scopes=config.auth.tool_scopes,
     )
     assert config.redis_url is not None  # resolved by the supervisor or required by the CLI
 

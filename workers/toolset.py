@@ -29,6 +29,7 @@ from proto import (
     TaskSupport,
     ToolAnnotations,
     flags_from_names,
+    is_scope_token,
     tool_name_problem,
 )
 from workers.completions import CompletionDefinition, CompletionKind, define_completion
@@ -67,6 +68,7 @@ class ToolDefinition:
         "name",
         "output",
         "required_client",
+        "scopes",
         "task_support",
         "timeout_s",
         "title",
@@ -88,8 +90,11 @@ class ToolDefinition:
         enabled: bool = True,
         task_support: TaskSupport = TaskSupport.FORBIDDEN,
         input_before_task: bool = False,
+        scopes: tuple[str, ...] = (),
     ) -> None:
         self.name = name
+        self.scopes = scopes
+        """The OAuth scopes a caller with a bearer token needs, all of them (ADR-0016)."""
         self.required_client = required_client
         self.task_support = task_support
         self.input_before_task = input_before_task
@@ -205,6 +210,7 @@ class Toolset:
         enabled: bool = True,
         task_support: TaskSupport | str = TaskSupport.FORBIDDEN,
         input_before_task: bool = False,
+        scopes: Sequence[str] = (),
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -227,6 +233,7 @@ class Toolset:
         enabled: bool = True,
         task_support: TaskSupport | str = TaskSupport.FORBIDDEN,
         input_before_task: bool = False,
+        scopes: Sequence[str] = (),
     ) -> F | Callable[[F], F]:
         """Register a function as a tool; use bare (``@app.tool``) or with options.
 
@@ -259,11 +266,17 @@ class Toolset:
                 gathered by rounds of the creating ``tools/call`` (``InputRequiredResult``)
                 before the client gets the task (ADR-0011); otherwise the task asks through
                 ``tasks/get`` / ``tasks/update``. Needs a ``task_support``.
+            scopes: OAuth scopes a caller authenticated with a bearer token must hold, all
+                of them (``["files:read"]``), to see the tool in ``tools/list`` and call it
+                (a call without them is refused with 403, before a worker runs anything;
+                ADR-0016). The fleet's ``[auth] tool_scopes`` replaces them. stdio's local
+                user and callers of a fleet without ``[auth]`` are not restricted.
 
         Raises:
             ToolDefinitionError: invalid name, duplicate name, unsupported signature, bad
-                icons, an unknown client capability, an unknown task support, or a
-                hand-written schema that does not fit the handler.
+                icons, an unknown client capability, an unknown task support, a scope that
+                is not an OAuth scope token, or a hand-written schema that does not fit
+                the handler.
         """
         hints = ToolAnnotations(
             read_only_hint=_hint(read_only),
@@ -290,6 +303,12 @@ class Toolset:
                     f"{', '.join(_TASK_SUPPORTS)}, not {task_support!r}"
                 )
             support = TaskSupport(task_support)
+            bad_scopes = [scope for scope in scopes if not is_scope_token(scope)]
+            if isinstance(scopes, str) or bad_scopes:
+                raise ToolDefinitionError(
+                    f"tool {tool_name!r}: scopes must be a list of OAuth scopes (visible "
+                    f"ASCII without spaces, quotes or backslashes), not {scopes!r}"
+                )
             if input_before_task and support is TaskSupport.FORBIDDEN:
                 raise ToolDefinitionError(
                     f"tool {tool_name!r}: input_before_task needs a task_support"
@@ -321,6 +340,7 @@ class Toolset:
                 enabled=enabled,
                 task_support=support,
                 input_before_task=input_before_task,
+                scopes=tuple(dict.fromkeys(scopes)),
             )
             return func
 

@@ -97,3 +97,18 @@ async def test_a_session_subscribes_to_a_bounded_number_of_resources(
         await subscriptions.add("test://7")  # already there: fine
         assert await redis.execute("SCARD", key) == MAX_SUBSCRIPTIONS
         assert await store.is_subscribed(session_id, "test://one-more") is False
+
+
+async def test_the_owner_is_kept_with_the_record_and_through_a_level_change(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    async with open_redis(parse_redis_url(redis_server.url)) as redis:
+        store = SessionStore(redis, Keyspace(fleet_name), idle_ttl_s=60)
+        owned = await store.create("2025-11-25", "c", owner='bearer:["https://i","alice"]')
+        anonymous = await store.create("2025-11-25", "c")
+        assert await store.set_log_level(owned, "info") is True
+        record = await store.touch(owned)
+        assert record is not None and record.owner == 'bearer:["https://i","alice"]'
+        assert record.log_level == "info"
+        other = await store.touch(anonymous)
+        assert other is not None and other.owner == ""

@@ -23,6 +23,7 @@ from mcp_types import TextContent
 
 from proto import (
     TERMINAL_STATUSES,
+    AuthFailure,
     Keyspace,
     QueueLane,
     RejectionReason,
@@ -241,8 +242,13 @@ def test_no_label_value_is_an_id(metrics_fleet: RunningFleet) -> None:
         "outcome": {*(o.value for o in RequestOutcome), *(o.value for o in ToolOutcome)},
         "tool": set(test_tools.tools),
         "status": {status.value for status in TERMINAL_STATUSES},
-        # A restart's why, or a limit's refusal (mcpfleet_rejections_total).
-        "reason": {*(r.value for r in ExitReason), *(r.value for r in RejectionReason)},
+        # A restart's why, a limit's refusal (mcpfleet_rejections_total) or an
+        # authentication failure's (mcpfleet_auth_failures_total).
+        "reason": {
+            *(r.value for r in ExitReason),
+            *(r.value for r in RejectionReason),
+            *(r.value for r in AuthFailure),
+        },
         "direction": {"up", "down"},
         "state": {state.value for state in SlotState},
         "lane": {lane.value for lane in QueueLane},

@@ -9,6 +9,7 @@ from proto import (
     BodyTooLargeError,
     ErrorCode,
     FleetError,
+    ForbiddenError,
     HeaderMismatchError,
     InvalidParamsError,
     InvalidRequestError,
@@ -22,6 +23,7 @@ from proto import (
     RateLimitedError,
     RemoteProtocolError,
     TooManyTasksError,
+    UnauthorizedError,
     UnsupportedVersionError,
     http_status_for_code,
 )
@@ -118,9 +120,29 @@ def test_retired_codes_are_not_emitted() -> None:
         -32020,
         -32021,
         -32022,
-        -31429,  # mcpfleet's own, outside the JSON-RPC range (ADR-0017)
+        # mcpfleet's own, outside the JSON-RPC range (ADR-0016, ADR-0017)
+        -31401,
+        -31403,
+        -31429,
         -31503,
     }
+
+
+def test_auth_errors_carry_their_status_and_oauth_error() -> None:
+    unauthorized = UnauthorizedError("expired", "the token has expired")
+    assert (unauthorized.code, unauthorized.http_status) == (-31401, 401)
+    assert unauthorized.data == {"error": "invalid_token", "reason": "expired"}
+    missing = UnauthorizedError("missing", "no token", token_presented=False)
+    assert missing.data == {"reason": "missing"}
+    forbidden = ForbiddenError("deploy", ("ops:read", "ops:write"), ("ops:write",))
+    assert (forbidden.code, forbidden.http_status) == (-31403, 403)
+    assert forbidden.data == {
+        "error": "insufficient_scope",
+        "tool": "deploy",
+        "requiredScopes": ["ops:read", "ops:write"],
+        "missingScopes": ["ops:write"],
+    }
+    assert http_status_for_code(-31401) == 401 and http_status_for_code(-31403) == 403
 
 
 @pytest.mark.parametrize(

@@ -46,3 +46,21 @@ def test_a_newer_front_may_send_an_unknown_kind_and_more_fields() -> None:
 def test_it_is_frozen() -> None:
     with pytest.raises(AttributeError):
         Principal.local("a").subject = "b"  # type: ignore[misc]
+
+
+def test_a_bearer_principal_is_its_issuer_and_subject_together() -> None:
+    alice = Principal.bearer("alice", "https://one.test", ("a",))
+    assert alice.is_bearer and not alice.is_anonymous
+    assert alice.name == "bearer:alice"
+    assert alice.identity == 'bearer:["https://one.test","alice"]'
+    # Another issuer's alice is someone else; other scopes or a session do not matter.
+    assert Principal.bearer("alice", "https://two.test", ("a",)).identity != alice.identity
+    same = msgspec.structs.replace(alice, scopes=("b",), session_id="s1")
+    assert same.identity == alice.identity
+    # Issuer and subject cannot be shifted into each other.
+    assert Principal.bearer("b|c", "a", ()).identity != Principal.bearer("c", "a|b", ()).identity
+
+
+def test_other_kinds_are_identified_by_their_name() -> None:
+    assert Principal.local("alice").identity == "local:alice"
+    assert Principal.anonymous("s1").identity == "anonymous"

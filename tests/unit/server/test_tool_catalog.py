@@ -263,3 +263,76 @@ def test_pages_cover_every_tool_once_in_order(version: str) -> None:
 def test_a_cursor_the_tool_list_did_not_issue_is_invalid_params() -> None:
     with pytest.raises(InvalidParamsError, match="list again without a cursor"):
         _many(7, 3).list_result("2025-11-25", "bm90IGEgY3Vyc29y")
+
+
+# --- scopes (ADR-0016) --------------------------------------------------------------------
+
+
+def _scoped_catalog(page_size: int = 100) -> ToolCatalog:
+    def tool(name: str, scopes: tuple[str, ...] = ()) -> CatalogTool:
+        listing = Tool(name=name, input_schema=msgspec.Raw(b'{"type":"object"}'))
+        return CatalogTool(listing, NoArgs, 1.0, scopes=scopes)
+
+    return ToolCatalog(
+        server_info=Implementation(name="x", version="1"),
+        instructions=None,
+        tools=[
+            tool("open"),
+            tool("read", ("files:read",)),
+            tool("write", ("files:read", "files:write")),
+            tool("admin", ("admin",)),
+        ],
+        list_ttl_ms=1000,
+        page_size=page_size,
+    )
+
+
+def _listed(catalog: ToolCatalog, hidden: frozenset[str], cursor: Any = msgspec.UNSET) -> Any:
+    return json.loads(catalog.list_result("2026-07-28", cursor, hidden=hidden))
+
+
+@pytest.mark.parametrize(
+    ("granted", "hidden"),
+    [
+        ((), {"read", "write", "admin"}),
+        (("files:read",), {"write", "admin"}),
+        (("files:write",), {"read", "write", "admin"}),  # all of a tool's scopes, not any
+        (("files:read", "files:write", "admin", "more"), set()),
+    ],
+)
+def test_hidden_for_names_the_tools_whose_scopes_are_not_all_granted(
+    granted: tuple[str, ...], hidden: set[str]
+) -> None:
+    catalog = _scoped_catalog()
+    assert catalog.hidden_for(granted) == hidden
+    assert catalog.hidden_for(granted) is catalog.hidden_for(granted)  # remembered
+    assert catalog.scopes == ("admin", "files:read", "files:write")
+    assert catalog.required_scopes("write") == ("files:read", "files:write")
+    assert catalog.required_scopes("open") == ()
+
+
+def test_a_listing_leaves_out_the_hidden_tools_and_is_private() -> None:
+    catalog = _scoped_catalog()
+    full = _listed(catalog, frozenset())
+    assert [t["name"] for t in full["tools"]] == ["open", "read", "write", "admin"]
+    assert full["cacheScope"] == "private"
+    narrowed = _listed(catalog, catalog.hidden_for(("files:read",)))
+    assert [t["name"] for t in narrowed["tools"]] == ["open", "read"]
+    assert narrowed["cacheScope"] == "private"
+
+
+def test_without_scoped_tools_a_listing_stays_public() -> None:
+    assert json.loads(_catalog().list_result("2026-07-28"))["cacheScope"] == "public"
+    assert _catalog().hidden_for(("anything",)) == frozenset()
+
+
+def test_cursors_of_a_narrowed_listing_are_bound_to_what_it_hides() -> None:
+    catalog = _scoped_catalog(page_size=1)
+    hidden = catalog.hidden_for(("files:read",))
+    first = _listed(catalog, hidden)
+    second = _listed(catalog, hidden, first["nextCursor"])
+    assert [t["name"] for t in second["tools"]] == ["read"]
+    assert "nextCursor" not in second
+    # Another caller's cursor does not open a page of this one's listing.
+    with pytest.raises(InvalidParamsError):
+        catalog.list_result("2026-07-28", first["nextCursor"])

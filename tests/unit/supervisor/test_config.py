@@ -440,3 +440,65 @@ def test_the_metrics_path_is_a_path_of_its_own_or_empty(tmp_path: Path) -> None:
     assert "start with '/'" in _error(tmp_path, flags={"front": {"metrics_path": "metrics"}})
     assert "taken" in _error(tmp_path, flags={"front": {"metrics_path": "/mcp"}})
     assert "taken" in _error(tmp_path, flags={"front": {"metrics_path": "/ready"}})
+
+
+AUTH_SECRET = "s" * 40
+
+
+def test_auth_is_off_by_default(tmp_path: Path) -> None:
+    assert not _load(tmp_path).auth.enabled
+
+
+def test_the_documented_auth_environment_names(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        environ={
+            "MCPFLEET_AUTH_JWT_SECRET": AUTH_SECRET,
+            "MCPFLEET_AUTH_ALGORITHMS": "HS256, RS256",
+            "MCPFLEET_AUTH_JWKS_URL": "https://login.example.com/jwks",
+            "MCPFLEET_AUTH_ISSUER": "https://login.example.com/",
+            "MCPFLEET_AUTH_AUDIENCE": "https://mcp.example.com/mcp",
+            "MCPFLEET_AUTH__LEEWAY_S": "30",
+        },
+    )
+    auth = config.auth
+    assert auth.enabled
+    assert auth.jwt_secret == AUTH_SECRET
+    assert auth.algorithms == ("HS256", "RS256")
+    assert auth.jwks_url == "https://login.example.com/jwks"
+    assert auth.issuer == "https://login.example.com/"
+    assert auth.audience == "https://mcp.example.com/mcp"
+    assert auth.leeway_s == 30
+    file_config = _load(
+        tmp_path,
+        environ={"MCPFLEET_AUTH_PUBLIC_KEY_FILE": "/keys/issuer.pem"},
+    )
+    assert file_config.auth.public_key_file == "/keys/issuer.pem"
+
+
+def test_auth_keys_are_checked_together_across_layers(tmp_path: Path) -> None:
+    # The file names the algorithms, the environment the secret: checked once merged.
+    _write(tmp_path, '[auth]\nalgorithms = ["HS512"]\nissuer = "https://i"\n')
+    message = _error(tmp_path, environ={"MCPFLEET_AUTH_JWT_SECRET": AUTH_SECRET})
+    assert "[auth] jwt_secret is 40 bytes; HS512 takes a secret of at least 64" in message
+    assert AUTH_SECRET not in message
+    ok = _load(tmp_path, environ={"MCPFLEET_AUTH_JWT_SECRET": "s" * 64})
+    assert ok.auth.allowed_algorithms == ("HS512",)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MCPFLEET_AUTH_ALGORITHMS": "none"}, "'none' is never accepted"),
+        ({"MCPFLEET_AUTH_ISSUER": "https://i"}, "[auth] is configured without a key"),
+        (
+            {"MCPFLEET_AUTH_PUBLIC_KEY_FILE": "k.pem", "MCPFLEET_AUTH_ALGORITHMS": "HS256"},
+            "need jwt_secret",
+        ),
+        ({"MCPFLEET_AUTH__NO_SUCH_KEY": "1"}, "no_such_key"),
+    ],
+)
+def test_bad_auth_settings_name_the_problem(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    assert message in _error(tmp_path, environ=environ)

@@ -228,3 +228,18 @@ def test_tools_prompts_and_resources_can_be_registered_turned_off() -> None:
         "items://{id}": False,
         "config://app": True,
     }
+
+
+def test_scopes_are_recorded_once_each_and_default_to_none() -> None:
+    app = Toolset("demo")
+    app.tool(add)
+    app.tool(name="guarded", scopes=["files:read", "files:write", "files:read"])(fetch)
+    assert app.tools["add"].scopes == ()
+    assert app.tools["guarded"].scopes == ("files:read", "files:write")
+
+
+@pytest.mark.parametrize("scopes", [["files read"], [""], ['a"b'], "files:read"])
+def test_a_scope_must_be_an_oauth_scope_token(scopes: Any) -> None:
+    app = Toolset("demo")
+    with pytest.raises(ToolDefinitionError, match="'add': scopes must be a list of OAuth scopes"):
+        app.tool(scopes=scopes)(add)
