@@ -33,10 +33,17 @@ async def client(redis_server: RedisServer) -> AsyncIterator[RedisClient]:
         yield opened
 
 
-def lane(redis_server: RedisServer, keys: Keyspace) -> redis.Redis:
-    sync = redis_server.client()
-    sync.xgroup_create(keys.call_stream(), CALL_GROUP, id="0", mkstream=True)
-    return sync
+@pytest.fixture
+def keys(fleet_name: str) -> Keyspace:
+    return Keyspace(fleet_name)
+
+
+@pytest.fixture
+def sync(redis_server: RedisServer, keys: Keyspace) -> redis.Redis:
+    """A plain client, the call lane's stream and group made (as a front finds them)."""
+    opened = redis_server.client()
+    opened.xgroup_create(keys.call_stream(), CALL_GROUP, id="0", mkstream=True)
+    return opened
 
 
 def bucket(keys: Keyspace, rate: float, burst: int, name: str = "alice") -> Bucket:
@@ -67,10 +74,8 @@ def set_bucket(sync: redis.Redis, key: str, tokens: float, at_us: int) -> None:
 
 
 async def test_a_burst_is_admitted_then_refused_with_the_wait_and_nothing_appended(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, keys: Keyspace, sync: redis.Redis
 ) -> None:
-    keys = Keyspace(fleet_name)
-    sync = lane(redis_server, keys)
     alice = bucket(keys, rate=1.0, burst=3)
     for _ in range(3):
         assert isinstance(await call(client, keys, alice), bytes)  # the entry's id
@@ -85,10 +90,8 @@ async def test_a_burst_is_admitted_then_refused_with_the_wait_and_nothing_append
 
 
 async def test_the_bucket_refills_continuously_on_redis_clock(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, keys: Keyspace, sync: redis.Redis
 ) -> None:
-    keys = Keyspace(fleet_name)
-    sync = lane(redis_server, keys)
     alice = bucket(keys, rate=2.0, burst=10)
     # Empty 1.25 s ago: 2.5 tokens since, one taken now.
     set_bucket(sync, alice.key, 0.0, redis_now_us(sync) - 1_250_000)
@@ -113,10 +116,8 @@ async def test_the_bucket_refills_continuously_on_redis_clock(
 
 
 async def test_a_clock_stepping_back_refills_nothing_and_owes_nothing(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, keys: Keyspace, sync: redis.Redis
 ) -> None:
-    keys = Keyspace(fleet_name)
-    sync = lane(redis_server, keys)
     alice = bucket(keys, rate=1.0, burst=5)
     set_bucket(sync, alice.key, 2.0, redis_now_us(sync) + 60_000_000)  # stamped "later"
     assert isinstance(await call(client, keys, alice), bytes)
@@ -124,10 +125,8 @@ async def test_a_clock_stepping_back_refills_nothing_and_owes_nothing(
 
 
 async def test_an_idle_bucket_expires_when_it_would_be_full_again(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, keys: Keyspace, sync: redis.Redis
 ) -> None:
-    keys = Keyspace(fleet_name)
-    sync = lane(redis_server, keys)
     alice = bucket(keys, rate=20.0, burst=2)
     assert isinstance(await call(client, keys, alice), bytes)
     assert 0 < sync.pttl(alice.key) <= 50  # one token at 20 per second
@@ -142,10 +141,8 @@ async def test_an_idle_bucket_expires_when_it_would_be_full_again(
 
 
 async def test_every_bucket_must_hold_a_token_and_none_is_charged_otherwise(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, keys: Keyspace, sync: redis.Redis
 ) -> None:
-    keys = Keyspace(fleet_name)
-    sync = lane(redis_server, keys)
     fleet = Bucket(RejectionReason.GLOBAL_RATE_LIMITED, keys.global_rate_bucket(), 100.0, 100)
     alice = bucket(keys, rate=1.0, burst=1)
     tool = Bucket(RejectionReason.TOOL_RATE_LIMITED, keys.rate_bucket("alice", "t"), 0.5, 1)
@@ -163,18 +160,16 @@ async def test_every_bucket_must_hold_a_token_and_none_is_charged_otherwise(
 
 
 async def test_no_call_stream_means_no_lane_and_no_charge(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, redis_server: RedisServer, keys: Keyspace
 ) -> None:
-    keys = Keyspace(fleet_name)
     alice = bucket(keys, rate=1.0, burst=1)
     assert await call(client, keys, alice) is None
     assert not redis_server.client().exists(alice.key, keys.call_stream())
 
 
 async def test_a_task_is_only_charged_for(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, redis_server: RedisServer, keys: Keyspace
 ) -> None:
-    keys = Keyspace(fleet_name)
     alice = bucket(keys, rate=1.0, burst=1)
     script_keys, argv = admit_task_script([alice], queue="rq:queue:" + keys.task_queue())
     argv.append("task-1")
@@ -186,10 +181,8 @@ async def test_a_task_is_only_charged_for(
 
 
 async def test_the_call_lane_is_full_at_its_bound_of_untaken_calls(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, keys: Keyspace, sync: redis.Redis
 ) -> None:
-    keys = Keyspace(fleet_name)
-    sync = lane(redis_server, keys)
     stream = keys.call_stream()
     for _ in range(3):
         assert isinstance(await call(client, keys, max_queued=3), bytes)
@@ -205,9 +198,8 @@ async def test_the_call_lane_is_full_at_its_bound_of_untaken_calls(
 
 
 async def test_a_stream_without_the_group_has_every_entry_waiting(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, redis_server: RedisServer, keys: Keyspace
 ) -> None:
-    keys = Keyspace(fleet_name)
     sync = redis_server.client()
     sync.xadd(keys.call_stream(), {CALL_PAYLOAD_FIELD: b"x"})
     sync.xgroup_create(keys.call_stream(), "someone-else", id="0")
@@ -217,10 +209,8 @@ async def test_a_stream_without_the_group_has_every_entry_waiting(
 
 
 async def test_a_bucket_refusal_comes_before_a_full_lane_and_a_full_lane_charges_nothing(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, keys: Keyspace, sync: redis.Redis
 ) -> None:
-    keys = Keyspace(fleet_name)
-    sync = lane(redis_server, keys)
     alice = bucket(keys, rate=1.0, burst=2)
     assert isinstance(await call(client, keys, alice, max_queued=1), bytes)
     tokens = sync.hget(alice.key, "tokens")
@@ -235,9 +225,8 @@ async def test_a_bucket_refusal_comes_before_a_full_lane_and_a_full_lane_charges
 
 
 async def test_the_task_lane_is_full_at_its_queue_length(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, redis_server: RedisServer, keys: Keyspace
 ) -> None:
-    keys = Keyspace(fleet_name)
     queue = "rq:queue:" + keys.task_queue()
     sync = redis_server.client()
     script_keys, argv = admit_task_script([], queue=queue, max_queued=2)
@@ -249,9 +238,8 @@ async def test_the_task_lane_is_full_at_its_queue_length(
 
 
 async def test_a_task_takes_one_of_its_callers_slots_and_none_past_the_bound(
-    client: RedisClient, redis_server: RedisServer, fleet_name: str
+    client: RedisClient, redis_server: RedisServer, keys: Keyspace
 ) -> None:
-    keys = Keyspace(fleet_name)
     sync = redis_server.client()
     alice = bucket(keys, rate=1.0, burst=5)
     slots = keys.task_slots("alice")
