@@ -20,7 +20,7 @@ import msgspec
 
 from proto import is_scope_token
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "AuthConfig"]
+__all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "AuthConfig", "check_jwks_url"]
 
 HMAC_ALGORITHMS: Final = {"HS256": 32, "HS384": 48, "HS512": 64}
 """The shared-secret algorithms, with the least secret length in bytes each takes (its hash's
@@ -100,11 +100,13 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     a failed fetch keeps the keys it has)."""
 
     jwks_refresh_cooldown_s: CacheSeconds = 30.0
-    """A token whose ``kid`` the key set lacks fetches the set again at most this often,
-    so tokens with random ``kid`` values cannot make the front hammer the issuer."""
+    """A token whose ``kid`` the key set lacks fetches the set again at most this often
+    (per front), so tokens with random ``kid`` values cannot make a front hammer the issuer;
+    also the pause before a failed fetch is tried again."""
 
     jwks_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
-    """Deadline of one key-set fetch."""
+    """Total deadline of one key-set fetch (connecting, TLS, headers and body), and the
+    longest a request waits for one."""
 
     token_cache_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 4096
     """Verified tokens remembered (by their SHA-256, each until its ``exp`` at most), so a
@@ -131,7 +133,7 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         if self.jwt_secret == "":
             raise ValueError("jwt_secret is empty")
         if self.jwks_url is not None:
-            _check_jwks_url(self.jwks_url)
+            check_jwks_url(self.jwks_url)
         if self.resource is not None:
             _check_resource(self.resource)
         for tool, scopes in self.tool_scopes.items():
@@ -218,9 +220,14 @@ def _check_scopes(field: str, scopes: tuple[str, ...]) -> None:
             )
 
 
-def _check_jwks_url(url: str) -> None:
-    """HTTPS, or plain HTTP to this machine: a key set fetched in the clear from elsewhere
-    could be replaced on the way, and with it every key."""
+def check_jwks_url(url: str) -> None:
+    """Where a key set may be fetched from (``jwks_url``, and any redirect its endpoint
+    answers): HTTPS, or plain HTTP to this machine; a key set fetched in the clear from
+    elsewhere could be replaced on the way, and with it every key.
+
+    Raises:
+        ValueError: any other URL.
+    """
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return

@@ -2,7 +2,7 @@
 HS/RS confusion attack fails), and a JWKS served by a real local HTTP server that counts its
 fetches: a rotated key is picked up by its ``kid`` with one extra fetch, random ``kid``
 values cause at most one fetch per cooldown, and keys already fetched keep working while the
-endpoint is down."""
+endpoint is down or answers garbage (the front keeps serving)."""
 
 from __future__ import annotations
 
@@ -169,6 +169,23 @@ def test_jwks_rotation_then_random_kids_then_the_endpoint_down(
         assert ready.json()["checks"]["jwks"] == "degraded"
         assert ready.status_code == 200, ready.text
         issuer.fail = False
+
+        # Answers that are not even HTTP errors (a chunked body cut short, a garbage status
+        # line, a body that is not JSON): the same 401, the front keeps serving.
+        for misbehave in ("truncated", "bad_status", "garbage"):
+            issuer.misbehave = misbehave
+            hits = issuer.hits
+            wait_until(
+                lambda hits=hits: (
+                    _reason(_call(http, signed(KEY_TWO, "RS256", kid="gone"))) == "unknown_key"
+                    and issuer.hits > hits
+                ),
+                deadline_s=10 * COOLDOWN_S,
+                what=f"a fetch answered {misbehave}",
+            )
+            assert _call(http, new).status_code == 200
+        issuer.misbehave = None
+        assert http.get("/ready").status_code == 200
     jwks_fleet.wait_for("jwks.fetch_failed")
     assert jwks_fleet.find("auth.failed", reason="unknown_key")
 

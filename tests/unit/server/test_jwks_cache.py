@@ -1,17 +1,26 @@
 """``JwksCache``: refreshed on an unknown ``kid`` at most once per cooldown, one fetch shared
 by the requests that wait for it, kept when a fetch fails, refreshed in the background
-every ``cache_s``. Time is trio's autojump clock; the key set is served from memory."""
+every ``cache_s`` (every cooldown after a failure, whoever fetched). Time is trio's autojump
+clock and the key set is served from memory; then the real fetch (``fetch_jwks`` in a
+thread) against a real local endpoint that misbehaves: every bad answer is "unavailable",
+within the deadline, and a redirect off https is refused."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
+from structlog.testing import capture_logs
 
 from server.jwks_cache import JwksCache, JwksUnavailableError, parse_jwks
-from tests.fixtures.tokens import ec_key, jwk, rsa_key
+from server.jwks_fetch import fetch_jwks
+from tests.fixtures.tokens import JwksServer, ec_key, jwk, jwks_server, rsa_key
+from tests.fixtures.waiting import wait_until_async
 
 
 class KeySet:
@@ -174,3 +183,184 @@ def test_encryption_and_symmetric_keys_and_junk_are_skipped() -> None:
     rsa_enc = {**jwk(rsa_key(), "enc"), "use": "enc"}
     document = {"keys": [rsa_enc, {"kty": "oct", "k": "AAAA"}, {"kty": "RSA", "n": "x"}, 7]}
     assert parse_jwks(json.dumps(document).encode()) == []
+
+
+async def test_a_failed_request_fetch_is_retried_by_the_loop_after_the_cooldown(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    keys = KeySet(jwk(rsa_key(), "k1"))
+    cache = _cache(keys)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cache.run)
+        autojump_clock.jump(100)
+        keys.fail = True
+        assert await cache.key_for("k2", "RS256") is None  # fetch 2 fails
+        assert not cache.healthy
+        keys.fail = False
+        await keys.reached(3)
+        assert cache.healthy
+        await keys.reached(4)
+        nursery.cancel_scope.cancel()
+    # Retried a cooldown after the failure (not at 3600), then every cache period again.
+    assert [round(t - keys.times[0]) for t in keys.times] == [0, 100, 130, 3730]
+
+
+async def test_a_request_fetch_that_succeeds_moves_the_schedule(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    keys = KeySet(jwk(rsa_key(), "k1"))
+    cache = _cache(keys)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cache.run)
+        autojump_clock.jump(100)
+        keys.entries.append(jwk(rsa_key(), "k2"))
+        assert await cache.key_for("k2", "RS256") is not None
+        await keys.reached(3)
+        nursery.cancel_scope.cancel()
+    assert [round(t - keys.times[0]) for t in keys.times] == [0, 100, 3700]
+
+
+async def test_no_request_waits_longer_than_the_timeout_for_a_fetch(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    keys = KeySet(jwk(rsa_key(), "k1"))
+    cache = _cache(keys)  # timeout_s=1
+    await cache.refresh()
+    autojump_clock.jump(31)
+    keys.gate = trio.Event()  # the endpoint never answers
+    waited: list[float] = []
+
+    async def ask(after_s: float) -> None:
+        await trio.sleep_until(trio.current_time() + after_s)
+        started = trio.current_time()
+        assert await cache.key_for("k2", "RS256") is None
+        waited.append(trio.current_time() - started)
+
+    with capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            for after_s in (0, 0, 0.5):
+                nursery.start_soon(ask, after_s)
+    assert keys.fetches == 2  # one fetch, shared
+    assert sorted(round(w, 3) for w in waited) == [0.5, 1.0, 1.0]
+    assert not cache.healthy
+    assert await cache.key_for("k1", "RS256") is not None
+    failed = [e for e in logs if e["event"] == "jwks.fetch_failed"]
+    assert [e["error"] for e in failed] == ["the JWKS fetch did not complete within 1s"]
+
+
+async def test_an_unforeseen_fetch_error_is_a_failed_fetch(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    keys = KeySet(jwk(rsa_key(), "k1"))
+
+    async def fetch() -> bytes:
+        if keys.fetches:
+            raise LookupError("a bug in a parser")
+        return await keys.fetch()
+
+    cache = JwksCache(
+        "https://issuer.test/jwks", cache_s=3600, cooldown_s=30, timeout_s=1, fetch=fetch
+    )
+    await cache.refresh()
+    autojump_clock.jump(31)
+    with capture_logs() as logs:
+        assert await cache.key_for("k2", "RS256") is None
+    assert not cache.healthy
+    assert await cache.key_for("k1", "RS256") is not None
+    assert [e["error"] for e in logs if e["event"] == "jwks.fetch_failed"] == [
+        "LookupError: a bug in a parser"
+    ]
+
+
+# The real fetch, against a real local endpoint.
+
+KEY = rsa_key()
+
+
+@pytest.fixture
+def issuer() -> Iterator[JwksServer]:
+    with jwks_server([jwk(KEY, "k1")]) as server:
+        yield server
+
+
+def _real_cache(issuer: JwksServer, *, timeout_s: float = 5, period_s: float = 30) -> JwksCache:
+    return JwksCache(issuer.url, cache_s=period_s, cooldown_s=period_s, timeout_s=timeout_s)
+
+
+@pytest.mark.parametrize(
+    ("misbehave", "reason"),
+    [
+        ("garbage", "the JWKS is not JSON"),
+        ("deep", "the JWKS is not JSON"),
+        ("truncated", "cannot fetch the JWKS: IncompleteRead"),
+        ("bad_status", "cannot fetch the JWKS: BadStatusLine"),
+        ("oversized", "the JWKS is larger than 1 MiB"),
+    ],
+)
+async def test_a_bad_answer_is_a_failed_fetch_that_keeps_the_keys(
+    issuer: JwksServer, misbehave: str, reason: str
+) -> None:
+    cache = _real_cache(issuer)
+    await cache.refresh()
+    assert cache.healthy
+    issuer.misbehave = misbehave
+    with capture_logs() as logs:
+        await cache.refresh()
+    assert not cache.healthy
+    assert await cache.key_for("k1", "RS256") is not None
+    [failed] = [e for e in logs if e["event"] == "jwks.fetch_failed"]
+    assert failed["error"].startswith(reason), failed
+
+
+async def test_the_loop_survives_bad_answers_and_recovers(issuer: JwksServer) -> None:
+    cache = _real_cache(issuer, period_s=0.05)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cache.run)
+        assert cache.healthy
+        issuer.misbehave = "truncated"
+        hits = issuer.hits
+        await wait_until_async(
+            lambda: issuer.hits >= hits + 3, deadline_s=10, what="three failed fetches"
+        )
+        assert not cache.healthy
+        assert await cache.key_for("k1", "RS256") is not None
+        issuer.misbehave = None
+        await wait_until_async(lambda: cache.healthy, deadline_s=10, what="a good fetch")
+        nursery.cancel_scope.cancel()
+
+
+def test_a_trickling_endpoint_is_given_up_at_the_deadline(issuer: JwksServer) -> None:
+    issuer.misbehave = "trickle"  # a byte every 0.2 s: no single read ever times out
+    started = time.monotonic()
+    with pytest.raises(JwksUnavailableError, match=r"did not complete within 1s"):
+        fetch_jwks(issuer.url, 1.0)
+    assert 0.9 < time.monotonic() - started < 3
+
+
+async def test_a_request_waits_no_longer_than_the_deadline_nor_blocks_a_cancel(
+    issuer: JwksServer,
+) -> None:
+    cache = _real_cache(issuer, timeout_s=1, period_s=0)
+    await cache.refresh()
+    issuer.misbehave = "trickle"
+    started = trio.current_time()
+    assert await cache.key_for("k2", "RS256") is None
+    assert trio.current_time() - started < 2
+    started = trio.current_time()
+    with trio.move_on_after(0.1):  # a drain: the thread is abandoned, not waited for
+        await cache.key_for("k3", "RS256")
+    assert trio.current_time() - started < 0.5
+    assert await cache.key_for("k1", "RS256") is not None
+
+
+def test_a_redirect_off_https_is_refused(issuer: JwksServer) -> None:
+    issuer.redirect_to = "http://issuer.example/jwks.json"
+    with pytest.raises(JwksUnavailableError, match="refused the JWKS endpoint's redirect"):
+        fetch_jwks(issuer.url, 5)
+    assert issuer.hits == 1  # the plain-http URL was never asked
+
+
+def test_a_redirect_to_loopback_is_followed(issuer: JwksServer) -> None:
+    issuer.redirect_to = f"{issuer.base_url}/moved.json"
+    assert [k.kid for k in parse_jwks(fetch_jwks(issuer.url, 5))] == ["k1"]
+    assert issuer.hits == 2
