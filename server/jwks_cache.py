@@ -166,6 +166,8 @@ class JwksCache:
         self._last_attempt: float | None = None
         self._fetched_at: float | None = None
         self._inflight: trio.Event | None = None
+        self._asleep: trio.CancelScope | None = None
+        """The background refresh's wait for its next fetch (None before :meth:`run`)."""
         self.fetches = 0
         self.healthy = False
 
@@ -179,7 +181,10 @@ class JwksCache:
         await self.refresh()
         task_status.started()
         while True:
-            await trio.sleep_until(self._next_refresh_at())
+            # A deadline refresh() moves: a request's fetch that failed brings the retry
+            # forward to the cooldown, one that succeeded starts a new cache period.
+            with trio.CancelScope(deadline=self._next_refresh_at()) as self._asleep:
+                await trio.sleep_forever()
             await self.refresh()
 
     def _next_refresh_at(self) -> float:
@@ -241,6 +246,8 @@ class JwksCache:
         finally:
             self._inflight = None
             done.set()
+            if self._asleep is not None:
+                self._asleep.deadline = self._next_refresh_at()
 
     def _store(self, digest: bytes, keys: list[JwksKey], *, fetched_at: float) -> None:
         changed = bool(self._digest) and digest != self._digest

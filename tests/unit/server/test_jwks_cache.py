@@ -146,6 +146,28 @@ async def test_the_set_is_refreshed_every_cache_period_in_the_background(
     assert gaps == [3600, 3600, 3600, 3600, 30, 30]
 
 
+async def test_a_failed_fetch_a_request_caused_is_retried_after_the_cooldown(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The background refresh was asleep until the next cache period when a request's fetch
+    # failed: it wakes to retry every cooldown, as after a failure of its own.
+    keys = KeySet(jwk(rsa_key(), "k1"))
+    cache = _cache(keys)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cache.run)
+        autojump_clock.jump(100)
+        keys.fail = True
+        assert await cache.key_for("k2", "RS256") is None
+        assert not cache.healthy
+        keys.fail = False
+        await keys.reached(3)
+        assert cache.healthy
+        # Healthy again: back to one refresh per cache period, counted from that fetch.
+        await keys.reached(4)
+        nursery.cancel_scope.cancel()
+    assert [round(t - keys.times[0]) for t in keys.times] == [0, 100, 130, 3730]
+
+
 async def test_a_first_fetch_that_fails_does_not_stop_the_front(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
