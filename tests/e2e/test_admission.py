@@ -17,6 +17,7 @@ from mcp import Client, MCPError
 from proto import Keyspace
 from tests.e2e.test_http_bad_input import ACCEPT, ENVELOPE, call, modern_headers
 from tests.e2e.test_rate_limits import WITH_TASKS
+from tests.e2e.test_response_headers import assert_secured
 from tests.fixtures.fleet import RunningFleet, module_fleet, start_fleet
 from tests.fixtures.metrics import scrape_async, total
 from tests.fixtures.redis_server import RedisServer
@@ -42,6 +43,7 @@ def assert_overloaded(response: httpx.Response, lane: str) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "1"
     assert "x-ratelimit-limit" not in response.headers
+    assert_secured(response)  # a refusal carries the security headers like any answer
     error = response.json()["error"]
     assert error["code"] == -31503
     assert error["data"] == {"reason": "queue_full", "retryAfter": 1, "lane": lane}

@@ -1,8 +1,9 @@
 """Public-key authentication against real fleets (ADR-0016): a static RS256 key file (the
 HS/RS confusion attack fails), and a JWKS served by a real local HTTP server that counts its
 fetches: a rotated key is picked up by its ``kid`` with one extra fetch, random ``kid``
-values cause at most one fetch per cooldown, and keys already fetched keep working while the
-endpoint is down or answers garbage (the front keeps serving)."""
+values cause at most one fetch per cooldown (sent one after another, or all at once while
+that fetch is in flight), and keys already fetched keep working while the endpoint is down
+or answers garbage (the front keeps serving)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from tests.e2e.test_http_bad_input import ACCEPT, ENVELOPE, call, modern_headers
 from tests.fixtures.fleet import RunningFleet, start_fleet
@@ -32,7 +34,7 @@ from tests.fixtures.tokens import (
     signed,
     write_public_key,
 )
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import wait_until, wait_until_async, wait_until_true_async
 
 COOLDOWN_S = 1.0
 
@@ -241,3 +243,61 @@ def test_inconsistent_auth_settings_are_refused_at_start(
     assert done.returncode != 0
     assert message in done.stderr
     assert "short" not in done.stderr.replace("jwt_secret is 5 bytes", "")
+
+
+FLOOD = 30
+
+
+async def test_a_concurrent_flood_of_random_kids_costs_one_fetch(
+    jwks_fleet: RunningFleet, issuer: JwksServer
+) -> None:
+    tokens = [signed(KEY_ONE, "RS256", kid=secrets.token_hex(8)) for _ in range(FLOOD)]
+    async with httpx.AsyncClient(base_url=jwks_fleet.base_url, timeout=30) as http:
+
+        async def healthy() -> bool:
+            return (await http.get("/ready")).json()["checks"]["jwks"] == "ok"
+
+        # A healthy set is refreshed hourly only (an unhealthy one every cooldown), and the
+        # cooldown since the last fetch has passed: the flood may cause one fetch.
+        await wait_until_true_async(healthy, deadline_s=10 * COOLDOWN_S, what="a healthy set")
+        await wait_until_async(
+            lambda: time.monotonic() - issuer.last_hit_at >= COOLDOWN_S,
+            deadline_s=10 * COOLDOWN_S,
+            what="the cooldown since the last fetch",
+        )
+        hits = issuer.hits
+        answers: list[httpx.Response] = []
+
+        async def one(token: str) -> None:
+            answers.append(await _call_async(http, token))
+
+        # The flood's fetch is held in flight while the requests arrive: they wait for it
+        # rather than fetch again.
+        issuer.hold()
+        started = time.monotonic()
+        try:
+            async with trio.open_nursery() as nursery:
+                for token in tokens:
+                    nursery.start_soon(one, token)
+                await wait_until_async(
+                    lambda: issuer.hits > hits, deadline_s=10, what="the flood's fetch"
+                )
+                issuer.release()
+        finally:
+            issuer.release()
+        elapsed = time.monotonic() - started
+    assert [_reason(answer) for answer in answers] == ["unknown_key"] * FLOOD
+    # One front: one fetch (another only if the flood outlasted a cooldown on a slow host).
+    extra = issuer.hits - hits
+    assert 1 <= extra <= 1 + int(elapsed / COOLDOWN_S), (extra, elapsed)
+
+
+async def _call_async(http: httpx.AsyncClient, token: str) -> httpx.Response:
+    headers = {
+        "content-type": "application/json",
+        "accept": ACCEPT,
+        "authorization": f"Bearer {token}",
+        **modern_headers("tools/call", "echo"),
+    }
+    body = json.dumps(call("echo", {"text": "ok"}, meta=ENVELOPE)).encode()
+    return await http.post("/mcp", content=body, headers=headers)
