@@ -443,6 +443,8 @@ def test_the_metrics_path_is_a_path_of_its_own_or_empty(tmp_path: Path) -> None:
 
 
 AUTH_SECRET = "s" * 40
+AUTH_PROTECTED = {"MCPFLEET_AUTH_ISSUER": "https://i", "MCPFLEET_AUTH_AUDIENCE": "https://m/mcp"}
+"""Beside a key, what every [auth] needs: an authorization server and an audience."""
 
 
 def test_auth_is_off_by_default(tmp_path: Path) -> None:
@@ -471,14 +473,14 @@ def test_the_documented_auth_environment_names(tmp_path: Path) -> None:
     assert auth.leeway_s == 30
     file_config = _load(
         tmp_path,
-        environ={"MCPFLEET_AUTH_PUBLIC_KEY_FILE": "/keys/issuer.pem"},
+        environ={"MCPFLEET_AUTH_PUBLIC_KEY_FILE": "/keys/issuer.pem", **AUTH_PROTECTED},
     )
     assert file_config.auth.public_key_file == "/keys/issuer.pem"
 
 
 def test_auth_keys_are_checked_together_across_layers(tmp_path: Path) -> None:
     # The file names the algorithms, the environment the secret: checked once merged.
-    _write(tmp_path, '[auth]\nalgorithms = ["HS512"]\nissuer = "https://i"\n')
+    _write(tmp_path, '[auth]\nalgorithms = ["HS512"]\nissuer = "https://i"\naudience = "a"\n')
     message = _error(tmp_path, environ={"MCPFLEET_AUTH_JWT_SECRET": AUTH_SECRET})
     assert "[auth] jwt_secret is 40 bytes; HS512 takes a secret of at least 64" in message
     assert AUTH_SECRET not in message
@@ -502,3 +504,33 @@ def test_bad_auth_settings_name_the_problem(
     tmp_path: Path, environ: dict[str, str], message: str
 ) -> None:
     assert message in _error(tmp_path, environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"MCPFLEET_AUTH_JWT_SECRET": "s" * 64, "MCPFLEET_AUTH_ISSUER": "https://i"},
+            "[auth] no audience to check tokens against: set audience",
+        ),
+        (
+            {"MCPFLEET_AUTH_JWT_SECRET": "s" * 64, "MCPFLEET_AUTH_AUDIENCE": "a"},
+            "[auth] no authorization server for the protected-resource metadata: set issuer",
+        ),
+    ],
+)
+def test_a_protected_resource_without_audience_or_authorization_server_is_refused(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    assert message in _error(tmp_path, environ=environ)
+
+
+def test_the_audience_check_is_skipped_only_when_asked(tmp_path: Path) -> None:
+    environ = {"MCPFLEET_AUTH_JWT_SECRET": "s" * 64, "MCPFLEET_AUTH_ISSUER": "https://i"}
+    assert "insecure_skip_audience = true" in _error(tmp_path, environ=environ)
+    _write(tmp_path, "[auth]\ninsecure_skip_audience = true\n")
+    config = _load(tmp_path, environ=environ)
+    assert config.auth.insecure_skip_audience
+    assert config.auth.expected_audience is None
+    env_flag = {**environ, "MCPFLEET_AUTH__INSECURE_SKIP_AUDIENCE": "true"}
+    assert _load(tmp_path, environ=env_flag).auth.insecure_skip_audience
