@@ -534,3 +534,33 @@ def test_the_audience_check_is_skipped_only_when_asked(tmp_path: Path) -> None:
     assert config.auth.expected_audience is None
     env_flag = {**environ, "MCPFLEET_AUTH__INSECURE_SKIP_AUDIENCE": "true"}
     assert _load(tmp_path, environ=env_flag).auth.insecure_skip_audience
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["[" + "s" * 63, "{" + "s" * 63, '["' + "s" * 62 + '"]', '{"a": "' + "s" * 60 + '"}'],
+)
+@pytest.mark.parametrize("name", ["MCPFLEET_AUTH_JWT_SECRET", "MCPFLEET_AUTH__JWT_SECRET"])
+def test_a_text_value_is_never_read_as_json(tmp_path: Path, name: str, secret: str) -> None:
+    # A secret may start with [ or {: only keys holding lists, tables or structs take JSON.
+    config = _load(tmp_path, environ={name: secret, **AUTH_PROTECTED})
+    assert config.auth.jwt_secret == secret
+    assert _load(tmp_path, environ={"MCPFLEET_APP": "[mod:app"}).app == "[mod:app"
+
+
+def test_list_and_table_values_are_json_and_algorithms_may_be_a_list(tmp_path: Path) -> None:
+    environ = {
+        "MCPFLEET_AUTH_JWT_SECRET": "s" * 64,
+        "MCPFLEET_AUTH_JWKS_URL": "https://login.example.com/jwks",
+        "MCPFLEET_AUTH__TOOL_SCOPES": '{"deploy": ["ops:deploy"]}',
+        "MCPFLEET_AUTH_AUDIENCE": '["https://a/mcp", "https://b/mcp"]',
+        "MCPFLEET_AUTH_ISSUER": "https://i",
+    }
+    comma = _load(tmp_path, environ={**environ, "MCPFLEET_AUTH_ALGORITHMS": "HS256,RS256"})
+    listed = _load(tmp_path, environ={**environ, "MCPFLEET_AUTH_ALGORITHMS": '["HS256", "RS256"]'})
+    for config in (comma, listed):
+        assert config.auth.algorithms == ("HS256", "RS256")
+        assert config.auth.tool_scopes == {"deploy": ("ops:deploy",)}
+        assert config.auth.audience == ("https://a/mcp", "https://b/mcp")
+    bad = {"MCPFLEET_AUTH__SCOPES_SUPPORTED": '["a"'}
+    assert "MCPFLEET_AUTH__SCOPES_SUPPORTED is not valid JSON" in _error(tmp_path, environ=bad)
