@@ -5,8 +5,9 @@ Off unless a key source is set: ``jwt_secret`` (HS256/384/512), ``public_key_fil
 configuration can be checked on its own); :meth:`AuthConfig.problem` checks the keys
 together, on the merged configuration, and refuses the inconsistent ones: an algorithm
 without its key, a key no allowed algorithm uses, a public key and a JWKS URL at once, a
-shared secret shorter than its hash (pyjwt's own minimum, RFC 7518 3.2). ``none`` is never
-an algorithm.
+shared secret shorter than its hash (pyjwt's own minimum, RFC 7518 3.2), no audience to
+check tokens against (unless ``insecure_skip_audience``), no authorization server for the
+metadata. ``none`` is never an algorithm.
 """
 
 from __future__ import annotations
@@ -68,9 +69,14 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """The ``iss`` every token must carry; unchecked when unset."""
 
     audience: str | tuple[str, ...] | None = None
-    """The ``aud`` a token must name (one of, for a list). Unset: ``resource`` when that is
-    set, else ``aud`` is not checked (development only: a production server must check it,
-    mcp-protocol.md 11)."""
+    """The ``aud`` a token must name (one of, for a list). Unset: ``resource``. One of the
+    two is required (a server must only take tokens issued for it, mcp-protocol.md 11),
+    unless ``insecure_skip_audience``."""
+
+    insecure_skip_audience: bool = False
+    """Development only: accept tokens whatever their ``aud`` when neither ``audience`` nor
+    ``resource`` is set (the front logs ``auth.audience_unchecked`` at start). Off, such a
+    configuration stops ``mcpfleet up``."""
 
     resource: str | None = None
     """This MCP endpoint's canonical URL (``https://mcp.example.com/mcp``): ``resource`` in
@@ -80,7 +86,8 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     authorization_servers: tuple[str, ...] = ()
     """Issuer URLs of the authorization servers clients get tokens from, listed in the
-    metadata; empty: ``[issuer]``."""
+    metadata; empty: ``[issuer]``. The metadata must list one (RFC 9728, mcp-protocol.md
+    11): ``issuer`` or this is required."""
 
     scopes_supported: tuple[str, ...] = ()
     """Scopes listed in the metadata and in the ``scope`` of a 401 challenge; empty: every
@@ -159,7 +166,7 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     @property
     def expected_audience(self) -> str | tuple[str, ...] | None:
         """The ``aud`` tokens must name: ``audience``, else ``resource``, else None (not
-        checked)."""
+        checked: only with ``insecure_skip_audience``, which :meth:`problem` demands)."""
         return self.audience if self.audience is not None else self.resource
 
     @property
@@ -208,6 +215,29 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                     f"{needed} (RFC 7518 3.2): generate one with `python -c 'import secrets; "
                     "print(secrets.token_urlsafe(64))'`"
                 )
+        return self._protected_resource_problem()
+
+    def _protected_resource_problem(self) -> str | None:
+        """What the protected resource lacks (mcp-protocol.md 11): an audience to check
+        tokens against, an authorization server to name in its metadata."""
+        if self.expected_audience is None and not self.insecure_skip_audience:
+            return (
+                "no audience to check tokens against: set audience (the aud your "
+                "authorization server puts in tokens for this server) or resource (this "
+                "endpoint's URL, the default audience); for development only, "
+                "insecure_skip_audience = true accepts any aud"
+            )
+        if self.expected_audience is not None and self.insecure_skip_audience:
+            return (
+                "insecure_skip_audience = true contradicts audience/resource, which are "
+                "checked: drop one"
+            )
+        if not self.metadata_servers:
+            return (
+                "no authorization server for the protected-resource metadata: set issuer "
+                "(the iss of the tokens, also listed as their authorization server) or "
+                "authorization_servers"
+            )
         return None
 
 

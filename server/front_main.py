@@ -222,10 +222,11 @@ async def _start_resource_server(
         )
         await nursery.start(jwks.run)
     verifier = TokenVerifier(auth, public_key=public_key, jwks=jwks)
-    if auth.expected_audience is None:
-        log.warning("auth.audience_unchecked", hint="set auth.resource or auth.audience")
-    if not auth.metadata_servers:
-        log.warning("auth.no_authorization_server", hint="set auth.issuer")
+    if auth.expected_audience is None:  # only with auth.insecure_skip_audience (ADR-0016)
+        log.warning(
+            "auth.audience_unchecked",
+            hint="set auth.resource or auth.audience, then drop auth.insecure_skip_audience",
+        )
     server = ResourceServer(
         auth, verifier, mcp_path=config.path, scopes=catalog.scopes, metrics=metrics
     )

@@ -54,7 +54,8 @@ class LimitsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     tool_rates: dict[str, ToolRate] = msgspec.field(default_factory=dict)
     """Per-tool buckets, per caller: ``{ tool = { rate = …, burst = … } }``; a call of
-    such a tool needs a token from this bucket as well as from the caller's."""
+    such a tool needs a token from this bucket as well as from the caller's. A name the
+    app does not register stops ``mcpfleet up``."""
 
     global_rate: Rate = 0.0
     """Requests per second the whole fleet takes from all callers together (a bucket

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 
 from proto import FleetError, Prompt, Tool, param_headers_of
-from server import AuthConfig, CatalogTool, ToolCatalog
+from server import AuthConfig, CatalogTool, LimitsConfig, ToolCatalog
 from server.jwt_auth import KeyFileError, load_public_key
 from server.prompt_catalog import CatalogPrompt
 from server.resource_catalog import CatalogResource
@@ -24,7 +24,7 @@ from workers.prompts import PromptDefinition
 from workers.resources import ResourceDefinition
 from workers.runtime import ToolDefinition, WorkerConfig
 
-__all__ = ["AppLoadError", "build_catalog", "check_auth", "load_toolset"]
+__all__ = ["AppLoadError", "build_catalog", "check_auth", "check_limits", "load_toolset"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -67,17 +67,31 @@ def check_auth(auth: AuthConfig, toolset: Toolset) -> None:
     Raises:
         ConfigError: it does not (the message names the key).
     """
-    unknown = sorted(set(auth.tool_scopes) - set(toolset.tools))
-    if unknown:
-        raise ConfigError(
-            f"invalid configuration: [auth] tool_scopes names tools the app does not "
-            f"register: {', '.join(unknown)}"
-        )
+    _check_tool_names("[auth] tool_scopes", auth.tool_scopes, toolset)
     if auth.public_key_file:
         try:
             load_public_key(auth.public_key_file)
         except KeyFileError as exc:
             raise ConfigError(f"invalid configuration: [auth] {exc}") from None
+
+
+def check_limits(limits: LimitsConfig, toolset: Toolset) -> None:
+    """``tool_rates`` names registered tools (a misspelt name would leave the tool it meant
+    unlimited).
+
+    Raises:
+        ConfigError: it does not (the message names the key and the tools).
+    """
+    _check_tool_names("[limits] tool_rates", limits.tool_rates, toolset)
+
+
+def _check_tool_names(key: str, names: Mapping[str, object], toolset: Toolset) -> None:
+    unknown = sorted(set(names) - set(toolset.tools))
+    if unknown:
+        raise ConfigError(
+            f"invalid configuration: {key} names tools the app does not register: "
+            f"{', '.join(unknown)}"
+        )
 
 
 def build_catalog(

@@ -104,6 +104,7 @@ class ChildSlot:
         restart: restart the child when it exits; if not, ``exited`` is set instead.
         stdio: the protocol's descriptors, handed to the child as its stdin and stdout.
         on_ready: called with each child once it reported ready.
+        env: the children's environment (default: this process's).
 
     Attributes:
         exited: set once the child exited for good (stopped, or not restarted).
@@ -126,6 +127,7 @@ class ChildSlot:
         restart: bool = True,
         stdio: ProtocolStreams | None = None,
         on_ready: Callable[[Child], None] = lambda _child: None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.role = role
         self.index = index
@@ -141,6 +143,7 @@ class ChildSlot:
         self._restart = restart
         self._stdio = stdio
         self._on_ready = on_ready
+        self._env = env
         self.exited = trio.Event()
         self.exit_code: int | None = None
         self.state = SlotState.STARTING
@@ -180,6 +183,7 @@ class ChildSlot:
             try:
                 child = await spawn_child(
                     self._make_argv(child_id),
+                    self._env,
                     stdin_fd=None if stdio is None else stdio.stdin_fd,
                     stdout_fd=None if stdio is None else stdio.stdout_fd,
                 )

@@ -238,7 +238,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from supervisor.app_loader import AppLoadError, check_auth, load_toolset  # noqa: PLC0415
+    from supervisor.app_loader import (  # noqa: PLC0415
+        AppLoadError,
+        check_auth,
+        check_limits,
+        load_toolset,
+    )
     from supervisor.config import ConfigError, load_config  # noqa: PLC0415
     from supervisor.data_dir_lock import lock_data_dir  # noqa: PLC0415
     from supervisor.fleet import run_fleet  # noqa: PLC0415
@@ -273,6 +278,7 @@ def _up(args: argparse.Namespace) -> int:
     try:
         toolset = load_toolset(config.app)  # fail here, once, clearly, not in every child
         check_auth(config.auth, toolset)  # once, clearly, before any front starts
+        check_limits(config.limits, toolset)
     except (AppLoadError, ConfigError):
         if new_data_dir:  # refused before anything started: leave nothing behind
             shutil.rmtree(config.data_dir, ignore_errors=True)

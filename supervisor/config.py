@@ -6,11 +6,14 @@ errors naming the key. Children get the resolved object as JSON, never pickled.
 
 Environment names: ``MCPFLEET_<KEY>`` for top-level keys and ``MCPFLEET_<SECTION>__<KEY>``
 for sectioned ones (``MCPFLEET_FRONT__MAX_BODY_BYTES=1048576``), plus the documented
-aliases of ``ENV_ALIASES``; list values are JSON arrays.
+aliases of ``ENV_ALIASES``. The value of a key that holds a list, a table or a struct is
+JSON (``MCPFLEET_FRONT__ALLOWED_ORIGINS='["https://a"]'``); every other value is taken as
+written, so a secret that starts with ``[`` or ``{`` stays that secret.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -319,14 +322,14 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        alias = ENV_ALIASES.get(name)
+        section, sep, field = (alias[0], "__", alias[1]) if alias else key.partition("__")
         parsed: Any = value
-        if value[:1] in ("[", "{"):
+        if value[:1] in ("[", "{") and _holds_json((section, field) if sep else (key,)):
             try:
                 parsed = msgspec.json.decode(value)
             except msgspec.DecodeError:
                 raise ConfigError(f"environment variable {name} is not valid JSON") from None
-        alias = ENV_ALIASES.get(name)
-        section, sep, field = (alias[0], "__", alias[1]) if alias else key.partition("__")
         if sep:
             if section not in _SECTIONS:
                 raise ConfigError(f"unknown environment variable {name}: no section {section!r}")
@@ -335,6 +338,37 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
             single = {key: parsed}
         _merge(layer, _check_layer(single, f"environment variable {name}"))
     return layer
+
+
+_JSON_TYPES: Final = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.VarTupleType,
+    msgspec.inspect.TupleType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+    msgspec.inspect.DictType,
+    msgspec.inspect.StructType,
+)
+"""The types whose environment value is JSON: none has a plain-text spelling (a
+comma-separated ``algorithms`` is the field's own ``str`` alternative, split by
+``AuthConfig``)."""
+
+
+@functools.cache
+def _holds_json(path: tuple[str, ...]) -> bool:
+    """Whether the key at ``path`` (``("auth", "algorithms")``, ``("workers",)``) may hold
+    a list, a table or a struct: only then is its environment value read as JSON. An
+    unknown key is not (its value stays text, and the unknown key is reported)."""
+    kind: msgspec.inspect.Type = msgspec.inspect.type_info(FleetConfig)
+    for name in path:
+        if not isinstance(kind, msgspec.inspect.StructType):
+            return False
+        found = [f.type for f in kind.fields if f.name == name]
+        if not found:
+            return False
+        kind = found[0]
+    alternatives = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
+    return any(isinstance(alternative, _JSON_TYPES) for alternative in alternatives)
 
 
 def _check_layer(layer: dict[str, Any], source: str) -> dict[str, Any]:

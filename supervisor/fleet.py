@@ -38,6 +38,7 @@ from server import (
 )
 from supervisor.autoscaler import Autoscaler
 from supervisor.call_reaper import reap_worker_calls, settle_orphaned_consumers
+from supervisor.child_config import ChildConfigs, worker_environ, write_child_configs
 from supervisor.child_process import Child, ReadyReport, child_command
 from supervisor.child_slot import ChildExit, ChildSlot
 from supervisor.config import ConfigError, FleetConfig
@@ -90,13 +91,13 @@ async def run_fleet(
     with _late_stop_signals_ignored(), trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async with _redis_url(config, data_dir) as redis_url:
             resolved = msgspec.structs.replace(config, redis_url=redis_url, front=front)
-            config_path = _write_child_config(resolved, data_dir)
+            child_configs = write_child_configs(resolved, data_dir)
             keys = Keyspace(config.fleet)
             async with open_redis(parse_redis_url(redis_url)) as redis:
                 await _ensure_call_group(redis, keys)
                 return await _supervise(
                     resolved,
-                    config_path,
+                    child_configs,
                     redis,
                     keys,
                     signals,
@@ -166,17 +167,6 @@ def _concrete_bind(bind: str) -> str:
         return f"{host}:{sock.getsockname()[1]}"
 
 
-def _write_child_config(config: FleetConfig, data_dir: Path) -> str:
-    """Children read their configuration from a private file (it may hold the Redis password)."""
-    run_dir = data_dir / "run"
-    run_dir.mkdir(exist_ok=True)
-    path = run_dir / "fleet.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(msgspec.json.encode(config))
-    return str(path)
-
-
 async def _ensure_call_group(redis: RedisClient, keys: Keyspace) -> None:
     try:
         await redis.execute("XGROUP", "CREATE", keys.call_stream(), CALL_GROUP, "0", "MKSTREAM")
@@ -187,7 +177,7 @@ async def _ensure_call_group(redis: RedisClient, keys: Keyspace) -> None:
 
 async def _supervise(
     config: FleetConfig,
-    config_path: str,
+    child_configs: ChildConfigs,
     redis: RedisClient,
     keys: Keyspace,
     signals: AsyncIterator[int],
@@ -216,6 +206,7 @@ async def _supervise(
                 metrics.front_exited(ended)
 
         is_stdio_front = role == "front" and stdio is not None
+        is_worker = role == "worker"
 
         mode = ["--stdio"] if is_stdio_front else []
 
@@ -236,7 +227,7 @@ async def _supervise(
                 role,
                 *mode,
                 "--config-json",
-                config_path,
+                child_configs.worker if is_worker else child_configs.front,
                 "--id",
                 child_id,
                 "--ready-fd",
@@ -249,6 +240,8 @@ async def _supervise(
             restart=not is_stdio_front,
             stdio=stdio if is_stdio_front else None,
             on_ready=on_ready,
+            # Read when the slot is made: the metrics directory is in os.environ by then.
+            env=worker_environ(os.environ) if is_worker else None,
         )
 
     fronts = [slot("front", i) for i in range(1 if stdio is not None else config.fronts)]

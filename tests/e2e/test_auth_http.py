@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -274,3 +275,21 @@ def _mcp_error(exc: BaseException) -> MCPError:
 def test_claims_helper_defaults() -> None:
     # The tokens above rely on these defaults (issuer and audience of the fleet).
     assert claims()["iss"] == ISSUER and claims()["aud"] == AUDIENCE
+
+
+def test_workers_never_hold_the_secret_and_no_command_line_shows_it(
+    auth_fleet: RunningFleet,
+) -> None:
+    # Workers verify no token: their configuration lacks [auth], their environment the
+    # MCPFLEET_AUTH_* variables, so tool code cannot read the secret. Fronts read theirs
+    # from a private file named by path.
+    workers, fronts = auth_fleet.worker_pids(), auth_fleet.front_pids()
+    assert workers and fronts
+    run_dir = Path(auth_fleet.data_dir).resolve() / "run"
+    assert SECRET.encode() not in (run_dir / "worker.json").read_bytes()
+    assert SECRET.encode() in (run_dir / "fleet.json").read_bytes()
+    for pid in workers:
+        assert SECRET.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"MCPFLEET_AUTH_" not in Path(f"/proc/{pid}/environ").read_bytes()
+    for pid in [*workers, *fronts]:
+        assert SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -58,6 +58,10 @@ def _reason(response: httpx.Response) -> str:
     return str(response.json()["error"]["data"]["reason"])
 
 
+PROTECTED = {"MCPFLEET_AUTH_ISSUER": ISSUER, "MCPFLEET_AUTH_AUDIENCE": AUDIENCE}
+"""Beside a key, what `mcpfleet up` requires of [auth]: an audience and an issuer."""
+
+
 def _fleet(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]
 ) -> Iterator[RunningFleet]:
@@ -66,7 +70,7 @@ def _fleet(
         "k" + uuid.uuid4().hex[:10],
         tmp_path_factory.mktemp("fleet"),
         workers=1,
-        env={"MCPFLEET_AUTH_ISSUER": ISSUER, "MCPFLEET_AUTH_AUDIENCE": AUDIENCE, **env},
+        env={**PROTECTED, **env},
     )
     yield running
     assert running.stop() == 0, "".join(running.lines[-40:])
@@ -200,7 +204,11 @@ def test_the_key_file_must_exist_at_start(redis_server: RedisServer, tmp_path: P
     done = subprocess.run(
         [*MCPFLEET, "up", "--app", "examples.demo:app", "--redis", redis_server.url,
          "--http", "127.0.0.1:0", "--data-dir", str(tmp_path / "data")],
-        env={**clean_env(), "MCPFLEET_AUTH_PUBLIC_KEY_FILE": str(tmp_path / "missing.pem")},
+        env={
+            **clean_env(),
+            **PROTECTED,
+            "MCPFLEET_AUTH_PUBLIC_KEY_FILE": str(tmp_path / "missing.pem"),
+        },
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode != 0
@@ -220,10 +228,19 @@ def test_the_key_file_must_exist_at_start(redis_server: RedisServer, tmp_path: P
         ({"MCPFLEET_AUTH_ISSUER": ISSUER}, "without a key"),
         (
             {
+                **PROTECTED,
                 "MCPFLEET_AUTH_JWT_SECRET": "x" * 64,
                 "MCPFLEET_AUTH__TOOL_SCOPES": '{"echo": ["a"], "no_such_tool": ["b"]}',
             },
             "tool_scopes names tools the app does not register: no_such_tool",
+        ),
+        (
+            {"MCPFLEET_AUTH_JWT_SECRET": "x" * 64, "MCPFLEET_AUTH_ISSUER": ISSUER},
+            "[auth] no audience to check tokens against: set audience",
+        ),
+        (
+            {"MCPFLEET_AUTH_JWT_SECRET": "x" * 64, "MCPFLEET_AUTH_AUDIENCE": AUDIENCE},
+            "[auth] no authorization server for the protected-resource metadata",
         ),
     ],
 )

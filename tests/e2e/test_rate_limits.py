@@ -8,6 +8,8 @@ refusal."""
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +19,15 @@ from mcp_types import TextContent
 
 from proto import Keyspace
 from tests.e2e.test_http_bad_input import ACCEPT, ENVELOPE, call, modern_headers
-from tests.fixtures.fleet import RunningFleet, module_fleet, start_pair, stop_pair
+from tests.fixtures.fleet import (
+    MCPFLEET,
+    ROOT,
+    RunningFleet,
+    clean_env,
+    module_fleet,
+    start_pair,
+    stop_pair,
+)
 from tests.fixtures.metrics import scrape, total
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.stdio_process import call as stdio_call
@@ -206,3 +216,22 @@ def _local_user() -> str:
     import getpass
 
     return getpass.getuser()
+
+
+def test_a_tool_rate_for_a_tool_the_app_lacks_stops_up(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # A misspelt tool name would leave the tool it meant unlimited: refused at start, like
+    # an unknown name in auth.tool_scopes.
+    done = subprocess.run(
+        [*MCPFLEET, "up", "--app", "examples.demo:app", "--redis", redis_server.url,
+         "--http", "127.0.0.1:0", "--data-dir", str(tmp_path / "data")],
+        env={
+            **clean_env(),
+            "MCPFLEET_LIMITS__TOOL_RATES": '{"echo": {"rate": 1}, "ehco": {"rate": 1}}',
+        },
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "[limits] tool_rates names tools the app does not register: ehco" in done.stderr
+    assert not (tmp_path / "data").exists()

@@ -12,6 +12,9 @@ from proto import is_scope_token
 from server.auth_config import AuthConfig
 
 SECRET = "s" * 64
+PROTECTED: dict[str, Any] = {"issuer": "https://i", "audience": "https://m/mcp"}
+"""What every enabled configuration needs beside its keys: an audience to check, an
+authorization server to name."""
 
 
 def _convert(**fields: Any) -> AuthConfig:
@@ -85,6 +88,46 @@ def test_inconsistent_keys_are_refused_together(fields: dict[str, Any], problem:
 
 
 @pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"jwt_secret": SECRET, "issuer": "https://i"}, "set audience"),
+        ({"jwks_url": "https://i/jwks", "issuer": "https://i"}, "or resource"),
+        ({"jwt_secret": SECRET, "issuer": "https://i"}, "insecure_skip_audience = true"),
+        (
+            {"jwt_secret": SECRET, "issuer": "https://i", "resource": "https://m/mcp",
+             "insecure_skip_audience": True},
+            "contradicts audience/resource",
+        ),
+        ({"jwt_secret": SECRET, "audience": "a"}, "set issuer"),
+        ({"jwt_secret": SECRET, "resource": "https://m/mcp"}, "or authorization_servers"),
+        ({"insecure_skip_audience": True}, "without a key"),
+    ],
+)  # fmt: skip
+def test_a_protected_resource_needs_an_audience_and_an_authorization_server(
+    fields: dict[str, Any], problem: str
+) -> None:
+    # mcp-protocol.md 11: tokens are checked to be issued for this server; the metadata
+    # names at least one authorization server.
+    message = _convert(**fields).problem()
+    assert message is not None and problem in message
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"jwt_secret": SECRET, "issuer": "https://i", "audience": "a"},
+        {"jwt_secret": SECRET, "issuer": "https://i", "resource": "https://m/mcp"},
+        {"jwt_secret": SECRET, "authorization_servers": ["https://as"], "audience": ["a", "b"]},
+        {"jwt_secret": SECRET, "issuer": "https://i", "insecure_skip_audience": True},
+    ],
+)
+def test_the_ways_to_name_the_audience_and_the_authorization_server(
+    fields: dict[str, Any],
+) -> None:
+    assert _convert(**fields).problem() is None
+
+
+@pytest.mark.parametrize(
     ("fields", "algorithms"),
     [
         ({"jwt_secret": SECRET}, ("HS256",)),
@@ -97,7 +140,7 @@ def test_inconsistent_keys_are_refused_together(fields: dict[str, Any], problem:
 def test_consistent_keys_and_their_algorithms(
     fields: dict[str, Any], algorithms: tuple[str, ...]
 ) -> None:
-    config = _convert(**fields)
+    config = _convert(**fields, **PROTECTED)
     assert config.enabled
     assert config.problem() is None
     assert config.allowed_algorithms == algorithms

@@ -192,8 +192,9 @@ def test_scopes_come_from_scope_and_scp(token_claims: dict[str, Any], scopes: tu
     assert token_scopes(token_claims) == scopes
 
 
-async def test_without_an_audience_configured_aud_is_not_checked() -> None:
-    verifier = TokenVerifier(AuthConfig(jwt_secret=SECRET))
+async def test_with_the_audience_check_skipped_aud_is_not_checked() -> None:
+    # The one configuration without an audience that `mcpfleet up` accepts (development).
+    verifier = TokenVerifier(AuthConfig(jwt_secret=SECRET, insecure_skip_audience=True))
     assert (await verifier.verify(hs256(aud="anything", iss="anyone"))).issuer == "anyone"
 
 

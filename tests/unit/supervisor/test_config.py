@@ -443,6 +443,8 @@ def test_the_metrics_path_is_a_path_of_its_own_or_empty(tmp_path: Path) -> None:
 
 
 AUTH_SECRET = "s" * 40
+AUTH_PROTECTED = {"MCPFLEET_AUTH_ISSUER": "https://i", "MCPFLEET_AUTH_AUDIENCE": "https://m/mcp"}
+"""Beside a key, what every [auth] needs: an authorization server and an audience."""
 
 
 def test_auth_is_off_by_default(tmp_path: Path) -> None:
@@ -471,14 +473,14 @@ def test_the_documented_auth_environment_names(tmp_path: Path) -> None:
     assert auth.leeway_s == 30
     file_config = _load(
         tmp_path,
-        environ={"MCPFLEET_AUTH_PUBLIC_KEY_FILE": "/keys/issuer.pem"},
+        environ={"MCPFLEET_AUTH_PUBLIC_KEY_FILE": "/keys/issuer.pem", **AUTH_PROTECTED},
     )
     assert file_config.auth.public_key_file == "/keys/issuer.pem"
 
 
 def test_auth_keys_are_checked_together_across_layers(tmp_path: Path) -> None:
     # The file names the algorithms, the environment the secret: checked once merged.
-    _write(tmp_path, '[auth]\nalgorithms = ["HS512"]\nissuer = "https://i"\n')
+    _write(tmp_path, '[auth]\nalgorithms = ["HS512"]\nissuer = "https://i"\naudience = "a"\n')
     message = _error(tmp_path, environ={"MCPFLEET_AUTH_JWT_SECRET": AUTH_SECRET})
     assert "[auth] jwt_secret is 40 bytes; HS512 takes a secret of at least 64" in message
     assert AUTH_SECRET not in message
@@ -502,3 +504,63 @@ def test_bad_auth_settings_name_the_problem(
     tmp_path: Path, environ: dict[str, str], message: str
 ) -> None:
     assert message in _error(tmp_path, environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"MCPFLEET_AUTH_JWT_SECRET": "s" * 64, "MCPFLEET_AUTH_ISSUER": "https://i"},
+            "[auth] no audience to check tokens against: set audience",
+        ),
+        (
+            {"MCPFLEET_AUTH_JWT_SECRET": "s" * 64, "MCPFLEET_AUTH_AUDIENCE": "a"},
+            "[auth] no authorization server for the protected-resource metadata: set issuer",
+        ),
+    ],
+)
+def test_a_protected_resource_without_audience_or_authorization_server_is_refused(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    assert message in _error(tmp_path, environ=environ)
+
+
+def test_the_audience_check_is_skipped_only_when_asked(tmp_path: Path) -> None:
+    environ = {"MCPFLEET_AUTH_JWT_SECRET": "s" * 64, "MCPFLEET_AUTH_ISSUER": "https://i"}
+    assert "insecure_skip_audience = true" in _error(tmp_path, environ=environ)
+    _write(tmp_path, "[auth]\ninsecure_skip_audience = true\n")
+    config = _load(tmp_path, environ=environ)
+    assert config.auth.insecure_skip_audience
+    assert config.auth.expected_audience is None
+    env_flag = {**environ, "MCPFLEET_AUTH__INSECURE_SKIP_AUDIENCE": "true"}
+    assert _load(tmp_path, environ=env_flag).auth.insecure_skip_audience
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["[" + "s" * 63, "{" + "s" * 63, '["' + "s" * 62 + '"]', '{"a": "' + "s" * 60 + '"}'],
+)
+@pytest.mark.parametrize("name", ["MCPFLEET_AUTH_JWT_SECRET", "MCPFLEET_AUTH__JWT_SECRET"])
+def test_a_text_value_is_never_read_as_json(tmp_path: Path, name: str, secret: str) -> None:
+    # A secret may start with [ or {: only keys holding lists, tables or structs take JSON.
+    config = _load(tmp_path, environ={name: secret, **AUTH_PROTECTED})
+    assert config.auth.jwt_secret == secret
+    assert _load(tmp_path, environ={"MCPFLEET_APP": "[mod:app"}).app == "[mod:app"
+
+
+def test_list_and_table_values_are_json_and_algorithms_may_be_a_list(tmp_path: Path) -> None:
+    environ = {
+        "MCPFLEET_AUTH_JWT_SECRET": "s" * 64,
+        "MCPFLEET_AUTH_JWKS_URL": "https://login.example.com/jwks",
+        "MCPFLEET_AUTH__TOOL_SCOPES": '{"deploy": ["ops:deploy"]}',
+        "MCPFLEET_AUTH_AUDIENCE": '["https://a/mcp", "https://b/mcp"]',
+        "MCPFLEET_AUTH_ISSUER": "https://i",
+    }
+    comma = _load(tmp_path, environ={**environ, "MCPFLEET_AUTH_ALGORITHMS": "HS256,RS256"})
+    listed = _load(tmp_path, environ={**environ, "MCPFLEET_AUTH_ALGORITHMS": '["HS256", "RS256"]'})
+    for config in (comma, listed):
+        assert config.auth.algorithms == ("HS256", "RS256")
+        assert config.auth.tool_scopes == {"deploy": ("ops:deploy",)}
+        assert config.auth.audience == ("https://a/mcp", "https://b/mcp")
+    bad = {"MCPFLEET_AUTH__SCOPES_SUPPORTED": '["a"'}
+    assert "MCPFLEET_AUTH__SCOPES_SUPPORTED is not valid JSON" in _error(tmp_path, environ=bad)
