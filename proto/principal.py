@@ -32,7 +32,8 @@ _identity_encoder: Final = msgspec.json.Encoder()
 
 
 class PrincipalKind(enum.StrEnum):
-    """The kinds a front sets today (``Principal.kind`` holds the plain string)."""
+    """The kinds a front sets today, and the operator's (``Principal.kind`` holds the plain
+    string)."""
 
     LOCAL = "local"
     """A local OS user: the stdio transport."""
@@ -43,6 +44,10 @@ class PrincipalKind(enum.StrEnum):
     BEARER = "bearer"
     """An HTTP caller whose bearer token was verified (issue 7): ``subject`` and
     ``issuer`` from the token's ``sub`` and ``iss``, ``scopes`` from ``scope``/``scp``."""
+
+    OPERATOR = "operator"
+    """An operator's ``mcpfleet`` command, as the audit trail names it (never on a call):
+    ``subject`` is the OS user running it."""
 
 
 class Principal(msgspec.Struct, frozen=True, array_like=True):

@@ -229,6 +229,15 @@ _spec_decoder: Final = msgspec.json.Decoder(TaskSpec)
 _encoder: Final = msgspec.json.Encoder()
 
 
+class _SpecHead(msgspec.Struct, frozen=True, array_like=True):
+    """A :class:`TaskSpec`'s first field only (the rest, arguments included, is skipped)."""
+
+    tool: str
+
+
+_spec_head_decoder: Final = msgspec.json.Decoder(_SpecHead)
+
+
 def encode_task_spec(spec: TaskSpec) -> bytes:
     """The ``spec`` field of a task's record."""
     return _encoder.encode(spec)
@@ -256,6 +265,8 @@ class TaskRecord(msgspec.Struct, frozen=True):
     cancel_requested: bool = False
     input_requests: dict[str, bytes] = msgspec.field(default_factory=dict)
     """The outstanding input requests by key (``{"method", "params"}`` JSON each)."""
+    tool: str = ""
+    """The tool it runs (its spec's); "" when the spec is unreadable."""
 
     @property
     def terminal(self) -> bool:
@@ -300,7 +311,17 @@ def decode_task_record(task_id: str, fields: Mapping[bytes, bytes]) -> TaskRecor
         is_error=fields.get(TaskField.IS_ERROR.value.encode()) == b"1",
         cancel_requested=fields.get(TaskField.CANCEL_REQUESTED.value.encode()) == b"1",
         input_requests=requests,
+        tool=_tool(fields.get(TaskField.SPEC.value.encode())),
     )
+
+
+def _tool(spec: bytes | None) -> str:
+    if not spec:
+        return ""
+    try:
+        return _spec_head_decoder.decode(spec).tool
+    except msgspec.MsgspecError:
+        return ""
 
 
 def iso_time(ms: int) -> str:

@@ -20,6 +20,7 @@ from proto import (
     CALL_PAYLOAD_FIELD,
     AdmitRefusal,
     Bucket,
+    CallKind,
     Keyspace,
     LimitExceededError,
     LocalProtocolError,
@@ -37,7 +38,7 @@ from proto import (
     limit_identity,
     read_admit_reply,
 )
-from server.audit_log import audit
+from server.audit_log import Requester
 from server.limits_config import LimitsConfig
 
 if TYPE_CHECKING:  # server.metrics imports the call queue, which imports this module
@@ -51,10 +52,19 @@ class Caller(NamedTuple):
 
     principal: Principal
     client: str
-    """The caller's address ("" when it has none: stdio)."""
+    """The caller's address (``"stdio"`` on stdio, "" when unknown)."""
     request_id: str
     """This front's id of the request (log correlation)."""
 
+
+_TARGET_FIELDS: Final[dict[str, str]] = {
+    CallKind.TOOL: "tool",
+    CallKind.RESOURCE: "resource",
+    CallKind.PROMPT: "prompt",
+    CallKind.COMPLETE: "completion",
+}
+"""The audit line's name for what a refused call was for, by its kind: a resource's URI is
+not a tool."""
 
 _CACHED_COMMANDS: Final = 10_000
 """Callers whose ``ADMIT`` commands a front keeps encoded; past it, it starts afresh."""
@@ -224,22 +234,29 @@ class AdmissionControl:
         return AdmitCommand(keys, argv, buckets, head, config.retry_after_s, slots)
 
     def refuse(
-        self, refusal: AdmitRefusal, caller: Caller, target: str, *, lane: QueueLane
+        self,
+        refusal: AdmitRefusal,
+        caller: Caller,
+        target: str,
+        *,
+        lane: QueueLane,
+        kind: str = CallKind.TOOL,
     ) -> LimitExceededError:
         """The error ``refusal`` answers the request with, once audited and counted.
-        ``target``: what the request was for (a tool, a resource's URI, a prompt);
-        ``lane``: where it would have waited."""
+        ``target``: what the request was for, a ``kind`` of call (:class:`CallKind`: a
+        tool, a resource's URI, a prompt, a completion provider); ``lane``: where it would
+        have waited."""
         reason = refusal.reason
         self._metrics.rejected(reason)
-        audit(
+        requester = Requester(
+            principal=caller.principal, request_id=caller.request_id, client=caller.client
+        )
+        requester.audit(
             "limit.rejected",
-            principal=caller.principal.name,
-            tool=target,
+            **{_TARGET_FIELDS.get(kind, "target"): target},
             reason=reason.value,
-            outcome="rejected",
-            request_id=caller.request_id,
-            client=caller.client,
             retry_after_s=refusal.retry_after_s,
+            outcome="rejected",
         )
         return _error(refusal, target, lane, self._config.max_tasks_per_principal)
 

@@ -301,7 +301,9 @@ class CallQueue:
         except RedisCommandError as exc:  # LOADING, OOM, MISCONF, READONLY…
             raise BackendUnavailableError(f"Redis refused the call: {exc}") from None
         if isinstance(entry, AdmitRefusal):
-            raise self._admission.refuse(entry, caller, message.tool, lane=QueueLane.CALLS)
+            raise self._admission.refuse(
+                entry, caller, message.tool, lane=QueueLane.CALLS, kind=message.kind
+            )
         if entry is None:
             raise BackendUnavailableError("the call lane is not ready (no worker has joined yet)")
 

@@ -762,7 +762,6 @@ class Dispatcher:
             return
         _requester(served).audit(
             "authz.denied",
-            issuer=principal.issuer,
             tool=tool,
             required=list(required),
             missing=list(missing),

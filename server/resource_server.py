@@ -35,7 +35,7 @@ from proto import (
     bearer_challenge,
     resource_metadata_url,
 )
-from server.audit_log import audit
+from server.audit_log import Requester
 from server.auth_config import AuthConfig
 from server.http_request import HttpError, RequestHeaders
 from server.jwt_auth import TokenVerifier
@@ -120,13 +120,9 @@ class ResourceServer:
         self, headers: RequestHeaders, error: UnauthorizedError, *, request_id: str
     ) -> HttpError:
         reason = AuthFailure(error.reason)
-        audit(
-            "auth.failed",
-            reason=reason.value,
-            client=headers.client,
-            request_id=request_id,
-            http_method=headers.http_method,
-            outcome="refused",
+        # Nobody to name: the token that would have said who is missing or refused.
+        Requester(request_id=request_id, client=headers.client).audit(
+            "auth.failed", reason=reason.value, http_method=headers.http_method, outcome="refused"
         )
         self._metrics.auth_failed(reason)
         metadata_url = resource_metadata_url(self.resource_for(headers))

@@ -446,20 +446,22 @@ class TaskMethods:
     async def _cancel(
         self, task_id: str, owner: str, requester: Requester
     ) -> tuple[bool, TaskRecord]:
-        """``TaskStore.cancel``, with one ``task.cancel_requested`` audit line saying how
-        it ended: ``cancelled``, ``already_ended``, ``not_found`` (unknown, expired or
-        another owner's: the trail sees the probe the client cannot), or ``error``."""
-        outcome = "error"
+        """``TaskStore.cancel``, with one ``task.cancel_requested`` audit line naming the
+        task's tool (when it was found) and how it ended: ``cancelled``, ``already_ended``,
+        ``not_found`` (unknown, expired or another owner's: the trail sees the probe the
+        client cannot, and no tool), or ``error``."""
+        outcome, tool = "error", ""
         try:
             moved, record = await self._store.cancel(task_id, owner)
         except TaskNotFoundError:
             outcome = "not_found"
             raise
         else:
-            outcome = "cancelled" if moved else "already_ended"
+            # The record the cancel read anyway names the tool: no round trip of its own.
+            outcome, tool = "cancelled" if moved else "already_ended", record.tool
             return moved, record
         finally:
-            requester.audit("task.cancel_requested", task_id=task_id, outcome=outcome)
+            requester.audit("task.cancel_requested", tool=tool, task_id=task_id, outcome=outcome)
 
     @staticmethod
     def require_extension(declared: bool, method: str) -> None:

@@ -230,6 +230,7 @@ class TaskStore:
             ttl_ms=ttl_ms,
             poll_ms=self.retention.poll_ms,
             owner=spec.owner,
+            tool=spec.tool,
         )
 
     def _create_sync(

@@ -10,12 +10,15 @@ Two rules:
   a top-level field or a key of a dict nested in one (a handler's ``ctx.log`` data, a
   headers dict), inside lists too.
 - **By value shape**: in any string, a JSON Web Token (``eyJ<header>.<payload>.<sig>``)
-  and the credential after ``Bearer`` become ``[redacted]``, so a token logged in free
-  text does not survive either.
+  and the credential after ``Bearer`` (the scheme in any case, as the front accepts it:
+  ``bearer``, ``BEARER``) become ``[redacted]``, so a token logged in free text does not
+  survive either.
 
 Cost (``bench/hardening_overhead.py``): a line pays a dict lookup per field (verdicts on
-field names are cached) and two substring checks per string value; only a line that holds
-a secret, or nested data, pays for more.
+field names are cached) and two substring checks per string value (a space, ``eyJ``): a
+bearer credential follows a space, a JWT starts with ``eyJ``. A string with a space is
+lowercased and searched for ``bearer `` (about 0.1 µs) before any regular expression
+runs, so only a line that holds a secret, prose, or nested data pays for more.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ _SECRET_IN_TEXT: Final = re.compile(
     # A JWT (its header always starts {" = eyJ; JWE has five parts), or a bearer credential
     # (RFC 6750 b64token) of 8 characters or more: "a bearer of news" is prose.
     r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?"
-    r"|(?<=[Bb]earer )[A-Za-z0-9._~+/-]{8,}=*"
+    # The scheme is case-insensitive (RFC 7235 2.1).
+    r"|(?i:(?<=bearer ))[A-Za-z0-9._~+/-]{8,}=*"
 )
 _MAX_CACHED_NAMES: Final = 4096
 """Field names whose verdict is kept; names from handlers' data are unbounded."""
@@ -57,7 +61,8 @@ class SecretRedactor:
         self, _logger: object, _method: str, event_dict: structlog.types.EventDict
     ) -> structlog.types.EventDict:
         # The hot path, inlined: a cached verdict per name, then scalars skipped by type
-        # and strings by two substring checks; only secrets and containers go further.
+        # and strings by two substring checks (most values hold no space: ids, names,
+        # timestamps); only text, secrets and containers go further.
         verdicts = self._verdicts
         changed: dict[str, object] | None = None
         for key, value in event_dict.items():
@@ -68,9 +73,9 @@ class SecretRedactor:
             if sensitive:
                 redacted: object = REDACTED
             elif kind is str:
-                if "eyJ" not in value and "earer " not in value:
+                if " " not in value and "eyJ" not in value:
                     continue
-                redacted = _SECRET_IN_TEXT.sub(REDACTED, value)
+                redacted = _scrub(value)
             elif kind in _SCALARS:
                 continue
             else:
@@ -97,9 +102,7 @@ class SecretRedactor:
         """``value`` itself when it holds no secret, else a redacted copy (the caller's
         data is never changed in place)."""
         if isinstance(value, str):
-            if "eyJ" in value or "earer " in value:
-                return _SECRET_IN_TEXT.sub(REDACTED, value)
-            return value
+            return _scrub(value)
         if isinstance(value, dict):
             return self._redact_dict(value, depth + 1)
         if isinstance(value, list | tuple):
@@ -125,3 +128,11 @@ class SecretRedactor:
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         return items if isinstance(value, list) else tuple(items)
+
+
+def _scrub(text: str) -> str:
+    """``text`` with its JWTs and bearer credentials cut out; ``text`` itself when it has
+    none. The regular expression runs only on a string that may hold one."""
+    if "eyJ" in text or (" " in text and "bearer " in text.lower()):
+        return _SECRET_IN_TEXT.sub(REDACTED, text)
+    return text

@@ -29,6 +29,8 @@ import trio
 
 from proto import (
     Keyspace,
+    Principal,
+    PrincipalKind,
     TaskField,
     TaskRecord,
     TaskSpec,
@@ -38,7 +40,7 @@ from proto import (
     iso_time,
 )
 from server import RedisClient, open_redis, parse_redis_url
-from server.audit_log import audit
+from server.audit_log import Requester
 from server.task_cancel import cancel_task
 from supervisor.config import ConfigError, FleetConfig
 from supervisor.visibility_commands import running_fleet
@@ -158,7 +160,7 @@ async def _cancel(task_id: str, *, config: FleetConfig) -> str | None:
     """What happened, or None when there is no such task. Audited like a client's
     ``tasks/cancel`` (``task.cancel_requested``), the principal being the operator."""
     keys = Keyspace(config.fleet)
-    outcome = "error"
+    outcome, tool = "error", ""
     try:
         async with _redis(config) as redis:
             moved = await cancel_task(redis, keys, task_id)
@@ -168,21 +170,26 @@ async def _cancel(task_id: str, *, config: FleetConfig) -> str | None:
         if after is None:
             outcome = "not_found"
             return None
+        tool = after.tool
         if moved:
             outcome = "cancelled"
             return f"task {task_id} cancelled"
         outcome = "already_ended"
         return f"task {task_id} had already ended ({after.status.value}): nothing to cancel"
     finally:
-        audit("task.cancel_requested", principal=_operator(), task_id=task_id, outcome=outcome)
+        Requester(principal=_operator()).audit(
+            "task.cancel_requested", tool=tool, task_id=task_id, outcome=outcome
+        )
 
 
-def _operator() -> str:
-    """The OS user running the command, as the audit trail names an operator."""
+def _operator() -> Principal:
+    """The OS user running the command: the principal the audit trail names
+    (``operator:<user>``)."""
     try:
-        return f"operator:{getpass.getuser()}"
+        user = getpass.getuser()
     except (KeyError, OSError):  # a user without a name, as in some containers
-        return f"operator:uid-{os.getuid()}"
+        user = f"uid-{os.getuid()}"
+    return Principal(kind=PrincipalKind.OPERATOR.value, subject=user)
 
 
 def _task(task_id: str, fields: dict[bytes, bytes]) -> _Task | None:

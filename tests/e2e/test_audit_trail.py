@@ -23,6 +23,7 @@ from tests.fixtures.stdio_process import call as stdio_call
 from tests.fixtures.stdio_process import initialize as stdio_initialize
 from tests.fixtures.stdio_process import request as stdio_request
 from tests.fixtures.stdio_process import stdio_front
+from tests.fixtures.tokens import AUDIENCE, ISSUER, SECRET, hs256
 
 APP = "tests.fixtures.hardening_tools:app"
 CANCEL = "task.cancel_requested"
@@ -125,8 +126,10 @@ def test_a_legacy_cancel_is_audited_with_its_outcome(
     (line,) = audit_lines(audit_fleet, task_id=task_id)
     assert line["outcome"] == "cancelled"
     assert line["principal"] == "anonymous"
+    assert "issuer" not in line
     assert line["session_id"] == session.id
     assert line["client"] == "127.0.0.1"
+    assert line["tool"] == "wait_to_be_cancelled"
     assert line["role"] == "front"
     assert line["level"] == "info"
     assert str(line["request_id"]).startswith("f")
@@ -135,8 +138,10 @@ def test_a_legacy_cancel_is_audited_with_its_outcome(
     session.error("tasks/cancel", {"taskId": task_id}, -32602)
     Session(http).error("tasks/cancel", {"taskId": task_id}, -32602)
     audit_fleet.wait_for(CANCEL, task_id=task_id, count=3)
-    outcomes = [line["outcome"] for line in audit_lines(audit_fleet, task_id=task_id)]
-    assert outcomes == ["cancelled", "already_ended", "not_found"]
+    lines = audit_lines(audit_fleet, task_id=task_id)
+    assert [line["outcome"] for line in lines] == ["cancelled", "already_ended", "not_found"]
+    # The probe of a task that is not the caller's learns nothing, nor does the trail.
+    assert [line.get("tool") for line in lines] == ["wait_to_be_cancelled"] * 2 + [None]
 
 
 def test_a_modern_cancel_is_audited(http: httpx.Client, audit_fleet: RunningFleet) -> None:
@@ -154,6 +159,7 @@ def test_a_modern_cancel_is_audited(http: httpx.Client, audit_fleet: RunningFlee
     assert line["principal"] == "anonymous"
     assert "session_id" not in line
     assert line["client"] == "127.0.0.1"
+    assert line["tool"] == "wait_to_be_cancelled"
     assert line["request_id"]
 
 
@@ -174,6 +180,7 @@ def test_a_cancel_over_stdio_is_audited(audit_fleet: RunningFleet) -> None:
         front.kill()
     assert line["outcome"] == "cancelled"
     assert line["client"] == "stdio"
+    assert line["tool"] == "wait_to_be_cancelled"
     assert str(line["principal"]).startswith("local:")
     assert line["request_id"]
 
@@ -197,6 +204,71 @@ def test_an_operators_cancel_is_audited(http: httpx.Client, audit_fleet: Running
     assert line["audit"] is True
     assert line["task_id"] == task_id
     assert line["outcome"] == "cancelled"
+    assert line["tool"] == "wait_to_be_cancelled"
     assert str(line["principal"]).startswith("operator:")
+    assert "client" not in line  # an operator's command has no peer
     assert line["role"] == "cli"
     assert session.result("tasks/get", {"taskId": task_id})["status"] == "cancelled"
+
+
+# --- the audit trail: every event names its requester alike ----------------------------------
+
+# [auth] with a scoped tool, and [limits] with a burst of one call that does not refill
+# during the test: a bearer caller meets each event of the trail.
+guarded_fleet = module_fleet(
+    APP,
+    env={
+        "MCPFLEET_WORKER__TASK_SLOTS": "0",
+        "MCPFLEET_AUTH_JWT_SECRET": SECRET,
+        "MCPFLEET_AUTH_ISSUER": ISSUER,
+        "MCPFLEET_AUTH_AUDIENCE": AUDIENCE,
+        "MCPFLEET_AUTH__TOOL_SCOPES": json.dumps({"login": ["admin"]}),
+        "MCPFLEET_RATE_LIMIT_RATE": "0.01",
+        "MCPFLEET_RATE_LIMIT_BURST": "1",
+    },
+    quiet=True,
+)
+REQUESTER = ("principal", "issuer", "session_id", "client")
+
+
+def test_every_event_of_a_bearer_request_names_the_same_facts(guarded_fleet: RunningFleet) -> None:
+    subject = "dave-" + secrets.token_hex(4)
+    token = hs256(subject)
+    with guarded_fleet.http() as http:
+        http.headers["authorization"] = f"Bearer {token}"
+        session = Session(http)
+        created = session.result(
+            "tools/call", {"name": "wait_to_be_cancelled", "arguments": {}, "task": {}}
+        )  # the caller's burst of one
+        task_id = created["task"]["taskId"]  # type: ignore[index]
+        denied = session.post("tools/call", {"name": "login", "arguments": {}})
+        assert denied.status_code == 403, denied.text  # refused before admission: free
+        limited = session.post("tools/call", {"name": "keep", "arguments": {}})
+        assert limited.status_code == 429, limited.text
+        assert session.result("tasks/cancel", {"taskId": task_id})["status"] == "cancelled"
+        del http.headers["authorization"]
+        assert session.post("tools/list", {}).status_code == 401
+    principal = f"bearer:{subject}"
+    guarded_fleet.wait_for(CANCEL, principal=principal)
+    (authz,) = guarded_fleet.find("authz.denied", principal=principal)
+    (limit,) = guarded_fleet.find("limit.rejected", principal=principal)
+    (cancel,) = guarded_fleet.find(CANCEL, principal=principal)
+    expected = (principal, ISSUER, session.id, "127.0.0.1")
+    for line, tool, outcome in [
+        (authz, "login", "denied"),
+        (limit, "keep", "rejected"),
+        (cancel, "wait_to_be_cancelled", "cancelled"),
+    ]:
+        assert line["audit"] is True
+        assert tuple(line[field] for field in REQUESTER) == expected, line
+        assert (line["tool"], line["outcome"]) == (tool, outcome)
+        assert str(line["request_id"]).startswith("f")
+    assert len({authz["request_id"], limit["request_id"], cancel["request_id"]}) == 3
+    assert limit["reason"] == "rate_limited"
+    # Without a token there is nobody to name: the rest is written alike.
+    guarded_fleet.wait_for("auth.failed", reason="missing")
+    failed = guarded_fleet.find("auth.failed", reason="missing")[-1]
+    assert "principal" not in failed and "issuer" not in failed
+    assert failed["client"] == "127.0.0.1"
+    assert failed["request_id"] and failed["outcome"] == "refused"
+    assert token not in "".join(guarded_fleet.lines)

@@ -187,6 +187,8 @@ def test_each_refusal_is_one_audit_line_with_client_and_request_id(
     assert line["reason"] == "expired"
     assert line["client"] == "127.0.0.1"
     assert line["request_id"] and line["http_method"] == "POST"
+    assert line["outcome"] == "refused"
+    assert "principal" not in line  # the token that would say who was refused
     assert len(auth_fleet.find("auth.failed", reason="lifetime")) == before
 
 

@@ -146,6 +146,7 @@ def test_each_denial_is_audited_and_counted(scoped_fleet: RunningFleet, http: ht
     assert line["required"] == ["files:read", "files:write"]
     assert line["missing"] == ["files:write"]
     assert line["request_id"] and line["method"] == "tools/call"
+    assert line["client"] == "127.0.0.1" and line["outcome"] == "denied"
     assert not [entry for entry in scoped_fleet.lines if token in entry]
     metrics = http.get("/metrics").text
     assert 'mcpfleet_authz_denials_total{tool="write_file"}' in metrics

@@ -94,6 +94,8 @@ def test_two_fronts_share_one_bucket_that_refills(
             assert audit["audit"] is True
             assert audit["client"] == "127.0.0.1"
             assert audit["principal"] == "anonymous"
+            assert "issuer" not in audit and "session_id" not in audit  # 2026-07-28, no token
+            assert audit["tool"] == "echo" and audit["retry_after_s"] == data["retryAfter"]
             assert isinstance(audit["request_id"], str) and audit["request_id"]
             assert one.find("limit.rejected") == []
             # Once the bucket refilled, a call is admitted again (refusals charge nothing).
@@ -195,7 +197,9 @@ def test_stdio_gets_the_json_rpc_error_for_its_local_user(shared_fleet: RunningF
         assert error["data"]["reason"] == "rate_limited"
         assert error["data"]["limit"] == 1
         assert error["data"]["retryAfter"] >= 90
-        assert front.find("limit.rejected", principal=f"local:{_local_user()}")
+        (audit,) = front.find("limit.rejected", principal=f"local:{_local_user()}")
+        assert (audit["client"], audit["tool"], audit["outcome"]) == ("stdio", "echo", "rejected")
+        assert audit["request_id"]
         front.assert_stdout_was_protocol_only()
     finally:
         front.terminate()

@@ -72,6 +72,22 @@ def test_a_record_decodes_and_a_foreign_hash_does_not() -> None:
     assert decode_task_record("t1", fields(status="sleeping")) is None
 
 
+def test_a_record_names_its_specs_tool_and_survives_an_unreadable_spec() -> None:
+    spec = TaskSpec(
+        tool="report",
+        arguments=msgspec.Raw(b'{"rows":[1,2]}'),
+        protocol_version="2025-11-25",
+        principal=Principal.anonymous("s1"),
+        owner="anonymous|s1|",
+        request_id="front-0-1",
+    )
+    record = decode_task_record("t1", fields(spec=encode_task_spec(spec).decode()))
+    assert record is not None and record.tool == "report"
+    for unreadable in ({}, {"spec": "not json"}, {"spec": "{}"}):
+        record = decode_task_record("t1", fields(**unreadable))
+        assert record is not None and record.tool == ""
+
+
 def test_a_tool_error_is_failed_in_2025_and_completed_in_2026() -> None:
     outcome = b'{"result":{"content":[{"type":"text","text":"no"}],"isError":true}}'
     record = decode_task_record(

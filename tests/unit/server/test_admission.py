@@ -3,6 +3,8 @@ built once per caller and tool) and what a refusal becomes (the error, the count
 
 from __future__ import annotations
 
+from structlog.testing import capture_logs
+
 from proto import (
     ADMIT,
     AdmitRefusal,
@@ -138,3 +140,42 @@ def test_refusals_become_their_errors_and_are_counted() -> None:
         "queue_full": 1,
         "too_many_tasks": 1,
     }
+
+
+def test_a_refusal_is_audited_naming_the_requester_and_what_it_was_for() -> None:
+    admission = control(LimitsConfig(rate=2, burst=5))
+    bucket = Bucket(RejectionReason.RATE_LIMITED, "k", 2.0, 5)
+    refusal = AdmitRefusal(
+        reason=RejectionReason.RATE_LIMITED, retry_after_s=2, bucket=bucket, reset_s=3
+    )
+    stdio = Caller(Principal.local("carol"), "stdio", "front-2")
+    with capture_logs() as captured:
+        admission.refuse(refusal, ALICE, "echo", lane=QueueLane.CALLS)
+        admission.refuse(refusal, stdio, "file:///a", lane=QueueLane.CALLS, kind="resource")
+        admission.refuse(
+            refusal,
+            Caller(Principal.anonymous(), "", "front-3"),
+            "p",
+            lane=QueueLane.CALLS,
+            kind="prompt",
+        )
+    bearer, local, anonymous = captured
+    assert bearer == {
+        "audit": True,
+        "principal": "bearer:alice",
+        "issuer": "https://idp.example",
+        "request_id": "front-1",
+        "client": "10.0.0.1",
+        "tool": "echo",
+        "reason": "rate_limited",
+        "retry_after_s": 2,
+        "outcome": "rejected",
+        "event": "limit.rejected",
+        "log_level": "info",
+    }
+    # A resource's URI is not a tool; an unknown address is left out, not written empty.
+    assert (local["principal"], local["client"], local["resource"]) == (
+        "local:carol", "stdio", "file:///a",
+    )  # fmt: skip
+    assert "tool" not in local and "issuer" not in local
+    assert anonymous["prompt"] == "p" and "client" not in anonymous

@@ -79,6 +79,16 @@ def test_jwts_and_bearer_credentials_are_cut_out_of_any_text() -> None:
     }
 
 
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
+def test_a_bearer_credential_is_cut_out_whatever_the_schemes_case(scheme: str) -> None:
+    # The front accepts the scheme in any case (RFC 7235), so the rule does too; an opaque
+    # credential (not a JWT) has only the scheme to give it away.
+    text = f"Authorization: {scheme} abc.DEF-123~xyz= trailing"
+    line = redact(event=text, nested={"list": [text]})
+    expected = f"Authorization: {scheme} {REDACTED} trailing"
+    assert line == {"event": expected, "nested": {"list": [expected]}}
+
+
 def test_text_that_only_looks_close_is_kept() -> None:
     line = redact(event="eyJ alone", other="a bearer of news", n=3, flag=None)
     assert line == {"event": "eyJ alone", "other": "a bearer of news", "n": 3, "flag": None}
