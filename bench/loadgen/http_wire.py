@@ -189,7 +189,8 @@ class SseSplitter:
     def events(self, body: bytes | bytearray, *, final: bool = False) -> list[bytes]:
         """The ``data`` of every event completed since the last call, given the whole body
         so far (``final``: the body is complete, so a last event without its blank line
-        counts too). Events without data (comments, retry hints) are skipped."""
+        counts too). Events without data (comments, retry hints, the empty event that primes
+        a resumable stream) are skipped."""
         fresh = bytes(body[self._seen :])
         self._seen = len(body)
         text = self._pending + fresh
@@ -206,8 +207,9 @@ class SseSplitter:
                 for line in event.split(b"\n")
                 if line.startswith(b"data:")
             ]
-            if data:
-                out.append(b"\n".join(data))
+            payload = b"\n".join(data)
+            if payload.strip():  # an empty event primes resumption: nothing to read
+                out.append(payload)
         return out
 
 
