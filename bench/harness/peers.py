@@ -65,7 +65,8 @@ def ensure_venv(name: str, requirements: Path) -> Path:
         return python
     print(f"installing the {name} peer into {venv.relative_to(ROOT)} ...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # -qq: errors only (the machine's pip configuration may warn once per package).
+    pip = [str(python), "-m", "pip", "install", "-qq", "--disable-pip-version-check"]
     subprocess.run([*pip, "-r", str(requirements)], check=True)
     stamp.write_text(digest)
     return python
