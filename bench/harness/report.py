@@ -323,6 +323,11 @@ def _flow_tables(results: Sequence[ConfigResult]) -> list[str]:
     return lines
 
 
+def _load(document: Mapping[str, Any]) -> str:
+    load = document.get("load_average_1m") or {}
+    return f"{_fmt(load.get('start'))} / {_fmt(load.get('end'))}"
+
+
 def _targets_table(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     rows = []
     for t in targets:
@@ -352,6 +357,8 @@ def to_markdown(document: Mapping[str, Any], results: Sequence[ConfigResult]) ->
         f"- plan: {plan['repetitions']} repetitions (median reported), {plan['duration_s']:g} s"
         f" measured + {plan['warmup_s']:g} s warm-up per load run, order rotated per"
         f" repetition; {plan['mode']} mode; took {document['elapsed_s']:.0f} s",
+        f"- machine load (1-minute average) at start / end: {_load(document)} (about"
+        f" {machine['cores']} or more means something else was competing for the cores)",
         "- ratios are mcpfleet over the SDK in this same run (req/s: higher is better; p50"
         " and CPU per call: lower is better)",
         "",

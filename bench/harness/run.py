@@ -13,6 +13,7 @@ Redis commands sampled around the measured part. Writes ``bench/results/<run id>
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = make_plan(args)
     if not plan.configs:
         raise SystemExit("no configuration left to measure")
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     estimate = expected_seconds(plan)
     print(f"bench: {len(plan.configs)} configurations x {plan.repetitions} repetitions, "
@@ -210,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         "run_id": run_id,
         "started_utc": run_id,
         "elapsed_s": round(time.perf_counter() - started, 1),
+        # Other work on the machine moves absolute numbers: the 1-minute load average at
+        # the start and at the end says whether the run had the machine to itself.
+        "load_average_1m": {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)},
         "machine": machine,
         "plan": {
             "mode": "smoke" if args.smoke else "full",
