@@ -15,7 +15,9 @@ Public interface::
     run_tasks(url, era, count, clients) -> TaskResult         # submit + tasks/get polling
     run_progress(url, era, steps, interval_ms) -> ProgressResult  # report -> receipt latency
 
-Every result has ``to_json()`` (a plain dict). Eras: ``"2026-07-28"`` (one POST per call with
+Every result has ``to_json()`` (a plain dict). The tasks flow needs a task-capable ``echo``
+and the progress flow the ``progress_probe`` tool: mcpfleet serves both from
+``bench.apps.mcpfleet_tools:app``. Eras: ``"2026-07-28"`` (one POST per call with
 the ``_meta`` envelope and ``Mcp-Method``/``Mcp-Name`` headers) and ``"2025-11-25"``
 (initialize, ``notifications/initialized``, then calls on the session; no session header when
 the server returns no session id, as the SDK's stateless mode does).

@@ -371,17 +371,28 @@ def run_in_processes(spec: LoadSpec) -> list[PartResult]:
         processes.append(process)
     try:
         for pipe in pipes:
-            if pipe.recv() != "ready":
+            if _receive(pipe) != "ready":
                 raise RuntimeError("a generator process failed to start")
         start_wall = time.time() + 0.05
         for pipe in pipes:
             pipe.send(start_wall)
-        return [pipe.recv() for pipe in pipes]
+        parts = [_receive(pipe) for pipe in pipes]
+        if not all(isinstance(part, PartResult) for part in parts):
+            raise RuntimeError("a generator process sent no result")
+        return parts
     finally:
         for process in processes:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+
+
+def _receive(pipe: Any) -> Any:
+    """The next message from a generator process (RuntimeError when it died first)."""
+    try:
+        return pipe.recv()
+    except EOFError:
+        raise RuntimeError("a generator process exited early (see its stderr)") from None
 
 
 def _child(pipe: Any, spec: LoadSpec, clients: int) -> None:
