@@ -33,8 +33,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# `make bench`: mcpfleet and the official SDK side by side in one interleaved run (bench/README.md);
+# about 15 minutes on 2 cores. It installs the SDK peer into bench/.venvs/sdk from PyPI on first
+# use and writes bench/results/<run id>.{json,md} and latest.md. Options through BENCH_ARGS,
+# e.g. `make bench BENCH_ARGS='--repetitions 3 --only echo'`. The older microbenchmarks run as
+# modules: `python -m bench.<module>` (listed in bench/README.md).
 bench: $(STAMP)
-	$(BIN)/python -m bench.front_redis_client
+	$(BIN)/python -m bench.harness $(BENCH_ARGS)
 
 # `make conformance CONFORMANCE_URL=http://host:port/mcp` tests a running server instead.
 conformance: $(STAMP)
