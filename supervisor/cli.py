@@ -50,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--fronts",
-        type=int,
-        help="number of HTTP front processes sharing the port (default 1; 1 with --stdio)",
+        type=_front_count,
+        metavar="N|auto",
+        help="HTTP front processes sharing the port (default auto: one per core, at most 2; "
+        "1 with --stdio)",
     )
     transport = up.add_mutually_exclusive_group()
     transport.add_argument("--http", help="HOST:PORT of the HTTP front (default 127.0.0.1:8000)")
@@ -264,7 +266,7 @@ def _up(args: argparse.Namespace) -> int:
         "front": {"http": args.http},
     }
     config = load_config(flags=flags, config_path=args.config)
-    if args.stdio and config.fronts != 1:
+    if args.stdio and config.fronts not in (1, "auto"):
         raise ConfigError(
             f"--stdio serves one client through one front; fronts = {config.fronts} "
             "applies to HTTP only (drop --fronts / MCPFLEET_FRONTS, or serve over --http)"
@@ -371,3 +373,8 @@ def _version() -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _front_count(value: str) -> int | str:
+    """``--fronts``: a number, or ``auto`` (checked with the rest of the configuration)."""
+    return value if value == "auto" else int(value)

@@ -46,6 +46,8 @@ NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 MAX_WORKERS: Final = 512
 WorkerCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_WORKERS)]
 FrontCount = Annotated[int, msgspec.Meta(ge=1, le=64)]
+AUTO_FRONTS_MAX: Final = 2
+"""``fronts = "auto"``: one front per core, at most this many (ADR-0019)."""
 ScalingInterval = Annotated[float, msgspec.Meta(ge=0.05)]
 """At least 50 ms: each check costs Redis two to four round trips."""
 StatusInterval = Annotated[float, msgspec.Meta(ge=0.1)]
@@ -196,9 +198,11 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     scales between the two (``[scaling]``); 1 <= MIN <= MAX <= 512. Stored as an int when
     fixed, else as ``"MIN-MAX"``; read it through :attr:`worker_range`."""
 
-    fronts: FrontCount = 1
+    fronts: FrontCount | Literal["auto"] = "auto"
     """Number of HTTP front processes, all on ``front.http`` (each binds it with
-    ``SO_REUSEPORT``; ADR-0015). ``mcpfleet up --stdio`` has exactly one front."""
+    ``SO_REUSEPORT``; ADR-0015). ``"auto"``: two on a machine with two cores or more, else
+    one (ADR-0019: the front is the first process to fill a core). ``mcpfleet up --stdio``
+    has exactly one front; read it through :meth:`front_count`."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Threshold of the JSON logs every process writes to stderr."""
@@ -222,6 +226,15 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         )
         if normal != self.workers:
             msgspec.structs.force_setattr(self, "workers", normal)
+
+    def front_count(self, *, stdio: bool = False) -> int:
+        """How many front processes ``mcpfleet up`` starts: one on stdio, ``fronts`` when a
+        number, else one per core up to :data:`AUTO_FRONTS_MAX`."""
+        if stdio:
+            return 1
+        if isinstance(self.fronts, int):
+            return self.fronts
+        return max(1, min(AUTO_FRONTS_MAX, os.cpu_count() or 1))
 
     @property
     def worker_range(self) -> WorkerRange:

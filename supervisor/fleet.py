@@ -244,7 +244,7 @@ async def _supervise(
             env=worker_environ(os.environ) if is_worker else None,
         )
 
-    fronts = [slot("front", i) for i in range(1 if stdio is not None else config.fronts)]
+    fronts = [slot("front", i) for i in range(config.front_count(stdio=stdio is not None))]
     # Each worker gets its own drain budget plus a margin before SIGKILL.
     worker_budget_s = config.worker.drain_timeout_s + sup.stop_timeout_s
     bounds = config.worker_range

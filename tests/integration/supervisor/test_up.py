@@ -28,7 +28,9 @@ async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "state"
-    fleet = start_embedded_fleet(data_dir, workers=2)
+    # The default front count: one per core, at most two (ADR-0019).
+    fleet = start_embedded_fleet(data_dir, workers=2, env={"MCPFLEET_FRONTS": "auto"})
+    fronts = min(2, os.cpu_count() or 1)
     process = fleet.process
     try:
         fleet.wait_for("fleet.ready")
@@ -39,7 +41,7 @@ async def test_up_with_embedded_redis_serves_and_stops_everything_on_sigterm(
             ["ps", "-ewwo", "args"], capture_output=True, text=True, check=True
         ).stdout
         assert roles.count(f"mcpfleet worker --config-json {data_dir}") == 2
-        assert roles.count(f"mcpfleet front --config-json {data_dir}") == 1
+        assert roles.count(f"mcpfleet front --config-json {data_dir}") == fronts
         async with Client(fleet.url, mode="auto", read_timeout_seconds=30) as client:
             result = await client.call_tool("echo", {"text": "embedded"})
         assert [b.text for b in result.content if isinstance(b, TextContent)] == ["embedded"]

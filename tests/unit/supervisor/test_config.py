@@ -3,6 +3,7 @@ name the source and the key. Every call passes ``environ`` and ``cwd`` explicitl
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.redis_url is None
     assert config.fleet == "default"
     assert config.workers == 2
-    assert config.fronts == 1
+    assert config.fronts == "auto"
     assert config.log_level == "info"
     assert config.front.http == "127.0.0.1:8000"
     assert config.front.max_body_bytes == 4 * 1024 * 1024
@@ -564,3 +565,20 @@ def test_list_and_table_values_are_json_and_algorithms_may_be_a_list(tmp_path: P
         assert config.auth.audience == ("https://a/mcp", "https://b/mcp")
     bad = {"MCPFLEET_AUTH__SCOPES_SUPPORTED": '["a"'}
     assert "MCPFLEET_AUTH__SCOPES_SUPPORTED is not valid JSON" in _error(tmp_path, environ=bad)
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 2), (8, 2), (None, 1)])
+def test_auto_fronts_is_one_per_core_up_to_two(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, expected: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    config = FleetConfig()
+    assert config.front_count() == expected
+    assert config.front_count(stdio=True) == 1  # stdio serves one client through one front
+    assert FleetConfig(fronts=3).front_count() == 3
+
+
+def test_fronts_take_a_number_or_auto_from_the_environment(tmp_path: Path) -> None:
+    assert _load(tmp_path, environ={"MCPFLEET_FRONTS": "auto"}).fronts == "auto"
+    assert _load(tmp_path, environ={"MCPFLEET_FRONTS": "3"}).fronts == 3
+    assert "MCPFLEET_FRONTS" in _error(tmp_path, environ={"MCPFLEET_FRONTS": "many"})
