@@ -69,7 +69,7 @@ from server.sync_redis import SyncRedis
 from server.task_admission import TaskAdmission
 from server.task_cancel import cancel_task
 
-__all__ = ["TaskPage", "TaskRetention", "TaskStore"]
+__all__ = ["TaskPage", "TaskRetention", "TaskStore", "new_task_id"]
 
 log = structlog.get_logger()
 
@@ -176,10 +176,10 @@ class TaskStore:
         """
         ttl_ms = self.retention.ttl_for(requested_ttl_ms)
         if idempotency_key is None:
-            return await self._create_new(spec, secrets.token_urlsafe(32), ttl_ms, client)
+            return await self._create_new(spec, new_task_id(), ttl_ms, client)
         claim = self._keys.task_idempotency(spec.owner, _digest(idempotency_key))
         for _ in range(_CLAIM_ROUNDS):
-            task_id = secrets.token_urlsafe(32)
+            task_id = new_task_id()
             if await self._execute("SET", claim, task_id, "NX", "PX", ttl_ms) is not None:
                 try:
                     return await self._create_new(spec, task_id, ttl_ms, client)
@@ -525,6 +525,15 @@ def _json_value(raw: msgspec.Raw) -> object:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def new_task_id() -> str:
+    """A fresh task id: 256 random bits, URL-safe base64, never starting with ``-`` (an id
+    like ``-Rvg…`` would read as an option to ``mcpfleet tasks cancel`` and other
+    command lines)."""
+    while (task_id := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return task_id
 
 
 def _hash(reply: RedisReply) -> dict[bytes, bytes]:
