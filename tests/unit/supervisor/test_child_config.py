@@ -17,7 +17,7 @@ from supervisor.entrypoints import read_child_config
 SECRET = "top-secret-" + "s" * 60
 CONFIG = FleetConfig(
     app="examples.demo:app",
-    redis_url="redis://:redis-password@127.0.0.1:6379/0",
+    redis_url="redis://:redis-password@127.0.0.1:16399/0",
     auth=AuthConfig(jwt_secret=SECRET, issuer="https://i", audience="https://m/mcp"),
     limits=LimitsConfig(rate=5),
 )
@@ -56,12 +56,12 @@ def test_a_worker_environment_lacks_the_auth_variables() -> None:
         "MCPFLEET_AUTH_JWT_SECRET": SECRET,
         "MCPFLEET_AUTH__JWT_SECRET": SECRET,
         "MCPFLEET_AUTH_ISSUER": "https://i",
-        "MCPFLEET_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "MCPFLEET_REDIS_URL": "redis://127.0.0.1:16399/0",
         "PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics",
         "PATH": "/usr/bin",
     }
     assert worker_environ(environ) == {
-        "MCPFLEET_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "MCPFLEET_REDIS_URL": "redis://127.0.0.1:16399/0",
         "PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics",
         "PATH": "/usr/bin",
     }
