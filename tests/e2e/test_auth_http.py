@@ -7,18 +7,16 @@ metadata is served at both well-known URLs, and the probes stay open."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from mcp import Client, MCPError
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp import MCPError
 
 from tests.e2e.test_http_bad_input import ACCEPT, ENVELOPE, call, modern_headers
+from tests.fixtures.bearer_http import bearer, challenge, official_client
 from tests.fixtures.fleet import RunningFleet, module_fleet
 from tests.fixtures.tokens import (
     AUDIENCE,
@@ -48,10 +46,6 @@ def http(auth_fleet: RunningFleet) -> Iterator[httpx.Client]:
         yield client
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
 def _post(
     http: httpx.Client, body: object, headers: dict[str, str] | None = None
 ) -> httpx.Response:
@@ -63,7 +57,7 @@ def _modern_call(http: httpx.Client, token: str | None) -> httpx.Response:
     body = call("echo", {"text": "hi"}, meta=ENVELOPE)
     headers = modern_headers("tools/call", "echo")
     if token is not None:
-        headers.update(_bearer(token))
+        headers.update(bearer(token))
     return _post(http, body, headers)
 
 
@@ -74,21 +68,9 @@ def _open_session(http: httpx.Client, token: str) -> str:
         "clientInfo": {"name": "t", "version": "1"},
     }
     init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params}
-    response = _post(http, init, _bearer(token))
+    response = _post(http, init, bearer(token))
     assert response.status_code == 200, response.text
     return response.headers["mcp-session-id"]
-
-
-def _challenge(response: httpx.Response) -> dict[str, str]:
-    """The ``Bearer`` challenge's parameters (values without commas, as ours are)."""
-    value = response.headers["www-authenticate"]
-    scheme, _, rest = value.partition(" ")
-    assert scheme == "Bearer"
-    params = {}
-    for part in rest.split(", "):
-        key, _, quoted = part.partition("=")
-        params[key] = json.loads(quoted)
-    return params
 
 
 def _assert_401(response: httpx.Response, *, presented: bool) -> dict[str, Any]:
@@ -96,13 +78,13 @@ def _assert_401(response: httpx.Response, *, presented: bool) -> dict[str, Any]:
     assert response.headers["content-type"] == "application/json"
     if response.request.method == "POST":  # its body was not read: the connection ends
         assert response.headers["connection"] == "close"
-    challenge = _challenge(response)
+    params = challenge(response)
     origin = str(response.request.url).split("/mcp")[0]
-    assert challenge["resource_metadata"] == f"{origin}{WELL_KNOWN}/mcp"
-    assert ("error" in challenge) is presented
+    assert params["resource_metadata"] == f"{origin}{WELL_KNOWN}/mcp"
+    assert ("error" in params) is presented
     if presented:
-        assert challenge["error"] == "invalid_token"
-        assert challenge["error_description"]
+        assert params["error"] == "invalid_token"
+        assert params["error_description"]
     body = response.json()
     assert body["jsonrpc"] == "2.0" and body["id"] is None
     assert body["error"]["code"] == -31401
@@ -115,7 +97,7 @@ def test_a_valid_token_is_served_in_both_eras(http: httpx.Client) -> None:
     assert modern.status_code == 200, modern.text
     assert modern.json()["result"]["content"][0]["text"] == "hi"
     session = _open_session(http, hs256())
-    headers = {"mcp-protocol-version": "2025-11-25", "mcp-session-id": session, **_bearer(hs256())}
+    headers = {"mcp-protocol-version": "2025-11-25", "mcp-session-id": session, **bearer(hs256())}
     legacy = _post(http, call("echo", {"text": "legacy"}), headers)
     assert legacy.status_code == 200, legacy.text
     assert legacy.json()["result"]["content"][0]["text"] == "legacy"
@@ -140,7 +122,7 @@ def test_no_token_is_401_without_an_error_code_on_every_method(http: httpx.Clien
     )
     _assert_401(query, presented=False)
     # The session is still there for its owner: nothing reached it.
-    still = http.delete("/mcp", headers={**session_headers, **_bearer(hs256())})
+    still = http.delete("/mcp", headers={**session_headers, **bearer(hs256())})
     assert still.status_code == 200
 
 
@@ -207,7 +189,7 @@ def test_several_authorization_headers_are_a_bad_request(http: httpx.Client) -> 
         ),
     )
     assert response.status_code == 400
-    assert _challenge(response)["error"] == "invalid_request"
+    assert challenge(response)["error"] == "invalid_request"
     assert response.json()["error"]["code"] == -32600
 
 
@@ -234,21 +216,11 @@ def test_probes_and_metrics_stay_open(http: httpx.Client) -> None:
     assert 'mcpfleet_auth_failures_total{reason="missing"}' in metrics.text
 
 
-@asynccontextmanager
-async def _client(url: str, token: str | None, mode: str) -> AsyncIterator[Client]:
-    headers = _bearer(token) if token is not None else None
-    async with (
-        create_mcp_http_client(headers=headers) as http_client,
-        Client(streamable_http_client(url, http_client=http_client), mode=mode) as client,
-    ):
-        yield client
-
-
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_the_official_client_with_a_bearer_header(
     auth_fleet: RunningFleet, mode: str
 ) -> None:
-    async with _client(auth_fleet.url, hs256(), mode) as client:
+    async with official_client(auth_fleet.url, hs256(), mode) as client:
         result = await client.call_tool("echo", {"text": "through mcp"})
     assert result.content[0].text == "through mcp"  # type: ignore[union-attr]
 
@@ -259,7 +231,7 @@ async def test_the_official_client_without_a_token_sees_the_refusal(
 ) -> None:
     # The refusal of the client's first request (discover or initialize) ends its session.
     with pytest.raises(Exception) as info:  # MCPError, maybe in a group
-        async with _client(auth_fleet.url, None, mode) as client:
+        async with official_client(auth_fleet.url, None, mode) as client:
             await client.call_tool("echo", {"text": "x"})
     error = _mcp_error(info.value)
     assert error.code == -31401

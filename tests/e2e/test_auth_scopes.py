@@ -8,22 +8,19 @@ restricted."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from mcp import Client, MCPError
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp import MCPError
 
 from tests.fixtures.bearer_http import (
     LegacySession,
-    bearer,
     challenge,
     modern,
     modern_call,
+    official_client,
     post,
     result,
 )
@@ -224,20 +221,11 @@ def test_handlers_see_the_bearer_principal(http: httpx.Client) -> None:
     assert legacy_who == {**modern_who, "session_id": session.session_id}
 
 
-@asynccontextmanager
-async def _client(url: str, token: str, mode: str) -> AsyncIterator[Client]:
-    async with (
-        create_mcp_http_client(headers=bearer(token)) as http_client,
-        Client(streamable_http_client(url, http_client=http_client), mode=mode) as client,
-    ):
-        yield client
-
-
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_the_official_client_sees_only_its_tools_and_gets_the_refusal(
     scoped_fleet: RunningFleet, mode: str
 ) -> None:
-    async with _client(scoped_fleet.url, hs256(scope="files:read"), mode) as client:
+    async with official_client(scoped_fleet.url, hs256(scope="files:read"), mode) as client:
         listing = await client.list_tools()
         assert [tool.name for tool in listing.tools] == [
             "echo", "read_file", "open_job", "locked", "ask_name", "whoami",
