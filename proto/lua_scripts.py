@@ -21,6 +21,7 @@ __all__ = [
     "REDELIVER_CALL",
     "SET_VISIBILITY",
     "TASK_ANSWER",
+    "TASK_SLIDE",
     "TASK_TRANSITION",
     "LuaScript",
 ]
@@ -74,6 +75,12 @@ TASK_TRANSITION: Final = LuaScript("task_transition")
 keep it), now (ms), ``1`` to count a run, then pairs of fields to set (empty value:
 delete). Ended tasks never move. Returns 1 if it moved, 0 if the task had ended, -1 if
 there is none (ADR-0011)."""
+
+TASK_SLIDE: Final = LuaScript("task_slide")
+"""KEYS: a task's hash, its owner's index. ARGV: the task's retention (ms), now (ms), the
+index's retention (ms). Slides both and records when (``slid``), only if the task still
+exists: a plain ``HSET`` after an expiry would recreate a record with one field. Returns 1
+if it slid, 0 if the task is gone (ADR-0020)."""
 
 TASK_ANSWER: Final = LuaScript("task_answer")
 """KEYS: a task's hash. ARGV: the task events channel, the task id, now (ms), then pairs of

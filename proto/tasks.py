@@ -34,6 +34,7 @@ __all__ = [
     "IDEMPOTENCY_KEY",
     "IDEMPOTENCY_KEY_MAX_CHARS",
     "RELATED_TASK_KEY",
+    "RETENTION_SLIDE_DIVISOR",
     "TASKS_EXTENSION",
     "TASK_ANSWER_PREFIX",
     "TASK_ASK_ID_PREFIX",
@@ -69,6 +70,7 @@ __all__ = [
     "legacy_task_status_notification",
     "modern_task",
     "parse_task_ask_id",
+    "retention_slide_due",
     "task_answer",
     "task_ask_id",
 ]
@@ -166,6 +168,9 @@ class TaskField(enum.StrEnum):
     UPDATED_MS = "updated"
     TTL_MS = "ttl"
     """Retention from creation, in ms (the record and its result expire then)."""
+    SLID_MS = "slid"
+    """When the retention last slid (ms): set at creation, refreshed by a read that slides
+    it (:func:`retention_slide_due`)."""
     POLL_MS = "poll"
     """The suggested polling interval, in ms."""
     OWNER = "owner"
@@ -267,10 +272,23 @@ class TaskRecord(msgspec.Struct, frozen=True):
     """The outstanding input requests by key (``{"method", "params"}`` JSON each)."""
     tool: str = ""
     """The tool it runs (its spec's); "" when the spec is unreadable."""
+    slid_ms: int = 0
+    """When the retention last slid (0: never recorded, as in records written before)."""
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+RETENTION_SLIDE_DIVISOR: Final = 8
+"""A client's read slides a task's retention once at least ``ttl / 8`` passed since the last
+slide, so a task read at any time has at least 7/8 of its ``ttl`` left, and a client polling
+fast costs one ``HGETALL`` a poll rather than three commands (ADR-0020)."""
+
+
+def retention_slide_due(record: TaskRecord, now_ms: int) -> bool:
+    """Whether a read at ``now_ms`` should slide ``record``'s retention."""
+    return now_ms - record.slid_ms >= record.ttl_ms // RETENTION_SLIDE_DIVISOR
 
 
 def _text(fields: Mapping[bytes, bytes], field: TaskField) -> str | None:
@@ -312,6 +330,7 @@ def decode_task_record(task_id: str, fields: Mapping[bytes, bytes]) -> TaskRecor
         cancel_requested=fields.get(TaskField.CANCEL_REQUESTED.value.encode()) == b"1",
         input_requests=requests,
         tool=_tool(fields.get(TaskField.SPEC.value.encode())),
+        slid_ms=_int(fields, TaskField.SLID_MS),
     )
 
 

@@ -147,7 +147,8 @@ class FrontConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     task_ttl_ms: Annotated[int, msgspec.Meta(ge=1000)] = 3_600_000
     """Durable tasks (ADR-0011): how long a task and its result are kept when the client
-    does not ask (2025-11-25 ``task.ttl``); every read of the task slides it."""
+    does not ask (2025-11-25 ``task.ttl``); every read of the task slides it (at most once per
+    eighth of it, ADR-0020)."""
 
     task_max_ttl_ms: Annotated[int, msgspec.Meta(ge=1000)] = 86_400_000
     """The longest retention a client may ask for; longer requests are cut to it (the task

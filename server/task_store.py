@@ -12,7 +12,8 @@ answers, ``TASK_ANSWER``), so a task that ended never moves again.
 
 Ownership: every access compares the record's owner (``TaskSpec.owner_of``) with the
 caller's, and another owner's task is answered exactly like one that never existed or
-expired (:class:`proto.TaskNotFoundError`). Reads slide the task's retention.
+expired (:class:`proto.TaskNotFoundError`). Reads slide the task's retention, at most once
+per eighth of it (ADR-0020).
 
 About 500 lines in one class on purpose: creation (its idempotency claims, its admission),
 reads, cancellation, answers and listing all share the record's format and the ownership
@@ -43,6 +44,7 @@ from proto import (
     HOLD_IF_OWNER,
     TASK_ANSWER,
     TASK_JOB_FUNCTION,
+    TASK_SLIDE,
     AdmitRefusal,
     BackendUnavailableError,
     InvalidParamsError,
@@ -61,6 +63,7 @@ from proto import (
     decode_task_spec,
     encode_task_spec,
     encode_wire,
+    retention_slide_due,
 )
 from server.admission import AdmissionControl, AdmitCommand, Caller
 from server.metrics import FrontMetrics
@@ -193,7 +196,7 @@ class TaskStore:
             if found is not None:
                 # The key first, so it never outlives the task it names.
                 await self._hold(claim, found.task_id, "refresh", found.ttl_ms)
-                await self._slide(found)
+                await self._slide(found, always=True)
                 log.info("task.resubmitted", task_id=found.task_id, tool=spec.tool)
                 return found
             await self._release_claim(claim, holder.decode())
@@ -210,6 +213,7 @@ class TaskStore:
             TaskField.CREATED_MS.value: str(now_ms),
             TaskField.UPDATED_MS.value: str(now_ms),
             TaskField.TTL_MS.value: str(ttl_ms),
+            TaskField.SLID_MS.value: str(now_ms),
             TaskField.POLL_MS.value: str(self.retention.poll_ms),
             TaskField.OWNER.value: spec.owner,
             TaskField.SPEC.value: encode_task_spec(spec),
@@ -231,6 +235,7 @@ class TaskStore:
             poll_ms=self.retention.poll_ms,
             owner=spec.owner,
             tool=spec.tool,
+            slid_ms=now_ms,
         )
 
     def _create_sync(
@@ -326,7 +331,8 @@ class TaskStore:
             raise BackendUnavailableError(f"Redis refused the idempotency key: {exc}") from None
 
     async def get(self, task_id: str, owner: str) -> TaskRecord:
-        """The task ``task_id`` of ``owner``; its retention slides from now.
+        """The task ``task_id`` of ``owner``; its retention slides from now (at most once per
+        ``ttl / 8``, ADR-0020).
 
         Raises:
             TaskNotFoundError: no such task for this owner (unknown, expired, foreign).
@@ -476,13 +482,19 @@ class TaskStore:
         fields = await self._execute("HGETALL", self._keys.task(task_id))
         return decode_task_record(task_id, _hash(fields))
 
-    async def _slide(self, record: TaskRecord) -> None:
-        await self._execute_many(
-            [
-                ("PEXPIRE", self._keys.task(record.task_id), record.ttl_ms),
-                ("PEXPIRE", self._keys.owner_tasks(record.owner), self.retention.max_ttl_ms),
-            ]
-        )
+    async def _slide(self, record: TaskRecord, *, always: bool = False) -> None:
+        # At most once per ttl/8 (ADR-0020): a client polling fast costs one HGETALL a poll.
+        # ``always`` where a key's TTL was just set to the task's full retention.
+        now_ms = _now_ms()
+        if not always and not retention_slide_due(record, now_ms):
+            return
+        keys = [self._keys.task(record.task_id), self._keys.owner_tasks(record.owner)]
+        try:
+            await self._redis.run_script(
+                TASK_SLIDE, keys, [record.ttl_ms, now_ms, self.retention.max_ttl_ms]
+            )
+        except RedisCommandError as exc:
+            raise BackendUnavailableError(f"Redis refused a task command: {exc}") from None
 
     async def _execute(self, *command: str | int | bytes) -> RedisReply:
         (reply,) = await self._execute_many([command])

@@ -328,11 +328,12 @@ def _ending(
     if outcome is None:
         return TaskStatus.CANCELLED, {}
     if isinstance(outcome, bytes):
-        is_error = _is_error_decoder.decode(outcome).is_error
-        return TaskStatus.COMPLETED, {
-            TaskField.OUTCOME: _encoder.encode(_ResultOutcome(msgspec.Raw(outcome))).decode(),
-            TaskField.IS_ERROR: "1" if is_error else "",
-        }
+        fields = {TaskField.OUTCOME: _encoder.encode(_ResultOutcome(msgspec.Raw(outcome))).decode()}
+        # Only an ending run sets is_error, and an ended task never runs again: there is
+        # no earlier flag to delete (an HDEL would be one more command per task).
+        if _is_error_decoder.decode(outcome).is_error:
+            fields[TaskField.IS_ERROR] = "1"
+        return TaskStatus.COMPLETED, fields
     if isinstance(outcome, InputRequiredReply):
         # Unreachable: a task's channel waits for its answers instead of ending the run.
         outcome = ErrorObject(ErrorCode.INTERNAL_ERROR, "The task asked for client input")

@@ -18,16 +18,23 @@ local target = ARGV[3]
 if target == "" then
   target = status
 end
-redis.call("HSET", KEYS[1], "status", target, "updated", ARGV[4])
-if ARGV[5] == "1" then
-  redis.call("HINCRBY", KEYS[1], "attempts", 1)
-end
+-- One HSET and at most one HDEL, whatever the number of fields: each command counts.
+local sets = {"status", target, "updated", ARGV[4]}
+local deletes = {}
 for i = 6, #ARGV, 2 do
   if ARGV[i + 1] == "" then
-    redis.call("HDEL", KEYS[1], ARGV[i])
+    deletes[#deletes + 1] = ARGV[i]
   else
-    redis.call("HSET", KEYS[1], ARGV[i], ARGV[i + 1])
+    sets[#sets + 1] = ARGV[i]
+    sets[#sets + 1] = ARGV[i + 1]
   end
+end
+redis.call("HSET", KEYS[1], unpack(sets))
+if #deletes > 0 then
+  redis.call("HDEL", KEYS[1], unpack(deletes))
+end
+if ARGV[5] == "1" then
+  redis.call("HINCRBY", KEYS[1], "attempts", 1)
 end
 redis.call("PUBLISH", ARGV[1], ARGV[2] .. " " .. target)
 return 1

@@ -14,12 +14,15 @@ from rq import Queue
 from rq.job import Job
 
 from proto import (
+    RETENTION_SLIDE_DIVISOR,
     TASK_JOB_FUNCTION,
+    TASK_SLIDE,
     TASK_TRANSITION,
     CancelTask,
     InvalidParamsError,
     Keyspace,
     Principal,
+    TaskField,
     TaskJobSerializer,
     TaskNotFoundError,
     TaskSpec,
@@ -38,6 +41,15 @@ from tests.fixtures.redis_server import RedisServer
 RETENTION = TaskRetention(default_ttl_ms=60_000, max_ttl_ms=120_000, poll_ms=500)
 ALICE = TaskSpec.owner_of(Principal.anonymous("session-a"))
 BOB = TaskSpec.owner_of(Principal.anonymous("session-b"))
+
+
+def slide_commands(server: RedisServer) -> dict[str, int]:
+    """How many commands that could slide a retention Redis has run (INFO commandstats)."""
+    stats = server.client().info("commandstats")
+    return {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in _SLIDERS}
+
+
+_SLIDERS = ("pexpire", "evalsha", "eval", "hset")
 
 
 def spec(owner: str = ALICE, tool: str = "echo") -> TaskSpec:
@@ -143,14 +155,59 @@ async def test_another_owner_gets_not_found_like_an_unknown_id(
                 await store.cancel(task_id, owner)
 
 
-async def test_a_read_slides_the_retention(redis_server: RedisServer, fleet_name: str) -> None:
+async def test_a_read_slides_the_retention_once_an_eighth_of_it_passed(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
     keys = Keyspace(fleet_name)
     async with open_store(redis_server.url, fleet_name) as (store, client):
         record = await store.create(spec(), requested_ttl_ms=None)
-        await client.execute("PEXPIRE", keys.task(record.task_id), 1000)
+        key = keys.task(record.task_id)
+        # As if the last slide was an eighth of the 60 s retention ago, and time ran on.
+        stale = record.created_ms - 60_000 // RETENTION_SLIDE_DIVISOR
+        await client.execute("HSET", key, TaskField.SLID_MS.value, stale)
+        await client.execute("PEXPIRE", key, 1000)
+        await client.execute("PEXPIRE", keys.owner_tasks(ALICE), 1000)
         await store.get(record.task_id, ALICE)
-        ttl = await client.execute("PTTL", keys.task(record.task_id))
+        ttl = await client.execute("PTTL", key)
         assert isinstance(ttl, int) and 1000 < ttl <= 60_000
+        index_ttl = await client.execute("PTTL", keys.owner_tasks(ALICE))
+        assert isinstance(index_ttl, int) and 1000 < index_ttl <= 120_000
+        slid = await client.execute("HGET", key, TaskField.SLID_MS.value)
+        assert isinstance(slid, bytes) and int(slid) >= record.created_ms
+
+
+async def test_a_read_soon_after_a_slide_costs_one_command(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    keys = Keyspace(fleet_name)
+    async with open_store(redis_server.url, fleet_name) as (store, client):
+        record = await store.create(spec(), requested_ttl_ms=None)
+        key = keys.task(record.task_id)
+        await client.execute("PEXPIRE", key, 50_000)
+        before = slide_commands(redis_server)
+        for _ in range(3):
+            await store.get(record.task_id, ALICE)
+        assert slide_commands(redis_server) == before
+        ttl = await client.execute("PTTL", key)
+        assert isinstance(ttl, int) and ttl <= 50_000  # not slid: 7/8 of it was left
+        slid = await client.execute("HGET", key, TaskField.SLID_MS.value)
+        assert slid == str(record.created_ms).encode()
+
+
+async def test_a_slide_never_recreates_an_expired_task(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    keys = Keyspace(fleet_name)
+    async with open_store(redis_server.url, fleet_name) as (store, client):
+        record = await store.create(spec(), requested_ttl_ms=None)
+        key = keys.task(record.task_id)
+        fields = await client.execute("HGETALL", key)
+        await client.execute("DEL", key)  # it expired between the read and the slide
+        slid = await client.execute(
+            "EVAL", TASK_SLIDE.source, 2, key, keys.owner_tasks(ALICE), 60_000, 1, 120_000
+        )
+        assert slid == 0 and await client.execute("EXISTS", key) == 0
+        assert isinstance(fields, list) and fields  # it was there before
 
 
 async def test_cancel_moves_a_working_task_once_and_tells_the_workers(

@@ -38,6 +38,7 @@ from proto import (
     mirrored_name,
     modern_task,
     parse_task_ask_id,
+    retention_slide_due,
     supports_tasks,
     task_answer,
     task_ask_id,
@@ -70,6 +71,17 @@ def test_a_record_decodes_and_a_foreign_hash_does_not() -> None:
     assert not record.terminal
     assert decode_task_record("t1", {}) is None
     assert decode_task_record("t1", fields(status="sleeping")) is None
+
+
+def test_a_read_slides_the_retention_once_an_eighth_of_it_passed() -> None:
+    record = decode_task_record("t1", fields(slid=str(CREATED)))  # ttl 60 000 ms
+    assert record is not None and record.slid_ms == CREATED
+    assert not retention_slide_due(record, CREATED)
+    assert not retention_slide_due(record, CREATED + 7_499)
+    assert retention_slide_due(record, CREATED + 7_500)
+    older = decode_task_record("t1", fields())  # written before the field: slide at once
+    assert older is not None and older.slid_ms == 0
+    assert retention_slide_due(older, CREATED)
 
 
 def test_a_record_names_its_specs_tool_and_survives_an_unreadable_spec() -> None:
