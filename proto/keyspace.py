@@ -153,6 +153,27 @@ class Keyspace:
         its jobs under ``rq:job:<task id>``: rq's own key schema, ADR-0011)."""
         return f"mcpf-{self.fleet}-tasks"
 
+    # rq's key schema for that queue (ADR-0011, ADR-0020): spelled here so the front, the
+    # workers' task threads and the supervisor agree; tests/unit/proto pins them to rq's.
+
+    def task_queue_list(self) -> str:
+        """rq's list of queued task ids (the front's ``enqueue_call`` pushes to its tail)."""
+        return f"rq:queue:{self.task_queue()}"
+
+    def task_queue_taken(self) -> str:
+        """rq's intermediate list: ids a task thread took off the queue (``BLMOVE``) and has
+        not yet registered as started; the supervisor puts back one that stays (ADR-0020)."""
+        return f"rq:queue:{self.task_queue()}:intermediate"
+
+    def task_started(self) -> str:
+        """rq's ``StartedJobRegistry``: sorted set of ``<task id>:<task thread>`` members,
+        scored ``+inf`` (the supervisor settles a lost worker's, ADR-0020)."""
+        return f"rq:wip:{self.task_queue()}"
+
+    def task_job(self, task_id: str) -> str:
+        """rq's hash of a task's job (same id as the task)."""
+        return f"rq:job:{task_id}"
+
     def task_idempotency(self, owner: str, key: str) -> str:
         """String: the task an owner's idempotency key created (``SET NX``), TTL the task's
         retention."""

@@ -19,6 +19,7 @@ __all__ = [
     "KEPT_REPLY_TTL_S",
     "PUBLISH_OR_KEEP",
     "REDELIVER_CALL",
+    "REQUEUE_TAKEN",
     "SET_VISIBILITY",
     "TASK_ANSWER",
     "TASK_SLIDE",
@@ -49,6 +50,11 @@ REDELIVER_CALL: Final = LuaScript("redeliver_call")
 """KEYS: the call stream. ARGV: the consumer group, the lost run's entry id, the payload
 field, the next run's encoded call. Acknowledges and deletes the entry and, only if it was
 still pending, appends the next run (ADR-0014). Returns the new entry id, or nil."""
+
+REQUEUE_TAKEN: Final = LuaScript("requeue_taken")
+"""KEYS: rq's intermediate list, rq's queue list. ARGV: a task id. Moves the id from the
+first to the head of the second, only if it is still in the first (ADR-0020). Returns 1 if
+it moved, else 0."""
 
 HOLD_IF_OWNER: Final = LuaScript("hold_if_owner")
 """KEYS: a lock. ARGV: token, ``refresh`` or ``release``, TTL ms. Returns 1 if the token

@@ -2,14 +2,15 @@
 5, "Worker death"): rq alone would leave them ``started`` for about 90 s plus a 10-minute
 maintenance interval.
 
-A task's record names the rq worker running it (``TaskField.WORKER``:
-``<worker id>-task-<n>``). When a worker process exits, or its heartbeat is gone (a worker
-that died with its supervisor), every job in rq's ``StartedJobRegistry`` whose record names
-one of its task threads (all runners read in one round trip) is taken out of the registry.
-It is requeued while its tool is retryable (idempotent) and runs are left; otherwise the
-task ends ``failed`` with a "worker lost" error. A run that cannot be settled (its record or
-rq job no longer decodes) is logged (``task.settle_failed``), taken out of the registry and
-failed; the others settle.
+Each started task is a member ``<task id>:<task thread>`` of rq's ``StartedJobRegistry``
+(ADR-0020), the thread named ``<worker id>-task-<n>``. When a worker process exits, or its
+heartbeat is gone (a worker that died with its supervisor), every member naming one of its
+threads (all read in one round trip) is taken out of the registry. The task is requeued
+while its tool is retryable (idempotent) and runs are left; otherwise it ends ``failed``
+with a "worker lost" error. A run that cannot be settled (its record or rq job no longer
+decodes) is logged (``task.settle_failed``), taken out of the registry and failed; the
+others settle. The sweep also puts back what a dead thread took off the queue and never
+started (:class:`StuckTaken`).
 
 rq speaks redis-py, so this runs in a thread (rare path) on a connection of its own.
 """
@@ -27,9 +28,9 @@ import trio
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from rq.registry import StartedJobRegistry
 
 from proto import (
+    REQUEUE_TAKEN,
     TASK_TRANSITION,
     ErrorCode,
     ErrorObject,
@@ -41,7 +42,13 @@ from proto import (
     decode_task_spec,
 )
 
-__all__ = ["TASK_THREAD_SEPARATOR", "TaskSettler", "settle_lost_tasks", "worker_of_task_thread"]
+__all__ = [
+    "TASK_THREAD_SEPARATOR",
+    "StuckTaken",
+    "TaskSettler",
+    "settle_lost_tasks",
+    "worker_of_task_thread",
+]
 
 log = structlog.get_logger()
 
@@ -71,16 +78,16 @@ def settle_lost_tasks(
     """
     lost = _LostTasks(connection, keys, on_ended)
     settled = 0
-    for task_id in _tasks_of_lost_workers(connection, keys, lost.registry, is_lost):
+    for task_id, member in _tasks_of_lost_workers(connection, keys, is_lost):
         try:
             fields = cast(dict[bytes, bytes], connection.hgetall(keys.task(task_id)))
-            lost.settle(task_id, fields)
+            lost.settle(task_id, member, fields)
         except (redis.ConnectionError, redis.TimeoutError):
             raise  # Redis itself is gone: every other task would fail the same way
         except Exception as exc:  # noqa: BLE001  # logged with its traceback by give_up
             # One unreadable record (a spec or rq job that no longer decodes) must not
             # keep the others started, nor take the supervisor down.
-            lost.give_up(task_id, exc)
+            lost.give_up(task_id, member, exc)
         settled += 1
     if settled:
         log.warning("tasks.settled_after_worker_loss", tasks=settled)
@@ -88,31 +95,23 @@ def settle_lost_tasks(
 
 
 def _tasks_of_lost_workers(
-    connection: redis.Redis,
-    keys: Keyspace,
-    registry: StartedJobRegistry,
-    is_lost: Callable[[str], bool],
-) -> list[str]:
-    """The started tasks whose worker ``is_lost``: every started task's runner read in one
-    round trip (a worker's exit must not cost a round trip per task of the whole fleet),
-    ``is_lost`` asked once per worker."""
-    task_ids = registry.get_job_ids(cleanup=False)
-    if not task_ids:
-        return []
-    pipeline = connection.pipeline(transaction=False)
-    for task_id in task_ids:
-        pipeline.hget(keys.task(task_id), TaskField.WORKER.value)
-    runners = cast(list[bytes | None], pipeline.execute())
+    connection: redis.Redis, keys: Keyspace, is_lost: Callable[[str], bool]
+) -> list[tuple[str, bytes]]:
+    """The started tasks whose worker ``is_lost`` (each with its registry member): the
+    member names the task thread running it (``<task id>:<thread>``, ADR-0020), so one
+    read finds them all; ``is_lost`` is asked once per worker. A member whose thread is
+    not a task thread's (an rq worker's execution id) belongs to no live worker: the
+    sweep settles it."""
+    members = cast(list[bytes], connection.zrange(keys.task_started(), 0, -1))
     verdicts: dict[str, bool] = {}
-    lost: list[str] = []
-    for task_id, runner in zip(task_ids, runners, strict=True):
-        if not runner:
-            continue  # not running yet, or its record is gone
-        worker_id = worker_of_task_thread(runner.decode())
+    lost: list[tuple[str, bytes]] = []
+    for member in members:
+        task_id, _, thread = member.decode(errors="replace").partition(":")
+        worker_id = worker_of_task_thread(thread)
         if worker_id not in verdicts:
             verdicts[worker_id] = is_lost(worker_id)
         if verdicts[worker_id]:
-            lost.append(task_id)
+            lost.append((task_id, member))
     return lost
 
 
@@ -126,18 +125,16 @@ class _LostTasks:
         self._keys = keys
         self._on_ended = on_ended
         self.queue = Queue(keys.task_queue(), connection=connection, serializer=TaskJobSerializer)
-        self.registry = StartedJobRegistry(queue=self.queue)
 
-    def settle(self, task_id: str, fields: dict[bytes, bytes]) -> None:
-        """Take the run out of rq's started registry; retry it or fail the task."""
+    def settle(self, task_id: str, member: bytes, fields: dict[bytes, bytes]) -> None:
+        """Take the run out of the started registry; retry it or fail the task."""
         try:
             job: Job | None = Job.fetch(
                 task_id, connection=self._connection, serializer=TaskJobSerializer
             )
         except NoSuchJobError:
             job = None
-        if job is not None:
-            self.registry.remove_executions(job)
+        self._connection.zrem(self._keys.task_started(), member)
         record = decode_task_record(task_id, fields)
         spec_data = fields.get(TaskField.SPEC.value.encode())
         if record is None or record.terminal or spec_data is None:
@@ -173,15 +170,12 @@ class _LostTasks:
             job.delete()
         log.warning("task.failed_after_worker_loss", task_id=task_id, runs=record.attempts)
 
-    def give_up(self, task_id: str, error: Exception) -> None:
+    def give_up(self, task_id: str, member: bytes, error: Exception) -> None:
         """A run that could not be settled (its record or job does not decode): take it out
-        of rq's started registry for good and fail the task, saying why."""
+        of the started registry for good and fail the task, saying why."""
         log.error("task.settle_failed", task_id=task_id, error=repr(error), exc_info=error)
-        entries = cast(list[bytes], self._connection.zrange(self.registry.key, 0, -1))
-        mine = [e for e in entries if StartedJobRegistry.parse_job_id(e.decode()) == task_id]
-        if mine:
-            self._connection.zrem(self.registry.key, *mine)
-        self._connection.delete(Job.key_for(task_id))
+        self._connection.zrem(self._keys.task_started(), member)
+        self._connection.delete(self._keys.task_job(task_id))
         error_object = ErrorObject(
             ErrorCode.INTERNAL_ERROR,
             "The worker running this task was lost, and the task's stored state could not "
@@ -241,6 +235,7 @@ class TaskSettler:
         self._connection = redis.Redis.from_url(redis_url, socket_timeout=10)
         self._keys = keys
         self._on_ended = on_ended
+        self._taken = StuckTaken(keys)
 
     async def worker_exited(self, worker_id: str) -> int:
         """Settle the tasks the exited worker ``worker_id`` was running."""
@@ -254,17 +249,58 @@ class TaskSettler:
 
     async def sweep(self) -> int:
         """Settle the tasks of every worker without a live heartbeat (it died with its
-        supervisor, or on a lost host)."""
-        return await trio.to_thread.run_sync(
+        supervisor, or on a lost host), and put back on the queue what a task thread took
+        and never started (:meth:`StuckTaken.requeue`)."""
+        settled = await trio.to_thread.run_sync(
             settle_lost_tasks,
             self._connection,
             self._keys,
             self._without_heartbeat,
             self._on_ended,
         )
+        await trio.to_thread.run_sync(self._taken.requeue, self._connection, time.monotonic())
+        return settled
 
     def _without_heartbeat(self, worker_id: str) -> bool:
         return not self._connection.exists(self._keys.worker_heartbeat(worker_id))
 
     def close(self) -> None:
         self._connection.close()
+
+
+class StuckTaken:
+    """Task ids a task thread took off the queue (``BLMOVE`` to rq's intermediate list)
+    but never registered as started: its worker died in between, a window of one round
+    trip (ADR-0020). An id seen there, not started, on sweeps :data:`STUCK_AFTER_S` apart
+    goes back to the head of the queue (``REQUEUE_TAKEN``), as rq's own maintenance would
+    after a minute; a thread that took it and goes on after all finds it gone and skips it.
+
+    Args:
+        keys: the fleet's key schema.
+    """
+
+    STUCK_AFTER_S: Final = 60.0
+
+    def __init__(self, keys: Keyspace) -> None:
+        self._keys = keys
+        self._first_seen: dict[bytes, float] = {}
+
+    def requeue(self, connection: redis.Redis, now_s: float) -> int:
+        """One look (blocking: from a thread); how many ids went back on the queue."""
+        taken = cast(list[bytes], connection.lrange(self._keys.task_queue_taken(), 0, -1))
+        if not taken:
+            self._first_seen.clear()
+            return 0
+        members = cast(list[bytes], connection.zrange(self._keys.task_started(), 0, -1))
+        started = {member.partition(b":")[0] for member in members}
+        waiting = {task_id for task_id in taken if task_id not in started}
+        self._first_seen = {task_id: self._first_seen.get(task_id, now_s) for task_id in waiting}
+        requeued = 0
+        for task_id, seen_s in self._first_seen.items():
+            if now_s - seen_s < self.STUCK_AFTER_S:
+                continue
+            keys = [self._keys.task_queue_taken(), self._keys.task_queue_list()]
+            requeued += cast(int, connection.eval(REQUEUE_TAKEN.source, 2, *keys, task_id))
+        if requeued:
+            log.warning("tasks.requeued_stuck_taken", tasks=requeued)
+        return requeued

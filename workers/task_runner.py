@@ -10,8 +10,8 @@ cancellation), and record the outcome.
   once the task has ended otherwise (a cancel that won the race).
 - A run the worker's shutdown interrupts (past ``worker.drain_timeout_s``) goes back in line
   while its tool is retryable (idempotent) and runs are left: the record back to
-  ``working``, the rq job requeued by rq itself (:func:`workers.task_lane.run_task` returns
-  rq a ``Retry``); any other ends ``failed`` with a "worker stopped" error.
+  ``working``, its rq job back at the head of the queue (``workers.task_threads``); any
+  other ends ``failed`` with a "worker stopped" error.
 - Progress goes to the record's ``progress`` field; ``ctx.log`` entries to the worker's log
   only. A handler asking the client for input (``workers.task_inputs``) puts its requests in
   the record and waits for the answers: :meth:`TaskRunner.on_answered` wakes it.
@@ -95,7 +95,7 @@ class _Running:
 
 
 class TaskRunner:
-    """Runs the tasks rq hands this worker process, on its loop.
+    """Runs the tasks the task threads hand this worker process, on its loop.
 
     Args:
         records: the task records.
@@ -104,7 +104,7 @@ class TaskRunner:
         metrics: counts the tasks this worker ends (``mcpfleet_tasks_total``).
         log_messages_per_s: the ``ctx.log`` rate bound (as for calls).
         log_context: bound on every log line of a task (the worker's own context: the
-            task's coroutine is started from an rq thread, which has none).
+            task's coroutine is started from a task thread, which has none).
     """
 
     def __init__(
@@ -152,13 +152,13 @@ class TaskRunner:
             running.stopping = True
             running.task.cancel()
 
-    async def run(self, task_id: str, worker_name: str) -> int:
+    async def run(self, task_id: str, worker_name: str) -> bool:
         """Run the task, recording its outcome. Never raises for what the task does or
         for Redis (logged).
 
         Returns:
-            0, or, when the worker's shutdown interrupted the run and the task went back to
-            ``working`` for another run, the task's ``max_attempts`` (rq's retry bound).
+            Whether the worker's shutdown interrupted the run and the task went back to
+            ``working`` for another run (its job goes back in line).
         """
         task = asyncio.current_task()
         assert task is not None
@@ -173,7 +173,7 @@ class TaskRunner:
         finally:
             self._running.pop(task_id, None)
 
-    async def _run_guarded(self, task_id: str, worker_name: str, running: _Running) -> int:
+    async def _run_guarded(self, task_id: str, worker_name: str, running: _Running) -> bool:
         try:
             await self._run(task_id, worker_name, running)
         except asyncio.CancelledError:
@@ -185,7 +185,7 @@ class TaskRunner:
             log.info("task.cancelled")
         except (BackendUnavailableError, RedisCommandError) as exc:
             log.error("task.redis_failed", error=str(exc))
-        return 0
+        return False
 
     async def _run(self, task_id: str, worker_name: str, running: _Running) -> None:
         fields = await self._records.read(task_id)
@@ -283,9 +283,9 @@ class TaskRunner:
         self.tasks_run += 1
         log.info("task.ended", status=status.value, recorded=moved is Transition.MOVED)
 
-    async def _record_stopped(self, task_id: str, running: _Running) -> int:
+    async def _record_stopped(self, task_id: str, running: _Running) -> bool:
         """The shutdown interrupted the run: back in line if it may run again, else failed.
-        Returns rq's retry bound when it went back in line, else 0."""
+        Returns whether it went back in line."""
         with contextlib.suppress(BackendUnavailableError, RedisCommandError):
             if running.retry_bound:
                 message = (
@@ -299,8 +299,8 @@ class TaskRunner:
                 )
                 if moved is Transition.MOVED:
                     log.warning("task.requeued_after_shutdown", runs=running.runs)
-                    return running.retry_bound
-                return 0  # it ended meanwhile (a cancel): nothing to run again
+                    return True
+                return False  # it ended meanwhile (a cancel): nothing to run again
             error = ErrorObject(
                 ErrorCode.INTERNAL_ERROR,
                 f"The worker running tool {running.tool!r} stopped before it finished; the "
@@ -318,7 +318,7 @@ class TaskRunner:
             if moved is Transition.MOVED:
                 self._metrics.task_ended(TaskStatus.FAILED)
         log.warning("task.interrupted_by_shutdown")
-        return 0
+        return False
 
 
 def _ending(

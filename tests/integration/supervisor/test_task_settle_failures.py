@@ -10,12 +10,10 @@ from typing import cast
 
 import redis
 import trio
-from rq.executions import Execution
-from rq.job import Job
 from rq.registry import StartedJobRegistry
 
-from proto import Keyspace, TaskField, TaskJobSerializer, TaskStatus
-from supervisor.task_reaper import TaskSettler
+from proto import Keyspace, TaskField, TaskStatus
+from supervisor.task_reaper import StuckTaken, TaskSettler
 from tests.fixtures.fleet import start_fleet
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.tasks import create_task, read_task
@@ -34,12 +32,12 @@ def started_by_dead_worker(
     ``garbage_spec``, a spec that no longer decodes."""
     keys = Keyspace(fleet)
     task_id = create_task(client, fleet, tool, {"seconds": 1})
-    job = Job.fetch(task_id, connection=client, serializer=TaskJobSerializer)
-    job.origin = keys.task_queue()
     thread = f"{worker_id or f'worker-0-{uuid.uuid4().hex[:6]}'}-task-0"
     with client.pipeline() as pipe:
-        Execution.create(job, ttl=600, pipeline=pipe, worker_name=thread)
-        pipe.lrem(f"rq:queue:{keys.task_queue()}", 0, task_id)  # taken off the queue
+        # As a task thread registers a run (workers/task_threads.py, ADR-0020).
+        pipe.zadd(keys.task_started(), {f"{task_id}:{thread}": float("inf")})
+        pipe.hset(keys.task_job(task_id), mapping={"status": "started", "worker_name": thread})
+        pipe.lrem(keys.task_queue_list(), 0, task_id)  # taken off the queue
         fields: dict[str, str | int] = {TaskField.WORKER.value: thread, TaskField.ATTEMPTS.value: 1}
         if garbage_spec:
             fields[TaskField.SPEC.value] = "{not a spec"
@@ -107,9 +105,53 @@ async def test_a_worker_exit_reads_the_fleets_started_tasks_in_one_pass(
         settler.close()
     assert read_task(client, fleet_name, mine)["status"] == "failed"
     assert sorted(started_ids(client, fleet_name)) == sorted(others)
-    # Settling the one task reads a few hashes (its record, rq's job and execution); a read
-    # per started task of the fleet would be 20 more.
+    # Settling the one task reads a few hashes (its record, rq's job); a read per started
+    # task of the fleet would be 20 more.
     assert command_calls(client, "hgetall") - hgetall_before < len(others)
+
+
+async def test_a_run_registered_by_an_rq_worker_is_settled_by_the_sweep(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    """A member naming no task thread (rq's own ``<job>:<execution uuid>``, left by a fleet
+    of an earlier version) belongs to no live worker."""
+    client = redis_server.client()
+    keys = Keyspace(fleet_name)
+    task_id = started_by_dead_worker(client, fleet_name, "nap_once")
+    client.delete(keys.task_started())
+    client.zadd(keys.task_started(), {f"{task_id}:{uuid.uuid4().hex}": 1e12})
+    settler = TaskSettler(redis_server.url, keys, on_ended=lambda _status: None)
+    try:
+        with trio.fail_after(30):
+            assert await settler.worker_exited("worker-0-zzzzzz") == 0
+            assert await settler.sweep() == 1
+    finally:
+        settler.close()
+    assert read_task(client, fleet_name, task_id)["status"] == "failed"
+    assert started_ids(client, fleet_name) == []
+
+
+def test_a_task_taken_and_never_started_goes_back_first_in_line_after_a_minute(
+    redis_server: RedisServer, fleet_name: str
+) -> None:
+    """A worker that died between taking a task off the queue and registering it left the
+    id in rq's intermediate list; the sweep puts it back once it stayed there a minute,
+    and never touches one that is moving through (started, or seen only just now)."""
+    client = redis_server.client()
+    keys = Keyspace(fleet_name)
+    stuck = create_task(client, fleet_name, "nap_once", {"seconds": 1})
+    client.lrem(keys.task_queue_list(), 0, stuck)
+    client.rpush(keys.task_queue_taken(), stuck)
+    queued = create_task(client, fleet_name, "nap_once", {"seconds": 1})
+    taken = StuckTaken(keys)
+    assert taken.requeue(client, 1000.0) == 0  # first seen
+    assert taken.requeue(client, 1000.0 + StuckTaken.STUCK_AFTER_S - 1) == 0
+    late = create_task(client, fleet_name, "nap_once", {"seconds": 1})  # just taken
+    client.lrem(keys.task_queue_list(), 0, late)
+    client.rpush(keys.task_queue_taken(), late)
+    assert taken.requeue(client, 1000.0 + StuckTaken.STUCK_AFTER_S) == 1
+    assert client.lrange(keys.task_queue_list(), 0, -1) == [stuck.encode(), queued.encode()]
+    assert client.lrange(keys.task_queue_taken(), 0, -1) == [late.encode()]
 
 
 def test_up_starts_and_settles_despite_an_unreadable_task(

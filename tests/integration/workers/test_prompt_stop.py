@@ -7,13 +7,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import pytest
-
 from proto import Keyspace
 from tests.fixtures.fleet import start_fleet
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.tasks import noting_runs
 from tests.fixtures.waiting import wait_until
-from workers.task_threads import TaskThreads, TaskWorker
+from workers.task_threads import TaskThreads
 
 
 def test_a_worker_blocked_in_a_minute_long_read_stops_without_being_killed(
@@ -32,14 +31,14 @@ def test_a_worker_blocked_in_a_minute_long_read_stops_without_being_killed(
 
 
 def test_idle_task_threads_end_at_once_though_their_dequeue_blocks_for_a_minute(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    redis_server: RedisServer,
 ) -> None:
-    monkeypatch.setattr(TaskWorker, "poll_s", 60)
     client = redis_server.client()
     threads = TaskThreads(
         redis_server.url, Keyspace("t" + uuid.uuid4().hex[:10]), "w-" + uuid.uuid4().hex[:8], 2
     )
-    threads.start()
+    threads.poll_s = 60
+    threads.start(noting_runs(client, "unused"))
 
     def blocked() -> bool:
         clients = {c["name"]: c["cmd"] for c in client.client_list()}

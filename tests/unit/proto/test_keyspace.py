@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import redis
+from rq import Queue
+from rq.intermediate_queue import IntermediateQueue
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from proto import CALL_GROUP, Keyspace
 
@@ -72,3 +77,14 @@ def test_fleet_wide_change_names() -> None:
     assert ks.catalog_digest("prompts") == "mcpf:t1:catalog-digest:prompts"
     assert ks.change_channel() == "mcpf:t1:changes"
     assert Keyspace("t2").change_channel() != ks.change_channel()
+
+
+def test_the_task_queues_keys_are_rqs_own() -> None:
+    """The task threads and the supervisor write rq's keys without rq's worker classes
+    (ADR-0020): they must be the keys rq itself reads."""
+    ks = Keyspace("blue")
+    queue = Queue(ks.task_queue(), connection=redis.Redis())  # no connection is made
+    assert ks.task_queue_list() == queue.key
+    assert ks.task_queue_taken() == IntermediateQueue.get_intermediate_queue_key(queue.key)
+    assert ks.task_started() == StartedJobRegistry(queue=queue).key
+    assert ks.task_job("abc_-9") == Job.key_for("abc_-9")
