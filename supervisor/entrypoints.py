@@ -19,6 +19,7 @@ import trio
 from supervisor.app_loader import build_catalog, load_toolset
 from supervisor.child_process import ReadyReport
 from supervisor.config import FleetConfig
+from supervisor.gc_tuning import tune_gc_for_serving
 from supervisor.logging_setup import configure_logging
 from supervisor.stdio_streams import ProtocolStreams, claim_protocol_streams
 
@@ -44,6 +45,12 @@ def _report_ready(ready_fd: int | None, report: ReadyReport) -> None:
         pipe.write(msgspec.json.encode(report) + b"\n")
 
 
+def _ready_to_serve(ready_fd: int | None, report: ReadyReport) -> None:
+    """Start-up is over: tune the collector for serving (ADR-0021), then say ready."""
+    tune_gc_for_serving()
+    _report_ready(ready_fd, report)
+
+
 def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> int:
     """Run one HTTP front until SIGTERM/SIGINT."""
     import server  # noqa: PLC0415  # imported lazily: only fronts need the HTTP stack
@@ -61,7 +68,7 @@ def run_front_process(config_path: str, front_id: str, ready_fd: int | None) -> 
     assert config.redis_url is not None  # resolved by the supervisor before spawning
 
     def on_ready(binds: list[str]) -> None:
-        _report_ready(ready_fd, ReadyReport(role="front", id=front_id, binds=binds))
+        _ready_to_serve(ready_fd, ReadyReport(role="front", id=front_id, binds=binds))
 
     trio.run(
         lambda: server.serve(
@@ -109,7 +116,7 @@ def run_stdio_front(
     assert config.redis_url is not None  # resolved by the supervisor or required by the CLI
 
     def on_ready() -> None:
-        _report_ready(ready_fd, ReadyReport(role="front", id=front_id, binds=["stdio"]))
+        _ready_to_serve(ready_fd, ReadyReport(role="front", id=front_id, binds=["stdio"]))
 
     trio.run(
         lambda: server.serve_stdio(
@@ -144,7 +151,7 @@ def run_worker_process(
         fleet=config.fleet,
         worker_id=worker_id,
         config=config.worker,
-        on_ready=lambda: _report_ready(ready_fd, ReadyReport(role="worker", id=worker_id)),
+        on_ready=lambda: _ready_to_serve(ready_fd, ReadyReport(role="worker", id=worker_id)),
         hold_tasks=hold_tasks,
     )
     return 0
