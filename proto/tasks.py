@@ -180,7 +180,7 @@ class TaskField(enum.StrEnum):
     ATTEMPTS = "attempts"
     """How many times a worker started it."""
     WORKER = "worker"
-    """The rq worker that runs (or last ran) it."""
+    """The task thread (``<worker id>-task-<n>``) that runs (or last ran) it."""
     OUTCOME = "outcome"
     """Once ended with an answer: ``{"result": ...}`` or ``{"error": {...}}``."""
     IS_ERROR = "is_error"

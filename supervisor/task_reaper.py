@@ -53,13 +53,13 @@ __all__ = [
 log = structlog.get_logger()
 
 TASK_THREAD_SEPARATOR: Final = "-task-"
-"""Between a worker's id and its task thread's number in the thread's rq worker name."""
+"""Between a worker's id and its task thread's number in the thread's name."""
 
 _encoder: Final = msgspec.json.Encoder()
 
 
 def worker_of_task_thread(rq_worker_name: str) -> str:
-    """The worker id an rq worker name (``<worker id>-task-<n>``) belongs to."""
+    """The worker id a task thread's name (``<worker id>-task-<n>``) belongs to."""
     return rq_worker_name.rpartition(TASK_THREAD_SEPARATOR)[0]
 
 

@@ -129,6 +129,10 @@ class TaskThreads:
         except redis.RedisError as exc:
             if self._stop.is_set() and str(exc).startswith(_UNBLOCKED):
                 return  # woken for the stop (join)
+            # A taken id whose registering MULTI failed stays in the intermediate list, and
+            # the supervisor puts it back. Should the MULTI have run with its reply lost,
+            # the id is registered under this live thread and unrun: the supervisor settles
+            # it when this worker exits (requeued if it may run again, else failed).
             log.warning("task_lane.redis_failed", error=str(exc))
             self._stop.wait(_BACKOFF_S)
             return
