@@ -18,6 +18,7 @@ __all__ = [
     "HOLD_IF_OWNER",
     "KEPT_REPLY_TTL_S",
     "PUBLISH_OR_KEEP",
+    "PUBLISH_REPLIES_OR_KEEP",
     "REDELIVER_CALL",
     "REQUEUE_TAKEN",
     "SET_VISIBILITY",
@@ -42,6 +43,11 @@ class LuaScript:
 PUBLISH_OR_KEEP: Final = LuaScript("publish_or_keep")
 """KEYS: kept-replies hash. ARGV: channel, reply, call id, TTL seconds. Returns 1 if a
 subscriber got it, 0 if it was kept."""
+
+PUBLISH_REPLIES_OR_KEEP: Final = LuaScript("publish_replies_or_keep")
+"""KEYS: kept-replies hash. ARGV: channel, TTL seconds, then pairs of a call id and its
+reply. Publishes the replies as one JSON array (ADR-0022), or keeps each under its call id
+if no subscriber got it. Returns 1 if published, 0 if kept."""
 
 KEPT_REPLY_TTL_S: Final = 300
 """How long a reply nobody received waits for its front to fetch it."""

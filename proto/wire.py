@@ -43,6 +43,7 @@ __all__ = [
     "decode_completion_arguments",
     "decode_resource_arguments",
     "decode_worker_message",
+    "decode_worker_messages",
     "encode_call_arguments",
     "encode_wire",
     "is_client_request_id",
@@ -326,6 +327,9 @@ _call_decoder: Final = msgspec.json.Decoder(CallMessage)
 _resource_arguments_decoder: Final = msgspec.json.Decoder(ResourceReadArguments)
 _completion_arguments_decoder: Final = msgspec.json.Decoder(CompletionArguments)
 _worker_decoder: Final[msgspec.json.Decoder[WorkerMessage]] = msgspec.json.Decoder(WorkerMessage)
+_worker_batch_decoder: Final[msgspec.json.Decoder[list[WorkerMessage]]] = msgspec.json.Decoder(
+    list[WorkerMessage]
+)
 _broadcast_decoder: Final[msgspec.json.Decoder[BroadcastMessage]] = msgspec.json.Decoder(
     BroadcastMessage
 )
@@ -369,6 +373,20 @@ def decode_worker_message(data: bytes) -> WorkerMessage:
         msgspec.MsgspecError: garbage, including invalid UTF-8.
     """
     return _decode(_worker_decoder, data)
+
+
+def decode_worker_messages(data: bytes) -> list[WorkerMessage]:
+    """Decode what a worker published on a front's reply channel: one message, or final
+    replies published together (``PUBLISH_REPLIES_OR_KEEP``: a JSON array of messages, each
+    itself an array starting with its tag, so the two forms differ in their first two bytes;
+    ADR-0022).
+
+    Raises:
+        msgspec.MsgspecError: garbage, including invalid UTF-8.
+    """
+    if data[:2] == b"[[":
+        return _decode(_worker_batch_decoder, data)
+    return [_decode(_worker_decoder, data)]
 
 
 def decode_broadcast(data: bytes) -> BroadcastMessage:

@@ -21,7 +21,8 @@ from proto import (
     ProgressMessage,
     RedisCommandError,
     ResultReply,
-    decode_worker_message,
+    WorkerMessage,
+    decode_worker_messages,
 )
 from server.redis_client import RedisClient
 
@@ -107,11 +108,17 @@ class ReplyRouter:
             del self._pending[call_id]
 
     def on_message(self, data: bytes) -> None:
+        """Route what a worker published on this front's channel: one message, or several
+        final replies published together (ADR-0022)."""
         try:
-            message = decode_worker_message(data)
+            messages = decode_worker_messages(data)
         except msgspec.MsgspecError as exc:
             log.error("reply.undecodable", error=str(exc), size=len(data))
             return
+        for message in messages:
+            self._route(message)
+
+    def _route(self, message: WorkerMessage) -> None:
         pending = self._pending.get(message.call_id)
         if pending is None or pending.reply is not None:
             return  # late: the caller stopped waiting, or the reply is already in

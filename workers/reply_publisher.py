@@ -3,8 +3,9 @@ visibility changes (ADR-0010) and replies in order, batching many into one pipel
 acknowledges each call only after its reply is published (so a call is never lost: until
 acknowledged, it stays in the worker's pending list for the supervisor to settle).
 
-Final replies go through ``PUBLISH_OR_KEEP``: if the front's subscription is down at that
-moment, the reply is kept in Redis for the front to fetch when it resubscribes.
+Final replies go through ``PUBLISH_OR_KEEP`` (several for one front in a batch: through
+``PUBLISH_REPLIES_OR_KEEP``, as one message, ADR-0022): if the front's subscription is down
+at that moment, each reply is kept in Redis for the front to fetch when it resubscribes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from proto import (
     CALL_GROUP,
     KEPT_REPLY_TTL_S,
     PUBLISH_OR_KEEP,
+    PUBLISH_REPLIES_OR_KEEP,
     SET_VISIBILITY,
     BackendUnavailableError,
     CancelledReply,
@@ -126,7 +128,7 @@ class ReplyPublisher:
 
     async def load_scripts(self) -> None:
         """Load the Lua scripts once; EVALSHA then names them (reloaded if Redis forgets)."""
-        for script in (PUBLISH_OR_KEEP, SET_VISIBILITY):
+        for script in (PUBLISH_OR_KEEP, PUBLISH_REPLIES_OR_KEEP, SET_VISIBILITY):
             await self._redis.execute("SCRIPT", "LOAD", script.source)
 
     async def _publish(self, batch: list[Outgoing]) -> None:
@@ -156,33 +158,41 @@ class ReplyPublisher:
                 backoff_s = min(backoff_s * 2, 2.0)
 
     def _commands(self, batch: list[Outgoing]) -> list[tuple[RedisArg, ...]]:
+        """The batch as Redis commands: notices and commands in order, then each front's
+        final replies (one publish per front, ADR-0022), then one XACK and one XDEL for
+        every call answered. A call's notices were queued before its final reply, so they
+        still reach its front first; only after every reply is published is a call
+        acknowledged."""
         commands: list[tuple[RedisArg, ...]] = []
+        finals: dict[str, list[Outgoing]] = {}
         answered: list[bytes] = []
         for item in batch:
             if item.command is not None:
                 commands.append(item.command)
-                continue
-            channel = item.channel or self._keys.reply_channel(item.front_id)
-            if item.entry_id is None:
-                commands.append(("PUBLISH", channel, item.payload))  # a notice: may be lost
-                continue
-            commands.append(
-                (
-                    "EVALSHA",
-                    PUBLISH_OR_KEEP.sha,
-                    1,
-                    self._keys.kept_replies(item.front_id),
-                    channel,
-                    item.payload,
-                    item.call_id,
-                    KEPT_REPLY_TTL_S,
-                )
-            )
-            answered.append(item.entry_id)
+            elif item.entry_id is None:  # a notice: may be lost
+                channel = item.channel or self._keys.reply_channel(item.front_id)
+                commands.append(("PUBLISH", channel, item.payload))
+            else:
+                finals.setdefault(item.front_id, []).append(item)
+                answered.append(item.entry_id)
+        for front_id, replies in finals.items():
+            commands.append(self._publish_or_keep(front_id, replies))
         if answered:
-            # After every reply of the batch is published, one XACK and one XDEL for all of
-            # its calls: under load a batch holds several, and each command costs Redis a
-            # dispatch (2 commands a call at one reply a batch, fewer as batches grow).
+            # Under load a batch holds several calls; each command costs Redis a dispatch.
             commands.append(("XACK", self._stream, CALL_GROUP, *answered))
             commands.append(("XDEL", self._stream, *answered))
         return commands
+
+    def _publish_or_keep(self, front_id: str, replies: list[Outgoing]) -> tuple[RedisArg, ...]:
+        channel = self._keys.reply_channel(front_id)
+        kept = self._keys.kept_replies(front_id)
+        if len(replies) == 1:
+            (reply,) = replies
+            return (
+                "EVALSHA", PUBLISH_OR_KEEP.sha, 1, kept,
+                channel, reply.payload, reply.call_id, KEPT_REPLY_TTL_S,
+            )  # fmt: skip
+        pairs = [part for reply in replies for part in (reply.call_id, reply.payload)]
+        return (
+            "EVALSHA", PUBLISH_REPLIES_OR_KEEP.sha, 1, kept, channel, KEPT_REPLY_TTL_S, *pairs
+        )  # fmt: skip

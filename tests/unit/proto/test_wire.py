@@ -29,6 +29,7 @@ from proto import (
     decode_completion_arguments,
     decode_resource_arguments,
     decode_worker_message,
+    decode_worker_messages,
     encode_call_arguments,
     encode_wire,
     request_cancel_key,
@@ -100,6 +101,22 @@ def test_result_reply_keeps_result_bytes() -> None:
     decoded = decode_worker_message(encode_wire(ResultReply(call_id=1, result=msgspec.Raw(result))))
     assert isinstance(decoded, ResultReply)
     assert bytes(decoded.result) == result
+
+
+def test_a_reply_channel_message_is_one_message_or_several_replies() -> None:
+    """What ``PUBLISH_REPLIES_OR_KEEP`` sends: the encoded replies joined in a JSON array
+    (ADR-0022); a single message decodes as a list of one."""
+    replies = [
+        ResultReply(call_id=1, result=msgspec.Raw(b'{"content":[]}')),
+        ErrorReply(call_id=2, error=ErrorObject(code=-32603, message="m")),
+    ]
+    joined = b"[" + b",".join(encode_wire(r) for r in replies) + b"]"
+    assert decode_worker_messages(joined) == replies
+    single = ProgressMessage(call_id=3, progress=1.0)
+    assert decode_worker_messages(encode_wire(single)) == [single]
+    for garbage in (b"[[", b"[[1]]", b'[["call",1]]', b"[]"):
+        with pytest.raises(msgspec.MsgspecError):
+            decode_worker_messages(garbage)
 
 
 def test_error_object_omits_null_data() -> None:
