@@ -8,7 +8,10 @@ import uuid
 import pytest
 
 from tests.fixtures.fleet import fleet, shared_fleet  # noqa: F401  # re-exported fixtures
-from tests.fixtures.redis_server import redis_server  # noqa: F401  # re-exported fixture
+from tests.fixtures.redis_server import (  # noqa: F401  # re-exported fixtures
+    private_redis,
+    redis_server,
+)
 
 # Fleets started with this process's environment get one front too, as those started with
 # tests.fixtures.fleet.clean_env() do (ADR-0019's default would double them).

@@ -4,29 +4,16 @@ once the front resubscribes: the call is answered, not left to time out."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import trio
 from mcp import Client
 from mcp_types import TextContent
 
 from proto import CALL_GROUP, Keyspace
 from tests.fixtures.fleet import RunningFleet, start_fleet
-from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until_async
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    # This test changes ACLs and kills pub/sub clients: it gets a Redis of its own.
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = start_redis(workdir)
-    yield server
-    server.process.terminate()
-    server.process.wait(timeout=10)
 
 
 async def test_a_reply_published_during_a_subscription_gap_still_reaches_the_caller(

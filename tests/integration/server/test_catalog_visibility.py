@@ -4,11 +4,9 @@ clients hear of it), re-read after a gap, and retried when Redis refuses the rea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import pytest
 import trio
 
 from proto import (
@@ -26,7 +24,7 @@ from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.tool_catalog import ToolCatalog
 from supervisor.app_loader import build_catalog
-from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until_async
 from workers import Toolset
 from workers.runtime import WorkerConfig
@@ -137,17 +135,6 @@ async def test_a_front_starting_later_reads_the_overrides(
     async with running_front(redis_server.url, keys, "front-1") as front:
         assert front.tools() == {"beta"}
         assert front.catalog.hidden == {"alpha"}
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    # These tests kill pub/sub connections: they get a Redis of their own.
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = start_redis(workdir)
-    yield server
-    server.process.terminate()
-    server.process.wait(timeout=10)
 
 
 async def test_after_a_gap_the_overrides_are_read_again(private_redis: RedisServer) -> None:

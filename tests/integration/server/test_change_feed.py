@@ -3,10 +3,8 @@ delivery to the inboxes that want a change, coalescing, and what a subscription 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 import trio
 
 from proto import (
@@ -24,7 +22,7 @@ from server.change_feed import ChangeFeed
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.tool_catalog import ToolCatalog
-from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_until_async
 
 SERVED = frozenset({ChangeKind.TOOLS})
@@ -166,17 +164,6 @@ async def test_each_list_kind_is_recorded_and_announced_on_its_own(
     async with open_redis(parse_redis_url(redis_server.url)) as client:
         assert await client.execute("GET", keys.catalog_digest("prompts")) == b"p2"
         assert await client.execute("GET", keys.catalog_digest("resources")) == b"r1"
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    # The gap test kills pub/sub connections: it gets a Redis of its own.
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = start_redis(workdir)
-    yield server
-    server.process.terminate()
-    server.process.wait(timeout=10)
 
 
 async def test_after_a_gap_every_resource_may_have_changed(

@@ -4,29 +4,16 @@ only while one is open), and a subscription gap wakes and tells everyone."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import pytest
 import trio
 
 from proto import Keyspace, ShuttingDownError, TaskField, TaskStatus
 from server.redis_client import RedisClient, open_redis, parse_redis_url
 from server.redis_subscriber import RedisSubscriber
 from server.task_events import TaskEvents
-from tests.fixtures.redis_server import RedisServer, start_redis
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    # Counts commands and kills pub/sub connections: a Redis of its own.
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = start_redis(workdir)
-    yield server
-    server.process.terminate()
-    server.process.wait(timeout=10)
+from tests.fixtures.redis_server import RedisServer
 
 
 @asynccontextmanager

@@ -5,11 +5,8 @@ acknowledged and deleted after its replies, in one XACK and one XDEL (ADR-0022).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import msgspec
-import pytest
 import redis
 
 from proto import (
@@ -22,23 +19,12 @@ from proto import (
     decode_worker_messages,
 )
 from server.redis_client import parse_redis_url
-from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.redis_server import RedisServer
 from workers.redis_connection import AsyncRedis
 from workers.reply_publisher import ReplyPublisher
 
 CALLS = 5
 KEYS = Keyspace("t")
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    # Counts commands: a Redis of its own.
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = start_redis(workdir)
-    yield server
-    server.process.terminate()
-    server.process.wait(timeout=10)
 
 
 def calls(client: redis.Redis, command: str) -> int:

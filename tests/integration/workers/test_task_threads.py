@@ -30,16 +30,20 @@ def keys() -> Keyspace:
 
 @pytest.fixture
 def threads(redis_server: RedisServer, keys: Keyspace) -> Iterator[TaskThreads]:
-    made = TaskThreads(redis_server.url, keys, "w-" + uuid.uuid4().hex[:8], 2)
-    yield made
-    made.request_stop()
-    made.join(5.0)
+    yield from _stopped_after(TaskThreads(redis_server.url, keys, _worker_id(), 2))
 
 
 @pytest.fixture
 def one_thread(redis_server: RedisServer, keys: Keyspace) -> Iterator[TaskThreads]:
     """One slot: which task it takes, and where it puts it back, is then certain."""
-    made = TaskThreads(redis_server.url, keys, "w-" + uuid.uuid4().hex[:8], 1)
+    yield from _stopped_after(TaskThreads(redis_server.url, keys, _worker_id(), 1))
+
+
+def _worker_id() -> str:
+    return "w-" + uuid.uuid4().hex[:8]
+
+
+def _stopped_after(made: TaskThreads) -> Iterator[TaskThreads]:
     yield made
     made.request_stop()
     made.join(5.0)
