@@ -25,6 +25,7 @@ from proto import (
     TaskField,
     TaskJobSerializer,
     TaskNotFoundError,
+    TaskRecord,
     TaskSpec,
     TaskStatus,
     decode_broadcast,
@@ -155,39 +156,44 @@ async def test_another_owner_gets_not_found_like_an_unknown_id(
                 await store.cancel(task_id, owner)
 
 
+@asynccontextmanager
+async def one_task(
+    server: RedisServer, fleet: str
+) -> AsyncIterator[tuple[TaskStore, RedisClient, TaskRecord, str]]:
+    """A store with one new task of ALICE's: the store, a client, the task, its key."""
+    async with open_store(server.url, fleet) as (store, client):
+        record = await store.create(spec(), requested_ttl_ms=None)
+        yield store, client, record, Keyspace(fleet).task(record.task_id)
+
+
 async def test_a_read_slides_the_retention_once_an_eighth_of_it_passed(
     redis_server: RedisServer, fleet_name: str
 ) -> None:
-    keys = Keyspace(fleet_name)
-    async with open_store(redis_server.url, fleet_name) as (store, client):
-        record = await store.create(spec(), requested_ttl_ms=None)
-        key = keys.task(record.task_id)
+    index = Keyspace(fleet_name).owner_tasks(ALICE)
+    async with one_task(redis_server, fleet_name) as (store, client, record, key):
         # As if the last slide was an eighth of the 60 s retention ago, and time ran on.
         stale = record.created_ms - 60_000 // RETENTION_SLIDE_DIVISOR
         await client.execute("HSET", key, TaskField.SLID_MS.value, stale)
         await client.execute("PEXPIRE", key, 1000)
-        await client.execute("PEXPIRE", keys.owner_tasks(ALICE), 1000)
+        await client.execute("PEXPIRE", index, 1000)
         await store.get(record.task_id, ALICE)
         ttl = await client.execute("PTTL", key)
         assert isinstance(ttl, int) and 1000 < ttl <= 60_000
-        index_ttl = await client.execute("PTTL", keys.owner_tasks(ALICE))
+        index_ttl = await client.execute("PTTL", index)
         assert isinstance(index_ttl, int) and 1000 < index_ttl <= 120_000
         slid = await client.execute("HGET", key, TaskField.SLID_MS.value)
         assert isinstance(slid, bytes) and int(slid) >= record.created_ms
 
 
 async def test_a_read_soon_after_a_slide_costs_one_command(
-    redis_server: RedisServer, fleet_name: str
+    private_redis: RedisServer, fleet_name: str
 ) -> None:
-    keys = Keyspace(fleet_name)
-    async with open_store(redis_server.url, fleet_name) as (store, client):
-        record = await store.create(spec(), requested_ttl_ms=None)
-        key = keys.task(record.task_id)
+    async with one_task(private_redis, fleet_name) as (store, client, record, key):
         await client.execute("PEXPIRE", key, 50_000)
-        before = slide_commands(redis_server)
+        before = slide_commands(private_redis)
         for _ in range(3):
             await store.get(record.task_id, ALICE)
-        assert slide_commands(redis_server) == before
+        assert slide_commands(private_redis) == before
         ttl = await client.execute("PTTL", key)
         assert isinstance(ttl, int) and ttl <= 50_000  # not slid: 7/8 of it was left
         slid = await client.execute("HGET", key, TaskField.SLID_MS.value)
@@ -197,15 +203,11 @@ async def test_a_read_soon_after_a_slide_costs_one_command(
 async def test_a_slide_never_recreates_an_expired_task(
     redis_server: RedisServer, fleet_name: str
 ) -> None:
-    keys = Keyspace(fleet_name)
-    async with open_store(redis_server.url, fleet_name) as (store, client):
-        record = await store.create(spec(), requested_ttl_ms=None)
-        key = keys.task(record.task_id)
+    index = Keyspace(fleet_name).owner_tasks(ALICE)
+    async with one_task(redis_server, fleet_name) as (_store, client, _record, key):
         fields = await client.execute("HGETALL", key)
         await client.execute("DEL", key)  # it expired between the read and the slide
-        slid = await client.execute(
-            "EVAL", TASK_SLIDE.source, 2, key, keys.owner_tasks(ALICE), 60_000, 1, 120_000
-        )
+        slid = await client.execute("EVAL", TASK_SLIDE.source, 2, key, index, 60_000, 1, 120_000)
         assert slid == 0 and await client.execute("EXISTS", key) == 0
         assert isinstance(fields, list) and fields  # it was there before
 
