@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from bench.loadgen.mcp_flows import stateless_call
 from bench.redis_server import bench_redis
 from proto import CALL_GROUP, Keyspace
 
@@ -40,21 +41,7 @@ FLEET = "bench"
 
 
 def body(tool: str, arguments: dict[str, object]) -> bytes:
-    return json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {
-                "name": tool,
-                "arguments": arguments,
-                "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientCapabilities": {},
-                },
-            },
-        }
-    ).encode()
+    return json.dumps(stateless_call(tool, arguments)).encode()
 
 
 @contextmanager

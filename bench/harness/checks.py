@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bench.harness.schedule import ERA_HANDSHAKE, ERA_STATELESS
+from bench.loadgen.mcp_flows import stateless_call
 
 Expectation = Callable[[Mapping[str, Any]], bool]
 
@@ -76,19 +77,7 @@ def _decode(raw: str, headers: Mapping[str, str]) -> Any:
 
 
 def _call_stateless(url: str, tool: str, arguments: Mapping[str, Any]) -> Any:
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {
-            "name": tool,
-            "arguments": arguments,
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": ERA_STATELESS,
-                "io.modelcontextprotocol/clientCapabilities": {},
-            },
-        },
-    }
+    body = stateless_call(tool, arguments)
     headers = {
         "mcp-protocol-version": ERA_STATELESS,
         "mcp-method": "tools/call",

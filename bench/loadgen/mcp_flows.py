@@ -40,6 +40,24 @@ class Verdict(msgspec.Struct, frozen=True):
     detail: str = ""
 
 
+def stateless_envelope(*, tasks: bool = False) -> dict[str, Any]:
+    """The 2026-07-28 request ``_meta`` envelope (declaring the tasks extension when
+    ``tasks``)."""
+    capabilities: dict[str, Any] = {"extensions": {TASKS_EXTENSION: {}}} if tasks else {}
+    return {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+    }
+
+
+def stateless_call(tool: str, arguments: Mapping[str, Any], request_id: int = 1) -> dict[str, Any]:
+    """A whole 2026-07-28 ``tools/call`` message, envelope included (for one-off calls;
+    the load loop renders its calls from a :class:`CallTemplate`)."""
+    params = {"name": tool, "arguments": dict(arguments), "_meta": stateless_envelope()}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+
+
 @dataclass
 class Session:
     """One simulated client's protocol state: its era, endpoint, session id (handshake era,
@@ -83,14 +101,7 @@ class Session:
     def envelope(self, *, tasks: bool = False, progress_token: object = None) -> dict[str, Any]:
         """The request ``_meta``: the 2026 envelope (declaring the tasks extension when
         ``tasks``) and the progress token if any."""
-        meta: dict[str, Any] = {}
-        if self.modern:
-            capabilities: dict[str, Any] = {}
-            if tasks:
-                capabilities["extensions"] = {TASKS_EXTENSION: {}}
-            meta["io.modelcontextprotocol/protocolVersion"] = MODERN
-            meta["io.modelcontextprotocol/clientCapabilities"] = capabilities
-            meta["io.modelcontextprotocol/clientInfo"] = CLIENT_INFO
+        meta: dict[str, Any] = stateless_envelope(tasks=tasks) if self.modern else {}
         if progress_token is not None:
             meta["progressToken"] = progress_token
         return meta
