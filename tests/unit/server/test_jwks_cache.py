@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -51,6 +52,17 @@ class KeySet:
         if self.fail:
             raise JwksUnavailableError("down")
         return json.dumps({"keys": self.entries}).encode()
+
+
+@asynccontextmanager
+async def _running(keys: KeySet) -> AsyncIterator[JwksCache]:
+    """A cache of ``keys`` with its refresh loop running (its first fetch done); the loop
+    is stopped when the block ends."""
+    cache = _cache(keys)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cache.run)
+        yield cache
+        nursery.cancel_scope.cancel()
 
 
 def _cache(keys: KeySet, *, on_change: Any = lambda: None) -> JwksCache:
@@ -141,15 +153,12 @@ async def test_the_set_is_refreshed_every_cache_period_in_the_background(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     keys = KeySet(jwk(rsa_key(), "k1"))
-    cache = _cache(keys)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(cache.run)
+    async with _running(keys) as cache:
         assert keys.fetches == 1
         await keys.reached(4)
         keys.fail = True
         await keys.reached(7)
         assert not cache.healthy
-        nursery.cancel_scope.cancel()
     gaps = [round(b - a) for a, b in zip(keys.times, keys.times[1:], strict=False)]
     # Every cache period while fetches succeed; every cooldown once they fail.
     assert gaps == [3600, 3600, 3600, 3600, 30, 30]
@@ -160,15 +169,12 @@ async def test_a_first_fetch_that_fails_does_not_stop_the_front(
 ) -> None:
     keys = KeySet(jwk(rsa_key(), "k1"))
     keys.fail = True
-    cache = _cache(keys)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(cache.run)
+    async with _running(keys) as cache:
         assert not cache.healthy
         keys.fail = False
         await keys.reached(2)
         assert cache.healthy
         assert await cache.key_for("k1", "RS256") is not None
-        nursery.cancel_scope.cancel()
     assert [round(t - keys.times[0]) for t in keys.times] == [0, 30]
 
 
@@ -189,9 +195,7 @@ async def test_a_failed_request_fetch_is_retried_by_the_loop_after_the_cooldown(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     keys = KeySet(jwk(rsa_key(), "k1"))
-    cache = _cache(keys)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(cache.run)
+    async with _running(keys) as cache:
         autojump_clock.jump(100)
         keys.fail = True
         assert await cache.key_for("k2", "RS256") is None  # fetch 2 fails
@@ -200,7 +204,6 @@ async def test_a_failed_request_fetch_is_retried_by_the_loop_after_the_cooldown(
         await keys.reached(3)
         assert cache.healthy
         await keys.reached(4)
-        nursery.cancel_scope.cancel()
     # Retried a cooldown after the failure (not at 3600), then every cache period again.
     assert [round(t - keys.times[0]) for t in keys.times] == [0, 100, 130, 3730]
 
@@ -209,14 +212,11 @@ async def test_a_request_fetch_that_succeeds_moves_the_schedule(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     keys = KeySet(jwk(rsa_key(), "k1"))
-    cache = _cache(keys)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(cache.run)
+    async with _running(keys) as cache:
         autojump_clock.jump(100)
         keys.entries.append(jwk(rsa_key(), "k2"))
         assert await cache.key_for("k2", "RS256") is not None
         await keys.reached(3)
-        nursery.cancel_scope.cancel()
     assert [round(t - keys.times[0]) for t in keys.times] == [0, 100, 3700]
 
 
